@@ -1,0 +1,1 @@
+"""Adapters: the edges where Tugboat meets other systems."""

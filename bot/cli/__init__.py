@@ -1,0 +1,1 @@
+"""The ``tugboat`` command line (typer)."""

@@ -1,0 +1,1 @@
+"""The domain: plain, validated data with no I/O."""

@@ -1,0 +1,115 @@
+"""A proposed manifest change, its typed field changes, and its life cycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Action(StrEnum):
+    SCALE = "scale"
+    SET_CPU_LIMIT = "set_cpu_limit"
+    SET_MEMORY_LIMIT = "set_memory_limit"
+    SET_CPU_REQUEST = "set_cpu_request"
+    SET_MEMORY_REQUEST = "set_memory_request"
+    SET_RESOURCES = "set_resources"  # rightsizing: several request/limit fields at once
+    REVERT = "revert"
+    NONE = "none"
+
+
+class Field_(StrEnum):
+    """The manifest fields a proposal may change (the allow-list)."""
+
+    REPLICAS = "replicas"
+    HPA_MIN_REPLICAS = "hpa.minReplicas"
+    HPA_MAX_REPLICAS = "hpa.maxReplicas"
+    CPU_REQUEST = "cpu_request"
+    CPU_LIMIT = "cpu"
+    MEMORY_REQUEST = "memory_request"
+    MEMORY_LIMIT = "memory"
+    IMAGE = "image"
+
+
+class FieldChange(BaseModel):
+    """One value changed in one file. Units: replicas int, CPU cores float, memory bytes int."""
+
+    file: str
+    field: str
+    from_: Any = Field(default=None, alias="from")
+    to: Any = None
+    resource: str | None = None  # e.g. "Deployment/checkout"
+    container: str | None = None
+
+    model_config = {"populate_by_name": True}
+
+    def public(self) -> dict[str, Any]:
+        data = {"file": self.file, "field": self.field, "from": self.from_, "to": self.to}
+        if self.resource:
+            data["resource"] = self.resource
+        if self.container:
+            data["container"] = self.container
+        return data
+
+
+class ProposalState(StrEnum):
+    DRAFT = "draft"  # computed, not yet opened on the change host
+    OPEN = "open"  # branch or PR exists, waiting for approvals
+    APPROVED = "approved"  # enough approvals, merge in progress
+    MERGED = "merged"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"  # merge refused (head moved, not mergeable, ...)
+    SUPERSEDED = "superseded"
+
+
+TERMINAL_STATES = frozenset(
+    {ProposalState.MERGED, ProposalState.REJECTED, ProposalState.EXPIRED, ProposalState.SUPERSEDED}
+)
+
+
+def new_proposal_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Proposal(BaseModel):
+    id: str = Field(default_factory=new_proposal_id)
+    action: Action
+    service: str | None = None
+    namespace: str | None = None
+    commit: str | None = None  # the commit to revert, for Action.REVERT
+    changes: list[FieldChange] = Field(default_factory=list)
+    diff: str = ""
+    title: str = ""
+    rationale: str = ""
+    state: ProposalState = ProposalState.DRAFT
+    requested_by: str | None = None  # who triggered it (may not approve it)
+    branch: str | None = None
+    head_sha: str | None = None  # the commit the approvers are shown; merge requires it unchanged
+    url: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def is_change(self) -> bool:
+        return self.action is not Action.NONE and bool(self.diff)
+
+    def public(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "action": self.action.value,
+            "service": self.service,
+            "namespace": self.namespace,
+        }
+        if self.commit:
+            data["commit"] = self.commit
+        data["changes"] = [c.public() for c in self.changes]
+        data["diff"] = self.diff
+        if self.title:
+            data["title"] = self.title
+        if self.rationale:
+            data["rationale"] = self.rationale
+        return data

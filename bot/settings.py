@@ -1,0 +1,179 @@
+"""The one typed settings object.
+
+Sources, strongest first: explicit arguments, environment variables, ``tugboat.yaml``
+(or the file named by ``TUGBOAT_CONFIG``), then defaults. Secrets use the names their
+ecosystems already use (``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN``, ``GITHUB_TOKEN``...);
+everything else is ``TUGBOAT_<FIELD>``. Structured sections (policy, routing) are nested
+models, written in the YAML file or as JSON in their variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "tugboat.yaml"
+
+
+def _std(name: str) -> Any:
+    """Accept the ecosystem's standard variable name, and the field name in YAML."""
+    return AliasChoices(name, name.lower())
+
+
+class PolicyRule(BaseModel):
+    """Extra requirements for proposals whose namespace or file path matches."""
+
+    namespace: str | None = None  # glob, e.g. "prod*"
+    path: str | None = None  # glob over repository paths, e.g. "overlays/production/*"
+    required_approvals: int = Field(default=2, ge=1)
+
+
+class ChangeWindow(BaseModel):
+    """Merges allowed only inside a window: days 0=Monday..6=Sunday, hours in UTC."""
+
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    start_hour: int = Field(default=0, ge=0, le=23)
+    end_hour: int = Field(default=24, ge=1, le=24)
+
+
+class ApprovalPolicy(BaseModel):
+    approvers: list[str] = Field(default_factory=list, description="Slack user IDs allowed to approve")
+    approver_groups: list[str] = Field(default_factory=list, description="Slack user group IDs or handles")
+    required_approvals: int = Field(default=1, ge=1)
+    allow_self_approval: bool = False
+    rules: list[PolicyRule] = Field(default_factory=list)
+    change_windows: list[ChangeWindow] = Field(default_factory=list)
+    expiry_hours: float = Field(default=24.0, gt=0)
+    require_github_reviews: bool = False
+    max_replica_factor: float = Field(default=4.0, gt=1)
+    max_replicas: int = Field(default=100, ge=1)
+    max_cpu_cores: float = Field(default=32.0, gt=0)
+    max_memory_bytes: int = Field(default=64 * 1024**3, gt=0)
+    allowed_mergeable_states: list[str] = Field(default_factory=lambda: ["clean"])
+
+
+class Route(BaseModel):
+    """Alerts whose label ``label`` equals ``value`` go to ``channel``."""
+
+    label: str = "team"
+    value: str
+    channel: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TUGBOAT_", extra="ignore", populate_by_name=True, validate_default=True
+    )
+
+    # Evidence sources
+    prometheus_url: str | None = Field(default=None, description="Prometheus base URL")
+    prometheus_timeout_s: float = Field(default=10.0, gt=0)
+    prometheus_headers: dict[str, str] = Field(default_factory=dict, description="e.g. Authorization")
+    grafana_url: str | None = Field(default=None, description="used for links in PRs")
+    loki_url: str | None = None
+    loki_timeout_s: float = Field(default=10.0, gt=0)
+    repo: str | None = Field(default=None, description="GitOps repository: a path or any git URL")
+    repo_default_branch: str = "main"
+    lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
+
+    # Store
+    database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")
+
+    # LLM (any OpenAI-compatible endpoint)
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_std("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_std("OPENAI_BASE_URL"))
+    llm_model: str = "gpt-4.1-mini"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0)
+    llm_max_tool_calls: int = Field(default=4, ge=0)
+    llm_max_prompt_tokens: int = Field(default=8000, ge=500)
+    llm_enabled: bool = True
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_std("SLACK_BOT_TOKEN"))
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias=_std("SLACK_APP_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_std("SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
+    slack_channel: str | None = Field(default=None, description="default incident channel")
+    slack_routes: list[Route] = Field(default_factory=list)
+    auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
+
+    # GitHub (optional; plain git is the default change host)
+    github_token: SecretStr | None = Field(default=None, validation_alias=_std("GITHUB_TOKEN"))
+    github_repo: str | None = Field(default=None, description="owner/name")
+    github_app_id: int | None = None
+    github_app_private_key: SecretStr | None = None
+    github_installation_id: int | None = None
+    github_api_url: str = "https://api.github.com"
+
+    # HTTP server
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    alertmanager_token: SecretStr | None = Field(default=None, description="bearer token for the webhook")
+    transport: Literal["auto", "http", "socket"] = "auto"
+
+    policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("TUGBOAT_CONFIG", DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_enabled and self.openai_api_key is not None
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration with every secret replaced by a mask."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "********" if value.get_secret_value() else ""
+            elif name == "prometheus_headers":
+                out[name] = {k: "********" for k in value}
+            elif isinstance(value, BaseModel):
+                out[name] = value.model_dump(mode="json")
+            elif isinstance(value, list):
+                out[name] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            else:
+                out[name] = _mask_url(value) if name.endswith("_url") and isinstance(value, str) else value
+        return out
+
+
+def _mask_url(url: str) -> str:
+    """Hide a password inside a URL such as postgresql://user:secret@host/db."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":********@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
