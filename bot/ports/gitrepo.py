@@ -4,23 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Literal, Protocol
+
+ChangeKind = Literal["image", "resources", "env", "replicas", "config", "other"]
 
 
 @dataclass(frozen=True)
 class FileChange:
     path: str
-    old_text: str | None  # None when the file was added
-    new_text: str | None  # None when the file was deleted
+    old_text: str | None  # None when the file was added (or skipped)
+    new_text: str | None  # None when the file was deleted (or skipped)
+    skipped: str | None = None  # why the texts are absent, e.g. "binary", "larger than 1 MB"
 
 
 @dataclass(frozen=True)
 class Commit:
     sha: str
-    at: datetime
+    at: datetime  # author time
     author: str
     subject: str
     files: tuple[FileChange, ...] = field(default=())
+    committed_at: datetime | None = None  # when it landed on the branch (after a rebase or merge)
+    parents: tuple[str, ...] = field(default=())
+    files_omitted: int = 0  # files beyond the per-commit bound, not listed in ``files``
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+@dataclass(frozen=True)
+class WorkloadChange:
+    """What one commit changed for one workload, e.g. kinds={"image"}, "image 1.4.2 -> 1.5.0"."""
+
+    workload: str
+    sha: str
+    at: datetime
+    kinds: frozenset[ChangeKind]
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = field(default=())
+    subject: str = ""
 
 
 class GitHistory(Protocol):
@@ -38,4 +62,8 @@ class GitHistory(Protocol):
 
     def revert_diff(self, sha: str) -> str:
         """The unified diff that ``git revert`` of ``sha`` would apply to HEAD."""
+        ...
+
+    def commit_diff(self, sha: str) -> str:
+        """The unified diff that ``sha`` introduced (against its first parent)."""
         ...

@@ -1,0 +1,1 @@
+"""Git: the GitOps repository's history, and the plain-git change host."""

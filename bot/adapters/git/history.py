@@ -1,0 +1,256 @@
+"""GitHistory over a local clone of the GitOps repository, through the git CLI."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.adapters.git.runner import GitFailed, git, git_bytes
+from bot.domain.errors import ConflictError, InvalidInput
+from bot.ports.gitrepo import Commit, FileChange
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_FILES_PER_COMMIT = 50
+_NULL_SHA = "0" * 40
+_SUBMODULE_MODE = "160000"
+# Never run the user's hooks, and never let a user's log or diff settings change what we parse.
+SAFE_CONFIG = ("core.hooksPath=/dev/null", "log.showSignature=false", "diff.noprefix=false")
+# ``git revert --no-commit`` wants an identity on some setups even though it makes no commit.
+_IDENTITY = ("user.name=Tugboat", "user.email=tugboat@localhost")
+_DIFF_FLAGS = (
+    "--binary",
+    "--no-renames",
+    "--no-ext-diff",
+    "--no-color",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+_LOG_FORMAT = "%x1e%H%x1f%P%x1f%at%x1f%ct%x1f%an%x1f%s"
+_RawEntry = tuple[str, str, str, str]  # old blob, new blob, new mode (or old mode if deleted), path
+
+
+class LocalGitHistory:
+    """Reads history from ``path`` (a clone); never modifies its working tree or index."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        rev: str = "HEAD",
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_files_per_commit: int = MAX_FILES_PER_COMMIT,
+    ) -> None:
+        self.path = Path(path)
+        self.rev = rev
+        self.max_file_bytes = max_file_bytes
+        self.max_files_per_commit = max_files_per_commit
+        if not self.path.is_dir():
+            raise InvalidInput(f"repository path {self.path} does not exist; pass a clone of the GitOps repo")
+        try:
+            self._git(["rev-parse", "--git-dir"])
+        except GitFailed:
+            raise InvalidInput(
+                f"{self.path} is not a git repository; pass a clone of the GitOps repository"
+            ) from None
+
+    # -- GitHistory ------------------------------------------------------------------------
+    def commits(self, since: datetime, until: datetime, max_count: int = 200) -> list[Commit]:
+        """First-parent commits of ``rev`` that landed (committer time) in [since, until].
+
+        Merge commits are diffed against their first parent, so a merged branch counts once,
+        at the time it landed.
+        """
+        if max_count <= 0 or self._head() is None:
+            return []
+        out = self._git(
+            [
+                "log",
+                "-z",
+                "--first-parent",
+                "--diff-merges=first-parent",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                f"--format={_LOG_FORMAT}",
+                f"--since={_iso(since)}",
+                f"--until={_iso(until)}",
+                f"--max-count={max_count}",
+                self.rev,
+                "--",
+            ],
+            what="reading the commit log",
+        )
+        parsed = [_parse_record(rec) for rec in out.split("\x1e") if rec.strip("\0\n")]
+        blobs: set[str] = set()
+        for _, entries in parsed:
+            for old, new, _, _ in entries[: self.max_files_per_commit]:
+                blobs.update(sha for sha in (old, new) if sha != _NULL_SHA)
+        texts, skipped = self._blob_texts(blobs)
+        return [self._commit(header, entries, texts, skipped) for header, entries in parsed]
+
+    def read(self, path: str, rev: str = "HEAD") -> str | None:
+        commit = self._resolve(rev)
+        try:
+            raw = git_bytes(["cat-file", "blob", f"{commit}:{_clean(path)}"], self.path, config=SAFE_CONFIG)
+        except GitFailed:
+            return None
+        return raw.decode("utf-8", errors="replace")
+
+    def files(self, rev: str = "HEAD") -> list[str]:
+        commit = self._resolve(rev)
+        out = self._git(["ls-tree", "-r", "-z", "--name-only", commit], what=f"listing files at {rev}")
+        return [p for p in out.split("\0") if p]
+
+    def commit_diff(self, sha: str) -> str:
+        commit = self._resolve(sha)
+        return self._git(
+            ["show", "--format=", "--diff-merges=first-parent", *_DIFF_FLAGS, commit],
+            what=f"showing commit {commit[:12]}",
+        )
+
+    def revert_diff(self, sha: str) -> str:
+        """Exactly what ``git revert --no-commit <sha>`` changes on HEAD, as a patch for ``git apply``.
+
+        Computed in a throwaway worktree, so the user's checkout, index and in-progress
+        operations are untouched. A merge commit is reverted against its first parent
+        (``-m 1``). An empty string means the revert changes nothing (already reverted).
+        """
+        commit = self._resolve(sha)
+        head = self._head()
+        if head is None:
+            raise InvalidInput(f"{self.path} has no commits; nothing to revert onto")
+        parents = self._git(["rev-list", "--parents", "-n", "1", commit]).split()[1:]
+        if not parents:
+            raise InvalidInput(
+                f"commit {commit[:12]} is the repository's first commit; it cannot be reverted"
+            )
+        with tempfile.TemporaryDirectory(prefix="tugboat-revert-") as tmp:
+            worktree = Path(tmp) / "wt"
+            self._git(
+                ["worktree", "add", "--detach", "--quiet", str(worktree), head], what="preparing a revert"
+            )
+            try:
+                return self._revert_in(worktree, commit, merge=len(parents) > 1)
+            finally:
+                try:
+                    self._git(["worktree", "remove", "--force", str(worktree)])
+                except GitFailed:
+                    self._git(["worktree", "prune"])
+
+    # -- internals -------------------------------------------------------------------------
+    def _revert_in(self, worktree: Path, commit: str, *, merge: bool) -> str:
+        args = ["revert", "--no-commit", *(["-m", "1"] if merge else []), commit]
+        try:
+            git(args, worktree, config=(*SAFE_CONFIG, *_IDENTITY))
+        except GitFailed as exc:
+            conflicted = git(["diff", "--name-only", "--diff-filter=U"], worktree).split()
+            subject = self._git(["log", "-1", "--format=%s", commit]).strip()
+            last = exc.stderr.splitlines()[-1:] or ["git revert failed"]
+            where = f"conflicts in {', '.join(conflicted)}" if conflicted else last[0]
+            raise ConflictError(
+                f"reverting {commit[:12]} ({subject!r}) does not apply cleanly on HEAD: {where}. "
+                "Later commits changed the same lines; write the fix by hand or revert those commits too."
+            ) from None
+        return git(["diff", "--cached", *_DIFF_FLAGS, "HEAD"], worktree, config=SAFE_CONFIG)
+
+    def _commit(
+        self, header: list[str], entries: list[_RawEntry], texts: dict[str, str], skipped: dict[str, str]
+    ) -> Commit:
+        sha, parents, author_ts, commit_ts, author, subject = header
+        files = [
+            _file_change(path, old, new, mode, texts, skipped)
+            for old, new, mode, path in entries[: self.max_files_per_commit]
+        ]
+        return Commit(
+            sha=sha,
+            at=datetime.fromtimestamp(int(author_ts), UTC),
+            author=author,
+            subject=subject,
+            files=tuple(files),
+            committed_at=datetime.fromtimestamp(int(commit_ts), UTC),
+            parents=tuple(parents.split()),
+            files_omitted=max(0, len(entries) - self.max_files_per_commit),
+        )
+
+    def _blob_texts(self, blobs: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Texts of the small, non-binary blobs, and why each other blob was skipped."""
+        texts: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        if not blobs:
+            return texts, skipped
+        ordered = sorted(blobs)
+        check = self._git(["cat-file", "--batch-check"], input="\n".join(ordered) + "\n")
+        wanted: list[str] = []
+        for line in check.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "blob" and int(parts[2]) <= self.max_file_bytes:
+                wanted.append(parts[0])
+            elif len(parts) == 3:
+                skipped[parts[0]] = f"larger than {self.max_file_bytes // 1024} KiB"
+        raw = git_bytes(
+            ["cat-file", "--batch"], self.path, input="\n".join(wanted) + "\n", config=SAFE_CONFIG
+        )
+        pos = 0
+        while pos < len(raw):
+            end = raw.index(b"\n", pos)
+            sha, _, size = raw[pos:end].decode().split()
+            body = raw[end + 1 : end + 1 + int(size)]
+            pos = end + 1 + int(size) + 1
+            if b"\0" in body[:8000]:
+                skipped[sha] = "binary"
+            else:
+                texts[sha] = body.decode("utf-8", errors="replace")
+        return texts, skipped
+
+    def _head(self) -> str | None:
+        try:
+            return self._git(["rev-parse", "--verify", "-q", f"{self.rev}^{{commit}}"]).strip() or None
+        except GitFailed:
+            return None
+
+    def _resolve(self, rev: str) -> str:
+        try:
+            return self._git(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"]).strip()
+        except GitFailed:
+            raise InvalidInput(
+                f"{rev!r} is not a commit in {self.path}; check the sha or branch name"
+            ) from None
+
+    def _git(self, args: list[str], *, input: str | None = None, what: str | None = None) -> str:
+        return git(args, self.path, input=input, config=SAFE_CONFIG, what=what)
+
+
+def _file_change(
+    path: str, old: str, new: str, mode: str, texts: dict[str, str], skipped: dict[str, str]
+) -> FileChange:
+    if mode == _SUBMODULE_MODE:
+        return FileChange(path, None, None, skipped="submodule")
+    for sha in (old, new):
+        if sha != _NULL_SHA and sha not in texts:
+            return FileChange(path, None, None, skipped=skipped.get(sha, "unreadable"))
+    return FileChange(path, texts.get(old), texts.get(new))
+
+
+def _parse_record(record: str) -> tuple[list[str], list[_RawEntry]]:
+    header, _, rest = record.partition("\0")
+    fields = header.split("\x1f")
+    tokens = rest.lstrip("\n").split("\0")
+    entries: list[_RawEntry] = []
+    for meta, path in zip(tokens[0::2], tokens[1::2], strict=False):
+        parts = meta.lstrip(":").split()
+        if len(parts) < 5:
+            continue
+        old_mode, new_mode, old, new = parts[:4]
+        entries.append((old, new, new_mode if new != _NULL_SHA else old_mode, path))
+    return fields, entries
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _clean(path: str) -> str:
+    return path.removeprefix("./").lstrip("/")
