@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from requests.adapters import BaseAdapter
+from urllib3.util.retry import Retry
 
 from bot.domain.errors import SourceUnavailable
 from bot.domain.series import Series
@@ -20,10 +22,22 @@ MAX_POINTS = 2000
 class PrometheusMetrics:
     """Thread-safe: investigations query in parallel. Identical queries are answered once."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+        transport: BaseAdapter | None = None,
+    ) -> None:
+        """``transport`` replaces the HTTP adapter, e.g. to replay recorded responses in the demo."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self._client = PrometheusConnect(url=self.url, headers=headers or None, disable_ssl=False)
+        # Few, quick retries: an unreachable Prometheus should degrade the report in seconds.
+        retry = Retry(total=2, connect=1, backoff_factor=0.2, status_forcelist=(502, 503, 504))
+        self._client = PrometheusConnect(url=self.url, headers=headers or None, retry=retry)
+        self._session: requests.Session = self._client._session
+        if transport is not None:
+            self._session.mount(self.url, transport)
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self.queries_run = 0
@@ -108,7 +122,7 @@ class PrometheusMetrics:
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         try:
-            resp = requests.get(
+            resp = self._session.get(
                 self.url + path, params=params, headers=self._client.headers, timeout=self.timeout_s
             )
             resp.raise_for_status()
