@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -57,3 +58,42 @@ class AuditEvent(BaseModel):
         """A copy chained after ``prev_hash``, with its own hash filled in."""
         event = self.model_copy(update={"prev_hash": prev_hash, "hash": ""})
         return event.model_copy(update={"hash": event.compute_hash()})
+
+
+def verify_trail(events: Sequence[AuditEvent], head: tuple[int, str] | None = None) -> list[str]:
+    """Problems found in a whole trail, oldest first; an empty list means it is intact.
+
+    Each event's hash must match its content (an edit shows), and each must name the hash of
+    the one before it (a deletion, insertion or reordering shows). ``head`` is the ``(seq, hash)``
+    the store recorded for its last append: without it, dropping the newest events would go
+    unnoticed. Pass the full trail: a per-proposal slice is not a chain.
+    """
+    problems: list[str] = []
+    prev_hash, prev_seq = GENESIS_HASH, 0
+    for position, event in enumerate(events, start=1):
+        label = f"event #{event.seq if event.seq is not None else position} ({event.kind})"
+        if event.seq is not None:
+            if event.seq <= prev_seq:
+                problems.append(f"{label} is out of order: it follows #{prev_seq}")
+            elif event.seq != prev_seq + 1:
+                problems.append(
+                    f"{label} follows #{prev_seq}: events {prev_seq + 1}..{event.seq - 1} are missing"
+                )
+            prev_seq = event.seq
+        else:
+            prev_seq = position
+        if event.prev_hash != prev_hash:
+            problems.append(
+                f"{label} does not chain to the event before it (prev_hash {event.prev_hash[:12]}…)"
+            )
+        if event.compute_hash() != event.hash:
+            problems.append(f"{label} was altered: its content no longer matches its hash")
+        prev_hash = event.hash
+    if head is not None:
+        head_seq, head_hash = head
+        if head_seq != prev_seq or head_hash != prev_hash:
+            problems.append(
+                f"the trail ends at #{prev_seq} but the store recorded #{head_seq} as its last event: "
+                "events were removed from the end or the head record was altered"
+            )
+    return problems

@@ -1,13 +1,32 @@
-"""Durable state: proposals, approvals and the audit trail."""
+"""Durable state: proposals, approvals, the audit trail, Slack incidents and processed keys."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Protocol
 
+from pydantic import BaseModel, Field
+
+from bot.domain.alert import AlertGroup
 from bot.domain.approval import Approval
 from bot.domain.audit import AuditEvent
 from bot.domain.proposal import Proposal, ProposalState
+from bot.domain.report import InvestigationReport
+
+
+class IncidentRecord(BaseModel):
+    """One alert group as the Slack layer tracks it: where its thread is and what we found."""
+
+    group_key: str  # Alertmanager's groupKey: one incident (and one Slack thread) per group
+    channel: str | None = None
+    thread_ts: str | None = None  # the Slack thread's parent message
+    status: str = "firing"  # free-form for the Slack layer, e.g. firing, investigating, resolved
+    alert: AlertGroup | None = None
+    report: InvestigationReport | None = None
+    started_at: datetime | None = None
+    resolved_at: datetime | None = None
+    fingerprints: list[str] = Field(default_factory=list)  # alerts seen in this group
 
 
 class Store(Protocol):
@@ -44,3 +63,29 @@ class Store(Protocol):
         ...
 
     def audit_trail(self, proposal_id: str | None = None) -> list[AuditEvent]: ...
+
+    def audit_head(self) -> tuple[int, str]:
+        """The ``(seq, hash)`` of the last event appended, as recorded apart from the events.
+
+        ``verify_trail(audit_trail(), head=audit_head())`` then also notices a cut-off tail.
+        """
+        ...
+
+    def get_incident(self, group_key: str) -> IncidentRecord | None: ...
+
+    def upsert_incident(self, incident: IncidentRecord) -> None:
+        """Insert, or replace every field of, the incident with this ``group_key``."""
+        ...
+
+    def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]: ...
+
+    def claim_once(self, key: str) -> bool:
+        """True the first time ``key`` is claimed, by any replica; False ever after.
+
+        For Slack event retries and double-clicked buttons: act only when this returns True.
+        """
+        ...
+
+    def purge_processed_keys(self, before: datetime) -> int:
+        """Forget keys claimed before ``before``; returns how many."""
+        ...

@@ -1,0 +1,289 @@
+"""``SqlStore``: the Store port on SQLAlchemy 2, for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from bot.adapters.store.engine import WRITE, make_engine, parse_url, reachable
+from bot.adapters.store.migrate import upgrade
+from bot.adapters.store.schema import (
+    ApprovalRow,
+    AuditEventRow,
+    AuditHeadRow,
+    IncidentRow,
+    ProcessedKeyRow,
+    ProposalRow,
+    as_utc,
+)
+from bot.domain.approval import Approval, Decision
+from bot.domain.audit import AuditEvent
+from bot.domain.errors import InvalidInput
+from bot.domain.proposal import FieldChange, Proposal, ProposalState
+from bot.ports.store import IncidentRecord
+
+_HEAD_ID = 1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    """Every method is one short transaction; safe to share between threads and replicas."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._url = engine.url
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> SqlStore:
+        """Connect and, unless told not to, upgrade the schema to the newest revision."""
+        engine = make_engine(url)
+        with reachable(parse_url(url)):
+            if migrate:
+                upgrade(engine)
+            else:
+                with engine.connect():
+                    pass
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with reachable(self._url), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            reachable(self._url),
+            self.engine.connect().execution_options(**{WRITE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def _insert(self, conn: Connection, table: Any) -> Insert:
+        """An INSERT that can say ON CONFLICT, in the connection's dialect."""
+        if conn.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        if conn.dialect.name == "sqlite":
+            return sqlite.insert(table)
+        raise InvalidInput(f"unsupported database {conn.dialect.name!r}: use SQLite or PostgreSQL")
+
+    # Proposals
+
+    def save_proposal(self, proposal: Proposal) -> None:
+        values = _proposal_values(proposal)
+        with self._write() as conn:
+            stmt = self._insert(conn, ProposalRow).values(state=proposal.state.value, **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))  # type: ignore[attr-defined]
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None:
+        with self._read() as conn:
+            row = conn.execute(select(ProposalRow.__table__).where(ProposalRow.id == proposal_id)).first()
+        return _proposal(row._mapping) if row else None
+
+    def list_proposals(self, states: Iterable[ProposalState] | None = None) -> list[Proposal]:
+        query = select(ProposalRow.__table__).order_by(
+            ProposalRow.created_at.asc().nulls_first(), ProposalRow.id
+        )
+        if states is not None:
+            query = query.where(ProposalRow.state.in_([ProposalState(s).value for s in states]))
+        with self._read() as conn:
+            return [_proposal(row._mapping) for row in conn.execute(query)]
+
+    def transition(
+        self, proposal_id: str, from_states: Sequence[ProposalState], to_state: ProposalState
+    ) -> bool:
+        # One conditional UPDATE: concurrent callers are serialised on the row by the database,
+        # and only the first still sees a matching state.
+        stmt = (
+            update(ProposalRow)
+            .where(ProposalRow.id == proposal_id, ProposalRow.state.in_([s.value for s in from_states]))
+            .values(state=to_state.value, updated_at=_now())
+        )
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    # Approvals
+
+    def add_approval(self, approval: Approval) -> bool:
+        values = {
+            "proposal_id": approval.proposal_id,
+            "user_id": approval.user_id,
+            "decision": approval.decision.value,
+            "head_sha": approval.head_sha or "",
+            "reason": approval.reason,
+            "at": approval.at,
+        }
+        try:
+            with self._write() as conn:
+                stmt = self._insert(conn, ApprovalRow).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
+                return conn.execute(stmt).rowcount == 1
+        except IntegrityError:  # the only constraint left is the proposal's foreign key
+            raise InvalidInput(
+                f"cannot record a decision on unknown proposal {approval.proposal_id}"
+            ) from None
+
+    def approvals(self, proposal_id: str) -> list[Approval]:
+        query = (
+            select(ApprovalRow.__table__)
+            .where(ApprovalRow.proposal_id == proposal_id)
+            .order_by(ApprovalRow.at, ApprovalRow.id)
+        )
+        with self._read() as conn:
+            return [
+                Approval(
+                    proposal_id=r.proposal_id,
+                    user_id=r.user_id,
+                    decision=Decision(r.decision),
+                    head_sha=r.head_sha or None,
+                    reason=r.reason,
+                    at=r.at,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def void_approvals(self, proposal_id: str) -> int:
+        with self._write() as conn:
+            return conn.execute(delete(ApprovalRow).where(ApprovalRow.proposal_id == proposal_id)).rowcount
+
+    # Audit trail
+
+    def append_audit(self, event: AuditEvent) -> AuditEvent:
+        # Normalise first so that what is hashed is exactly what a read gives back: UTC time,
+        # and data as JSON makes it (tuples become lists, datetimes strings, as canonical() does).
+        data = json.loads(json.dumps(event.data, default=str))
+        normal = event.model_copy(update={"at": as_utc(event.at), "data": data})
+        with self._write() as conn:
+            # Lock the head row (SQLite: the whole database is already ours since BEGIN IMMEDIATE),
+            # so concurrent appends queue here and each chains onto the one before.
+            head = conn.execute(
+                select(AuditHeadRow.seq, AuditHeadRow.hash)
+                .where(AuditHeadRow.id == _HEAD_ID)
+                .with_for_update()
+            ).one()
+            sealed = normal.sealed(head.hash).model_copy(update={"seq": head.seq + 1})
+            conn.execute(
+                insert(AuditEventRow).values(
+                    seq=sealed.seq,
+                    at=sealed.at,
+                    kind=sealed.kind,
+                    actor=sealed.actor,
+                    proposal_id=sealed.proposal_id,
+                    data=sealed.data,
+                    prev_hash=sealed.prev_hash,
+                    hash=sealed.hash,
+                )
+            )
+            conn.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == _HEAD_ID)
+                .values(seq=sealed.seq, hash=sealed.hash)
+            )
+        return sealed
+
+    def audit_trail(self, proposal_id: str | None = None) -> list[AuditEvent]:
+        query = select(AuditEventRow.__table__).order_by(AuditEventRow.seq)
+        if proposal_id is not None:
+            query = query.where(AuditEventRow.proposal_id == proposal_id)
+        with self._read() as conn:
+            return [AuditEvent.model_validate(dict(row._mapping)) for row in conn.execute(query)]
+
+    def audit_head(self) -> tuple[int, str]:
+        with self._read() as conn:
+            head = conn.execute(
+                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == _HEAD_ID)
+            ).one()
+        return int(head.seq), str(head.hash)
+
+    # Incidents (Slack threads)
+
+    def get_incident(self, group_key: str) -> IncidentRecord | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(IncidentRow.__table__).where(IncidentRow.group_key == group_key)
+            ).first()
+        return _incident(row._mapping) if row else None
+
+    def upsert_incident(self, incident: IncidentRecord) -> None:
+        values = {
+            "channel": incident.channel,
+            "thread_ts": incident.thread_ts,
+            "status": incident.status,
+            "alert": incident.alert.model_dump(mode="json", by_alias=True) if incident.alert else None,
+            "report": incident.report.model_dump(mode="json", by_alias=True) if incident.report else None,
+            "started_at": incident.started_at,
+            "resolved_at": incident.resolved_at,
+            "fingerprints": list(incident.fingerprints),
+            "updated_at": _now(),
+        }
+        with self._write() as conn:
+            stmt = self._insert(conn, IncidentRow).values(group_key=incident.group_key, **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_=values))  # type: ignore[attr-defined]
+
+    def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]:
+        query = select(IncidentRow.__table__).order_by(IncidentRow.id)
+        if statuses is not None:
+            query = query.where(IncidentRow.status.in_(list(statuses)))
+        with self._read() as conn:
+            return [_incident(row._mapping) for row in conn.execute(query)]
+
+    # Processed keys (deduplication)
+
+    def claim_once(self, key: str) -> bool:
+        with self._write() as conn:
+            stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=_now())
+            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1  # type: ignore[attr-defined]
+
+    def purge_processed_keys(self, before: datetime) -> int:
+        with self._write() as conn:
+            stmt = delete(ProcessedKeyRow).where(ProcessedKeyRow.created_at < as_utc(before))
+            return conn.execute(stmt).rowcount
+
+
+def _proposal_values(p: Proposal) -> dict[str, Any]:
+    """Every column but ``state`` and the key."""
+    return {
+        "action": p.action.value,
+        "service": p.service,
+        "namespace": p.namespace,
+        "commit": p.commit,
+        "changes": [c.model_dump(mode="json", by_alias=True) for c in p.changes],
+        "diff": p.diff,
+        "title": p.title,
+        "rationale": p.rationale,
+        "requested_by": p.requested_by,
+        "branch": p.branch,
+        "head_sha": p.head_sha,
+        "url": p.url,
+        "created_at": p.created_at,
+        "expires_at": p.expires_at,
+        "updated_at": _now(),
+    }
+
+
+def _proposal(row: Any) -> Proposal:
+    data = {k: v for k, v in row.items() if k != "updated_at"}
+    data["changes"] = [FieldChange.model_validate(c) for c in data["changes"]]
+    return Proposal.model_validate(data)
+
+
+def _incident(row: Any) -> IncidentRecord:
+    return IncidentRecord.model_validate({k: v for k, v in row.items() if k not in ("id", "updated_at")})
