@@ -1,0 +1,247 @@
+"""The proposal life cycle: draft -> open -> approved -> merged, with every step audited.
+
+Only a person's decision that passes the approver policy moves a proposal towards a merge.
+Each state change is a conditional transition in the store, so double clicks, retries and
+several bot replicas still act exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.alert import now_utc
+from bot.domain.approval import Approval, Decision
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.errors import ConflictError, InvalidInput
+from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
+from bot.domain.proposal import Proposal, ProposalState
+from bot.ports.changes import ChangeHost
+from bot.ports.store import Store
+from bot.settings import ApprovalPolicy
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision led to, phrased for the person who clicked."""
+
+    proposal: Proposal
+    message: str
+    merged: bool = False
+    accepted: bool = True  # False when the decision was refused
+
+
+class ProposalWorkflow:
+    def __init__(
+        self,
+        store: Store,
+        host: ChangeHost,
+        policy: ApprovalPolicy,
+        clock: Clock = now_utc,
+        group_members: Callable[[], Collection[str]] = lambda: (),
+    ) -> None:
+        self.store = store
+        self.host = host
+        self.policy = policy
+        self.clock = clock
+        self.group_members = group_members
+
+    # -- creating and opening ----------------------------------------------------------
+    def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
+        """Record a drafted proposal (not yet on the change host)."""
+        if not proposal.is_change:
+            raise InvalidInput("this proposal changes nothing, so there is nothing to open")
+        now = self.clock()
+        proposal = proposal.model_copy(
+            update={
+                "requested_by": requested_by,
+                "state": ProposalState.DRAFT,
+                "created_at": now,
+                "expires_at": now + timedelta(hours=self.policy.expiry_hours),
+            }
+        )
+        self.store.save_proposal(proposal)
+        self._audit(AuditKind.PROPOSAL_CREATED, proposal, requested_by or "tugboat", _summary(proposal))
+        return proposal
+
+    def open(self, proposal_id: str, actor: str = "tugboat") -> Proposal:
+        """Push the change as a branch or PR and record the head commit approvers will see."""
+        proposal = self._get(proposal_id)
+        if proposal.state is ProposalState.OPEN:
+            return proposal  # a retry: the host is idempotent and the proposal already open
+        if proposal.state is not ProposalState.DRAFT:
+            raise ConflictError(f"proposal {proposal_id} is {proposal.state.value}, it cannot be opened")
+        ref = self.host.open(proposal)
+        proposal = proposal.model_copy(
+            update={"branch": ref.branch, "head_sha": ref.head_sha, "url": ref.url}
+        )
+        self.store.save_proposal(proposal)
+        if self.store.transition(proposal.id, [ProposalState.DRAFT], ProposalState.OPEN):
+            where = ref.url or ref.branch
+            self._audit(
+                AuditKind.PROPOSAL_OPENED,
+                proposal,
+                actor,
+                {"branch": ref.branch, "head_sha": ref.head_sha, "url": where},
+            )
+        return self._get(proposal_id)
+
+    # -- deciding ------------------------------------------------------------------------
+    def decide(self, proposal_id: str, user_id: str, decision: Decision, reason: str = "") -> Outcome:
+        proposal = self._get(proposal_id)
+        now = self.clock()
+        if proposal.state is not ProposalState.OPEN:
+            return Outcome(proposal, f"already {proposal.state.value}; nothing to do", accepted=False)
+        if is_expired(proposal, now):
+            if self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.EXPIRED):
+                self.host.close(proposal, "expired")
+                self._audit(AuditKind.EXPIRED, proposal, "tugboat", {})
+            return Outcome(
+                self._get(proposal_id), "this proposal has expired; ask for a fresh one", accepted=False
+            )
+        refusal = approval_refusal(user_id, proposal, self.policy, self.group_members())
+        if refusal:
+            return Outcome(proposal, refusal, accepted=False)
+        if decision is Decision.REJECT:
+            return self._reject(proposal, user_id, reason)
+        return self._approve(proposal, user_id, now)
+
+    def _reject(self, proposal: Proposal, user_id: str, reason: str) -> Outcome:
+        if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.REJECTED):
+            latest = self._get(proposal.id)
+            return Outcome(latest, f"already {latest.state.value}; nothing to do", accepted=False)
+        self.store.add_approval(
+            Approval(
+                proposal_id=proposal.id,
+                user_id=user_id,
+                decision=Decision.REJECT,
+                head_sha=proposal.head_sha,
+                reason=reason,
+                at=self.clock(),
+            )
+        )
+        self._audit(AuditKind.REJECTED, proposal, user_id, {"reason": reason})
+        self.host.comment(proposal, f"Rejected in Slack by <@{user_id}>: {reason or 'no reason given'}")
+        self.host.close(proposal, f"rejected by {user_id}")
+        return Outcome(self._get(proposal.id), f"rejected by <@{user_id}>")
+
+    def _approve(self, proposal: Proposal, user_id: str, now: datetime) -> Outcome:
+        approval = Approval(
+            proposal_id=proposal.id,
+            user_id=user_id,
+            decision=Decision.APPROVE,
+            head_sha=proposal.head_sha,
+            at=now,
+        )
+        if not self.store.add_approval(approval):
+            return Outcome(proposal, "you already approved this change", accepted=False)
+        self._audit(AuditKind.APPROVED, proposal, user_id, {"head_sha": proposal.head_sha})
+        needed = required_approvals(proposal, self.policy)
+        have = self._approvers_at_head(proposal)
+        if len(have) < needed:
+            return Outcome(proposal, f"approved by <@{user_id}> ({len(have)} of {needed} approvals)")
+        if not in_change_window(self.policy, now):
+            return Outcome(
+                proposal,
+                "approved, but outside the change window; it merges when the "
+                "window opens and someone approves again",
+                accepted=True,
+            )
+        if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.APPROVED):
+            latest = self._get(proposal.id)
+            return Outcome(latest, f"already {latest.state.value}; nothing to do", accepted=False)
+        self.host.comment(proposal, "Approved in Slack by " + ", ".join(f"<@{u}>" for u in sorted(have)))
+        return self.merge(proposal.id)
+
+    def _approvers_at_head(self, proposal: Proposal) -> set[str]:
+        return {
+            a.user_id
+            for a in self.store.approvals(proposal.id)
+            if a.decision is Decision.APPROVE and a.head_sha == proposal.head_sha
+        }
+
+    # -- merging -------------------------------------------------------------------------
+    def merge(self, proposal_id: str) -> Outcome:
+        """Merge an approved proposal if its branch still holds the approved commit.
+
+        Safe to call again after a crash: only a proposal in APPROVED state is merged.
+        """
+        proposal = self._get(proposal_id)
+        if proposal.state is not ProposalState.APPROVED or not proposal.head_sha:
+            return Outcome(proposal, f"not merging: proposal is {proposal.state.value}", accepted=False)
+        current = self.host.head(proposal)
+        if current != proposal.head_sha:
+            return self._void(proposal, current)
+        try:
+            result = self.host.merge(proposal, proposal.head_sha)
+        except ConflictError as exc:
+            return self._void(proposal, None, str(exc))
+        if not result.merged:
+            self._audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": result.message})
+            self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
+            return Outcome(self._get(proposal.id), f"merge refused: {result.message}", accepted=False)
+        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.MERGED)
+        self._audit(
+            AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
+        )
+        return Outcome(self._get(proposal.id), result.message, merged=True)
+
+    def _void(self, proposal: Proposal, current: str | None, detail: str = "") -> Outcome:
+        """The branch moved after approval: approvals no longer stand, ask again."""
+        voided = self.store.void_approvals(proposal.id)
+        update = {"head_sha": current} if current else {}
+        proposal = proposal.model_copy(update=update)
+        self.store.save_proposal(proposal)
+        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.OPEN)
+        self._audit(
+            AuditKind.APPROVALS_VOIDED,
+            proposal,
+            "tugboat",
+            {"voided": voided, "new_head": current, "detail": detail},
+        )
+        return Outcome(
+            self._get(proposal.id),
+            "the branch changed after approval, so the approvals were "
+            "voided; please review the new commit and approve again",
+            accepted=False,
+        )
+
+    def expire_due(self) -> list[str]:
+        """Expire open proposals past their deadline (a scheduled job)."""
+        now = self.clock()
+        expired = []
+        for proposal in self.store.list_proposals([ProposalState.OPEN, ProposalState.DRAFT]):
+            if is_expired(proposal, now) and self.store.transition(
+                proposal.id, [ProposalState.OPEN, ProposalState.DRAFT], ProposalState.EXPIRED
+            ):
+                if proposal.branch:
+                    self.host.close(proposal, "expired")
+                self._audit(AuditKind.EXPIRED, proposal, "tugboat", {})
+                expired.append(proposal.id)
+        return expired
+
+    # -- helpers -------------------------------------------------------------------------
+    def _get(self, proposal_id: str) -> Proposal:
+        proposal = self.store.get_proposal(proposal_id)
+        if proposal is None:
+            raise InvalidInput(f"no proposal with id {proposal_id!r}")
+        return proposal
+
+    def _audit(self, kind: AuditKind, proposal: Proposal, actor: str, data: dict[str, Any]) -> None:
+        self.store.append_audit(
+            AuditEvent(at=self.clock(), kind=kind.value, actor=actor, proposal_id=proposal.id, data=data)
+        )
+
+
+def _summary(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "action": proposal.action.value,
+        "service": proposal.service,
+        "namespace": proposal.namespace,
+        "changes": [c.public() for c in proposal.changes],
+        "commit": proposal.commit,
+    }
