@@ -1,0 +1,1 @@
+"""Slack: Block Kit messages and the Bolt app."""

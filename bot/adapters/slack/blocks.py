@@ -1,0 +1,167 @@
+"""Block Kit messages for incidents, investigations and proposals.
+
+Slack's limits are enforced here, once: at most 50 blocks a message, 3000 characters in a
+section, 150 in a header, 2000 in a button value. Long content is cut with a visible marker;
+callers attach the full text as a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.alert import AlertGroup
+from bot.domain.proposal import Proposal
+from bot.domain.report import InvestigationReport, RootCause
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_BUTTON_VALUE = 2000
+
+Block = dict[str, Any]
+
+_KIND_TEXT = {
+    "traffic_surge": "traffic surge",
+    "cpu_limit": "CPU limit too low",
+    "memory_limit": "memory limit too low",
+    "bad_deploy": "bad deploy",
+    "transient": "transient (already cleared)",
+}
+
+ACTION_DRAFT = "tugboat_draft_pr"
+ACTION_APPROVE = "tugboat_approve"
+ACTION_REJECT = "tugboat_reject"
+
+
+def truncate(text: str, limit: int, marker: str = "… (truncated)") -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, MAX_HEADER, "…")}}
+
+
+def section(markdown: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(markdown, MAX_SECTION)}}
+
+
+def context(*items: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(i, MAX_SECTION)} for i in items],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value[:MAX_BUTTON_VALUE],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def code_block(text: str, limit: int = MAX_SECTION - 8) -> str:
+    body = text.replace("```", "`\u200b``")  # a diff must not close our code fence early
+    return "```" + truncate(body, limit) + "```"
+
+
+def fit(blocks: list[Block]) -> list[Block]:
+    """Keep within the block limit, preferring to keep the first blocks and the action row."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    actions = [b for b in blocks if b.get("type") == "actions"][-1:]
+    kept = [b for b in blocks if b not in actions][: MAX_BLOCKS - len(actions) - 1]
+    return [*kept, context("_More details were left out to fit Slack's limits._"), *actions]
+
+
+def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> list[Block]:
+    """The channel message that opens an incident thread."""
+    alert = group.primary
+    labels = group.common_labels or alert.labels
+    icon = ":white_check_mark:" if resolved_after else ":rotating_light:"
+    state = f"resolved after {resolved_after}" if resolved_after else f"{len(group.alerts)} firing"
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    where = ", ".join(
+        f"{k}={labels[k]}" for k in ("namespace", "service", "app", "deployment", "pod") if k in labels
+    )
+    blocks = [
+        header(f"{icon} {group.title}"),
+        section(f"*{state}* · {where}" + (f"\n{summary}" if summary else "")),
+    ]
+    started = group.started_at
+    if started:
+        blocks.append(
+            context(f"started {started:%Y-%m-%d %H:%M UTC} · severity {labels.get('severity', 'n/a')}")
+        )
+    return blocks
+
+
+def cause_line(rank: int, cause: RootCause) -> str:
+    kind = _KIND_TEXT.get(cause.kind.value, cause.kind.value)
+    commit = f" · commit `{cause.commit[:8]}`" if cause.commit else ""
+    return f"*{rank}. {kind}* in *{cause.service}* — {cause.confidence:.0%} confidence{commit}"
+
+
+def investigation(report: InvestigationReport, max_evidence: int = 4) -> list[Block]:
+    """The thread reply with the ranked causes and their evidence."""
+    blocks: list[Block] = [section(f"*Investigation* ({report.duration_s:.1f}s)\n{report.summary}")]
+    for rank, cause in enumerate(report.root_causes[:3], start=1):
+        lines = [cause_line(rank, cause)]
+        for ev in cause.evidence[:max_evidence]:
+            ref = f" `{ev.id}`" if ev.id else ""
+            lines.append(f"•{ref} _{ev.source}_: {ev.observation}")
+        blocks.append(section("\n".join(lines)))
+    degraded = [s for s in report.sources if not s.ok]
+    if degraded:
+        blocks.append(context(*(f":warning: {s.name}: {s.detail}" for s in degraded[:5])))
+    return fit(blocks)
+
+
+def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: bool = False) -> list[Block]:
+    """The proposed change: what, why, the diff, and the buttons."""
+    changes = (
+        "\n".join(f"• `{c.file}`: {c.field} {c.from_} → *{c.to}*" for c in proposal.changes)
+        or "• no field changes"
+    )
+    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}".strip()
+    blocks: list[Block] = [section(f"*Proposed change:* {title}\n{changes}")]
+    if proposal.diff:
+        blocks.append(section(code_block(proposal.diff)))
+    where = proposal.url or proposal.branch
+    if where:
+        blocks.append(
+            context(f"branch `{proposal.branch}` · head `{(proposal.head_sha or '')[:10]}` · {where}")
+        )
+    if draft_button:
+        blocks.append(
+            {"type": "actions", "elements": [button("Draft PR", ACTION_DRAFT, proposal.id, "primary")]}
+        )
+    elif with_buttons:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"proposal:{proposal.id}",
+                "elements": [
+                    button("Approve", ACTION_APPROVE, proposal.id, "primary"),
+                    button("Reject", ACTION_REJECT, proposal.id, "danger"),
+                ],
+            }
+        )
+    return fit(blocks)
+
+
+def decision_blocks(proposal: Proposal, text: str) -> list[Block]:
+    """The proposal message after a decision: the buttons are gone, who decided is shown."""
+    return [b for b in proposal_blocks(proposal, with_buttons=False) if b.get("type") != "actions"] + [
+        context(text)
+    ]
