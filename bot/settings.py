@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     llm_max_tool_calls: int = Field(default=4, ge=0)
     llm_max_prompt_tokens: int = Field(default=8000, ge=500)
     llm_enabled: bool = True
+    llm_tool_output_tokens: int = Field(default=600, ge=50, description="per-tool output budget")
+    prompts_dir: str | None = Field(default=None, description="overrides for prompts/*.md")
+    toolsets_dir: str | None = Field(default=None, description="extra assistant toolsets (*.yaml)")
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_std("SLACK_BOT_TOKEN"))
