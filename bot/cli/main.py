@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bot import __version__
-from bot.cli import config_cmd
+from bot.cli import audit_cmd, config_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(audit_cmd.app, name="audit")
 
 
 def _version(value: bool) -> None:

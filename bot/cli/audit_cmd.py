@@ -1,0 +1,118 @@
+"""``tugboat audit``: read, check and export the hash-chained audit trail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bot.domain.audit import AuditEvent, verify_trail
+from bot.domain.errors import InvalidInput
+from bot.settings import load_settings
+
+if TYPE_CHECKING:
+    from bot.adapters.store import SqlStore
+
+app = typer.Typer(help="Read, verify and export the audit trail.", no_args_is_help=True)
+
+DATABASE_URL_HELP = "SQLAlchemy URL of the store; default: the database_url setting."
+DATA_WIDTH = 80
+
+
+def open_store(database_url: str | None) -> SqlStore:
+    """The configured store. A SQLite file that does not exist yet is an error, not a new file."""
+    # Imported here so that other commands do not pay for SQLAlchemy and Alembic at start-up.
+    from bot.adapters.store import SqlStore
+    from bot.adapters.store.engine import parse_url
+
+    try:
+        url = load_settings(database_url=database_url).database_url
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid configuration: {exc}") from None
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise InvalidInput(
+                f"no Tugboat database at {path.resolve()}; point database_url (TUGBOAT_DATABASE_URL "
+                "or --database-url) at the bot's database"
+            )
+    return SqlStore.open(url)
+
+
+def _summary(data: dict[str, object]) -> str:
+    text = json.dumps(data, sort_keys=True, default=str) if data else ""
+    return text if len(text) <= DATA_WIDTH else text[: DATA_WIDTH - 1] + "…"
+
+
+def _table(events: list[AuditEvent]) -> Table:
+    table = Table("seq", "at (UTC)", "kind", "actor", "proposal", "data", "hash", box=None)
+    for e in events:
+        table.add_row(
+            str(e.seq),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.actor,
+            e.proposal_id or "",
+            _summary(e.data),
+            e.hash[:12],
+        )
+    return table
+
+
+@app.command("show")
+def show(
+    proposal: str | None = typer.Option(None, "--proposal", help="Only the events of this proposal."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_URL_HELP),
+) -> None:
+    """List audit events, oldest first."""
+    with open_store(database_url) as store:
+        events = store.audit_trail(proposal)
+    if as_json:
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+        return
+    if not events:
+        typer.echo("no audit events" + (f" for proposal {proposal}" if proposal else ""))
+        return
+    Console(width=200).print(_table(events))
+
+
+@app.command("verify")
+def verify(
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_URL_HELP),
+) -> None:
+    """Recompute every hash and link of the chain; exit 1 if anything was edited, removed or moved."""
+    with open_store(database_url) as store:
+        events, head = store.audit_trail(), store.audit_head()
+    problems = verify_trail(events, head=head)
+    if problems:
+        typer.secho(
+            f"audit trail BROKEN: {len(problems)} problem(s) in {len(events)} events", fg="red", err=True
+        )
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit trail intact: {len(events)} events")
+
+
+@app.command("export")
+def export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_URL_HELP),
+) -> None:
+    """Write every event as JSON lines (one object per line, with seq, prev_hash and hash)."""
+    with open_store(database_url) as store:
+        events = store.audit_trail()
+    lines = [e.model_dump_json() for e in events]
+    if output is None:
+        for line in lines:
+            typer.echo(line)
+        return
+    output.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    typer.echo(f"exported {len(lines)} events to {output}", err=True)
