@@ -1,0 +1,1 @@
+"""Safety enforced in code: secret redaction and fencing of untrusted text."""
