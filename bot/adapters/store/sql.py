@@ -30,6 +30,9 @@ from bot.domain.proposal import FieldChange, Proposal, ProposalState
 from bot.ports.store import IncidentRecord
 
 _HEAD_ID = 1
+# INSERT ... ON CONFLICT DO NOTHING tells "inserted" from "already there" by its row count,
+# which SQLAlchemy only keeps for INSERTs when asked.
+_ROWCOUNT = {"preserve_rowcount": True}
 
 
 def _now() -> datetime:
@@ -91,7 +94,9 @@ class SqlStore:
     def save_proposal(self, proposal: Proposal) -> None:
         values = _proposal_values(proposal)
         with self._write() as conn:
-            stmt = self._insert(conn, ProposalRow).values(state=proposal.state.value, **values)
+            stmt = self._insert(conn, ProposalRow).values(
+                id=proposal.id, state=proposal.state.value, **values
+            )
             conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))  # type: ignore[attr-defined]
 
     def get_proposal(self, proposal_id: str) -> Proposal | None:
@@ -135,7 +140,7 @@ class SqlStore:
         try:
             with self._write() as conn:
                 stmt = self._insert(conn, ApprovalRow).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
-                return conn.execute(stmt).rowcount == 1
+                return conn.execute(stmt, execution_options=_ROWCOUNT).rowcount == 1
         except IntegrityError:  # the only constraint left is the proposal's foreign key
             raise InvalidInput(
                 f"cannot record a decision on unknown proposal {approval.proposal_id}"
@@ -250,7 +255,7 @@ class SqlStore:
     def claim_once(self, key: str) -> bool:
         with self._write() as conn:
             stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=_now())
-            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1  # type: ignore[attr-defined]
+            return conn.execute(stmt.on_conflict_do_nothing(), execution_options=_ROWCOUNT).rowcount == 1  # type: ignore[attr-defined]
 
     def purge_processed_keys(self, before: datetime) -> int:
         with self._write() as conn:
