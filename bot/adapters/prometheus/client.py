@@ -75,7 +75,7 @@ class PrometheusMetrics:
         return value
 
     def _instant(self, promql: str, at: datetime) -> list[Series]:
-        params = {"time": at.timestamp(), "timeout": f"{self.timeout_s}s"}
+        params = {"time": at.timestamp(), "timeout": f"{self.timeout_s:g}s"}
         try:
             data = self._client.custom_query(query=promql, params=params, timeout=self.timeout_s)
         except Exception as exc:  # the client raises several types; all mean the same to us
@@ -102,7 +102,7 @@ class PrometheusMetrics:
                 start_time=start,
                 end_time=end,
                 step=f"{step_s:g}",
-                params={"timeout": f"{self.timeout_s}s"},
+                params={"timeout": f"{self.timeout_s:g}s"},
                 timeout=self.timeout_s,
             )
         except Exception as exc:

@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SLACK_BOT_TOKEN", "GITHUB_TOKEN", "TUGBOAT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_standard_names_and_prefixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("TUGBOAT_LLM_MODEL", "qwen2.5")
+    monkeypatch.setenv("TUGBOAT_PROMETHEUS_URL", "http://prom:9090")
+    settings = load_settings()
+    assert settings.openai_api_key is not None
+    assert settings.openai_api_key.get_secret_value() == "sk-test-123"
+    assert settings.openai_base_url == "http://127.0.0.1:8000/v1"
+    assert settings.llm_model == "qwen2.5"
+    assert settings.prometheus_url == "http://prom:9090"
+    assert settings.llm_configured
+
+
+def test_yaml_file_with_nested_policy_and_env_precedence(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "tugboat.yaml").write_text(
+        "prometheus_url: http://from-yaml:9090\n"
+        "llm_model: from-yaml\n"
+        "policy:\n  approvers: [U111, U222]\n  required_approvals: 2\n"
+        "  rules:\n    - namespace: 'prod*'\n      required_approvals: 3\n"
+        "slack_routes:\n  - {label: team, value: payments, channel: C123}\n"
+    )
+    monkeypatch.setenv("TUGBOAT_LLM_MODEL", "from-env")
+    settings = load_settings()
+    assert settings.prometheus_url == "http://from-yaml:9090"
+    assert settings.llm_model == "from-env"
+    assert settings.policy.approvers == ["U111", "U222"]
+    assert settings.policy.rules[0].required_approvals == 3
+    assert settings.slack_routes[0].channel == "C123"
+
+
+def test_config_file_named_by_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text("database_url: sqlite:////var/lib/tugboat/t.db\n")
+    monkeypatch.setenv("TUGBOAT_CONFIG", str(path))
+    assert load_settings().database_url == "sqlite:////var/lib/tugboat/t.db"
+
+
+def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token")
+    monkeypatch.setenv("TUGBOAT_DATABASE_URL", "postgresql://tug:hunter2@db:5432/tugboat")
+    monkeypatch.setenv("TUGBOAT_PROMETHEUS_HEADERS", '{"Authorization": "Bearer abc"}')
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    for secret in ("sk-very-secret", "xoxb-secret-token", "hunter2", "Bearer abc"):
+        assert secret not in result.output
+    assert "openai_api_key: '********'" in result.output
+    assert "postgresql://tug:********@db:5432/tugboat" in result.output
+
+
+def test_invalid_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUGBOAT_HTTP_PORT", "not-a-port")
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code != 0
+    assert "invalid configuration" in str(result.exception)
