@@ -1,0 +1,1 @@
+"""Deterministic analysis: pure functions over data fetched through the ports."""
