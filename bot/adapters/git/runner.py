@@ -20,12 +20,13 @@ def redact(text: str) -> str:
 
 
 class GitFailed(SourceUnavailable):
-    """A git command exited non-zero. ``stderr`` is kept (redacted) for callers that inspect it."""
+    """A git command exited non-zero. Its output is kept (redacted) for callers that inspect it."""
 
-    def __init__(self, message: str, returncode: int, stderr: str) -> None:
+    def __init__(self, message: str, returncode: int, stderr: str, stdout: str = "") -> None:
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
+        self.stdout = stdout
 
 
 def git(
@@ -82,7 +83,8 @@ def git_bytes(
         stderr = redact(_decode(proc.stderr)).strip()
         detail = _last_lines(stderr) or f"exit status {proc.returncode}"
         doing = what or f"running git {redact(' '.join(args[:2]))}"
-        raise GitFailed(f"git failed while {doing}: {detail}", proc.returncode, stderr)
+        stdout = redact(_decode(proc.stdout))
+        raise GitFailed(f"git failed while {doing}: {detail}", proc.returncode, stderr, stdout)
     return proc.stdout
 
 

@@ -1,0 +1,291 @@
+"""ChangeHost over plain git: proposals are branches on any remote git can push to.
+
+All work happens in a private bare clone under ``cache_dir`` with plumbing commands
+(``read-tree``, ``apply --cached``, ``commit-tree``, ``merge-tree``), so there is no working
+tree to get dirty. A file lock serialises operations on the clone across threads and
+processes on one machine; the remote itself arbitrates between machines (pushes that
+lose a race are rejected and retried or reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.adapters.git.history import SAFE_CONFIG
+from bot.adapters.git.runner import GitFailed, git, redact
+from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
+from bot.domain.proposal import Proposal
+from bot.ports.changes import ChangeRef, MergeResult
+
+BRANCH_PREFIX = "tugboat/"
+TRAILER = "Tugboat-Proposal"
+_TRACKING = "refs/remotes/origin/"
+
+
+class PlainGitChangeHost:
+    def __init__(
+        self,
+        remote: str,
+        cache_dir: Path,
+        default_branch: str = "main",
+        author: tuple[str, str] = ("Tugboat", "tugboat@localhost"),
+        merge_attempts: int = 3,
+    ) -> None:
+        local = Path(remote).expanduser()
+        # A relative local path must keep meaning the same place when git runs inside the clone.
+        self.remote = str(local.resolve()) if "://" not in remote and local.exists() else remote
+        self.default_branch = default_branch
+        self.author = author
+        self.merge_attempts = max(1, merge_attempts)
+        digest = hashlib.sha256(self.remote.encode()).hexdigest()[:16]
+        self.cache_dir = Path(cache_dir)
+        self.clone = self.cache_dir / f"changehost-{digest}.git"
+        self._lock_path = self.cache_dir / f"changehost-{digest}.lock"
+        self._where = redact(self.remote)
+
+    # -- ChangeHost ------------------------------------------------------------------------
+    def open(self, proposal: Proposal) -> ChangeRef:
+        branch = self.branch(proposal)
+        if not proposal.diff.strip():
+            raise InvalidInput(f"proposal {proposal.id} has no diff; there is nothing to open")
+        with self._locked():
+            self._fetch()
+            existing = self._ref(_TRACKING + branch)
+            if existing is not None:
+                return self._reuse(proposal, branch, existing)
+            base = self._base()
+            tree = self._apply(base, proposal.diff, proposal.id)
+            if tree == self._tree(base):
+                raise ConflictError(
+                    f"proposal {proposal.id} changes nothing: {self.default_branch} already has this change"
+                )
+            sha = self._commit(tree, [base], _message(proposal))
+            try:
+                # An empty lease means "only if the branch does not exist": never overwrite.
+                lease = f"--force-with-lease=refs/heads/{branch}:"
+                push = ["push", "--quiet", lease, self.remote, f"{sha}:refs/heads/{branch}"]
+                self._git(push, what=f"pushing {branch}")
+            except GitFailed as exc:
+                if not _rejected(exc):
+                    raise
+                self._fetch()  # another opener won the race; theirs is fine if it is the same change
+                existing = self._ref(_TRACKING + branch)
+                if existing is None:
+                    raise
+                return self._reuse(proposal, branch, existing)
+            self._git(["update-ref", _TRACKING + branch, sha])
+            return ChangeRef(branch=branch, head_sha=sha)
+
+    def head(self, proposal: Proposal) -> str | None:
+        branch = self.branch(proposal)
+        args = ["ls-remote", "--heads", self.remote, f"refs/heads/{branch}"]
+        out = git(args, config=SAFE_CONFIG, what=f"reading the head of {branch} at {self._where}")
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
+
+    def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
+        branch = self.branch(proposal)
+        with self._locked():
+            for _ in range(self.merge_attempts):
+                self._fetch()
+                head = self._ref(_TRACKING + branch)
+                if head is None:
+                    raise ConflictError(f"{branch} is gone from {self._where}; it was closed or deleted")
+                if head != approved_sha:
+                    raise ConflictError(
+                        f"branch moved after approval: approved {approved_sha[:12]}, now {head[:12]}. "
+                        "Approvals apply to one commit; review and approve the new head."
+                    )
+                base = self._base()
+                if self._is_ancestor(approved_sha, base):
+                    merged = self._merge_commit_of(approved_sha, base) or base
+                    return MergeResult(
+                        True, merged, f"{branch} was already merged into {self.default_branch}"
+                    )
+                tree = self._merge_tree(base, approved_sha, branch)
+                message = (
+                    f"Merge {branch} into {self.default_branch}: {_title(proposal)}\n\n"
+                    f"Approved head: {approved_sha}\n\n{TRAILER}: {proposal.id}\n"
+                )
+                sha = self._commit(tree, [base, approved_sha], message)
+                try:
+                    push = ["push", "--quiet", self.remote, f"{sha}:refs/heads/{self.default_branch}"]
+                    self._git(push, what=f"pushing the merge of {branch}")
+                except GitFailed as exc:
+                    if _rejected(exc):
+                        continue  # the default branch moved under us: fetch and merge again
+                    raise
+                self._git(["update-ref", _TRACKING + self.default_branch, sha])
+                return MergeResult(
+                    merged=True,
+                    sha=sha,
+                    message=f"merged {branch} into {self.default_branch} at {self._where}",
+                )
+        raise ConflictError(
+            f"{self.default_branch} at {self._where} kept moving during {self.merge_attempts} merge "
+            "attempts; nothing was merged. Try the merge again."
+        )
+
+    def close(self, proposal: Proposal, reason: str) -> None:
+        branch = self.branch(proposal)
+        if self.head(proposal) is None:
+            return
+        with self._locked():
+            try:
+                self._git(
+                    ["push", "--quiet", self.remote, f":refs/heads/{branch}"], what=f"deleting {branch}"
+                )
+            except GitFailed as exc:
+                if "remote ref does not exist" not in exc.stderr:
+                    raise
+            with contextlib.suppress(GitFailed):
+                self._git(["update-ref", "-d", _TRACKING + branch])
+
+    def comment(self, proposal: Proposal, text: str) -> None:
+        """Plain git has nowhere for reviewers to read comments."""
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def branch(proposal: Proposal) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", proposal.id) or ".." in proposal.id:
+            raise InvalidInput(f"proposal id {proposal.id!r} cannot be a branch name; use letters and digits")
+        return BRANCH_PREFIX + proposal.id
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # flock locks belong to the open file description, so a fresh open() per operation
+        # excludes other threads of this process as well as other processes.
+        with open(self._lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                if not (self.clone / "HEAD").exists():
+                    git(["init", "--quiet", "--bare", str(self.clone)], config=SAFE_CONFIG)
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _fetch(self) -> None:
+        default, branches = self.default_branch, BRANCH_PREFIX + "*"
+        refspecs = [
+            f"+refs/heads/{default}:{_TRACKING}{default}",
+            f"+refs/heads/{branches}:{_TRACKING}{branches}",
+        ]
+        fetch = ["fetch", "--quiet", "--prune", "--no-tags", self.remote, *refspecs]
+        self._git(fetch, what=f"fetching from {self._where}")
+
+    def _base(self) -> str:
+        base = self._ref(_TRACKING + self.default_branch)
+        if base is None:
+            raise SourceUnavailable(
+                f"{self._where} has no branch {self.default_branch!r}; "
+                "set the default branch to one that exists"
+            )
+        return base
+
+    def _reuse(self, proposal: Proposal, branch: str, existing: str) -> ChangeRef:
+        """The existing branch if it carries exactly this proposal's change, else a conflict."""
+        parents = self._git(["rev-list", "--parents", "-n", "1", existing]).split()[1:]
+        same = False
+        if len(parents) == 1:
+            with contextlib.suppress(ConflictError):
+                same = self._apply(parents[0], proposal.diff, proposal.id) == self._tree(existing)
+        if not same:
+            raise ConflictError(
+                f"{branch} already exists at {self._where} with other content (head {existing[:12]}); "
+                "close the proposal or delete the branch before opening it again"
+            )
+        return ChangeRef(branch=branch, head_sha=existing)
+
+    def _apply(self, base: str, diff: str, proposal_id: str) -> str:
+        """The tree of ``base`` with ``diff`` applied (in the clone's own index, under the lock)."""
+        self._git(["read-tree", base])
+        try:
+            self._git(
+                ["apply", "--cached", "--whitespace=nowarn", "-"],
+                input=diff if diff.endswith("\n") else diff + "\n",
+            )
+        except GitFailed as exc:
+            raise ConflictError(
+                f"the diff of proposal {proposal_id} does not apply to {self.default_branch} at {base[:12]}: "
+                f"{_short(exc.stderr)}. The files changed since it was computed; investigate again."
+            ) from None
+        return self._git(["write-tree"]).strip()
+
+    def _merge_tree(self, base: str, head: str, branch: str) -> str:
+        try:
+            return self._git(
+                ["merge-tree", "--write-tree", "--name-only", "--no-messages", base, head]
+            ).split()[0]
+        except GitFailed as exc:
+            if exc.returncode != 1:
+                raise
+            files = ", ".join(exc.stdout.split()[1:]) or "unknown files"
+            raise ConflictError(
+                f"{branch} no longer merges cleanly into {self.default_branch}: conflicts in {files}"
+            ) from None
+
+    def _merge_commit_of(self, head: str, base: str) -> str | None:
+        out = self._git(["log", "--merges", "--first-parent", "--format=%H %P", "-n", "500", base])
+        for line in out.splitlines():
+            sha, *parents = line.split()
+            if head in parents[1:]:
+                return sha
+        return None
+
+    def _commit(self, tree: str, parents: list[str], message: str) -> str:
+        name, email = self.author
+        args = ["commit-tree", "--no-gpg-sign", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        identity = (f"user.name={name}", f"user.email={email}")
+        return git(args, self.clone, input=message, config=(*SAFE_CONFIG, *identity)).strip()
+
+    def _is_ancestor(self, commit: str, of: str) -> bool:
+        try:
+            self._git(["merge-base", "--is-ancestor", commit, of])
+            return True
+        except GitFailed as exc:
+            if exc.returncode == 1:
+                return False
+            raise
+
+    def _tree(self, commit: str) -> str:
+        return self._git(["rev-parse", f"{commit}^{{tree}}"]).strip()
+
+    def _ref(self, ref: str) -> str | None:
+        try:
+            return self._git(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"]).strip() or None
+        except GitFailed:
+            return None
+
+    def _git(self, args: list[str], *, input: str | None = None, what: str | None = None) -> str:
+        return git(args, self.clone, input=input, config=SAFE_CONFIG, what=what)
+
+
+def _title(proposal: Proposal) -> str:
+    lines = proposal.title.strip().splitlines()
+    return lines[0][:100] if lines else f"{proposal.action.value} {proposal.service or ''}".strip()
+
+
+def _message(proposal: Proposal) -> str:
+    body = proposal.rationale.strip()
+    return f"{_title(proposal)}\n\n" + (f"{body}\n\n" if body else "") + f"{TRAILER}: {proposal.id}\n"
+
+
+def _rejected(exc: GitFailed) -> bool:
+    """A push refused because the ref moved (retryable), as opposed to refused by the server."""
+    return "[rejected]" in exc.stderr or "stale info" in exc.stderr
+
+
+def _short(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " / ".join(lines[-3:]) or "git apply failed"
