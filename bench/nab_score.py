@@ -1,0 +1,181 @@
+"""Score the streaming anomaly detector on the Numenta Anomaly Benchmark (standard profile).
+
+A from-scratch implementation of NAB's published scoring rules:
+- each labelled window rewards its first detection with a scaled sigmoid of the position in the
+  window (earliest = +A_TP, right edge ~ 0); a window with no detection costs A_FN;
+- a detection outside every window costs A_FP times a sigmoid of its distance past the previous
+  window (-1 when there is none or it is far behind);
+- the first 15% of each file (at most 750 rows) is probation and not scored;
+- one threshold is optimised over the whole corpus (here exhaustively, over every distinct score);
+- normalisation: a detector that never fires scores 0, a perfect one 100.
+
+Usage: python bench/nab_score.py [--data ../shared/benchmarks/nab-subset]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+A_TP, A_FP, A_FN = 1.0, 0.11, 1.0  # standard profile; costs are subtracted below
+PROBATION_PERCENT = 0.15
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab-subset"
+PROBATION, OUTSIDE = -2, -1  # window ids for rows that are not inside a labelled window
+
+
+@dataclass(frozen=True)
+class NabFile:
+    name: str  # "group/file.csv", the key used by combined_windows.json
+    timestamps: np.ndarray  # datetime64[s]
+    values: np.ndarray
+    windows: list[tuple[int, int]]  # inclusive row indices
+
+    @property
+    def group(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+def scaled_sigmoid(position: np.ndarray) -> np.ndarray:
+    """2*sigmoid(-5x) - 1, and -1 from 3 window-widths past a window on."""
+    out = 2.0 / (1.0 + np.exp(5.0 * position)) - 1.0
+    return np.where(position >= 3.0, -1.0, out)
+
+
+def probation_length(n: int) -> int:
+    return int(min(math.floor(PROBATION_PERCENT * n), PROBATION_PERCENT * 5000))
+
+
+def row_weights(n: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the score a detection there earns, and its window id (or OUTSIDE / PROBATION)."""
+    weight = np.empty(n)
+    window_id = np.full(n, OUTSIDE, dtype=np.int64)
+    idx = np.arange(n, dtype=float)
+    max_tp = float(scaled_sigmoid(np.array(-1.0)))
+    prev_right, prev_width = None, None
+    cursor = 0
+    for k, (left, right) in enumerate([*windows, (n, n)]):
+        # rows between the previous window and this one are false positives
+        gap = slice(cursor, left)
+        if prev_right is None:
+            weight[gap] = -1.0 * A_FP
+        else:
+            past = np.abs(prev_right - idx[gap]) / (prev_width - 1.0)
+            weight[gap] = scaled_sigmoid(past) * A_FP
+        if left >= n:
+            break
+        width = float(right - left + 1)
+        inside = slice(left, right + 1)
+        position = -(right - idx[inside] + 1.0) / width
+        weight[inside] = scaled_sigmoid(position) * A_TP / max_tp
+        window_id[inside] = k
+        prev_right, prev_width, cursor = right, width, right + 1
+    window_id[: probation_length(n)] = PROBATION
+    return weight, window_id
+
+
+def load_corpus(root: Path) -> list[NabFile]:
+    labels = json.loads((root / "combined_windows.json").read_text())
+    files = []
+    for name in sorted(labels):
+        raw = np.genfromtxt(root / "data" / name, delimiter=",", skip_header=1, dtype=str)
+        stamps = np.array([s.replace(" ", "T") for s in raw[:, 0]], dtype="datetime64[s]")
+        windows = []
+        for start, end in labels[name]:
+            lo = int(np.searchsorted(stamps, np.datetime64(start.replace(" ", "T")[:19], "s")))
+            hi = (
+                int(np.searchsorted(stamps, np.datetime64(end.replace(" ", "T")[:19], "s"), side="right")) - 1
+            )
+            windows.append((lo, min(hi, len(stamps) - 1)))
+        files.append(NabFile(name, stamps, raw[:, 1].astype(float), windows))
+    return files
+
+
+def _events(f: NabFile, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Score changes as the threshold sweeps down through each row's anomaly score.
+
+    Returns (row scores, change in the file's raw score when that row becomes a detection,
+    number of scored windows). A window's contribution is -A_FN until its first detection, then
+    the best (earliest) detection weight so far."""
+    weight, wid = row_weights(len(scores), f.windows)
+    keep = wid != PROBATION
+    s, w, wid = scores[keep], weight[keep], wid[keep]
+    order = np.argsort(-s, kind="stable")
+    s, w, wid = s[order], w[order], wid[order]
+    delta = np.where(wid == OUTSIDE, w, 0.0)
+    scored_windows = np.unique(wid[wid >= 0])
+    for k in scored_windows:
+        rows = np.flatnonzero(wid == k)
+        best = np.maximum.accumulate(w[rows])
+        delta[rows] = np.diff(np.concatenate(([-A_FN], best)))
+    return s, delta, len(scored_windows)
+
+
+def optimise(files: list[NabFile], scores: list[np.ndarray]) -> tuple[float, float, int]:
+    """The threshold (detections are rows with score >= threshold) that maximises the corpus score.
+
+    Returns (threshold, raw score, number of scored windows)."""
+    parts = [_events(f, s) for f, s in zip(files, scores, strict=True)]
+    all_s = np.concatenate([p[0] for p in parts])
+    all_d = np.concatenate([p[1] for p in parts])
+    n_windows = sum(p[2] for p in parts)
+    order = np.argsort(-all_s, kind="stable")
+    all_s, total = all_s[order], np.cumsum(all_d[order]) - A_FN * n_windows
+    last_of_value = np.flatnonzero(np.append(all_s[1:] != all_s[:-1], True))
+    best = last_of_value[int(np.argmax(total[last_of_value]))]
+    if total[best] <= -A_FN * n_windows:
+        return float("inf"), -A_FN * n_windows, n_windows
+    return float(all_s[best]), float(total[best]), n_windows
+
+
+def raw_score(f: NabFile, scores: np.ndarray, threshold: float) -> tuple[float, int]:
+    s, delta, n_windows = _events(f, scores)
+    return float(delta[s >= threshold].sum() - A_FN * n_windows), n_windows
+
+
+def normalised(raw: float, n_windows: int) -> float:
+    null, perfect = -A_FN * n_windows, A_TP * n_windows
+    return 100.0 * (raw - null) / (perfect - null) if n_windows else float("nan")
+
+
+def detect(values: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    from bot.foresight.anomaly import score_series
+
+    return score_series(values, timestamps.astype("datetime64[s]").astype(np.int64).astype(float))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    files = load_corpus(args.data)
+    started = time.perf_counter()
+    scores = [detect(f.values, f.timestamps) for f in files]
+    elapsed = time.perf_counter() - started
+    rows = sum(len(f.values) for f in files)
+    threshold, total, n_windows = optimise(files, scores)
+    print(f"files {len(files)}, rows {rows}, windows {n_windows}")
+    print(f"detector speed: {rows / elapsed:,.0f} rows/s ({elapsed:.2f} s, one core)")
+    print(f"threshold {threshold:.4f}")
+    print(f"NAB standard score: {normalised(total, n_windows):.1f}")
+    groups: dict[str, list[tuple[float, int, int]]] = {}
+    for f, s in zip(files, scores, strict=True):
+        raw, nw = raw_score(f, s, threshold)
+        _, wid = row_weights(len(s), f.windows)
+        fps = int(((s >= threshold) & (wid == OUTSIDE)).sum())
+        groups.setdefault(f.group, []).append((raw, nw, fps))
+    for group, items in groups.items():
+        raw = sum(i[0] for i in items)
+        nw = sum(i[1] for i in items)
+        fps = sum(i[2] for i in items)
+        score = normalised(raw, nw)
+        print(f"  {group:24s} windows {nw:3d}  raw {raw:7.2f}  normalised {score:6.1f}  FP rows {fps}")
+
+
+if __name__ == "__main__":
+    main()

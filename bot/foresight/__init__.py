@@ -1,0 +1,1 @@
+"""Numeric engines: streaming anomaly scores and load forecasts."""

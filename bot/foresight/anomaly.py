@@ -1,0 +1,234 @@
+"""Causal streaming anomaly scores for one metric.
+
+Two stages, each a function of a bounded trailing window, so the score of row i depends only on
+rows 0..i:
+
+1. A raw anomaly measure: the largest robust z-score among a few views of the newest value,
+   each against median/MAD statistics of the rows before it: the value itself, its first
+   difference (spikes), a short mean (level shifts) and, once a daily or weekly period shows in the
+   autocorrelation, its difference from one period ago.
+2. Calibration, after Numenta's anomaly likelihood: the short-term average of the log measure is
+   compared with its own recent distribution, so a series that is always jumpy does not alarm all
+   the time, and the result is mapped into [0, 1).
+
+Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
+the vectorised path fast; `StreamingDetector` refreshes them at the same rows with the same code,
+so `update` and `score_series` agree exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from bot.foresight.season import autocorrelation, detect_period
+
+BLOCK = 16  # rows between refreshes of the trailing statistics
+HISTORY = 512  # rows behind each robust statistic of the value, difference and seasonal difference
+MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
+SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
+CALIBRATION = 2048  # rows of the measure's own history used to calibrate it
+SMOOTH = 2  # rows in the short-term average of the measure
+CYCLES = 3  # past cycles whose median is the seasonal reference
+PERIOD_EVERY = 256  # rows between seasonal period checks
+PERIOD_HISTORY = 4096  # rows the period check looks at
+HALF_SCORE = 3.0  # calibrated excess (in robust deviations) that maps to a score of 0.5
+MIN_SPREAD = 0.25  # floor on the measure's spread (log units): a tiny spread is no evidence of calm
+WARMUP = 64
+REFRACTORY = 256  # rows over which an alarm must beat the previous ones to be news
+ECHO = 0.5
+ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
+SPAN = (
+    REFRACTORY
+    + CALIBRATION
+    + SMOOTH
+    + 2 * BLOCK
+    + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
+)
+KEEP = SPAN + ALIGN  # rows a streaming detector keeps  # rows scored 0 while the statistics settle
+
+
+def _stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and a robust scale (MAD, floored by the mean absolute deviation) of each row."""
+    med = np.median(windows, axis=1)
+    dev = np.abs(windows - med[:, None])
+    scale = np.maximum(1.4826 * np.median(dev, axis=1), 1.2533 * np.mean(dev, axis=1))
+    return med, np.maximum(scale, 1e-9 * (1.0 + np.abs(med)))
+
+
+def _block_stats(series: np.ndarray, first: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per block start s: stats of series[max(first, s - length):s] (NaN when too few rows)."""
+    starts = np.arange(0, len(series), BLOCK)
+    med = np.full(len(starts), np.nan)
+    scale = np.full(len(starts), np.nan)
+    full = starts - length >= first
+    if full.any():
+        windows = sliding_window_view(series, length)[starts[full] - length]
+        med[full], scale[full] = _stats(windows)
+    for k in np.flatnonzero(~full & (starts - first >= MIN_HISTORY)):
+        med[k : k + 1], scale[k : k + 1] = _stats(series[first : starts[k]][None, :])
+    return med, scale
+
+
+def _rows(per_block: np.ndarray, n: int) -> np.ndarray:
+    return np.repeat(per_block, BLOCK)[:n]
+
+
+def _short_mean(series: np.ndarray, i: np.ndarray, rows: int) -> np.ndarray:
+    total = series[np.maximum(i, 0)].copy()
+    for lag in range(1, rows):
+        total += series[np.maximum(i - lag, 0)]
+    return total / rows
+
+
+def _zscore(value: np.ndarray, med: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    z = np.abs(value - med) / scale
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+def _calibrate(measure_avg: np.ndarray, med: np.ndarray, scale: np.ndarray, index: np.ndarray) -> np.ndarray:
+    excess = np.where(np.isfinite(med), (measure_avg - med) / np.maximum(scale, MIN_SPREAD), 0.0)
+    excess = np.maximum(excess, 0.0)
+    return np.where(index < WARMUP, 0.0, excess / (excess + HALF_SCORE))
+
+
+def _periods(values: np.ndarray, timestamps: np.ndarray | None) -> np.ndarray:
+    """The period in force at each PERIOD_EVERY block (0 for none), from the rows before it."""
+    starts = np.arange(0, len(values), PERIOD_EVERY)
+    out = np.zeros(len(starts), dtype=np.int64)
+    for k, s in enumerate(starts):
+        out[k] = _period_at(values, timestamps, s)
+    return out
+
+
+def _period_at(values: np.ndarray, timestamps: np.ndarray | None, end: int) -> int:
+    lo = max(0, end - PERIOD_HISTORY)
+    if end - lo < 4 * MIN_HISTORY:
+        return 0
+    stamps = None if timestamps is None else timestamps[lo:end]
+    period = detect_period(values[lo:end], stamps)
+    if period is None or autocorrelation(values[lo:end], period) <= 0.0:
+        return 0
+    return period
+
+
+def _ffill(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float).copy()
+    bad = ~np.isfinite(values)
+    if bad.all():
+        return np.zeros_like(values)
+    if bad.any():
+        idx = np.where(bad, 0, np.arange(len(values)))
+        np.maximum.accumulate(idx, out=idx)
+        values = values[idx]
+        values[: int(np.argmax(~bad))] = values[int(np.argmax(~bad))]
+    return values
+
+
+def _measure(
+    x: np.ndarray, i: np.ndarray, period: np.ndarray, stats: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Raw anomaly measure for rows i of x, given each row's trailing statistics."""
+    prev = x[np.maximum(i - 1, 0)]
+    z_value = _zscore(x[i], *stats["value"])
+    z_diff = _zscore(x[i] - prev, *stats["diff"])
+    z_shift = _zscore(_short_mean(x, i, SHIFT_ROWS), *stats["value"]) * np.sqrt(SHIFT_ROWS) / 2.0
+    seasonal = x[i] - _seasonal_reference(x, i, period)
+    z_season = _zscore(seasonal, *stats["season"])
+    # with a known period the level is judged against past cycles: a daily peak is no anomaly
+    z_level = np.where(period > 0, z_season, np.maximum(z_value, z_shift))
+    return np.log1p(np.maximum(z_level, z_diff))
+
+
+def score_series(values: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
+    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` would give row by row."""
+    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True)
+
+
+def _score(values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool) -> np.ndarray:
+    """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was.
+
+    Rows that are at least SPAN rows into `values` get the same score as in the whole series, as
+    long as `offset` is a multiple of ALIGN."""
+    x = _ffill(values)
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    # counts and volumes vary multiplicatively: judge them in log space while they stay >= 0
+    nonneg = np.minimum.accumulate(x) >= 0.0 if nonnegative else np.zeros(n, dtype=bool)
+    x = np.where(nonneg, np.log1p(np.maximum(x, 0.0)), x)
+    t = None if timestamps is None else np.asarray(timestamps, dtype=float)
+    i = np.arange(n)
+    diff = np.concatenate(([0.0], np.diff(x)))
+    period_rows = np.repeat(_periods(x, t), PERIOD_EVERY)[:n]
+    stats = {
+        "value": tuple(_rows(a, n) for a in _block_stats(x, 0, HISTORY)),
+        "diff": tuple(_rows(a, n) for a in _block_stats(diff, 1, HISTORY)),
+        "season": _seasonal_stats(x, period_rows),
+    }
+    measure = _measure(x, i, period_rows, stats)  # type: ignore[arg-type]
+    avg = _short_mean(measure, i, SMOOTH)
+    med, scale = _block_stats(avg, 0, CALIBRATION)
+    calibrated = _calibrate(avg, _rows(med, n), _rows(scale, n), i + offset)
+    padded = np.concatenate((np.zeros(REFRACTORY), calibrated))
+    recent_max = sliding_window_view(padded, REFRACTORY)[:n].max(axis=1)
+    return _refractory(calibrated, recent_max)
+
+
+def _refractory(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
+    """An alarm that does not beat the recent ones is an echo of them: report it damped."""
+    return np.where(score > recent_max, score, ECHO * score)
+
+
+class StreamingDetector:
+    """Scores one metric a row at a time, exactly as `score_series` scores the whole series.
+
+    It keeps a bounded history (at most KEEP rows); each update is one vectorised pass over it."""
+
+    def __init__(self) -> None:
+        self._values: list[float] = []
+        self._stamps: list[float] = []
+        self._offset = 0  # absolute index of the first kept row
+        self._nonnegative = True  # every row dropped from the history was >= 0
+        self._last = float("nan")
+
+    def update(self, value: float, timestamp: float | None = None) -> float:
+        value = float(value)
+        if not np.isfinite(value):
+            value = self._last if np.isfinite(self._last) else value
+        self._last = value
+        self._values.append(value)
+        self._stamps.append(float("nan") if timestamp is None else float(timestamp))
+        if len(self._values) >= KEEP + ALIGN:
+            dropped = self._values[:ALIGN]
+            self._nonnegative = self._nonnegative and min(dropped) >= 0.0
+            del self._values[:ALIGN], self._stamps[:ALIGN]
+            self._offset += ALIGN
+        stamps = np.array(self._stamps)
+        scores = _score(
+            np.array(self._values),
+            None if np.isnan(stamps).any() else stamps,
+            self._offset,
+            self._nonnegative,
+        )
+        return float(scores[-1])
+
+
+def _seasonal_reference(x: np.ndarray, i: np.ndarray, period: np.ndarray | int) -> np.ndarray:
+    """Median of the values one, two and three periods ago: one odd past cycle does not count."""
+    lags = [x[np.maximum(i - k * period, i % np.maximum(period, 1))] for k in range(1, CYCLES + 1)]
+    return np.median(np.stack(lags), axis=0)
+
+
+def _seasonal_stats(x: np.ndarray, period_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = len(x)
+    med = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
+    block_period = period_rows[::BLOCK]
+    idx = np.arange(n)
+    for p in np.unique(block_period[block_period > 0]):
+        seasonal = np.where(idx >= p, x - _seasonal_reference(x, idx, int(p)), 0.0)
+        m, s = _block_stats(seasonal, int(p), HISTORY)
+        use = _rows(block_period == p, n)
+        med[use], scale[use] = _rows(m, n)[use], _rows(s, n)[use]
+    return med, scale
