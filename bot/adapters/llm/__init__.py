@@ -1,0 +1,1 @@
+"""Model access: any OpenAI-compatible chat endpoint through langchain-openai."""

@@ -1,0 +1,154 @@
+"""The one agent loop: model call, tool calls, repeat, under hard caps.
+
+Caps: at most ``max_tool_calls`` tool executions and ``max_prompt_tokens`` prompt tokens over
+all calls. When a cap is reached the loop asks for a final answer with tools switched off
+(``tool_choice="none"``) if that still fits, and otherwise stops with what it has. Streaming and
+non-streaming callers use the same generator; only how a model call is made differs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+
+from bot.adapters.llm.tokens import count_message_tokens, count_tokens
+from bot.assistant.tools import PROPOSE_CHANGE, AssistantTool, run_tool
+from bot.domain.report import LLMUsage
+from bot.security.fence import Fence
+
+ProposalHandler = Callable[[dict[str, Any]], str]
+
+
+@dataclass
+class LoopResult:
+    text: str = ""
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    stopped_by: str | None = None  # which cap ended the loop, if any
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolEvent:
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Done:
+    result: LoopResult
+
+
+Event = TextDelta | ToolEvent | Done
+
+
+def _content(message: BaseMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in message.content)
+
+
+def _estimate(messages: list[BaseMessage], tools: list[AssistantTool]) -> int:
+    schemas = sum(count_tokens(json.dumps(t.openai_schema())) for t in tools)
+    texts = [
+        _content(m) + (json.dumps(m.tool_calls) if isinstance(m, AIMessage) and m.tool_calls else "")
+        for m in messages
+    ]
+    return count_message_tokens(texts) + schemas
+
+
+def run_loop(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    tools: dict[str, AssistantTool],
+    *,
+    fence: Fence,
+    max_tool_calls: int,
+    max_prompt_tokens: int,
+    tool_output_tokens: int,
+    on_proposal: ProposalHandler | None = None,
+    stream: bool = False,
+) -> Iterator[Event]:
+    """Yield text deltas (when streaming) and tool events, then ``Done`` with the result."""
+    result = LoopResult()
+    messages = list(messages)
+    used_tools = False
+    while True:
+        offer = list(tools.values()) if tools and len(result.tool_calls) < max_tool_calls else []
+        estimate = _estimate(messages, offer or (list(tools.values()) if used_tools else []))
+        if offer and result.usage.prompt_tokens + estimate + tool_output_tokens > max_prompt_tokens:
+            offer = []  # no room for another tool round trip: answer now
+            estimate = _estimate(messages, list(tools.values()) if used_tools else [])
+        if result.usage.prompt_tokens + estimate > max_prompt_tokens:
+            result.stopped_by = f"prompt token budget ({max_prompt_tokens})"
+            break
+        if offer:
+            bound: Any = model.bind_tools([t.openai_schema() for t in offer])
+        elif used_tools:  # the history holds tool calls: keep the schemas, forbid new calls
+            bound = model.bind_tools([t.openai_schema() for t in tools.values()], tool_choice="none")
+        else:
+            bound = model
+        started = time.perf_counter()
+        if stream:
+            acc: AIMessageChunk | None = None
+            for chunk in bound.stream(messages):
+                acc = chunk if acc is None else acc + chunk
+                delta = _content(chunk)
+                if delta:
+                    yield TextDelta(delta)
+            ai: AIMessage = acc if acc is not None else AIMessage(content="")
+        else:
+            ai = bound.invoke(messages)
+        _account(result.usage, ai, estimate, time.perf_counter() - started)
+        messages.append(ai)
+        if not ai.tool_calls or not offer:
+            result.text = _content(ai)
+            if ai.tool_calls and not offer:
+                result.stopped_by = result.stopped_by or f"tool-call limit ({max_tool_calls})"
+            break
+        used_tools = True
+        for call in ai.tool_calls:
+            name, args, call_id = call["name"], call.get("args") or {}, call.get("id") or ""
+            if len(result.tool_calls) >= max_tool_calls:
+                out = "not run: the tool-call limit is reached; answer with the evidence you have"
+                result.stopped_by = f"tool-call limit ({max_tool_calls})"
+            elif name == PROPOSE_CHANGE and on_proposal is not None:
+                out = on_proposal(args)
+                result.tool_calls.append({"name": name, "args": args})
+            elif name in tools:
+                yield ToolEvent(name, args)
+                out = fence.wrap(name, run_tool(tools[name], args, tool_output_tokens))
+                result.tool_calls.append({"name": name, "args": args})
+            else:
+                out = f"error: no tool named {name!r}"
+            messages.append(ToolMessage(content=out, tool_call_id=call_id))
+    yield Done(result)
+
+
+def _account(usage: LLMUsage, ai: AIMessage, estimate: int, seconds: float) -> None:
+    meta: dict[str, Any] = dict(ai.usage_metadata or {})
+    usage.calls += 1
+    # Some OpenAI-compatible servers report no usage; count the prompt ourselves then.
+    usage.prompt_tokens += int(meta.get("input_tokens") or estimate)
+    usage.completion_tokens += int(meta.get("output_tokens") or count_tokens(_content(ai)))
+    usage.latency_s = round(usage.latency_s + seconds, 3)
+    model = (ai.response_metadata or {}).get("model_name") or (ai.response_metadata or {}).get("model")
+    if model:
+        usage.model = str(model)
+
+
+def collect(events: Iterator[Event]) -> LoopResult:
+    for event in events:
+        if isinstance(event, Done):
+            return event.result
+    raise RuntimeError("the agent loop ended without a result")

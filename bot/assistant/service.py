@@ -1,0 +1,291 @@
+"""The assistant's plain interface: ``explain`` a report, ``answer`` a question in a thread.
+
+Without a model (no key, ``--no-llm``, or any model failure) the deterministic narrative is the
+answer, with a one-line note saying why. The model's text is checked for citations and redacted
+before it is returned; its change suggestions go through ``validate_model_proposal`` and never
+touch the report's deterministic proposal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import ValidationError
+
+from bot.adapters.llm.chat import build_chat_model, describe_failure
+from bot.adapters.llm.prompts import render_prompt
+from bot.adapters.llm.tokens import truncate_to_tokens
+from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
+from bot.assistant.loop import Done, Event, LoopResult, TextDelta, run_loop
+from bot.assistant.proposals import ModelProposal, validate_model_proposal
+from bot.assistant.tools import ToolContext, build_tools
+from bot.assistant.toolsets import ToolSpec, load_toolsets
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.report import InvestigationReport, LLMUsage
+from bot.security.fence import Fence
+from bot.security.redact import redact
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+REPORT_TOKENS = 2500
+HISTORY_TOKENS = 800
+QUESTION_TOKENS = 300
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[str] = field(default_factory=list)
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    fallback: bool = False
+    proposal_suggestion: ModelProposal | None = None
+    notes: list[str] = field(default_factory=list)
+    unknown_citations: int = 0
+    grounded: bool = True
+    rejected_proposals: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    thread_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "grounded": self.grounded,
+            "unknown_citations": self.unknown_citations,
+            "fallback": self.fallback,
+            "notes": self.notes,
+            "proposal_suggestion": self.proposal_suggestion.model_dump()
+            if self.proposal_suggestion
+            else None,
+            "rejected_proposals": self.rejected_proposals,
+            "tool_calls": self.tool_calls,
+            "llm": self.usage.model_dump(),
+        }
+
+    def audit_event(self, at: datetime, proposal_id: str | None = None) -> AuditEvent:
+        """A ``model.call`` event: what the model cost and did (never its text or prompts)."""
+        return AuditEvent(
+            at=at,
+            kind=AuditKind.MODEL_CALL,
+            proposal_id=proposal_id,
+            data={
+                "thread_id": self.thread_id,
+                "llm": self.usage.model_dump(),
+                "fallback": self.fallback,
+                "citations": self.citations,
+                "unknown_citations": self.unknown_citations,
+                "tools": [c["name"] for c in self.tool_calls],
+                "rejected_proposals": self.rejected_proposals,
+                "notes": self.notes,
+            },
+        )
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: BaseChatModel | None = None,
+        context: ToolContext | None = None,
+        toolsets: dict[str, ToolSpec] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._model = model
+        self.context = context
+        self._toolsets = toolsets
+
+    # -- public interface -----------------------------------------------------------------
+
+    def explain(self, report: InvestigationReport) -> Answer:
+        """The investigation summary, in one model call with no tools (cheap)."""
+        fence = Fence()
+        prompt = self._prompt("explain_alert", report=report_context(report, fence, REPORT_TOKENS))
+        return self._run(prompt, fence, report, tools=False, thread_id=None)
+
+    def answer(
+        self,
+        question: str,
+        thread_id: str,
+        history: list[tuple[str, str]],
+        report: InvestigationReport | None,
+    ) -> Answer:
+        """Answer a question in an incident thread, using tools within the caps."""
+        return collect_answer(self.stream_answer(question, thread_id, history, report))
+
+    def stream_answer(
+        self,
+        question: str,
+        thread_id: str,
+        history: list[tuple[str, str]],
+        report: InvestigationReport | None,
+    ) -> Iterator[str | Answer]:
+        """Text deltas as the model writes them, then the checked ``Answer`` (the same loop)."""
+        fence = Fence()
+        ctx = report_context(report, fence, REPORT_TOKENS) if report else "(no investigation report)"
+        past = "\n".join(f"{who}: {text}" for who, text in history[-10:])
+        prompt = self._prompt(
+            "thread_answer",
+            report=ctx,
+            history=fence.wrap("thread", truncate_to_tokens(past, HISTORY_TOKENS)) if past else "(none)",
+            question=truncate_to_tokens(redact(question), QUESTION_TOKENS),
+        )
+        yield from self._stream(prompt, fence, report, tools=True, thread_id=thread_id)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prompt(self, name: str, **values: str) -> str:
+        return render_prompt(name, self.settings.prompts_dir, **values)
+
+    def _fallback(self, report: InvestigationReport | None, reason: str, thread_id: str | None) -> Answer:
+        text = deterministic_narrative(report) if report else "No investigation is attached to this thread."
+        return Answer(
+            text=text,
+            citations=[e.id for e in numbered_evidence(report)] if report else [],
+            usage=LLMUsage(model=self.settings.llm_model),
+            fallback=True,
+            notes=[f"LLM unavailable ({reason}); showing the deterministic analysis"],
+            thread_id=thread_id,
+        )
+
+    def _run(
+        self,
+        prompt: str,
+        fence: Fence,
+        report: InvestigationReport | None,
+        *,
+        tools: bool,
+        thread_id: str | None,
+    ) -> Answer:
+        return collect_answer(
+            self._stream(prompt, fence, report, tools=tools, thread_id=thread_id, stream=False)
+        )
+
+    def _stream(
+        self,
+        prompt: str,
+        fence: Fence,
+        report: InvestigationReport | None,
+        *,
+        tools: bool,
+        thread_id: str | None,
+        stream: bool = True,
+    ) -> Iterator[str | Answer]:
+        s = self.settings
+        if not s.llm_enabled:
+            yield self._fallback(report, "disabled", thread_id)
+            return
+        try:
+            model = self._model or build_chat_model(s)
+        except ValueError:
+            yield self._fallback(report, "no API key configured", thread_id)
+            return
+        suggestions: list[ModelProposal] = []
+        rejected: list[str] = []
+
+        def on_proposal(args: dict[str, Any]) -> str:
+            try:
+                mp = ModelProposal.model_validate(args)
+            except ValidationError as exc:
+                rejected.append(f"malformed: {exc.errors()[0]['msg']}")
+                return f"rejected: malformed proposal ({exc.errors()[0]['msg']})"
+            check = validate_model_proposal(
+                mp, report, s.policy, repo_root=self.context.repo_dir if self.context else None
+            )
+            if not check.ok:
+                rejected.append("; ".join(check.errors))
+                return "rejected: " + "; ".join(check.errors)
+            suggestions.append(mp)
+            return "recorded as a suggestion for people to review; it is not applied"
+
+        available = {}
+        if tools:
+            ctx = self.context or ToolContext(at=report.at if report else datetime.now().astimezone())
+            ctx.report = ctx.report or report
+            ctx.output_tokens = s.llm_tool_output_tokens
+            specs = self._toolsets if self._toolsets is not None else load_toolsets(s.toolsets_dir)
+            available = build_tools(ctx, specs, allow_proposals=True)
+        messages: list[BaseMessage] = [
+            SystemMessage(content=self._prompt("system")),
+            HumanMessage(content=prompt),
+        ]
+        events: Iterator[Event] = run_loop(
+            model,
+            messages,
+            available,
+            fence=fence,
+            max_tool_calls=s.llm_max_tool_calls,
+            max_prompt_tokens=s.llm_max_prompt_tokens,
+            tool_output_tokens=s.llm_tool_output_tokens,
+            on_proposal=on_proposal,
+            stream=stream,
+        )
+        try:
+            result: LoopResult | None = None
+            for event in events:
+                if isinstance(event, TextDelta) and stream:
+                    yield redact(event.text)
+                elif isinstance(event, Done):
+                    result = event.result
+        except Exception as exc:  # any model failure: the deterministic analysis stands
+            reason = describe_failure(exc, s)
+            log.warning("LLM call failed: %s", reason)
+            yield self._fallback(report, reason, thread_id)
+            return
+        assert result is not None
+        yield self._finish(result, report, suggestions, rejected, thread_id)
+
+    def _finish(
+        self,
+        result: LoopResult,
+        report: InvestigationReport | None,
+        suggestions: list[ModelProposal],
+        rejected: list[str],
+        thread_id: str | None,
+    ) -> Answer:
+        if not result.usage.model:
+            result.usage.model = self.settings.llm_model
+        if not result.text.strip():
+            answer = self._fallback(
+                report, f"no answer within the {result.stopped_by or 'limits'}", thread_id
+            )
+            answer.usage = result.usage
+            return answer
+        valid = {e.id for e in numbered_evidence(report)} if report else set()
+        check = check_citations(redact(result.text), valid)
+        answer = Answer(
+            text=check.text,
+            citations=check.cited,
+            usage=result.usage,
+            proposal_suggestion=suggestions[-1] if suggestions else None,
+            unknown_citations=len(check.unknown),
+            grounded=check.grounded or not valid,
+            rejected_proposals=rejected,
+            tool_calls=result.tool_calls,
+            thread_id=thread_id,
+        )
+        if check.unknown:
+            answer.notes.append(f"removed {len(check.unknown)} citation(s) of unknown evidence")
+        if valid and not check.grounded:
+            answer.notes.append("this answer cites no evidence: treat it as unverified")
+        if result.stopped_by:
+            answer.notes.append(f"stopped early by the {result.stopped_by}")
+        return answer
+
+
+def collect_answer(items: Iterator[str | Answer]) -> Answer:
+    for item in items:
+        if isinstance(item, Answer):
+            return item
+    raise RuntimeError("the assistant produced no answer")
+
+
+def default_repo_dir(path: str | None) -> Path | None:
+    return Path(path) if path and Path(path).is_dir() else None
