@@ -42,6 +42,14 @@ _RESOURCE_FIELDS = {
 }
 
 
+_CANONICAL = {v: k for k, v in _ALIASES.items()}
+
+
+def canonical_field(name: str) -> str:
+    """The ``bot.domain.proposal.Field_`` value for either spelling (``cpu`` or ``cpu-limit``)."""
+    return _CANONICAL.get(normalise_field(name), "replicas" if name == "replicas" else name)
+
+
 def normalise_field(field: str) -> str:
     name = _ALIASES.get(field, field)
     if name not in FIELDS:

@@ -1,0 +1,394 @@
+"""A GitOps repository on disk: which workloads it defines and where each value is effectively set.
+
+Plain manifests, Kustomize overlays (``replicas:`` and ``images:`` override the base), Helm values
+files, and HorizontalPodAutoscalers (which own the replica count) are understood. ``plan`` drafts
+the minimal edit of the file that really decides the value, with a diff ``git apply`` accepts."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.manifests.editor import BY_LINE_NOTE, Parsed, edit_path, parse, unified_diff
+from bot.adapters.manifests.layout import (
+    HELM_PATHS,
+    PROD_VALUES,
+    Kustomization,
+    chain_for,
+    dig,
+    helm_autoscaling,
+    helm_replicas_key,
+    image_writes,
+    is_kustomization,
+    join_image,
+    link,
+    split_image,
+)
+from bot.adapters.manifests.resources import (
+    HPA_KIND,
+    WORKLOAD_KINDS,
+    canonical_field,
+    choose_container,
+    containers_of,
+    edit_field,
+    normalise_field,
+    to_text,
+    to_units,
+)
+from bot.adapters.manifests.tree import Segment, format_path, locate, parse_path
+from bot.domain.errors import InvalidInput
+from bot.domain.proposal import FieldChange
+
+
+@dataclass
+class Workload:
+    name: str
+    kind: str
+    file: str  # repository-relative path of the manifest (or of the chart's values.yaml)
+    containers: list[str]
+    namespace: str | None = None
+    hpa_file: str | None = None
+    hpa_name: str | None = None
+    chart: str | None = None  # the chart directory when a Helm chart renders the workload
+
+    @property
+    def resource(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass
+class Effective:
+    file: str  # the file whose value is the one that takes effect
+    path: str  # where in that file, e.g. replicas[name=web].count
+    value: Any  # in the field's units (replicas int, CPU cores, memory bytes, image text); None if unset
+    explanation: str
+    field: str = ""  # the Field_ that holds it (``hpa.maxReplicas`` when an HPA owns ``replicas``)
+    document: str | None = None  # KIND/NAME of the document in a multi-document file
+
+
+@dataclass
+class PlannedEdit:
+    changes: list[FieldChange]
+    diff: str
+    new_texts: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")  # bytes, so CRLF line endings survive
+
+
+class ManifestRepo:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.parsed: dict[str, Parsed] = {}
+        self.skipped: dict[str, str] = {}  # files that could not be read, and why
+        self.charts: dict[str, str] = {}  # chart directory -> chart name
+        self._scan()
+
+    # --- discovery -------------------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        paths = sorted(p for p in self.root.rglob("*") if ".git" not in p.relative_to(self.root).parts)
+        for p in paths:
+            rel = p.relative_to(self.root).as_posix()
+            if p.name in ("Chart.yaml", "values.yaml") and (
+                p.name == "Chart.yaml" or (p.parent / "templates").is_dir()
+            ):
+                self.charts.setdefault(posixpath.dirname(rel), p.parent.name)
+        for p in paths:
+            rel = p.relative_to(self.root).as_posix()
+            if p.suffix not in (".yaml", ".yml") or not p.is_file() or self._in_templates(rel):
+                continue
+            try:
+                text = _read(p)
+                parsed = parse(text, rel)
+            except (InvalidInput, UnicodeDecodeError) as exc:
+                self.skipped[rel] = str(exc)
+                continue
+            if parsed.by_line and "{{" in text:
+                self.skipped[rel] = "a template, not a manifest"
+                continue
+            self.parsed[rel] = parsed
+            if p.name == "Chart.yaml" and isinstance(parsed.data[0], dict) and parsed.data[0].get("name"):
+                self.charts[posixpath.dirname(rel)] = str(parsed.data[0]["name"])
+        self.kustomizations = {
+            rel: Kustomization(rel, p.data[0])
+            for rel, p in self.parsed.items()
+            if p.data and is_kustomization(rel, p.data[0])
+        }
+        link(self.kustomizations, set(self.parsed))
+
+    def _in_templates(self, rel: str) -> bool:
+        parts = rel.split("/")
+        return any(parts[i] == "templates" and "/".join(parts[:i]) in self.charts for i in range(len(parts)))
+
+    def _docs(self, kind: str) -> list[tuple[str, int, dict[str, Any]]]:
+        return [
+            (rel, i, doc)
+            for rel, parsed in self.parsed.items()
+            for i, doc in parsed.documents()
+            if isinstance(doc, dict) and doc.get("kind") == kind and isinstance(doc.get("metadata"), dict)
+        ]
+
+    def _hpa(self, kind: str, name: str, near: str) -> tuple[str, str] | None:
+        hits = []
+        for rel, _i, doc in self._docs(HPA_KIND):
+            ref = (doc.get("spec") or {}).get("scaleTargetRef") or {}
+            if isinstance(ref, dict) and ref.get("name") == name and ref.get("kind", kind) == kind:
+                shared = len(posixpath.commonpath([posixpath.dirname(rel), posixpath.dirname(near)]) or "")
+                hits.append((-shared, rel, str(doc["metadata"].get("name"))))
+        return (min(hits)[1], min(hits)[2]) if hits else None
+
+    def workloads(self) -> list[Workload]:
+        found: list[Workload] = []
+        for kind in WORKLOAD_KINDS:
+            for rel, _i, doc in self._docs(kind):
+                name = doc["metadata"].get("name")
+                if not isinstance(name, str):
+                    continue
+                namespace = doc["metadata"].get("namespace")
+                chain, _why = chain_for(self.kustomizations, rel)
+                if not namespace and chain:
+                    namespace = next((k.data["namespace"] for k in chain if k.data.get("namespace")), None)
+                hpa = self._hpa(kind, name, rel)
+                containers = [str(c.get("name")) for c in containers_of(doc)]
+                found.append(Workload(name, kind, rel, containers, namespace, *(hpa or (None, None))))
+        for chart_dir, chart_name in self.charts.items():
+            values = posixpath.join(chart_dir, "values.yaml")
+            if values in self.parsed:
+                found.append(
+                    Workload(chart_name, self._chart_kind(chart_dir), values, [chart_name], chart=chart_dir)
+                )
+        return sorted(found, key=lambda w: (w.name, w.file))
+
+    def _chart_kind(self, chart_dir: str) -> str:
+        for template in sorted((self.root / chart_dir / "templates").glob("*.y*ml")):
+            text = template.read_text(errors="replace")
+            for kind in WORKLOAD_KINDS:
+                if f"kind: {kind}" in text:
+                    return kind
+        return "Deployment"
+
+    def find(self, name: str, kind: str | None = None) -> Workload:
+        """The workload called ``name``; when several files define it, the one production builds."""
+        hits = [w for w in self.workloads() if w.name == name and (kind is None or w.kind == kind)]
+        if not hits:
+            known = ", ".join(sorted({w.name for w in self.workloads()})) or "none"
+            raise InvalidInput(f"no workload named {name!r} in {self.root} (workloads: {known})")
+        built = [w for w in hits if chain_for(self.kustomizations, w.file)[0]]
+        return (built or hits)[0]
+
+    # --- effective values -----------------------------------------------------------------------
+
+    def _workload(self, workload: Workload | str) -> Workload:
+        return workload if isinstance(workload, Workload) else self.find(workload)
+
+    def _doc(self, rel: str, kind: str, name: str) -> dict[str, Any]:
+        for i, doc in self.parsed[rel].documents():
+            if (
+                isinstance(doc, dict)
+                and doc.get("kind") == kind
+                and (doc.get("metadata") or {}).get("name") == name
+            ):
+                return dict(self.parsed[rel].data[i])
+        raise InvalidInput(f"{rel} no longer defines {kind}/{name}")
+
+    def effective(self, workload: Workload | str, field: str, container: str | None = None) -> Effective:
+        w = self._workload(workload)
+        name = canonical_field(field)
+        if w.chart is not None:
+            return self._helm_effective(w, name)
+        if name in ("replicas", "hpa.maxReplicas", "hpa.minReplicas"):
+            return self._replicas_effective(w, name)
+        doc = self._doc(w.file, w.kind, w.name)
+        position, chosen = choose_container(doc, w.name, container)
+        spec = doc["spec"]["template"]["spec"] if "template" in doc.get("spec", {}) else {}
+        base: list[Segment] = ["spec", "template", "spec", "containers", position]
+        if name == "image":
+            return self._image_effective(
+                w, str(dig(spec, ["containers", position, "image"]) or ""), base, chosen
+            )
+        section, quantity = ("limits" if name in ("cpu", "memory") else "requests"), name.split("_")[0]
+        raw = dig(spec, ["containers", position, "resources", section, quantity])
+        how = f"container {chosen} of {w.resource} in {w.file}"
+        return Effective(
+            w.file, format_path([*base, "resources", section, quantity]), to_units(name, raw),
+            f"{how} sets {section}.{quantity}" if raw is not None else f"{how} sets no {section}.{quantity}",
+            name, w.resource,
+        )  # fmt: skip
+
+    def _replicas_effective(self, w: Workload, name: str) -> Effective:
+        if name != "replicas" or w.hpa_file:
+            if not w.hpa_file or not w.hpa_name:
+                raise InvalidInput(f"no HorizontalPodAutoscaler targets {w.resource}")
+            key = "minReplicas" if name == "hpa.minReplicas" else "maxReplicas"
+            hpa = self._doc(w.hpa_file, HPA_KIND, w.hpa_name)
+            why = f"{HPA_KIND}/{w.hpa_name} in {w.hpa_file} targets {w.resource}"
+            if name == "replicas":
+                why += " and owns its replica count, so scaling raises its maxReplicas"
+            field_name = "hpa.minReplicas" if key == "minReplicas" else "hpa.maxReplicas"
+            value = dig(hpa, ["spec", key])
+            return Effective(w.hpa_file, f"spec.{key}", value, why, field_name, f"{HPA_KIND}/{w.hpa_name}")
+        if w.kind == "DaemonSet":
+            raise InvalidInput(f"{w.resource} is a DaemonSet: it runs one pod per node and has no replicas")
+        chain, why = chain_for(self.kustomizations, w.file)
+        for k in chain:
+            index = k.replica_override(w.name)
+            if index is not None:
+                count = k.data["replicas"][index].get("count")
+                text = f"{k.file} overrides the replica count of {w.name} set in {w.file}"
+                return Effective(
+                    k.file, f"replicas[name={w.name}].count", count, _join(text, why), "replicas"
+                )
+        value = dig(self._doc(w.file, w.kind, w.name), ["spec", "replicas"])
+        text = f"{w.resource} in {w.file} sets spec.replicas"
+        if value is None:
+            text = f"{w.resource} in {w.file} sets no spec.replicas (Kubernetes defaults to 1)"
+        return Effective(w.file, "spec.replicas", value, text, "replicas", w.resource)
+
+    def _image_effective(self, w: Workload, image: str, base: list[Segment], container: str) -> Effective:
+        name, tag, digest = split_image(image)
+        chain, why = chain_for(self.kustomizations, w.file)
+        for k in chain:
+            index = k.image_override(name)
+            if index is not None:
+                entry = k.data["images"][index]
+                new = join_image(
+                    entry.get("newName") or name, entry.get("newTag") or tag, entry.get("digest") or digest
+                )
+                key = (
+                    "digest"
+                    if "digest" in entry
+                    else "newTag"
+                    if "newTag" in entry or "newName" not in entry
+                    else "newName"
+                )
+                text = f"{k.file} overrides image {name} of container {container} in {w.file}"
+                return Effective(k.file, f"images[name={name}].{key}", new, _join(text, why), "image")
+        text = f"container {container} of {w.resource} in {w.file} sets its image"
+        return Effective(w.file, format_path([*base, "image"]), image, text, "image", w.resource)
+
+    def _values_file(self, w: Workload, path: list[str]) -> str:
+        assert w.chart is not None
+        for candidate in PROD_VALUES:
+            rel = posixpath.join(w.chart, candidate)
+            if rel in self.parsed and dig(self.parsed[rel].data[0], list(path)) is not None:
+                return rel
+        return w.file
+
+    def _helm_effective(self, w: Workload, name: str) -> Effective:
+        values = self.parsed[w.file].data[0]
+        scaler = helm_autoscaling(values)
+        if name == "replicas" and scaler:
+            path = [scaler, "maxReplicas"]
+            why = f"{w.file} enables {scaler}, which owns the replica count; scaling raises its maxReplicas"
+            return Effective(w.file, ".".join(path), dig(values, path), why, "hpa.maxReplicas")
+        if name in ("hpa.maxReplicas", "hpa.minReplicas"):
+            if not scaler:
+                raise InvalidInput(f"{w.file} does not enable autoscaling for {w.name}")
+            path = [scaler, name.split(".")[1]]
+        elif name == "image":
+            path = ["image", "tag"]
+        else:
+            path = [helm_replicas_key(values)] if name == "replicas" else HELM_PATHS[name]
+        rel = self._values_file(w, path)
+        data = self.parsed[rel].data[0]
+        if name == "image":
+            repo, tag = (
+                dig(data, ["image", "repository"]) or dig(values, ["image", "repository"]),
+                dig(data, path),
+            )
+            value: Any = join_image(str(repo), str(tag) if tag is not None else None, None) if repo else tag
+        else:
+            value = to_units(name, dig(data, path)) if dig(data, path) is not None else None
+        return Effective(
+            rel, ".".join(path), value, f"chart {w.chart} takes {'.'.join(path)} from {rel}", name
+        )
+
+    # --- planning ---------------------------------------------------------------------------------
+
+    def plan(
+        self, workload: Workload | str, field: str, value: Any, container: str | None = None
+    ) -> PlannedEdit:
+        """The minimal edit that makes ``field`` take ``value`` (replicas int, CPU cores, bytes, image)."""
+        w = self._workload(workload)
+        eff = self.effective(w, field, container)
+        notes = [eff.explanation]
+        writes: list[tuple[str, Any]] = []  # (path in eff.file, value to write)
+        change = FieldChange(file=eff.file, field=eff.field, **{"from": eff.value}, resource=w.resource)
+        if eff.field == "hpa.maxReplicas" and canonical_field(field) == "replicas":
+            low = self._hpa_min(w)
+            if low is not None and int(value) < low:
+                raise InvalidInput(f"{value} replicas is below the autoscaler's minReplicas ({low})")
+        if eff.file in self.kustomizations and eff.field == "image":
+            writes = image_writes(
+                eff.path.rsplit(".", 1)[0], str(eff.value), str(value), eff.path.endswith(".digest"), eff.file
+            )
+        elif eff.file in self.kustomizations or w.chart is not None:
+            writes = [(eff.path, self._text_value(eff, value))]
+        else:
+            text = self.parsed[eff.file].text
+            resource = eff.document or w.resource
+            done = edit_field(text, resource, eff.field, value, container, where=eff.file)
+            change.to, change.container = done.new, done.container
+            change.resource = done.document
+            return self._finish(w, {eff.file: done.edit.text}, [change], notes, done.edit.by_line)
+        text, by_line = self.parsed[eff.file].text, False
+        for path, raw in writes:
+            edit = edit_path(text, path, raw, where=eff.file)
+            text, by_line = edit.text, by_line or edit.by_line
+        change.to = self._read_back(eff, text)
+        return self._finish(w, {eff.file: text}, [change], notes, by_line)
+
+    def _hpa_min(self, w: Workload) -> int | None:
+        if w.chart is not None:
+            scaler = helm_autoscaling(self.parsed[w.file].data[0])
+            return dig(self.parsed[w.file].data[0], [scaler, "minReplicas"]) if scaler else None
+        if not w.hpa_file or not w.hpa_name:
+            return None
+        low = dig(self._doc(w.hpa_file, HPA_KIND, w.hpa_name), ["spec", "minReplicas"])
+        return int(low) if low is not None else 1
+
+    def _text_value(self, eff: Effective, value: Any) -> Any:
+        if eff.field == "image":  # a chart's image.tag
+            name, tag, digest = split_image(str(value))
+            if eff.value and split_image(str(eff.value))[0] != name:
+                raise InvalidInput(f"{eff.file} sets image.repository; change it to {name} by hand")
+            return tag or digest or str(value)
+        field = normalise_field(eff.field) if eff.field not in ("replicas",) else "replicas"
+        return to_text(field, value, dig(self.parsed[eff.file].data[0], eff.path.split(".")))
+
+    def _read_back(self, eff: Effective, text: str) -> Any:
+        parsed = parse(text, eff.file)
+        if eff.field == "image" and eff.file in self.kustomizations:
+            entry = dig(parsed.data[0], _data_path(parsed, eff.path.rsplit(".", 1)[0]))
+            return join_image(entry.get("newName") or entry["name"], entry.get("newTag"), entry.get("digest"))
+        raw = dig(parsed.data[0], _data_path(parsed, eff.path))
+        if eff.field == "image":
+            return str(raw)
+        return to_units("replicas" if eff.field.startswith("hpa") else eff.field, raw)
+
+    def _finish(
+        self, w: Workload, texts: dict[str, str], changes: list[FieldChange], notes: list[str], by_line: bool
+    ) -> PlannedEdit:
+        diff = "".join(unified_diff(rel, self.parsed[rel].text, new) for rel, new in texts.items())
+        if by_line:
+            notes.append(BY_LINE_NOTE)
+        changed = {rel: new for rel, new in texts.items() if new != self.parsed[rel].text}
+        return PlannedEdit(changes, diff, changed, notes)
+
+    def apply(self, planned: PlannedEdit) -> None:
+        """Write a plan's new texts to the working tree (bytes, so line endings stay as they are)."""
+        for rel, text in planned.new_texts.items():
+            (self.root / rel).write_bytes(text.encode("utf-8"))
+
+
+def _data_path(parsed: Parsed, path: str) -> list[str | int]:
+    return locate(parsed.roots[0], parse_path(path), "the file").data_path
+
+
+def _join(text: str, why: str) -> str:
+    return f"{text}; {why}" if why else text
