@@ -1,0 +1,68 @@
+"""``tugboat manifest``: minimal, comment-preserving edits of one manifest file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse, select_document, unified_diff
+from bot.adapters.manifests.resources import FIELDS, edit_field
+from bot.adapters.manifests.tree import locate, parse_path, resolve_plain
+from bot.domain.errors import InvalidInput
+
+app = typer.Typer(
+    help="Edit GitOps manifests: change one value, keep every other byte.", no_args_is_help=True
+)
+
+
+def _typed_for_new_key(text: str, path: str, raw: str, document: str | None, where: str) -> Any:
+    """A value for a key that does not exist yet is read as YAML (3 is a number); an existing
+    value keeps its own type and style, so the text is passed on as given."""
+    parsed = parse(text, where)
+    segments = parse_path(path)
+    index = select_document(parsed, document, segments, where)
+    if locate(parsed.roots[index], segments, where).missing:
+        return resolve_plain(raw)
+    return raw
+
+
+@app.command("set")
+def set_value(
+    file: Path = typer.Argument(..., help="The manifest to edit."),
+    value: str = typer.Option(..., "--value", help="The new value (e.g. 3, 750m, 1Gi, registry/app:1.2.3)."),
+    resource: str | None = typer.Option(None, "--resource", help="KIND/NAME, e.g. Deployment/checkout."),
+    field: str | None = typer.Option(None, "--field", help=f"One of: {', '.join(FIELDS)}."),
+    path: str | None = typer.Option(
+        None, "--path", help="A YAML path instead: spec.replicas, a.b[0].c, replicas[name=checkout].count."
+    ),
+    document: str | None = typer.Option(None, "--document", help="KIND/NAME of the document, with --path."),
+    container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff and leave the file alone."),
+) -> None:
+    """Set one value in FILE, changing only that value's text."""
+    if (path is None) == (resource is None and field is None):
+        raise InvalidInput("give either --resource KIND/NAME with --field, or --path")
+    if path is None and (resource is None or field is None):
+        raise InvalidInput("--resource and --field go together")
+    if not file.is_file():
+        raise InvalidInput(f"{file} is not a file")
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file} is not UTF-8 text") from exc
+    where = str(file)
+    if path is not None:
+        edit = edit_path(text, path, _typed_for_new_key(text, path, value, document, where), document, where)
+    else:
+        assert resource is not None and field is not None
+        edit = edit_field(text, resource, field, value, container, where=where).edit
+    if diff:
+        typer.echo(unified_diff(file.as_posix(), text, edit.text), nl=False)
+    elif edit.text != text:
+        file.write_bytes(edit.text.encode("utf-8"))
+    if edit.by_line:
+        typer.echo(f"note: {BY_LINE_NOTE}", err=True)
+    if edit.text == text:
+        typer.echo(f"{file}: already {value}; nothing to change", err=True)
