@@ -195,9 +195,8 @@ def field_location(
         present = ", ".join(
             f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}" for _, d in docs if isinstance(d, dict)
         )
-        raise InvalidInput(
-            f"{len(hits)} documents are {resource} in this file (present: {present or 'none'})"
-        )
+        what = f"{len(hits)} documents are {resource}" if hits else f"{resource} is not"
+        raise InvalidInput(f"{what} in this file (present: {present or 'none'})")
     index, doc = hits[0]
     label = f"{doc.get('kind')}/{name}"
     if field == "replicas":
