@@ -97,7 +97,7 @@ def _periods(values: np.ndarray, timestamps: np.ndarray | None) -> np.ndarray:
     starts = np.arange(0, len(values), PERIOD_EVERY)
     out = np.zeros(len(starts), dtype=np.int64)
     for k, s in enumerate(starts):
-        out[k] = _period_at(values, timestamps, s)
+        out[k] = _period_at(values, timestamps, int(s))
     return out
 
 

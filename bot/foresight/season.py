@@ -8,6 +8,7 @@ DAY = 86_400.0
 WEEK = 7 * DAY
 MIN_CYCLES = 3  # a period is only trusted after this many full cycles of data
 MIN_ACF = 0.3
+WEEKLY_GAIN = 0.9
 
 
 def sampling_interval(timestamps: np.ndarray | None) -> float | None:
@@ -64,16 +65,26 @@ def detect_period(values: np.ndarray, timestamps: np.ndarray | None = None) -> i
 def detect_periods(values: np.ndarray, step: float) -> list[int]:
     """The daily and/or weekly periods (in rows, ascending) that the data shows.
 
-    A weekly lag is also a whole number of days, so it only counts when its autocorrelation beats
-    the daily one clearly: that is when the days of the week differ."""
+    Each must show an autocorrelation of at least MIN_ACF. A weekly lag is also a whole number of
+    days, so it is added only when it predicts clearly better than the daily one (its seasonal
+    differences are WEEKLY_GAIN smaller): that is when the days of the week differ."""
     found: list[int] = []
-    best_acf = MIN_ACF
-    for cycle, margin in ((DAY, 0.0), (WEEK, 0.1)):
+    for cycle in (DAY, WEEK):
         lag = round(cycle / step)
         if lag < 2 or abs(lag * step - cycle) > 0.05 * cycle or lag * MIN_CYCLES > len(values):
             continue
-        acf = autocorrelation(values, lag)
-        if acf >= best_acf + (margin if found else 0.0):
-            found.append(lag)
-            best_acf = acf
+        if autocorrelation(values, lag) < MIN_ACF:
+            continue
+        if found:
+            recent = values[lag:]
+            week = _spread(recent - values[:-lag])
+            day = _spread(recent - values[lag - found[0] : -found[0]])
+            if week > WEEKLY_GAIN * day:
+                continue
+        found.append(lag)
     return found
+
+
+def _spread(differences: np.ndarray) -> float:
+    """Mean absolute seasonal difference around its median, so that a trend does not count."""
+    return float(np.mean(np.abs(differences - np.median(differences))))
