@@ -175,3 +175,13 @@ def test_revert_diff_conflict_is_a_clear_error(repo: Repo) -> None:
 
 def _changed(diff: str) -> list[str]:
     return [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def test_open_ended_windows_beyond_git_calendar_limits(repo: Repo) -> None:
+    # git's date parser rejects years after 2099; the adapter must still honour such bounds.
+    wide = LocalGitHistory(repo.path).commits(
+        datetime(1960, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+    )
+    assert len(wide) == 4
+    naive = LocalGitHistory(repo.path).commits(datetime(2026, 11, 20, 12, 59), datetime(2026, 11, 20, 13, 0))
+    assert [c.subject for c in naive] == ["web: release 1.5.0"]  # naive datetimes are UTC

@@ -73,8 +73,8 @@ class LocalGitHistory:
                 "--raw",
                 "--no-abbrev",
                 f"--format={_LOG_FORMAT}",
-                f"--since={_iso(since)}",
-                f"--until={_iso(until)}",
+                f"--since={_git_time(since)}",
+                f"--until={_git_time(until)}",
                 f"--max-count={max_count}",
                 self.rev,
                 "--",
@@ -246,10 +246,11 @@ def _parse_record(record: str) -> tuple[list[str], list[_RawEntry]]:
     return fields, entries
 
 
-def _iso(moment: datetime) -> str:
+def _git_time(moment: datetime) -> str:
+    """Unix seconds for git's date options: its calendar parser rejects years after 2099."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return f"@{max(0, int(moment.timestamp()))}"
 
 
 def _clean(path: str) -> str:
