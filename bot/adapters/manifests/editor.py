@@ -247,7 +247,7 @@ def _insert(
         if node.start == node.end:
             return text[: colon + 1] + " " + flow + text[colon + 1 :]
         return text[: node.start] + flow + text[node.end :]
-    if "\n" in text[colon : node.start]:
+    if node.end > node.start and "\n" in text[colon : node.start]:
         raise InvalidInput(
             f"{where}: the null value at line {line_of(text, node.start)} is not on its key's line"
         )

@@ -105,6 +105,11 @@ def compose(text: str, where: str = "the file") -> list[Node | None]:
 def _convert(node: Any, text: str, where: str) -> Node:
     start, end = node.start_mark.index, node.end_mark.index
     if isinstance(node, ScalarNode):
+        while start < end and text[start] in "&!":  # the span starts at an anchor or tag: skip it
+            while start < end and text[start] not in " \t\r\n":
+                start += 1
+            while start < end and text[start] in " \t":
+                start += 1
         value = resolve_plain(node.value) if node.style is None else node.value
         if node.style is None and str(node.tag).endswith(":str"):
             value = node.value
