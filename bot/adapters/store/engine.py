@@ -56,9 +56,9 @@ def _sqlite_engine(url: URL) -> Engine:
         # and DDL); see "Transactions with SQLite and the sqlite3 driver" in SQLAlchemy's docs.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if not in_memory:  # readers and one writer at a time, without blocking each other
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
