@@ -125,8 +125,8 @@ class LogSource(Protocol):
     def query(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
         """Lines in [start, end], oldest first, at most ``q.limit``.
 
-        Raises ``SourceUnavailable`` when the backend cannot answer, ``InvalidInput`` when the
-        query itself is refused.
+        Raises ``SourceUnavailable`` when the backend cannot answer or refuses the query
+        (with the backend's reason), ``InvalidInput`` for times or a source that cannot be used.
         """
         ...
 

@@ -65,7 +65,9 @@ class LokiLogSource:
         boundary_ns, seen_at_boundary = -1, set[tuple[str, str]]()
         page_start = start_ns
         for _ in range(MAX_PAGES):
-            want = min(self.page_size, q.limit - len(out))
+            # Lines already held at page_start come back first: ask for room beyond them.
+            repeats = len(seen_at_boundary) if page_start == boundary_ns else 0
+            want = min(self.page_size, q.limit - len(out) + repeats)
             # Loki's end is exclusive; the port's is inclusive.
             page = self._fetch(logql, page_start, end_ns + 1, want)
             fresh = [
