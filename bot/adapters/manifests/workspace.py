@@ -367,8 +367,9 @@ class ManifestRepo:
             entry = dig(parsed.data[0], _data_path(parsed, eff.path.rsplit(".", 1)[0]))
             return join_image(entry.get("newName") or entry["name"], entry.get("newTag"), entry.get("digest"))
         raw = dig(parsed.data[0], _data_path(parsed, eff.path))
-        if eff.field == "image":
-            return str(raw)
+        if eff.field == "image":  # a chart's image.tag, shown with its repository
+            repository = dig(parsed.data[0], ["image", "repository"])
+            return join_image(str(repository), str(raw), None) if repository else str(raw)
         return to_units("replicas" if eff.field.startswith("hpa") else eff.field, raw)
 
     def _finish(

@@ -1,0 +1,189 @@
+"""ManifestRepo on real git repositories built in temp directories."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.manifests.editor import BY_LINE_NOTE
+from bot.adapters.manifests.tree import load_data
+from bot.adapters.manifests.workspace import ManifestRepo, PlannedEdit
+from bot.domain.errors import InvalidInput
+
+
+def deployment(name: str, replicas: int = 2, image: str = "", cpu: str = "500m", containers_at: int = 8) -> str:
+    image = image or f"registry.example.com/shop/{name}:1.0.0"
+    pad = " " * containers_at
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
+        f"  replicas: {replicas}  # owned by on-call\n  template:\n    spec:\n      containers:\n"
+        f"{pad[:-2]}- name: {name}\n{pad}image: {image}\n{pad}resources:\n"
+        f"{pad}  limits:\n{pad}    cpu: {cpu}\n{pad}    memory: 512Mi\n"
+    )
+
+
+def hpa(name: str, low: int = 2, high: int = 6) -> str:
+    return (
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n"
+        f"  name: {name}\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n"
+        f"    name: {name}\n  minReplicas: {low}\n  maxReplicas: {high}\n"
+    )
+
+
+def git_repo(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(text.encode())
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"],
+        check=True,
+    )
+    return root
+
+
+def apply(root: Path, planned: PlannedEdit) -> None:
+    """The diff applies at HEAD and produces exactly the planned texts."""
+    subprocess.run(["git", "-C", str(root), "apply", "-"], input=planned.diff.encode(), check=True)
+    for rel, text in planned.new_texts.items():
+        assert (root / rel).read_bytes().decode() == text
+    minus = [ln for ln in planned.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    assert len(minus) == 1
+
+
+def test_plain_layout_with_and_without_hpa(tmp_path: Path) -> None:
+    root = git_repo(
+        tmp_path,
+        {
+            "apps/checkout/deployment.yaml": deployment("checkout", 3),
+            "apps/checkout/hpa.yaml": hpa("checkout", 2, 6),
+            "apps/web/deployment.yaml": deployment("web", 2, cpu="2"),
+            "README.md": "# shop\n",
+        },
+    )
+    repo = ManifestRepo(root)
+    found = {w.name: w for w in repo.workloads()}
+    assert set(found) == {"checkout", "web"}
+    assert found["checkout"].hpa_file == "apps/checkout/hpa.yaml"
+    assert found["web"].containers == ["web"]
+
+    eff = repo.effective("checkout", "replicas")
+    assert (eff.file, eff.path, eff.value, eff.field) == ("apps/checkout/hpa.yaml", "spec.maxReplicas", 6, "hpa.maxReplicas")
+    planned = repo.plan("checkout", "replicas", 10)
+    assert [c.public() for c in planned.changes] == [
+        {"file": "apps/checkout/hpa.yaml", "field": "hpa.maxReplicas", "from": 6, "to": 10,
+         "resource": "HorizontalPodAutoscaler/checkout"}
+    ]  # fmt: skip
+    assert "owns its replica count" in planned.notes[0]
+    apply(root, planned)
+    with pytest.raises(InvalidInput, match="below the autoscaler's minReplicas"):
+        repo.plan("checkout", "replicas", 1)
+
+    planned = repo.plan("web", "cpu", 3.5)
+    assert planned.changes[0].from_ == 2.0 and planned.changes[0].to == 3.5
+    assert "+            cpu: 3500m\n" in planned.diff
+    apply(root, planned)
+    planned = repo.plan("web", "memory", 1.5 * 2**30)
+    assert planned.changes[0].to == 1536 * 2**20
+    assert repo.plan("web", "replicas", 4).changes[0].file == "apps/web/deployment.yaml"
+
+
+def test_kustomize_overlay_overrides_the_base(tmp_path: Path) -> None:
+    overlay = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop\nresources:\n"
+        "  - ../../base/checkout\n  - ../../base/web\nreplicas:\n  - name: checkout\n    count: 4\n"
+        "images:\n  - name: registry.example.com/shop/checkout\n    newTag: \"1.4.2\"\n"
+    )
+    staging = overlay.replace("count: 4", "count: 1").replace("namespace: shop", "namespace: shop-staging")
+    base = "resources:\n  - deployment.yaml\n"
+    root = git_repo(
+        tmp_path,
+        {
+            "base/checkout/deployment.yaml": deployment("checkout", 1, image="registry.example.com/shop/checkout"),
+            "base/checkout/kustomization.yaml": base,
+            "base/web/deployment.yaml": deployment("web", 2),
+            "base/web/kustomization.yaml": base,
+            "overlays/production/kustomization.yaml": overlay,
+            "overlays/staging/kustomization.yaml": staging,
+        },
+    )
+    repo = ManifestRepo(root)
+    checkout = repo.find("checkout")
+    assert checkout.namespace == "shop"
+    eff = repo.effective(checkout, "replicas")
+    assert (eff.file, eff.path, eff.value) == ("overlays/production/kustomization.yaml", "replicas[name=checkout].count", 4)
+    assert "chose overlays/production" in eff.explanation
+    planned = repo.plan(checkout, "replicas", 8)
+    assert planned.changes[0].file == "overlays/production/kustomization.yaml" and planned.changes[0].to == 8
+    apply(root, planned)
+    assert load_data((root / "overlays/production/kustomization.yaml").read_text())[0]["replicas"][0]["count"] == 8
+
+    eff = repo.effective(checkout, "image")
+    assert eff.value == "registry.example.com/shop/checkout:1.4.2"
+    planned = repo.plan(checkout, "image", "registry.example.com/shop/checkout:1.4.1")
+    assert '+    newTag: "1.4.1"\n' in planned.diff
+    assert planned.changes[0].to == "registry.example.com/shop/checkout:1.4.1"
+
+    # web has no override: the base decides
+    assert repo.effective("web", "replicas").file == "base/web/deployment.yaml"
+    assert repo.plan("web", "cpu_request", 0.25).changes[0].to == 0.25
+
+
+def test_helm_values(tmp_path: Path) -> None:
+    values = (
+        "# Default values\nreplicaCount: 1\nimage:\n  repository: ghcr.io/acme/api\n  tag: 6.1.0\n"
+        "resources:\n  limits:\n  requests:\n    cpu: 1m\n    memory: 16Mi\nautoscaling:\n  enabled: false\n"
+        "  maxReplicas: 10\n"
+    )
+    root = git_repo(
+        tmp_path,
+        {
+            "charts/api/Chart.yaml": "apiVersion: v2\nname: api\nversion: 1.0.0\n",
+            "charts/api/values.yaml": values,
+            "charts/api/templates/deployment.yaml": "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+        },
+    )
+    repo = ManifestRepo(root)
+    [api] = repo.workloads()
+    assert (api.name, api.kind, api.chart, api.file) == ("api", "Deployment", "charts/api", "charts/api/values.yaml")
+    assert repo.effective(api, "replicas").path == "replicaCount"
+    apply(root, repo.plan(api, "replicas", 3))
+    planned = repo.plan(api, "cpu", 0.5)  # limits: is empty: the key is added under it
+    assert "+    cpu: 500m\n" in planned.diff and planned.changes[0].from_ is None
+    assert repo.plan(api, "image", "ghcr.io/acme/api:6.1.1").changes[0].to == "ghcr.io/acme/api:6.1.1"
+
+    (root / "charts/api/values.yaml").write_text(values.replace("enabled: false", "enabled: true"))
+    eff = ManifestRepo(root).effective("api", "replicas")
+    assert (eff.path, eff.value, eff.field) == ("autoscaling.maxReplicas", 10, "hpa.maxReplicas")
+
+
+def test_invalid_yaml_is_edited_by_line(tmp_path: Path) -> None:
+    text = deployment("ledger", 2, containers_at=2)  # list items dedented below `containers:`
+    with pytest.raises(Exception):  # noqa: B017 - any YAML error: the file is really not YAML
+        load_data(text)
+    root = git_repo(tmp_path, {"apps/ledger/deployment.yaml": text})
+    repo = ManifestRepo(root)
+    [ledger] = repo.workloads()
+    assert ledger.containers == ["ledger"]
+    assert repo.effective(ledger, "cpu").value == 0.5
+    planned = repo.plan(ledger, "cpu", 1.5)
+    assert BY_LINE_NOTE in planned.notes
+    assert "-      cpu: 500m\n+      cpu: 1500m\n" in planned.diff
+    apply(root, planned)
+    with pytest.raises(InvalidInput, match="not valid YAML"):
+        repo.plan(ledger, "cpu_request", 1)  # adding a key by line is refused
+
+
+def test_multi_document_workload_and_statefulset(tmp_path: Path) -> None:
+    sts = deployment("db", 1).replace("kind: Deployment", "kind: StatefulSet")
+    text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n---\n" + sts + "---\n" + hpa("other")
+    root = git_repo(tmp_path, {"db.yaml": text})
+    repo = ManifestRepo(root)
+    [db] = repo.workloads()
+    assert db.resource == "StatefulSet/db"
+    planned = repo.plan(db, "replicas", 3)
+    assert planned.changes[0].resource == "StatefulSet/db"
+    apply(root, planned)
