@@ -26,6 +26,8 @@ _DIFF_FLAGS = (
     "--src-prefix=a/",
     "--dst-prefix=b/",
 )
+# git reads "@<seconds>" as a timestamp only from nine digits on (1973-03-03).
+_GIT_MIN_TIMESTAMP = 100_000_000
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%at%x1f%ct%x1f%an%x1f%s"
 _RawEntry = tuple[str, str, str, str]  # old blob, new blob, new mode (or old mode if deleted), path
 
@@ -61,8 +63,11 @@ class LocalGitHistory:
         Merge commits are diffed against their first parent, so a merged branch counts once,
         at the time it landed.
         """
-        if max_count <= 0 or self._head() is None:
+        window = [f"--since={_git_time(since)}", f"--until={_git_time(until)}"]
+        if max_count <= 0 or _unix(until) < _GIT_MIN_TIMESTAMP or self._head() is None:
             return []
+        if _unix(since) < _GIT_MIN_TIMESTAMP:
+            window = window[1:]  # no lower bound is needed before git could have existed
         out = self._git(
             [
                 "log",
@@ -73,8 +78,7 @@ class LocalGitHistory:
                 "--raw",
                 "--no-abbrev",
                 f"--format={_LOG_FORMAT}",
-                f"--since={_git_time(since)}",
-                f"--until={_git_time(until)}",
+                *window,
                 f"--max-count={max_count}",
                 self.rev,
                 "--",
@@ -246,11 +250,13 @@ def _parse_record(record: str) -> tuple[list[str], list[_RawEntry]]:
     return fields, entries
 
 
+def _unix(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
 def _git_time(moment: datetime) -> str:
-    """Unix seconds for git's date options: its calendar parser rejects years after 2099."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return f"@{max(0, int(moment.timestamp()))}"
+    """``@<unix seconds>`` for git's date options: its calendar parser rejects years after 2099."""
+    return f"@{_unix(moment)}"
 
 
 def _clean(path: str) -> str:
