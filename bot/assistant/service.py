@@ -118,7 +118,8 @@ class Assistant:
         report: InvestigationReport | None,
     ) -> Answer:
         """Answer a question in an incident thread, using tools within the caps."""
-        return collect_answer(self.stream_answer(question, thread_id, history, report))
+        fence, prompt = self._thread_prompt(question, history, report)
+        return self._run(prompt, fence, report, tools=True, thread_id=thread_id)
 
     def stream_answer(
         self,
@@ -128,6 +129,14 @@ class Assistant:
         report: InvestigationReport | None,
     ) -> Iterator[str | Answer]:
         """Text deltas as the model writes them, then the checked ``Answer`` (the same loop)."""
+        fence, prompt = self._thread_prompt(question, history, report)
+        yield from self._stream(prompt, fence, report, tools=True, thread_id=thread_id)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _thread_prompt(
+        self, question: str, history: list[tuple[str, str]], report: InvestigationReport | None
+    ) -> tuple[Fence, str]:
         fence = Fence()
         ctx = report_context(report, fence, REPORT_TOKENS) if report else "(no investigation report)"
         past = "\n".join(f"{who}: {text}" for who, text in history[-10:])
@@ -137,9 +146,7 @@ class Assistant:
             history=fence.wrap("thread", truncate_to_tokens(past, HISTORY_TOKENS)) if past else "(none)",
             question=truncate_to_tokens(redact(question), QUESTION_TOKENS),
         )
-        yield from self._stream(prompt, fence, report, tools=True, thread_id=thread_id)
-
-    # -- internals ------------------------------------------------------------------------
+        return fence, prompt
 
     def _prompt(self, name: str, **values: str) -> str:
         return render_prompt(name, self.settings.prompts_dir, **values)
