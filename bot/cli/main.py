@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bot import __version__
-from bot.cli import audit_cmd, config_cmd, manifest_cmd
+from bot.cli import audit_cmd, config_cmd, investigate_cmd, manifest_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(manifest_cmd.app, name="manifest")
+app.command("investigate")(investigate_cmd.investigate)
 
 
 def _version(value: bool) -> None:

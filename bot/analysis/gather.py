@@ -1,0 +1,338 @@
+"""Fetch the evidence an investigation needs from a MetricsSource, in parallel and bounded.
+
+Three rounds: what exists (metric names, owners, deployments and the cAdvisor/kube-state series,
+which need no discovery), then the label sets of the request metrics found, then the RED
+queries built from what was discovered. Every query is evaluated as of ``at``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from bot.analysis import discovery as disc
+from bot.analysis import queries as Q
+from bot.analysis.workloads import Ownership
+from bot.domain.errors import SourceUnavailable
+from bot.domain.series import Series
+from bot.ports.metrics import MetricsSource
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 8
+MAX_POINTS = 400
+
+Key = tuple[str, ...]
+
+
+@dataclass
+class Fetched:
+    """Everything fetched, aligned on one time grid (unix seconds)."""
+
+    grid: np.ndarray
+    step: float
+    namespace: str | None
+    names: set[str] = field(default_factory=set)
+    ownership: Ownership = field(default_factory=Ownership)
+    container: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)  # cpu, thr, periods...
+    limits: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, resource)
+    terminated: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, reason)
+    waiting: dict[Key, np.ndarray] = field(default_factory=dict)
+    images: dict[Key, str] = field(default_factory=dict)  # (pod, container) -> image
+    deployments: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    hpas: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    hpa_target: dict[str, str] = field(default_factory=dict)  # hpa -> workload
+    red: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # workload -> rps/err/p99
+    client: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
+    alert_series: list[tuple[dict[str, str], np.ndarray]] = field(default_factory=list)
+    alert_expr: str | None = None
+    queries: dict[str, str] = field(default_factory=dict)  # what ran, for evidence
+    failures: list[str] = field(default_factory=list)
+    server_metric: disc.RedMetric | None = None
+    client_metric: disc.ClientMetric | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.names) or bool(self.container)
+
+
+def to_grid(series: Series, grid: np.ndarray, step: float) -> np.ndarray:
+    out = np.full(grid.shape, np.nan)
+    if len(series) == 0:
+        return out
+    idx = np.rint((series.timestamps - grid[0]) / step).astype(int)
+    ok = (idx >= 0) & (idx < grid.size)
+    out[idx[ok]] = series.values[ok]
+    return out
+
+
+class Gatherer:
+    def __init__(
+        self,
+        metrics: MetricsSource,
+        namespace: str | None,
+        at: datetime,
+        lookback_minutes: int,
+        alert_expr: str | None = None,
+        rate_window_s: float = 180.0,
+    ) -> None:
+        self.metrics = metrics
+        self.at = at
+        self.start = datetime.fromtimestamp(at.timestamp() - lookback_minutes * 60, UTC)
+        span = at.timestamp() - self.start.timestamp()
+        self.step = float(max(30.0, np.ceil(span / MAX_POINTS / 15) * 15))
+        grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
+        self.out = Fetched(grid=grid, step=self.step, namespace=namespace, alert_expr=alert_expr)
+        self.ns = namespace
+        self.window_s = span
+        self.rate_s = rate_window_s
+
+    @classmethod
+    def empty(cls, namespace: str | None, at: datetime, lookback_minutes: int) -> Fetched:
+        """The aligned, empty data of an investigation without metrics."""
+        return cls(None, namespace, at, lookback_minutes).out  # type: ignore[arg-type]
+
+    # -- helpers --------------------------------------------------------------------------
+    def _range(self, name: str, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
+        self.out.queries[name] = promql
+        result = self.metrics.range(promql, self.start, self.at, self.step)
+        return [(s.labels, to_grid(s, self.out.grid, self.step)) for s in result]
+
+    def _instant(self, name: str, promql: str) -> list[dict[str, str]]:
+        self.out.queries[name] = promql
+        return [s.labels for s in self.metrics.instant(promql, self.at)]
+
+    def _run(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            for name, fut in futures.items():
+                try:
+                    results[name] = fut.result()
+                except SourceUnavailable as exc:
+                    self.out.failures.append(f"{name}: {exc}")
+                except Exception as exc:  # a bad query must not sink the investigation
+                    log.warning("query %s failed: %s", name, exc)
+                    self.out.failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        return results
+
+    # -- rounds ---------------------------------------------------------------------------
+    def fetch(self) -> Fetched:
+        self._round_one()
+        label_sets = self._round_two()
+        self._round_three(label_sets)
+        return self.out
+
+    def _round_one(self) -> None:
+        ns, w = self.ns, self.window_s
+        jobs: dict[str, Callable[[], Any]] = {
+            "names": lambda: self.metrics.metric_names(self.start, self.at),
+            "pod_owner": lambda: self._instant(
+                "pod_owner", Q.over_window("kube_pod_owner", ns, ("pod", "owner_kind", "owner_name"), w)
+            ),
+            "rs_owner": lambda: self._instant(
+                "rs_owner",
+                Q.over_window("kube_replicaset_owner", ns, ("replicaset", "owner_kind", "owner_name"), w),
+            ),
+            "images": lambda: self._instant(
+                "images", Q.over_window("kube_pod_container_info", ns, ("pod", "container", "image"), w)
+            ),
+            "hpa_info": lambda: self._instant(
+                "hpa_info",
+                Q.over_window(
+                    "kube_horizontalpodautoscaler_info",
+                    ns,
+                    ("horizontalpodautoscaler", "scaletargetref_name"),
+                    w,
+                ),
+            ),
+        }
+        rates = {
+            "cpu": "container_cpu_usage_seconds_total",
+            "thr": "container_cpu_cfs_throttled_periods_total",
+            "periods": "container_cpu_cfs_periods_total",
+        }
+        for key, metric in rates.items():
+            jobs[key] = partial(self._range, key, Q.per_container_rate(metric, ns, self.rate_s))
+        jobs["mem"] = lambda: self._range(
+            "mem", Q.per_container_max("container_memory_working_set_bytes", ns)
+        )
+        jobs["restarts"] = lambda: self._range(
+            "restarts", Q.per_container_max("kube_pod_container_status_restarts_total", ns)
+        )
+        jobs["limits"] = lambda: self._range("limits", Q.per_container_limits(ns))
+        jobs["terminated"] = lambda: self._range(
+            "terminated", Q.per_container_reason("kube_pod_container_status_last_terminated_reason", ns)
+        )
+        jobs["waiting"] = lambda: self._range(
+            "waiting", Q.per_container_reason("kube_pod_container_status_waiting_reason", ns)
+        )
+        deploy = {
+            "spec": "kube_deployment_spec_replicas",
+            "available": "kube_deployment_status_replicas_available",
+        }
+        for key, metric in deploy.items():
+            jobs[f"deploy_{key}"] = partial(
+                self._range, f"deploy_{key}", Q.by_label_max(metric, ns, "deployment")
+            )
+        hpa = {
+            "max": "kube_horizontalpodautoscaler_spec_max_replicas",
+            "min": "kube_horizontalpodautoscaler_spec_min_replicas",
+            "current": "kube_horizontalpodautoscaler_status_current_replicas",
+        }
+        for key, metric in hpa.items():
+            jobs[f"hpa_{key}"] = partial(
+                self._range, f"hpa_{key}", Q.by_label_max(metric, ns, "horizontalpodautoscaler")
+            )
+        if self.out.alert_expr:
+            expr = self.out.alert_expr
+            jobs["alert"] = lambda: self._range("alert", expr)
+        res = self._run(jobs)
+        self._absorb_round_one(res)
+
+    def _absorb_round_one(self, res: dict[str, Any]) -> None:
+        out = self.out
+        out.names = set(res.get("names") or [])
+        own = out.ownership
+        for ls in res.get("pod_owner") or []:
+            if ls.get("pod") and ls.get("owner_name"):
+                own.pod_owner[ls["pod"]] = (ls.get("owner_kind", ""), ls["owner_name"])
+        for ls in res.get("rs_owner") or []:
+            if ls.get("replicaset") and ls.get("owner_name"):
+                own.replicaset_owner[ls["replicaset"]] = ls["owner_name"]
+        for key in ("cpu", "thr", "periods", "mem", "restarts"):
+            out.container[key] = {
+                (ls.get("pod", ""), ls.get("container", "")): arr for ls, arr in res.get(key) or []
+            }
+        out.limits = {
+            (ls.get("pod", ""), ls.get("container", ""), ls.get("resource", "")): arr
+            for ls, arr in res.get("limits") or []
+        }
+        for key in ("terminated", "waiting"):
+            setattr(
+                out,
+                key,
+                {
+                    (ls.get("pod", ""), ls.get("container", ""), ls.get("reason", "")): arr
+                    for ls, arr in res.get(key) or []
+                },
+            )
+        for ls in res.get("images") or []:
+            out.images[(ls.get("pod", ""), ls.get("container", ""))] = ls.get("image", "")
+        for key in ("spec", "available"):
+            for ls, arr in res.get(f"deploy_{key}") or []:
+                if ls.get("deployment"):
+                    out.deployments.setdefault(ls["deployment"], {})[key] = arr
+        for key in ("max", "min", "current"):
+            for ls, arr in res.get(f"hpa_{key}") or []:
+                if ls.get("horizontalpodautoscaler"):
+                    out.hpas.setdefault(ls["horizontalpodautoscaler"], {})[key] = arr
+        for ls in res.get("hpa_info") or []:
+            if ls.get("horizontalpodautoscaler") and ls.get("scaletargetref_name"):
+                out.hpa_target[ls["horizontalpodautoscaler"]] = ls["scaletargetref_name"]
+        out.alert_series = list(res.get("alert") or [])
+        own.known |= set(own.replicaset_owner.values()) | set(out.deployments)
+        own.known |= {name for kind, name in own.pod_owner.values() if kind != "ReplicaSet"}
+        own.known |= {own.workload_of_pod(p) for p, _ in out.container.get("cpu", {})}
+
+    def _round_two(self) -> dict[str, list[dict[str, str]]]:
+        names = self.out.names
+        self.servers = disc.server_candidates(names)[:3]
+        self.clients = disc.client_candidates(names)[:2]
+        jobs: dict[str, Callable[[], Any]] = {}
+        for name in [*self.servers, *self.clients]:
+            jobs[name] = partial(self.metrics.series, Q.series_match(name, self.ns), self.start, self.at)
+        return self._run(jobs)
+
+    def _round_three(self, label_sets: dict[str, list[dict[str, str]]]) -> None:
+        out, ns, known = self.out, self.ns, self.out.ownership.known
+        server = self._pick_server(label_sets, known)
+        jobs: dict[str, Callable[[], Any]] = {}
+        if server:
+            out.server_metric = server
+            group = (server.workload_label or "pod",)
+            jobs["rps"] = lambda: self._range("rps", Q.request_rate(server.name, ns, group, self.rate_s))
+            if server.status_label:
+                values = {ls.get(server.status_label, "") for ls in label_sets.get(server.name, [])}
+                regex = Q.error_regex_for(values - {""})
+                jobs["err"] = lambda: self._range(
+                    "err", Q.request_rate(server.name, ns, group, self.rate_s, server.status_label, regex)
+                )
+            if server.histogram:
+                hist = server.histogram
+                jobs["p99"] = lambda: self._range("p99", Q.latency_quantile(hist, ns, group, self.rate_s))
+        client = self._pick_client(label_sets, known | set())
+        if client:
+            out.client_metric = client
+            cgroup = (client.caller_label, client.peer_label)
+            jobs["c_rps"] = lambda: self._range("c_rps", Q.request_rate(client.name, ns, cgroup, self.rate_s))
+            if client.status_label:
+                values = {ls.get(client.status_label, "") for ls in label_sets.get(client.name, [])}
+                regex = Q.error_regex_for(values - {""})
+                jobs["c_err"] = lambda: self._range(
+                    "c_err", Q.request_rate(client.name, ns, cgroup, self.rate_s, client.status_label, regex)
+                )
+        res = self._run(jobs)
+        for key in ("rps", "err", "p99"):
+            for ls, arr in res.get(key) or []:
+                raw = ls.get(server.workload_label or "pod", "") if server else ""
+                if not raw:
+                    continue
+                name = (
+                    disc.normalize_workload_value(raw)
+                    if server and server.workload_label
+                    else out.ownership.workload_of_pod(raw)
+                )
+                slot = out.red.setdefault(name, {})
+                slot[key] = arr if key not in slot else np.nansum([slot[key], arr], axis=0)
+        if client:
+            for key in ("c_rps", "c_err"):
+                for ls, arr in res.get(key) or []:
+                    caller = disc.normalize_workload_value(ls.get(client.caller_label, ""))
+                    callee = disc.normalize_workload_value(ls.get(client.peer_label, ""))
+                    if caller and callee:
+                        out.client.setdefault((caller, callee), {})[key[2:]] = arr
+
+    def _pick_server(
+        self, label_sets: dict[str, list[dict[str, str]]], known: set[str]
+    ) -> disc.RedMetric | None:
+        best: disc.RedMetric | None = None
+        for name in self.servers:
+            sets = label_sets.get(name) or []
+            if not sets:
+                continue
+            status = disc.status_label(sets)
+            wl = disc.workload_label(sets, known)
+            if wl is None and not any("pod" in ls for ls in sets):
+                continue
+            hist = disc.histogram_for(name, self.out.names)
+            cand = disc.RedMetric(name=name, status_label=status, workload_label=wl, histogram=hist)
+            if status:  # a counter that carries the status code is all we need
+                return cand
+            best = best or cand
+        return best
+
+    def _pick_client(
+        self, label_sets: dict[str, list[dict[str, str]]], known: set[str]
+    ) -> disc.ClientMetric | None:
+        for name in self.clients:
+            sets = label_sets.get(name) or []
+            if not sets:
+                continue
+            caller = disc.caller_label(sets, known)
+            if not caller:
+                continue
+            peer = disc.peer_label(sets, known, caller)
+            if not peer:
+                continue
+            return disc.ClientMetric(
+                name=name, caller_label=caller, peer_label=peer, status_label=disc.status_label(sets)
+            )
+        return None

@@ -1,0 +1,223 @@
+"""Root-cause hypotheses of the five kinds, for every workload in the namespace.
+
+Each hypothesis is scored from first principles: a saturated workload whose traffic rose is a
+surge, one whose traffic held steady is under-provisioned; OOM kills point at the memory limit;
+errors that start right after a change to the workload point at that change; an alert whose
+condition has already cleared is transient. Symptoms that a downstream dependency explains (the
+caller's client errors towards a failing callee) are discounted in favour of the callee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.analysis.context import Context
+from bot.analysis.evidence import EvidenceBuilder
+from bot.analysis.signals import WorkloadSignals
+from bot.domain.report import CauseKind, Evidence
+from bot.ports.gitrepo import WorkloadChange
+
+SYMPTOMS = ("err_ratio", "p99", "thr", "cpu_util", "mem_util")
+COMMIT_BEFORE_S = 90 * 60  # a change this long before the onset may still be the cause
+COMMIT_AFTER_S = 3 * 60  # clocks and rate windows blur the order by a few minutes
+
+
+@dataclass
+class Candidate:
+    kind: CauseKind
+    workload: str
+    score: float
+    onset: float | None = None
+    change: WorkloadChange | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    facts: dict[str, float] = field(default_factory=dict)  # numbers the remediation is sized from
+
+
+def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    return max(lo, min(hi, x))
+
+
+def onset_of(sig: WorkloadSignals, keys: Iterable[str] = SYMPTOMS) -> float | None:
+    onsets = [sig.shift(k).onset for k in keys if sig.shift(k).elevated]
+    onsets += sig.oom_times[:1]
+    values = [o for o in onsets if o is not None]
+    return min(values) if values else None
+
+
+def is_symptomatic(sig: WorkloadSignals) -> bool:
+    return any(sig.shift(k).elevated for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop
+
+
+def saturation(sig: WorkloadSignals) -> float:
+    """0..1: how hard the workload runs into its CPU limit (0 when it does not)."""
+    thr, util = sig.shift("thr"), sig.shift("cpu_util")
+    score = 0.0
+    if thr.elevated:
+        score = max(score, _clamp((thr.peak - 0.1) / 0.5))
+    if util.elevated and util.peak >= 0.8:
+        score = max(score, _clamp((util.peak - 0.7) / 0.3))
+    return score
+
+
+def traffic_ratio(sig: WorkloadSignals, ctx: Context, since: float | None) -> float:
+    """Request rate since the onset over the baseline rate (namespace traffic as a fallback)."""
+    rps = sig.series.get("rps")
+    if rps is None or not np.isfinite(rps).any():
+        rps = ctx.namespace_rps
+    if rps is None:
+        return float("nan")
+    grid = ctx.grid
+    base = rps[(grid <= ctx.baseline_end) & np.isfinite(rps)]
+    after_from = since if since is not None else ctx.at - 15 * 60
+    recent = rps[(grid >= after_from) & np.isfinite(rps)]
+    if base.size == 0 or recent.size == 0:
+        return float("nan")
+    baseline = float(np.median(base))
+    return float(np.percentile(recent, 75)) / baseline if baseline > 0 else float("nan")
+
+
+def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
+    """Callees whose failures explain this workload's errors or latency."""
+    out = []
+    for callee in ctx.callees.get(sig.name, []):
+        callee_sig = ctx.signals.get(callee)
+        edge = ctx.edge_shift(sig.name, callee)
+        callee_bad = callee_sig is not None and is_symptomatic(callee_sig)
+        if edge.elevated or (callee_bad and callee_sig is not None and callee_sig.shift("p99").elevated):
+            out.append(callee)
+    return out
+
+
+def hypotheses(ctx: Context) -> list[Candidate]:
+    ev = EvidenceBuilder(ctx)
+    cands: list[Candidate] = []
+    for sig in ctx.signals.values():
+        cands += _saturation_causes(sig, ctx, ev)
+        cands += _memory_causes(sig, ctx, ev)
+        cands += _deploy_causes(sig, ctx, ev)
+    cands += _transient(ctx, ev, cands)
+    for cand in cands:
+        cand.score *= ctx.relevance(cand.workload)
+        if cand.kind is not CauseKind.TRANSIENT and ctx.alert_cleared:
+            cand.score *= 0.5
+    return cands
+
+
+def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+    sat = saturation(sig)
+    if sat <= 0:
+        return []
+    onset = onset_of(sig, ("thr", "cpu_util"))
+    ratio = traffic_ratio(sig, ctx, onset)
+    surge_w = _clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) else 0.3
+    impact = 0.1 if (sig.shift("err_ratio").elevated or sig.shift("p99").elevated) else 0.0
+    base = 0.45 + 0.35 * sat + impact
+    facts = ev.cpu_facts(sig, onset)
+    facts["traffic_ratio"] = ratio
+    evidence = ev.saturation(sig, onset, ratio)
+    out = []
+    if surge_w > 0:
+        out.append(
+            Candidate(
+                CauseKind.TRAFFIC_SURGE, sig.name, base * (0.6 + 0.4 * surge_w), onset, None, evidence, facts
+            )
+        )
+    if surge_w < 1:
+        out.append(
+            Candidate(
+                CauseKind.CPU_LIMIT, sig.name, base * (1.0 - 0.6 * surge_w), onset, None, evidence, facts
+            )
+        )
+    return out
+
+
+def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+    mem = sig.shift("mem_util")
+    peak_util = float(np.nanmax(sig.series["mem_util"])) if sig.has("mem_util") else float("nan")
+    if sig.oom_restarts > 0:
+        score = 0.8 + 0.1 * _clamp(sig.oom_restarts / 3)
+    elif np.isfinite(peak_util) and peak_util >= 0.9 and sig.restarts > 0:
+        score = 0.65
+    elif np.isfinite(peak_util) and peak_util >= 0.95:
+        score = 0.45
+    else:
+        return []
+    onset = mem.onset if mem.elevated else (sig.oom_times[0] if sig.oom_times else None)
+    facts = ev.memory_facts(sig)
+    return [Candidate(CauseKind.MEMORY_LIMIT, sig.name, score, onset, None, ev.memory(sig, onset), facts)]
+
+
+def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+    if not is_symptomatic(sig):
+        return []
+    onset = onset_of(sig)
+    if onset is None:
+        return []
+    changes = [
+        c
+        for c in ctx.changes_for(sig.name)
+        if onset - COMMIT_BEFORE_S <= c.at.timestamp() <= onset + COMMIT_AFTER_S
+    ]
+    rollout = next(
+        (r for r in sig.rollouts if onset - COMMIT_BEFORE_S <= r.at <= onset + COMMIT_AFTER_S), None
+    )
+    if not changes and rollout is None:
+        return []
+    change = max(changes, key=lambda c: c.at) if changes else None
+    if change is not None:
+        lag = onset - change.at.timestamp()
+        timing = 1.0 if lag <= 20 * 60 else _clamp(1.0 - (lag - 20 * 60) / (COMMIT_BEFORE_S - 20 * 60), 0.2)
+        kinds = change.kinds
+        relevance = 1.0 if kinds & {"image", "env", "config"} else 0.7
+        score = (0.5 + 0.3 * timing) * relevance
+        if rollout is not None and change.at.timestamp() - 120 <= rollout.at <= onset + COMMIT_AFTER_S:
+            score += 0.1
+    else:
+        score = 0.35  # a rollout without a commit we can revert
+    own_errors = sig.shift("err_ratio").elevated or sig.shift("p99").elevated or sig.crashloop
+    if sig.oom_restarts > 0 or sig.shift("mem_util").elevated:
+        own_errors = True
+    if not own_errors:
+        score *= 0.5
+    if explained_by(sig, ctx):
+        score *= 0.35
+    if saturation(sig) > 0.3:
+        ratio = traffic_ratio(sig, ctx, onset)
+        if np.isfinite(ratio) and ratio > 1.4:
+            score *= 0.6  # saturation under a surge explains the symptoms better than the change
+    evidence = ev.deploy(sig, onset, change, rollout)
+    return [Candidate(CauseKind.BAD_DEPLOY, sig.name, score, onset, change, evidence, {})]
+
+
+def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> list[Candidate]:
+    target = ctx.alert_workload or (max(cands, key=lambda c: c.score).workload if cands else None)
+    if target is None:
+        return []
+    sig = ctx.signals.get(target)
+    ongoing = [
+        c
+        for c in cands
+        if c.kind in (CauseKind.CPU_LIMIT, CauseKind.TRAFFIC_SURGE, CauseKind.MEMORY_LIMIT)
+        and _still_ongoing(ctx.signals.get(c.workload), ctx.at)
+    ]
+    if ctx.alert_cleared:
+        score = 0.9 if not ongoing else 0.45
+    elif ctx.alert_active is None and sig is not None and is_symptomatic(sig):
+        cleared = [k for k in SYMPTOMS if sig.shift(k).cleared]
+        still = [k for k in SYMPTOMS if sig.shift(k).ongoing]
+        if not cleared or still or ongoing:
+            return []
+        score = 0.7
+    else:
+        return []
+    return [Candidate(CauseKind.TRANSIENT, target, score, ctx.alert_onset, None, ev.transient(target), {})]
+
+
+def _still_ongoing(sig: WorkloadSignals | None, at: float) -> bool:
+    if sig is None:
+        return False
+    recent_oom = bool(sig.oom_times) and at - sig.oom_times[-1] <= 20 * 60
+    return recent_oom or any(sig.shift(k).ongoing for k in ("thr", "cpu_util", "mem_util"))

@@ -1,0 +1,121 @@
+"""The deterministic summary paragraph and the graphs of the decisive series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from bot.analysis import fmt
+from bot.analysis.context import Context
+from bot.analysis.hypotheses import Candidate
+from bot.analysis.sizing import RemediationIntent
+from bot.domain.graph import GraphSpec, Threshold
+from bot.domain.proposal import Action
+from bot.domain.report import CauseKind
+from bot.domain.series import Series
+
+_KIND_WORDS = {
+    CauseKind.TRAFFIC_SURGE: "a traffic surge beyond the capacity of",
+    CauseKind.CPU_LIMIT: "a CPU limit too low for the steady load of",
+    CauseKind.MEMORY_LIMIT: "a memory limit below the working set of",
+    CauseKind.BAD_DEPLOY: "a recent change to",
+    CauseKind.TRANSIENT: "a transient condition in",
+}
+
+
+def summary(alert_name: str, ctx: Context, ranked: list[Candidate], intent: RemediationIntent | None) -> str:
+    where = f" in {ctx.namespace}" if ctx.namespace else ""
+    about = f" on {ctx.alert_workload}" if ctx.alert_workload else ""
+    if not ranked:
+        return (
+            f"{alert_name}{about}{where}: no root cause stands out in the metrics, logs and changes "
+            f"of the last {fmt.minutes(ctx.at - float(ctx.grid[0]))}; no change is proposed."
+        )
+    top = ranked[0]
+    text = f"{alert_name}{about}{where} is most likely caused by {_KIND_WORDS[top.kind]} {top.workload}"
+    if top.kind is CauseKind.BAD_DEPLOY and top.change is not None:
+        text += f" (commit {top.change.sha[:8]} '{top.change.subject}')"
+    if top.onset is not None and top.kind is not CauseKind.TRANSIENT:
+        text += f", starting around {fmt.hhmm(top.onset)}"
+    text += "."
+    if top.workload != ctx.alert_workload and ctx.alert_workload:
+        text += (
+            f" {ctx.alert_workload} is affected through its calls to {top.workload}."
+            if top.workload in (ctx.hops_from_alert())
+            else ""
+        )
+    if top.evidence:
+        text += " " + top.evidence[0].observation[:1].upper() + top.evidence[0].observation[1:] + "."
+    if ctx.alert_cleared:
+        text += f" The alert condition no longer holds at {fmt.hhmm(ctx.at)}."
+    if len(ranked) > 1:
+        others = ", ".join(f"{c.kind.value} in {c.workload}" for c in ranked[1:3])
+        text += f" Less likely: {others}."
+    if intent is not None:
+        if intent.action is Action.NONE:
+            text += " No change is proposed."
+        else:
+            text += f" Proposed: {intent.rationale}."
+    return text
+
+
+def _series(name: str, ctx: Context, values: np.ndarray | None, label: str) -> Series | None:
+    if values is None or not np.isfinite(values).any():
+        return None
+    return Series(labels={"__name__": name, "workload": label}, timestamps=ctx.grid, values=values)
+
+
+def graphs(ctx: Context, top: Candidate | None) -> list[GraphSpec]:
+    """One or two panels that show why the top cause was chosen."""
+    if top is None:
+        return []
+    sig = ctx.signals.get(top.workload)
+    if sig is None:
+        return []
+    at = ctx.at
+    out: list[GraphSpec] = []
+
+    def add(
+        key: str, title: str, unit: str, series_key: str, thresholds: list[Threshold] | None = None
+    ) -> None:
+        s = _series(series_key, ctx, sig.series.get(series_key), sig.name)
+        if s is not None:
+            onset = datetime.fromtimestamp(top.onset, UTC) if top.onset is not None else None
+            when = datetime.fromtimestamp(at, UTC)
+            out.append(GraphSpec(f"{sig.name}-{key}", title, unit, [s], onset, when, thresholds or []))
+
+    if top.kind in (CauseKind.TRAFFIC_SURGE, CauseKind.CPU_LIMIT):
+        limit = sig.series.get("cpu_limit")
+        lim_now = (
+            float(limit[np.isfinite(limit)][-1]) if limit is not None and np.isfinite(limit).any() else None
+        )
+        add(
+            "cpu",
+            f"{sig.name} CPU usage (all pods)",
+            "cores",
+            "cpu",
+            [Threshold(lim_now, f"CPU limit {lim_now:g} cores")] if lim_now else [],
+        )
+        add(
+            "rps" if top.kind is CauseKind.TRAFFIC_SURGE else "throttling",
+            f"{sig.name} "
+            + ("request rate" if top.kind is CauseKind.TRAFFIC_SURGE else "throttled CFS periods"),
+            "req/s" if top.kind is CauseKind.TRAFFIC_SURGE else "ratio",
+            "rps" if top.kind is CauseKind.TRAFFIC_SURGE else "thr",
+        )
+    elif top.kind is CauseKind.MEMORY_LIMIT:
+        lim = sig.mem_limit_per_pod
+        add(
+            "memory",
+            f"{sig.name} working set (max over pods)",
+            "bytes",
+            "mem",
+            [Threshold(lim, f"memory limit {fmt.nbytes(lim)}")] if lim else [],
+        )
+    else:
+        if sig.has("err_ratio") and sig.shift("err_ratio").elevated:
+            add("errors", f"{sig.name} error ratio", "ratio", "err_ratio")
+        if sig.has("p99") and (sig.shift("p99").elevated or not out):
+            add("latency", f"{sig.name} p99 latency", "s", "p99")
+    return out

@@ -1,0 +1,83 @@
+"""PromQL for an investigation, built from typed parts (label values are always quoted)."""
+
+from __future__ import annotations
+
+from bot.adapters.prometheus.promql import Matcher, by, metric_name, selector
+
+GRPC_ERRORS = "Unknown|Internal|Unavailable|DeadlineExceeded|DataLoss|ResourceExhausted"
+HTTP_5XX = "5.."
+
+_NOT_EMPTY = Matcher("container", "", "!=")
+_NOT_PAUSE = Matcher("container", "POD", "!=")
+
+
+def ns_matcher(namespace: str | None) -> Matcher | None:
+    return Matcher("namespace", namespace) if namespace else None
+
+
+def _dur(seconds: float) -> str:
+    return f"{max(int(seconds), 1)}s"
+
+
+def per_container_rate(metric: str, namespace: str | None, window_s: float) -> str:
+    sel = selector(metric, ns_matcher(namespace), _NOT_EMPTY, _NOT_PAUSE)
+    return f"sum by (pod, container) (rate({sel}[{_dur(window_s)}]))"
+
+
+def per_container_max(metric: str, namespace: str | None, *extra: Matcher) -> str:
+    sel = selector(metric, ns_matcher(namespace), _NOT_EMPTY, _NOT_PAUSE, *extra)
+    return f"max by (pod, container) ({sel})"
+
+
+def per_container_limits(namespace: str | None) -> str:
+    sel = selector(
+        "kube_pod_container_resource_limits", ns_matcher(namespace), Matcher("resource", "cpu|memory", "=~")
+    )
+    return f"max by (pod, container, resource) ({sel})"
+
+
+def per_container_reason(metric: str, namespace: str | None) -> str:
+    sel = selector(metric, ns_matcher(namespace))
+    return f"max by (pod, container, reason) ({sel})"
+
+
+def over_window(metric: str, namespace: str | None, labels: tuple[str, ...], window_s: float) -> str:
+    """Every label set seen in the window, evaluated once at the end (owners, images, HPAs)."""
+    sel = selector(metric, ns_matcher(namespace))
+    return f"max by ({by(labels)}) (max_over_time({sel}[{_dur(window_s)}]))"
+
+
+def by_label_max(metric: str, namespace: str | None, label: str) -> str:
+    sel = selector(metric, ns_matcher(namespace))
+    return f"max by ({by([label])}) ({sel})"
+
+
+def request_rate(
+    metric: str,
+    namespace: str | None,
+    group: tuple[str, ...],
+    window_s: float,
+    status_label: str | None = None,
+    error_regex: str | None = None,
+) -> str:
+    errors = Matcher(status_label, error_regex, "=~") if status_label and error_regex else None
+    sel = selector(metric, ns_matcher(namespace), errors)
+    return f"sum by ({by(group)}) (rate({sel}[{_dur(window_s)}]))"
+
+
+def latency_quantile(
+    bucket_metric: str, namespace: str | None, group: tuple[str, ...], window_s: float, q: float = 0.99
+) -> str:
+    sel = selector(bucket_metric, ns_matcher(namespace))
+    return f"histogram_quantile({q:g}, sum by ({by(('le', *group))}) (rate({sel}[{_dur(window_s)}])))"
+
+
+def series_match(metric: str, namespace: str | None) -> str:
+    return selector(metric_name(metric), ns_matcher(namespace))
+
+
+def error_regex_for(values: set[str]) -> str:
+    """5xx for HTTP codes, the server-fault codes for gRPC status names."""
+    if any(v[:1].isdigit() for v in values):
+        return HTTP_5XX
+    return GRPC_ERRORS

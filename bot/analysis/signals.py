@@ -1,0 +1,259 @@
+"""Per-workload signals (RED, saturation, memory, restarts, rollouts) and their shifts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.analysis.gather import Fetched, Key
+from bot.analysis.onset import NO_SHIFT, Shift, detect_shift
+
+# Shift rules per signal: (k * MAD, relative rise, absolute rise, absolute floor, min run).
+RULES: dict[str, dict[str, float | None]] = {
+    "err_ratio": {"k": 6, "rel": 2.0, "abs_min": 0.01, "floor": 0.05},
+    "p99": {"k": 6, "rel": 0.5, "abs_min": 0.05, "floor": None},
+    "rps": {"k": 5, "rel": 0.4, "abs_min": 0.0, "floor": None},
+    "thr": {"k": 6, "rel": 1.0, "abs_min": 0.08, "floor": 0.25},
+    "cpu_util": {"k": 6, "rel": 0.25, "abs_min": 0.1, "floor": 0.85},
+    "mem_util": {"k": 6, "rel": 0.2, "abs_min": 0.08, "floor": 0.9},
+}
+
+
+@dataclass(frozen=True)
+class Rollout:
+    at: float
+    new_replicaset: str | None
+    old_image: str | None = None
+    new_image: str | None = None
+
+
+@dataclass
+class WorkloadSignals:
+    name: str
+    pods: list[str] = field(default_factory=list)
+    container: str | None = None
+    series: dict[str, np.ndarray] = field(default_factory=dict)  # rps, err, err_ratio, p99, cpu, ...
+    shifts: dict[str, Shift] = field(default_factory=dict)
+    cpu_limit_per_pod: float | None = None
+    mem_limit_per_pod: float | None = None
+    replicas: int | None = None
+    hpa: str | None = None
+    hpa_max: int | None = None
+    hpa_min: int | None = None
+    restarts: float = 0.0
+    oom_restarts: float = 0.0
+    oom_times: list[float] = field(default_factory=list)
+    crashloop: bool = False
+    rollouts: list[Rollout] = field(default_factory=list)
+
+    def shift(self, key: str) -> Shift:
+        return self.shifts.get(key, NO_SHIFT)
+
+    def has(self, key: str) -> bool:
+        arr = self.series.get(key)
+        return arr is not None and bool(np.isfinite(arr).any())
+
+
+def _sum(arrays: list[np.ndarray], size: int) -> np.ndarray:
+    if not arrays:
+        return np.full(size, np.nan)
+    stack = np.vstack(arrays)
+    out = np.nansum(stack, axis=0)
+    out[~np.isfinite(stack).any(axis=0)] = np.nan
+    return out
+
+
+def _max(arrays: list[np.ndarray], size: int) -> np.ndarray:
+    if not arrays:
+        return np.full(size, np.nan)
+    stack = np.vstack(arrays)
+    with np.errstate(all="ignore"):
+        out = np.nanmax(np.where(np.isfinite(stack), stack, -np.inf), axis=0)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _last(arr: np.ndarray) -> float | None:
+    finite = arr[np.isfinite(arr)]
+    return float(finite[-1]) if finite.size else None
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        out = num / den
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def build(data: Fetched, baseline_end: float) -> dict[str, WorkloadSignals]:
+    """Signals for every workload seen in the namespace, keyed by workload name."""
+    own = data.ownership
+    n = data.grid.size
+    by_wl: dict[str, dict[str, list[Key]]] = defaultdict(lambda: defaultdict(list))
+    for kind in ("cpu", "mem", "restarts"):
+        for key in data.container.get(kind, {}):
+            by_wl[own.workload_of_pod(key[0])][key[1]].append(key)
+    names = set(by_wl) | set(data.red) | set(data.deployments)
+    out: dict[str, WorkloadSignals] = {}
+    for name in sorted(names):
+        sig = WorkloadSignals(name=name)
+        containers = by_wl.get(name, {})
+        if containers:
+            sig.container = _main_container(name, containers, data)
+            _resources(sig, data, n)
+        red = data.red.get(name, {})
+        for red_key in ("rps", "err", "p99"):
+            if red_key in red:
+                sig.series[red_key] = red[red_key]
+        if "rps" in sig.series and "err" in sig.series:
+            err = np.where(
+                np.isfinite(sig.series["rps"]) & ~np.isfinite(sig.series["err"]), 0.0, sig.series["err"]
+            )
+            sig.series["err"] = err
+            sig.series["err_ratio"] = _ratio(err, sig.series["rps"])
+        _replicas(sig, data)
+        for signal, rule in RULES.items():
+            arr = sig.series.get(signal)
+            if arr is not None and np.isfinite(arr).any():
+                sig.shifts[signal] = detect_shift(data.grid, arr, baseline_end, **rule)  # type: ignore[arg-type]
+        out[name] = sig
+    return out
+
+
+def _main_container(name: str, containers: dict[str, list[Key]], data: Fetched) -> str:
+    if name in containers:
+        return name
+    cpu = data.container.get("cpu", {})
+
+    def load(container: str) -> float:
+        return float(sum(np.nansum(cpu.get(k, np.zeros(1))) for k in containers[container]))
+
+    return max(containers, key=load)
+
+
+def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
+    own, c = data.ownership, sig.container or ""
+    keys = [k for k in data.container.get("cpu", {}) if k[1] == c and own.workload_of_pod(k[0]) == sig.name]
+    keys += [
+        k
+        for kind in ("mem", "restarts")
+        for k in data.container.get(kind, {})
+        if k[1] == c and own.workload_of_pod(k[0]) == sig.name and k not in keys
+    ]
+    sig.pods = sorted({k[0] for k in keys})
+    get = data.container.get
+    sig.series["cpu"] = _sum([get("cpu", {})[k] for k in keys if k in get("cpu", {})], n)
+    thr = _sum([get("thr", {})[k] for k in keys if k in get("thr", {})], n)
+    periods = _sum([get("periods", {})[k] for k in keys if k in get("periods", {})], n)
+    sig.series["thr"] = _ratio(thr, periods)
+    sig.series["mem"] = _max([get("mem", {})[k] for k in keys if k in get("mem", {})], n)
+    cpu_lim = {p: data.limits.get((p, c, "cpu")) for p in sig.pods}
+    mem_lim = {p: data.limits.get((p, c, "memory")) for p in sig.pods}
+    # Sum the limits of the pods that were running at each point, so utilisation stays per-pod fair.
+    cpu_present = [
+        np.where(np.isfinite(get("cpu", {}).get((p, c), np.full(n, np.nan))), lim, np.nan)
+        for p, lim in cpu_lim.items()
+        if lim is not None
+    ]
+    sig.series["cpu_limit"] = _sum(cpu_present, n)
+    sig.series["cpu_util"] = _ratio(sig.series["cpu"], sig.series["cpu_limit"])
+    utils = [
+        _ratio(get("mem", {}).get((p, c), np.full(n, np.nan)), lim)
+        for p, lim in mem_lim.items()
+        if lim is not None
+    ]
+    sig.series["mem_util"] = _max(utils, n)
+    sig.series["mem_limit"] = _max([lim for lim in mem_lim.values() if lim is not None], n)
+    sig.cpu_limit_per_pod = _last(_max([lim for lim in cpu_lim.values() if lim is not None], n))
+    sig.mem_limit_per_pod = _last(sig.series["mem_limit"])
+    sig.series["pods"] = _sum(
+        [np.isfinite(get("cpu", {})[k]).astype(float) for k in keys if k in get("cpu", {})], n
+    )
+    _restarts(sig, data, n)
+    _rollouts(sig, data)
+
+
+def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
+    c = sig.container
+    increments = []
+    for pod in sig.pods:
+        arr = data.container.get("restarts", {}).get((pod, c or ""))
+        if arr is None:
+            continue
+        filled = arr.copy()
+        finite = np.isfinite(filled)
+        if not finite.any():
+            continue
+        inc = np.zeros(n)
+        prev = np.nan
+        for i in range(n):
+            if finite[i]:
+                if np.isfinite(prev) and filled[i] > prev:
+                    inc[i] = filled[i] - prev
+                prev = filled[i]
+        increments.append(inc)
+        oom = data.terminated.get((pod, c or "", "OOMKilled"))
+        oom_hit = oom is not None and bool(np.nansum(oom) > 0)
+        if oom_hit:
+            sig.oom_restarts += float(inc.sum()) or 1.0
+            sig.oom_times += [float(t) for t in data.grid[inc > 0]]
+        for reason in ("CrashLoopBackOff",):
+            wait = data.waiting.get((pod, c or "", reason))
+            if wait is not None and np.nansum(wait) > 0:
+                sig.crashloop = True
+    sig.series["restarts"] = _sum(increments, n) if increments else np.zeros(n)
+    sig.restarts = float(np.nansum(sig.series["restarts"]))
+    sig.oom_times.sort()
+
+
+def _rollouts(sig: WorkloadSignals, data: Fetched) -> None:
+    """New ReplicaSets whose pods appeared during the window (a deployment rolled out)."""
+    own = data.ownership
+    cpu = data.container.get("cpu", {})
+    first_seen: dict[str, float] = {}
+    for pod in sig.pods:
+        arr = cpu.get((pod, sig.container or ""))
+        if arr is None:
+            continue
+        idx = np.flatnonzero(np.isfinite(arr))
+        if idx.size:
+            first_seen[pod] = float(data.grid[idx[0]])
+    if not first_seen:
+        return
+    start = float(data.grid[0])
+    by_rs: dict[str | None, list[str]] = defaultdict(list)
+    for pod in first_seen:
+        by_rs[own.replicaset_of_pod(pod)].append(pod)
+    initial = {rs for rs, pods in by_rs.items() if any(first_seen[p] <= start + data.step for p in pods)}
+    c = sig.container or ""
+    old_images = sorted({data.images[(p, c)] for rs in initial for p in by_rs[rs] if (p, c) in data.images})
+    for rs, pods in by_rs.items():
+        if rs in initial or rs is None:
+            continue
+        new_images = sorted({data.images[(p, c)] for p in pods if (p, c) in data.images})
+        sig.rollouts.append(
+            Rollout(
+                at=min(first_seen[p] for p in pods),
+                new_replicaset=rs,
+                old_image=old_images[0] if old_images else None,
+                new_image=new_images[0] if new_images else None,
+            )
+        )
+    sig.rollouts.sort(key=lambda r: r.at)
+
+
+def _replicas(sig: WorkloadSignals, data: Fetched) -> None:
+    dep = data.deployments.get(sig.name, {})
+    spec = _last(dep["spec"]) if "spec" in dep else None
+    pods_now = _last(sig.series["pods"]) if "pods" in sig.series else None
+    sig.replicas = int(spec) if spec is not None else (int(pods_now) if pods_now else None)
+    for hpa, values in data.hpas.items():
+        target = data.hpa_target.get(hpa, hpa)
+        if target == sig.name or (hpa not in data.hpa_target and hpa.startswith(sig.name)):
+            sig.hpa = hpa
+            hmax, hmin = _last(values.get("max", np.array([]))), _last(values.get("min", np.array([])))
+            sig.hpa_max = int(hmax) if hmax is not None else None
+            sig.hpa_min = int(hmin) if hmin is not None else None
+            break

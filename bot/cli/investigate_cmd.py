@@ -1,0 +1,150 @@
+"""``tugboat investigate``: explain an alert from metrics, logs and Git history."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from bot.domain.alert import AlertGroup, parse_alert_group
+from bot.domain.errors import InvalidInput
+from bot.domain.graph import GraphSpec
+from bot.domain.report import InvestigationReport
+from bot.ports.logs import LogSource
+from bot.services.investigate import Investigator
+from bot.settings import Settings, load_settings
+
+
+def parse_at(text: str | None) -> datetime:
+    """Unix seconds or RFC 3339; the wall clock when absent."""
+    if text is None or not text.strip():
+        return datetime.now(UTC)
+    raw = text.strip()
+    try:
+        return datetime.fromtimestamp(float(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"--at {raw!r} is neither unix seconds nor an RFC 3339 time (e.g. 2026-11-25T00:31:30Z)"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def read_alert(path: Path) -> AlertGroup:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the alert file {path}: {exc.strerror or exc}") from None
+    return parse_alert_group(raw)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid configuration: {exc.errors()[0].get('msg', exc)}") from None
+
+
+def investigate(
+    alert: Path = typer.Option(..., "--alert", help="Alertmanager webhook payload (JSON file)."),
+    prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
+    logs_file: Path | None = typer.Option(None, "--logs-file", help="Logs as JSON Lines {ts, labels, line}."),
+    loki_url: str | None = typer.Option(None, "--loki-url", help="Loki base URL."),
+    repo: Path | None = typer.Option(None, "--repo", help="A clone of the GitOps repository."),
+    at: str | None = typer.Option(
+        None, "--at", help="Investigate as of this time (unix seconds or RFC 3339)."
+    ),
+    no_llm: bool = typer.Option(False, "--no-llm", help="Deterministic analysis only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    graphs_dir: Path | None = typer.Option(None, "--graphs", help="Write PNG graphs of the evidence here."),
+) -> None:
+    """Find the most likely root cause of an alert, with evidence, and propose a fix."""
+    logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
+    group = read_alert(alert)
+    when = parse_at(at)
+    settings = _settings(prometheus_url=prometheus_url, loki_url=loki_url, repo=str(repo) if repo else None)
+    investigator = _build(settings, logs_file)
+    result = investigator.investigate(group, when)
+    report = result.report
+    if graphs_dir is not None and result.graphs:
+        report = _render(report, result.graphs, graphs_dir)
+    if no_llm or not settings.llm_configured:
+        pass  # the narrative layer is added on top of this report elsewhere
+    if as_json:
+        typer.echo(json.dumps(report.public(), default=str))
+        return
+    _show(report)
+
+
+def _build(settings: Settings, logs_file: Path | None) -> Investigator:
+    """The composition for this command: adapters from settings, injected into the use case."""
+    from bot.adapters.git.history import LocalGitHistory
+    from bot.adapters.prometheus import PrometheusMetrics
+
+    metrics = None
+    if settings.prometheus_url:
+        metrics = PrometheusMetrics(
+            settings.prometheus_url,
+            timeout_s=settings.prometheus_timeout_s,
+            headers=settings.prometheus_headers,
+        )
+    logs: LogSource | None = None
+    if logs_file is not None:
+        from bot.adapters.logs.jsonl import JsonlLogSource
+
+        logs = JsonlLogSource(logs_file)
+    elif settings.loki_url:
+        from bot.adapters.logs.loki import LokiLogSource
+
+        logs = LokiLogSource(settings.loki_url, timeout_s=settings.loki_timeout_s)
+    history = None
+    repo_root = None
+    if settings.repo:
+        repo_root = Path(settings.repo)
+        if not repo_root.is_dir():
+            raise InvalidInput(
+                f"--repo {repo_root} is not a directory; pass a clone of the GitOps repository"
+            )
+        history = LocalGitHistory(repo_root)
+    return Investigator(metrics, logs, history, repo_root, settings)
+
+
+def _render(report: InvestigationReport, specs: list[GraphSpec], directory: Path) -> InvestigationReport:
+    try:
+        from bot.adapters.graphs import render_all
+    except ImportError:
+        return report
+    paths = render_all(specs, directory)
+    return report.model_copy(update={"graphs": [p.name for p in paths]})
+
+
+def _show(report: InvestigationReport) -> None:
+    """A readable report for a terminal."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console()
+    console.print(Panel(report.summary, title=f"{report.alert_name} at {report.at:%Y-%m-%d %H:%M} UTC"))
+    table = Table("#", "cause", "service", "confidence", "evidence")
+    for i, rc in enumerate(report.root_causes, 1):
+        lines = "\n".join(f"[{e.id}] {e.observation}" for e in rc.evidence[:4])
+        table.add_row(str(i), rc.kind.value, rc.service, f"{rc.confidence:.0%}", lines)
+    console.print(table)
+    prop = report.proposal
+    if prop is not None:
+        console.print(f"[bold]Proposal:[/bold] {prop.action.value} {prop.service or ''} {prop.rationale}")
+        if prop.diff:
+            console.print(prop.diff, markup=False, highlight=False)
+    for status in report.sources:
+        mark = "ok" if status.ok else "unavailable"
+        console.print(f"  {status.name}: {mark} {status.detail}", markup=False)
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False)

@@ -1,0 +1,291 @@
+"""The investigate use case: gather evidence through the ports, analyse it, size a fix.
+
+A failure of one source (Prometheus, logs, git, the manifests) degrades the report and is named
+in ``report.sources`` and ``report.notes``; it never fails the investigation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.analysis import lognotes
+from bot.analysis.commits import Describe, describe_fallback
+from bot.analysis.context import build_context
+from bot.analysis.gather import Fetched, Gatherer
+from bot.analysis.hypotheses import hypotheses, is_symptomatic, onset_of
+from bot.analysis.narrative import graphs, summary
+from bot.analysis.ranking import rank, to_root_causes
+from bot.analysis.signals import build
+from bot.analysis.sizing import RemediationIntent, size
+from bot.analysis.workloads import resolve_alert_workload
+from bot.domain.alert import AlertGroup
+from bot.domain.errors import TugboatError
+from bot.domain.graph import GraphSpec
+from bot.domain.proposal import Action, FieldChange, Proposal
+from bot.domain.report import InvestigationReport, SourceStatus
+from bot.ports.gitrepo import Commit, GitHistory, WorkloadChange
+from bot.ports.logs import LineFilter, LogLine, LogQuery, LogSource, Matcher
+from bot.ports.metrics import MetricsSource
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMIT_LOOKBACK = timedelta(hours=3)
+LOG_LIMIT = 20000
+
+
+class PlannedEditLike(Protocol):
+    changes: list[FieldChange]
+    diff: str
+    notes: list[str]
+
+
+class Planner(Protocol):
+    """Where a manifest value is effectively set, and the minimal edit that changes it."""
+
+    def plan(self, workload: Any, field: str, value: Any, container: str | None = None) -> Any: ...
+
+    def effective(self, workload: Any, field: str, container: str | None = None) -> Any: ...
+
+    def workloads(self) -> list[Any]: ...
+
+
+@dataclass
+class Investigation:
+    report: InvestigationReport
+    graphs: list[GraphSpec] = field(default_factory=list)
+
+
+def _default_planner(repo_root: Path | None) -> Planner | None:
+    if repo_root is None:
+        return None
+    from bot.adapters.manifests.workspace import ManifestRepo
+
+    return ManifestRepo(repo_root)
+
+
+def _default_describe() -> Describe:
+    try:
+        from bot.adapters.git.changes import describe
+    except ImportError:  # the classifier is optional; the fallback reads paths and changed lines
+        return describe_fallback
+    return describe
+
+
+class Investigator:
+    def __init__(
+        self,
+        metrics: MetricsSource | None,
+        logs: LogSource | None,
+        history: GitHistory | None,
+        repo_root: Path | str | None,
+        settings: Settings,
+        *,
+        planner: Planner | None = None,
+        describe: Describe | None = None,
+    ) -> None:
+        self.metrics, self.logs, self.history = metrics, logs, history
+        self.repo_root = Path(repo_root) if repo_root else None
+        self.settings = settings
+        self._planner = planner
+        self._describe = describe
+        self.graphs: list[GraphSpec] = []
+
+    def run(self, group: AlertGroup, at: datetime) -> InvestigationReport:
+        return self.investigate(group, at).report
+
+    def investigate(self, group: AlertGroup, at: datetime) -> Investigation:
+        t0 = time.monotonic()
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        alert = group.primary
+        labels = {**group.common_labels, **alert.labels}
+        namespace = labels.get("namespace")
+        lookback = self.settings.lookback_minutes
+        sources: list[SourceStatus] = []
+        notes: list[str] = []
+        start = at - timedelta(minutes=lookback)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            f_metrics = pool.submit(self._metrics, namespace, at, alert.expr)
+            f_commits = pool.submit(self._commits, at - COMMIT_LOOKBACK, at)
+            f_logs = pool.submit(self._logs, namespace, start, at)
+            f_planner = pool.submit(self._load_planner)
+            data, m_status = f_metrics.result()
+            commits, g_status = f_commits.result()
+            lines, l_status = f_logs.result()
+            planner, p_status = f_planner.result()
+        sources += [m_status, l_status, g_status, p_status]
+        notes += [f"{s.name}: {s.detail}" for s in sources if not s.ok]
+        notes += data.failures[:5]
+
+        alert_start = group.started_at.timestamp() if group.started_at else None
+        baseline_end = at.timestamp() - lookback * 30
+        if alert_start is not None:
+            baseline_end = min(baseline_end, alert_start - 15 * 60)
+        baseline_end = max(baseline_end, start.timestamp() + 20 * 60)
+        signals = build(data, baseline_end)
+        repo_names = self._repo_workloads(planner)
+        known = set(signals) | repo_names | data.ownership.known
+        workload = resolve_alert_workload(labels, data.ownership, known)
+        changes = self._changes(commits, sorted(known))
+        ctx = build_context(
+            data, signals, at.timestamp(), baseline_end, labels, workload, data.alert_series, changes
+        )
+        onsets = {n: o for n, s in signals.items() if is_symptomatic(s) and (o := onset_of(s)) is not None}
+        ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
+
+        ranked = rank(hypotheses(ctx))
+        top = ranked[0] if ranked else None
+        intent = size(top, self.settings.policy) if top else None
+        proposal = (
+            self._proposal(intent, top.kind.value if top else "", namespace, planner, notes)
+            if intent
+            else None
+        )
+        specs = graphs(ctx, top)
+        report = InvestigationReport(
+            alert_name=alert.name,
+            service=workload,
+            namespace=namespace,
+            at=at,
+            summary=summary(alert.name, ctx, ranked, intent),
+            root_causes=to_root_causes(ranked, namespace),
+            proposal=proposal,
+            sources=sources,
+            duration_s=time.monotonic() - t0,
+            notes=notes,
+        )
+        self.graphs = specs
+        return Investigation(report, specs)
+
+    # -- sources --------------------------------------------------------------------------
+    def _metrics(self, namespace: str | None, at: datetime, expr: str | None) -> tuple[Fetched, SourceStatus]:
+        if self.metrics is None:
+            empty = Gatherer.empty(namespace, at, self.settings.lookback_minutes)
+            return empty, SourceStatus(name="prometheus", ok=False, detail="no Prometheus configured")
+        gatherer = Gatherer(self.metrics, namespace, at, self.settings.lookback_minutes, expr)
+        data = gatherer.fetch()
+        if not data.ok:
+            detail = data.failures[0] if data.failures else "no metrics in the window"
+            return data, SourceStatus(name="prometheus", ok=False, detail=detail)
+        detail = f"{len(data.queries)} queries, {len(data.failures)} failed"
+        return data, SourceStatus(name="prometheus", ok=True, detail=detail)
+
+    def _commits(self, since: datetime, until: datetime) -> tuple[list[Commit], SourceStatus]:
+        if self.history is None:
+            return [], SourceStatus(name="git", ok=False, detail="no repository")
+        try:
+            commits = self.history.commits(since, until)
+        except TugboatError as exc:
+            return [], SourceStatus(name="git", ok=False, detail=str(exc))
+        except Exception as exc:  # git output we cannot parse must not sink the report
+            log.warning("git history failed: %s", exc)
+            return [], SourceStatus(name="git", ok=False, detail=f"{type(exc).__name__}: {exc}")
+        return commits, SourceStatus(
+            name="git", ok=True, detail=f"{len(commits)} commits since {since:%H:%M}"
+        )
+
+    def _logs(
+        self, namespace: str | None, start: datetime, end: datetime
+    ) -> tuple[list[LogLine], SourceStatus]:
+        if self.logs is None:
+            return [], SourceStatus(name="logs", ok=False, detail="no log source")
+        if not namespace:
+            return [], SourceStatus(name="logs", ok=False, detail="the alert names no namespace")
+        query = LogQuery(
+            (Matcher("namespace", "=", namespace),), (LineFilter("|~", lognotes.ERROR_PATTERN),), LOG_LIMIT
+        )
+        try:
+            lines = self.logs.query(query, start, end)
+        except Exception as exc:  # any log backend failure degrades the report
+            return [], SourceStatus(name="logs", ok=False, detail=str(exc)[:300])
+        return lines, SourceStatus(name="logs", ok=True, detail=f"{len(lines)} error lines")
+
+    def _load_planner(self) -> tuple[Planner | None, SourceStatus]:
+        if self._planner is not None:
+            return self._planner, SourceStatus(name="manifests", ok=True)
+        try:
+            planner = _default_planner(self.repo_root)
+        except Exception as exc:  # unreadable manifests degrade the proposal only
+            return None, SourceStatus(name="manifests", ok=False, detail=str(exc)[:300])
+        if planner is None:
+            return None, SourceStatus(name="manifests", ok=False, detail="no repository")
+        return planner, SourceStatus(name="manifests", ok=True)
+
+    def _repo_workloads(self, planner: Planner | None) -> set[str]:
+        if planner is None:
+            return set()
+        try:
+            return {w.name for w in planner.workloads()}
+        except Exception:
+            return set()
+
+    def _changes(self, commits: list[Commit], workloads: list[str]) -> list[WorkloadChange]:
+        describe = self._describe or _default_describe()
+        out: list[WorkloadChange] = []
+        for commit in commits:
+            try:
+                out += describe(commit, workloads)
+            except Exception as exc:  # one odd commit must not hide the others
+                log.warning("cannot classify commit %s: %s", commit.sha[:8], exc)
+                out += describe_fallback(commit, workloads)
+        return out
+
+    # -- proposal -------------------------------------------------------------------------
+    def _proposal(
+        self,
+        intent: RemediationIntent,
+        kind: str,
+        namespace: str | None,
+        planner: Planner | None,
+        notes: list[str],
+    ) -> Proposal:
+        base = Proposal(
+            action=intent.action,
+            service=intent.workload,
+            namespace=namespace,
+            commit=intent.commit,
+            title=f"{kind}: {intent.action.value} {intent.workload}",
+            rationale=intent.rationale,
+            created_at=datetime.now(UTC),
+        )
+        if intent.action is Action.NONE:
+            return base
+        if intent.action is Action.REVERT:
+            return self._revert(base, intent, notes)
+        if planner is None:
+            notes.append("no manifest repository: the proposal has no diff")
+            return base
+        value = intent.value
+        try:
+            eff = planner.effective(intent.workload, intent.field or "", None)
+            if (
+                getattr(eff, "field", "") == "hpa.maxReplicas"
+                and isinstance(eff.value, int)
+                and value is not None
+            ):
+                # An HPA owns the count: raise its ceiling, never lower it.
+                cap = int(eff.value * self.settings.policy.max_replica_factor)
+                value = min(max(int(value), eff.value + 1), max(cap, eff.value + 1))
+            planned = planner.plan(intent.workload, intent.field or "", value, None)
+        except Exception as exc:  # the manifest could not be located or edited
+            notes.append(f"manifests: cannot plan {intent.field} for {intent.workload}: {exc}")
+            return base
+        notes.extend(n for n in getattr(planned, "notes", []) if n)
+        return base.model_copy(update={"changes": list(planned.changes), "diff": planned.diff})
+
+    def _revert(self, base: Proposal, intent: RemediationIntent, notes: list[str]) -> Proposal:
+        if self.history is None or not intent.commit:
+            notes.append("no repository: the revert has no diff")
+            return base
+        try:
+            diff = self.history.revert_diff(intent.commit)
+        except Exception as exc:  # a conflicting revert still names the commit to revert
+            notes.append(f"git: cannot compute the revert of {intent.commit[:8]}: {exc}")
+            return base
+        return base.model_copy(update={"diff": diff})
