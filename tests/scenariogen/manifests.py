@@ -1,0 +1,267 @@
+"""Render a GitOps repository (plain, Kustomize or Helm-style) from the workloads' desired state.
+
+Rendering is deterministic, so changing one field of the state and re-rendering yields a one-line
+diff, exactly like a person's commit.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from tests.scenariogen.plan import Plan
+
+CONFIG_KEYS = [
+    ("FEATURE_NEW_PRICING", "false", "true"),
+    ("DB_POOL_SIZE", "20", "2"),
+    ("CACHE_BACKEND", "redis", "memcached"),
+    ("UPSTREAM_TIMEOUT_MS", "2000", "200"),
+    ("SERIALIZER", "json", "msgpack"),
+    ("FEATURE_ASYNC_CHECKOUT", "off", "on"),
+    ("GRPC_MAX_RECV_MB", "16", "1"),
+    ("TLS_MODE", "permissive", "strict"),
+]
+
+
+@dataclass
+class Workload:
+    name: str
+    image: str
+    tag: str
+    replicas: int
+    cpu_limit: float
+    cpu_request: float
+    mem_limit: int
+    mem_request: int
+    env: dict[str, str]
+    hpa: tuple[int, int] | None
+    sidecar: str | None
+    style: dict[str, str] = field(default_factory=dict)
+
+
+def cpu_text(cores: float, style: str) -> str:
+    if style == "milli" or cores < 1 or cores != int(cores):
+        return f"{round(cores * 1000)}m"
+    return f'"{int(cores)}"' if style == "quoted" else str(int(cores))
+
+
+def mem_text(b: int, style: str) -> str:
+    mi = b // 2**20
+    if style == "Gi" and mi % 1024 == 0:
+        return f"{mi // 1024}Gi"
+    return f'"{mi}Mi"' if style == "quoted" else f"{mi}Mi"
+
+
+class Renderer:
+    def __init__(self, plan: Plan) -> None:
+        self.p = plan
+        rng = random.Random(plan.seed * 53 + 2)
+        self.seq = rng.choice(["indented", "indented", "flush"])
+        self.comments = rng.random() < 0.6
+        self.ns_in_meta = rng.random() < 0.5
+        self.overlay = {
+            "base": "overlays/production",
+            "k8s/base": "k8s/overlays/production",
+            "deploy/base": "deploy/overlays/prod",
+        }.get(plan.root, "overlays/production")
+        self.omit_replicas_with_hpa = rng.random() < 0.5
+
+    def paths(self, w: Workload) -> dict[str, str]:
+        r = self.p.root
+        if self.p.layout == "helm":
+            return {"values": f"{r}/{w.name}/values.yaml"}
+        out = {"deployment": f"{r}/{w.name}/deployment.yaml"}
+        if w.hpa:
+            out["hpa"] = f"{r}/{w.name}/hpa.yaml"
+        if self.p.layout == "kustomize":
+            out["overlay"] = f"{self.overlay}/kustomization.yaml"
+        return out
+
+    def render(self, ws: list[Workload]) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for w in ws:
+            if self.p.layout == "helm":
+                files |= self.helm(w)
+                continue
+            files[self.paths(w)["deployment"]] = self.deployment(w)
+            if w.hpa:
+                files[self.paths(w)["hpa"]] = self.hpa(w)
+            if self.p.layout == "kustomize":
+                res = ["deployment.yaml"] + (["hpa.yaml"] if w.hpa else [])
+                files[f"{self.p.root}/{w.name}/kustomization.yaml"] = (
+                    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+                    + "".join(f"  - {r}\n" for r in res)
+                )
+        if self.p.layout == "kustomize":
+            files[f"{self.overlay}/kustomization.yaml"] = self.overlay_file(ws)
+        return files
+
+    def container(self, w: Workload, col: int, with_tag: bool) -> list[str]:
+        pad, inner = " " * col, " " * (col + 2)
+        sub = "  " if self.seq == "indented" else ""
+        q = w.style
+        image = f"{w.image}:{w.tag}" if with_tag else w.image
+        lines = [
+            f"{pad}- name: {w.name}",
+            f"{inner}image: {image}",
+            f"{inner}ports:",
+            f"{inner}{sub}- containerPort: 8080",
+            f"{inner}env:",
+        ]
+        for k, v in w.env.items():
+            lines += [f"{inner}{sub}- name: {k}", f'{inner}{sub}  value: "{v}"']
+        lines += [
+            f"{inner}resources:",
+            f"{inner}  requests:",
+            f"{inner}    cpu: {cpu_text(w.cpu_request, q['cpu'])}",
+            f"{inner}    memory: {mem_text(w.mem_request, q['mem'])}",
+            f"{inner}  limits:",
+            f"{inner}    cpu: {cpu_text(w.cpu_limit, q['cpu'])}"
+            + ("  # sized for steady-state load" if self.comments and q["cpu"] == "milli" else ""),
+            f"{inner}    memory: {mem_text(w.mem_limit, q['mem'])}",
+        ]
+        if w.sidecar in ("log-shipper", "otel-collector"):
+            lines += [
+                f"{pad}- name: {w.sidecar}",
+                f"{inner}image: docker.io/library/{w.sidecar}:1.22.3",
+                f"{inner}resources:",
+                f"{inner}  limits:",
+                f"{inner}    cpu: 500m",
+                f"{inner}    memory: 256Mi",
+            ]
+        return lines
+
+    def deployment(self, w: Workload) -> str:
+        p = self.p
+        kust = p.layout == "kustomize"
+        meta = [f"  name: {w.name}"] + (
+            [f"  namespace: {p.namespace}"] if self.ns_in_meta and not kust else []
+        )
+        out = [
+            "apiVersion: apps/v1",
+            "kind: Deployment",
+            "metadata:",
+            *meta,
+            "  labels:",
+            f"    app: {w.name}",
+            f"    app.kubernetes.io/name: {w.name}",
+            f"    app.kubernetes.io/part-of: {p.namespace}",
+            "spec:",
+        ]
+        if not (w.hpa and self.omit_replicas_with_hpa):
+            replicas = 1 if kust else w.replicas
+            note = "  # owned by on-call; see runbook" if self.comments and not w.hpa else ""
+            out.append(f"  replicas: {replicas}{note}")
+        out += [
+            "  revisionHistoryLimit: 5",
+            "  selector:",
+            "    matchLabels:",
+            f"      app: {w.name}",
+            "  template:",
+            "    metadata:",
+            "      labels:",
+            f"        app: {w.name}",
+            "      annotations:",
+            '        prometheus.io/scrape: "true"',
+            "    spec:",
+            "      containers:",
+        ]
+        col = (0 if kust else 2) if p.quirk else (8 if self.seq == "indented" else 6)
+        out += self.container(w, col, with_tag=not kust)
+        return "\n".join(out) + "\n"
+
+    def hpa(self, w: Workload) -> str:
+        assert w.hpa
+        return (
+            "\n".join(
+                [
+                    "apiVersion: autoscaling/v2",
+                    "kind: HorizontalPodAutoscaler",
+                    "metadata:",
+                    f"  name: {w.name}",
+                    "spec:",
+                    "  scaleTargetRef:",
+                    "    apiVersion: apps/v1",
+                    "    kind: Deployment",
+                    f"    name: {w.name}",
+                    f"  minReplicas: {w.hpa[0]}",
+                    f"  maxReplicas: {w.hpa[1]}",
+                    "  metrics:",
+                    "    - type: Resource",
+                    "      resource:",
+                    "        name: cpu",
+                    "        target:",
+                    "          type: Utilization",
+                    "          averageUtilization: 70",
+                ]
+            )
+            + "\n"
+        )
+
+    def overlay_file(self, ws: list[Workload]) -> str:
+        base_rel = "../../" + self.p.root.split("/")[-1] if self.p.root == "base" else "../../base"
+        out = [
+            "apiVersion: kustomize.config.k8s.io/v1beta1",
+            "kind: Kustomization",
+            f"namespace: {self.p.namespace}",
+            "resources:",
+            *[f"  - {base_rel}/{w.name}" for w in ws],
+        ]
+        if self.comments:
+            out.append("# replica counts for production (base manifests default to 1)")
+        out.append("replicas:")
+        for w in ws:
+            if not w.hpa:
+                out += [f"  - name: {w.name}", f"    count: {w.replicas}"]
+        out.append("images:")
+        for w in ws:
+            out += [f"  - name: {w.image}", f'    newTag: "{w.tag}"']
+        return "\n".join(out) + "\n"
+
+    def helm(self, w: Workload) -> dict[str, str]:
+        r, q = f"{self.p.root}/{w.name}", w.style
+        values = [
+            f"# Default values for {w.name}.",
+            f"replicaCount: {w.replicas}",
+            "",
+            "image:",
+            f"  repository: {w.image}",
+            f'  tag: "{w.tag}"',
+            "  pullPolicy: IfNotPresent",
+            "",
+            "env:",
+        ]
+        values += [f'  {k}: "{v}"' for k, v in w.env.items()]
+        values += [
+            "",
+            "resources:",
+            "  requests:",
+            f"    cpu: {cpu_text(w.cpu_request, q['cpu'])}",
+            f"    memory: {mem_text(w.mem_request, q['mem'])}",
+            "  limits:",
+            f"    cpu: {cpu_text(w.cpu_limit, q['cpu'])}",
+            f"    memory: {mem_text(w.mem_limit, q['mem'])}",
+            "",
+            "autoscaling:",
+            f"  enabled: {'true' if w.hpa else 'false'}",
+            f"  minReplicas: {w.hpa[0] if w.hpa else 1}",
+            f"  maxReplicas: {w.hpa[1] if w.hpa else 5}",
+            "  targetCPUUtilizationPercentage: 70",
+        ]
+        chart = (
+            f"apiVersion: v2\nname: {w.name}\ndescription: {w.name} service\n"
+            "type: application\nversion: 0.3.0\n"
+        )
+        tpl = (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n"
+            "  {{- if not .Values.autoscaling.enabled }}\n"
+            "  replicas: {{ .Values.replicaCount }}\n  {{- end }}\n"
+            "  template:\n    spec:\n      containers:\n        - name: {{ .Chart.Name }}\n"
+            '          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
+            "          resources:\n            {{- toYaml .Values.resources | nindent 12 }}\n"
+        )
+        return {
+            f"{r}/values.yaml": "\n".join(values) + "\n",
+            f"{r}/Chart.yaml": chart,
+            f"{r}/templates/deployment.yaml": tpl,
+        }
