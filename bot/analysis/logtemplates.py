@@ -52,12 +52,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class QuotedValueMask(AbstractMaskingInstruction):
-    """Masks quoted values of ``key="..."`` (logfmt) and ``"key": "..."`` (JSON), except the
-    message-bearing keys: their text is what tells one template from another, and masking
-    ``msg="..."`` would fold every message of a service into one template."""
+    """Masks quoted values of ``key="..."`` (logfmt) and ``"key": "..."`` (JSON), except those
+    of message and severity keys: their text is what tells one template from another, and
+    masking ``msg="..."`` would fold every message of a service into one template."""
 
-    MESSAGE_KEYS: ClassVar[frozenset[str]] = frozenset(
+    KEPT_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"msg", "message", "err", "error", "reason", "event", "exception", "panic"}
+        | {"level", "lvl", "severity", "logger", "component"}
     )
     PATTERN = re.compile(r'([A-Za-z_][\w.-]*)(=|"\s*:\s*)"((?:[^"\\]|\\.)*)"')
 
@@ -70,7 +71,7 @@ class QuotedValueMask(AbstractMaskingInstruction):
         masked = f'"{mask_prefix}{self.mask_with}{mask_suffix}"'
 
         def one(m: re.Match[str]) -> str:
-            return m.group(0) if m.group(1).lower() in self.MESSAGE_KEYS else m.group(1) + m.group(2) + masked
+            return m.group(0) if m.group(1).lower() in self.KEPT_KEYS else m.group(1) + m.group(2) + masked
 
         return self.PATTERN.sub(one, content)
 
