@@ -12,13 +12,16 @@ TEXT = (
     "apiVersion: apps/v1\r\nkind: Deployment\r\nmetadata:\r\n  name: checkout\r\nspec:\r\n"
     "  replicas: 1  # owned by on-call\r\n  template:\r\n    spec:\r\n      containers:\r\n"
     "      - name: checkout\r\n        image: registry.example.com/shop/checkout:1.0.0\r\n"
-    "        resources:\r\n          limits:\r\n            cpu: \"1\"\r\n"
+    '        resources:\r\n          limits:\r\n            cpu: "1"\r\n'
 )
 
 
 def tugboat(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
-        [sys.executable, "-c", "from bot.cli.main import run; run()", *args], cwd=cwd, capture_output=True, check=False
+        [sys.executable, "-c", "from bot.cli.main import run; run()", *args],
+        cwd=cwd,
+        capture_output=True,
+        check=False,
     )
     # decoded by hand: text=True would turn the CRLF of a diff into LF
     return subprocess.CompletedProcess(out.args, out.returncode, out.stdout.decode(), out.stderr.decode())
@@ -66,7 +69,10 @@ def test_new_key_by_path_is_typed(manifest: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--resource", "Deployment/nope", "--field", "replicas", "--value", "2"], "Deployment/nope is not in"),
+        (
+            ["--resource", "Deployment/nope", "--field", "replicas", "--value", "2"],
+            "Deployment/nope is not in",
+        ),
         (["--resource", "Deployment/checkout", "--field", "color", "--value", "2"], "unknown field 'color'"),
         (["--resource", "Deployment/checkout", "--field", "replicas", "--value", "two"], "whole number"),
         (["--resource", "Deployment/checkout", "--field", "memory-limit", "--value", "lots"], "quantity"),

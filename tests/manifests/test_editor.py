@@ -41,11 +41,15 @@ spec:
 
 def test_replaces_only_the_value_and_keeps_the_comment() -> None:
     new = set_path(DEPLOY, "spec.replicas", 3)
-    assert changed(DEPLOY, new) == [("  replicas: 1  # owned by on-call", "  replicas: 3  # owned by on-call")]
+    assert changed(DEPLOY, new) == [
+        ("  replicas: 1  # owned by on-call", "  replicas: 3  # owned by on-call")
+    ]
 
 
 def test_keeps_quote_styles() -> None:
-    new = set_path(DEPLOY, "spec.template.spec.containers[0].image", "registry.example.com/shop/checkout:1.4.3")
+    new = set_path(
+        DEPLOY, "spec.template.spec.containers[0].image", "registry.example.com/shop/checkout:1.4.3"
+    )
     assert changed(DEPLOY, new) == [
         (
             '          image: "registry.example.com/shop/checkout:1.4.2"',
@@ -72,7 +76,10 @@ def test_a_string_that_reads_as_a_number_is_quoted() -> None:
 def test_flow_mapping_value() -> None:
     new = set_path(DEPLOY, "spec.template.spec.containers[0].resources.requests.cpu", "250m")
     assert changed(DEPLOY, new) == [
-        ("            requests: {cpu: 100m, memory: 128Mi}", "            requests: {cpu: 250m, memory: 128Mi}")
+        (
+            "            requests: {cpu: 100m, memory: 128Mi}",
+            "            requests: {cpu: 250m, memory: 128Mi}",
+        )
     ]
 
 
@@ -99,9 +106,11 @@ def test_sequences_indented_or_not_in_one_file() -> None:
 def test_kustomization_selectors() -> None:
     text = (
         "replicas:\n  - name: checkout\n    count: 2\n  - name: web\n    count: 3\n"
-        "images:\n  - name: registry.example.com/shop/auth\n    newTag: \"2.3.0\"\n"
+        'images:\n  - name: registry.example.com/shop/auth\n    newTag: "2.3.0"\n'
     )
-    assert changed(text, set_path(text, "replicas[name=checkout].count", 6)) == [("    count: 2", "    count: 6")]
+    assert changed(text, set_path(text, "replicas[name=checkout].count", 6)) == [
+        ("    count: 2", "    count: 6")
+    ]
     new = set_path(text, "images[name=registry.example.com/shop/auth].newTag", "2.2.9")
     assert changed(text, new) == [('    newTag: "2.3.0"', '    newTag: "2.2.9"')]
 
@@ -128,7 +137,10 @@ def test_duplicate_keys_are_refused_naming_key_and_line() -> None:
 
 
 def test_missing_keys_are_inserted_in_the_files_indentation() -> None:
-    four = "spec:\n    containers:\n        -   name: a\n            resources:\n                limits:\n                    cpu: 1\n    other: 1\n"
+    four = (
+        "spec:\n    containers:\n        -   name: a\n            resources:\n"
+        "                limits:\n                    cpu: 1\n    other: 1\n"
+    )
     new = set_path(four, "spec.containers[0].resources.limits.memory", "1Gi")
     assert new == four.replace("cpu: 1\n", "cpu: 1\n                    memory: 1Gi\n")
     new = set_path(four, "spec.containers[0].resources.requests.cpu", "100m")
@@ -136,12 +148,17 @@ def test_missing_keys_are_inserted_in_the_files_indentation() -> None:
         "cpu: 1\n", "cpu: 1\n                requests:\n                    cpu: 100m\n"
     )
     two = "resources:\n  limits:\n  requests:\n    cpu: 1m\nnext: {}\n"  # an empty limits: as in Helm values
-    assert set_path(two, "resources.limits.cpu", "500m") == two.replace("limits:\n", "limits:\n    cpu: 500m\n")
+    assert set_path(two, "resources.limits.cpu", "500m") == two.replace(
+        "limits:\n", "limits:\n    cpu: 500m\n"
+    )
 
 
 def test_insert_into_flow_mapping_and_crlf_without_final_newline() -> None:
     text = "c:\r\n  resources: {}\r\n  env: {a: 1}"
-    assert set_path(text, "c.resources.limits.cpu", "1") == 'c:\r\n  resources: {limits: {cpu: "1"}}\r\n  env: {a: 1}'
+    assert (
+        set_path(text, "c.resources.limits.cpu", "1")
+        == 'c:\r\n  resources: {limits: {cpu: "1"}}\r\n  env: {a: 1}'
+    )
     assert set_path(text, "c.env.b", 2) == "c:\r\n  resources: {}\r\n  env: {a: 1, b: 2}"
     assert set_path(text, "c.x", 2) == "c:\r\n  resources: {}\r\n  env: {a: 1}\r\n  x: 2"
 

@@ -13,7 +13,9 @@ from bot.adapters.manifests.workspace import ManifestRepo, PlannedEdit
 from bot.domain.errors import InvalidInput
 
 
-def deployment(name: str, replicas: int = 2, image: str = "", cpu: str = "500m", containers_at: int = 8) -> str:
+def deployment(
+    name: str, replicas: int = 2, image: str = "", cpu: str = "500m", containers_at: int = 8
+) -> str:
     image = image or f"registry.example.com/shop/{name}:1.0.0"
     pad = " " * containers_at
     return (
@@ -39,7 +41,18 @@ def git_repo(root: Path, files: dict[str, str]) -> Path:
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
     subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"],
+        [
+            "git",
+            "-C",
+            str(root),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "init",
+        ],
         check=True,
     )
     return root
@@ -71,7 +84,12 @@ def test_plain_layout_with_and_without_hpa(tmp_path: Path) -> None:
     assert found["web"].containers == ["web"]
 
     eff = repo.effective("checkout", "replicas")
-    assert (eff.file, eff.path, eff.value, eff.field) == ("apps/checkout/hpa.yaml", "spec.maxReplicas", 6, "hpa.maxReplicas")
+    assert (eff.file, eff.path, eff.value, eff.field) == (
+        "apps/checkout/hpa.yaml",
+        "spec.maxReplicas",
+        6,
+        "hpa.maxReplicas",
+    )
     planned = repo.plan("checkout", "replicas", 10)
     assert [c.public() for c in planned.changes] == [
         {"file": "apps/checkout/hpa.yaml", "field": "hpa.maxReplicas", "from": 6, "to": 10,
@@ -95,14 +113,16 @@ def test_kustomize_overlay_overrides_the_base(tmp_path: Path) -> None:
     overlay = (
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop\nresources:\n"
         "  - ../../base/checkout\n  - ../../base/web\nreplicas:\n  - name: checkout\n    count: 4\n"
-        "images:\n  - name: registry.example.com/shop/checkout\n    newTag: \"1.4.2\"\n"
+        'images:\n  - name: registry.example.com/shop/checkout\n    newTag: "1.4.2"\n'
     )
     staging = overlay.replace("count: 4", "count: 1").replace("namespace: shop", "namespace: shop-staging")
     base = "resources:\n  - deployment.yaml\n"
     root = git_repo(
         tmp_path,
         {
-            "base/checkout/deployment.yaml": deployment("checkout", 1, image="registry.example.com/shop/checkout"),
+            "base/checkout/deployment.yaml": deployment(
+                "checkout", 1, image="registry.example.com/shop/checkout"
+            ),
             "base/checkout/kustomization.yaml": base,
             "base/web/deployment.yaml": deployment("web", 2),
             "base/web/kustomization.yaml": base,
@@ -114,12 +134,19 @@ def test_kustomize_overlay_overrides_the_base(tmp_path: Path) -> None:
     checkout = repo.find("checkout")
     assert checkout.namespace == "shop"
     eff = repo.effective(checkout, "replicas")
-    assert (eff.file, eff.path, eff.value) == ("overlays/production/kustomization.yaml", "replicas[name=checkout].count", 4)
+    assert (eff.file, eff.path, eff.value) == (
+        "overlays/production/kustomization.yaml",
+        "replicas[name=checkout].count",
+        4,
+    )
     assert "chose overlays/production" in eff.explanation
     planned = repo.plan(checkout, "replicas", 8)
     assert planned.changes[0].file == "overlays/production/kustomization.yaml" and planned.changes[0].to == 8
     apply(root, planned)
-    assert load_data((root / "overlays/production/kustomization.yaml").read_text())[0]["replicas"][0]["count"] == 8
+    assert (
+        load_data((root / "overlays/production/kustomization.yaml").read_text())[0]["replicas"][0]["count"]
+        == 8
+    )
 
     eff = repo.effective(checkout, "image")
     assert eff.value == "registry.example.com/shop/checkout:1.4.2"
@@ -148,7 +175,12 @@ def test_helm_values(tmp_path: Path) -> None:
     )
     repo = ManifestRepo(root)
     [api] = repo.workloads()
-    assert (api.name, api.kind, api.chart, api.file) == ("api", "Deployment", "charts/api", "charts/api/values.yaml")
+    assert (api.name, api.kind, api.chart, api.file) == (
+        "api",
+        "Deployment",
+        "charts/api",
+        "charts/api/values.yaml",
+    )
     assert repo.effective(api, "replicas").path == "replicaCount"
     apply(root, repo.plan(api, "replicas", 3))
     planned = repo.plan(api, "cpu", 0.5)  # limits: is empty: the key is added under it
