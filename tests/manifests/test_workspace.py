@@ -159,6 +159,9 @@ def test_kustomize_overlay_overrides_the_base(tmp_path: Path) -> None:
     assert repo.plan("web", "cpu_request", 0.25).changes[0].to == 0.25
 
 
+TEMPLATE = "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n"
+
+
 def test_helm_values(tmp_path: Path) -> None:
     values = (
         "# Default values\nreplicaCount: 1\nimage:\n  repository: ghcr.io/acme/api\n  tag: 6.1.0\n"
@@ -170,7 +173,7 @@ def test_helm_values(tmp_path: Path) -> None:
         {
             "charts/api/Chart.yaml": "apiVersion: v2\nname: api\nversion: 1.0.0\n",
             "charts/api/values.yaml": values,
-            "charts/api/templates/deployment.yaml": "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+            "charts/api/templates/deployment.yaml": TEMPLATE,
         },
     )
     repo = ManifestRepo(root)
