@@ -172,7 +172,7 @@ def test_tracker_paths_for_dedented_lists_and_block_scalars() -> None:
         "spec.containers.[a].args",
         "spec.containers.[a].args.[--x]",
         "spec.containers.[a].command",
-        "spec.containers.[a].command",
+        "spec.containers.[a].command.run",
         "spec.containers.[a].image",
         "after",
     ]
@@ -180,3 +180,35 @@ def test_tracker_paths_for_dedented_lists_and_block_scalars() -> None:
 
 def _commit(*files: FileChange) -> Commit:
     return Commit(sha="c0ffee" * 6 + "abcd", at=T0, author="dev", subject="change", files=files)
+
+
+def test_inline_kustomize_patches_are_classified_inside_the_block() -> None:
+    old = (
+        "kind: Kustomization\n"
+        "patches:\n"
+        "  - target: {kind: Deployment, name: auth}\n"
+        "    patch: |-\n"
+        "      - op: replace\n"
+        "        path: /spec/replicas\n"
+        "        value: 3\n"
+        "  - target:\n"
+        "      kind: Deployment\n"
+        "      name: web\n"
+        "    patch: |-\n"
+        "      apiVersion: apps/v1\n"
+        "      kind: Deployment\n"
+        "      spec:\n"
+        "        template:\n"
+        "          spec:\n"
+        "            containers:\n"
+        "            - name: web\n"
+        "              resources:\n"
+        "                limits:\n"
+        "                  memory: 512Mi\n"
+    )
+    new = old.replace("value: 3", "value: 5").replace("memory: 512Mi", "memory: 1Gi")
+    changes = describe(_commit(FileChange("overlays/prod/kustomization.yaml", old, new)), ["web", "auth"])
+    assert [(c.workload, c.kinds, c.summary) for c in changes] == [
+        ("web", {"resources"}, "limits.memory 512Mi -> 1Gi"),
+        ("auth", {"replicas"}, "replicas 3 -> 5"),
+    ]

@@ -141,6 +141,8 @@ def _line_owner(info: LineInfo, tracked: Tracked, owner: str | None, workloads: 
         return owner
     # A shared file: the list item or key the line sits in names the workload.
     for part in reversed(info.path):
+        if part.startswith("[/"):
+            continue  # a JSON pointer, not a name
         workload = match_workload(part.strip("[]"), workloads)
         if workload:
             return workload
@@ -153,8 +155,20 @@ def _has_kind(*tracked: Tracked) -> bool:
     return any(d.kind for t in tracked for d in t.docs)
 
 
+def _keys(path: tuple[str, ...], lower: bool = True) -> list[str]:
+    """The keys above a line; a JSON patch op (``- path: /spec/replicas``) stands for its pointer."""
+    keys: list[str] = []
+    for part in path:
+        if part.startswith("[/"):
+            keys += [k for k in part[2:-1].split("/") if k and not k.isdigit()]
+            break
+        if not part.startswith("["):
+            keys.append(part)
+    return [k.lower() for k in keys] if lower else keys
+
+
 def _kind(info: LineInfo, tracked: Tracked, helm: bool, path: PurePosixPath) -> ChangeKind:
-    keys = [k.lower() for k in info.keys]
+    keys = _keys(info.path)
     leaf = keys[-1] if keys else ""
     doc = tracked.docs[info.doc] if info.doc < len(tracked.docs) else None
     kustomization = (doc is not None and doc.kind == "Kustomization") or path.stem == "kustomization"
@@ -174,7 +188,7 @@ def _kind(info: LineInfo, tracked: Tracked, helm: bool, path: PurePosixPath) -> 
 
 
 def _label(path: tuple[str, ...], kind: ChangeKind) -> str:
-    keys = [p for p in path if not p.startswith("[")]
+    keys = _keys(path, lower=False)
     if kind == "image":
         return "image" if keys[-1:] != ["repository"] else "image repository"
     if kind == "replicas":
@@ -183,7 +197,7 @@ def _label(path: tuple[str, ...], kind: ChangeKind) -> str:
         return ".".join(keys[keys.index("resources") + 1 :]) or "resources"
     if kind == "env":
         lowered = [p.lower() for p in path]
-        start = max(i for i, p in enumerate(lowered) if p in _ENV_KEYS)
+        start = max((i for i, p in enumerate(lowered) if p in _ENV_KEYS), default=0)
         names = [p.strip("[]") for p in path[start:] if p.startswith("[") and p != "[]"]
         return names[-1] if names else ".".join(keys)
     return ".".join(keys) or "comment"

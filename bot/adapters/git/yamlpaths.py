@@ -43,6 +43,7 @@ class _Frame:
     label: str  # the key, or the item's number
     child_indent: int | None = None
     is_seq: bool = False
+    start: int = 0  # for a block scalar: the index of its ``key: |`` line
 
 
 @dataclass
@@ -55,28 +56,31 @@ def track(text: str) -> Tracked:
     """Key paths for every line of ``text`` (one entry per line, same order)."""
     raw: list[tuple[tuple[str, ...], str | None, int, bool]] = []
     identities: dict[str, str] = {}
+    nested: dict[str, str] = {}  # an item's fallback identity: a ``name`` anywhere inside it
+    blocks: dict[int, list[int]] = {}  # block scalar start line -> its body lines
+    lines_in = text.splitlines()
     stack: list[_Frame] = []
     doc = 0
     items = 0
-    for line in text.splitlines():
+    for line in lines_in:
         stripped = line.strip()
         if stripped in ("---", "...") or stripped.startswith("--- "):
             stack, doc = [], doc + 1
             raw.append(((), None, doc, False))
             continue
-        if not stripped or stripped.startswith("#"):
-            if stack and stack[-1].kind == "scalar" and stripped:
-                raw.append((_labels(stack), None, doc, True))
-            else:
-                raw.append((_labels(stack), None, doc, False))
-            continue
         indent = len(line) - len(line.lstrip(" "))
+        if stripped and stack and stack[-1].kind == "scalar" and indent <= stack[-1].indent:
+            stack.pop()  # the block scalar ended
+        if stack and stack[-1].kind == "scalar":
+            blocks.setdefault(stack[-1].start, []).append(len(raw))
+            raw.append((_labels(stack), stripped or None, doc, bool(stripped)))
+            continue
+        if not stripped or stripped.startswith("#"):
+            raw.append((_labels(stack), None, doc, False))
+            continue
         is_item = stripped == "-" or stripped.startswith("- ")
         while stack and not _contains(stack, indent, is_item):
             stack.pop()
-        if stack and stack[-1].kind == "scalar":
-            raw.append((_labels(stack), stripped, doc, True))
-            continue
         if stack and stack[-1].child_indent is None:
             stack[-1].child_indent, stack[-1].is_seq = indent, is_item
         col, rest, value = indent, stripped, None
@@ -93,18 +97,41 @@ def track(text: str) -> Tracked:
                 value = _scalar(match.group("rest") or "")
                 if stack and stack[-1].kind == "item" and key in _IDENTITY_KEYS and value:
                     identities.setdefault(stack[-1].label, value)
+                name = value if key == "name" else _flow_name(value)
+                for frame in stack:
+                    if name and frame.kind == "item":
+                        nested.setdefault(frame.label, name)
                 raw.append(((*_labels(stack), key), value, doc, True))
                 if value is None:
                     stack.append(_Frame(col, "key", key))
                 elif value[:1] in ("|", ">") and re.fullmatch(r"[|>][0-9+-]*", value):
-                    stack.append(_Frame(col, "scalar", key))
+                    stack.append(_Frame(col, "scalar", key, start=len(raw) - 1))
                 continue
             value = _scalar(rest)
             if stack and stack[-1].kind == "item" and value:
                 identities.setdefault(stack[-1].label, value)
         raw.append((_labels(stack), value, doc, True))
-    lines = [LineInfo(_render(path, identities), value, d, sig) for path, value, d, sig in raw]
+    names = nested | identities
+    lines = [LineInfo(_render(path, names), value, d, sig) for path, value, d, sig in raw]
+    for start, block in blocks.items():
+        _track_block(lines, lines_in, start, block)
     return Tracked(lines, _documents(lines, doc + 1))
+
+
+def _track_block(lines: list[LineInfo], text: list[str], start: int, body: list[int]) -> None:
+    """Embedded YAML (a Kustomize ``patch: |``, a ConfigMap file) gets paths of its own."""
+    content = [text[i] for i in body]
+    margin = min((len(t) - len(t.lstrip(" ")) for t in content if t.strip()), default=0)
+    inner = track("\n".join(t[margin:] for t in content))
+    prefix = lines[start].path
+    for index, info in zip(body, inner.lines, strict=False):
+        lines[index] = LineInfo((*prefix, *info.path), info.value, lines[index].doc, info.significant)
+
+
+def _flow_name(value: str | None) -> str | None:
+    """``name`` inside a flow mapping such as ``{kind: Deployment, name: auth}``."""
+    match = re.search(r"[{,]\s*name\s*:\s*([^,}\s]+)", value or "")
+    return match.group(1).strip("\"'") if match and (value or "").startswith("{") else None
 
 
 def _contains(stack: list[_Frame], indent: int, is_item: bool) -> bool:
