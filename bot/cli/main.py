@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bot import __version__
-from bot.cli import audit_cmd, config_cmd, investigate_cmd, manifest_cmd
+from bot.cli import ask_cmd, audit_cmd, config_cmd, investigate_cmd, manifest_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(manifest_cmd.app, name="manifest")
 app.command("investigate")(investigate_cmd.investigate)
+app.command("ask")(ask_cmd.ask)
 
 
 def _version(value: bool) -> None:

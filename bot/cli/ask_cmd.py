@@ -1,0 +1,71 @@
+"""``tugboat ask``: a question about an alert, answered from the investigation's evidence.
+
+With a model configured the assistant explains and may call read-only tools; with ``--no-llm``
+or without a key the deterministic analysis is the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+
+from bot.assistant.service import Answer, Assistant
+from bot.assistant.tools import ToolContext
+from bot.cli.investigate_cmd import _build, _settings, parse_at, read_alert
+from bot.domain.report import InvestigationReport
+from bot.security.redact import redact_data
+
+
+def ask(
+    question: str = typer.Argument(..., help='The question, e.g. "why is checkout slow?"'),
+    alert: Path | None = typer.Option(None, "--alert", help="Alertmanager webhook payload (JSON file)."),
+    prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
+    logs_file: Path | None = typer.Option(None, "--logs-file", help="Logs as JSON Lines {ts, labels, line}."),
+    repo: Path | None = typer.Option(None, "--repo", help="A clone of the GitOps repository."),
+    at: str | None = typer.Option(None, "--at", help="As of this time (unix seconds or RFC 3339)."),
+    no_llm: bool = typer.Option(False, "--no-llm", help="Deterministic analysis only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Ask about an alert; the answer cites the investigation's evidence ([E1], [E2]...)."""
+    logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
+    overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": str(repo) if repo else None}
+    if no_llm:
+        overrides["llm_enabled"] = False
+    settings = _settings(**overrides)
+    when = parse_at(at)
+    report: InvestigationReport | None = None
+    context = ToolContext(at=when, output_tokens=settings.llm_tool_output_tokens)
+    if alert is not None:
+        investigator = _build(settings, logs_file)
+        report = investigator.run(read_alert(alert), when)
+        context.metrics, context.logs = investigator.metrics, investigator.logs
+        context.git, context.repo_dir = investigator.history, investigator.repo_root
+        context.report = report
+    answer = Assistant(settings, context=context).answer(question, "cli", [], report)
+    if report is not None:
+        report = report.model_copy(update={"llm": answer.usage, "notes": [*report.notes, *answer.notes]})
+    if as_json:
+        doc = {"question": question, "answer": answer.public(), "report": report.public() if report else None}
+        typer.echo(json.dumps(redact_data(doc), default=str))
+        return
+    _show(answer)
+
+
+def _show(answer: Answer) -> None:
+    typer.echo(answer.text)
+    for note in answer.notes:
+        typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
+    if answer.proposal_suggestion is not None:
+        p = answer.proposal_suggestion
+        typer.echo(f"suggested (for review, not applied): {p.action} {p.workload} {p.field}={p.value}")
+    u = answer.usage
+    if u.calls:
+        typer.secho(
+            f"model {u.model}: {u.calls} call(s), {u.prompt_tokens} prompt + {u.completion_tokens}"
+            f" completion tokens, {u.latency_s:.1f}s",
+            fg=typer.colors.BRIGHT_BLACK,
+            err=True,
+        )
