@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from drain3 import TemplateMiner
@@ -42,6 +42,8 @@ _ERROR_WORDS = re.compile(
     r"\b(?:panic|fatal|exception|traceback|error|failed|failure|oomkilled|out of memory|segfault)\b",
     re.IGNORECASE,
 )
+# Class names such as TypeError or NullPointerException.
+_ERROR_CLASS = re.compile(r"[a-z](?:Exception|Error)\b")
 _WARN_WORDS = re.compile(r"\b(?:warn|warning|deprecated|retrying|timeout)\b", re.IGNORECASE)
 _CRASH = re.compile(
     r"\b(?:panic|fatal|oomkill(?:ed)?|oom[- ]killer|segfault|segmentation fault|sigsegv|"
@@ -116,7 +118,7 @@ def level_of(text: str) -> Level:
     explicit = _LEVEL_FIELD.search(text)
     if explicit:
         return _LEVELS.get(explicit.group(1).lower(), "info")
-    if _ERROR_WORDS.search(text):
+    if _ERROR_WORDS.search(text) or _ERROR_CLASS.search(text):
         return "error"
     return "warn" if _WARN_WORDS.search(text) else "info"
 
@@ -131,7 +133,11 @@ def _clean(text: str, limit: int) -> str:
 
 
 def _hhmm(t: datetime) -> str:
-    return t.strftime("%H:%M")
+    return t.astimezone(UTC).strftime("%H:%M")
+
+
+def _per_min(rate: float) -> str:
+    return f"{rate:.0f}/min" if rate >= 10 else f"{rate:.2g}/min"
 
 
 @dataclass
@@ -179,7 +185,7 @@ class LogSummary:
         if stat.before == 0:
             return text + ", none before"
         before_rate, after_rate = self._rates(stat)
-        return text + f", {stat.before} before ({before_rate:.2g}/min before, {after_rate:.2g}/min since)"
+        return text + f", {stat.before} before ({_per_min(before_rate)} before, {_per_min(after_rate)} since)"
 
     def observations(self, n: int = 3) -> list[str]:
         return [self.observation(s) for s in self.templates[:n]]
@@ -219,7 +225,12 @@ def _rank_key(stat: TemplateStat, summary: LogSummary) -> tuple[float, ...]:
 
 
 def summarize(lines: Sequence[LogLine], onset: datetime | None, max_templates: int = 10) -> LogSummary:
-    """Cluster ``lines`` into templates and rank them by their change at ``onset``."""
+    """Cluster ``lines`` into templates and rank them by their change at ``onset``.
+
+    A naive ``onset`` is taken as UTC, like naive log timestamps.
+    """
+    if onset is not None and onset.tzinfo is None:
+        onset = onset.replace(tzinfo=UTC)
     miner = new_miner()
     # Masked text -> cluster id. Identical masked lines are clustered once: drain is the slow part.
     cluster_of: dict[str, int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -67,7 +67,8 @@ def test_levels_from_fields_then_keywords() -> None:
     assert level_of('{"level":"WARNING","msg":"x"}') == "warn"
     assert level_of('level=info msg="request failed, retried"') == "info"  # the field wins
     assert level_of("panic: runtime error: index out of range") == "error"
-    assert level_of("java.lang.NullPointerException at Foo.bar") == "info"  # no word boundary match
+    assert level_of("java.lang.NullPointerException at Foo.bar") == "error"
+    assert level_of("TypeError: x is undefined") == "error"
     assert level_of("Traceback (most recent call last):") == "error"
     assert level_of("GET /healthz 200") == "info"
 
@@ -214,3 +215,10 @@ def test_examples_without_a_bad_deploy_show_no_new_exception(shared_dir: Path) -
         summary = summarize(lines, at_ - timedelta(minutes=30))
         assert not any("unhandled exception" in t.template for t in new_error_templates(summary)), name
         assert not crash_signals(summary), name
+
+
+def test_naive_onset_is_utc_and_times_print_in_utc() -> None:
+    summary = summarize(incident(), ONSET.replace(tzinfo=None))
+    assert summary.observation(summary.templates[0]).endswith("since 00:58, none before")
+    local = ONSET.astimezone(timezone(timedelta(hours=2)))
+    assert summarize(incident(), local).observation(summary.templates[0]).endswith("since 00:58, none before")

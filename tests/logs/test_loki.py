@@ -25,7 +25,7 @@ import vcr
 import yaml
 
 from bot.adapters.logs.logql import render
-from bot.adapters.logs.loki import DEFAULT_PAGE_SIZE, LokiLogSource, from_ns, to_ns
+from bot.adapters.logs.loki import DEFAULT_PAGE_SIZE, LokiLogSource, from_ns, parse_streams, to_ns
 from bot.domain.errors import SourceUnavailable
 from bot.settings import Settings
 from tests.logs import lokidata as data
@@ -240,3 +240,29 @@ def test_recording_filters_credentials(tmp_path: Path, file_server: str) -> None
     assert "s3cret" not in text and "team-a" not in text
     headers = yaml.safe_load(text)["interactions"][0]["request"]["headers"]
     assert not {h.lower() for h in headers} & set(FILTERED)
+
+
+def test_parse_streams_accepts_structured_metadata_and_refuses_other_shapes() -> None:
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "streams",
+            "result": [
+                {"stream": {"app": "a"}, "values": [["20", "second", {"trace_id": "abc"}], ["30", "third"]]},
+                {"stream": {"app": "b"}, "values": [["10", "first"]]},
+            ],
+        },
+    }
+    assert [(ns, e.line, e.labels["app"]) for ns, _, e in parse_streams(body)] == [
+        (10, "first", "b"),
+        (20, "second", "a"),
+        (30, "third", "a"),
+    ]
+    matrix = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    with pytest.raises(SourceUnavailable, match="'matrix' result"):
+        parse_streams(matrix)
+    broken = {"status": "success", "data": {"resultType": "streams", "result": [{"values": [["x"]]}]}}
+    with pytest.raises(SourceUnavailable, match="malformed streams result"):
+        parse_streams(broken)
+    with pytest.raises(SourceUnavailable, match="refused the query: bad things"):
+        parse_streams({"status": "error", "error": "bad things"})

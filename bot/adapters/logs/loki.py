@@ -137,13 +137,16 @@ def parse_streams(body: Any, where: str = "Loki") -> list[tuple[int, str, LogLin
             f"Loki at {where} returned a {data.get('resultType')!r} result; log queries expect streams"
         )
     entries: list[tuple[int, str, LogLine]] = []
-    for stream in data.get("result") or []:
-        labels = {str(k): str(v) for k, v in (stream.get("stream") or {}).items()}
-        key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        for value in stream.get("values") or []:
-            # [ts, line] or, with structured metadata, [ts, line, {metadata}].
-            ns = int(value[0])
-            entries.append((ns, key, LogLine(ts=from_ns(ns), line=str(value[1]), labels=labels)))
+    try:
+        for stream in data.get("result") or []:
+            labels = {str(k): str(v) for k, v in (stream.get("stream") or {}).items()}
+            key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            for value in stream.get("values") or []:
+                # [ts, line] or, with structured metadata, [ts, line, {metadata}].
+                ns = int(value[0])
+                entries.append((ns, key, LogLine(ts=from_ns(ns), line=str(value[1]), labels=dict(labels))))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise SourceUnavailable(f"Loki at {where} sent a malformed streams result: {exc!r}") from None
     entries.sort(key=lambda e: e[0])  # stable: lines of one stream keep their order
     return entries
 
