@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 REPORT_TOKENS = 2500
 HISTORY_TOKENS = 800
 QUESTION_TOKENS = 300
+_DISABLED, _NO_KEY = "disabled", "no API key configured"
+_FALLBACK_NOTES = {
+    _DISABLED: "LLM disabled (--no-llm or llm_enabled: false); showing the deterministic analysis",
+    _NO_KEY: "LLM not configured (no OPENAI_API_KEY); showing the deterministic analysis",
+}
 
 
 @dataclass
@@ -152,13 +157,16 @@ class Assistant:
         return render_prompt(name, self.settings.prompts_dir, **values)
 
     def _fallback(self, report: InvestigationReport | None, reason: str, thread_id: str | None) -> Answer:
+        """The deterministic analysis, with one line saying why the model's answer is absent."""
         text = deterministic_narrative(report) if report else "No investigation is attached to this thread."
         return Answer(
             text=text,
             citations=[e.id for e in numbered_evidence(report)] if report else [],
             usage=LLMUsage(model=self.settings.llm_model),
             fallback=True,
-            notes=[f"LLM unavailable ({reason}); showing the deterministic analysis"],
+            notes=[
+                _FALLBACK_NOTES.get(reason, f"LLM unavailable ({reason}); showing the deterministic analysis")
+            ],
             thread_id=thread_id,
         )
 
@@ -187,12 +195,12 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         s = self.settings
         if not s.llm_enabled:
-            yield self._fallback(report, "disabled", thread_id)
+            yield self._fallback(report, _DISABLED, thread_id)
             return
         try:
             model = self._model or build_chat_model(s)
         except ValueError:
-            yield self._fallback(report, "no API key configured", thread_id)
+            yield self._fallback(report, _NO_KEY, thread_id)
             return
         suggestions: list[ModelProposal] = []
         rejected: list[str] = []

@@ -126,7 +126,7 @@ def test_server_errors_fall_back_to_the_deterministic_analysis(llm_settings) -> 
 def test_no_key_or_disabled_means_deterministic(llm_settings) -> None:
     report = cpu_limit_report()
     no_key = Assistant(llm_settings(openai_api_key=None)).explain(report)
-    assert no_key.fallback and "no API key configured" in no_key.notes[0]
+    assert no_key.fallback and no_key.notes[0].startswith("LLM not configured (no OPENAI_API_KEY)")
     off = Assistant(llm_settings(llm_enabled=False)).answer("why?", "T1", [], report)
     assert (off.fallback and off.usage.calls == 0 and "Scale" not in off.text) or "replicas" in off.text
 
