@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bot import __version__
-from bot.cli import ask_cmd, audit_cmd, config_cmd, investigate_cmd, manifest_cmd
+from bot.cli import ask_cmd, audit_cmd, config_cmd, demo_cmd, foresight_cmd, investigate_cmd, manifest_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -18,10 +18,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config_cmd.app, name="config")
+app.command("anomaly-scores")(foresight_cmd.anomaly_scores)
+app.command("forecast")(foresight_cmd.forecast)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(manifest_cmd.app, name="manifest")
 app.command("investigate")(investigate_cmd.investigate)
 app.command("ask")(ask_cmd.ask)
+app.command("demo")(demo_cmd.demo)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,75 @@
+"""Streaming anomaly scores: causal, bounded, identical row by row, and alert on what matters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.foresight.anomaly import StreamingDetector, score_series
+
+
+def _noise(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(50.0, 2.0, n), 1.7e9 + 60.0 * np.arange(n)
+
+
+def _seasonal(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    return 100 + 30 * np.sin(2 * np.pi * i / 24) + rng.normal(0, 2, n), 1.7e9 + 3600.0 * i
+
+
+@pytest.mark.parametrize("cut", [100, 777, 1024, 1500])
+def test_scores_are_causal(cut: int) -> None:
+    values, stamps = _seasonal(2000, 1)
+    values[1200:] += 40
+    values[700] += 80
+    full = score_series(values, stamps)
+    np.testing.assert_array_equal(score_series(values[:cut], stamps[:cut]), full[:cut])
+
+
+def test_scores_are_bounded_one_per_row() -> None:
+    values, stamps = _seasonal(1000, 2)
+    values[500] = np.nan
+    values[600] += 1e6
+    scores = score_series(values, stamps)
+    assert scores.shape == values.shape
+    assert np.all((scores >= 0.0) & (scores <= 1.0))
+    assert len(score_series(np.array([]))) == 0
+
+
+def test_streaming_update_matches_vectorised() -> None:
+    values, stamps = _seasonal(500, 3)
+    values[400:] -= 50
+    detector = StreamingDetector()
+    streamed = np.array([detector.update(v, t) for v, t in zip(values, stamps, strict=True)])
+    np.testing.assert_array_equal(streamed, score_series(values, stamps))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quiet_on_stationary_noise(seed: int) -> None:
+    values, stamps = _noise(1500, seed)
+    scores = score_series(values, stamps)
+    assert np.quantile(scores, 0.99) < 0.3
+    assert scores.max() < 0.55
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("change", ["shift_up", "shift_down", "spike"])
+def test_flags_an_injected_change_soon_after_it(seed: int, change: str) -> None:
+    values, stamps = _noise(1200, seed)
+    quiet = score_series(values, stamps)[100:900].max()
+    if change == "spike":
+        values[900] += 25.0
+    else:
+        values[900:] += 12.0 if change == "shift_up" else -12.0
+    scores = score_series(values, stamps)
+    assert scores[900:905].max() > max(quiet, 0.55)
+
+
+def test_seasonal_peaks_are_not_anomalies_but_a_missing_peak_is() -> None:
+    values, stamps = _seasonal(24 * 40, 4)
+    calm = score_series(values, stamps)
+    values[24 * 35 + 4 : 24 * 35 + 9] = 100.0  # the afternoon peak does not come
+    hit = score_series(values, stamps)
+    assert hit[24 * 35 + 4 : 24 * 35 + 9].max() > calm[24 * 20 :].max()

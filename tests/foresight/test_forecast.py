@@ -1,0 +1,71 @@
+"""Forecasts: shape, honest intervals on seasonal load, and season detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.domain.errors import InvalidInput
+from bot.foresight.forecast import forecast, forecast_many
+from bot.foresight.season import detect_period
+
+HOUR = 3600.0
+
+
+def _load(days: int, seed: int, weekly: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    i = np.arange(days * 24)
+    y = 200 + 60 * np.sin(2 * np.pi * i / 24) + 0.05 * i + rng.normal(0, 8, len(i))
+    if weekly:
+        y -= np.where((i // 24) % 7 >= 5, 70.0, 0.0)
+    return y, 1.7e9 + HOUR * i
+
+
+def test_forecast_shape_and_ordering() -> None:
+    y, t = _load(20, 0)
+    fc = forecast(y, 36, timestamps=t)
+    assert fc.mean.shape == fc.lower.shape == fc.upper.shape == (36,)
+    assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper)
+    assert fc.season == 24
+
+
+def test_intervals_hold_about_80_percent_of_held_out_points() -> None:
+    inside, total, errors = 0, 0, []
+    for seed in range(12):
+        y, t = _load(28, seed)
+        fc = forecast(y[:-48], 48, timestamps=t[:-48])
+        actual = y[-48:]
+        inside += int(np.sum((actual >= fc.lower) & (actual <= fc.upper)))
+        total += 48
+        errors.append(np.mean(np.abs(actual - fc.mean)))
+    assert 0.65 <= inside / total <= 0.95
+    assert np.mean(errors) < 12.0  # noise alone has a mean absolute error of 6.4
+
+
+def test_season_is_detected_from_hourly_timestamps() -> None:
+    y, t = _load(21, 1)
+    assert detect_period(y, t) == 24
+    weekly, tw = _load(35, 2, weekly=True)
+    assert detect_period(weekly, tw) == 168
+    noise = np.random.default_rng(3).normal(0, 1, 24 * 21)
+    assert detect_period(noise, t) is None
+
+
+def test_explicit_season_and_no_season() -> None:
+    y, _ = _load(14, 4)
+    assert forecast(y, 12, season=24).season == 24
+    assert forecast(y, 12, season=1).season is None
+    flat = forecast(np.full(50, 3.0), 5)
+    np.testing.assert_array_equal(flat.mean, np.full(5, 3.0))
+
+
+def test_bad_horizon_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="horizon"):
+        forecast(np.arange(30.0), 0)
+
+
+def test_many_series_in_parallel_match_one_by_one() -> None:
+    series = {f"s{k}": _load(10, k) for k in range(4)}
+    together = forecast_many(series, 24, workers=2)
+    for name, (y, t) in series.items():
+        np.testing.assert_allclose(together[name].mean, forecast(y, 24, timestamps=t).mean)
