@@ -47,11 +47,11 @@ def open_proposal(store: SqlStore) -> Proposal:
 def test_transition_has_exactly_one_winner(store: SqlStore, store_url: str) -> None:
     for _ in range(3):
         proposal = open_proposal(store)
-        outcomes = race(
-            THREADS,
-            store_url,
-            lambda s, pid=proposal.id: s.transition(pid, [ProposalState.OPEN], ProposalState.APPROVED),
-        )
+
+        def approve(s: SqlStore, pid: str = proposal.id) -> bool:
+            return s.transition(pid, [ProposalState.OPEN], ProposalState.APPROVED)
+
+        outcomes = race(THREADS, store_url, approve)
         assert outcomes.count(True) == 1, outcomes
         got = store.get_proposal(proposal.id)
         assert got is not None and got.state is ProposalState.APPROVED

@@ -24,14 +24,18 @@ def a_proposal(**overrides: object) -> Proposal:
         "service": "checkout",
         "namespace": "shop",
         "changes": [
-            FieldChange(file="apps/checkout/deploy.yaml", field="replicas", **{"from": 3}, to=6),
-            FieldChange(
-                file="apps/checkout/deploy.yaml",
-                field="cpu",
-                **{"from": 0.5},
-                to=1.25,
-                resource="Deployment/checkout",
-                container="app",
+            FieldChange.model_validate(
+                {"file": "apps/checkout/deploy.yaml", "field": "replicas", "from": 3, "to": 6}
+            ),
+            FieldChange.model_validate(
+                {
+                    "file": "apps/checkout/deploy.yaml",
+                    "field": "cpu",
+                    "from": 0.5,
+                    "to": 1.25,
+                    "resource": "Deployment/checkout",
+                    "container": "app",
+                }
             ),
         ],
         "diff": "-  replicas: 3\n+  replicas: 6\n",
