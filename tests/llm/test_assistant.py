@@ -193,3 +193,21 @@ def test_streaming_and_plain_callers_share_the_loop(llm_settings) -> None:
     assistant = Assistant(llm_settings(llm_enabled=False))
     items = list(assistant.stream_answer("why?", "T3", [], report))
     assert isinstance(items[-1], Answer) and items[-1].fallback
+
+
+def test_streaming_uses_the_same_loop_with_tools(llm_settings) -> None:
+    report = cpu_limit_report()
+    with openai_cassette("stream_tool_roundtrip") as rec:
+        items = list(
+            Assistant(llm_settings(), toolsets={}).stream_answer("how bad is throttling?", "T4", [], report)
+        )
+    deltas, answer = [i for i in items if isinstance(i, str)], items[-1]
+    assert isinstance(answer, Answer) and not answer.fallback
+    assert "".join(deltas).startswith("Throttling is at 62% of CFS periods [E2]")
+    assert all(b.get("stream") is True for b in rec.bodies) and len(rec.bodies) == 2
+    assert answer.tool_calls == [{"name": "investigation_evidence", "args": {"ids": ["E2"]}}]
+    tool_msg = next(m for m in rec.bodies[1]["messages"] if m["role"] == "tool")
+    assert "CPU throttling ratio 0.62" in tool_msg["content"]
+    # Usage arrives in the final stream chunk; the checked text drops the unknown [E7].
+    assert answer.usage.prompt_tokens == 1480 + 1620 and answer.usage.calls == 2
+    assert answer.citations == ["E2"] and answer.unknown_citations == 1 and "[E7]" not in answer.text
