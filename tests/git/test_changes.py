@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -212,3 +213,18 @@ def test_inline_kustomize_patches_are_classified_inside_the_block() -> None:
         ("web", {"resources"}, "limits.memory 512Mi -> 1Gi"),
         ("auth", {"replicas"}, "replicas 3 -> 5"),
     ]
+
+
+def test_json_and_flow_style_manifests_use_the_parsed_structure() -> None:
+    old = '{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 2, "template": {"spec": '
+    old += (
+        '{"containers": [{"name": "web", "image": "r/web:1.0", "resources": {"limits": {"cpu": "1"}}}]}}}}\n'
+    )
+    new = old.replace('"replicas": 2', '"replicas": 3').replace("r/web:1.0", "r/web:1.1")
+    for path in ("deploy/web.json", "deploy/all.yaml"):
+        (change,) = describe(_commit(FileChange(path, old, new)), ["web", "auth"])
+        assert (change.workload, change.kinds) == ("web", {"image", "replicas"})
+        assert change.summary == "replicas 2 -> 3; image 1.0 -> 1.1"
+    pretty = json.dumps(json.loads(old), indent=2)
+    (change,) = describe(_commit(FileChange("web.json", pretty, pretty.replace("1.0", "2.0"))), ["web"])
+    assert (change.kinds, change.summary) == ({"image"}, "image 1.0 -> 2.0")

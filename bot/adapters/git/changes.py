@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from bot.adapters.git.yamlpaths import LineInfo, Tracked, track
+from bot.adapters.git.yamlpaths import LineInfo, Tracked, parse_leaves, track
 from bot.ports.gitrepo import ChangeKind, Commit, FileChange, WorkloadChange
 
 _DOC_SUFFIXES = {".md", ".markdown", ".rst", ".txt", ".adoc", ".png", ".svg", ".jpg"}
 _DOC_NAMES = {"readme", "changelog", "license", "notice", "owners", "codeowners", "authors", "contributing"}
-_YAML_SUFFIXES = {".yaml", ".yml"}
-_CONFIG_SUFFIXES = {".json", ".toml", ".ini", ".conf", ".properties", ".env", ".cfg", ".jsonnet", ".cue"}
+_YAML_SUFFIXES = {".yaml", ".yml", ".json"}
+_CONFIG_SUFFIXES = {".toml", ".ini", ".conf", ".properties", ".env", ".cfg", ".jsonnet", ".cue"}
 _IMAGE_LEAVES = {"image", "newtag", "newname", "digest", "tag", "repository"}
 _REPLICA_LEAVES = {"replicas", "replicacount", "minreplicas", "maxreplicas"}
 _ENV_KEYS = {"env", "envfrom", "extraenv", "extraenvvars", "environment"}
@@ -77,17 +77,8 @@ def _file_changes(change: FileChange, workloads: list[str]) -> dict[str, list[_C
             return {}
         kind: ChangeKind = "config" if path.suffix.lower() in _CONFIG_SUFFIXES else "other"
         return {owner: [_Change(change.path, kind, f"file {path.name}", None, None)]}
-    old = track(change.old_text or "")
-    new = track(change.new_text or "")
-    old_lines = (change.old_text or "").splitlines()
-    new_lines = (change.new_text or "").splitlines()
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
-    removed: list[LineInfo] = []
-    added: list[LineInfo] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            removed += old.lines[i1:i2]
-            added += new.lines[j1:j2]
+    structured = path.suffix.lower() == ".json"
+    old, new, removed, added = _changed_lines(change.old_text or "", change.new_text or "", structured)
     helm = path.name.startswith("values") and not _has_kind(old, new)
     slots: dict[tuple[str, ...], dict[int, str | None]] = {}
     kinds: dict[tuple[str, ...], ChangeKind] = {}
@@ -110,6 +101,29 @@ def _file_changes(change: FileChange, workloads: list[str]) -> dict[str, list[_C
         item = _Change(change.path, kind, _label(key[1:], kind), sides.get(0), sides.get(1), quiet)
         result.setdefault(key[0], []).append(item)
     return result
+
+
+def _changed_lines(
+    old_text: str, new_text: str, structured: bool
+) -> tuple[Tracked, Tracked, list[LineInfo], list[LineInfo]]:
+    """The removed and added lines with their key paths; leaf by leaf where a line holds many."""
+    old, new = track(old_text), track(new_text)
+    matcher = difflib.SequenceMatcher(a=old_text.splitlines(), b=new_text.splitlines(), autojunk=False)
+    removed: list[LineInfo] = []
+    added: list[LineInfo] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += old.lines[i1:i2]
+            added += new.lines[j1:j2]
+    if structured or any((i.value or "")[:1] in ("{", "[") for i in removed + added):
+        old_leaves, new_leaves = parse_leaves(old_text), parse_leaves(new_text)
+        if old_leaves is not None and new_leaves is not None:
+            before = {(i.doc, i.path): i for i in old_leaves.lines}
+            after = {(i.doc, i.path): i for i in new_leaves.lines}
+            removed = [i for k, i in before.items() if k not in after or after[k].value != i.value]
+            added = [i for k, i in after.items() if k not in before or before[k].value != i.value]
+            return old_leaves, new_leaves, removed, added
+    return old, new, removed, added
 
 
 def _is_identity(key: tuple[str, ...]) -> bool:

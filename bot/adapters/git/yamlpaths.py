@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
 
 # A mapping key: plain (may hold dots, slashes, spaces) or quoted, then ":" and a space or EOL.
 _KEY = re.compile(r"""^(?P<key>"[^"]*"|'[^']*'|[^\s#'"\-\[{][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+(?P<rest>.*)|$)""")
@@ -182,3 +185,39 @@ def _documents(lines: list[LineInfo], count: int) -> list[Document]:
         elif info.path == ("metadata", "name"):
             names.setdefault(info.doc, info.value)
     return [Document(kinds.get(i), names.get(i)) for i in range(count)]
+
+
+def parse_leaves(text: str) -> Tracked | None:
+    """Every scalar leaf of ``text`` parsed as YAML (or JSON), one LineInfo per leaf.
+
+    For what the line tracker cannot localise: JSON manifests and flow collections
+    (``{...}``, ``[...]``) that hold many fields on one line. None when the text does not parse.
+    """
+    try:
+        parsed = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return None
+    leaves: list[LineInfo] = []
+    docs: list[Document] = []
+    for index, node in enumerate(parsed):
+        _flatten(node, (), index, leaves)
+        meta = node.get("metadata") if isinstance(node, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        kind = node.get("kind") if isinstance(node, dict) else None
+        docs.append(Document(str(kind) if kind else None, str(name) if name else None))
+    return Tracked(leaves, docs)
+
+
+def _flatten(node: Any, path: tuple[str, ...], doc: int, out: list[LineInfo]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(value, (*path, str(key)), doc, out)
+    elif isinstance(node, list):
+        for position, item in enumerate(node):
+            ident = next((item[k] for k in _IDENTITY_KEYS if isinstance(item, dict) and k in item), None)
+            if ident is None and not isinstance(item, dict | list):
+                ident = item
+            _flatten(item, (*path, f"[{ident if ident is not None else position}]"), doc, out)
+    else:
+        value = str(node).lower() if isinstance(node, bool) else None if node is None else str(node)
+        out.append(LineInfo(path, value, doc, True))
