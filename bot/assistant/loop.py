@@ -132,6 +132,7 @@ def run_loop(
             else:
                 out = f"error: no tool named {name!r}"
             messages.append(ToolMessage(content=out, tool_call_id=call_id))
+            result.usage.tool_calls = len(result.tool_calls)
     yield Done(result)
 
 

@@ -74,6 +74,7 @@ class LLMUsage(BaseModel):
     completion_tokens: int = 0
     latency_s: float = 0.0
     cost_usd: float | None = None
+    tool_calls: int = 0
 
 
 class InvestigationReport(BaseModel):

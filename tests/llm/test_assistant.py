@@ -185,6 +185,7 @@ def test_tool_call_cap_forces_a_final_answer(llm_settings) -> None:
     skipped = [m for m in rec.bodies[1]["messages"] if m["role"] == "tool" and "not run" in m["content"]]
     assert len(skipped) == 1
     assert answer.usage.calls == 2 and any("tool-call limit (2)" in n for n in answer.notes)
+    assert answer.usage.tool_calls == 2
     assert answer.text.startswith("The CPU limit")
 
 
