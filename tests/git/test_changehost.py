@@ -100,7 +100,7 @@ def test_merge_after_approval(host: PlainGitChangeHost, remote: tuple[Path, Repo
     ]
     assert "replicas: 4" in _remote_git(bare, "show", f"main:{PATH}")
     assert "Tugboat-Proposal: p1" in _remote_git(bare, "log", "-1", "--format=%B", "main")
-    again = host.merge(proposal, ref.head_sha)  # a retried merge finds the earlier one
+    again = host.merge(proposal, ref.head_sha[:10].upper())  # a retried merge finds the earlier one
     assert again.merged and again.sha == result.sha
 
 

@@ -92,18 +92,21 @@ class PlainGitChangeHost:
         return None
 
     def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
+        """Merge ``approved_sha`` (a full sha, or an unambiguous prefix of 7+ digits) with --no-ff."""
         branch = self.branch(proposal)
+        approved = approved_sha.strip().lower()
         with self._locked():
             for _ in range(self.merge_attempts):
                 self._fetch()
                 head = self._ref(_TRACKING + branch)
                 if head is None:
                     raise ConflictError(f"{branch} is gone from {self._where}; it was closed or deleted")
-                if head != approved_sha:
+                if len(approved) < 7 or not head.startswith(approved):
                     raise ConflictError(
-                        f"branch moved after approval: approved {approved_sha[:12]}, now {head[:12]}. "
+                        f"branch moved after approval: approved {approved[:12]}, now {head[:12]}. "
                         "Approvals apply to one commit; review and approve the new head."
                     )
+                approved_sha = head
                 base = self._base()
                 if self._is_ancestor(approved_sha, base):
                     merged = self._merge_commit_of(approved_sha, base) or base
