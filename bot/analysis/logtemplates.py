@@ -240,8 +240,11 @@ def summarize(lines: Sequence[LogLine], onset: datetime | None, max_templates: i
     start: datetime | None = None
     end: datetime | None = None
     mask = miner.masker.mask
+    masked_of: dict[str, str] = {}  # exact repeats (health checks, retries) skip the regexes
     for entry in lines:
-        masked = mask(entry.line)
+        masked = masked_of.get(entry.line)
+        if masked is None:
+            masked = masked_of[entry.line] = mask(entry.line)
         cluster = cluster_of.get(masked)
         if cluster is None:
             cluster = cluster_of[masked] = miner.drain.add_log_message(masked)[0].cluster_id

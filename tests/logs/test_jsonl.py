@@ -156,6 +156,8 @@ def test_gzip_files_and_timestamp_forms(tmp_path: Path) -> None:
 def test_naive_query_times_are_refused(source: JsonlLogSource) -> None:
     with pytest.raises(InvalidInput, match="timezone"):
         source.query(LogQuery((Matcher("app", "=", "x"),)), datetime(2026, 1, 1), datetime(2026, 1, 2))
+    with pytest.raises(InvalidInput, match="ends before it starts"):
+        source.query(LogQuery((Matcher("app", "=", "x"),)), T0, T0 - timedelta(seconds=1))
 
 
 @pytest.mark.shared

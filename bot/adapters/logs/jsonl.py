@@ -63,6 +63,8 @@ class JsonlLogSource:
         self._load()
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidInput("log query times must carry a timezone")
+        if end < start:
+            raise InvalidInput(f"log query ends before it starts ({start.isoformat()} > {end.isoformat()})")
         wanted = {i for i, labels in enumerate(self._streams) if q.matches_stream(labels)}
         if not wanted:
             return []
