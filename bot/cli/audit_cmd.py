@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,8 @@ def _summary(data: dict[str, object]) -> str:
     return text if len(text) <= DATA_WIDTH else text[: DATA_WIDTH - 1] + "…"
 
 
-def _table(events: list[AuditEvent]) -> Table:
+def audit_table(events: Sequence[AuditEvent]) -> Table:
+    """The trail as a rich table (also used by the demo)."""
     table = Table("seq", "at (UTC)", "kind", "actor", "proposal", "data", "hash", box=None)
     for e in events:
         table.add_row(
@@ -80,7 +82,7 @@ def show(
     if not events:
         typer.echo("no audit events" + (f" for proposal {proposal}" if proposal else ""))
         return
-    Console(width=200).print(_table(events))
+    Console(width=200).print(audit_table(events))
 
 
 @app.command("verify")
