@@ -39,7 +39,7 @@ class WorkloadChange:
 
     workload: str
     sha: str
-    at: datetime
+    at: datetime  # when the commit landed (committer time), which is when a GitOps sync could see it
     kinds: frozenset[ChangeKind]
     summary: str
     details: dict[str, Any] = field(default_factory=dict)

@@ -185,3 +185,11 @@ def test_open_ended_windows_beyond_git_calendar_limits(repo: Repo) -> None:
     assert len(wide) == 4
     naive = LocalGitHistory(repo.path).commits(datetime(2026, 11, 20, 12, 59), datetime(2026, 11, 20, 13, 0))
     assert [c.subject for c in naive] == ["web: release 1.5.0"]  # naive datetimes are UTC
+
+
+def test_empty_repository(tmp_path: Path) -> None:
+    empty = Repo.init(tmp_path / "empty")
+    history = LocalGitHistory(empty.path)
+    assert history.commits(T0, T0 + timedelta(days=1)) == []
+    with pytest.raises(InvalidInput):
+        history.revert_diff("HEAD")

@@ -191,7 +191,7 @@ class LocalGitHistory:
             if len(parts) == 3 and parts[1] == "blob" and int(parts[2]) <= self.max_file_bytes:
                 wanted.append(parts[0])
             elif len(parts) == 3:
-                skipped[parts[0]] = f"larger than {self.max_file_bytes // 1024} KiB"
+                skipped[parts[0]] = f"larger than {_size(self.max_file_bytes)}"
         raw = git_bytes(
             ["cat-file", "--batch"], self.path, input="\n".join(wanted) + "\n", config=SAFE_CONFIG
         )
@@ -248,6 +248,10 @@ def _parse_record(record: str) -> tuple[list[str], list[_RawEntry]]:
         old_mode, new_mode, old, new = parts[:4]
         entries.append((old, new, new_mode if new != _NULL_SHA else old_mode, path))
     return fields, entries
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**2:g} MiB" if n >= 1024**2 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def _unix(moment: datetime) -> int:
