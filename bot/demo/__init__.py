@@ -1,0 +1,1 @@
+"""The embedded demo incident and its runner (``tugboat demo``)."""

@@ -1,0 +1,98 @@
+"""The composition root: the one place that builds adapters from Settings and wires use cases.
+
+Commands and servers ask this module for what they need; nothing else constructs adapters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from requests.adapters import BaseAdapter
+
+from bot.domain.errors import InvalidInput
+from bot.ports.changes import ChangeHost
+from bot.ports.gitrepo import GitHistory
+from bot.ports.logs import LogSource
+from bot.ports.metrics import MetricsSource
+from bot.ports.store import Store
+from bot.services.investigate import Investigator
+from bot.services.proposals import ProposalWorkflow
+from bot.settings import Settings
+
+
+def metrics_source(
+    settings: Settings, url: str | None = None, transport: BaseAdapter | None = None
+) -> MetricsSource | None:
+    from bot.adapters.prometheus import PrometheusMetrics
+
+    url = url or settings.prometheus_url
+    if not url:
+        return None
+    return PrometheusMetrics(
+        url, timeout_s=settings.prometheus_timeout_s, headers=settings.prometheus_headers, transport=transport
+    )
+
+
+def log_source(
+    settings: Settings, logs_file: Path | None = None, loki_url: str | None = None
+) -> LogSource | None:
+    """A JSON Lines file when given, else Loki when configured, else no logs."""
+    if logs_file is not None:
+        from bot.adapters.logs import JsonlLogSource
+
+        return JsonlLogSource(logs_file)
+    url = loki_url or settings.loki_url
+    if url:
+        from bot.adapters.logs import LokiLogSource
+
+        return LokiLogSource(url, timeout_s=settings.loki_timeout_s)
+    return None
+
+
+def git_history(repo: Path | None) -> GitHistory | None:
+    if repo is None:
+        return None
+    from bot.adapters.git.history import LocalGitHistory
+
+    return LocalGitHistory(repo)
+
+
+def investigator(
+    settings: Settings,
+    *,
+    prometheus_url: str | None = None,
+    logs_file: Path | None = None,
+    loki_url: str | None = None,
+    repo: Path | None = None,
+    transport: BaseAdapter | None = None,
+) -> Investigator:
+    repo = repo or (Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None)
+    if repo is not None and not repo.is_dir():
+        raise InvalidInput(f"repository {repo} is not a directory; pass a checkout of the GitOps repository")
+    return Investigator(
+        metrics_source(settings, prometheus_url, transport),
+        log_source(settings, logs_file, loki_url),
+        git_history(repo),
+        repo,
+        settings,
+    )
+
+
+def store(settings: Settings, url: str | None = None) -> Store:
+    from bot.adapters.store import SqlStore
+
+    return SqlStore.open(url or settings.database_url)
+
+
+def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) -> ChangeHost:
+    """GitHub when a repository and credentials are configured, else plain git on ``repo``."""
+    from bot.adapters.git.changehost import PlainGitChangeHost
+
+    remote = remote or settings.repo
+    if not remote:
+        raise InvalidInput("no GitOps repository configured: set TUGBOAT_REPO to a path or git URL")
+    return PlainGitChangeHost(remote, cache_dir, default_branch=settings.repo_default_branch)
+
+
+def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWorkflow:
+    return ProposalWorkflow(store, host, settings.policy)
