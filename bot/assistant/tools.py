@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from bot.adapters.logs.logql import render as render_logql
 from bot.assistant.compress import for_model, summarise_logs, summarise_series
 from bot.assistant.context import numbered_evidence
-from bot.assistant.proposals import ModelProposal, safe_repo_path
+from bot.assistant.proposals import ModelAction, ModelField, safe_repo_path
 from bot.assistant.toolsets import DURATION, ToolSpec
 from bot.domain.errors import TugboatError
 from bot.domain.report import InvestigationReport
@@ -77,7 +76,7 @@ def _promql_tool(spec: ToolSpec, ctx: ToolContext, metrics: MetricsSource) -> As
             window = duration_seconds(spec.lookback)
             step = max(window / 60, 15.0)
             series = metrics.range(query, ctx.at - timedelta(seconds=window), ctx.at, step)
-        return f"query: {query}\n{summarise_series(series)}"
+        return summarise_series(series)  # the query is in the audit trail, not worth prompt tokens
 
     return AssistantTool(spec.name, spec.description, spec.args_schema(), run, source="promql")
 
@@ -87,7 +86,7 @@ def _logql_tool(spec: ToolSpec, ctx: ToolContext, logs: LogSource) -> AssistantT
         query = spec.render_logql(args)
         window = duration_seconds(spec.lookback)
         lines = logs.query(query, ctx.at - timedelta(seconds=window), ctx.at)
-        return f"query: {render_logql(query)}\n{summarise_logs(lines)}"
+        return summarise_logs(lines)
 
     return AssistantTool(spec.name, spec.description, spec.args_schema(), run, source="logql")
 
@@ -107,8 +106,7 @@ def _evidence_tool(ctx: ToolContext) -> AssistantTool:
 
     schema = {
         "type": "object",
-        "properties": {"ids": {"type": "array", "items": {"type": "string", "pattern": "^E[0-9]{1,3}$"}}},
-        "additionalProperties": False,
+        "properties": {"ids": {"type": "array", "items": {"type": "string"}}},
     }
     return AssistantTool(
         "investigation_evidence", "Full text of evidence items (all, or by id).", schema, run
@@ -127,7 +125,6 @@ def _manifest_tool(ctx: ToolContext, repo_dir: Path) -> AssistantTool:
         "type": "object",
         "properties": {"path": {"type": "string", "description": "path relative to the repository root"}},
         "required": ["path"],
-        "additionalProperties": False,
     }
     return AssistantTool("read_manifest", "Read a manifest file from the GitOps repository.", schema, run)
 
@@ -152,22 +149,32 @@ def _commits_tool(ctx: ToolContext, git: GitHistory) -> AssistantTool:
         "type": "object",
         "properties": {
             "workload": {"type": "string", "description": "Deployment name"},
-            "hours": {"type": "integer", "minimum": 1, "maximum": 336, "description": "look-back"},
+            "hours": {"type": "integer", "description": "look-back, at most 336"},
         },
         "required": ["workload"],
-        "additionalProperties": False,
     }
     return AssistantTool("recent_commits", "Recent commits that touched a workload.", schema, run)
 
 
 def propose_change_tool() -> AssistantTool:
-    """Schema only: the service validates suggestions itself (see ``Assistant``)."""
-    schema = ModelProposal.model_json_schema()
-    schema.pop("title", None)
+    """A compact hand-written schema (pydantic's costs 400 tokens per call); the service parses
+    the arguments into ``ModelProposal`` and validates them (see ``Assistant``)."""
+    actions = list(get_args(ModelAction))
+    fields = list(get_args(ModelField))
+    schema = {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": actions},
+            "workload": {"type": "string"},
+            "field": {"type": "string", "enum": fields},
+            "value": {"type": "string", "description": "replicas, CPU cores or 500m, memory like 512Mi"},
+            "reason": {"type": "string"},
+        },
+        "required": ["action", "workload", "field", "value"],
+    }
     return AssistantTool(
         PROPOSE_CHANGE,
-        "Suggest one typed manifest change for people to review. Policy code validates it; it is "
-        "never applied by you.",
+        "Suggest one manifest change for people to review; policy code validates it.",
         schema,
         lambda args: "validated by the service",
     )

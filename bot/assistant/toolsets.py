@@ -52,15 +52,14 @@ class Param(BaseModel):
         return self
 
     def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"description": self.description}
-        if self.type == "int":
-            schema["type"] = "integer"
-        elif self.type == "enum":
-            schema |= {"type": "string", "enum": self.values}
-        elif self.type == "duration":
-            schema |= {"type": "string", "pattern": DURATION.pattern}
-        else:
-            schema |= {"type": "string", "pattern": f"^(?:{self.pattern or _DEFAULT_STRING})$"}
+        """What the model sees: type and meaning only. Patterns and bounds are enforced by
+        ``validate_value``, not spent as prompt tokens."""
+        schema: dict[str, Any] = {"type": "integer" if self.type == "int" else "string"}
+        if self.type == "enum":
+            schema["enum"] = self.values
+        description = self.description + (" (e.g. 30m, 1h)" if self.type == "duration" else "")
+        if description:
+            schema["description"] = description
         return schema
 
     def validate_value(self, raw: Any) -> str | int:
@@ -130,7 +129,6 @@ class ToolSpec(BaseModel):
             "type": "object",
             "properties": {p.name: p.json_schema() for p in self.params},
             "required": [p.name for p in self.params if p.required and p.default is None],
-            "additionalProperties": False,
         }
 
     def bind(self, args: dict[str, Any]) -> dict[str, str | int]:

@@ -212,3 +212,24 @@ def test_streaming_uses_the_same_loop_with_tools(llm_settings) -> None:
     # Usage arrives in the final stream chunk; the checked text drops the unknown [E7].
     assert answer.usage.prompt_tokens == 1480 + 1620 and answer.usage.calls == 2
     assert answer.citations == ["E2"] and answer.unknown_citations == 1 and "[E7]" not in answer.text
+
+
+def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
+    """All shipped tools offered (Prometheus and a repository configured): a typical thread answer
+    stays under 8000 prompt tokens in at most 3 calls, measured on what was sent."""
+    from bot.adapters.prometheus import PrometheusMetrics
+
+    repo = Path(__file__).resolve().parent.parent.parent
+    ctx = ToolContext(at=AT, metrics=PrometheusMetrics("http://127.0.0.1:9"), repo_dir=repo)
+    with openai_cassette("tool_cap") as rec:
+        answer = Assistant(llm_settings(llm_max_tool_calls=2), context=ctx).answer(
+            "what is the bottleneck?", "T5", [], cpu_limit_report()
+        )
+    assert len(rec.bodies[0]["tools"]) >= 10
+    sent = 0
+    for body in rec.bodies:
+        texts = [
+            str(m.get("content") or "") + json.dumps(m.get("tool_calls") or "") for m in body["messages"]
+        ]
+        sent += sum(count_tokens(t) + 4 for t in texts) + count_tokens(json.dumps(body.get("tools") or ""))
+    assert answer.usage.calls <= 3 and sent <= 8000
