@@ -228,3 +228,26 @@ def test_json_and_flow_style_manifests_use_the_parsed_structure() -> None:
     pretty = json.dumps(json.loads(old), indent=2)
     (change,) = describe(_commit(FileChange("web.json", pretty, pretty.replace("1.0", "2.0"))), ["web"])
     assert (change.kinds, change.summary) == ({"image"}, "image 1.0 -> 2.0")
+
+
+def test_argo_parameters_hpa_targets_and_tooling_paths() -> None:
+    app = (
+        "kind: Application\nmetadata:\n  name: web\nspec:\n  source:\n    helm:\n      parameters:\n"
+        "        - name: image.tag\n          value: 1.0.0\n"
+        "        - name: replicaCount\n          value: '2'\n"
+    )
+    new = app.replace("1.0.0", "1.1.0").replace("'2'", "'4'")
+    (change,) = describe(_commit(FileChange("argocd/web.yaml", app, new)), ["web"])
+    assert change.kinds == {"image", "replicas"}
+    hpa = (
+        "kind: HorizontalPodAutoscaler\nmetadata:\n  name: web\nspec:\n  targetCPUUtilizationPercentage: 80\n"
+    )
+    (change,) = describe(_commit(FileChange("apps/web/hpa.yaml", hpa, hpa.replace("80", "60"))), ["web"])
+    assert change.kinds == {"replicas"}
+    ci = "jobs:\n  web:\n    runs-on: ubuntu-latest\n"
+    assert (
+        describe(
+            _commit(FileChange(".github/workflows/web.yaml", ci, ci.replace("latest", "22.04"))), ["web"]
+        )
+        == []
+    )

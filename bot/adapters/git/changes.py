@@ -131,8 +131,12 @@ def _is_identity(key: tuple[str, ...]) -> bool:
 
 
 def _is_doc(path: PurePosixPath) -> bool:
+    """Documentation, and tooling under dot-paths (``.github/``, ``.pre-commit-config.yaml``)."""
     return (
-        path.suffix.lower() in _DOC_SUFFIXES or path.stem.lower() in _DOC_NAMES or "docs" in path.parts[:-1]
+        path.suffix.lower() in _DOC_SUFFIXES
+        or path.stem.lower() in _DOC_NAMES
+        or "docs" in path.parts[:-1]
+        or any(part.startswith(".") for part in path.parts)
     )
 
 
@@ -170,11 +174,18 @@ def _has_kind(*tracked: Tracked) -> bool:
 
 
 def _keys(path: tuple[str, ...], lower: bool = True) -> list[str]:
-    """The keys above a line; a JSON patch op (``- path: /spec/replicas``) stands for its pointer."""
+    """The keys above a line, where a list item may stand for a path of its own.
+
+    A JSON patch op (``- path: /spec/replicas``) stands for its pointer, and a parameter item
+    (Argo CD's ``- name: image.tag`` / ``value: 1.2``) for its dotted name.
+    """
     keys: list[str] = []
-    for part in path:
+    for index, part in enumerate(path):
         if part.startswith("[/"):
             keys += [k for k in part[2:-1].split("/") if k and not k.isdigit()]
+            break
+        if part.startswith("[") and path[index + 1 : index + 2] == ("value",) and "parameters" in keys:
+            keys += part[1:-1].split(".")
             break
         if not part.startswith("["):
             keys.append(part)
@@ -188,7 +199,8 @@ def _kind(info: LineInfo, tracked: Tracked, helm: bool, path: PurePosixPath) -> 
     kustomization = (doc is not None and doc.kind == "Kustomization") or path.stem == "kustomization"
     if leaf in _IMAGE_LEAVES and (leaf == "image" or "image" in keys or "images" in keys):
         return "image"
-    if leaf in _REPLICA_LEAVES or (keys[:1] == ["replicas"] and leaf == "count"):
+    autoscaler = doc is not None and doc.kind == "HorizontalPodAutoscaler" and keys[:1] == ["spec"]
+    if leaf in _REPLICA_LEAVES or (keys[:1] == ["replicas"] and leaf == "count") or autoscaler:
         return "replicas"
     if kustomization and keys[:1] == ["resources"]:
         return "other"  # the list of bases an overlay includes
