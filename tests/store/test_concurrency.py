@@ -62,6 +62,19 @@ def test_claim_once_has_exactly_one_winner(store: SqlStore, store_url: str) -> N
     assert outcomes.count(True) == 1, outcomes
 
 
+def test_one_shared_store_serves_many_threads(store: SqlStore) -> None:
+    """The Slack app shares one SqlStore between its worker threads."""
+    barrier = threading.Barrier(THREADS)
+
+    def click(_: int) -> bool:
+        barrier.wait(timeout=60)
+        return store.claim_once("slack:action:shared")
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        outcomes = list(pool.map(click, range(THREADS)))
+    assert outcomes.count(True) == 1, outcomes
+
+
 def test_concurrent_audit_appends_stay_one_chain(store: SqlStore, store_url: str) -> None:
     per_thread = 15
 

@@ -247,3 +247,9 @@ def test_state_survives_reopening(store_url: str) -> None:
         following = second.append_audit(AuditEvent(at=T0, kind=AuditKind.MERGED, proposal_id=proposal.id))
         assert following.prev_hash == sealed.hash
         assert verify_trail(second.audit_trail(), head=second.audit_head()) == []
+
+
+def test_audit_data_that_is_not_json_is_refused(store: SqlStore) -> None:
+    with pytest.raises(InvalidInput, match="not JSON"):
+        store.append_audit(AuditEvent(at=T0, kind=AuditKind.MODEL_CALL, data={"cost": float("nan")}))
+    assert store.audit_trail() == [] and store.audit_head() == (0, "0" * 64)

@@ -9,6 +9,8 @@ trust auth, on 127.0.0.1:5432). Each test session creates its own database
 from __future__ import annotations
 
 import contextlib
+import functools
+import getpass
 import os
 import secrets
 from collections.abc import Iterator
@@ -21,8 +23,17 @@ from sqlalchemy.engine import URL, make_url
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+@functools.cache
 def postgres_server_url() -> URL:
-    return make_url(os.environ.get("TUGBOAT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    """``TUGBOAT_TEST_POSTGRES_URL``, else the first of the usual local roles that can log in."""
+    if explicit := os.environ.get("TUGBOAT_TEST_POSTGRES_URL"):
+        return make_url(explicit)
+    default = make_url(DEFAULT_POSTGRES_URL)
+    for role in ("postgres", getpass.getuser()):
+        candidate = default.set(username=role)
+        if postgres_problem(candidate) is None:
+            return candidate
+    return default
 
 
 def _libpq(url: URL, database: str | None = None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 from bot.domain.errors import InvalidInput, SourceUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
 # Execution option asking for a write transaction: on SQLite it takes the write lock at BEGIN,
 # so two writers queue on the busy timeout instead of failing when a read upgrades to a write.
 WRITE = "tugboat_write"
@@ -38,7 +39,11 @@ def make_engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
-        return create_engine(parsed, pool_pre_ping=True)
+        # A firewalled host would otherwise hang the bot (and the CLI) at start-up.
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError) as exc:
         raise InvalidInput(f"database_url {shown(parsed)}: unsupported database or driver ({exc})") from None
 

@@ -174,7 +174,10 @@ class SqlStore:
     def append_audit(self, event: AuditEvent) -> AuditEvent:
         # Normalise first so that what is hashed is exactly what a read gives back: UTC time,
         # and data as JSON makes it (tuples become lists, datetimes strings, as canonical() does).
-        data = json.loads(json.dumps(event.data, default=str))
+        try:
+            data = json.loads(json.dumps(event.data, default=str, allow_nan=False))
+        except ValueError as exc:
+            raise InvalidInput(f"audit event {event.kind!r} has data that is not JSON: {exc}") from None
         normal = event.model_copy(update={"at": as_utc(event.at), "data": data})
         with self._write() as conn:
             # Lock the head row (SQLite: the whole database is already ours since BEGIN IMMEDIATE),
