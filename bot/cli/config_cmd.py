@@ -29,3 +29,30 @@ def show(
     import yaml
 
     typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+def reference_table() -> str:
+    """The configuration reference as a Markdown table (the README embeds this output)."""
+    from pydantic import AliasChoices, BaseModel
+
+    from bot.settings import Settings
+
+    rows = ["| variable | YAML key | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"TUGBOAT_{name.upper()}"
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            shown = "see `policy` below"
+        elif default in (None, [], {}):
+            shown = ""
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `{variable}` | `{name}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+@app.command("reference")
+def reference() -> None:
+    """Print every setting as a Markdown table: variable, YAML key, default and meaning."""
+    typer.echo(reference_table())
