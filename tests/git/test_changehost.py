@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,20 @@ def test_errors_never_show_credentials(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailable) as info:
         host.head(proposal)
     assert "s3cr3t" not in str(info.value)
+
+
+def _open_in_process(remote: str, cache: str, proposal: Proposal) -> str:
+    return PlainGitChangeHost(remote, Path(cache)).open(proposal).head_sha
+
+
+def test_concurrent_processes_share_one_clone(tmp_path: Path, remote: tuple[Path, Repo]) -> None:
+    bare, work = remote
+    proposals = [_proposal(work, f"proc{i % 3}", replicas=3 + i % 3) for i in range(6)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=6, mp_context=context) as pool:
+        heads = list(pool.map(_open_in_process, [str(bare)] * 6, [str(tmp_path / "cache")] * 6, proposals))
+    assert heads[0:3] == heads[3:6] and len(set(heads)) == 3
+    for i in range(3):
+        assert _remote_git(bare, "rev-list", "--count", f"main..tugboat/proc{i}").strip() == "1"
+    (clone,) = (tmp_path / "cache").glob("*.git")
+    run(clone, "fsck", "--no-progress")  # the shared clone is intact
