@@ -31,6 +31,7 @@ class Rule:
     severity: str
     summary: str
     fixed: float | None = None  # rules with a fixed threshold (OOM, crash loop)
+    peers: list[np.ndarray] | None = None  # per-pod rules: every pod of the workload, for the baseline
 
 
 def _quantile(q: float, buckets: dict[float, float]) -> float:
@@ -66,8 +67,17 @@ class Rules:
         return f"namespace, {self.p.svc_label}"
 
     def rule(self, svc: str) -> Rule:
-        style = self.p.alert
-        return getattr(self, style)(svc)
+        self.all_pods: list[np.ndarray] = []
+        rule: Rule = getattr(self, self.p.alert)(svc)
+        rule.peers = self.all_pods or None
+        return rule
+
+    def scope(self, svc: str) -> list[Matcher]:
+        """Rule sets are often written per service (an SLO per workload), sometimes per namespace."""
+        r = self.rng.random()
+        if r < 0.35:
+            return [Matcher("namespace", self.p.namespace), Matcher(self.p.svc_label, svc)]
+        return [Matcher("namespace", self.p.namespace)] if r < 0.55 else []
 
     def latency_p99(self, svc: str) -> Rule:
         metric = (
@@ -83,7 +93,7 @@ class Rules:
             vals[i] = _quantile(
                 q, {le: self.inc([s for s in series if float(s.labels["le"]) == le], i) for le in les}
             )
-        sel = selector(metric, Matcher("namespace", self.p.namespace)) if self.rng.random() < 0.3 else metric
+        sel = selector(metric, *self.scope(svc))
         expr = f"histogram_quantile({q}, sum by (le, {self.by()}) (rate({sel}[5m]))) > {{T}}"
         name = self.rng.choice(["LatencyP99High", "HighLatency", "SlowResponses", "HTTPLatencyHigh"])
         pct = int(q * 100)
@@ -101,8 +111,9 @@ class Rules:
         for i in range(self.w, self.n):
             tot = self.inc(alls, i)
             vals[i] = self.inc(errs, i) / tot if tot > 0 else np.nan
-        num = selector(metric, Matcher(label, rx, "=~"))
-        expr = f"sum by ({self.by()}) (rate({num}[5m])) / sum by ({self.by()}) (rate({metric}[5m])) > {{T}}"
+        scope = self.scope(svc)
+        num, den = selector(metric, *scope, Matcher(label, rx, "=~")), selector(metric, *scope)
+        expr = f"sum by ({self.by()}) (rate({num}[5m])) / sum by ({self.by()}) (rate({den}[5m])) > {{T}}"
         return vals, expr
 
     def error_ratio(self, svc: str) -> Rule:
@@ -128,6 +139,7 @@ class Rules:
         for pod in sorted(pods):
             vals = np.array([fn(pod, i) if i >= self.w else np.nan for i in range(self.n)])
             v = vals[-1]
+            self.all_pods.append(vals)
             if best is None or (not np.isnan(v) and (np.isnan(best[0]) or v > best[0])):
                 best = (v, pod, vals)
         if best is None:
@@ -255,7 +267,10 @@ def _nice(lo: float, hi: float) -> float:
 
 def threshold(plan: Plan, rule: Rule, quiet_until: int, peak_from: int, peak_to: int) -> float:
     v = rule.values
-    base = float(np.nanmax(v[:quiet_until])) if np.any(~np.isnan(v[:quiet_until])) else 0.0
+    base = 0.0
+    for arr in rule.peers or [v]:
+        if np.any(~np.isnan(arr[:quiet_until])):
+            base = max(base, float(np.nanmax(arr[:quiet_until])))
     peak = float(np.nanmax(v[peak_from:peak_to])) if np.any(~np.isnan(v[peak_from:peak_to])) else math.nan
     now = v[-1]
     if rule.fixed is not None:

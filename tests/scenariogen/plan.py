@@ -167,7 +167,7 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     culprit = svcs[culprit_i]
     downstream = knobs.get("downstream")
     if downstream is None:
-        downstream = culprit_i > 0 and kind != "transient" and rng.random() < 0.4
+        downstream = culprit_i > 0 and kind != "transient" and rng.random() < 0.55
     alert = knobs.get("alert") or rng.choice(VARIANT_ALERTS.get(variant, ALERTS[kind]))
     if downstream and culprit_i > 0:
         callers = [s for s in svcs if culprit.name in s.callees]
