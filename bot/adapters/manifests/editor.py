@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from ruamel.yaml.error import YAMLError
 
 from bot.adapters.manifests.lines import NotReadable, parse_lines
@@ -24,7 +25,7 @@ from bot.adapters.manifests.tree import (
     format_path,
     indent_step,
     line_of,
-    load_data,
+    load_pair,
     locate,
     parse_path,
     to_data,
@@ -294,10 +295,11 @@ def _verify(
             before = [to_data(r) for r in parsed.roots]
             after = [to_data(r) for r in parse_lines(new_text)]
         else:
-            compose(new_text, where)
-            before, after = load_data(parsed.text), load_data(new_text)
+            if missing:  # an added key must not repeat one
+                compose(new_text, where)
+            before, after = load_pair(parsed.text, new_text)
         got = _get(after[index], [*data_path, *missing])
-    except (YAMLError, NotReadable, KeyError, IndexError, TypeError) as exc:
+    except (YAMLError, yaml.YAMLError, NotReadable, KeyError, IndexError, TypeError) as exc:
         raise InvalidInput(f"{where}: setting {shown} would break the file ({exc}); edit it by hand") from exc
     expected = copy.deepcopy(before)
     _set_in(expected[index], data_path, missing, got)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -95,11 +96,27 @@ def resolve_plain(text: str) -> Any:
     return value if value is None or isinstance(value, str | int | float | bool) else text
 
 
+def load_pair(old: str, new: str) -> tuple[list[Any], list[Any]]:
+    """Both texts as data, read by the same loader: libyaml through PyYAML when it reads both
+    (fast, and YAML 1.1 as Kubernetes reads it), else ruamel.yaml."""
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return list(yaml.load_all(old, Loader=loader)), list(yaml.load_all(new, Loader=loader))
+    except yaml.YAMLError:
+        return load_data(old), load_data(new)
+
+
 def compose(text: str, where: str = "the file") -> list[Node | None]:
     """Located trees of every document; raises YAMLError when the text is not valid YAML and
     InvalidInput when a mapping repeats a key (loaders disagree on which one wins)."""
+    return list(_compose(text, where))
+
+
+@lru_cache(maxsize=64)
+def _compose(text: str, where: str) -> tuple[Node | None, ...]:
+    # cached: planning reads the same file several times, and the trees are never modified
     roots = list(_yaml().compose_all(text))
-    return [_convert(root, text, where) if root is not None else None for root in roots]
+    return tuple(_convert(root, text, where) if root is not None else None for root in roots)
 
 
 def _convert(node: Any, text: str, where: str) -> Node:
