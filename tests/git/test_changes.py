@@ -251,3 +251,14 @@ def test_argo_parameters_hpa_targets_and_tooling_paths() -> None:
         )
         == []
     )
+
+
+def test_same_path_in_two_documents_stays_apart() -> None:
+    one = deployment("web", f"{REG}/web:1.0") + "---\n" + deployment("web-canary", f"{REG}/web:2.0")
+    two = deployment("web", f"{REG}/web:1.1") + "---\n" + deployment("web-canary", f"{REG}/web:2.1")
+    (change,) = describe(_commit(FileChange("apps/web/all.yaml", one, two)), ["web"])
+    assert change.summary == "image 1.0 -> 1.1; image 2.0 -> 2.1"
+    assert [(c["from"], c["to"]) for c in change.details["changes"]] == [
+        (f"{REG}/web:1.0", f"{REG}/web:1.1"),
+        (f"{REG}/web:2.0", f"{REG}/web:2.1"),
+    ]

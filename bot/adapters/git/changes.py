@@ -87,7 +87,8 @@ def _file_changes(change: FileChange, workloads: list[str]) -> dict[str, list[_C
             workload = _line_owner(info, tracked, owner, workloads)
             if workload is None:
                 continue
-            key = (workload, *info.path) if info.significant else (workload, "#comment")
+            # The document index keeps equal paths in different documents apart.
+            key = (workload, str(info.doc), *info.path) if info.significant else (workload, "", "#comment")
             slots.setdefault(key, {})[side] = info.value if info.significant else None
             kinds[key] = _kind(info, tracked, helm, path) if info.significant else "other"
     result: dict[str, list[_Change]] = {}
@@ -98,7 +99,7 @@ def _file_changes(change: FileChange, workloads: list[str]) -> dict[str, list[_C
         # A whole file added or deleted, or the identity line of a list item (``- name: X``),
         # is summarised by its file or item rather than value by value.
         quiet = change.old_text is None or change.new_text is None or _is_identity(key)
-        item = _Change(change.path, kind, _label(key[1:], kind), sides.get(0), sides.get(1), quiet)
+        item = _Change(change.path, kind, _label(key[2:], kind), sides.get(0), sides.get(1), quiet)
         result.setdefault(key[0], []).append(item)
     return result
 
