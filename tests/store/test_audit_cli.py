@@ -110,6 +110,7 @@ def test_empty_trail(tmp_cwd: Path) -> None:
         ),
         ("sqlite:///absent.db", "no Tugboat database at"),
         ("not a url", "is not a SQLAlchemy URL"),
+        ("mysql://tugboat@127.0.0.1/tugboat", "in SQLite or PostgreSQL, not mysql"),
     ],
 )
 def test_errors_are_one_line_without_traceback(

@@ -15,6 +15,7 @@ from bot.domain.errors import InvalidInput, SourceUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 10
+SUPPORTED = ("sqlite", "postgresql")
 # Execution option asking for a write transaction: on SQLite it takes the write lock at BEGIN,
 # so two writers queue on the busy timeout instead of failing when a read upgrades to a write.
 WRITE = "tugboat_write"
@@ -36,6 +37,11 @@ def shown(url: URL) -> str:
 
 def make_engine(url: str) -> Engine:
     parsed = parse_url(url)
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise InvalidInput(
+            f"database_url {shown(parsed)}: Tugboat stores its state in SQLite or PostgreSQL, "
+            f"not {parsed.get_backend_name()}"
+        )
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)

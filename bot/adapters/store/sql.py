@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -81,13 +81,10 @@ class SqlStore:
         ):
             yield conn
 
-    def _insert(self, conn: Connection, table: Any) -> Insert:
-        """An INSERT that can say ON CONFLICT, in the connection's dialect."""
-        if conn.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        if conn.dialect.name == "sqlite":
-            return sqlite.insert(table)
-        raise InvalidInput(f"unsupported database {conn.dialect.name!r}: use SQLite or PostgreSQL")
+    def _insert(self, conn: Connection, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that can say ON CONFLICT, in the connection's dialect (make_engine allows
+        only these two)."""
+        return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
     # Proposals
 
@@ -97,7 +94,7 @@ class SqlStore:
             stmt = self._insert(conn, ProposalRow).values(
                 id=proposal.id, state=proposal.state.value, **values
             )
-            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))  # type: ignore[attr-defined]
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
 
     def get_proposal(self, proposal_id: str) -> Proposal | None:
         with self._read() as conn:
@@ -139,7 +136,7 @@ class SqlStore:
         }
         try:
             with self._write() as conn:
-                stmt = self._insert(conn, ApprovalRow).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
+                stmt = self._insert(conn, ApprovalRow).values(**values).on_conflict_do_nothing()
                 return conn.execute(stmt, execution_options=_ROWCOUNT).rowcount == 1
         except IntegrityError:  # the only constraint left is the proposal's foreign key
             raise InvalidInput(
@@ -244,7 +241,7 @@ class SqlStore:
         }
         with self._write() as conn:
             stmt = self._insert(conn, IncidentRow).values(group_key=incident.group_key, **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_=values))  # type: ignore[attr-defined]
+            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_=values))
 
     def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]:
         query = select(IncidentRow.__table__).order_by(IncidentRow.id)
@@ -258,7 +255,7 @@ class SqlStore:
     def claim_once(self, key: str) -> bool:
         with self._write() as conn:
             stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=_now())
-            return conn.execute(stmt.on_conflict_do_nothing(), execution_options=_ROWCOUNT).rowcount == 1  # type: ignore[attr-defined]
+            return conn.execute(stmt.on_conflict_do_nothing(), execution_options=_ROWCOUNT).rowcount == 1
 
     def purge_processed_keys(self, before: datetime) -> int:
         with self._write() as conn:
