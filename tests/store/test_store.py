@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.adapters.store import SqlStore
 from bot.domain.alert import parse_alert_group
@@ -253,3 +255,19 @@ def test_audit_data_that_is_not_json_is_refused(store: SqlStore) -> None:
     with pytest.raises(InvalidInput, match="not JSON"):
         store.append_audit(AuditEvent(at=T0, kind=AuditKind.MODEL_CALL, data={"cost": float("nan")}))
     assert store.audit_trail() == [] and store.audit_head() == (0, "0" * 64)
+
+
+@pytest.mark.postgres
+def test_a_server_in_another_time_zone_changes_nothing(postgres_url: str) -> None:
+    """PostgreSQL answers timestamptz in the session's zone; hashes must not notice."""
+    url = make_url(postgres_url)
+    kolkata = url.update_query_dict({"options": f"{url.query['options']} -ctimezone=Asia/Kolkata"})
+    with SqlStore.open(kolkata.render_as_string(hide_password=False)) as store:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SHOW timezone")).scalar() == "Asia/Kolkata"
+        sealed = store.append_audit(AuditEvent(at=T0, kind=AuditKind.MERGED))
+        proposal = a_proposal()
+        store.save_proposal(proposal)
+        assert store.get_proposal(proposal.id) == proposal
+        assert store.audit_trail() == [sealed]
+        assert verify_trail(store.audit_trail(), head=store.audit_head()) == []
