@@ -169,7 +169,7 @@ class EvidenceBuilder:
         if rollout is not None:
             image = (
                 f" (image {rollout.old_image} -> {rollout.new_image})"
-                if rollout.new_image and rollout.new_image != rollout.old_image
+                if rollout.new_image and rollout.old_image and rollout.new_image != rollout.old_image
                 else ""
             )
             out.append(

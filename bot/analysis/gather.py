@@ -60,7 +60,7 @@ class Fetched:
 
     @property
     def ok(self) -> bool:
-        return bool(self.names) or bool(self.container)
+        return bool(self.names) or any(self.container.values())
 
 
 def to_grid(series: Series, grid: np.ndarray, step: float) -> np.ndarray:
@@ -126,6 +126,8 @@ class Gatherer:
     # -- rounds ---------------------------------------------------------------------------
     def fetch(self) -> Fetched:
         self._round_one()
+        if not self.out.ok:
+            return self.out  # nothing answered: do not pile more failing queries on top
         label_sets = self._round_two()
         self._round_three(label_sets)
         return self.out

@@ -40,15 +40,21 @@ def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
     return max(lo, min(hi, x))
 
 
-def onset_of(sig: WorkloadSignals, keys: Iterable[str] = SYMPTOMS) -> float | None:
+def onset_of(
+    sig: WorkloadSignals, keys: Iterable[str] = SYMPTOMS, since: float | None = None
+) -> float | None:
     onsets = [sig.shift(k).onset for k in keys if sig.shift(k).elevated]
     onsets += sig.oom_times[:1]
+    if keys == SYMPTOMS:
+        onsets += [sig.crash_since]
+        onsets += [t for t in sig.restart_times if since is None or t > since][:1]
     values = [o for o in onsets if o is not None]
     return min(values) if values else None
 
 
-def is_symptomatic(sig: WorkloadSignals) -> bool:
-    return any(sig.shift(k).elevated for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop
+def is_symptomatic(sig: WorkloadSignals, since: float | None = None) -> bool:
+    restarted = any(since is None or t > since for t in sig.restart_times)
+    return any(sig.shift(k).elevated for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop or restarted
 
 
 def saturation(sig: WorkloadSignals) -> float:
@@ -85,7 +91,7 @@ def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
     for callee in ctx.callees.get(sig.name, []):
         callee_sig = ctx.signals.get(callee)
         edge = ctx.edge_shift(sig.name, callee)
-        callee_bad = callee_sig is not None and is_symptomatic(callee_sig)
+        callee_bad = callee_sig is not None and is_symptomatic(callee_sig, ctx.baseline_end)
         if edge.elevated or (callee_bad and callee_sig is not None and callee_sig.shift("p99").elevated):
             out.append(callee)
     return out
@@ -146,14 +152,22 @@ def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     else:
         return []
     onset = mem.onset if mem.elevated else (sig.oom_times[0] if sig.oom_times else None)
+    if onset is not None and _recent_change(ctx, sig.name, onset, 30 * 60):
+        score *= 0.75  # memory that starts climbing right after a change to the workload is a leak
     facts = ev.memory_facts(sig)
     return [Candidate(CauseKind.MEMORY_LIMIT, sig.name, score, onset, None, ev.memory(sig, onset), facts)]
 
 
+def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -> bool:
+    return any(
+        onset - before_s <= c.at.timestamp() <= onset + COMMIT_AFTER_S for c in ctx.changes_for(workload)
+    )
+
+
 def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-    if not is_symptomatic(sig):
+    if not is_symptomatic(sig, ctx.baseline_end):
         return []
-    onset = onset_of(sig)
+    onset = onset_of(sig, since=ctx.baseline_end)
     if onset is None:
         return []
     changes = [
@@ -178,6 +192,7 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     else:
         score = 0.35  # a rollout without a commit we can revert
     own_errors = sig.shift("err_ratio").elevated or sig.shift("p99").elevated or sig.crashloop
+    own_errors = own_errors or any(t > ctx.baseline_end for t in sig.restart_times)
     if sig.oom_restarts > 0 or sig.shift("mem_util").elevated:
         own_errors = True
     if not own_errors:

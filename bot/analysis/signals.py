@@ -46,6 +46,8 @@ class WorkloadSignals:
     oom_restarts: float = 0.0
     oom_times: list[float] = field(default_factory=list)
     crashloop: bool = False
+    crash_since: float | None = None  # first CrashLoopBackOff seen
+    restart_times: list[float] = field(default_factory=list)
     rollouts: list[Rollout] = field(default_factory=list)
 
     def shift(self, key: str) -> Shift:
@@ -172,7 +174,17 @@ def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
         [np.isfinite(get("cpu", {})[k]).astype(float) for k in keys if k in get("cpu", {})], n
     )
     _restarts(sig, data, n)
-    _rollouts(sig, data)
+    _rollouts(sig, data, _data_start(data))
+
+
+def _data_start(data: Fetched) -> float:
+    """When the recording begins: a window may reach back before the first scrape."""
+    firsts = [
+        float(data.grid[np.flatnonzero(np.isfinite(arr))[0]])
+        for arr in data.container.get("cpu", {}).values()
+        if np.isfinite(arr).any()
+    ]
+    return min(firsts) if firsts else float(data.grid[0])
 
 
 def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
@@ -199,33 +211,39 @@ def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
         if oom_hit:
             sig.oom_restarts += float(inc.sum()) or 1.0
             sig.oom_times += [float(t) for t in data.grid[inc > 0]]
+        sig.restart_times += [float(t) for t in data.grid[inc > 0]]
         for reason in ("CrashLoopBackOff",):
             wait = data.waiting.get((pod, c or "", reason))
             if wait is not None and np.nansum(wait) > 0:
                 sig.crashloop = True
+                first = float(data.grid[np.flatnonzero(np.nan_to_num(wait) > 0)[0]])
+                sig.crash_since = first if sig.crash_since is None else min(sig.crash_since, first)
     sig.series["restarts"] = _sum(increments, n) if increments else np.zeros(n)
     sig.restarts = float(np.nansum(sig.series["restarts"]))
     sig.oom_times.sort()
+    sig.restart_times.sort()
 
 
-def _rollouts(sig: WorkloadSignals, data: Fetched) -> None:
+def _rollouts(sig: WorkloadSignals, data: Fetched, data_start: float) -> None:
     """New ReplicaSets whose pods appeared during the window (a deployment rolled out)."""
     own = data.ownership
-    cpu = data.container.get("cpu", {})
     first_seen: dict[str, float] = {}
     for pod in sig.pods:
-        arr = cpu.get((pod, sig.container or ""))
-        if arr is None:
-            continue
-        idx = np.flatnonzero(np.isfinite(arr))
-        if idx.size:
-            first_seen[pod] = float(data.grid[idx[0]])
+        for kind in ("cpu", "mem", "restarts"):
+            arr = data.container.get(kind, {}).get((pod, sig.container or ""))
+            if arr is None:
+                continue
+            idx = np.flatnonzero(np.isfinite(arr))
+            if idx.size:
+                seen = float(data.grid[idx[0]])
+                first_seen[pod] = min(first_seen.get(pod, seen), seen)
     if not first_seen:
         return
     start = float(data.grid[0])
     by_rs: dict[str | None, list[str]] = defaultdict(list)
     for pod in first_seen:
         by_rs[own.replicaset_of_pod(pod)].append(pod)
+    start = max(start, data_start)
     initial = {rs for rs, pods in by_rs.items() if any(first_seen[p] <= start + data.step for p in pods)}
     c = sig.container or ""
     old_images = sorted({data.images[(p, c)] for rs in initial for p in by_rs[rs] if (p, c) in data.images})

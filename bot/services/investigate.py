@@ -136,7 +136,11 @@ class Investigator:
         ctx = build_context(
             data, signals, at.timestamp(), baseline_end, labels, workload, data.alert_series, changes
         )
-        onsets = {n: o for n, s in signals.items() if is_symptomatic(s) and (o := onset_of(s)) is not None}
+        onsets = {
+            n: o
+            for n, s in signals.items()
+            if is_symptomatic(s, baseline_end) and (o := onset_of(s, since=baseline_end)) is not None
+        }
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
         ranked = rank(hypotheses(ctx))
