@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from bot.adapters.store import SqlStore
 from bot.cli.main import app, run
 from bot.domain.audit import AuditEvent, AuditKind, verify_trail
+from bot.domain.errors import InvalidInput
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 runner = CliRunner()
@@ -124,3 +125,19 @@ def test_errors_are_one_line_without_traceback(
     assert err.startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_cwd / "absent.db").exists()
+
+
+def test_verify_an_export_file(trail: list[AuditEvent], store_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "trail.jsonl"
+    runner.invoke(app, ["audit", "export", "--output", str(out), "--database-url", store_url])
+    result = runner.invoke(app, ["audit", "verify", "--file", str(out)])
+    assert result.exit_code == 0 and "intact: 3 events" in result.output
+
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join([lines[0], lines[2]]) + "\n")  # drop the middle event
+    result = runner.invoke(app, ["audit", "verify", "--file", str(out)])
+    assert result.exit_code == 1 and "event #3 (proposal.merged) follows #1" in result.output
+
+    out.write_text("not json\n")
+    result = runner.invoke(app, ["audit", "verify", "--file", str(out)])
+    assert isinstance(result.exception, InvalidInput) and "trail.jsonl:1" in str(result.exception)
