@@ -42,13 +42,19 @@ def _own_rules() -> list[_Rule]:
     return [
         _Rule(
             "private_key",
-            c(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)", re.S),
+            c(
+                r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?"
+                r"(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|\Z)",
+                re.S,
+            ),
         ),
         _Rule("github_token", c(r"\bgithub_pat_[A-Za-z0-9_]{22,}")),
         _Rule("github_token", c(r"\bgh[pousr]_[A-Za-z0-9_]{30,}")),
         _Rule("slack_token", c(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
         _Rule("slack_token", c(r"\bxapp-\d-[A-Za-z0-9-]{10,}")),
-        _Rule("slack_webhook", c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+")),
+        _Rule(
+            "slack_webhook", c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+")
+        ),
         _Rule("stripe_key", c(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9a-zA-Z]{16,}")),
         _Rule("stripe_key", c(r"\bwhsec_[0-9a-zA-Z]{16,}")),
         _Rule("openai_key", c(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}")),
@@ -65,7 +71,9 @@ def _own_rules() -> list[_Rule]:
         ),
         _Rule(
             "authorization",
-            c(r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?!bearer\b|basic\b|token\b)([^\s\"',;]{8,})"),
+            c(
+                r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?!bearer\b|basic\b|token\b)([^\s\"',;]{8,})"
+            ),
             group=1,
         ),
         _Rule("url_password", c(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s\"']+:([^@/?#\s\"']+)@"), group=1),
@@ -77,7 +85,9 @@ def _own_rules() -> list[_Rule]:
         ),
         _Rule(
             "password",
-            c(rf"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]*(?:{_KV_KEYS})(?![A-Za-z0-9])\s*[:=]\s*[\"']?([^\s\"'&,;}}]+)"),
+            c(
+                rf"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]*(?:{_KV_KEYS})(?![A-Za-z0-9])\s*[:=]\s*[\"']?([^\s\"'&,;}}]+)"
+            ),
             group=1,
             check_allowlist=True,
         ),
