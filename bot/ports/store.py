@@ -74,7 +74,11 @@ class Store(Protocol):
     def get_incident(self, group_key: str) -> IncidentRecord | None: ...
 
     def upsert_incident(self, incident: IncidentRecord) -> None:
-        """Insert, or replace every field of, the incident with this ``group_key``."""
+        """Insert, or replace the fields of, the incident with this ``group_key``.
+
+        A ``channel`` or ``thread_ts`` of None keeps the stored value: once a thread exists, an
+        update from a replica that has not seen it yet cannot lose it.
+        """
         ...
 
     def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]: ...

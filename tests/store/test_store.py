@@ -215,6 +215,12 @@ def test_incident_upsert_and_round_trip(store: SqlStore) -> None:
     )
     store.upsert_incident(resolved)
     assert store.get_incident(group.group_key) == resolved
+    stale = resolved.model_copy(update={"channel": None, "thread_ts": None, "status": "firing"})
+    store.upsert_incident(stale)
+    assert store.get_incident(group.group_key) == stale.model_copy(
+        update={"channel": "C1", "thread_ts": "1710408413.000100"}
+    ), "a stale writer does not erase the thread"
+    store.upsert_incident(resolved)
     assert store.list_incidents() == [resolved]
     assert store.list_incidents(["firing"]) == []
 

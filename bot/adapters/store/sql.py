@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -241,7 +241,12 @@ class SqlStore:
         }
         with self._write() as conn:
             stmt = self._insert(conn, IncidentRow).values(group_key=incident.group_key, **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_=values))
+            # A replica that read the row before the thread was posted must not erase it.
+            keep = {
+                name: func.coalesce(stmt.excluded[name], IncidentRow.__table__.c[name])
+                for name in ("channel", "thread_ts")
+            }
+            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_={**values, **keep}))
 
     def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]:
         query = select(IncidentRow.__table__).order_by(IncidentRow.id)
