@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     slack_channel: str | None = Field(default=None, description="default incident channel")
     slack_routes: list[Route] = Field(default_factory=list)
     auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
+    slack_update_interval_s: float = Field(default=5.0, ge=0, description="coalesce thread updates")
+    incident_workers: int = Field(default=4, ge=1, le=64, description="background investigations at once")
 
     # GitHub (optional; plain git is the default change host)
     github_token: SecretStr | None = Field(default=None, validation_alias=_std("GITHUB_TOKEN"))

@@ -8,6 +8,7 @@ import typer
 
 from bot import __version__
 from bot.cli import ask_cmd, audit_cmd, config_cmd, demo_cmd, foresight_cmd, investigate_cmd, manifest_cmd
+from bot.cli import serve_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(manifest_cmd.app, name="manifest")
 app.command("investigate")(investigate_cmd.investigate)
 app.command("ask")(ask_cmd.ask)
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,7 @@ callers attach the full text as a file.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.domain.alert import AlertGroup
@@ -165,3 +166,71 @@ def decision_blocks(proposal: Proposal, text: str) -> list[Block]:
     return [b for b in proposal_blocks(proposal, with_buttons=False) if b.get("type") != "actions"] + [
         context(text)
     ]
+
+
+# -- threads, commands and forms --------------------------------------------------------------
+
+CALLBACK_REJECT = "tugboat_reject_reason"
+REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
+
+
+def alert_update(group: AlertGroup, new: int, total: int) -> list[Block]:
+    """A thread reply for alerts that joined the group since the last message."""
+    names = sorted({a.labels.get("pod") or a.labels.get("instance") or a.name for a in group.alerts})
+    shown = ", ".join(f"`{n}`" for n in names[:10]) + (
+        f" and {len(names) - 10} more" if len(names) > 10 else ""
+    )
+    return [section(f":heavy_plus_sign: {new} more alert(s) firing in this group ({total} in all): {shown}")]
+
+
+def resolved_reply(duration: str) -> list[Block]:
+    return [section(f":white_check_mark: *Resolved* after {duration}.")]
+
+
+def refired_reply(group: AlertGroup) -> list[Block]:
+    return [section(f":rotating_light: *Firing again:* {group.title}. Investigating…")]
+
+
+def reject_modal(proposal: Proposal, channel: str, message_ts: str) -> dict[str, Any]:
+    """The form that asks why a proposal is rejected; the reply lands in ``view_submission``."""
+    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_REJECT,
+        "private_metadata": json.dumps({"proposal": proposal.id, "channel": channel, "ts": message_ts}),
+        "title": {"type": "plain_text", "text": "Reject change"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"Rejecting *{truncate(title, 200)}*"),
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
+
+
+def status_blocks(rows: list[tuple[Proposal, int, list[str]]]) -> list[Block]:
+    """Open proposals: what, how many approvals it has of how many, and who has approved."""
+    if not rows:
+        return [section("No open proposals.")]
+    blocks = [header("Open proposals")]
+    for proposal, needed, approvers in rows:
+        title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+        who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
+        by = f" · requested by <@{proposal.requested_by}>" if proposal.requested_by else ""
+        blocks.append(
+            section(
+                f"*{title}* (`{proposal.id}`)\n{len(approvers)} of {needed} approval(s): {who}{by}"
+                + (f"\n{proposal.url or proposal.branch}" if proposal.url or proposal.branch else "")
+            )
+        )
+    return fit(blocks)

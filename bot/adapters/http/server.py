@@ -1,0 +1,118 @@
+"""One ASGI app (Starlette, served by uvicorn): Slack's request URL, the Alertmanager webhook,
+health, readiness and metrics.
+
+Blocking work (Bolt's dispatch, the store) runs in Starlette's thread pool so the event loop
+keeps accepting requests; Bolt answers as soon as a listener acks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.domain.alert import parse_alert_group
+from bot.domain.errors import InvalidInput
+from bot.observability import ALERTS_RECEIVED, ALERTS_REJECTED, exposition, refresh_proposal_gauge
+from bot.ports.store import Store
+from bot.services.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+MAX_ALERT_BODY = 8 * 1024 * 1024  # Alertmanager caps a group at max_alerts; this is far above
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(
+    *,
+    store: Store,
+    incidents: IncidentService,
+    bolt: App | None,
+    alertmanager_token: str | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> Starlette:
+    async def slack_events(request: Request) -> Response:
+        if bolt is None:
+            return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
+        body = await request.body()
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    async def alertmanager(request: Request) -> Response:
+        if alertmanager_token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {alertmanager_token}".encode()):
+                ALERTS_REJECTED.labels(reason="unauthorised").inc()
+                return _error(401, "missing or wrong bearer token (see alertmanager_token)")
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_ALERT_BODY:
+            ALERTS_REJECTED.labels(reason="too_large").inc()
+            return _error(413, f"payload larger than {MAX_ALERT_BODY} bytes")
+        body = await request.body()
+        try:
+            group = parse_alert_group(body)
+        except InvalidInput as exc:
+            ALERTS_REJECTED.labels(reason="malformed").inc()
+            return _error(400, str(exc))
+        ALERTS_RECEIVED.labels(status=group.status).inc()
+        try:
+            receipt = await run_in_threadpool(incidents.receive, group)
+        except Exception as exc:  # not stored: a 5xx makes Alertmanager send it again
+            log.error("could not store alert group: %s", type(exc).__name__)
+            return _error(503, "the alert could not be stored right now; Alertmanager will retry")
+        status = "duplicate" if receipt.duplicate else "accepted"
+        return JSONResponse({"status": status, "groupKey": receipt.group_key})
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        problems: list[str] = []
+        try:
+            await run_in_threadpool(store.get_incident, "readyz-probe")
+        except Exception as exc:
+            problems.append(
+                f"database unreachable: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            )
+        if not incidents.running:
+            problems.append("the incident worker pool is shut down")
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(_: Request) -> Response:
+        try:
+            await run_in_threadpool(refresh_proposal_gauge, store)
+        except Exception as exc:  # the other metrics are still worth serving
+            log.warning("proposal gauge not refreshed: %s", type(exc).__name__)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/alerts/alertmanager", alertmanager, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,171 @@
+"""Buttons and the rejection form: Draft PR, Approve, Reject (a modal asks why).
+
+Every click is acknowledged at once; decisions run lazily through ``ProposalWorkflow``, which
+makes each of them happen exactly once. Refusals are shown only to the person who clicked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.deps import SlackDeps
+from bot.domain.approval import Decision
+from bot.domain.errors import TugboatError
+from bot.domain.policy import approval_refusal
+from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
+from bot.observability import MERGES
+from bot.services.proposals import Outcome
+
+log = logging.getLogger(__name__)
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(channel, message ts, thread ts) of the message whose button was clicked."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    ts = container.get("message_ts") or message.get("ts", "")
+    return channel, ts, message.get("thread_ts") or container.get("thread_ts")
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str((body.get("actions") or [{}])[0].get("value", ""))
+
+
+def _decided_text(verb: str, user: str, deps: SlackDeps, outcome: Outcome) -> str:
+    when = deps.clock().strftime("%Y-%m-%d %H:%M UTC")
+    return f"{verb} by <@{user}> at {when} · {outcome.message}"
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def refuse(channel: str, user: str, thread: str | None, text: str) -> None:
+        deps.chat.post_ephemeral(channel, user, f":no_entry: {text}", thread_ts=thread)
+
+    def guarded(body: dict[str, Any], fn: Any) -> None:
+        channel, _, thread = _where(body)
+        user = body["user"]["id"]
+        try:
+            fn()
+        except TugboatError as exc:
+            refuse(channel, user, thread, str(exc))
+        except Exception:
+            log.exception("button handler failed")
+            refuse(channel, user, thread, "that did not work; see Tugboat's log")
+
+    # -- Draft PR ------------------------------------------------------------------------
+    def draft(body: dict[str, Any]) -> None:
+        def run() -> None:
+            channel, ts, thread = _where(body)
+            user, proposal_id = body["user"]["id"], _value(body)
+            if deps.workflow is None:
+                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
+                return
+            existing = deps.store.get_proposal(proposal_id)
+            if existing is not None or not deps.store.claim_once(f"draft:{proposal_id}"):
+                refuse(channel, user, thread, "this change was already drafted")
+                return
+            proposal = deps.incidents.proposal_from_reports(proposal_id)
+            if proposal is None:
+                refuse(channel, user, thread, "this proposal is no longer known; investigate again")
+                return
+            opened = deps.workflow.open(deps.workflow.submit(proposal, requested_by=user).id, actor=user)
+            body_blocks = blocks.proposal_blocks(opened, with_buttons=True)
+            body_blocks.insert(1, blocks.context(f"drafted by <@{user}> · needs approval by someone else"))
+            deps.chat.update_message(channel, ts, f"Proposed change: {opened.title}", body_blocks)
+
+        guarded(body, run)
+
+    # -- Approve -------------------------------------------------------------------------
+    def approve(body: dict[str, Any]) -> None:
+        def run() -> None:
+            channel, ts, thread = _where(body)
+            user, proposal_id = body["user"]["id"], _value(body)
+            workflow = deps.workflow
+            if workflow is None:
+                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
+                return
+            outcome = workflow.decide(proposal_id, user, Decision.APPROVE)
+            _after_decision(deps, outcome, "Approved", user, channel, ts, thread)
+
+        guarded(body, run)
+
+    # -- Reject: a modal asks for the reason -----------------------------------------------
+    def open_reject_form(ack: Ack, body: dict[str, Any]) -> None:
+        ack()  # the trigger id lives 3 seconds: open the form right away, not lazily
+
+        def run() -> None:
+            channel, ts, thread = _where(body)
+            user, proposal_id = body["user"]["id"], _value(body)
+            proposal = deps.store.get_proposal(proposal_id)
+            if proposal is None or deps.workflow is None:
+                refuse(channel, user, thread, "this proposal is no longer known")
+                return
+            reason = _refusal(deps, user, proposal)
+            if reason:
+                refuse(channel, user, thread, reason)
+                return
+            deps.chat.open_modal(body["trigger_id"], blocks.reject_modal(proposal, channel, ts))
+
+        guarded(body, run)
+
+    def reject_submitted(body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        meta = json.loads(view.get("private_metadata") or "{}")
+        channel, ts = meta.get("channel", ""), meta.get("ts", "")
+        user = body["user"]["id"]
+        values = (view.get("state") or {}).get("values") or {}
+        reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
+        try:
+            if deps.workflow is None:
+                return
+            outcome = deps.workflow.decide(meta.get("proposal", ""), user, Decision.REJECT, reason.strip())
+            _after_decision(deps, outcome, "Rejected", user, channel, ts, None, reason.strip())
+        except TugboatError as exc:
+            deps.chat.post_ephemeral(channel, user, f":no_entry: {exc}")
+
+    app.action(blocks.ACTION_DRAFT)(ack=just_ack, lazy=[draft])
+    app.action(blocks.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
+    app.action(blocks.ACTION_REJECT)(open_reject_form)
+    app.view(blocks.CALLBACK_REJECT)(ack=just_ack, lazy=[reject_submitted])
+
+
+def _refusal(deps: SlackDeps, user: str, proposal: Proposal) -> str | None:
+    if proposal.state is not ProposalState.OPEN:
+        return f"this change is already {proposal.state.value}"
+    assert deps.workflow is not None
+    return approval_refusal(user, proposal, deps.workflow.policy, deps.workflow.group_members())
+
+
+def _after_decision(
+    deps: SlackDeps,
+    outcome: Outcome,
+    verb: str,
+    user: str,
+    channel: str,
+    ts: str,
+    thread: str | None,
+    reason: str = "",
+) -> None:
+    """Show the result: buttons gone once decided; refusals and partial approvals to the clicker."""
+    proposal = outcome.proposal
+    if outcome.merged:
+        MERGES.inc()
+    final = proposal.state in TERMINAL_STATES or proposal.state is ProposalState.FAILED
+    if outcome.accepted and final:
+        text = _decided_text(verb, user, deps, outcome) + (f" · reason: {reason}" if reason else "")
+        deps.chat.update_message(
+            channel, ts, f"{verb}: {proposal.title}", blocks.decision_blocks(proposal, text)
+        )
+        return
+    deps.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
+    if not outcome.accepted and proposal.state in (ProposalState.EXPIRED, ProposalState.FAILED):
+        text = f"{proposal.state.value}: {outcome.message}"
+        deps.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))

@@ -1,0 +1,188 @@
+"""``/tugboat``: acknowledged at once (usage errors in the ack itself, ephemeral), worked on lazily."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.adapters.slack import blocks, changes
+from bot.adapters.slack.deps import SlackDeps
+from bot.domain.alert import Alert, AlertGroup
+from bot.domain.errors import InvalidInput, TugboatError
+from bot.domain.proposal import Proposal
+
+log = logging.getLogger(__name__)
+COMMAND = "/tugboat"
+
+USAGE = """*Tugboat* — `/tugboat <command>`
+• `help` — this message
+• `investigate <service|alertname> [namespace]` — investigate now, in a new thread
+• `explain` — explain this channel's latest incident again from its report
+• `scale <workload> <replicas>` — propose a replica count
+• `limits <workload> cpu|memory <value>` — propose a limit (e.g. `500m`, `2`, `1Gi`)
+• `rollback <workload>` — propose reverting the newest commit that changed the workload
+• `status` — open proposals and who must approve them
+• `forecast <workload>`, `rightsize <workload>` — not available yet"""
+
+_SHAPES = {
+    "help": (0, 0, "help"),
+    "investigate": (1, 2, "investigate <service|alertname> [namespace]"),
+    "explain": (0, 0, "explain"),
+    "scale": (2, 2, "scale <workload> <replicas>"),
+    "limits": (3, 3, "limits <workload> cpu|memory <value>"),
+    "rollback": (1, 1, "rollback <workload>"),
+    "status": (0, 0, "status"),
+    "forecast": (1, 1, "forecast <workload>"),
+    "rightsize": (1, 1, "rightsize <workload>"),
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    name: str
+    args: tuple[str, ...]
+
+
+def parse(text: str) -> Parsed:
+    """The command and its arguments, or InvalidInput whose message is the usage to show."""
+    try:
+        words = shlex.split(text or "")
+    except ValueError as exc:
+        raise InvalidInput(f"cannot read the arguments ({exc}).\n{USAGE}") from None
+    if not words:
+        return Parsed("help", ())
+    name, args = words[0].lower(), tuple(words[1:])
+    if name not in _SHAPES:
+        raise InvalidInput(f"unknown command `{name}`.\n{USAGE}")
+    low, high, usage = _SHAPES[name]
+    if not low <= len(args) <= high:
+        raise InvalidInput(f"usage: `{COMMAND} {usage}`")
+    if name == "scale" and not (args[1].isdigit() and int(args[1]) >= 0):
+        raise InvalidInput(f"replicas must be a whole number, got `{args[1]}`; usage: `{COMMAND} {usage}`")
+    if name == "limits":
+        if args[1].lower() not in ("cpu", "memory"):
+            raise InvalidInput(f"say `cpu` or `memory`, got `{args[1]}`; usage: `{COMMAND} {usage}`")
+        from bot.adapters.manifests.quantity import parse_quantity
+
+        parse_quantity(args[2])  # a bad quantity is a usage error, answered in the ack
+        return Parsed(name, (args[0], args[1].lower(), args[2]))
+    return Parsed(name, args)
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except InvalidInput as exc:
+            ack(text=str(exc))
+            return
+        if parsed.name == "help":
+            ack(text=USAGE)
+        elif parsed.name in ("forecast", "rightsize"):
+            ack(text=f"`{parsed.name}` is not available yet in this version of Tugboat.")
+        else:
+            ack(text=f"Working on `{COMMAND} {command.get('text', '').strip()}`…")
+
+    def run(command: dict[str, Any]) -> None:
+        try:
+            parsed = parse(command.get("text", ""))
+        except InvalidInput:
+            return  # already answered by the ack
+        handler = _HANDLERS.get(parsed.name)
+        if handler is None:
+            return
+        user, channel = command["user_id"], command["channel_id"]
+        try:
+            handler(deps, parsed, user, channel, command)
+        except TugboatError as exc:
+            deps.chat.post_ephemeral(channel, user, f":warning: {exc}")
+        except Exception:  # a person gets a short note; the details go to the log
+            log.exception("/tugboat %s failed", parsed.name)
+            deps.chat.post_ephemeral(channel, user, f":warning: `{parsed.name}` failed; see Tugboat's log")
+
+    app.command(COMMAND)(ack=acknowledge, lazy=[run])
+
+
+Handler = Callable[[SlackDeps, Parsed, str, str, dict[str, Any]], None]
+
+
+def _investigate(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    target = parsed.args[0]
+    namespace = parsed.args[1] if len(parsed.args) > 1 else None
+    known = deps.incidents.latest(alertname=target)
+    if known is not None and known.alert is not None and namespace in (None, known.alert.primary.namespace):
+        labels = {**known.alert.common_labels, **known.alert.primary.labels}
+    else:
+        labels = {"alertname": f"Investigate {target}", "service": target, "app": target}
+        if namespace:
+            labels["namespace"] = namespace
+    group = AlertGroup(
+        status="firing",
+        groupKey=f"slack:{user}:{uuid.uuid4().hex[:12]}",
+        commonLabels=labels,
+        alerts=[Alert(status="firing", labels=labels, startsAt=deps.clock())],
+    )
+    deps.incidents.investigate_now(group, channel, requested_by=user)
+
+
+def _explain(deps: SlackDeps, parsed: Parsed, user: str, channel: str, command: dict[str, Any]) -> None:
+    thread = command.get("thread_ts")
+    incident = deps.incidents.by_thread(channel, thread) if thread else deps.incidents.latest(channel=channel)
+    if incident is None or incident.report is None or incident.thread_ts is None:
+        raise InvalidInput(
+            "no investigated incident in this channel yet; try `/tugboat investigate <service>`"
+        )
+    text = incident.report.summary
+    if deps.assistant is not None:
+        answer = deps.assistant.explain(incident.report)
+        text = str(getattr(answer, "text", text))
+        _audit(deps, answer)
+    deps.chat.post_message(
+        channel, text, [blocks.section(text), *blocks.investigation(incident.report)[1:]], incident.thread_ts
+    )
+
+
+def _post_proposal(deps: SlackDeps, channel: str, user: str, proposal: Proposal) -> None:
+    body = blocks.proposal_blocks(proposal, with_buttons=True)
+    body.insert(1, blocks.context(f"requested by <@{user}> · needs approval by someone else"))
+    deps.chat.post_message(channel, f"Proposed change: {proposal.title}", body)
+
+
+def _scale(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    _post_proposal(deps, channel, user, changes.scale(deps, parsed.args[0], int(parsed.args[1]), user))
+
+
+def _limits(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    workload, resource, value = parsed.args
+    _post_proposal(deps, channel, user, changes.limits(deps, workload, resource, value, user))
+
+
+def _rollback(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    _post_proposal(deps, channel, user, changes.rollback(deps, parsed.args[0], user))
+
+
+def _status(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    rows = changes.open_proposals(deps)
+    deps.chat.post_ephemeral(channel, user, f"{len(rows)} open proposal(s)", blocks.status_blocks(rows))
+
+
+def _audit(deps: SlackDeps, answer: Any) -> None:
+    event = getattr(answer, "audit_event", None)
+    if callable(event):
+        deps.store.append_audit(event(deps.clock()))
+
+
+_HANDLERS: dict[str, Handler] = {
+    "investigate": _investigate,
+    "explain": _explain,
+    "scale": _scale,
+    "limits": _limits,
+    "rollback": _rollback,
+    "status": _status,
+}

@@ -1,0 +1,57 @@
+"""Global Bolt middleware: drop Slack's event retries, log requests without their bodies.
+
+Runs after Bolt's own request verification, so a forged request never claims a key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltRequest, BoltResponse
+
+from bot.observability import SLACK_REQUESTS
+from bot.ports.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _header(request: BoltRequest, name: str) -> str | None:
+    values = request.headers.get(name) or []
+    return values[0] if values else None
+
+
+def _kind(body: dict[str, Any]) -> str:
+    if body.get("command"):
+        return "command"
+    if body.get("type") == "event_callback":
+        return f"event:{(body.get('event') or {}).get('type', '?')}"
+    return str(body.get("type") or "unknown")
+
+
+def dedupe_event_retries(store: Store) -> Callable[..., BoltResponse | None]:
+    """Slack re-sends an event (same ``event_id``, with ``X-Slack-Retry-Num``) when our 200 was
+    late or lost; across replicas only the first delivery is handled."""
+
+    def dedupe(body: dict[str, Any], request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
+        kind = _kind(body)
+        retry = _header(request, "x-slack-retry-num")
+        # Never the body: it carries user text, trigger ids and response URLs.
+        log.info("slack request %s%s", kind, f" (retry {retry})" if retry else "")
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not store.claim_once(f"slack-event:{event_id}"):
+            SLACK_REQUESTS.labels(outcome="duplicate").inc()
+            return BoltResponse(status=200, body="")
+        SLACK_REQUESTS.labels(outcome="handled").inc()
+        next()
+        return None
+
+    return dedupe
+
+
+class NoBodies(logging.Filter):
+    """Bolt's debug messages can include request bodies; keep them out of every handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG

@@ -1,0 +1,134 @@
+"""``SlackNotifier``: the ChatNotifier port over ``slack_sdk.WebClient``.
+
+Rate limits are the client's business (its ``RateLimitErrorRetryHandler`` honours Retry-After);
+any other failure becomes ``SourceUnavailable`` naming the method and Slack's error code, and
+is counted in ``tugboat_slack_errors``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
+from bot.domain.errors import SourceUnavailable
+from bot.observability import SLACK_ERRORS
+from bot.ports.chat import Attachment, Block, ChatMessage
+
+MAX_TEXT = 3000  # the fallback ``text`` shown in notifications; Slack truncates long ones anyway
+T = TypeVar("T")
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, method: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except SlackApiError as exc:
+            SLACK_ERRORS.labels(method=method).inc()
+            code = exc.response.get("error") if exc.response is not None else "unknown"
+            raise SourceUnavailable(f"Slack {method} failed: {code}") from None
+        except (SlackClientError, OSError) as exc:
+            SLACK_ERRORS.labels(method=method).inc()
+            raise SourceUnavailable(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str | None = None
+    ) -> str:
+        kwargs: dict[str, Any] = {"channel": channel, "text": truncate(text, MAX_TEXT)}
+        if blocks:
+            kwargs["blocks"] = fit(blocks)[:MAX_BLOCKS]
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = self._call("chat.postMessage", lambda: self.client.chat_postMessage(**kwargs))
+        return str(response["ts"])
+
+    def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None:
+        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": truncate(text, MAX_TEXT)}
+        if blocks is not None:
+            kwargs["blocks"] = fit(blocks)
+        self._call("chat.update", lambda: self.client.chat_update(**kwargs))
+
+    def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": truncate(text, MAX_TEXT)}
+        if blocks:
+            kwargs["blocks"] = fit(blocks)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        self._call("chat.postEphemeral", lambda: self.client.chat_postEphemeral(**kwargs))
+
+    def upload_files(
+        self, channel: str, thread_ts: str | None, files: list[Attachment], comment: str | None = None
+    ) -> None:
+        if not files:
+            return
+        uploads: list[dict[str, Any]] = []
+        for f in files:
+            item: dict[str, Any] = {"filename": f.filename, "title": f.title or f.filename}
+            if f.path is not None:
+                item["file"] = str(f.path)
+            else:
+                item["content"] = f.content or ""
+            uploads.append(item)
+        kwargs: dict[str, Any] = {"file_uploads": uploads, "channel": channel}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if comment:
+            kwargs["initial_comment"] = comment
+        self._call("files.upload_v2", lambda: self.client.files_upload_v2(**kwargs))
+
+    def thread_replies(self, channel: str, thread_ts: str, limit: int = 50) -> list[ChatMessage]:
+        response = self._call(
+            "conversations.replies",
+            lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, limit=limit),
+        )
+        return [
+            ChatMessage(
+                ts=str(m.get("ts", "")),
+                user=m.get("user"),
+                text=str(m.get("text", "")),
+                is_bot=bool(m.get("bot_id")),
+            )
+            for m in response.get("messages") or []
+        ]
+
+    def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self._call("views.open", lambda: self.client.views_open(trigger_id=trigger_id, view=view))
+
+
+class UserGroups:
+    """Members of the policy's approver groups, resolved through Slack and cached for a while."""
+
+    def __init__(self, client: WebClient, groups: Collection[str], ttl_s: float = 300.0) -> None:
+        self.client, self.groups, self.ttl_s = client, list(groups), ttl_s
+        self._cached: tuple[float, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> frozenset[str]:
+        if not self.groups:
+            return frozenset()
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self.ttl_s:
+                return self._cached[1]
+            members: set[str] = set()
+            for group in self.groups:
+                try:
+                    members |= set(self.client.usergroups_users_list(usergroup=group).get("users") or [])
+                except SlackApiError:
+                    SLACK_ERRORS.labels(method="usergroups.users.list").inc()
+            self._cached = (time.monotonic(), frozenset(members))
+            return self._cached[1]

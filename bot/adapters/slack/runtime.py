@@ -1,0 +1,153 @@
+"""Composition for ``tugboat serve``: the Slack app, the incident service and the HTTP app,
+built from Settings through ``bot.wiring`` (the same path in production and in tests)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from starlette.applications import Starlette
+
+from bot import wiring
+from bot.adapters.http.server import create_app
+from bot.adapters.slack.app import build_app, web_client
+from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.notifier import SlackNotifier, UserGroups
+from bot.domain.alert import AlertGroup, now_utc
+from bot.domain.report import InvestigationReport
+from bot.ports.store import Store
+from bot.services.incidents import IncidentService, InvestigateFn
+from bot.services.investigate import Investigation, Investigator
+from bot.services.proposals import ProposalWorkflow
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AssistantSeam:
+    """The assistant, built per question so its tools read as of that moment."""
+
+    def __init__(self, settings: Settings, investigator: Investigator | None) -> None:
+        self.settings, self.investigator = settings, investigator
+
+    def _assistant(self, at: datetime) -> Any:
+        from bot.assistant.service import Assistant
+        from bot.assistant.tools import ToolContext
+
+        inv = self.investigator
+        context = ToolContext(at=at, output_tokens=self.settings.llm_tool_output_tokens)
+        if inv is not None:
+            context.metrics, context.logs, context.git, context.repo_dir = (
+                inv.metrics, inv.logs, inv.history, inv.repo_root,
+            )  # fmt: skip
+        return Assistant(self.settings, context=context)
+
+    def answer(
+        self,
+        question: str,
+        thread_id: str,
+        history: list[tuple[str, str]],
+        report: InvestigationReport | None,
+    ) -> Any:
+        return self._assistant(now_utc()).answer(question, thread_id, history, report)
+
+    def explain(self, report: InvestigationReport) -> Any:
+        return self._assistant(now_utc()).explain(report)
+
+
+def assistant_seam(settings: Settings, investigator: Investigator | None) -> AssistantSeam | None:
+    try:
+        import bot.assistant.service  # noqa: F401  (the assistant is optional)
+    except ImportError:
+        return None
+    return AssistantSeam(settings, investigator)
+
+
+@dataclass
+class Runtime:
+    deps: SlackDeps
+    bolt: App | None
+    http: Starlette
+    client: WebClient
+
+    def close(self) -> None:
+        self.deps.incidents.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    socket_mode: bool = False,
+    store: Store | None = None,
+    investigate: InvestigateFn | None = None,
+    remote: str | None = None,
+    repo_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Runtime:
+    client = web_client(settings)
+    store = store or wiring.store(settings)
+    repo_dir = repo_dir or (Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None)
+    investigator: Investigator | None = None
+    if investigate is None:
+        investigator = wiring.investigator(settings, repo=repo_dir)
+        investigate = _investigate_with(investigator)
+    workflow: ProposalWorkflow | None = None
+    if remote or settings.repo:
+        host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=remote)
+        workflow = wiring.workflow(settings, store, host)
+        workflow.group_members = UserGroups(client, settings.policy.approver_groups)
+    chat = SlackNotifier(client)
+    incidents = IncidentService(
+        store,
+        chat,
+        investigate,
+        settings,
+        workflow=workflow,
+        render=_renderer(),
+        workers=settings.incident_workers,
+        update_interval_s=settings.slack_update_interval_s,
+    )
+    deps = SlackDeps(
+        settings=settings,
+        store=store,
+        chat=chat,
+        incidents=incidents,
+        workflow=workflow,
+        assistant=assistant_seam(settings, investigator),
+        history=wiring.git_history(repo_dir),
+        repo_dir=repo_dir,
+    )
+    try:
+        bolt = build_app(deps, client, socket_mode=socket_mode)
+    except Exception:
+        incidents.close()
+        raise
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    http = create_app(
+        store=store,
+        incidents=incidents,
+        bolt=None if socket_mode else bolt,
+        alertmanager_token=token,
+        on_shutdown=incidents.close,
+    )
+    return Runtime(deps, bolt, http, client)
+
+
+def _investigate_with(investigator: Investigator) -> InvestigateFn:
+    def run(group: AlertGroup, at: datetime) -> Investigation:
+        return investigator.investigate(group, at)
+
+    return run
+
+
+def _renderer() -> Any:
+    try:
+        from bot.adapters.graphs import render_all
+    except ImportError:  # matplotlib missing: reports go out without graphs
+        return None
+    return render_all

@@ -1,0 +1,79 @@
+"""``tugboat serve``: the Slack bot and the HTTP server (alerts, health, metrics).
+
+Transport: Socket Mode when ``SLACK_APP_TOKEN`` is set and ``--http`` is not given (or
+``transport: socket``); otherwise Slack posts to ``/slack/events``. The HTTP server runs in
+both modes, since Alertmanager, health checks and Prometheus need it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from bot.cli.investigate_cmd import _settings
+from bot.domain.errors import InvalidInput
+from bot.settings import Settings
+
+
+def choose_transport(settings: Settings, force_http: bool) -> str:
+    """``socket`` or ``http``, with a clear error when the needed token is missing."""
+    has_app_token = settings.slack_app_token is not None and bool(settings.slack_app_token.get_secret_value())
+    mode = settings.transport
+    if force_http:
+        mode = "http"
+    elif mode == "auto":
+        mode = "socket" if has_app_token else "http"
+    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
+        raise InvalidInput("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) of the Slack app")
+    if mode == "socket" and not has_app_token:
+        raise InvalidInput("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    if mode == "http" and (
+        settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value()
+    ):
+        raise InvalidInput(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode verifies Slack's signatures with it "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+    return mode
+
+
+def serve(
+    http: bool = typer.Option(
+        False, "--http", help="Receive Slack events over HTTP even if SLACK_APP_TOKEN is set."
+    ),
+    port: int | None = typer.Option(None, "--port", help="HTTP port (default: http_port, 8080)."),
+    host: str | None = typer.Option(None, "--host", help="HTTP bind address (default: http_host)."),
+) -> None:
+    """Run the Slack bot, the Alertmanager webhook, /healthz, /readyz and /metrics."""
+    import uvicorn
+
+    from bot.adapters.slack.runtime import build_runtime
+
+    settings = _settings(http_port=port, http_host=host)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    mode = choose_transport(settings, http)
+    runtime = build_runtime(settings, socket_mode=mode == "socket")
+    socket_handler = None
+    if mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert runtime.bolt is not None and settings.slack_app_token is not None
+        socket_handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+        socket_handler.connect()  # returns at once; events arrive on the client's threads
+    typer.echo(
+        f"tugboat serving on http://{settings.http_host}:{settings.http_port} "
+        f"(Slack over {'Socket Mode' if mode == 'socket' else 'HTTP at /slack/events'})",
+        err=True,
+    )
+    config = uvicorn.Config(
+        runtime.http, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
+    )
+    try:
+        uvicorn.Server(config).run()  # returns on SIGINT/SIGTERM after the lifespan shutdown
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+        runtime.close()

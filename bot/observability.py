@@ -1,0 +1,54 @@
+"""Prometheus metrics about Tugboat itself, in a registry of its own (served at ``/metrics``).
+
+A private registry, not the process-global one: two apps in one test process, or a library
+embedding Tugboat, never collide on metric names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.domain.proposal import ProposalState
+from bot.ports.store import Store
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ALERTS_RECEIVED = Counter(
+    "tugboat_alerts_received", "Alertmanager notifications received", ["status"], registry=REGISTRY
+)
+ALERTS_DUPLICATE = Counter(
+    "tugboat_alerts_duplicate", "Notifications dropped as exact duplicates", registry=REGISTRY
+)
+ALERTS_REJECTED = Counter(
+    "tugboat_alerts_rejected",
+    "Webhook bodies refused (malformed or unauthorised)",
+    ["reason"],
+    registry=REGISTRY,
+)
+INVESTIGATIONS = Counter("tugboat_investigations", "Investigations run", ["outcome"], registry=REGISTRY)
+INVESTIGATION_SECONDS = Histogram(
+    "tugboat_investigation_duration_seconds",
+    "Time to investigate one alert group",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+    registry=REGISTRY,
+)
+PROPOSALS = Gauge("tugboat_proposals", "Proposals by state", ["state"], registry=REGISTRY)
+MERGES = Counter("tugboat_merges", "Proposals merged after approval", registry=REGISTRY)
+SLACK_ERRORS = Counter(
+    "tugboat_slack_errors", "Slack Web API calls that failed", ["method"], registry=REGISTRY
+)
+SLACK_REQUESTS = Counter(
+    "tugboat_slack_requests", "Requests from Slack by outcome", ["outcome"], registry=REGISTRY
+)
+
+
+def refresh_proposal_gauge(store: Store) -> None:
+    counts = Tally(p.state.value for p in store.list_proposals())
+    for state in ProposalState:
+        PROPOSALS.labels(state=state.value).set(counts.get(state.value, 0))
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)

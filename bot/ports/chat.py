@@ -1,0 +1,61 @@
+"""Where people talk to Tugboat: post, update, reply in threads, attach files, open forms.
+
+Use cases speak this port; only the Slack adapter imports ``slack_sdk``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    ts: str
+    user: str | None
+    text: str
+    is_bot: bool = False
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file for a thread: a path on disk, or text content with a file name."""
+
+    filename: str
+    path: Path | None = None
+    content: str | None = None
+    title: str | None = None
+
+
+class ChatNotifier(Protocol):
+    def post_message(
+        self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str | None = None
+    ) -> str:
+        """Post to a channel (or a thread when ``thread_ts``); returns the new message's ts."""
+        ...
+
+    def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None: ...
+
+    def post_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        """A message only ``user`` sees (refusals, usage help)."""
+        ...
+
+    def upload_files(
+        self, channel: str, thread_ts: str | None, files: list[Attachment], comment: str | None = None
+    ) -> None: ...
+
+    def thread_replies(self, channel: str, thread_ts: str, limit: int = 50) -> list[ChatMessage]:
+        """The thread's messages, oldest first (the parent included)."""
+        ...
+
+    def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None: ...

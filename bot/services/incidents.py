@@ -1,0 +1,399 @@
+"""Alert intake: one Alertmanager group becomes one chat thread, investigated in the background.
+
+``receive`` persists the notification before it returns (the webhook answers 200 only then),
+drops exact duplicates through ``store.claim_once`` (Alertmanager retries, an HA pair, two bot
+replicas), and hands the chat work to a bounded pool. Per group, chat updates are coalesced: a
+storm of alerts in one group yields one parent message and a few thread replies, not one
+message per alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.adapters.slack import blocks
+from bot.domain.alert import AlertGroup, now_utc
+from bot.domain.errors import TugboatError
+from bot.domain.graph import GraphSpec
+from bot.domain.proposal import Proposal
+from bot.observability import INVESTIGATION_SECONDS, INVESTIGATIONS
+from bot.ports.chat import Attachment, ChatNotifier
+from bot.ports.store import IncidentRecord, Store
+from bot.services.investigate import Investigation
+from bot.services.proposals import ProposalWorkflow
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
+RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
+PARENT_WAIT_S = 30.0  # how long a replica waits for another replica's parent message
+
+
+@dataclass(frozen=True)
+class Receipt:
+    group_key: str
+    duplicate: bool
+
+
+@dataclass
+class _Pending:
+    """What happened to a group since its last chat update."""
+
+    group: AlertGroup
+    new_firing: int = 0
+    resolved: bool = False
+    refired: bool = False
+    first: bool = False
+    requested_by: str | None = None
+    since: float = field(default_factory=time.monotonic)
+
+
+def notification_key(group: AlertGroup) -> str:
+    """Identical for a re-sent notification; different when any alert starts, stops or joins."""
+    parts = sorted(f"{a.fingerprint}|{a.status}|{a.starts_at}|{a.ends_at}" for a in group.alerts)
+    digest = hashlib.sha256("\n".join([group.group_key, group.status, *parts]).encode()).hexdigest()
+    return f"alert:{digest}"
+
+
+def fingerprints(group: AlertGroup) -> list[str]:
+    return [a.fingerprint or hashlib.sha256(repr(sorted(a.labels.items())).encode()).hexdigest()[:16]
+            for a in group.alerts]  # fmt: skip
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    text = " ".join(p for p in parts if p)
+    return text if days or hours else (f"{text} {secs}s".strip() if secs or not text else text)
+
+
+class IncidentService:
+    def __init__(
+        self,
+        store: Store,
+        chat: ChatNotifier,
+        investigate: InvestigateFn,
+        settings: Settings,
+        *,
+        workflow: ProposalWorkflow | None = None,
+        render: RenderFn | None = None,
+        workers: int = 4,
+        update_interval_s: float = 5.0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.store, self.chat, self.investigate_fn = store, chat, investigate
+        self.settings, self.workflow, self.render = settings, workflow, render
+        self.update_interval_s = update_interval_s
+        self.clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tugboat-incident")
+        self._lock = threading.Lock()
+        self._group_locks: dict[str, threading.Lock] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._scheduled: set[str] = set()
+        self._closing = threading.Event()
+
+    # -- intake ---------------------------------------------------------------------------
+    def receive(self, group: AlertGroup) -> Receipt:
+        """Persist the notification, then schedule its chat update unless it is a duplicate."""
+        key = group.group_key
+        with self._group_lock(key):
+            before = self.store.get_incident(key)
+            record, pending = self._merge(before, group)
+            self.store.upsert_incident(record)
+        # Claimed after the write: a crash in between leaves a retry that is not a duplicate.
+        if not self.store.claim_once(notification_key(group)):
+            return Receipt(key, duplicate=True)
+        self._schedule(key, pending)
+        return Receipt(key, duplicate=False)
+
+    def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
+        """An investigation a person asked for: a thread of its own in ``channel``."""
+        record = IncidentRecord(
+            group_key=group.group_key,
+            channel=channel,
+            status="firing",
+            alert=group,
+            started_at=self.clock(),
+            fingerprints=fingerprints(group),
+        )
+        with self._group_lock(group.group_key):
+            self.store.upsert_incident(record)
+        self._schedule(group.group_key, _Pending(group, first=True, requested_by=requested_by))
+
+    def route(self, group: AlertGroup) -> str | None:
+        labels = {**group.common_labels, **group.primary.labels}
+        for route in self.settings.slack_routes:
+            if labels.get(route.label) == route.value:
+                return route.channel
+        return self.settings.slack_channel
+
+    def _merge(self, record: IncidentRecord | None, group: AlertGroup) -> tuple[IncidentRecord, _Pending]:
+        fps = fingerprints(group)
+        firing = {fp for fp, a in zip(fps, group.alerts, strict=True) if a.status == "firing"}
+        now = self.clock()
+        if record is None:
+            record = IncidentRecord(
+                group_key=group.group_key,
+                channel=self.route(group),
+                status=group.status,
+                alert=group,
+                started_at=group.started_at or now,
+                resolved_at=now if group.status == "resolved" else None,
+                fingerprints=fps,
+            )
+            return record, _Pending(
+                group, new_firing=len(firing), resolved=group.status == "resolved", first=True
+            )
+        known = set(record.fingerprints)
+        pending = _Pending(group, new_firing=len(firing - known))
+        update: dict[str, object] = {
+            "alert": group,
+            "fingerprints": [*record.fingerprints, *(f for f in fps if f not in known)],
+        }
+        if group.status == "resolved" and record.status != "resolved":
+            ends = [a.ends_at for a in group.alerts if a.ends_at]
+            update.update(status="resolved", resolved_at=max(ends) if ends else now)
+            pending.resolved = True
+        elif group.status == "firing" and record.status == "resolved":
+            update.update(status="firing", resolved_at=None, started_at=group.started_at or now, report=None)
+            pending.refired = True
+        return record.model_copy(update=update), pending
+
+    # -- background delivery --------------------------------------------------------------
+    def _group_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._group_locks.setdefault(key, threading.Lock())
+
+    def _schedule(self, key: str, pending: _Pending) -> None:
+        with self._lock:
+            current = self._pending.get(key)
+            if current is None:
+                self._pending[key] = pending
+            else:  # coalesce: one chat update covers everything that happened meanwhile
+                current.group = pending.group
+                current.new_firing += pending.new_firing
+                current.resolved = (
+                    current.resolved or pending.resolved
+                ) and pending.group.status == "resolved"
+                current.refired = current.refired or pending.refired
+                current.first = current.first or pending.first
+            if key in self._scheduled:
+                return
+            self._scheduled.add(key)
+        self._pool.submit(self._drain, key)
+
+    def _drain(self, key: str) -> None:
+        while True:
+            with self._lock:
+                pending = self._pending.get(key)
+                if pending is None:
+                    self._scheduled.discard(key)
+                    return
+                wait = (
+                    0.0
+                    if pending.first or pending.resolved
+                    else self.update_interval_s - (time.monotonic() - pending.since)
+                )
+            if wait > 0 and not self._closing.is_set():
+                self._closing.wait(wait)  # let a storm settle into one update
+            with self._lock:
+                pending = self._pending.pop(key)
+            try:
+                self._deliver(key, pending)
+            except Exception:  # one group's failure must not stop the others
+                log.exception("chat update for alert group failed")
+
+    def _deliver(self, key: str, pending: _Pending) -> None:
+        record = self.store.get_incident(key)
+        if record is None:
+            return
+        group = pending.group
+        channel = record.channel or self.route(group)
+        if not channel:
+            log.warning("no Slack channel for %s: set slack_channel or a slack_routes entry", group.title)
+            return
+        new_thread = record.thread_ts is None
+        if new_thread:
+            record = self._open_thread(key, channel, group, pending.requested_by)
+            if record is None or record.thread_ts is None:
+                return
+        thread = record.thread_ts
+        assert thread is not None
+        if not new_thread and pending.refired:
+            self.chat.post_message(
+                channel, f"Firing again: {group.title}", blocks.refired_reply(group), thread
+            )
+        elif not new_thread and pending.new_firing and group.status == "firing":
+            total = len(record.fingerprints)
+            self.chat.post_message(
+                channel,
+                f"{pending.new_firing} more alert(s) in {group.title}",
+                blocks.alert_update(group, pending.new_firing, total),
+                thread,
+            )
+        if record.status == "resolved" and (pending.resolved or new_thread):
+            self._resolve(record, channel, thread, group)
+            return
+        if new_thread or pending.refired:
+            self._investigate(key, channel, thread, group, record.started_at)
+
+    def _open_thread(
+        self, key: str, channel: str, group: AlertGroup, requested_by: str | None
+    ) -> IncidentRecord | None:
+        """Post the parent message once across replicas; the others wait for its ts."""
+        if self.store.claim_once(f"slack-parent:{key}"):
+            parent = blocks.incident_parent(group)
+            if requested_by:
+                parent.append(blocks.context(f"requested by <@{requested_by}>"))
+            ts = self.chat.post_message(channel, f"{group.title} ({group.status})", parent)
+            with self._group_lock(key):
+                record = self.store.get_incident(key)
+                if record is None:
+                    return None
+                record = record.model_copy(update={"channel": channel, "thread_ts": ts})
+                self.store.upsert_incident(record)
+            return record
+        deadline = time.monotonic() + PARENT_WAIT_S
+        while time.monotonic() < deadline:
+            record = self.store.get_incident(key)
+            if record is not None and record.thread_ts:
+                return record
+            time.sleep(0.2)
+        log.warning("another replica claimed the thread for %s but never posted it", group.title)
+        return None
+
+    def _resolve(self, record: IncidentRecord, channel: str, thread: str, group: AlertGroup) -> None:
+        started, ended = record.started_at, record.resolved_at or self.clock()
+        duration = human_duration((ended - started).total_seconds()) if started else "an unknown time"
+        self.chat.update_message(
+            channel,
+            thread,
+            f"Resolved: {group.title}",
+            blocks.incident_parent(group, resolved_after=duration),
+        )
+        self.chat.post_message(channel, f"Resolved after {duration}", blocks.resolved_reply(duration), thread)
+
+    # -- investigation --------------------------------------------------------------------
+    def _investigate(
+        self, key: str, channel: str, thread: str, group: AlertGroup, started: datetime | None
+    ) -> None:
+        if not self.store.claim_once(f"investigate:{key}:{started.isoformat() if started else ''}"):
+            return  # another replica investigates this firing
+        t0 = time.monotonic()
+        try:
+            result = self.investigate_fn(group, self.clock())
+        except Exception as exc:  # the thread says so; the alert itself is already posted
+            INVESTIGATIONS.labels(outcome="failed").inc()
+            reason = str(exc) if isinstance(exc, TugboatError) else type(exc).__name__
+            log.warning("investigation failed for %s: %s", group.title, reason)
+            self.chat.post_message(channel, f"Investigation failed: {reason}", thread_ts=thread)
+            return
+        INVESTIGATIONS.labels(outcome="ok").inc()
+        INVESTIGATION_SECONDS.observe(time.monotonic() - t0)
+        report = result.report
+        with tempfile.TemporaryDirectory(prefix="tugboat-graphs-") as tmp:
+            paths = self._render(result.graphs, Path(tmp))
+            report = report.model_copy(update={"graphs": [p.name for p in paths]})
+            with self._group_lock(key):
+                record = self.store.get_incident(key)
+                if record is not None:
+                    self.store.upsert_incident(record.model_copy(update={"report": report}))
+            self.chat.post_message(channel, report.summary, blocks.investigation(report), thread)
+            if paths:
+                self.chat.upload_files(
+                    channel,
+                    thread,
+                    [Attachment(p.name, path=p, title=p.stem) for p in paths],
+                    "Evidence graphs",
+                )
+        if report.proposal is not None and report.proposal.is_change:
+            self.post_proposal(channel, thread, report.proposal)
+
+    def _render(self, specs: list[GraphSpec], directory: Path) -> list[Path]:
+        if not specs or self.render is None:
+            return []
+        try:
+            return self.render(specs, directory)
+        except Exception as exc:  # a graph that cannot be drawn is not worth losing the report
+            log.warning("graph rendering failed: %s", exc)
+            return []
+
+    def post_proposal(self, channel: str, thread: str | None, proposal: Proposal) -> None:
+        """The change in the thread: opened with Approve/Reject (auto-draft), else a Draft PR button."""
+        if self.settings.auto_draft and self.workflow is not None:
+            try:
+                proposal = self.workflow.open(self.workflow.submit(proposal, None).id)
+            except TugboatError as exc:
+                self.chat.post_message(channel, f"Could not open the change: {exc}", thread_ts=thread)
+            else:
+                self.chat.post_message(
+                    channel,
+                    f"Proposed change: {proposal.title}",
+                    blocks.proposal_blocks(proposal, with_buttons=True),
+                    thread,
+                )
+                self._attach_long_diff(channel, thread, proposal)
+                return
+        self.chat.post_message(
+            channel,
+            f"Proposed change: {proposal.title}",
+            blocks.proposal_blocks(proposal, with_buttons=False, draft_button=self.workflow is not None),
+            thread,
+        )
+        self._attach_long_diff(channel, thread, proposal)
+
+    def _attach_long_diff(self, channel: str, thread: str | None, proposal: Proposal) -> None:
+        if len(proposal.diff) > blocks.MAX_SECTION - 8:
+            name = f"proposal-{proposal.id}.diff"
+            self.chat.upload_files(
+                channel, thread, [Attachment(name, content=proposal.diff)], "The full diff"
+            )
+
+    # -- lookups for conversations and buttons ---------------------------------------------
+    def by_thread(self, channel: str, thread_ts: str) -> IncidentRecord | None:
+        return next(
+            (i for i in self.store.list_incidents() if i.channel == channel and i.thread_ts == thread_ts),
+            None,
+        )
+
+    def proposal_from_reports(self, proposal_id: str) -> Proposal | None:
+        for incident in reversed(self.store.list_incidents()):
+            if incident.report and incident.report.proposal and incident.report.proposal.id == proposal_id:
+                return incident.report.proposal
+        return None
+
+    def latest(self, channel: str | None = None, alertname: str | None = None) -> IncidentRecord | None:
+        for incident in reversed(self.store.list_incidents()):
+            if channel and incident.channel != channel:
+                continue
+            if alertname and (incident.alert is None or incident.alert.primary.name != alertname):
+                continue
+            return incident
+        return None
+
+    # -- life cycle ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return not self._closing.is_set()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run background work for a chat command on the service's bounded pool."""
+        self._pool.submit(fn)
+
+    def close(self) -> None:
+        """Stop taking work, finish what is in flight (coalescing waits end at once)."""
+        self._closing.set()
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,189 @@
+"""A local stand-in for Slack's Web API: a threaded HTTP server on 127.0.0.1 that records calls.
+
+It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboat uses, like the
+mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
+(and Bolt) talk to it over HTTP. ``fail_next(method, 429, retry_after=0)`` makes the next call
+to a method answer with a rate limit, to exercise the client's retry handler.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+BOT_USER = "UTUGBOAT"
+
+
+@dataclass
+class Call:
+    method: str  # e.g. "chat.postMessage", or "upload" for the file upload URL
+    args: dict[str, Any]
+    token: str | None
+    at: float = field(default_factory=time.monotonic)
+
+
+class SlackApi:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
+        self.group_members: dict[str, list[str]] = {}
+        self._failures: dict[str, list[tuple[int, int]]] = {}
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self.base_url = ""
+
+    # -- test helpers -------------------------------------------------------------------
+    def fail_next(self, method: str, status: int = 429, retry_after: int = 0) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).append((status, retry_after))
+
+    def of(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 20.0, **match: Any) -> list[Call]:
+        """Block until ``count`` calls of ``method`` (whose args contain ``match``) were made."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [
+                    c
+                    for c in self.calls
+                    if c.method == method and all(c.args.get(k) == v for k, v in match.items())
+                ]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = sorted({c.method for c in self.calls})
+                    raise AssertionError(f"{count}x {method} {match} not seen in {timeout}s; saw {seen}")
+                self._changed.wait(left)
+
+    # -- the API ------------------------------------------------------------------------
+    def handle(
+        self, method: str, args: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict]:
+        with self._changed:
+            failures = self._failures.get(method)
+            if failures:
+                status, retry_after = failures.pop(0)
+                self.calls.append(Call(method + ":failed", args, token))
+                self._changed.notify_all()
+                return status, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+            self.calls.append(Call(method, args, token))
+            self._changed.notify_all()
+            if not token or not token.startswith("xoxb-"):
+                return 200, {"ok": False, "error": "not_authed"}, {}
+            return 200, self._answer(method, args), {}
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ok: dict[str, Any] = {"ok": True}
+        if method == "auth.test":
+            return {**ok, "user_id": BOT_USER, "bot_id": "BTUGBOAT", "team_id": "T1", "user": "tugboat"}
+        if method == "chat.postMessage":
+            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            message = {"ts": ts, "text": args.get("text", ""), "bot_id": "BTUGBOAT", "user": BOT_USER}
+            if args.get("thread_ts"):
+                self.replies.setdefault(str(args["thread_ts"]), []).append(message)
+            else:
+                self.replies.setdefault(ts, []).append(message)
+            return {**ok, "channel": args.get("channel"), "ts": ts, "message": message}
+        if method == "chat.update":
+            return {**ok, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {**ok, "message_ts": f"{1_700_000_000 + next(self._ts)}.000200"}
+        if method == "conversations.replies":
+            return {**ok, "messages": self.replies.get(str(args.get("ts")), []), "has_more": False}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            return {
+                **ok,
+                "file_id": file_id,
+                "upload_url": self.base_url.replace("/api/", "/upload/") + file_id,
+            }
+        if method == "files.completeUploadExternal":
+            files = json.loads(args.get("files") or "[]")
+            return {**ok, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        if method == "views.open":
+            return {**ok, "view": {"id": "V1"}}
+        if method == "users.info":
+            return {**ok, "user": {"id": args.get("user"), "name": "someone", "tz": "UTC"}}
+        if method == "usergroups.users.list":
+            return {**ok, "users": self.group_members.get(str(args.get("usergroup")), [])}
+        return {"ok": False, "error": "unknown_method"}
+
+
+def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            self._serve(b"")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._serve(self.rfile.read(length))
+
+        def _serve(self, body: bytes) -> None:
+            url = urlparse(self.path)
+            path = url.path.rstrip("/")
+            if path.startswith("/upload/"):
+                with api._changed:
+                    api.calls.append(
+                        Call("upload", {"file_id": path.rsplit("/", 1)[1], "size": len(body)}, None)
+                    )
+                    api._changed.notify_all()
+                self._send(200, b"OK - uploaded", {"Content-Type": "text/plain"})
+                return
+            method = path.rsplit("/", 1)[-1]
+            args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            kind = self.headers.get("Content-Type", "")
+            if body and "json" in kind:
+                args.update(json.loads(body))
+            elif body:
+                args.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+            for key in ("blocks", "view"):
+                if isinstance(args.get(key), str):
+                    args[key] = json.loads(args[key])
+            auth = self.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+            status, payload, headers = api.handle(method, args, token)
+            self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
+
+        def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@contextmanager
+def running_slack_api() -> Iterator[SlackApi]:
+    """A mock Slack Web API on a free loopback port; ``api.base_url`` ends with a slash."""
+    api = SlackApi()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    server.daemon_threads = True
+    api.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    thread = threading.Thread(target=server.serve_forever, name="mock-slack-api", daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
