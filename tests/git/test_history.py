@@ -193,3 +193,19 @@ def test_empty_repository(tmp_path: Path) -> None:
     assert history.commits(T0, T0 + timedelta(days=1)) == []
     with pytest.raises(InvalidInput):
         history.revert_diff("HEAD")
+
+
+def test_revert_diff_works_on_a_read_only_repository(repo: Repo) -> None:
+    release = repo.head("HEAD~2")
+    before = sorted(str(p.relative_to(repo.path)) for p in (repo.path / ".git").rglob("*"))
+    modes = {p: p.stat().st_mode for p in [repo.path, *repo.path.rglob("*")]}
+    for p in modes:
+        p.chmod(modes[p] & ~0o222)  # like a read-only git-sync volume
+    try:
+        diff = LocalGitHistory(repo.path).revert_diff(release)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+    repo.git("update-index", "-q", "--refresh")  # chmod changed ctimes; git apply --index checks stat
+    assert sorted(str(p.relative_to(repo.path)) for p in (repo.path / ".git").rglob("*")) == before
+    assert write_tree_after_apply(repo, diff) == write_tree_after_revert(repo, release)

@@ -116,7 +116,7 @@ class LocalGitHistory:
     def revert_diff(self, sha: str) -> str:
         """Exactly what ``git revert --no-commit <sha>`` changes on HEAD, as a patch for ``git apply``.
 
-        Computed in a throwaway worktree, so the user's checkout, index and in-progress
+        Computed in a throwaway clone, so the user's checkout, index and in-progress
         operations are untouched. A merge commit is reverted against its first parent
         (``-m 1``). An empty string means the revert changes nothing (already reverted).
         """
@@ -129,18 +129,14 @@ class LocalGitHistory:
             raise InvalidInput(
                 f"commit {commit[:12]} is the repository's first commit; it cannot be reverted"
             )
+        # A throwaway clone that borrows this repository's objects (--shared): nothing is
+        # written to the repository itself, so a read-only checkout (a git-sync volume) works.
         with tempfile.TemporaryDirectory(prefix="tugboat-revert-") as tmp:
-            worktree = Path(tmp) / "wt"
-            self._git(
-                ["worktree", "add", "--detach", "--quiet", str(worktree), head], what="preparing a revert"
-            )
-            try:
-                return self._revert_in(worktree, commit, merge=len(parents) > 1)
-            finally:
-                try:
-                    self._git(["worktree", "remove", "--force", str(worktree)])
-                except GitFailed:
-                    self._git(["worktree", "prune"])
+            scratch = Path(tmp) / "repo"
+            clone = ["clone", "--quiet", "--shared", "--no-checkout", str(self.path.resolve()), str(scratch)]
+            self._git(clone, what="preparing a revert")
+            git(["checkout", "--quiet", "--detach", head], scratch, config=SAFE_CONFIG)
+            return self._revert_in(scratch, commit, merge=len(parents) > 1)
 
     # -- internals -------------------------------------------------------------------------
     def _revert_in(self, worktree: Path, commit: str, *, merge: bool) -> str:
