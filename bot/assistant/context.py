@@ -11,7 +11,8 @@ from bot.security.fence import Fence
 from bot.security.redact import redact
 
 _QUERY_CHARS = 160
-_CITATION = re.compile(r"\[\s*((?:[A-Za-z]+\d+)(?:\s*[,;]\s*[A-Za-z]+\d+)*)\s*\]")
+# Evidence ids look like E12; other bracketed text ([v2], [PR42]) is left alone.
+_CITATION = re.compile(r"\[\s*(E\d+(?:\s*[,;]\s*E\d+)*)\s*\]")
 
 
 def numbered_evidence(report: InvestigationReport) -> list[Evidence]:

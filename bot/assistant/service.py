@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -222,9 +222,9 @@ class Assistant:
 
         available = {}
         if tools:
-            ctx = self.context or ToolContext(at=report.at if report else datetime.now().astimezone())
-            ctx.report = ctx.report or report
-            ctx.output_tokens = s.llm_tool_output_tokens
+            # A per-call copy: one Assistant serves many threads, each with its own report.
+            base = self.context or ToolContext(at=report.at if report else datetime.now().astimezone())
+            ctx = replace(base, report=report or base.report, output_tokens=s.llm_tool_output_tokens)
             specs = self._toolsets if self._toolsets is not None else load_toolsets(s.toolsets_dir)
             available = build_tools(ctx, specs, allow_proposals=True)
         messages: list[BaseMessage] = [

@@ -201,3 +201,12 @@ def test_injections_leave_the_proposal_and_approval_path_unchanged(llm_settings)
     for line in user.splitlines():
         if "ignore previous instructions" in line:
             assert user.index("<<<DATA") < user.index(line) < user.rindex("<<<END")
+
+
+def test_citation_check_keeps_known_ids_only() -> None:
+    from bot.assistant.context import check_citations
+
+    check = check_citations("CPU at limit [E1, E9]; see [PR42] and [E2][E7] .", {"E1", "E2"})
+    assert check.text == "CPU at limit [E1]; see [PR42] and [E2]."
+    assert check.cited == ["E1", "E2"] and check.unknown == ["E9", "E7"] and check.grounded
+    assert not check_citations("no evidence here", {"E1"}).grounded
