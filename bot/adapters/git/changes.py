@@ -109,13 +109,20 @@ def _changed_lines(
 ) -> tuple[Tracked, Tracked, list[LineInfo], list[LineInfo]]:
     """The removed and added lines with their key paths; leaf by leaf where a line holds many."""
     old, new = track(old_text), track(new_text)
-    matcher = difflib.SequenceMatcher(a=old_text.splitlines(), b=new_text.splitlines(), autojunk=False)
+    a, b = old_text.splitlines(), new_text.splitlines()
+    # Edits are usually a few lines in a long file: match the common head and tail directly so
+    # SequenceMatcher (quadratic at worst) only sees the middle.
+    head = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    matcher = difflib.SequenceMatcher(a=a[head : len(a) - tail], b=b[head : len(b) - tail], autojunk=False)
     removed: list[LineInfo] = []
     added: list[LineInfo] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag != "equal":
-            removed += old.lines[i1:i2]
-            added += new.lines[j1:j2]
+            removed += old.lines[head + i1 : head + i2]
+            added += new.lines[head + j1 : head + j2]
     if structured or any((i.value or "")[:1] in ("{", "[") for i in removed + added):
         old_leaves, new_leaves = parse_leaves(old_text), parse_leaves(new_text)
         if old_leaves is not None and new_leaves is not None:
