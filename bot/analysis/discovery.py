@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_SERVER_COUNTER = re.compile(r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?requests?(?:_handled)?_total$")
+_SERVER_COUNTER = re.compile(
+    r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?(?:requests?|handled)(?:_handled)?_total$"
+)
 _DURATION_COUNT = re.compile(
     r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?requests?_(?:duration|latency)(?:_seconds|_milliseconds|_ms)?_count$"
 )

@@ -42,8 +42,10 @@ class Cluster:
 
     def build(self) -> Cluster:
         rng = random.Random(7)
-        pods = {"front": ["front-7c9d8f6b5d-abcde", "front-7c9d8f6b5d-fghij"],
-                "back": ["back-5f6d7c8b9x-klmno", "back-5f6d7c8b9x-pqrst"]}
+        pods = {
+            "front": ["front-7c9d8f6b5d-abcde", "front-7c9d8f6b5d-fghij"],
+            "back": ["back-5f6d7c8b9x-klmno", "back-5f6d7c8b9x-pqrst"],
+        }
         ns = self.namespace
         counters: dict[str, float] = defaultdict(float)
         restarts = {p: 0 for p in pods["back"]}
@@ -54,17 +56,41 @@ class Cluster:
             wave = 1 + 0.1 * math.sin(i / 40)
             for wl, plist in pods.items():
                 rs = plist[0].rsplit("-", 1)[0]
-                self.add("kube_deployment_spec_replicas", "gauge", "kube_deployment_spec_replicas",
-                         {"namespace": ns, "deployment": wl}, t, len(plist))
-                self.add("kube_replicaset_owner", "gauge", "kube_replicaset_owner",
-                         {"namespace": ns, "replicaset": rs, "owner_kind": "Deployment", "owner_name": wl}, t, 1)
+                self.add(
+                    "kube_deployment_spec_replicas",
+                    "gauge",
+                    "kube_deployment_spec_replicas",
+                    {"namespace": ns, "deployment": wl},
+                    t,
+                    len(plist),
+                )
+                self.add(
+                    "kube_replicaset_owner",
+                    "gauge",
+                    "kube_replicaset_owner",
+                    {"namespace": ns, "replicaset": rs, "owner_kind": "Deployment", "owner_name": wl},
+                    t,
+                    1,
+                )
                 for pod in plist:
                     c = {"namespace": ns, "pod": pod, "container": wl}
-                    self.add("kube_pod_owner", "gauge", "kube_pod_owner",
-                             {"namespace": ns, "pod": pod, "owner_kind": "ReplicaSet", "owner_name": rs}, t, 1)
+                    self.add(
+                        "kube_pod_owner",
+                        "gauge",
+                        "kube_pod_owner",
+                        {"namespace": ns, "pod": pod, "owner_kind": "ReplicaSet", "owner_name": rs},
+                        t,
+                        1,
+                    )
                     for res, val in (("cpu", 1.0), ("memory", 256 * MiB)):
-                        self.add("kube_pod_container_resource_limits", "gauge",
-                                 "kube_pod_container_resource_limits", {**c, "resource": res}, t, val)
+                        self.add(
+                            "kube_pod_container_resource_limits",
+                            "gauge",
+                            "kube_pod_container_resource_limits",
+                            {**c, "resource": res},
+                            t,
+                            val,
+                        )
                     rps = 50 * wave * (1 + rng.uniform(-0.03, 0.03))
                     err_frac = 0.002
                     if wl == "back" and after and self.fault == "errors":
@@ -74,25 +100,55 @@ class Cluster:
                     for code, share in (("200", 1 - err_frac), ("500", err_frac)):
                         key = f"req/{pod}/{code}"
                         counters[key] += rps * share * STEP
-                        self.add("http_requests", "counter", "http_requests_total",
-                                 {"namespace": ns, "service": wl, "pod": pod, "code": code}, t, counters[key])
+                        self.add(
+                            "http_requests",
+                            "counter",
+                            "http_requests_total",
+                            {"namespace": ns, "service": wl, "pod": pod, "code": code},
+                            t,
+                            counters[key],
+                        )
                     if wl == "front" and pod == plist[0]:
                         for code, share in (("200", 1 - err_frac), ("503", err_frac)):
                             key = f"cli/{code}"
                             counters[key] += 2 * rps * share * STEP
                             labels = {"namespace": ns, "service": "front", "peer": "back", "code": code}
-                            self.add("http_client_requests", "counter", "http_client_requests_total",
-                                     labels, t, counters[key])
+                            self.add(
+                                "http_client_requests",
+                                "counter",
+                                "http_client_requests_total",
+                                labels,
+                                t,
+                                counters[key],
+                            )
                     cpu = 0.3 * wave
                     counters[f"cpu/{pod}"] += cpu * STEP
                     counters[f"per/{pod}"] += 10 * STEP
                     counters[f"thr/{pod}"] += 0.1 * STEP
-                    self.add("container_cpu_usage_seconds", "counter", "container_cpu_usage_seconds_total",
-                             c, t, counters[f"cpu/{pod}"])
-                    self.add("container_cpu_cfs_periods", "counter", "container_cpu_cfs_periods_total",
-                             c, t, counters[f"per/{pod}"])
-                    self.add("container_cpu_cfs_throttled_periods", "counter",
-                             "container_cpu_cfs_throttled_periods_total", c, t, counters[f"thr/{pod}"])
+                    self.add(
+                        "container_cpu_usage_seconds",
+                        "counter",
+                        "container_cpu_usage_seconds_total",
+                        c,
+                        t,
+                        counters[f"cpu/{pod}"],
+                    )
+                    self.add(
+                        "container_cpu_cfs_periods",
+                        "counter",
+                        "container_cpu_cfs_periods_total",
+                        c,
+                        t,
+                        counters[f"per/{pod}"],
+                    )
+                    self.add(
+                        "container_cpu_cfs_throttled_periods",
+                        "counter",
+                        "container_cpu_cfs_throttled_periods_total",
+                        c,
+                        t,
+                        counters[f"thr/{pod}"],
+                    )
                     mem = 100 * MiB * (1 + rng.uniform(-0.01, 0.01))
                     if wl == "back" and self.fault == "oom" and after:
                         minutes_in = (t - self.onset) / 60
@@ -100,15 +156,32 @@ class Cluster:
                         if mem >= 256 * MiB and (t - self.onset) % 300 < STEP:
                             restarts[pod] += 1
                             oomed.add(pod)
-                    self.add("container_memory_working_set_bytes", "gauge", "container_memory_working_set_bytes",
-                             c, t, mem)
+                    self.add(
+                        "container_memory_working_set_bytes",
+                        "gauge",
+                        "container_memory_working_set_bytes",
+                        c,
+                        t,
+                        mem,
+                    )
                     if wl == "back":
-                        self.add("kube_pod_container_status_restarts", "counter",
-                                 "kube_pod_container_status_restarts_total", c, t, restarts[pod])
+                        self.add(
+                            "kube_pod_container_status_restarts",
+                            "counter",
+                            "kube_pod_container_status_restarts_total",
+                            c,
+                            t,
+                            restarts[pod],
+                        )
                         if pod in oomed:
-                            self.add("kube_pod_container_status_last_terminated_reason", "gauge",
-                                     "kube_pod_container_status_last_terminated_reason",
-                                     {**c, "reason": "OOMKilled"}, t, 1)
+                            self.add(
+                                "kube_pod_container_status_last_terminated_reason",
+                                "gauge",
+                                "kube_pod_container_status_last_terminated_reason",
+                                {**c, "reason": "OOMKilled"},
+                                t,
+                                1,
+                            )
         return self
 
     def write(self, path: Path) -> Path:

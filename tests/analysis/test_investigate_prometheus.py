@@ -47,8 +47,13 @@ spec:
 
 
 def _git(repo: Path, *args: str, when: int | None = None) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-           "GIT_COMMITTER_NAME": "dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+    }
     if when is not None:
         stamp = f"@{when} +0000"
         env |= {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
@@ -80,10 +85,17 @@ def _alert(labels: dict[str, str], expr: str, starts: int) -> object:
     from urllib.parse import quote
 
     stamp = datetime.fromtimestamp(starts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    alert = {"status": "firing", "labels": labels, "annotations": {}, "startsAt": stamp,
-             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": f"http://prom/graph?g0.expr={quote(expr)}"}
-    return parse_alert_group({"version": "4", "status": "firing", "groupKey": "{}", "alerts": [alert],
-                              "commonLabels": labels})
+    alert = {
+        "status": "firing",
+        "labels": labels,
+        "annotations": {},
+        "startsAt": stamp,
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": f"http://prom/graph?g0.expr={quote(expr)}",
+    }
+    return parse_alert_group(
+        {"version": "4", "status": "firing", "groupKey": "{}", "alerts": [alert], "commonLabels": labels}
+    )
 
 
 def _investigate(tmp_path: Path, cluster: Cluster, bad_release: bool, labels: dict[str, str], expr: str):
@@ -102,7 +114,11 @@ def test_downstream_bad_release_is_traced_to_the_callee_and_reverted(
     tmp_path: Path, prometheus_binaries: None
 ) -> None:
     cluster = Cluster(start=START, fault="errors")
-    expr = 'sum by (service) (rate(http_requests_total{code=~"5.."}[5m])) / sum by (service) (rate(http_requests_total[5m])) > 0.05'
+    # The alert rule's own expression, as Prometheus puts it in the generator URL.
+    expr = (
+        'sum by (service) (rate(http_requests_total{code=~"5.."}[5m]))'
+        " / sum by (service) (rate(http_requests_total[5m])) > 0.05"
+    )
     result, sha, queries = _investigate(
         tmp_path, cluster, True, {"alertname": "HighErrorRate", "namespace": "shop", "app": "front"}, expr
     )
@@ -121,9 +137,16 @@ def test_downstream_bad_release_is_traced_to_the_callee_and_reverted(
 
 def test_oom_kills_size_a_memory_limit_with_headroom(tmp_path: Path, prometheus_binaries: None) -> None:
     cluster = Cluster(start=START, fault="oom")
-    expr = 'increase(kube_pod_container_status_restarts_total[10m]) > 0 and on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{reason="OOMKilled"} == 1'
-    labels = {"alertname": "ContainerOOMKilled", "namespace": "shop", "pod": "back-5f6d7c8b9x-klmno",
-              "container": "back"}
+    expr = (
+        "increase(kube_pod_container_status_restarts_total[10m]) > 0 and on (namespace, pod, container)"
+        ' kube_pod_container_status_last_terminated_reason{reason="OOMKilled"} == 1'
+    )
+    labels = {
+        "alertname": "ContainerOOMKilled",
+        "namespace": "shop",
+        "pod": "back-5f6d7c8b9x-klmno",
+        "container": "back",
+    }
     result, _, _ = _investigate(tmp_path, cluster, False, labels, expr)
     report = result.report
     top = report.root_causes[0]
@@ -142,7 +165,9 @@ def test_oom_kills_size_a_memory_limit_with_headroom(tmp_path: Path, prometheus_
 def test_unreachable_prometheus_degrades_the_report(tmp_path: Path) -> None:
     cluster = Cluster(start=START)
     repo, _ = _repo(tmp_path, cluster, False)
-    group = _alert({"alertname": "HighErrorRate", "namespace": "shop", "app": "front"}, "up == 0", cluster.onset)
+    group = _alert(
+        {"alertname": "HighErrorRate", "namespace": "shop", "app": "front"}, "up == 0", cluster.onset
+    )
     metrics = PrometheusMetrics("http://127.0.0.1:9", timeout_s=1)
     inv = Investigator(metrics, None, LocalGitHistory(repo), repo, Settings())
     report = inv.run(group, datetime.fromtimestamp(cluster.at, UTC))  # type: ignore[arg-type]
