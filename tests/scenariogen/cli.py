@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=1, help="suite seed; scenario i uses seed*10007+i")
     ap.add_argument("--kind", choices=KINDS)
     ap.add_argument("--layout", choices=LAYOUTS)
+    ap.add_argument("--root", help="manifest root, e.g. apps, k8s, clusters/prod/apps, base, charts")
     ap.add_argument("--convention", choices=("classic", "otel"))
     ap.add_argument(
         "--variant", help="bad_deploy: errors|crashloop|leak|latency; traffic_surge: entry|direct"

@@ -169,6 +169,9 @@ def plan_events(plan: Plan, ws: list[Workload]) -> list[Event]:
                 plan.extra.setdefault("rollouts", {})[e.svc] = (e.t, e.args["to"])
                 plan.svc(e.svc).tag = e.args["from"]
         e.message = e.message.replace("{tag}", e.args["to"])
+    for e in evs:  # a pod-template change of a healthy workload rolls it, harmlessly
+        if e.action == "env" and not e.args.get("bad") and e.t > plan.start:
+            plan.extra.setdefault("rollouts", {}).setdefault(e.svc, (e.t, plan.svc(e.svc).tag))
     for w in ws:  # the layout commit carries the tags as they were then
         w.tag = tags[w.name]
     return evs

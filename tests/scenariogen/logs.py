@@ -189,7 +189,10 @@ class LogWriter:
 
 def write_logs(plan: Plan, world: dict[str, SvcSim], path: Path) -> int:
     lines = LogWriter(plan, world).run()
-    with gzip.open(path, "wt") as f:
-        for t, labels, line in lines:
-            f.write(json.dumps({"ts": names.rfc3339(t), "labels": labels, "line": line}) + "\n")
+    text = "".join(
+        json.dumps({"ts": names.rfc3339(t), "labels": labels, "line": line}) + "\n"
+        for t, labels, line in lines
+    )
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(text.encode())
     return len(lines)

@@ -46,6 +46,8 @@ class MetricsBuilder:
         self.n = (plan.at - plan.start) // plan.step + 1
         self.store = Store(plan.start + np.arange(self.n) * plan.step)
         self.buckets = self.rng.choice(OTEL_BUCKETS if plan.convention == "otel" else CLASSIC_BUCKETS)
+        if plan.extra.get("compact"):  # the shipped demo keeps its files small
+            self.buckets = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
         self.sigma = self.rng.uniform(0.45, 0.7)
         self.instance = self.rng.random() < 0.4
         self.cadvisor_image = self.rng.random() < 0.4
@@ -230,14 +232,14 @@ class MetricsBuilder:
                 "counter",
                 "container_cpu_cfs_periods_total",
                 lab,
-                self.present(pod, counter(periods, resets, start)),
+                self.present(pod, counter(periods, resets, start, integer=True)),
             )
             add(
                 "container_cpu_cfs_throttled_periods",
                 "counter",
                 "container_cpu_cfs_throttled_periods_total",
                 lab,
-                self.present(pod, counter(np.round(periods * thr), resets, start * 0.01)),
+                self.present(pod, counter(np.round(periods * thr), resets, start * 0.01, integer=True)),
             )
             add(
                 "container_memory_working_set_bytes",
@@ -281,7 +283,10 @@ class MetricsBuilder:
                     "counter",
                     "http_requests_total",
                     {**lab, key: code, "method": "GET"},
-                    self.present(pod, counter(inc, pod.restarts, offset * (0.9 if code == "200" else 0.01))),
+                    self.present(
+                        pod,
+                        counter(inc, pod.restarts, offset * (0.9 if code == "200" else 0.01), integer=True),
+                    ),
                 )
             self.histogram("http_request_duration_seconds", lab, pod, served, pod.lat, offset)
         else:
@@ -311,7 +316,10 @@ class MetricsBuilder:
                     "counter",
                     "grpc_server_handled_total",
                     {**gl, "grpc_code": code},
-                    self.present(pod, counter(inc, pod.restarts, offset * (0.5 if code == "OK" else 0.005))),
+                    self.present(
+                        pod,
+                        counter(inc, pod.restarts, offset * (0.5 if code == "OK" else 0.005), integer=True),
+                    ),
                 )
 
     def histogram(
@@ -325,14 +333,14 @@ class MetricsBuilder:
                 "histogram",
                 f"{fam}_bucket",
                 {**lab, "le": repr(float(le))},
-                self.present(pod, counter(count * share, pod.restarts, offset * 0.9)),
+                self.present(pod, counter(count * share, pod.restarts, offset * 0.9, integer=True)),
             )
         add(
             fam,
             "histogram",
             f"{fam}_bucket",
             {**lab, "le": "+Inf"},
-            self.present(pod, counter(count, pod.restarts, offset)),
+            self.present(pod, counter(count, pod.restarts, offset, integer=True)),
         )
         mean = median * math.exp(self.sigma**2 / 2)
         add(
@@ -342,7 +350,13 @@ class MetricsBuilder:
             lab,
             self.present(pod, counter(count * mean, pod.restarts, offset * 0.05)),
         )
-        add(fam, "histogram", f"{fam}_count", lab, self.present(pod, counter(count, pod.restarts, offset)))
+        add(
+            fam,
+            "histogram",
+            f"{fam}_count",
+            lab,
+            self.present(pod, counter(count, pod.restarts, offset, integer=True)),
+        )
 
     def clients(self, ss: SvcSim) -> None:
         p, add, step = self.plan, self.store.add, self.plan.step
@@ -356,7 +370,7 @@ class MetricsBuilder:
                         "counter",
                         "http_client_requests_total",
                         {**base, "peer": callee, "code": code},
-                        counter(inc, None, 1000.0),
+                        counter(inc, None, 1000.0, integer=True),
                     )
                 else:
                     add(
@@ -364,7 +378,7 @@ class MetricsBuilder:
                         "unknown",
                         "http_client_request_duration_seconds_count",
                         {**base, "server_address": callee, "http_response_status_code": code},
-                        counter(inc, None, 1000.0),
+                        counter(inc, None, 1000.0, integer=True),
                     )
 
 

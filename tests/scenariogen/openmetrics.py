@@ -68,10 +68,16 @@ class Store:
 
     def write(self, path: Path) -> int:
         count = 0
-        with gzip.open(path, "wt", compresslevel=6) as f:
+        chunk: list[str] = []
+        # mtime=0 keeps the bytes a pure function of the seed
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as f:
             for line in self.lines():
-                f.write(line)
+                chunk.append(line)
                 count += 1
+                if len(chunk) >= 5000:
+                    f.write("".join(chunk).encode())
+                    chunk.clear()
+            f.write("".join(chunk).encode())
         return count
 
 
@@ -87,10 +93,13 @@ def _escape(v: str) -> str:
 def _fmt(v: float) -> str:
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
-    return f"{v:.10g}"
+    # exporters print full precision; two decimals keep rates exact enough and the files small
+    return f"{round(v, 2):.12g}" if abs(v) >= 100 else f"{v:.6g}"
 
 
-def counter(increments: np.ndarray, resets: np.ndarray | None = None, offset: float = 0.0) -> np.ndarray:
+def counter(
+    increments: np.ndarray, resets: np.ndarray | None = None, offset: float = 0.0, integer: bool = False
+) -> np.ndarray:
     """Cumulative counter from per-step increments; restarts (a rising restart count) reset it to 0."""
     inc = np.nan_to_num(np.asarray(increments, dtype=float))
     out = np.empty_like(inc)
@@ -101,7 +110,8 @@ def counter(increments: np.ndarray, resets: np.ndarray | None = None, offset: fl
             total, prev = 0.0, resets[i]
         total += x
         out[i] = total
-    return out
+    # event counters (requests, CFS periods) are whole numbers; flooring the running sum keeps them monotonic
+    return np.floor(out) if integer else out
 
 
 def increase(values: np.ndarray, i: int, window: int) -> float:

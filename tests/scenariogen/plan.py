@@ -213,7 +213,7 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
         step=step,
         onset=onset,
         layout=layout,
-        root=rng.choice(roots[layout]),
+        root=knobs.get("root") or rng.choice(roots[layout]),
         convention=convention,
         status_label=rng.choice(["code", "code", "status", "status_code"]),
         svc_label=rng.choice(["service", "service", "app", "job"]),
@@ -231,6 +231,10 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
         for s in svcs:
             if rng.random() < 0.25:
                 s.sidecar = rng.choice(names.SIDECARS)
+    plan.extra["compact"] = bool(knobs.get("compact", False))
+    if plan.extra["compact"]:
+        for s in svcs:
+            s.replicas = min(s.replicas, 3)
     _shape_incident(rng, plan, culprit, bool(hpa), downstream)
     return plan
 
