@@ -1,4 +1,13 @@
-"""Bring a database to the newest schema, once, even when several replicas start together."""
+"""Bring a database to the newest schema, once, even when several replicas start together.
+
+To add a revision after changing ``schema.py``, point Alembic at a scratch database at head::
+
+    cfg = alembic_config(); cfg.set_main_option("sqlalchemy.url", "sqlite:///scratch.db")
+    command.upgrade(cfg, "head"); command.revision(cfg, "what changed", autogenerate=True, rev_id="0002")
+
+then review the generated file; ``tests/store/test_migrations.py`` fails until models and
+migrations agree.
+"""
 
 from __future__ import annotations
 
