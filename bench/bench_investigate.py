@@ -74,8 +74,9 @@ def main() -> None:
         firsts.append(times[0])
         all_times += times
         print(f"{scenario.name:40s} median {statistics.median(times):.2f}s  queries {queries:3d}  top {top}")
+    overall, first = statistics.median(all_times), statistics.median(firsts)
     print(
-        f"median investigation {statistics.median(all_times):.2f}s (first runs {statistics.median(firsts):.2f}s) "
+        f"median investigation {overall:.2f}s (first runs {first:.2f}s) "
         f"over {len(scenarios)} scenarios x {args.repeat}"
     )
 
