@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.slack.conftest import CHANNEL, Harness, alert_payload
 
 
@@ -30,3 +32,107 @@ def test_alert_opens_one_thread_with_investigation_graphs_and_draft_button(harne
     assert incident is not None and incident.thread_ts == ts.args.get("ts", incident.thread_ts)
     assert incident.report is not None and incident.report.proposal is not None
     assert incident.report.graphs == ["checkout-rps.png"]
+
+
+def test_exact_repeat_is_a_duplicate_and_posts_nothing_more(harness: Harness) -> None:
+    assert harness.alert(alert_payload()).json()["status"] == "accepted"
+    assert harness.alert(alert_payload()).json()["status"] == "duplicate"
+    harness.api.wait_for("files.completeUploadExternal")
+    harness.settle(1.0)
+    assert len(_parents(harness)) == 1
+
+
+@pytest.mark.slow
+def test_storm_of_1000_alerts_in_one_group_is_one_parent_and_a_few_replies(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    harness = harness_factory(slack_update_interval_s=2.0)  # at most one thread update per 2 s
+    key = '{}:{alertname="HighLatency", storm="yes"}'
+
+    def send(i: int) -> int:
+        return harness.alert(alert_payload(group_key=key, fingerprints=[f"fp{i:04d}"])).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(1000)))
+    assert statuses == [200] * 1000
+    harness.api.wait_for("files.completeUploadExternal")
+    harness.settle(3.0)  # let the last coalesced update go out
+    assert len(_parents(harness)) == 1
+    incident = harness.runtime.deps.store.get_incident(key)
+    assert incident is not None and len(incident.fingerprints) == 1000  # every alert persisted
+    updates = [c for c in harness.api.of("chat.postMessage") if "more alert(s)" in c.args.get("text", "")]
+    assert 1 <= len(updates) <= 15, len(updates)
+    assert sum(int(c.args["text"].split()[0]) for c in updates) == 999  # each new alert counted once
+
+
+def test_resolved_updates_the_parent_with_the_duration(harness: Harness) -> None:
+    harness.alert(alert_payload(starts_at="2026-11-26T01:00:00Z"))
+    harness.api.wait_for("files.completeUploadExternal")
+    done = alert_payload(status="resolved", starts_at="2026-11-26T01:00:00Z", ends_at="2026-11-26T01:42:10Z")
+    assert harness.alert(done).json()["status"] == "accepted"
+    update = harness.api.wait_for("chat.update")[0]
+    parent_ts = _parents(harness)[0]
+    assert update.args["channel"] == CHANNEL
+    assert "resolved after 42m" in str(update.args["blocks"])
+    assert harness.api.wait_for("chat.postMessage", text="Resolved after 42m 10s")
+    incident = harness.runtime.deps.store.get_incident(done["groupKey"])
+    assert incident is not None and incident.status == "resolved" and incident.thread_ts == update.args["ts"]
+    assert parent_ts.args["channel"] == CHANNEL
+
+
+def test_routes_by_team_label(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import Route
+
+    h = harness_factory(slack_routes=[Route(label="team", value="payments", channel="CPAY")])
+    h.alert(alert_payload(group_key="g-pay", team="payments"))
+    h.alert(alert_payload(group_key="g-other", team="search"))
+    assert h.api.wait_for("chat.postMessage", channel="CPAY")
+    assert h.api.wait_for("chat.postMessage", channel=CHANNEL)
+    assert {c.args["channel"] for c in _parents(h)} == {"CPAY", CHANNEL}
+
+
+def test_bad_payloads_get_clear_400s_and_valid_ones_are_kept(harness: Harness) -> None:
+    url = harness.url + "/alerts/alertmanager"
+    import requests
+
+    r = requests.post(url, data=b"{not json", timeout=5)
+    assert r.status_code == 400 and "not JSON" in r.json()["error"]
+    r = requests.post(url, json={"version": "4", "status": "firing", "alerts": []}, timeout=5)
+    assert r.status_code == 400 and "groupKey" in r.json()["error"]
+    r = requests.post(url, json={**alert_payload(), "version": "3"}, timeout=5)
+    assert r.status_code == 400 and "version" in r.json()["error"]
+    assert harness.alert(alert_payload(group_key="kept")).status_code == 200
+    assert harness.runtime.deps.store.get_incident("kept") is not None
+    metrics = requests.get(harness.url + "/metrics", timeout=5).text
+    assert 'tugboat_alerts_rejected_total{reason="malformed"} 3.0' in metrics
+
+
+def test_webhook_token_is_required_when_configured(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = harness_factory(alertmanager_token="s3cret")
+    assert h.alert(alert_payload()).status_code == 401
+    assert h.alert(alert_payload(), token="wrong").status_code == 401
+    assert h.runtime.deps.store.get_incident(alert_payload()["groupKey"]) is None
+    assert h.alert(alert_payload(), token="s3cret").status_code == 200
+
+
+def test_rate_limited_post_is_retried_after_retry_after(harness: Harness) -> None:
+    harness.api.fail_next("chat.postMessage", 429, retry_after=0)
+    harness.alert(alert_payload())
+    harness.api.wait_for("chat.postMessage", channel=CHANNEL)
+    methods = [c.method for c in harness.api.calls]
+    assert methods.index("chat.postMessage:failed") < methods.index("chat.postMessage")
+    assert len(_parents(harness)) == 1
+
+
+def test_health_readiness_and_metrics(harness: Harness) -> None:
+    import requests
+
+    assert requests.get(harness.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(harness.url + "/readyz", timeout=5).json() == {"status": "ready"}
+    harness.alert(alert_payload())
+    harness.api.wait_for("files.completeUploadExternal")
+    text = requests.get(harness.url + "/metrics", timeout=5).text
+    assert 'tugboat_alerts_received_total{status="firing"}' in text
+    assert 'tugboat_investigations_total{outcome="ok"}' in text
+    assert 'tugboat_proposals{state="open"} 0.0' in text
+    harness.runtime.deps.incidents.close()
+    r = requests.get(harness.url + "/readyz", timeout=5)
+    assert r.status_code == 503 and "worker pool" in r.json()["problems"][0]
