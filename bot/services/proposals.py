@@ -192,6 +192,12 @@ class ProposalWorkflow:
 
     def _void(self, proposal: Proposal, current: str | None, detail: str = "") -> Outcome:
         """The branch moved after approval: approvals no longer stand, ask again."""
+        # void_approvals deletes the rows, so the trail keeps who had approved which head.
+        standing = [
+            {"user": a.user_id, "head_sha": a.head_sha}
+            for a in self.store.approvals(proposal.id)
+            if a.decision is Decision.APPROVE
+        ]
         voided = self.store.void_approvals(proposal.id)
         update = {"head_sha": current} if current else {}
         proposal = proposal.model_copy(update=update)
@@ -201,7 +207,7 @@ class ProposalWorkflow:
             AuditKind.APPROVALS_VOIDED,
             proposal,
             "tugboat",
-            {"voided": voided, "new_head": current, "detail": detail},
+            {"voided": voided, "approvals": standing, "new_head": current, "detail": detail},
         )
         return Outcome(
             self._get(proposal.id),
