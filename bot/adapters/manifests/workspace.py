@@ -7,25 +7,23 @@ the minimal edit of the file that really decides the value, with a diff ``git ap
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, Parsed, edit_path, parse, unified_diff
+from bot.adapters.manifests.helm import chart_kind, helm_effective
 from bot.adapters.manifests.layout import (
-    HELM_PATHS,
-    PROD_VALUES,
     Kustomization,
     chain_for,
     dig,
     helm_autoscaling,
-    helm_replicas_key,
     image_writes,
     is_kustomization,
     join_image,
     link,
     split_image,
 )
+from bot.adapters.manifests.model import Effective, PlannedEdit, Workload
 from bot.adapters.manifests.resources import (
     HPA_KIND,
     WORKLOAD_KINDS,
@@ -41,39 +39,7 @@ from bot.adapters.manifests.tree import Segment, format_path, locate, parse_path
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import FieldChange
 
-
-@dataclass
-class Workload:
-    name: str
-    kind: str
-    file: str  # repository-relative path of the manifest (or of the chart's values.yaml)
-    containers: list[str]
-    namespace: str | None = None
-    hpa_file: str | None = None
-    hpa_name: str | None = None
-    chart: str | None = None  # the chart directory when a Helm chart renders the workload
-
-    @property
-    def resource(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-
-@dataclass
-class Effective:
-    file: str  # the file whose value is the one that takes effect
-    path: str  # where in that file, e.g. replicas[name=web].count
-    value: Any  # in the field's units (replicas int, CPU cores, memory bytes, image text); None if unset
-    explanation: str
-    field: str = ""  # the Field_ that holds it (``hpa.maxReplicas`` when an HPA owns ``replicas``)
-    document: str | None = None  # KIND/NAME of the document in a multi-document file
-
-
-@dataclass
-class PlannedEdit:
-    changes: list[FieldChange]
-    diff: str
-    new_texts: dict[str, str]
-    notes: list[str] = field(default_factory=list)
+__all__ = ["Effective", "ManifestRepo", "PlannedEdit", "Workload"]
 
 
 def _read(path: Path) -> str:
@@ -160,17 +126,11 @@ class ManifestRepo:
             values = posixpath.join(chart_dir, "values.yaml")
             if values in self.parsed:
                 found.append(
-                    Workload(chart_name, self._chart_kind(chart_dir), values, [chart_name], chart=chart_dir)
+                    Workload(
+                        chart_name, chart_kind(self.root, chart_dir), values, [chart_name], chart=chart_dir
+                    )
                 )
         return sorted(found, key=lambda w: (w.name, w.file))
-
-    def _chart_kind(self, chart_dir: str) -> str:
-        for template in sorted((self.root / chart_dir / "templates").glob("*.y*ml")):
-            text = template.read_text(errors="replace")
-            for kind in WORKLOAD_KINDS:
-                if f"kind: {kind}" in text:
-                    return kind
-        return "Deployment"
 
     def find(self, name: str, kind: str | None = None) -> Workload:
         """The workload called ``name``; when several files define it, the one production builds."""
@@ -200,7 +160,7 @@ class ManifestRepo:
         w = self._workload(workload)
         name = canonical_field(field)
         if w.chart is not None:
-            return self._helm_effective(w, name)
+            return helm_effective(self.parsed, w, name)
         if name in ("replicas", "hpa.maxReplicas", "hpa.minReplicas"):
             return self._replicas_effective(w, name)
         doc = self._doc(w.file, w.kind, w.name)
@@ -270,43 +230,6 @@ class ManifestRepo:
                 return Effective(k.file, f"images[name={name}].{key}", new, _join(text, why), "image")
         text = f"container {container} of {w.resource} in {w.file} sets its image"
         return Effective(w.file, format_path([*base, "image"]), image, text, "image", w.resource)
-
-    def _values_file(self, w: Workload, path: list[str]) -> str:
-        assert w.chart is not None
-        for candidate in PROD_VALUES:
-            rel = posixpath.join(w.chart, candidate)
-            if rel in self.parsed and dig(self.parsed[rel].data[0], list(path)) is not None:
-                return rel
-        return w.file
-
-    def _helm_effective(self, w: Workload, name: str) -> Effective:
-        values = self.parsed[w.file].data[0]
-        scaler = helm_autoscaling(values)
-        if name == "replicas" and scaler:
-            path = [scaler, "maxReplicas"]
-            why = f"{w.file} enables {scaler}, which owns the replica count; scaling raises its maxReplicas"
-            return Effective(w.file, ".".join(path), dig(values, path), why, "hpa.maxReplicas")
-        if name in ("hpa.maxReplicas", "hpa.minReplicas"):
-            if not scaler:
-                raise InvalidInput(f"{w.file} does not enable autoscaling for {w.name}")
-            path = [scaler, name.split(".")[1]]
-        elif name == "image":
-            path = ["image", "tag"]
-        else:
-            path = [helm_replicas_key(values)] if name == "replicas" else HELM_PATHS[name]
-        rel = self._values_file(w, path)
-        data = self.parsed[rel].data[0]
-        if name == "image":
-            repo, tag = (
-                dig(data, ["image", "repository"]) or dig(values, ["image", "repository"]),
-                dig(data, path),
-            )
-            value: Any = join_image(str(repo), str(tag) if tag is not None else None, None) if repo else tag
-        else:
-            value = to_units(name, dig(data, path)) if dig(data, path) is not None else None
-        return Effective(
-            rel, ".".join(path), value, f"chart {w.chart} takes {'.'.join(path)} from {rel}", name
-        )
 
     # --- planning ---------------------------------------------------------------------------------
 
