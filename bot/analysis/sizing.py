@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from bot.analysis import fmt
 from bot.analysis.hypotheses import Candidate
@@ -35,6 +36,7 @@ class RemediationIntent:
     current: float | int | None = None
     commit: str | None = None
     rationale: str = ""
+    reverted: tuple[dict[str, Any], ...] = ()  # for a revert: the commit's field changes, as described
 
 
 def _finite(x: float | None) -> bool:
@@ -53,6 +55,7 @@ def size(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
             Action.REVERT,
             top.workload,
             commit=top.change.sha,
+            reverted=tuple(c for c in top.change.details.get("changes", []) if isinstance(c, dict)),
             rationale=f"revert {top.change.sha[:8]} '{top.change.subject}', "
             "the change that preceded the failure",
         )

@@ -292,4 +292,9 @@ class Investigator:
         except Exception as exc:  # a conflicting revert still names the commit to revert
             notes.append(f"git: cannot compute the revert of {intent.commit[:8]}: {exc}")
             return base
-        return base.model_copy(update={"diff": diff})
+        changes = [
+            FieldChange(file=c["file"], field=c["field"], **{"from": c.get("to")}, to=c.get("from"))
+            for c in intent.reverted
+            if c.get("file") and c.get("field")
+        ]
+        return base.model_copy(update={"diff": diff, "changes": changes})
