@@ -222,3 +222,36 @@ def test_multi_document_workload_and_statefulset(tmp_path: Path) -> None:
     planned = repo.plan(db, "replicas", 3)
     assert planned.changes[0].resource == "StatefulSet/db"
     apply(root, planned)
+
+
+def test_kustomize_patches_set_the_effective_value(tmp_path: Path) -> None:
+    patch = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 5\n"
+        "  template:\n    spec:\n      containers:\n        - name: api\n          resources:\n"
+        "            limits:\n              memory: 2Gi\n"
+    )
+    overlay = (
+        "resources:\n  - ../../base\npatches:\n  - path: api-patch.yaml\n"
+        "  - patch: |-\n      - op: replace\n        path: /spec/replicas\n        value: 9\n"
+        "    target:\n      kind: Deployment\n      name: other\n"
+    )
+    root = git_repo(
+        tmp_path,
+        {
+            "base/deployment.yaml": deployment("api", 1),
+            "base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+            "overlays/prod/kustomization.yaml": overlay,
+            "overlays/prod/api-patch.yaml": patch,
+        },
+    )
+    repo = ManifestRepo(root)
+    assert [w.file for w in repo.workloads()] == ["base/deployment.yaml"]  # a patch is not a workload
+    eff = repo.effective("api", "replicas")
+    assert (eff.file, eff.value) == ("overlays/prod/api-patch.yaml", 5)
+    eff = repo.effective("api", "memory")
+    assert (eff.file, eff.value, eff.container) == ("overlays/prod/api-patch.yaml", 2 * 2**30, "api")
+    assert repo.effective("api", "cpu").file == "base/deployment.yaml"  # the patch leaves cpu alone
+    planned = repo.plan("api", "memory", 3 * 2**30)
+    assert planned.changes[0].file == "overlays/prod/api-patch.yaml" and planned.changes[0].to == 3 * 2**30
+    apply(root, planned)
+    apply(root, ManifestRepo(root).plan("api", "replicas", 6))  # a fresh snapshot of the tree

@@ -32,6 +32,17 @@ class Kustomization:
                 out.extend(str(v) for v in value if isinstance(v, str) and "://" not in v)
         return out
 
+    def patch_files(self) -> list[str]:
+        """Repository-relative files this kustomization applies as patches."""
+        found: list[str] = []
+        merge = self.data.get("patchesStrategicMerge")
+        if isinstance(merge, list):
+            found += [e for e in merge if isinstance(e, str) and "\n" not in e]
+        patches = self.data.get("patches")
+        if isinstance(patches, list):
+            found += [e["path"] for e in patches if isinstance(e, dict) and isinstance(e.get("path"), str)]
+        return [posixpath.normpath(posixpath.join(self.directory, f)) for f in found]
+
     def replica_override(self, name: str) -> int | None:
         """Index in ``replicas:`` of the entry for a workload name."""
         return _entry_index(self.data.get("replicas"), name)

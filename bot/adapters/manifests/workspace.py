@@ -7,6 +7,7 @@ the minimal edit of the file that really decides the value, with a diff ``git ap
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def _read(path: Path) -> str:
 
 
 class ManifestRepo:
+    """A snapshot of the repository's YAML files as they are on disk when it is built."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.parsed: dict[str, Parsed] = {}
@@ -86,6 +89,7 @@ class ManifestRepo:
             if p.data and is_kustomization(rel, p.data[0])
         }
         link(self.kustomizations, set(self.parsed))
+        self.patches = {f for k in self.kustomizations.values() for f in k.patch_files()}
 
     def _in_templates(self, rel: str) -> bool:
         parts = rel.split("/")
@@ -113,7 +117,7 @@ class ManifestRepo:
         for kind in WORKLOAD_KINDS:
             for rel, _i, doc in self._docs(kind):
                 name = doc["metadata"].get("name")
-                if not isinstance(name, str):
+                if not isinstance(name, str) or rel in self.patches:
                     continue
                 namespace = doc["metadata"].get("namespace")
                 chain, _why = chain_for(self.kustomizations, rel)
@@ -172,12 +176,22 @@ class ManifestRepo:
                 w, str(dig(spec, ["containers", position, "image"]) or ""), base, chosen
             )
         section, quantity = ("limits" if name in ("cpu", "memory") else "requests"), name.split("_")[0]
+        chain, why = chain_for(self.kustomizations, w.file)
+        for k in chain:
+            patched = self._patched(
+                w, k, lambda d: dig(_container(d, chosen), ["resources", section, quantity])
+            )
+            if patched:
+                path = f"spec.template.spec.containers[name={chosen}].resources.{section}.{quantity}"
+                text = _join(f"{patched[0]} (a patch in {k.file}) sets {section}.{quantity} of {chosen}", why)
+                value = to_units(name, patched[1])
+                return Effective(patched[0], path, value, text, name, w.resource, chosen)
         raw = dig(spec, ["containers", position, "resources", section, quantity])
         how = f"container {chosen} of {w.resource} in {w.file}"
         return Effective(
             w.file, format_path([*base, "resources", section, quantity]), to_units(name, raw),
             f"{how} sets {section}.{quantity}" if raw is not None else f"{how} sets no {section}.{quantity}",
-            name, w.resource,
+            name, w.resource, chosen,
         )  # fmt: skip
 
     def _replicas_effective(self, w: Workload, name: str) -> Effective:
@@ -202,6 +216,12 @@ class ManifestRepo:
                 text = f"{k.file} overrides the replica count of {w.name} set in {w.file}"
                 return Effective(
                     k.file, f"replicas[name={w.name}].count", count, _join(text, why), "replicas"
+                )
+            patched = self._patched(w, k, lambda doc: dig(doc, ["spec", "replicas"]))
+            if patched:
+                text = f"{patched[0]} (a patch in {k.file}) sets the replica count of {w.resource}"
+                return Effective(
+                    patched[0], "spec.replicas", patched[1], _join(text, why), "replicas", w.resource
                 )
         value = dig(self._doc(w.file, w.kind, w.name), ["spec", "replicas"])
         text = f"{w.resource} in {w.file} sets spec.replicas"
@@ -228,8 +248,22 @@ class ManifestRepo:
                 )
                 text = f"{k.file} overrides image {name} of container {container} in {w.file}"
                 return Effective(k.file, f"images[name={name}].{key}", new, _join(text, why), "image")
+        for k in chain:
+            patched = self._patched(w, k, lambda d: dig(_container(d, container), ["image"]))
+            if patched:
+                text = _join(f"{patched[0]} (a patch in {k.file}) sets the image of {container}", why)
+                path = f"spec.template.spec.containers[name={container}].image"
+                return Effective(patched[0], path, patched[1], text, "image", w.resource, container)
         text = f"container {container} of {w.resource} in {w.file} sets its image"
-        return Effective(w.file, format_path([*base, "image"]), image, text, "image", w.resource)
+        return Effective(w.file, format_path([*base, "image"]), image, text, "image", w.resource, container)
+
+    def _patched(self, w: Workload, k: Kustomization, read: Callable[[Any], Any]) -> tuple[str, Any] | None:
+        """(patch file, value) when a patch of ``k`` sets the value ``read`` picks from the workload."""
+        for rel in k.patch_files():
+            for _i, doc in self.parsed[rel].documents() if rel in self.parsed else []:
+                if _is_doc(doc, w.kind, w.name) and (value := read(doc)) is not None:
+                    return rel, value
+        return None
 
     # --- planning ---------------------------------------------------------------------------------
 
@@ -255,7 +289,7 @@ class ManifestRepo:
         else:
             text = self.parsed[eff.file].text
             resource = eff.document or w.resource
-            done = edit_field(text, resource, eff.field, value, container, where=eff.file)
+            done = edit_field(text, resource, eff.field, value, eff.container or container, where=eff.file)
             change.to, change.container = done.new, done.container
             change.resource = done.document
             return self._finish(w, {eff.file: done.edit.text}, [change], notes, done.edit.by_line)
@@ -316,3 +350,16 @@ def _data_path(parsed: Parsed, path: str) -> list[str | int]:
 
 def _join(text: str, why: str) -> str:
     return f"{text}; {why}" if why else text
+
+
+def _is_doc(doc: Any, kind: str, name: str) -> bool:
+    return (
+        isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name
+    )
+
+
+def _container(doc: Any, name: str) -> Any:
+    for container in containers_of(doc):
+        if container.get("name") == name:
+            return container
+    return None
