@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0)
     llm_max_tool_calls: int = Field(default=4, ge=0)
+    llm_max_calls: int = Field(default=3, ge=1, description="model calls per answer, the final one included")
     llm_max_prompt_tokens: int = Field(default=8000, ge=500)
     llm_enabled: bool = True
     llm_tool_output_tokens: int = Field(default=600, ge=50, description="per-tool output budget")

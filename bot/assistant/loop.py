@@ -1,8 +1,9 @@
 """The one agent loop: model call, tool calls, repeat, under hard caps.
 
-Caps: at most ``max_tool_calls`` tool executions and ``max_prompt_tokens`` prompt tokens over
-all calls. When a cap is reached the loop asks for a final answer with tools switched off
-(``tool_choice="none"``) if that still fits, and otherwise stops with what it has. Streaming and
+Caps: at most ``max_calls`` model calls, ``max_tool_calls`` tool executions and
+``max_prompt_tokens`` prompt tokens over all calls. When a cap is reached the loop asks for a
+final answer with tools switched off (``tool_choice="none"``) if that still fits, and otherwise
+stops with what it has. Streaming and
 non-streaming callers use the same generator; only how a model call is made differs.
 """
 
@@ -75,6 +76,7 @@ def run_loop(
     fence: Fence,
     max_tool_calls: int,
     max_prompt_tokens: int,
+    max_calls: int = 3,
     tool_output_tokens: int,
     on_proposal: ProposalHandler | None = None,
     stream: bool = False,
@@ -84,7 +86,9 @@ def run_loop(
     messages = list(messages)
     used_tools = False
     while True:
-        offer = list(tools.values()) if tools and len(result.tool_calls) < max_tool_calls else []
+        last_call = result.usage.calls + 1 >= max_calls
+        can_call_tools = len(result.tool_calls) < max_tool_calls and not last_call
+        offer = list(tools.values()) if tools and can_call_tools else []
         estimate = _estimate(messages, offer or (list(tools.values()) if used_tools else []))
         if offer and result.usage.prompt_tokens + estimate + tool_output_tokens > max_prompt_tokens:
             offer = []  # no room for another tool round trip: answer now

@@ -30,10 +30,11 @@ from bot.assistant.toolsets import ToolSpec, load_toolsets
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.report import InvestigationReport, LLMUsage
 from bot.security.fence import Fence
-from bot.security.redact import redact
+from bot.security.redact import StreamRedactor, redact
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+# Shares of the prompt budget, so a small-context local model gets a smaller report, not an overflow.
 REPORT_TOKENS = 2500
 HISTORY_TOKENS = 800
 QUESTION_TOKENS = 300
@@ -112,7 +113,7 @@ class Assistant:
     def explain(self, report: InvestigationReport) -> Answer:
         """The investigation summary, in one model call with no tools (cheap)."""
         fence = Fence()
-        prompt = self._prompt("explain_alert", report=report_context(report, fence, REPORT_TOKENS))
+        prompt = self._prompt("explain_alert", report=report_context(report, fence, self._report_budget))
         return self._run(prompt, fence, report, tools=False, thread_id=None)
 
     def answer(
@@ -139,16 +140,25 @@ class Assistant:
 
     # -- internals ------------------------------------------------------------------------
 
+    @property
+    def _report_budget(self) -> int:
+        return min(REPORT_TOKENS, self.settings.llm_max_prompt_tokens // 4)
+
     def _thread_prompt(
         self, question: str, history: list[tuple[str, str]], report: InvestigationReport | None
     ) -> tuple[Fence, str]:
         fence = Fence()
-        ctx = report_context(report, fence, REPORT_TOKENS) if report else "(no investigation report)"
+        ctx = report_context(report, fence, self._report_budget) if report else "(no investigation report)"
         past = "\n".join(f"{who}: {text}" for who, text in history[-10:])
         prompt = self._prompt(
             "thread_answer",
             report=ctx,
-            history=fence.wrap("thread", truncate_to_tokens(past, HISTORY_TOKENS)) if past else "(none)",
+            history=fence.wrap(
+                "thread",
+                truncate_to_tokens(past, min(HISTORY_TOKENS, self.settings.llm_max_prompt_tokens // 10)),
+            )
+            if past
+            else "(none)",
             question=truncate_to_tokens(redact(question), QUESTION_TOKENS),
         )
         return fence, prompt
@@ -237,18 +247,23 @@ class Assistant:
             available,
             fence=fence,
             max_tool_calls=s.llm_max_tool_calls,
+            max_calls=s.llm_max_calls,
             max_prompt_tokens=s.llm_max_prompt_tokens,
             tool_output_tokens=s.llm_tool_output_tokens,
             on_proposal=on_proposal,
             stream=stream,
         )
+        streamed = StreamRedactor()
         try:
             result: LoopResult | None = None
             for event in events:
                 if isinstance(event, TextDelta) and stream:
-                    yield redact(event.text)
+                    if ready := streamed.feed(event.text):
+                        yield ready
                 elif isinstance(event, Done):
                     result = event.result
+                    if tail := streamed.flush():
+                        yield tail
         except Exception as exc:  # any model failure: the deterministic analysis stands
             reason = describe_failure(exc, s)
             log.warning("LLM call failed: %s", reason)

@@ -191,3 +191,34 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact_data(v) for v in value)
     return value
+
+
+class StreamRedactor:
+    """Redacts text that arrives in pieces (a streamed answer).
+
+    Only whole lines are released: secrets and their context (``password: x``, ``Authorization:
+    Bearer x``) sit on one line, so a piece boundary can never split one past the redactor. An
+    open private-key block is held until its END line.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        self._pending += piece
+        cut = self._pending.rfind("\n")
+        begin = self._pending.find("-----BEGIN")
+        if (
+            begin >= 0
+            and "PRIVATE KEY" in self._pending[begin:]
+            and not re.search(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[^\n]*\n", self._pending[begin:])
+        ):
+            cut = min(cut, begin - 1)
+        if cut < 0:
+            return ""
+        ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        return redact(ready)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return redact(rest)

@@ -167,11 +167,22 @@ def test_timeout_falls_back_with_a_one_line_note(llm_settings, slow_server: str)
     assert time.monotonic() - started < 1.4
 
 
-def test_prompt_token_cap_stops_before_calling(llm_settings) -> None:
+def test_small_context_models_get_a_smaller_prompt(llm_settings) -> None:
+    with openai_cassette("explain_plain") as rec:
+        answer = Assistant(llm_settings(llm_max_prompt_tokens=600)).explain(cpu_limit_report())
+    assert not answer.fallback
+    sent = sum(count_tokens(str(m["content"])) + 4 for m in rec.bodies[0]["messages"])
+    assert sent <= 600 and "truncated to fit the token budget" in _messages_text(rec.bodies[0])
+
+
+def test_prompt_token_cap_stops_before_calling(llm_settings, tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("Be thorough. " * 400)  # an override far over the budget
     with openai_cassette("server_error", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_prompt_tokens=500)).explain(cpu_limit_report())
+        answer = Assistant(llm_settings(llm_max_prompt_tokens=600, prompts_dir=str(tmp_path))).explain(
+            cpu_limit_report()
+        )
     assert rec.bodies == []  # nothing sent: the prompt alone is over the cap
-    assert answer.fallback and "prompt token budget (500)" in answer.notes[0]
+    assert answer.fallback and "prompt token budget (600)" in answer.notes[0]
 
 
 def test_tool_call_cap_forces_a_final_answer(llm_settings) -> None:
@@ -233,3 +244,13 @@ def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
         ]
         sent += sum(count_tokens(t) + 4 for t in texts) + count_tokens(json.dumps(body.get("tools") or ""))
     assert answer.usage.calls <= 3 and sent <= 8000
+
+
+def test_model_call_cap_forces_the_last_call_to_answer(llm_settings) -> None:
+    with openai_cassette("call_cap") as rec:
+        answer = Assistant(llm_settings(llm_max_calls=3, llm_max_tool_calls=4), toolsets={}).answer(
+            "why?", "T6", [], cpu_limit_report()
+        )
+    assert answer.usage.calls == 3 and answer.usage.tool_calls == 2
+    assert [b.get("tool_choice") for b in rec.bodies] == [None, None, "none"]
+    assert answer.citations == ["E3", "E1"] and not answer.fallback

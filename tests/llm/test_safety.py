@@ -210,3 +210,19 @@ def test_citation_check_keeps_known_ids_only() -> None:
     assert check.text == "CPU at limit [E1]; see [PR42] and [E2]."
     assert check.cited == ["E1", "E2"] and check.unknown == ["E9", "E7"] and check.grounded
     assert not check_citations("no evidence here", {"E1"}).grounded
+
+
+def test_streamed_text_is_redacted_across_piece_boundaries() -> None:
+    from bot.security.redact import StreamRedactor
+
+    text = (
+        f"line one\npassword: {PLANTED_SECRETS['db_password']}\n"
+        f"Authorization: Bearer {PLANTED_SECRETS['bearer']}\n"
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAKCAQ\n-----END RSA PRIVATE KEY-----\ndone"
+    )
+    for size in (1, 3, 7, 50):
+        redactor = StreamRedactor()
+        pieces = [redactor.feed(text[i : i + size]) for i in range(0, len(text), size)]
+        out = "".join(pieces) + redactor.flush()
+        assert out == redact(text), size
+        assert PLANTED_SECRETS["db_password"] not in out and "MIIEow" not in out
