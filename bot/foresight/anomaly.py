@@ -1,15 +1,19 @@
 """Causal streaming anomaly scores for one metric.
 
-Two stages, each a function of a bounded trailing window, so the score of row i depends only on
+Three stages, each a function of a bounded trailing window, so the score of row i depends only on
 rows 0..i:
 
-1. A raw anomaly measure: the largest robust z-score among a few views of the newest value,
-   each against median/MAD statistics of the rows before it: the value itself, its first
-   difference (spikes), a short mean (level shifts) and, once a daily or weekly period shows in the
-   autocorrelation, its difference from one period ago.
-2. Calibration, after Numenta's anomaly likelihood: the short-term average of the log measure is
-   compared with its own recent distribution, so a series that is always jumpy does not alarm all
-   the time, and the result is mapped into [0, 1).
+1. A raw anomaly measure: the largest robust z-score among a few views of the newest value, each
+   against median/MAD statistics of the HISTORY rows before it: the value itself, its first
+   difference (spikes), a short mean (level shifts) and, once a daily or weekly period shows in
+   the autocorrelation, its difference from the median of the last CYCLES cycles at that phase.
+   Series that have never gone negative (counts, volumes, latencies) are judged in log space,
+   where their changes are multiplicative.
+2. Calibration, after Numenta's anomaly likelihood: the short-term average of log(1 + measure) is
+   compared with its own recent distribution (median and upper quartile), so a series that is
+   always jumpy does not alarm all the time, and mapped into [0, 1).
+3. Refractory damping: a score that does not beat every score of the last REFRACTORY rows is an
+   echo of an alarm already raised, and is reported at ECHO times its value.
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `StreamingDetector` refreshes them at the same rows with the same code,
@@ -18,34 +22,39 @@ so `update` and `score_series` agree exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bot.foresight.season import autocorrelation, detect_period
 
+StatsFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 BLOCK = 16  # rows between refreshes of the trailing statistics
-HISTORY = 512  # rows behind each robust statistic of the value, difference and seasonal difference
+HISTORY = 2048  # rows behind the robust statistics: days to weeks, so a burst is judged by the long run
 MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
 SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
-CALIBRATION = 2048  # rows of the measure's own history used to calibrate it
-SMOOTH = 3  # rows in the short-term average of the measure
+SHIFT_GAIN = 0.5  # of the sqrt(SHIFT_ROWS) a mean of independent rows would earn: rows are not
 CYCLES = 3  # past cycles whose median is the seasonal reference
 PERIOD_EVERY = 256  # rows between seasonal period checks
 PERIOD_HISTORY = 4096  # rows the period check looks at
-HALF_SCORE = 3.0  # calibrated excess (in robust deviations) that maps to a score of 0.5
-MIN_SPREAD = 0.25  # floor on the measure's spread (log units): a tiny spread is no evidence of calm
-WARMUP = 64
+CALIBRATION = 2048  # rows of the measure's own history used to calibrate it
+SMOOTH = 3  # rows in the short-term average of the measure
+TAIL = 0.75  # quantile of the measure's recent history that sets its spread
+MIN_SPREAD = 0.25  # floor on that spread (log units): a tiny spread is no evidence of calm
+HALF_SCORE = 4.0  # spreads above the median that score 0.5: where the alert threshold belongs
+WARMUP = 64  # rows scored 0 while the statistics settle
 REFRACTORY = 256  # rows over which an alarm must beat the previous ones to be news
-ECHO = 0.5
+ECHO = 0.25  # damping of an alarm that is not news
 ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
-SPAN = (
+SPAN = (  # rows of history that the newest score depends on
     REFRACTORY
     + CALIBRATION
     + SMOOTH
     + 2 * BLOCK
     + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
 )
-KEEP = SPAN + ALIGN  # rows a streaming detector keeps  # rows scored 0 while the statistics settle
+KEEP = SPAN + ALIGN  # rows a streaming detector keeps
 
 
 def _stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +65,15 @@ def _stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, np.maximum(scale, 1e-9 * (1.0 + np.abs(med)))
 
 
-def _block_stats(series: np.ndarray, first: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+def _tail_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of each row, and how far its upper tail (TAIL quantile) lies above the median."""
+    q = np.quantile(windows, [0.5, TAIL], axis=1)
+    return q[0], np.maximum(q[1] - q[0], MIN_SPREAD)
+
+
+def _block_stats(
+    series: np.ndarray, first: int, length: int, stats: StatsFn = _stats
+) -> tuple[np.ndarray, np.ndarray]:
     """Per block start s: stats of series[max(first, s - length):s] (NaN when too few rows)."""
     starts = np.arange(0, len(series), BLOCK)
     med = np.full(len(starts), np.nan)
@@ -64,9 +81,9 @@ def _block_stats(series: np.ndarray, first: int, length: int) -> tuple[np.ndarra
     full = starts - length >= first
     if full.any():
         windows = sliding_window_view(series, length)[starts[full] - length]
-        med[full], scale[full] = _stats(windows)
+        med[full], scale[full] = stats(windows)
     for k in np.flatnonzero(~full & (starts - first >= MIN_HISTORY)):
-        med[k : k + 1], scale[k : k + 1] = _stats(series[first : starts[k]][None, :])
+        med[k : k + 1], scale[k : k + 1] = stats(series[first : starts[k]][None, :])
     return med, scale
 
 
@@ -86,10 +103,10 @@ def _zscore(value: np.ndarray, med: np.ndarray, scale: np.ndarray) -> np.ndarray
     return np.where(np.isfinite(z), z, 0.0)
 
 
-def _calibrate(measure_avg: np.ndarray, med: np.ndarray, scale: np.ndarray, index: np.ndarray) -> np.ndarray:
-    excess = np.where(np.isfinite(med), (measure_avg - med) / np.maximum(scale, MIN_SPREAD), 0.0)
-    excess = np.maximum(excess, 0.0)
-    return np.where(index < WARMUP, 0.0, excess / (excess + HALF_SCORE))
+def _calibrate(measure_avg: np.ndarray, med: np.ndarray, spread: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """0 up to the measure's recent median, 0.5 at HALF_SCORE spreads above it, towards 1 beyond."""
+    u4 = (np.where(np.isfinite(med), np.maximum(measure_avg - med, 0.0) / spread, 0.0) / HALF_SCORE) ** 4
+    return np.where(index < WARMUP, 0.0, u4 / (u4 + 1.0))
 
 
 def _periods(values: np.ndarray, timestamps: np.ndarray | None) -> np.ndarray:
@@ -132,7 +149,7 @@ def _measure(
     prev = x[np.maximum(i - 1, 0)]
     z_value = _zscore(x[i], *stats["value"])
     z_diff = _zscore(x[i] - prev, *stats["diff"])
-    z_shift = _zscore(_short_mean(x, i, SHIFT_ROWS), *stats["value"]) * np.sqrt(SHIFT_ROWS) / 2.0
+    z_shift = _zscore(_short_mean(x, i, SHIFT_ROWS), *stats["value"]) * np.sqrt(SHIFT_ROWS) * SHIFT_GAIN
     seasonal = x[i] - _seasonal_reference(x, i, period)
     z_season = _zscore(seasonal, *stats["season"])
     # with a known period the level is judged against past cycles: a daily peak is no anomaly
@@ -168,7 +185,7 @@ def _score(values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonne
     }
     measure = _measure(x, i, period_rows, stats)  # type: ignore[arg-type]
     avg = _short_mean(measure, i, SMOOTH)
-    med, scale = _block_stats(avg, 0, CALIBRATION)
+    med, scale = _block_stats(avg, 0, CALIBRATION, _tail_stats)
     calibrated = _calibrate(avg, _rows(med, n), _rows(scale, n), i + offset)
     padded = np.concatenate((np.zeros(REFRACTORY), calibrated))
     recent_max = sliding_window_view(padded, REFRACTORY)[:n].max(axis=1)
