@@ -15,7 +15,9 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.adapters.slack.deps import SlackDeps
-from bot.adapters.slack.listeners import actions, commands, events
+from bot.adapters.slack.listeners import actions as action_listeners
+from bot.adapters.slack.listeners import commands as command_listeners
+from bot.adapters.slack.listeners import events as event_listeners
 from bot.adapters.slack.middleware import NoBodies, dedupe_event_retries
 from bot.domain.errors import InvalidInput
 from bot.settings import Settings
@@ -67,7 +69,7 @@ def build_app(deps: SlackDeps, client: WebClient, *, socket_mode: bool = False) 
             f"Slack refused the bot token ({exc}); check SLACK_BOT_TOKEN and TUGBOAT_SLACK_API_URL"
         ) from None
     app.use(dedupe_event_retries(deps.store))
-    commands.register(app, deps)
-    actions.register(app, deps)
-    events.register(app, deps)
+    command_listeners.register(app, deps)
+    action_listeners.register(app, deps)
+    event_listeners.register(app, deps)
     return app

@@ -80,14 +80,17 @@ def register(app: App, deps: SlackDeps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except InvalidInput as exc:
-            ack(text=str(exc))
+            ack(text=str(exc), response_type="ephemeral")
             return
         if parsed.name == "help":
-            ack(text=USAGE)
+            ack(text=USAGE, response_type="ephemeral")
         elif parsed.name in ("forecast", "rightsize"):
-            ack(text=f"`{parsed.name}` is not available yet in this version of Tugboat.")
+            ack(
+                text=f"`{parsed.name}` is not available yet in this version of Tugboat.",
+                response_type="ephemeral",
+            )
         else:
-            ack(text=f"Working on `{COMMAND} {command.get('text', '').strip()}`…")
+            ack(text=f"Working on `{COMMAND} {command.get('text', '').strip()}`…", response_type="ephemeral")
 
     def run(command: dict[str, Any]) -> None:
         try:

@@ -1,0 +1,269 @@
+"""The real Bolt app behind uvicorn, driven by requests signed as Slack signs them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from bot.adapters.slack import blocks
+from bot.domain.proposal import ProposalState
+from tests.slack.conftest import APPROVER, CHANNEL, Harness, alert_payload
+from tests.support import slack_requests as sr
+
+
+def _proposal_message(h: Harness) -> tuple[str, str, str | None]:
+    """(proposal id, message ts, thread ts) of the posted proposal with buttons."""
+    for call in h.api.wait_for("chat.postMessage", 3):
+        text = json.dumps(call.args.get("blocks"))
+        if blocks.ACTION_APPROVE in text or blocks.ACTION_DRAFT in text:
+            for block in call.args["blocks"]:
+                if block.get("type") == "actions":
+                    value = block["elements"][0]["value"]
+            ts = next(
+                m["ts"] for m in h.api.replies[call.args["thread_ts"]] if m["text"] == call.args["text"]
+            )
+            return value, ts, call.args["thread_ts"]
+    raise AssertionError("no proposal message")
+
+
+def test_forged_and_stale_signatures_are_refused_and_do_nothing(harness: Harness) -> None:
+    body, headers = sr.command("scale checkout 5", user="UASKER")
+    forged = {**headers, **sr.sign(body, secret="not-the-secret")}
+    assert harness.post("/slack/events", body, forged, sign=False).status_code == 401
+    stale = {**headers, **sr.sign(body, timestamp=int(time.time()) - 6 * 60)}
+    assert harness.post("/slack/events", body, stale, sign=False).status_code == 401
+    tampered = {**headers, **sr.sign(body)}
+    assert harness.post("/slack/events", body.replace(b"5", b"9"), tampered, sign=False).status_code == 401
+    time.sleep(0.5)
+    assert harness.api.of("chat.postMessage") == [] and harness.api.of("chat.postEphemeral") == []
+    assert harness.runtime.deps.store.list_proposals() == []
+
+
+def test_help_and_usage_errors_are_ephemeral_acks(harness: Harness) -> None:
+    r = harness.slack(sr.command("help"))
+    assert r.status_code == 200 and "investigate <service|alertname>" in r.json()["text"]
+    r = harness.slack(sr.command("scale checkout lots"))
+    assert "replicas must be a whole number" in r.json()["text"]
+    r = harness.slack(sr.command("limits checkout disk 1Gi"))
+    assert "say `cpu` or `memory`" in r.json()["text"]
+    r = harness.slack(sr.command("limits checkout memory 1Gb"))
+    assert "not a Kubernetes quantity" in r.json()["text"]
+    r = harness.slack(sr.command('investigate "unbalanced'))
+    assert "cannot read the arguments" in r.json()["text"]
+    r = harness.slack(sr.command("forecast checkout"))
+    assert "not available yet" in r.json()["text"]
+    assert r.json().get("response_type", "ephemeral") == "ephemeral"
+    time.sleep(0.5)
+    assert harness.api.of("chat.postMessage") == []
+
+
+def test_scale_command_opens_a_proposal_that_the_requester_cannot_approve(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory()
+    r = h.slack(sr.command("scale checkout 5", user=APPROVER))
+    assert r.status_code == 200 and "Working on" in r.json()["text"]
+    posted = h.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
+    proposal = h.runtime.deps.store.list_proposals()[0]
+    assert proposal.state is ProposalState.OPEN and proposal.requested_by == APPROVER
+    assert proposal.changes[0].to == 5 and "replicas: 5" in proposal.diff
+    assert "tugboat_approve" in json.dumps(posted.args["blocks"])
+    h.slack(sr.button(blocks.ACTION_APPROVE, proposal.id, user=APPROVER, channel=CHANNEL, message_ts="1.1"))
+    refusal = h.api.wait_for("chat.postEphemeral")[0]
+    assert "someone else must approve" in refusal.args["text"] and refusal.args["user"] == APPROVER
+    assert h.runtime.deps.store.get_proposal(proposal.id).state is ProposalState.OPEN  # type: ignore[union-attr]
+    assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_limits_and_status_commands(harness: Harness) -> None:
+    harness.slack(sr.command("limits checkout memory 1Gi", user="UASKER"))
+    harness.api.wait_for("chat.postMessage", channel=CHANNEL)
+    proposal = harness.runtime.deps.store.list_proposals()[0]
+    assert proposal.changes[0].to == 1024**3 and "memory: 1Gi" in proposal.diff
+    harness.slack(sr.command("status", user="UASKER"))
+    status = harness.api.wait_for("chat.postEphemeral")[0]
+    assert "0 of 1 approval(s): nobody yet" in json.dumps(status.args["blocks"])
+    assert "requested by <@UASKER>" in json.dumps(status.args["blocks"])
+
+
+def test_rollback_reverts_the_newest_commit_touching_the_workload(harness: Harness) -> None:
+    from tests.support.gitops import git
+
+    path = harness.remote.work / "apps/checkout/deployment.yaml"
+    path.write_text(path.read_text().replace("checkout:1.4.2", "checkout:1.5.0"))
+    git(harness.remote.work, "commit", "-qam", "checkout 1.5.0")
+    git(harness.remote.work, "push", "-q", "origin", "main")
+    harness.slack(sr.command("rollback checkout", user="UASKER"))
+    harness.api.wait_for("chat.postMessage", channel=CHANNEL)
+    proposal = harness.runtime.deps.store.list_proposals()[0]
+    assert proposal.action.value == "revert" and proposal.commit == git(
+        harness.remote.work, "rev-parse", "HEAD"
+    )
+    assert "-          image: registry.example.com/shop/checkout:1.5.0" in proposal.diff
+
+
+def test_unknown_workload_is_an_ephemeral_error(harness: Harness) -> None:
+    harness.slack(sr.command("scale nosuch 3", user="UASKER"))
+    note = harness.api.wait_for("chat.postEphemeral")[0]
+    assert "no workload named 'nosuch'" in note.args["text"]
+    assert harness.api.of("chat.postMessage") == []
+
+
+def test_draft_button_then_approve_by_an_approver_merges_on_the_remote(harness: Harness) -> None:
+    harness.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(harness)
+    harness.slack(
+        sr.button(
+            blocks.ACTION_DRAFT, proposal_id, user="UASKER", channel=CHANNEL, message_ts=ts, thread_ts=thread
+        )
+    )
+    drafted = harness.api.wait_for("chat.update")[0]
+    assert blocks.ACTION_APPROVE in json.dumps(drafted.args["blocks"])
+    assert harness.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
+    harness.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user=APPROVER,
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    decided = harness.api.wait_for("chat.update", 2)[1]
+    text = json.dumps(decided.args["blocks"])
+    assert f"Approved by <@{APPROVER}>" in text and blocks.ACTION_APPROVE not in text
+    assert harness.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.MERGED  # type: ignore[union-attr]
+    assert "replicas: 6" in harness.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_auto_drafted_proposal_non_approver_refused_approver_merges(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory(auto_draft=True)
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user="UINTRUDER",
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    refusal = h.api.wait_for("chat.postEphemeral")[0]
+    assert "is not an approver" in refusal.args["text"] and refusal.args["thread_ts"] == thread
+    assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user=APPROVER,
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    h.api.wait_for("chat.update")
+    assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user=APPROVER,
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    again = h.api.wait_for("chat.postEphemeral", 2)[1]
+    assert "already merged" in again.args["text"]
+    trail = [e.kind for e in h.runtime.deps.store.audit_trail(proposal_id)]
+    assert trail == ["proposal.created", "proposal.opened", "proposal.approved", "proposal.merged"]
+
+
+def test_reject_opens_a_modal_and_the_submission_rejects_with_the_reason(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory(auto_draft=True)
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    r = h.slack(
+        sr.button(
+            blocks.ACTION_REJECT, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
+        )
+    )
+    assert r.status_code == 200
+    view = h.api.wait_for("views.open")[0].args["view"]
+    assert view["callback_id"] == blocks.CALLBACK_REJECT
+    values = {
+        blocks.REASON_BLOCK: {blocks.REASON_INPUT: {"type": "plain_text_input", "value": "peak is over"}}
+    }
+    r = h.slack(sr.view_submission(blocks.CALLBACK_REJECT, view["private_metadata"], values, user=APPROVER))
+    assert r.status_code == 200
+    update = h.api.wait_for("chat.update")[0]
+    assert update.args["ts"] == ts and "reason: peak is over" in json.dumps(update.args["blocks"])
+    assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.REJECTED  # type: ignore[union-attr]
+
+
+def test_reject_by_a_non_approver_is_refused_without_a_modal(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(auto_draft=True)
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    h.slack(
+        sr.button(
+            blocks.ACTION_REJECT,
+            proposal_id,
+            user="UINTRUDER",
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    assert "is not an approver" in h.api.wait_for("chat.postEphemeral")[0].args["text"]
+    assert h.api.of("views.open") == []
+
+
+def test_mention_in_an_incident_thread_is_answered_once_despite_retries(harness: Harness) -> None:
+    harness.alert(alert_payload())
+    _proposal_message(harness)  # the thread is complete: parent, investigation, proposal
+    thread = harness.runtime.deps.store.get_incident(alert_payload()["groupKey"]).thread_ts  # type: ignore[union-attr]
+    before = len(harness.api.of("chat.postMessage"))
+    mention = sr.app_mention(
+        "<@UTUGBOAT> why is checkout slow?",
+        user="UASKER",
+        channel=CHANNEL,
+        ts="1800000000.1",
+        thread_ts=thread,
+        event_id="EvQ1",
+    )
+    assert harness.slack(mention).status_code == 200
+    body, headers = mention
+    retry = harness.post(
+        "/slack/events", body, {**headers, "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert retry.status_code == 200
+    answer = harness.api.wait_for("chat.postMessage", before + 1)[before]
+    assert answer.args["thread_ts"] == thread and "traffic surge" in answer.args["text"].lower()
+    assert harness.api.wait_for("conversations.replies")[0].args["ts"] == thread
+    time.sleep(1.0)
+    assert len(harness.api.of("chat.postMessage")) == before + 1
+    calls = [e for e in harness.runtime.deps.store.audit_trail() if e.kind == "model.call"]
+    assert (
+        len(calls) == 1 and calls[0].data["thread_id"] == f"{CHANNEL}:{thread}" and calls[0].data["fallback"]
+    )
+
+
+def test_investigate_command_opens_a_thread_of_its_own(harness: Harness) -> None:
+    r = harness.slack(sr.command("investigate checkout shop", user="UASKER"))
+    assert r.status_code == 200
+    parent = harness.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
+    assert "requested by <@UASKER>" in json.dumps(parent.args["blocks"])
+    harness.api.wait_for("files.completeUploadExternal")
+    harness.slack(sr.command("explain", user="UASKER"))
+    explained = harness.api.wait_for("chat.postMessage", 4)[3]
+    assert explained.args.get("thread_ts") and "traffic surge" in explained.args["text"].lower()
