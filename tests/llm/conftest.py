@@ -35,6 +35,9 @@ FILTERED_HEADERS = [
     "api-key",
 ]
 REAL_KEY = os.environ.get("OPENAI_API_KEY")
+# Cassettes whose model behaviour is scripted (a 429, a tool the model must call, a cap it must
+# hit) are always replayed; only plain explanations are re-recorded against a real endpoint.
+REPLAYING = not REAL_KEY
 
 
 @dataclass

@@ -15,7 +15,7 @@ from bot.adapters.llm.tokens import count_tokens
 from bot.adapters.logs.jsonl import JsonlLogSource
 from bot.assistant.service import Answer, Assistant
 from bot.assistant.tools import ToolContext
-from tests.llm.conftest import openai_cassette
+from tests.llm.conftest import REPLAYING, openai_cassette
 from tests.llm.samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report
 
 
@@ -29,11 +29,12 @@ def test_explain_cites_evidence_and_records_usage(llm_settings) -> None:
         answer = Assistant(llm_settings()).explain(report)
     assert not answer.fallback
     assert len(rec.bodies) == 1 and "tools" not in rec.bodies[0]  # explain is one call, no tools
-    assert set(answer.citations) <= {"E1", "E2", "E3", "E4", "E5"} and "E1" in answer.citations
-    assert answer.unknown_citations == 1 and "[E9]" not in answer.text  # invented id removed, counted
-    assert answer.grounded
-    assert answer.usage.calls == 1
-    assert answer.usage.prompt_tokens == 1012 and answer.usage.completion_tokens == 131
+    assert set(answer.citations) <= {"E1", "E2", "E3", "E4", "E5"}
+    assert answer.usage.calls == 1 and answer.usage.prompt_tokens > 0
+    if REPLAYING:  # the canned answer's figures; a re-recording has the real model's
+        assert "E1" in answer.citations and answer.grounded
+        assert answer.unknown_citations == 1 and "[E9]" not in answer.text  # invented id removed, counted
+        assert answer.usage.prompt_tokens == 1012 and answer.usage.completion_tokens == 131
     assert answer.usage.model.startswith("gpt-4.1-mini") and answer.usage.latency_s >= 0
     # The prompt carries the compact report, not raw data, inside a per-request fence.
     sent = _messages_text(rec.bodies[0])
@@ -85,7 +86,7 @@ def test_tool_round_trip_redacts_tool_output(llm_settings, tmp_path: Path) -> No
     )
     ctx = ToolContext(at=AT, logs=JsonlLogSource(logs))
     report = cpu_limit_report(with_secrets=True)
-    with openai_cassette("answer_tool_roundtrip") as rec:
+    with openai_cassette("answer_tool_roundtrip", rerecordable=False) as rec:
         answer = Assistant(llm_settings(), context=ctx).answer(
             "are there errors in the logs?",
             "T1",
@@ -187,7 +188,7 @@ def test_prompt_token_cap_stops_before_calling(llm_settings, tmp_path: Path) -> 
 
 def test_tool_call_cap_forces_a_final_answer(llm_settings) -> None:
     report = cpu_limit_report()
-    with openai_cassette("tool_cap") as rec:
+    with openai_cassette("tool_cap", rerecordable=False) as rec:
         answer = Assistant(llm_settings(llm_max_tool_calls=2), toolsets={}).answer(
             "what is the bottleneck?", "T2", [], report
         )
@@ -209,7 +210,7 @@ def test_streaming_and_plain_callers_share_the_loop(llm_settings) -> None:
 
 def test_streaming_uses_the_same_loop_with_tools(llm_settings) -> None:
     report = cpu_limit_report()
-    with openai_cassette("stream_tool_roundtrip") as rec:
+    with openai_cassette("stream_tool_roundtrip", rerecordable=False) as rec:
         items = list(
             Assistant(llm_settings(), toolsets={}).stream_answer("how bad is throttling?", "T4", [], report)
         )
@@ -232,7 +233,7 @@ def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
 
     repo = Path(__file__).resolve().parent.parent.parent
     ctx = ToolContext(at=AT, metrics=PrometheusMetrics("http://127.0.0.1:9"), repo_dir=repo)
-    with openai_cassette("tool_cap") as rec:
+    with openai_cassette("tool_cap", rerecordable=False) as rec:
         answer = Assistant(llm_settings(llm_max_tool_calls=2), context=ctx).answer(
             "what is the bottleneck?", "T5", [], cpu_limit_report()
         )
@@ -247,7 +248,7 @@ def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
 
 
 def test_model_call_cap_forces_the_last_call_to_answer(llm_settings) -> None:
-    with openai_cassette("call_cap") as rec:
+    with openai_cassette("call_cap", rerecordable=False) as rec:
         answer = Assistant(llm_settings(llm_max_calls=3, llm_max_tool_calls=4), toolsets={}).answer(
             "why?", "T6", [], cpu_limit_report()
         )
