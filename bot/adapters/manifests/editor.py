@@ -200,23 +200,34 @@ def _end_of(text: str, node: Node) -> int:
     return _end_of(text, node.items[-1]) if node.items else node.start
 
 
-def _eol(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
+def _eol(text: str, at: int) -> str:
+    """The line ending of the line holding index ``at`` (else of the line before it)."""
+    newline = text.find("\n", at)
+    if newline < 0:
+        newline = text.rfind("\n", 0, at)
+    return "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n"
 
 
 def _block_lines(text: str, at: int, column: int, step: int, keys: list[str], leaf: str) -> str:
     """The new lines for ``keys`` (nested), to go after the line that holds index ``at``."""
-    eol = _eol(text)
     lines = [" " * (column + depth * step) + render_key(k) + ":" for depth, k in enumerate(keys)]
     lines[-1] += " " + leaf
-    return eol.join(lines)
+    return _eol(text, at).join(lines)
 
 
 def _after_line(text: str, at: int, block: str) -> str:
     newline = text.find("\n", at)
     if newline < 0:  # the last line has no final newline: keep it that way
-        return text + _eol(text) + block
-    return text[: newline + 1] + block + _eol(text) + text[newline + 1 :]
+        return text + _eol(text, at) + block
+    return text[: newline + 1] + block + _eol(text, at) + text[newline + 1 :]
+
+
+def _local_step(mapping: Mapping, default: int) -> int:
+    """The indent step the mapping's own nested mappings use (siblings decide), else the file's."""
+    for _key, value in mapping.entries:
+        if isinstance(value, Mapping) and not value.flow and value.entries and value.column > mapping.column:
+            return value.column - mapping.column
+    return default
 
 
 def _insert(
@@ -239,6 +250,7 @@ def _insert(
             entry = f"{render_key(missing[0])}: {_flow(missing[1:], leaf)}"
             return text[:brace] + sep + entry + text[brace:]
         at = _end_of(text, parent)
+        step = _local_step(parent, step)
         return _after_line(text, at, _block_lines(text, at, parent.column, step, missing, leaf))
     # a key whose value is null (empty, ~ or null): give it a mapping
     assert isinstance(node, Scalar) and key is not None and parent is not None
@@ -254,6 +266,7 @@ def _insert(
         )
     cleared = text[: colon + 1] + text[node.end :] if node.end > node.start else text
     column = column_of(text, key.start)
+    step = _local_step(parent, step)
     return _after_line(cleared, colon, _block_lines(cleared, colon, column + step, step, missing, leaf))
 
 
