@@ -19,6 +19,7 @@ import numpy as np
 
 from bot.analysis import discovery as disc
 from bot.analysis import queries as Q
+from bot.analysis import red
 from bot.analysis.workloads import Ownership
 from bot.domain.errors import SourceUnavailable
 from bot.domain.series import Series
@@ -246,7 +247,7 @@ class Gatherer:
 
     def _round_two(self) -> dict[str, list[dict[str, str]]]:
         names = self.out.names
-        self.servers = disc.server_candidates(names)[:3]
+        self.servers = red.server_candidates(names)
         self.clients = disc.client_candidates(names)[:2]
         jobs: dict[str, Callable[[], Any]] = {}
         for name in [*self.servers, *self.clients]:
@@ -254,87 +255,11 @@ class Gatherer:
         return self._run(jobs)
 
     def _round_three(self, label_sets: dict[str, list[dict[str, str]]]) -> None:
-        out, ns, known = self.out, self.ns, self.out.ownership.known
-        server = self._pick_server(label_sets, known)
-        jobs: dict[str, Callable[[], Any]] = {}
-        if server:
-            out.server_metric = server
-            group = (server.workload_label or "pod",)
-            jobs["rps"] = lambda: self._range("rps", Q.request_rate(server.name, ns, group, self.rate_s))
-            if server.status_label:
-                values = {ls.get(server.status_label, "") for ls in label_sets.get(server.name, [])}
-                regex = Q.error_regex_for(values - {""})
-                jobs["err"] = lambda: self._range(
-                    "err", Q.request_rate(server.name, ns, group, self.rate_s, server.status_label, regex)
-                )
-            if server.histogram:
-                hist = server.histogram
-                jobs["p99"] = lambda: self._range("p99", Q.latency_quantile(hist, ns, group, self.rate_s))
-        client = self._pick_client(label_sets, known | set())
-        if client:
-            out.client_metric = client
-            cgroup = (client.caller_label, client.peer_label)
-            jobs["c_rps"] = lambda: self._range("c_rps", Q.request_rate(client.name, ns, cgroup, self.rate_s))
-            if client.status_label:
-                values = {ls.get(client.status_label, "") for ls in label_sets.get(client.name, [])}
-                regex = Q.error_regex_for(values - {""})
-                jobs["c_err"] = lambda: self._range(
-                    "c_err", Q.request_rate(client.name, ns, cgroup, self.rate_s, client.status_label, regex)
-                )
-        res = self._run(jobs)
-        for key in ("rps", "err", "p99"):
-            for ls, arr in res.get(key) or []:
-                raw = ls.get(server.workload_label or "pod", "") if server else ""
-                if not raw:
-                    continue
-                name = (
-                    disc.normalize_workload_value(raw)
-                    if server and server.workload_label
-                    else out.ownership.workload_of_pod(raw)
-                )
-                slot = out.red.setdefault(name, {})
-                slot[key] = arr if key not in slot else np.nansum([slot[key], arr], axis=0)
-        if client:
-            for key in ("c_rps", "c_err"):
-                for ls, arr in res.get(key) or []:
-                    caller = disc.normalize_workload_value(ls.get(client.caller_label, ""))
-                    callee = disc.normalize_workload_value(ls.get(client.peer_label, ""))
-                    if caller and callee:
-                        out.client.setdefault((caller, callee), {})[key[2:]] = arr
-
-    def _pick_server(
-        self, label_sets: dict[str, list[dict[str, str]]], known: set[str]
-    ) -> disc.RedMetric | None:
-        best: disc.RedMetric | None = None
-        for name in self.servers:
-            sets = label_sets.get(name) or []
-            if not sets:
-                continue
-            status = disc.status_label(sets)
-            wl = disc.workload_label(sets, known)
-            if wl is None and not any("pod" in ls for ls in sets):
-                continue
-            hist = disc.histogram_for(name, self.out.names)
-            cand = disc.RedMetric(name=name, status_label=status, workload_label=wl, histogram=hist)
-            if status:  # a counter that carries the status code is all we need
-                return cand
-            best = best or cand
-        return best
-
-    def _pick_client(
-        self, label_sets: dict[str, list[dict[str, str]]], known: set[str]
-    ) -> disc.ClientMetric | None:
-        for name in self.clients:
-            sets = label_sets.get(name) or []
-            if not sets:
-                continue
-            caller = disc.caller_label(sets, known)
-            if not caller:
-                continue
-            peer = disc.peer_label(sets, known, caller)
-            if not peer:
-                continue
-            return disc.ClientMetric(
-                name=name, caller_label=caller, peer_label=peer, status_label=disc.status_label(sets)
-            )
-        return None
+        out = self.out
+        known = out.ownership.known
+        picks = red.pick_servers(self.servers, label_sets, known, out.names)
+        client = red.pick_client(self.clients, label_sets, known)
+        out.server_metric = picks[0] if picks else None
+        out.client_metric = client
+        jobs = red.jobs(self._range, self.ns, self.rate_s, picks, client, label_sets)
+        red.absorb(out, picks, client, self._run(jobs))

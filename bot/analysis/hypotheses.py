@@ -91,8 +91,14 @@ def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
     for callee in ctx.callees.get(sig.name, []):
         callee_sig = ctx.signals.get(callee)
         edge = ctx.edge_shift(sig.name, callee)
-        callee_bad = callee_sig is not None and is_symptomatic(callee_sig, ctx.baseline_end)
-        if edge.elevated or (callee_bad and callee_sig is not None and callee_sig.shift("p99").elevated):
+        if callee_sig is None or not (callee_sig.has("rps") or callee_sig.has("cpu")):
+            if edge.elevated:  # a dependency we cannot see into: trust the caller's view of it
+                out.append(callee)
+            continue
+        # A healthy callee does not explain the caller's client errors: the caller broke its calls.
+        if is_symptomatic(callee_sig, ctx.baseline_end) and (
+            edge.elevated or callee_sig.shift("p99").elevated
+        ):
             out.append(callee)
     return out
 

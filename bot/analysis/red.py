@@ -1,0 +1,136 @@
+"""RED metrics: which request metrics to read, the queries for them, and per-workload series.
+
+A cluster may expose several request metrics at once (HTTP counters, OpenTelemetry histograms,
+gRPC counters for some services). Each workload is read from the first metric that covers it,
+so requests counted twice (a counter and a histogram of the same requests) are never summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bot.analysis import discovery as disc
+from bot.analysis import queries as Q
+
+if TYPE_CHECKING:
+    from bot.analysis.gather import Fetched
+
+MAX_SERVER_METRICS = 4
+RangeFn = Callable[[str, str], list[tuple[dict[str, str], np.ndarray]]]
+
+
+def server_candidates(names: Iterable[str]) -> list[str]:
+    """HTTP before gRPC, counters before histogram counts."""
+    found = disc.server_candidates(names)
+    ordered = sorted(found, key=lambda n: ("grpc" in n or "rpc_" in n, n.endswith("_count"), n))
+    return ordered[:MAX_SERVER_METRICS]
+
+
+def pick_servers(
+    servers: list[str], label_sets: dict[str, list[dict[str, str]]], known: set[str], names: set[str]
+) -> list[disc.RedMetric]:
+    picks = []
+    for name in servers:
+        sets = label_sets.get(name) or []
+        if not sets:
+            continue
+        wl = disc.workload_label(sets, known)
+        if wl is None and not any("pod" in ls for ls in sets):
+            continue
+        status = disc.status_label(sets)
+        picks.append(
+            disc.RedMetric(
+                name=name, status_label=status, workload_label=wl, histogram=disc.histogram_for(name, names)
+            )
+        )
+    # Metrics that carry a status code first: without one there is no error ratio.
+    return sorted(picks, key=lambda m: m.status_label is None)
+
+
+def pick_client(
+    clients: list[str], label_sets: dict[str, list[dict[str, str]]], known: set[str]
+) -> disc.ClientMetric | None:
+    for name in clients:
+        sets = label_sets.get(name) or []
+        caller = disc.caller_label(sets, known) if sets else None
+        peer = disc.peer_label(sets, known, caller) if caller else None
+        if caller and peer:
+            return disc.ClientMetric(
+                name=name, caller_label=caller, peer_label=peer, status_label=disc.status_label(sets)
+            )
+    return None
+
+
+def _suffix(i: int) -> str:
+    return "" if i == 0 else f":{i}"
+
+
+def jobs(
+    run_range: RangeFn,
+    ns: str | None,
+    rate_s: float,
+    picks: list[disc.RedMetric],
+    client: disc.ClientMetric | None,
+    label_sets: dict[str, list[dict[str, str]]],
+) -> dict[str, Callable[[], Any]]:
+    out: dict[str, Callable[[], Any]] = {}
+
+    def add(key: str, promql: str) -> None:
+        out[key] = lambda: run_range(key, promql)
+
+    for i, m in enumerate(picks):
+        group = (m.workload_label or "pod",)
+        add(f"rps{_suffix(i)}", Q.request_rate(m.name, ns, group, rate_s))
+        if m.status_label:
+            values = {ls.get(m.status_label, "") for ls in label_sets.get(m.name, [])} - {""}
+            regex = Q.error_regex_for(values)
+            add(f"err{_suffix(i)}", Q.request_rate(m.name, ns, group, rate_s, m.status_label, regex))
+        if m.histogram:
+            add(f"p99{_suffix(i)}", Q.latency_quantile(m.histogram, ns, group, rate_s))
+    if client:
+        cgroup = (client.caller_label, client.peer_label)
+        add("c_rps", Q.request_rate(client.name, ns, cgroup, rate_s))
+        if client.status_label:
+            values = {ls.get(client.status_label, "") for ls in label_sets.get(client.name, [])} - {""}
+            regex = Q.error_regex_for(values)
+            add("c_err", Q.request_rate(client.name, ns, cgroup, rate_s, client.status_label, regex))
+    return out
+
+
+def absorb(
+    out: Fetched, picks: list[disc.RedMetric], client: disc.ClientMetric | None, res: dict[str, Any]
+) -> None:
+    covered: set[str] = set()
+    for i, m in enumerate(picks):
+        per: dict[str, dict[str, np.ndarray]] = {}
+        for key in ("rps", "err", "p99"):
+            for ls, arr in res.get(f"{key}{_suffix(i)}") or []:
+                raw = ls.get(m.workload_label or "pod", "")
+                if not raw:
+                    continue
+                name = (
+                    disc.normalize_workload_value(raw)
+                    if m.workload_label
+                    else out.ownership.workload_of_pod(raw)
+                )
+                slot = per.setdefault(name, {})
+                if key not in slot:
+                    slot[key] = arr
+                elif key == "p99":  # quantiles do not add up; the worst pod speaks for the workload
+                    slot[key] = np.fmax(slot[key], arr)
+                else:
+                    slot[key] = np.nansum([slot[key], arr], axis=0)
+        for name, slot in per.items():
+            if name not in covered and "rps" in slot:
+                out.red[name] = slot
+        covered |= {n for n, slot in per.items() if "rps" in slot}
+    if client:
+        for key in ("c_rps", "c_err"):
+            for ls, arr in res.get(key) or []:
+                caller = disc.normalize_workload_value(ls.get(client.caller_label, ""))
+                callee = disc.normalize_workload_value(ls.get(client.peer_label, ""))
+                if caller and callee:
+                    out.client.setdefault((caller, callee), {})[key[2:]] = arr
