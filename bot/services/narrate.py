@@ -1,0 +1,22 @@
+"""Put the model's plain-words explanation on top of a deterministic report.
+
+The model only replaces the summary text. Root causes and the proposal stay exactly as the
+deterministic analysis produced them; when the model is off or fails, the deterministic summary
+stays and a note says why.
+"""
+
+from __future__ import annotations
+
+from bot.domain.report import InvestigationReport
+from bot.settings import Settings
+
+
+def narrate(report: InvestigationReport, settings: Settings) -> InvestigationReport:
+    from bot.assistant.service import Assistant
+
+    answer = Assistant(settings).explain(report)
+    update: dict[str, object] = {"notes": [*report.notes, *answer.notes]}
+    if not answer.fallback and answer.text.strip():
+        update["summary"] = answer.text
+        update["llm"] = answer.usage
+    return report.model_copy(update=update)
