@@ -21,6 +21,8 @@ from bot.domain.report import CauseKind, Evidence
 from bot.ports.gitrepo import WorkloadChange
 
 SYMPTOMS = ("err_ratio", "p99", "thr", "cpu_util", "mem_util")
+# Saturation signals rise with healthy load too; they are symptoms only near their limit.
+SYMPTOM_LEVEL = {"thr": 0.2, "cpu_util": 0.8, "mem_util": 0.8}
 COMMIT_BEFORE_S = 90 * 60  # a change this long before the onset may still be the cause
 COMMIT_AFTER_S = 3 * 60  # clocks and rate windows blur the order by a few minutes
 
@@ -43,7 +45,7 @@ def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
 def onset_of(
     sig: WorkloadSignals, keys: Iterable[str] = SYMPTOMS, since: float | None = None
 ) -> float | None:
-    onsets = [sig.shift(k).onset for k in keys if sig.shift(k).elevated]
+    onsets = [sig.shift(k).onset for k in keys if symptom(sig, k)]
     onsets += sig.oom_times[:1]
     if keys == SYMPTOMS:
         onsets += [sig.crash_since]
@@ -54,7 +56,12 @@ def onset_of(
 
 def is_symptomatic(sig: WorkloadSignals, since: float | None = None) -> bool:
     restarted = any(since is None or t > since for t in sig.restart_times)
-    return any(sig.shift(k).elevated for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop or restarted
+    return any(symptom(sig, k) for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop or restarted
+
+
+def symptom(sig: WorkloadSignals, key: str) -> bool:
+    shift = sig.shift(key)
+    return shift.elevated and shift.peak >= SYMPTOM_LEVEL.get(key, 0.0)
 
 
 def saturation(sig: WorkloadSignals) -> float:
@@ -227,8 +234,8 @@ def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> lis
     if ctx.alert_cleared:
         score = 0.9 if not ongoing else 0.45
     elif ctx.alert_active is None and sig is not None and is_symptomatic(sig):
-        cleared = [k for k in SYMPTOMS if sig.shift(k).cleared]
-        still = [k for k in SYMPTOMS if sig.shift(k).ongoing]
+        cleared = [k for k in SYMPTOMS if symptom(sig, k) and sig.shift(k).cleared]
+        still = [k for k in SYMPTOMS if symptom(sig, k) and sig.shift(k).ongoing]
         if not cleared or still or ongoing:
             return []
         score = 0.7
