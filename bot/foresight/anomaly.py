@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bot.foresight.season import autocorrelation, detect_period
 
 StatsFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-BLOCK = 16  # rows between refreshes of the trailing statistics
+BLOCK = 32  # rows between refreshes of the trailing statistics
 HISTORY = 2048  # rows behind the robust statistics: days to weeks, so a burst is judged by the long run
 MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
 SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
