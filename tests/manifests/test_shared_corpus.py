@@ -20,8 +20,10 @@ from ruamel.yaml.constructor import DuplicateKeyError
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse
 from bot.adapters.manifests.layout import split_image
+from bot.adapters.manifests.lines import parse_lines
 from bot.adapters.manifests.quantity import parse_cpu, parse_memory
 from bot.adapters.manifests.resources import WORKLOAD_KINDS, containers_of, edit_field
+from bot.adapters.manifests.tree import compose, to_data
 from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.errors import InvalidInput
 from tests.conftest import SHARED
@@ -222,3 +224,27 @@ def test_example_repositories_resolve_and_edit(shared_dir: Path, tmp_path: Path,
     subprocess.run(["git", "-C", str(root), "apply", "-"], input=planned.diff.encode(), check=True)
     after = ManifestRepo(root).effective(remediation["service"], field).value
     assert remediation["min_value"] <= after <= remediation["max_value"]
+
+
+def same_but_block_scalars(yaml_data: Any, line_data: Any) -> bool:
+    """Equal, except that the line reader skips block scalars (``|``, ``>``) and gives None."""
+    if isinstance(yaml_data, dict) and isinstance(line_data, dict):
+        return list(yaml_data) == list(line_data) and all(
+            same_but_block_scalars(yaml_data[k], line_data[k]) for k in yaml_data
+        )
+    if isinstance(yaml_data, list) and isinstance(line_data, list):
+        return len(yaml_data) == len(line_data) and all(
+            same_but_block_scalars(a, b) for a, b in zip(yaml_data, line_data, strict=True)
+        )
+    return yaml_data == line_data or (isinstance(yaml_data, str) and line_data is None)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_line_reader_agrees_with_yaml(shared_dir: Path, name: str) -> None:
+    """The fallback reader, run on valid files, sees the same structure a YAML parser does."""
+    text = (shared_dir / "manifests" / name).read_bytes().decode("utf-8")
+    try:
+        expected = [to_data(root) for root in compose(text, name) if root is not None]
+    except InvalidInput:
+        return  # duplicate keys: refused either way
+    assert same_but_block_scalars(expected, [to_data(root) for root in parse_lines(text)])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.manifests.tree import Mapping, Node, Scalar, Sequence, resolve_plain, split_lines
+from bot.adapters.manifests.tree import Mapping, Node, Scalar, Sequence, resolve_text, split_lines
 
 
 class NotReadable(ValueError):
@@ -75,12 +75,7 @@ def _scalar(line: str, offset: int, start: int) -> Scalar:
     end = _comment_start(line, start)
     text = line[start:end].rstrip()
     style = text[:1] if text[:1] in ('"', "'") else ""
-    if style:
-        value: object = text[1:-1] if len(text) > 1 and text.endswith(style) else text
-        if style == "'":
-            value = str(value).replace("''", "'")
-    else:
-        value = resolve_plain(text) if text else None
+    value = resolve_text(text) if text else None
     return Scalar(value, offset + start, offset + start + len(text), style)
 
 

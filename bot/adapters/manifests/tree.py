@@ -106,6 +106,15 @@ def load_pair(old: str, new: str) -> tuple[list[Any], list[Any]]:
         return load_data(old), load_data(new)
 
 
+@lru_cache(maxsize=4096)
+def resolve_text(text: str) -> Any:
+    """What one line's value text means: a quoted or plain scalar, or a flow collection."""
+    try:
+        return _yaml().load(text)
+    except YAMLError:
+        return text
+
+
 def compose(text: str, where: str = "the file") -> list[Node | None]:
     """Located trees of every document; raises YAMLError when the text is not valid YAML and
     InvalidInput when a mapping repeats a key (loaders disagree on which one wins)."""
@@ -115,8 +124,9 @@ def compose(text: str, where: str = "the file") -> list[Node | None]:
 @lru_cache(maxsize=64)
 def _compose(text: str, where: str) -> tuple[Node | None, ...]:
     # cached: planning reads the same file several times, and the trees are never modified
-    roots = list(_yaml().compose_all(text))
-    return tuple(_convert(root, text, where) if root is not None else None for root in roots)
+    roots = [_convert(root, text, where) if root is not None else None for root in _yaml().compose_all(text)]
+    # an empty document (a trailing ---) holds nothing to edit
+    return tuple(None if isinstance(r, Scalar) and r.value is None and r.start == r.end else r for r in roots)
 
 
 def _convert(node: Any, text: str, where: str) -> Node:

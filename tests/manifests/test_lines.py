@@ -1,0 +1,68 @@
+"""The tolerant line reader used for files a YAML parser refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.adapters.manifests.editor import edit_path, parse
+from bot.adapters.manifests.lines import NotReadable, parse_lines
+from bot.adapters.manifests.tree import to_data
+from bot.domain.errors import InvalidInput
+
+BROKEN = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ledger
+spec:
+  replicas: 1  # owned by on-call; see runbook
+  template:
+    spec:
+      containers:
+- name: ledger
+  image: registry.example.com/api/ledger
+  args:
+  - |
+    multi-line
+    script
+  env:
+  - name: LOG_LEVEL
+    value: "info"
+  resources:
+    limits:
+      cpu: 2
+      memory: 512Mi
+---
+kind: HorizontalPodAutoscaler
+metadata: {name: ledger}
+spec:
+  maxReplicas: 4
+"""
+
+
+def test_reads_dedented_list_items_as_the_keys_list() -> None:
+    docs = [to_data(d) for d in parse_lines(BROKEN)]
+    container = docs[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["name"] == "ledger"
+    assert container["env"] == [{"name": "LOG_LEVEL", "value": "info"}]
+    assert container["resources"]["limits"] == {"cpu": 2, "memory": "512Mi"}
+    assert docs[1]["spec"]["maxReplicas"] == 4
+    assert docs[0]["spec"]["replicas"] == 1
+
+
+def test_edits_by_line_in_an_invalid_file() -> None:
+    assert parse(BROKEN).by_line
+    edit = edit_path(BROKEN, "spec.template.spec.containers[name=ledger].resources.limits.memory", "1Gi", 0)
+    assert edit.by_line and edit.old == "512Mi"
+    assert edit.text == BROKEN.replace("memory: 512Mi", "memory: 1Gi")
+    edit = edit_path(BROKEN, "spec.maxReplicas", 8, document="HorizontalPodAutoscaler/ledger")
+    assert edit.text == BROKEN.replace("maxReplicas: 4", "maxReplicas: 8")
+    edit = edit_path(BROKEN, "spec.replicas", 3, 0)
+    assert edit.text == BROKEN.replace("replicas: 1  #", "replicas: 3  #")
+
+
+def test_refuses_lines_that_fit_nowhere() -> None:
+    with pytest.raises(NotReadable):
+        parse_lines("a:\n    b: 1\n  c: 2\n")
+    with pytest.raises(InvalidInput, match="not valid YAML"):
+        parse("a:\n    b: 1\n  c: 2\n")
