@@ -98,7 +98,10 @@ def chain_for(kustomizations: dict[str, Kustomization], file: str) -> tuple[list
         return [], ""
     included = set().union(*(k.includes for k in covering))
     roots = sorted((k for k in covering if k.file not in included), key=lambda k: k.file)
-    preferred = [k for k in roots if set(k.directory.lower().split("/")) & set(PREFERRED_OVERLAYS)]
+    parts = {k.file: k.directory.lower().split("/") for k in roots}
+    preferred = [k for k in roots if set(parts[k.file]) & set(PREFERRED_OVERLAYS)] or [
+        k for k in roots if any(part.startswith(PREFERRED_OVERLAYS) for part in parts[k.file])
+    ]
     root = (preferred or roots)[0]
     why = ""
     if len(roots) > 1:

@@ -101,6 +101,9 @@ def choose_container(doc: dict[str, Any], workload: str, container: str | None) 
         return 0, names[0]
     if workload in names:
         return names.index(workload), workload
+    related = [n for n in names if n.startswith(workload) or workload.startswith(n)]
+    if len(related) == 1:  # e.g. workload checkout-v2, container checkout
+        return names.index(related[0]), related[0]
     raise InvalidInput(
         f"{doc.get('kind')}/{workload} has {len(names)} containers ({', '.join(names)}); "
         "choose one with --container"
