@@ -198,3 +198,15 @@ def test_unified_diff_applies_with_git(tmp_path: Path) -> None:
         subprocess.run(["git", "-C", str(tmp_path), "apply", "-"], input=diff.encode(), check=True)
         assert (tmp_path / name).read_bytes() == new.encode()
     assert unified_diff("same.yaml", "a: 1\n", "a: 1\n") == ""
+
+
+def test_insert_after_an_empty_last_value() -> None:
+    text = "resources:\n  requests:\n    cpu: 1\n  limits:\nother: 1\n"
+    new = set_path(text, "resources.claims", "x")
+    assert new == "resources:\n  requests:\n    cpu: 1\n  limits:\n  claims: x\nother: 1\n"
+
+
+def test_inserted_keys_follow_sibling_indentation_and_line_endings() -> None:
+    text = "a:\n    b: 1\nres:\n  requests:\n      cpu: 1\r\n"
+    new = set_path(text, "res.limits.cpu", "2")
+    assert new == text + '  limits:\r\n      cpu: "2"\r\n'

@@ -196,6 +196,8 @@ def _end_of(text: str, node: Node) -> int:
         if not node.entries:
             return node.start
         key, value = node.entries[-1]
+        if isinstance(value, Scalar) and value.start == value.end:
+            return key.end  # an empty value's position is wherever the next token starts
         return max(key.end, _end_of(text, value))
     return _end_of(text, node.items[-1]) if node.items else node.start
 
