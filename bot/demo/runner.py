@@ -30,6 +30,7 @@ from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.errors import TugboatError
 from bot.domain.proposal import ProposalState
+from bot.services import trail
 from bot.settings import ApprovalPolicy, Settings
 
 # The recorded answers were made against this address; the replay never opens a connection.
@@ -107,6 +108,8 @@ def run_demo(
     settings = demo_settings(workdir, remote, approver)
     group = parse_alert_group(data.path("alert.json").read_bytes())
 
+    store = wiring.store(settings)
+    trail.alert_received(store, group)
     console.rule("1. Alertmanager fires")
     print_message(console, blocks.incident_parent(group), "#incidents · new incident (what Slack would show)")
 
@@ -116,11 +119,12 @@ def run_demo(
         prometheus_url=DEMO_PROMETHEUS,
         logs_file=data.path("logs.jsonl.gz"),
         repo=checkout,
-        transport=ReplayAdapter.load(data.path("prometheus-recording.json")),
+        transport=ReplayAdapter.load(data.path("prometheus-recording.json.gz")),
     )
     investigation = investigator.investigate(group, data.at)
     report = investigation.report
     graphs = render_all(investigation.graphs, workdir / "graphs")
+    trail.investigation_done(store, group, report)
     print_message(console, blocks.investigation(report), "thread reply · investigation")
     for graph in graphs:
         console.print(f"  graph: [cyan]{graph}[/cyan]")
@@ -131,7 +135,6 @@ def run_demo(
         return DemoResult(workdir, remote, None, False, None)
 
     console.rule("3. Tugboat proposes a change")
-    store = wiring.store(settings)
     host = wiring.change_host(settings, workdir / "cache")
     workflow = wiring.workflow(settings, store, host)
     proposal = workflow.submit(proposal, requested_by="alertmanager")
@@ -160,11 +163,11 @@ def run_demo(
     )
 
     console.rule("5. Audit trail")
-    trail = store.audit_trail()
+    events = store.audit_trail()
     from bot.cli.audit_cmd import audit_table
 
-    console.print(audit_table(trail))
-    problems = verify_trail(trail)
+    console.print(audit_table(events))
+    problems = verify_trail(events)
     console.print("audit chain intact" if not problems else f"[red]audit chain broken: {problems}[/red]")
     final = store.get_proposal(proposal.id)
     merged = final is not None and final.state is ProposalState.MERGED

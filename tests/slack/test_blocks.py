@@ -69,3 +69,13 @@ def test_proposal_blocks_show_the_diff_and_the_right_buttons() -> None:
     decided = blocks.decision_blocks(proposal, "Approved by <@U1> at 10:02")
     assert all(b["type"] != "actions" for b in decided)
     assert decided[-1]["elements"][0]["text"] == "Approved by <@U1> at 10:02"
+
+
+def test_changes_are_shown_in_kubernetes_units() -> None:
+    memory = FieldChange(file="f", field="memory", container="api", **{"from": 805306368}, to=1610612736)
+    assert blocks.change_text(memory) == "memory limit (api) 768Mi → *1536Mi*"
+    cpu = FieldChange(file="f", field="cpu", **{"from": 2.0}, to=3.5)
+    assert blocks.change_text(cpu) == "CPU limit 2 → *3500m*"
+    assert (
+        blocks.change_text(FieldChange(file="f", field="replicas", **{"from": 3}, to=6)) == "replicas 3 → *6*"
+    )

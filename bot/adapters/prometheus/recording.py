@@ -7,6 +7,7 @@ Requests are keyed by path and query parameters (minus the per-call ``timeout``)
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Mapping
@@ -59,8 +60,15 @@ class RecordingAdapter(HTTPAdapter):
         return response
 
     def save(self, path: Path) -> None:
+        """Write the exchanges as JSON, gzip-compressed when the name ends in .gz."""
         ordered = dict(sorted(self.exchanges.items()))
-        path.write_text(json.dumps(ordered, indent=1, sort_keys=True) + "\n")
+        text = json.dumps(ordered, indent=1, sort_keys=True) + "\n"
+        if path.suffix == ".gz":
+            # mtime=0 keeps the file byte-identical when the answers have not changed
+            with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+                out.write(text.encode())
+        else:
+            path.write_text(text)
 
 
 class ReplayAdapter(BaseAdapter):
@@ -72,7 +80,8 @@ class ReplayAdapter(BaseAdapter):
 
     @classmethod
     def load(cls, path: Path) -> ReplayAdapter:
-        return cls(json.loads(path.read_text()))
+        raw = path.read_bytes()
+        return cls(json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw))
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         key = request_key(request.url or "", request.body)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.adapters.manifests.quantity import format_cpu, format_memory
 from bot.domain.alert import AlertGroup
-from bot.domain.proposal import Proposal
+from bot.domain.proposal import FieldChange, Proposal
 from bot.domain.report import InvestigationReport, RootCause
 
 MAX_BLOCKS = 50
@@ -128,12 +129,39 @@ def investigation(report: InvestigationReport, max_evidence: int = 4) -> list[Bl
     return fit(blocks)
 
 
+def _shown(field: str, value: object) -> str:
+    """Quantities as people write them: 1536Mi rather than 1610612736."""
+    if value is None:
+        return "unset"
+    try:
+        if field in ("memory", "memory_request"):
+            return format_memory(int(float(str(value))))
+        if field in ("cpu", "cpu_request"):
+            return format_cpu(float(str(value)))
+    except ValueError:
+        pass
+    return str(value)
+
+
+_FIELD_NAMES = {
+    "cpu": "CPU limit",
+    "memory": "memory limit",
+    "cpu_request": "CPU request",
+    "memory_request": "memory request",
+    "hpa.maxReplicas": "HPA maxReplicas",
+    "hpa.minReplicas": "HPA minReplicas",
+}
+
+
+def change_text(change: FieldChange) -> str:
+    name = _FIELD_NAMES.get(change.field, change.field)
+    where = f" ({change.container})" if change.container else ""
+    return f"{name}{where} {_shown(change.field, change.from_)} → *{_shown(change.field, change.to)}*"
+
+
 def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: bool = False) -> list[Block]:
     """The proposed change: what, why, the diff, and the buttons."""
-    changes = (
-        "\n".join(f"• `{c.file}`: {c.field} {c.from_} → *{c.to}*" for c in proposal.changes)
-        or "• no field changes"
-    )
+    changes = "\n".join(f"• `{c.file}`: {change_text(c)}" for c in proposal.changes) or "• no field changes"
     title = proposal.title or f"{proposal.action.value} {proposal.service or ''}".strip()
     blocks: list[Block] = [section(f"*Proposed change:* {title}\n{changes}")]
     if proposal.diff:
