@@ -59,6 +59,13 @@ def is_symptomatic(sig: WorkloadSignals, since: float | None = None) -> bool:
     return any(symptom(sig, k) for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop or restarted
 
 
+def ongoing_symptom(sig: WorkloadSignals, at: float, recent_s: float = 15 * 60) -> bool:
+    """Still failing at ``at``: a symptom that has not cleared, or restarts in the last minutes."""
+    if any(symptom(sig, k) and sig.shift(k).ongoing for k in SYMPTOMS) or sig.crashloop:
+        return True
+    return any(at - t <= recent_s for t in [*sig.restart_times, *sig.oom_times])
+
+
 def symptom(sig: WorkloadSignals, key: str) -> bool:
     shift = sig.shift(key)
     return shift.elevated and shift.peak >= SYMPTOM_LEVEL.get(key, 0.0)
@@ -103,9 +110,11 @@ def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
                 out.append(callee)
             continue
         # A healthy callee does not explain the caller's client errors: the caller broke its calls.
-        if is_symptomatic(callee_sig, ctx.baseline_end) and (
-            edge.elevated or callee_sig.shift("p99").elevated
-        ):
+        if not is_symptomatic(callee_sig, ctx.baseline_end):
+            continue
+        if ctx.alert_active and not ongoing_symptom(callee_sig, ctx.at):
+            continue  # a callee that recovered cannot explain a caller that still fails
+        if edge.elevated or callee_sig.shift("p99").elevated:
             out.append(callee)
     return out
 
@@ -212,6 +221,8 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
         score *= 0.5
     if explained_by(sig, ctx):
         score *= 0.35
+    if ctx.alert_active and not ongoing_symptom(sig, ctx.at):
+        score *= 0.4  # its symptoms are over while the alert still fires
     if saturation(sig) > 0.3:
         ratio = traffic_ratio(sig, ctx, onset)
         if np.isfinite(ratio) and ratio > 1.4:
