@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile a wheel and install it with its dependencies into a virtualenv.
+# Build stage: install Tugboat and its dependencies into a virtualenv, byte-compiled here because
+# the runtime root filesystem is read-only.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -8,7 +9,7 @@ COPY bot ./bot
 COPY prompts ./prompts
 COPY tools ./tools
 RUN python -m venv /opt/tugboat \
- && /opt/tugboat/bin/pip install --no-compile . \
+ && /opt/tugboat/bin/pip install . \
  && /opt/tugboat/bin/pip uninstall -y pip setuptools wheel
 
 # Runtime stage: no compilers or build tools; git for the plain-git change host.
@@ -20,10 +21,12 @@ RUN apt-get update \
 COPY --from=build /opt/tugboat /opt/tugboat
 ENV PATH=/opt/tugboat/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
     HOME=/home/tugboat
 USER 10001:10001
 WORKDIR /home/tugboat
 EXPOSE 8080
 ENTRYPOINT ["tugboat"]
-CMD ["--help"]
+# `tugboat serve`: Slack (HTTP or Socket Mode), the Alertmanager webhook, /healthz, /readyz, /metrics.
+CMD ["serve"]
