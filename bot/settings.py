@@ -59,6 +59,10 @@ class ApprovalPolicy(BaseModel):
     max_cpu_cores: float = Field(default=32.0, gt=0)
     max_memory_bytes: int = Field(default=64 * 1024**3, gt=0)
     allowed_mergeable_states: list[str] = Field(default_factory=lambda: ["clean"])
+    required_checks: list[str] = Field(
+        default_factory=list,
+        description="check-run or status names that must pass before a merge; empty: every reported check",
+    )
 
 
 class Route(BaseModel):
@@ -132,6 +136,12 @@ class Settings(BaseSettings):
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     log_level: str = "INFO"
     log_json: bool = True
+    github_merge_method: Literal["squash", "merge"] = "squash"
+    github_timeout_s: float = Field(default=15.0, gt=0)
+    github_max_retries: int = Field(default=4, ge=0, description="retries of rate limits and 5xx answers")
+    github_max_wait_s: float = Field(default=120.0, gt=0, description="longest rate-limit wait honoured")
+    github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
+    kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
 
     @classmethod
     def settings_customise_sources(

@@ -87,7 +87,12 @@ def store(settings: Settings, url: str | None = None) -> Store:
 def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) -> ChangeHost:
     """GitHub when a repository and credentials are configured, else plain git on ``repo``."""
     from bot.adapters.git.changehost import PlainGitChangeHost
+    from bot.adapters.github.client import github_configured
 
+    if remote is None and github_configured(settings):
+        from bot.adapters.github.host import GitHubChangeHost
+
+        return GitHubChangeHost.from_settings(settings)
     remote = remote or settings.repo
     if not remote:
         raise InvalidInput("no GitOps repository configured: set TUGBOAT_REPO to a path or git URL")

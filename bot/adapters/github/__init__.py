@@ -1,0 +1,1 @@
+"""GitHub as the change host: pull requests, pinned merges, App or token auth."""
