@@ -186,23 +186,36 @@ def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -
     )
 
 
+def symptom_onsets(sig: WorkloadSignals, since: float) -> list[float]:
+    """When each of the workload's symptoms began (after the baseline)."""
+    onsets = [sig.shift(k).onset for k in SYMPTOMS if symptom(sig, k)]
+    onsets += [sig.crash_since, *sig.oom_times[:1]]
+    onsets += [t for t in sig.restart_times if t > since][:1]
+    return sorted(o for o in onsets if o is not None)
+
+
 def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
     if not is_symptomatic(sig, ctx.baseline_end):
         return []
-    onset = onset_of(sig, since=ctx.baseline_end)
-    if onset is None:
+    onsets = symptom_onsets(sig, ctx.baseline_end)
+    if not onsets:
         return []
-    changes = [
-        c
-        for c in ctx.changes_for(sig.name)
-        if onset - COMMIT_BEFORE_S <= c.at.timestamp() <= onset + COMMIT_AFTER_S
-    ]
+    # A change explains the symptoms that begin after it: match each change to the first such onset.
+    matched: list[tuple[float, WorkloadChange, float]] = []
+    for c in ctx.changes_for(sig.name):
+        t = c.at.timestamp()
+        after = [o for o in onsets if t - COMMIT_AFTER_S <= o <= t + COMMIT_BEFORE_S]
+        if after:
+            matched.append((after[0] - t, c, after[0]))
+    change, onset = None, onsets[0]
+    if matched:
+        # The change closest before its symptoms; among equals, the latest.
+        lag, change, onset = min(matched, key=lambda m: (max(m[0], 0.0), -m[1].at.timestamp()))
     rollout = next(
         (r for r in sig.rollouts if onset - COMMIT_BEFORE_S <= r.at <= onset + COMMIT_AFTER_S), None
     )
-    if not changes and rollout is None:
+    if change is None and rollout is None:
         return []
-    change = max(changes, key=lambda c: c.at) if changes else None
     if change is not None:
         lag = onset - change.at.timestamp()
         timing = 1.0 if lag <= 20 * 60 else _clamp(1.0 - (lag - 20 * 60) / (COMMIT_BEFORE_S - 20 * 60), 0.2)
@@ -218,7 +231,7 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     if sig.oom_restarts > 0 or sig.shift("mem_util").elevated:
         own_errors = True
     if not own_errors:
-        score *= 0.5
+        score *= 0.5  # only saturation: capacity explains that better than a change
     if explained_by(sig, ctx):
         score *= 0.35
     if ctx.alert_active and not ongoing_symptom(sig, ctx.at):
