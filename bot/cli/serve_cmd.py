@@ -44,6 +44,7 @@ def serve(
     ),
     port: int | None = typer.Option(None, "--port", help="HTTP port (default: http_port, 8080)."),
     host: str | None = typer.Option(None, "--host", help="HTTP bind address (default: http_host)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=32, help="HTTP mode: worker processes."),
 ) -> None:
     """Run the Slack bot, the Alertmanager webhook, /healthz, /readyz and /metrics."""
     import uvicorn
@@ -55,6 +56,11 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     mode = choose_transport(settings, http)
+    if workers > 1:
+        if mode != "http":
+            raise InvalidInput("--workers needs HTTP mode: add --http (Socket Mode runs in one process)")
+        _serve_workers(settings, workers)
+        return
     runtime = build_runtime(settings, socket_mode=mode == "socket")
     socket_handler = None
     if mode == "socket":
@@ -77,3 +83,21 @@ def serve(
         if socket_handler is not None:
             socket_handler.close()
         runtime.close()
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """Several processes on one socket, each a full replica built from the environment."""
+    import uvicorn
+
+    typer.echo(
+        f"tugboat serving on http://{settings.http_host}:{settings.http_port} ({workers} workers)", err=True
+    )
+    uvicorn.run(
+        "bot.adapters.slack.runtime:asgi_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.adapters.http.metrics import ALERTS_RECEIVED, ALERTS_REJECTED, exposition, refresh_proposal_gauge
 from bot.domain.alert import parse_alert_group
 from bot.domain.errors import InvalidInput
-from bot.observability import ALERTS_RECEIVED, ALERTS_REJECTED, exposition, refresh_proposal_gauge
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService
 
@@ -48,7 +48,14 @@ def create_app(
         if bolt is None:
             return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
         body = await request.body()
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        bolt_request = to_bolt_request(request, body)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            # Events: the retry dedup writes to the database, so off the event loop.
+            response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        else:
+            # Commands and interactions: verification and an ack with no I/O (the work is lazy),
+            # well under a millisecond of CPU; a thread hop would only add GIL contention.
+            response = bolt.dispatch(bolt_request)
         return to_starlette_response(response)
 
     async def alertmanager(request: Request) -> Response:

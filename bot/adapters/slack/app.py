@@ -1,12 +1,15 @@
 """The one Bolt app: a Web API client that honours rate limits, our middleware, the listeners.
 
-``process_before_response`` stays False: Tugboat is a long-running server, so Bolt answers
-Slack as soon as a listener calls ``ack()`` and lazy listeners carry on in Bolt's executor.
+Every listener is an ack function that only acknowledges (or answers a usage error) plus lazy
+functions that do the work. With ``process_before_response`` the ack runs inline in the request's
+thread, so the answer to Slack never waits behind a busy executor or Bolt's 10 ms ack polling;
+the lazy work runs on ``executor``, a pool the caller owns and shuts down gracefully.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
@@ -47,7 +50,7 @@ def bolt_logger() -> logging.Logger:
     return logger
 
 
-def build_app(deps: SlackDeps, client: WebClient, *, socket_mode: bool = False) -> App:
+def build_app(deps: SlackDeps, client: WebClient, executor: Executor, *, socket_mode: bool = False) -> App:
     """Bolt with signature verification (HTTP mode), retry dedup, and Tugboat's listeners."""
     secret = deps.settings.slack_signing_secret
     if not socket_mode and (secret is None or not secret.get_secret_value()):
@@ -58,7 +61,8 @@ def build_app(deps: SlackDeps, client: WebClient, *, socket_mode: bool = False) 
         app = App(
             client=client,
             signing_secret=secret.get_secret_value() if secret else "",
-            process_before_response=False,
+            process_before_response=True,
+            listener_executor=executor,
             logger=bolt_logger(),
             name="tugboat",
             # Socket Mode requests come over an authenticated WebSocket and carry no signature.

@@ -4,6 +4,7 @@ built from Settings through ``bot.wiring`` (the same path in production and in t
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+SLACK_WORKERS = 8
 
 
 class AssistantSeam:
@@ -74,9 +76,11 @@ class Runtime:
     bolt: App | None
     http: Starlette
     client: WebClient
+    executor: ThreadPoolExecutor
 
     def close(self) -> None:
-        self.deps.incidents.close()
+        """Finish in-flight Slack work and investigations, then stop."""
+        _drain(self.executor, self.deps.incidents)
 
 
 def build_runtime(
@@ -122,9 +126,12 @@ def build_runtime(
         history=wiring.git_history(repo_dir),
         repo_dir=repo_dir,
     )
+    # Lazy Slack work (decisions, merges, answers) runs here, apart from the ack path.
+    executor = ThreadPoolExecutor(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")
     try:
-        bolt = build_app(deps, client, socket_mode=socket_mode)
+        bolt = build_app(deps, client, executor, socket_mode=socket_mode)
     except Exception:
+        executor.shutdown(wait=False)
         incidents.close()
         raise
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
@@ -133,9 +140,22 @@ def build_runtime(
         incidents=incidents,
         bolt=None if socket_mode else bolt,
         alertmanager_token=token,
-        on_shutdown=incidents.close,
+        on_shutdown=lambda: _drain(executor, incidents),  # uvicorn's graceful stop
     )
-    return Runtime(deps, bolt, http, client)
+    return Runtime(deps, bolt, http, client, executor)
+
+
+def asgi_app() -> Starlette:
+    """For ``uvicorn --factory`` worker processes (``tugboat serve --workers N``): HTTP mode,
+    settings from the environment. Replicas coordinate through the database (claim_once)."""
+    runtime = build_runtime(Settings())
+    return runtime.http
+
+
+def _drain(executor: ThreadPoolExecutor, incidents: IncidentService) -> None:
+    """Slack work first (it may hand work to the incident pool), then the incident pool."""
+    executor.shutdown(wait=True)
+    incidents.close()
 
 
 def _investigate_with(investigator: Investigator) -> InvestigateFn:

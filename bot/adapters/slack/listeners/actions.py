@@ -12,13 +12,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.adapters.http.metrics import MERGES
 from bot.adapters.slack import blocks
 from bot.adapters.slack.deps import SlackDeps
 from bot.domain.approval import Decision
 from bot.domain.errors import TugboatError
 from bot.domain.policy import approval_refusal
 from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
-from bot.observability import MERGES
 from bot.services.proposals import Outcome
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,8 @@ def register(app: App, deps: SlackDeps) -> None:
         guarded(body, run)
 
     # -- Reject: a modal asks for the reason -----------------------------------------------
-    def open_reject_form(ack: Ack, body: dict[str, Any]) -> None:
-        ack()  # the trigger id lives 3 seconds: open the form right away, not lazily
-
+    def open_reject_form(body: dict[str, Any]) -> None:
+        # Lazy, but started as soon as the ack is sent: the trigger id lives for 3 seconds.
         def run() -> None:
             channel, ts, thread = _where(body)
             user, proposal_id = body["user"]["id"], _value(body)
@@ -133,7 +132,7 @@ def register(app: App, deps: SlackDeps) -> None:
 
     app.action(blocks.ACTION_DRAFT)(ack=just_ack, lazy=[draft])
     app.action(blocks.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
-    app.action(blocks.ACTION_REJECT)(open_reject_form)
+    app.action(blocks.ACTION_REJECT)(ack=just_ack, lazy=[open_reject_form])
     app.view(blocks.CALLBACK_REJECT)(ack=just_ack, lazy=[reject_submitted])
 
 

@@ -11,7 +11,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
 from bot.adapters.slack import blocks
 from bot.adapters.slack.deps import SlackDeps
@@ -48,7 +48,10 @@ def register(app: App, deps: SlackDeps) -> None:
                 channel, ":warning: I could not answer that; see Tugboat's log", thread_ts=thread
             )
 
-    app.event("app_mention")(mentioned)
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    app.event("app_mention")(ack=just_ack, lazy=[mentioned])
 
 
 def answer_in_thread(
