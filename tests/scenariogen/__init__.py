@@ -1,7 +1,17 @@
-"""Generate realistic incident scenarios in the shared format (see /work/shared/scenarios/FORMAT.md).
+"""Generate realistic incident scenarios in the shared format (see ../shared/scenarios/FORMAT.md).
 
-from tests.scenariogen import generate
-path = generate(out_dir, seed=3, kind="memory_limit", layout="kustomize")
+    .venv/bin/python -m tests.scenariogen OUT_DIR --n 60 --seed 1 [--kind K] [--layout L] ...
+    .venv/bin/python bench/rca_eval.py --n 60 --seed 1 [--tugboat .venv/bin/tugboat]
+
+    from tests.scenariogen import generate
+    path = generate(out_dir, seed=3, kind="memory_limit", layout="kustomize")
+
+Knobs (any left out is drawn from the seed): kind, variant, layout, root, convention, alert, label,
+downstream, quirk, hpa, distractors, sidecars, grpc, bad_change, step, window_min, onset_min,
+n_services, compact, name, at. Each scenario directory holds scenario.json, alert.json,
+metrics.om.gz, logs.jsonl.gz, repo.bundle and expected.json (the answer, plus the layout's paths,
+the variant, the alert style and the ``quirk`` flag); ``grading.grade`` checks an answer the way
+the shared grader does.
 """
 
 from tests.scenariogen.core import generate

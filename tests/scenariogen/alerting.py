@@ -226,6 +226,23 @@ class Rules:
             fixed=0.0,
         )
 
+    def availability(self, svc: str) -> Rule:
+        spec = self.store.select("kube_deployment_spec_replicas", deployment=svc)[0].values
+        avail = self.store.select("kube_deployment_status_replicas_available", deployment=svc)[0].values
+        expr = (
+            'kube_deployment_spec_replicas{job="kube-state-metrics"} - '
+            'kube_deployment_status_replicas_available{job="kube-state-metrics"} > 0'
+        )
+        return Rule(
+            "KubeDeploymentReplicasMismatch",
+            expr,
+            spec - avail,
+            None,
+            "warning",
+            f"Deployment {svc} has not matched the expected number of replicas",
+            fixed=0.0,
+        )
+
     def crashloop(self, svc: str) -> Rule:
         def waiting(pod: str, i: int) -> float:
             s = self.store.select(
@@ -265,8 +282,26 @@ def _nice(lo: float, hi: float) -> float:
     return float(f"{target:.6g}")
 
 
+# thresholds people actually write, tried before an arbitrary round number
+PREFERRED = {
+    "CPUThrottlingHigh": [0.25, 0.25, 0.5, 0.3],
+    "ContainerCPUNearLimit": [0.9, 0.8, 0.95],
+    "error": [0.05, 0.05, 0.02, 0.1, 0.01, 0.03],
+    "latency": [0.5, 1.0, 0.25, 0.3, 2.0, 0.75, 1.5],
+}
+
+
+def _preferred(rule: Rule, lo: float, hi: float, rng: random.Random) -> float | None:
+    key = (
+        rule.name if rule.name in PREFERRED else ("latency" if "histogram_quantile" in rule.expr else "error")
+    )
+    ok = [t for t in PREFERRED[key] if lo * 1.1 < t < hi * 0.9]
+    return rng.choice(ok) if ok else None
+
+
 def threshold(plan: Plan, rule: Rule, quiet_until: int, peak_from: int, peak_to: int) -> float:
     v = rule.values
+    rng = random.Random(plan.seed * 19 + 1)
     base = 0.0
     for arr in rule.peers or [v]:
         if np.any(~np.isnan(arr[:quiet_until])):
@@ -280,10 +315,11 @@ def threshold(plan: Plan, rule: Rule, quiet_until: int, peak_from: int, peak_to:
     if plan.kind == "transient":
         if not peak > max(base, now if not np.isnan(now) else 0) * 1.3:
             raise NoSeparation(f"transient peak {peak} vs base {base} / now {now}")
-        return _nice(max(base, now if not np.isnan(now) else 0), peak)
+        lo = max(base, now if not np.isnan(now) else 0)
+        return _preferred(rule, lo, peak, rng) or _nice(lo, peak)
     if np.isnan(now) or not now > base * 1.25 or now <= 0:
         raise NoSeparation(f"{rule.name}: value now {now} vs baseline max {base}")
-    return _nice(base, now)
+    return _preferred(rule, base, now, rng) or _nice(base, now)
 
 
 def fires(rule: Rule, t: float, i: int) -> bool:

@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
         "--variant", help="bad_deploy: errors|crashloop|leak|latency; traffic_surge: entry|direct"
     )
     ap.add_argument(
-        "--alert", help="latency_p99|error_ratio|grpc_errors|throttling|cpu_saturation|oom|restarts|crashloop"
+        "--alert",
+        help="latency_p99|error_ratio|grpc_errors|throttling|cpu_saturation|oom|restarts|crashloop|availability",
     )
     ap.add_argument("--label", help="alert label: service|app|deployment|app.kubernetes.io/name|job")
     ap.add_argument("--downstream", type=_bool, help="alert on a caller of the faulty service (yes/no)")
@@ -43,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--hpa", type=_bool, help="give a surging workload an HPA pinned at max (yes/no)")
     ap.add_argument("--distractors", type=_bool, help="unrelated commits and traffic near the onset (yes/no)")
     ap.add_argument("--sidecars", type=_bool)
+    ap.add_argument("--grpc", type=_bool, help="also export grpc_server_handled_total (yes/no)")
+    ap.add_argument("--bad-change", choices=("image", "config"), help="what the bad_deploy commit changes")
     ap.add_argument("--step", type=int, help="scrape interval in seconds")
     ap.add_argument("--window-min", type=int, help="minutes of history before the investigation time")
     ap.add_argument("--onset-min", type=float, help="minutes between onset and the investigation time")
@@ -63,6 +66,8 @@ def knobs_from(args: argparse.Namespace) -> dict[str, Any]:
         "hpa",
         "distractors",
         "sidecars",
+        "grpc",
+        "bad_change",
         "step",
         "window_min",
         "onset_min",

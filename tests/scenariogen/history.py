@@ -102,8 +102,9 @@ def plan_events(plan: Plan, ws: list[Workload]) -> list[Event]:
                     {"key": "LOG_LEVEL", "value": "debug"},
                 )
             )
+        released = [x for x in healthy if x.name != evs[-1].svc] or healthy
         if healthy and rng.random() < 0.5:
-            w = rng.choice(healthy)
+            w = rng.choice(released)
             t = near()
             evs.append(
                 Event(

@@ -93,12 +93,13 @@ ALERTS = {
     "transient": ["latency_p99", "error_ratio"],
 }
 VARIANT_ALERTS = {
-    "crashloop": ["crashloop", "restarts"],
+    "crashloop": ["crashloop", "restarts", "availability"],
     "leak": ["oom", "restarts"],
     "latency": ["latency_p99"],
     "errors": ["error_ratio", "error_ratio", "grpc_errors"],
 }
 RED_ALERTS = ("latency_p99", "error_ratio", "grpc_errors")
+ALERT_STYLES = (*RED_ALERTS, "throttling", "cpu_saturation", "oom", "restarts", "crashloop", "availability")
 
 
 def _quantity_limit(rng: random.Random) -> float:
@@ -147,6 +148,9 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     variant = _pick(rng, knobs, "variant", VARIANTS[kind])
+    for key, allowed in (("variant", VARIANTS[kind]), ("alert", ALERT_STYLES), ("layout", LAYOUTS)):
+        if knobs.get(key) is not None and knobs[key] not in allowed:
+            raise ValueError(f"{key}={knobs[key]!r} is not one of {', '.join(allowed)} (kind {kind})")
     ns = rng.choice(names.NAMESPACES)
     n_services = int(knobs.get("n_services") or rng.randint(4, 7))
     registry = rng.choice(names.REGISTRIES)
@@ -157,7 +161,7 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     at = int(knobs.get("at") or 1795500000 + rng.randrange(0, 400) * 3600 + 1800 + 90)
     at -= at % step
     start = at - window
-    onset_min = float(knobs.get("onset_min") or rng.uniform(8, 50))
+    onset_min = float(knobs.get("onset_min") or rng.uniform(5, 58))
     if kind == "transient":
         onset_min = max(onset_min, 30.0)
     onset = at - int(onset_min * 60)
@@ -185,6 +189,8 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
         grpc = True
     if alert in RED_ALERTS:
         label = _pick(rng, knobs, "label", ["service", "app", "deployment", "app.kubernetes.io/name", "job"])
+    elif alert == "availability":
+        label = "deployment"
     elif alert == "cpu_saturation":
         label = _pick(rng, knobs, "label", ["pod", "deployment", "app"])
     else:
@@ -242,6 +248,23 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
 def _shape_incident(rng: random.Random, plan: Plan, culprit: Service, hpa: bool, downstream: bool) -> None:
     """Set the capacities so the chosen kind, and only it, explains the symptoms."""
     others = [s for s in plan.services if s is not culprit]
+    bystanders = [s for s in others if s.name != plan.alerting]
+    if plan.distractors and bystanders:
+        if rng.random() < 0.5:  # a service that always fails a little (a flaky dependency of its own)
+            noisy = rng.choice(bystanders)
+            noisy.base_err = rng.uniform(0.008, 0.03)
+            plan.extra["background_errors"] = noisy.name
+        if rng.random() < 0.4 and plan.kind != "traffic_surge":  # mild, steady throttling elsewhere
+            tight = rng.choice(bystanders)
+            tight.util0 = rng.uniform(0.76, 0.8)
+            plan.extra["mild_throttling"] = tight.name
+        if rng.random() < 0.5:  # a pod that restarted long before the incident
+            plan.extra["old_restart"] = (rng.choice(bystanders).name, rng.choice(["OOMKilled", "Error"]))
+    for s in others:
+        if rng.random() < 0.2 and s.replicas >= 2:  # autoscaled, with room to grow
+            s.hpa = (s.replicas - 1, s.replicas + rng.randint(2, 6))
+    if plan.alert == "availability":
+        culprit.replicas = max(culprit.replicas, 4)
     if plan.kind == "traffic_surge":
         sat = rng.uniform(1.35, 2.2)  # peak CPU demand per pod over the limit
         if hpa:

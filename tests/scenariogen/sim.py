@@ -140,6 +140,11 @@ class Simulator:
         elif s.name in p.extra.get("rollouts", {}):
             t, tag = p.extra["rollouts"][s.name]
             pods += self.rollout(s, pods, t, tag, "harmless")
+        if p.extra.get("old_restart", ("",))[0] == s.name:
+            pod, i0 = self.rng.choice(pods), self.rng.randrange(self.minutes(3), self.minutes(30))
+            pod.restarts[i0:] = 1
+            pod.ready[i0] = False
+            pod.term_reason, pod.term_first = p.extra["old_restart"][1], i0
         return pods, spec
 
     def rollout(self, s: Service, old: list[PodSim], commit_t: int, tag: str, variant: str) -> list[PodSim]:
