@@ -66,6 +66,21 @@ async def _run(url: str, total: int, concurrency: int, only_help: bool = False) 
     return latencies
 
 
+BASELINE = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+async def ok(request):
+    await request.body()
+    return Response("")
+async def ready(request):
+    return Response("")
+app = Starlette(routes=[Route("/slack/events", ok, methods=["POST"]), Route("/readyz", ready)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False)
+"""
+
+
 def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -88,6 +103,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="tugboat serve --workers")
     parser.add_argument("--only-help", action="store_true", help="acks with no background work")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure a bare uvicorn endpoint (this machine's floor)"
+    )
     args = parser.parse_args()
     port = free_port()
     with running_slack_api() as api, tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
@@ -131,14 +149,30 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+    print(
+        f"slack ack latency, {len(latencies)} signed requests, {args.concurrency} concurrent, "
+        f"{args.workers} worker(s), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(_summary("tugboat serve --http", latencies) + "   (target p99 <= 50 ms)")
+    if args.baseline:
+        port = free_port()
+        bare = subprocess.Popen([sys.executable, "-c", BASELINE, str(port)], stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, bare)
+            asyncio.run(_run(base + "/slack/events", 200, args.concurrency))
+            floor = asyncio.run(_run(base + "/slack/events", args.requests, args.concurrency))
+        finally:
+            bare.terminate()
+            bare.wait(30)
+        print(_summary("bare uvicorn, same load", floor))
+
+
+def _summary(label: str, latencies: list[float]) -> str:
     ms = sorted(x * 1000 for x in latencies)
     p50 = statistics.median(ms)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(
-        f"slack ack latency, {len(ms)} signed requests, {args.concurrency} concurrent, "
-        f"{args.workers} worker(s), {os.cpu_count()} CPUs"
-    )
-    print(f"p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {ms[-1]:.1f} ms   (target p99 <= 50 ms)")
+    return f"{label:<24} p50 {p50:6.1f} ms   p99 {p99:7.1f} ms   max {ms[-1]:7.1f} ms"
 
 
 if __name__ == "__main__":
