@@ -174,10 +174,10 @@ def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
         [np.isfinite(get("cpu", {})[k]).astype(float) for k in keys if k in get("cpu", {})], n
     )
     _restarts(sig, data, n)
-    _rollouts(sig, data, _data_start(data))
+    _rollouts(sig, data, data_start(data))
 
 
-def _data_start(data: Fetched) -> float:
+def data_start(data: Fetched) -> float:
     """When the recording begins: a window may reach back before the first scrape."""
     firsts = [
         float(data.grid[np.flatnonzero(np.isfinite(arr))[0]])

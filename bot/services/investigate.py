@@ -21,7 +21,7 @@ from bot.analysis.gather import Fetched, Gatherer
 from bot.analysis.hypotheses import hypotheses, is_symptomatic, onset_of
 from bot.analysis.narrative import graphs, summary
 from bot.analysis.ranking import rank, to_root_causes
-from bot.analysis.signals import build
+from bot.analysis.signals import build, data_start
 from bot.analysis.sizing import RemediationIntent, size
 from bot.analysis.workloads import resolve_alert_workload
 from bot.domain.alert import AlertGroup
@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 
 COMMIT_LOOKBACK = timedelta(hours=3)
 LOG_LIMIT = 20000
+
+
+def baseline_until(first: float, at: float, alert_start: float | None) -> float:
+    """End of the baseline: the first half of the recording, and before the alert began."""
+    span = max(at - first, 0.0)
+    end = first + span / 2
+    if alert_start is not None:
+        end = min(end, alert_start - 15 * 60)
+    return max(end, first + min(20 * 60, span * 0.3))
 
 
 class PlannedEditLike(Protocol):
@@ -124,10 +133,7 @@ class Investigator:
         notes += data.failures[:5]
 
         alert_start = group.started_at.timestamp() if group.started_at else None
-        baseline_end = at.timestamp() - lookback * 30
-        if alert_start is not None:
-            baseline_end = min(baseline_end, alert_start - 15 * 60)
-        baseline_end = max(baseline_end, start.timestamp() + 20 * 60)
+        baseline_end = baseline_until(data_start(data), at.timestamp(), alert_start)
         signals = build(data, baseline_end)
         repo_names = self._repo_workloads(planner)
         known = set(signals) | repo_names | data.ownership.known
