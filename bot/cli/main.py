@@ -8,7 +8,7 @@ import typer
 
 from bot import __version__
 from bot.cli import ask_cmd, audit_cmd, config_cmd, demo_cmd, foresight_cmd, investigate_cmd, manifest_cmd
-from bot.cli import serve_cmd
+from bot.cli import doctor_cmd, serve_cmd
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("investigate")(investigate_cmd.investigate)
 app.command("ask")(ask_cmd.ask)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _version(value: bool) -> None:

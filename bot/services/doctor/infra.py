@@ -1,0 +1,178 @@
+"""Doctor checks for what Tugboat reads and stores: Prometheus, Loki, the LLM, the database and
+the git remote."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, reason, secret, skipped
+from bot.settings import Settings
+
+# -- Prometheus, Loki, LLM ----------------------------------------------------------------------
+
+
+def check_prometheus(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "Prometheus"
+    if not settings.prometheus_url:
+        return skipped(name, "set TUGBOAT_PROMETHEUS_URL (e.g. http://prometheus.monitoring:9090)")
+    base = settings.prometheus_url.rstrip("/")
+    fix = "check TUGBOAT_PROMETHEUS_URL, TUGBOAT_PROMETHEUS_HEADERS and the network policy"
+    try:
+        ready = requests.get(f"{base}/-/ready", headers=settings.prometheus_headers, timeout=timeout_s)
+    except requests.RequestException as exc:
+        return fail(name, f"cannot reach {base}: {reason(exc)}", fix)
+    if ready.status_code in (401, 403):
+        return fail(
+            name, f"/-/ready answered {ready.status_code}", "set TUGBOAT_PROMETHEUS_HEADERS (Authorization)"
+        )
+    if ready.status_code != 200:
+        return fail(name, f"/-/ready answered {ready.status_code}", "wait for Prometheus to finish starting")
+    from bot import wiring
+
+    source = wiring.metrics_source(settings.model_copy(update={"prometheus_timeout_s": timeout_s}))
+    assert source is not None
+    try:
+        answer = source.instant("vector(1)", datetime.now(UTC))
+    except Exception as exc:
+        return fail(name, f"ready, but a query failed: {reason(exc)}", fix)
+    if len(answer) != 1:
+        return fail(name, "ready, but vector(1) returned no sample", "check that this is Prometheus' API")
+    return ok(name, f"{base} ready; queries answer")
+
+
+def check_loki(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "Loki"
+    if not settings.loki_url:
+        return skipped(name, "optional: set TUGBOAT_LOKI_URL for log evidence")
+    base = settings.loki_url.rstrip("/")
+    try:
+        ready = requests.get(f"{base}/ready", timeout=timeout_s)
+    except requests.RequestException as exc:
+        return fail(
+            name, f"cannot reach {base}: {reason(exc)}", "check TUGBOAT_LOKI_URL and the network policy"
+        )
+    if ready.status_code != 200:
+        body = ready.text.strip().splitlines()[0][:120] if ready.text.strip() else ""
+        return fail(
+            name, f"/ready answered {ready.status_code} {body}".strip(), "wait for Loki, or check the URL"
+        )
+    return ok(name, f"{base} ready")
+
+
+def check_llm(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "LLM"
+    if not settings.llm_configured:
+        return skipped(name, "optional: set OPENAI_API_KEY (and OPENAI_BASE_URL) for plain-language answers")
+    import openai
+
+    client = openai.OpenAI(
+        api_key=secret(settings.openai_api_key),
+        base_url=settings.openai_base_url,
+        timeout=timeout_s,
+        max_retries=0,
+    )
+    endpoint = settings.openai_base_url or "https://api.openai.com/v1"
+    try:
+        models = {m.id for m in client.models.list()}
+    except openai.AuthenticationError:
+        return fail(name, f"{endpoint} refused the key (401)", "OPENAI_API_KEY is wrong or revoked")
+    except openai.APIStatusError as exc:
+        return fail(
+            name, f"{endpoint} answered {exc.status_code}", "check OPENAI_BASE_URL and the key's access"
+        )
+    except openai.APIError as exc:
+        return fail(name, f"cannot reach {endpoint}: {reason(exc)}", egress_fix("the LLM endpoint"))
+    finally:
+        client.close()
+    if models and settings.llm_model not in models:
+        return fail(
+            name,
+            f"{endpoint} does not offer {settings.llm_model}",
+            f"set TUGBOAT_LLM_MODEL to one of: {', '.join(sorted(models)[:5])}",
+        )
+    return ok(name, f"{endpoint} offers {settings.llm_model}")
+
+
+# -- Database and git ---------------------------------------------------------------------------
+
+
+def check_database(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "Database"
+    from sqlalchemy.engine import make_url
+
+    from bot.adapters.store.engine import make_engine, shown
+    from bot.adapters.store.migrate import current_revision, head_revision
+
+    url = make_url(settings.database_url)
+    where = shown(url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            return CheckResult(name, Status.WARN, f"{where} does not exist yet", "`tugboat serve` creates it")
+    elif url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({"connect_timeout": str(max(1, int(timeout_s)))})
+    try:
+        engine = make_engine(url.render_as_string(hide_password=False))
+        try:
+            with engine.connect() as connection:
+                revision = current_revision(connection)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return fail(name, f"cannot connect to {where}: {reason(exc)}", "check TUGBOAT_DATABASE_URL")
+    head = head_revision()
+    if revision == head:
+        return ok(name, f"{where} at revision {revision}")
+    if revision is None:
+        return CheckResult(
+            name, Status.WARN, f"{where} is empty", "migrations run when `tugboat serve` starts"
+        )
+    from alembic.script import ScriptDirectory
+
+    from bot.adapters.store.migrate import alembic_config
+
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if revision not in known:
+        return fail(
+            name,
+            f"{where} is at revision {revision}, unknown to this Tugboat (head {head})",
+            "a newer Tugboat migrated it: upgrade this Tugboat (never downgrade a database)",
+        )
+    return CheckResult(
+        name,
+        Status.WARN,
+        f"{where} at {revision}, head is {head}",
+        "migrations run when `tugboat serve` starts",
+    )
+
+
+def check_git(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "Git remote"
+    if not settings.repo:
+        return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
+    from bot.adapters.git.runner import GitFailed, git
+    from bot.adapters.git.runner import redact as hide_userinfo
+
+    remote = hide_userinfo(settings.repo)
+    branch = settings.repo_default_branch
+    try:
+        heads = git(
+            ["ls-remote", "--heads", settings.repo, branch], timeout_s=timeout_s, what="git ls-remote"
+        )
+    except GitFailed as exc:
+        return fail(
+            name,
+            f"git ls-remote {remote} failed: {reason(exc)}",
+            "check TUGBOAT_REPO and the credentials for it (a token in an HTTPS URL, or an SSH key)",
+        )
+    except Exception as exc:
+        return fail(name, f"git ls-remote {remote}: {reason(exc)}", "check TUGBOAT_REPO")
+    if not heads.strip():
+        return fail(
+            name,
+            f"{remote} has no branch {branch}",
+            "set TUGBOAT_REPO_DEFAULT_BRANCH to the branch to change",
+        )
+    return ok(name, f"{remote} {branch} at {heads.split()[0][:12]}")
