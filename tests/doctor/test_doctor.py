@@ -108,6 +108,13 @@ def test_slack_auth_ok_with_every_scope() -> None:
     assert "tugboat in Acme" in result.detail
 
 
+def test_required_scopes_are_those_the_app_manifest_asks_for() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "slack-app-manifest.yaml").read_text())
+    assert set(SLACK_SCOPES) <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def test_slack_invalid_auth_says_which_token_to_fix() -> None:
     with serving({"/api/auth.test": lambda: (200, {}, {"ok": False, "error": "invalid_auth"})}) as url:
         result = check_slack(slack_settings(url), 2)

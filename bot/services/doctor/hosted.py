@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, reason, secret, skipped
 from bot.settings import Settings
 
-# Bot token scopes the listeners and the notifier use (see bot/adapters/slack/).
+# Bot token scopes slack-app-manifest.yaml asks for and Tugboat needs in every workspace
+# (groups:history, for private incident channels, is optional).
 SLACK_SCOPES = (
     "app_mentions:read",
     "channels:history",
@@ -13,6 +14,7 @@ SLACK_SCOPES = (
     "commands",
     "files:write",
     "usergroups:read",
+    "users:read",
 )
 # GitHub App permissions the change host needs, and nothing more.
 GITHUB_APP_PERMISSIONS = {
