@@ -389,10 +389,6 @@ class IncidentService:
     def running(self) -> bool:
         return not self._closing.is_set()
 
-    def submit(self, fn: Callable[[], None]) -> None:
-        """Run background work for a chat command on the service's bounded pool."""
-        self._pool.submit(fn)
-
     def close(self) -> None:
         """Stop taking work, finish what is in flight (coalescing waits end at once)."""
         self._closing.set()
