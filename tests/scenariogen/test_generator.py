@@ -264,16 +264,19 @@ def test_variety_across_seeds(tmp_path: Path) -> None:
     assert (x / "metrics.om.gz").read_bytes() != (y / "metrics.om.gz").read_bytes()
 
 
-def test_shipped_demo_is_reproducible(tmp_path: Path) -> None:
-    fresh = generate(tmp_path, DEMO_SEED, "memory_limit", **DEMO_KNOBS)
-    for name in FILES:
-        if name != "repo.bundle":
-            assert (fresh / name).read_bytes() == (DEST / name).read_bytes(), (
-                f"regenerate bot/demo/data ({name})"
-            )
+def test_shipped_demo_is_a_clear_small_incident(tmp_path: Path) -> None:
     assert sum((DEST / n).stat().st_size for n in FILES) < 400_000
     exp = _json(DEST / "expected.json")
-    assert exp["layout"] == "plain" and "quirk" not in exp and exp["root_cause"]["kind"] == "memory_limit"
+    assert exp["layout"] == "plain" and "quirk" not in exp and "alerting_service" not in exp
+    assert exp["root_cause"]["kind"] == "memory_limit" and exp["remediation"]["action"] == "set_memory_limit"
+    assert len([f for f in exp["files"] if f.endswith("deployment.yaml")]) == DEMO_KNOBS["n_services"]
+    _check_remediation(DEST, _clone(DEST, tmp_path / "demo"))
+
+
+def test_demo_recipe_still_generates(tmp_path: Path) -> None:
+    fresh = generate(tmp_path, DEMO_SEED, "memory_limit", **DEMO_KNOBS)
+    assert sum((fresh / n).stat().st_size for n in FILES) < 400_000
+    assert _json(fresh / "expected.json")["root_cause"] == _json(DEST / "expected.json")["root_cause"]
 
 
 def _query(url: str, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -285,7 +288,7 @@ def _query(url: str, path: str, **params: Any) -> list[dict[str, Any]]:
 def test_alert_expression_fires_in_real_prometheus(suite: list[Path], prometheus_binaries: None) -> None:
     from tests.support.promserver import running_prometheus
 
-    for d in suite:
+    for d in [*suite, DEST]:
         sc, exp = _json(d / "scenario.json"), _json(d / "expected.json")
         labels = _json(d / "alert.json")["alerts"][0]["labels"]
         target = labels.get("pod") or (exp.get("alerting_service") or exp["root_cause"]["service"])
