@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     repo_default_branch: str = "main"
     lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
 
+    # Capacity forecasts and rightsizing (docs/capacity.md)
+    capacity_target_utilisation: float = Field(default=0.7, gt=0, le=1, description="of the CPU limit")
+    capacity_horizon_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    capacity_lookback_hours: float = Field(default=168.0, ge=6, description="history a forecast reads")
+    capacity_level: int = Field(default=80, gt=0, lt=100, description="prediction interval, percent")
+    rightsize_lookback_hours: float = Field(default=168.0, ge=1)
+    rightsize_min_data_hours: float = Field(default=24.0, gt=0, description="refuse with less history")
+    rightsize_cpu_percentile: float = Field(default=95.0, gt=0, le=100)
+    rightsize_memory_buffer: float = Field(default=0.15, ge=0, description="above the peak working set")
+
     # Store
     database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")
 

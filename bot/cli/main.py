@@ -7,8 +7,18 @@ import sys
 import typer
 
 from bot import __version__
-from bot.cli import ask_cmd, audit_cmd, config_cmd, demo_cmd, foresight_cmd, investigate_cmd, manifest_cmd
-from bot.cli import doctor_cmd, serve_cmd
+from bot.cli import (
+    ask_cmd,
+    audit_cmd,
+    capacity_cmd,
+    config_cmd,
+    demo_cmd,
+    doctor_cmd,
+    foresight_cmd,
+    investigate_cmd,
+    manifest_cmd,
+    serve_cmd,
+)
 from bot.domain.errors import TugboatError
 
 app = typer.Typer(
@@ -28,6 +38,8 @@ app.command("ask")(ask_cmd.ask)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("capacity")(capacity_cmd.capacity)
+app.command("rightsize")(capacity_cmd.rightsize)
 
 
 def _version(value: bool) -> None:

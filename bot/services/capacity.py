@@ -1,0 +1,381 @@
+"""Proactive capacity and rightsizing: forecast demand, propose changes before they are needed.
+
+``CapacityPlanner.check`` forecasts every workload's CPU demand and request rate from Prometheus
+history and drafts a scale proposal for each one that will run short within the horizon;
+``run_capacity_job`` is the scheduled form that submits and opens those proposals for approval.
+``Rightsizer.recommend`` turns a workload's usage history into requests and limits. Judgements
+live in ``bot.foresight.capacity`` and ``bot.foresight.rightsize``; this module fetches and plans.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from bot.adapters.manifests.workspace import ManifestRepo, Workload
+from bot.adapters.prometheus.promql import Matcher, by, selector
+from bot.analysis import discovery as disc
+from bot.analysis import red
+from bot.analysis.gather import to_grid
+from bot.analysis.workloads import Ownership
+from bot.domain.alert import now_utc
+from bot.domain.errors import InvalidInput
+from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.foresight import capacity as cap
+from bot.ports.metrics import MetricsSource
+from bot.services.proposals import ProposalWorkflow
+from bot.settings import Settings
+
+MAX_POINTS = 1800
+RATE_WINDOW_S = 300
+REQUESTED_BY = "tugboat:capacity"
+Key = tuple[str, str]  # (namespace, workload)
+
+
+def dur(seconds: float) -> str:
+    return f"{max(int(seconds), 1)}s"
+
+
+class MetricWindow:
+    """Range and instant queries over one window, on one grid, keyed by (namespace, workload)."""
+
+    def __init__(self, metrics: MetricsSource, at: datetime, hours: float, namespace: str | None) -> None:
+        self.metrics, self.at, self.namespace = metrics, at, namespace
+        self.start = at - timedelta(hours=hours)
+        span = hours * 3600.0
+        self.step = max(300.0, math.ceil(span / MAX_POINTS / 60) * 60)
+        self.grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
+        self.window = dur(span)
+        self.own = Ownership()
+
+    def sel(self, metric: str, *extra: Matcher) -> str:
+        return selector(metric, Matcher("namespace", self.namespace) if self.namespace else None, *extra)
+
+    def range(self, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
+        result = self.metrics.range(promql, self.start, self.at, self.step)
+        return [(s.labels, to_grid(s, self.grid, self.step)) for s in result]
+
+    def instant(self, promql: str) -> list[tuple[dict[str, str], float]]:
+        return [(s.labels, float(s.values[0])) for s in self.metrics.instant(promql, self.at)]
+
+    def workloads(self) -> list[Key]:
+        """Deployments and StatefulSets kube-state-metrics saw in the window; learns pod owners."""
+        found: set[Key] = set()
+        for metric, label in (
+            ("kube_deployment_spec_replicas", "deployment"),
+            ("kube_statefulset_replicas", "statefulset"),
+        ):
+            q = f"max by (namespace, {label}) (max_over_time({self.sel(metric)}[{self.window}]))"
+            found |= {(ls.get("namespace", ""), ls[label]) for ls, _ in self.instant(q) if ls.get(label)}
+        owners = (("kube_pod_owner", "pod"), ("kube_replicaset_owner", "replicaset"))
+        for metric, label in owners:
+            group = by([label, "owner_kind", "owner_name"])
+            q = f"max by ({group}) (max_over_time({self.sel(metric)}[{self.window}]))"
+            for ls, _ in self.instant(q):
+                if label == "pod" and ls.get("pod") and ls.get("owner_name"):
+                    self.own.pod_owner[ls["pod"]] = (ls.get("owner_kind", ""), ls["owner_name"])
+                elif ls.get("replicaset") and ls.get("owner_name"):
+                    self.own.replicaset_owner[ls["replicaset"]] = ls["owner_name"]
+        self.own.known |= {name for _, name in found}
+        return sorted(found)
+
+    def per_pod(self, promql: str) -> dict[tuple[str, str, str], np.ndarray]:
+        """(namespace, workload, container) -> rows (one per pod) of a per-container query."""
+        rows: dict[tuple[str, str, str], list[np.ndarray]] = {}
+        for ls, arr in self.range(promql):
+            workload = self.own.workload_of_pod(ls.get("pod", ""))
+            rows.setdefault((ls.get("namespace", ""), workload, ls.get("container", "")), []).append(arr)
+        return {k: np.vstack(v) for k, v in rows.items()}
+
+    def cpu(self) -> dict[tuple[str, str, str], np.ndarray]:
+        sel = self.sel(
+            "container_cpu_usage_seconds_total",
+            Matcher("container", "", "!="),
+            Matcher("container", "POD", "!="),
+        )
+        return self.per_pod(f"sum by (namespace, pod, container) (rate({sel}[{dur(RATE_WINDOW_S)}]))")
+
+    def request_rates(self, names: set[str]) -> dict[Key, tuple[np.ndarray, str]]:
+        """Requests/s per workload, from the first discovered request metric that covers it."""
+        servers = red.server_candidates(names)
+        label_sets = {n: self.metrics.series(self.sel(n), self.start, self.at) for n in servers}
+        out: dict[Key, tuple[np.ndarray, str]] = {}
+        for metric in red.pick_servers(servers, label_sets, self.own.known, names):
+            label = metric.workload_label or "pod"
+            q = f"sum by (namespace, {by([label])}) (rate({self.sel(metric.name)}[{dur(RATE_WINDOW_S)}]))"
+            per: dict[Key, np.ndarray] = {}
+            for ls, arr in self.range(q):
+                raw = ls.get(label, "")
+                name = self.own.workload_of_pod(raw) if label == "pod" else disc.normalize_workload_value(raw)
+                key = (ls.get("namespace", ""), name)
+                per[key] = _add(per[key], arr) if key in per else arr
+            for key, arr in per.items():
+                out.setdefault(key, (arr, metric.name))
+        return out
+
+
+def lookup(repo: ManifestRepo, name: str, namespace: str | None) -> Workload | None:
+    hits = [
+        w for w in repo.workloads() if w.name == name and (not namespace or w.namespace in (None, namespace))
+    ]
+    if not hits:
+        return None
+    return repo.find(name) if len(hits) > 1 else hits[0]
+
+
+def container_rows(
+    per: dict[tuple[str, str, str], np.ndarray], key: Key, container: str | None
+) -> np.ndarray | None:
+    """The pods' rows for the workload's container (all its containers when none is named so)."""
+    mine = {c: arr for (ns, wl, c), arr in per.items() if (ns, wl) == key or (not ns and wl == key[1])}
+    if not mine:
+        return None
+    if container in mine:
+        return mine[container]
+    return np.vstack(list(mine.values()))
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum where either has a value; NaN where neither does."""
+    return np.where(np.isnan(a) & np.isnan(b), np.nan, np.nan_to_num(a) + np.nan_to_num(b))
+
+
+def _fill(values: np.ndarray) -> np.ndarray:
+    """Interior and trailing gaps filled from their neighbours, so the forecast keeps its rhythm."""
+    idx = np.arange(len(values))
+    ok = np.isfinite(values)
+    return np.interp(idx, idx[ok], values[ok])
+
+
+class CapacityPlanner:
+    def __init__(self, metrics: MetricsSource, repo_root: Path | str, settings: Settings) -> None:
+        self.metrics, self.repo_root, self.settings = metrics, Path(repo_root), settings
+
+    def check(
+        self,
+        at: datetime | None = None,
+        namespace: str | None = None,
+        only: set[str] | None = None,
+        horizon_hours: float | None = None,
+    ) -> list[cap.CapacityFinding]:
+        """One finding per workload: short within the horizon (with a draft proposal) or why not."""
+        at = at or now_utc()
+        s = self.settings
+        fetch = MetricWindow(self.metrics, at, s.capacity_lookback_hours, namespace)
+        names = set(self.metrics.metric_names(fetch.start, at))
+        keys = [k for k in fetch.workloads() if only is None or k[1] in only]
+        if only and not keys:
+            raise InvalidInput(f"Prometheus has no kube-state-metrics replicas for {', '.join(sorted(only))}")
+        cpu, rps = fetch.cpu(), fetch.request_rates(names)
+        repo = ManifestRepo(self.repo_root)
+        horizon = math.ceil((horizon_hours or s.capacity_horizon_hours) * 3600 / fetch.step)
+        findings: list[cap.CapacityFinding] = []
+        ready: dict[Key, tuple[Workload, cap.Capacity, cap.Demand]] = {}
+        for key in keys:
+            ns, name = key
+            finding = cap.CapacityFinding(name, ns or None, at, short=False, reason="")
+            findings.append(finding)
+            w = lookup(repo, name, ns)
+            if w is None:
+                finding.reason = f"not defined in {self.repo_root}: nothing to propose"
+                continue
+            capacity, container = self._capacity(repo, w)
+            rows = container_rows(cpu, key, container)
+            seen = np.isfinite(rows).any(axis=0) if rows is not None else np.zeros(0, bool)
+            if capacity is None or rows is None or seen.sum() < cap.MIN_HISTORY_ROWS:
+                finding.reason = (
+                    "no CPU limit or request in the manifests: capacity unknown"
+                    if capacity is None
+                    else (f"only {int(seen.sum())} samples of CPU usage; need {cap.MIN_HISTORY_ROWS}")
+                )
+                continue
+            first = int(np.argmax(seen))
+            cores = np.where(seen, np.nansum(rows, axis=0), np.nan)[first:]
+            demand = cap.Demand(fetch.grid[first:], _fill(cores))
+            rate = rps.get(key) or rps.get(("", name))
+            if rate is not None and np.isfinite(rate[0][first:]).sum() >= cap.MIN_HISTORY_ROWS:
+                demand.rps, demand.rps_metric = _fill(rate[0][first:]), rate[1]
+            finding.capacity = capacity
+            ready[key] = (w, capacity, demand)
+        series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for (ns, name), (_w, _c, d) in ready.items():
+            series[f"{ns}/{name}/cpu"] = (d.cpu, d.timestamps)
+            if d.rps is not None:
+                series[f"{ns}/{name}/rps"] = (d.rps, d.timestamps)
+        forecasts = {
+            name: cap.forecast_load(values, stamps, horizon, s.capacity_level)
+            for name, (values, stamps) in series.items()
+        }
+        limit = s.policy.max_replicas
+        for finding in findings:
+            key = (finding.namespace or "", finding.workload)
+            if key not in ready:
+                continue
+            w, capacity, demand = ready[key]
+            projection = cap.project(
+                demand,
+                forecasts[f"{key[0]}/{key[1]}/cpu"],
+                forecasts.get(f"{key[0]}/{key[1]}/rps"),
+                fetch.step,
+            )
+            bound = min(limit, max(int(capacity.replicas * s.policy.max_replica_factor), capacity.replicas))
+            judged = cap.judge(finding.workload, finding.namespace, at, demand, projection, capacity, bound)
+            judged.notes.append(
+                "demand from "
+                + (
+                    f"{demand.rps_metric} and CPU usage"
+                    if projection.rps_upper is not None
+                    else "CPU usage (no request metric covers it)"
+                )
+            )
+            judged.graph = cap.graph(judged, demand, projection)
+            if judged.short and judged.replicas:
+                judged.proposal = self._scale(repo, w, judged)
+            findings[findings.index(finding)] = judged
+        return findings
+
+    def _capacity(self, repo: ManifestRepo, w: Workload) -> tuple[cap.Capacity | None, str | None]:
+        replicas = repo.effective(w, "replicas")
+        limit = repo.effective(w, "cpu")
+        source, per_pod = "limit", limit.value
+        if per_pod is None:
+            source, per_pod = "request", repo.effective(w, "cpu_request").value
+        if not per_pod:
+            return None, limit.container
+        hpa = w.hpa_name if replicas.field == "hpa.maxReplicas" else None
+        count = int(replicas.value) if replicas.value is not None else 1
+        return cap.Capacity(
+            count, float(per_pod), self.settings.capacity_target_utilisation, hpa, source
+        ), limit.container
+
+    def _scale(self, repo: ManifestRepo, w: Workload, finding: cap.CapacityFinding) -> Proposal:
+        assert finding.replicas and finding.breach_at and finding.capacity
+        planned = repo.plan(w, "replicas", finding.replicas)
+        what = f"raise {finding.capacity.hpa} maxReplicas" if finding.capacity.hpa else "scale"
+        title = (
+            f"Capacity: {what} {w.name} to {finding.replicas} before the predicted breach "
+            f"at {finding.breach_at:%Y-%m-%d %H:%M} UTC"
+        )
+        rationale = "\n".join([finding.reason, *finding.notes, *planned.notes])
+        return Proposal(
+            action=Action.SCALE,
+            service=w.name,
+            namespace=finding.namespace or w.namespace,
+            changes=planned.changes,
+            diff=planned.diff,
+            title=title,
+            rationale=rationale,
+        )
+
+
+# -- the scheduled job and the Slack entry points ---------------------------------------------------
+
+
+@dataclass
+class CapacityRun:
+    findings: list[cap.CapacityFinding]
+    opened: list[Proposal] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+Notify = Callable[[cap.CapacityFinding, Proposal], None]
+
+
+def submit_findings(
+    findings: list[cap.CapacityFinding], workflow: ProposalWorkflow, notify: Notify | None = None
+) -> CapacityRun:
+    """Submit and open each finding's proposal (policy checks included), unless one is already open."""
+    run = CapacityRun(findings)
+    pending = workflow.store.list_proposals([ProposalState.DRAFT, ProposalState.OPEN])
+    for finding in findings:
+        if finding.proposal is None:
+            continue
+        same = [
+            p
+            for p in pending
+            if p.action is Action.SCALE
+            and p.service == finding.workload
+            and p.namespace == finding.proposal.namespace
+        ]
+        if same:
+            run.skipped.append(f"{finding.workload}: proposal {same[0].id} is already {same[0].state.value}")
+            continue
+        submitted = workflow.submit(finding.proposal, requested_by=REQUESTED_BY)
+        finding.proposal = workflow.open(submitted.id, actor=REQUESTED_BY)
+        run.opened.append(finding.proposal)
+        if notify is not None:
+            notify(finding, finding.proposal)
+    return run
+
+
+def sources(
+    settings: Settings, metrics: MetricsSource | None, repo_dir: Path | None
+) -> tuple[MetricsSource, Path]:
+    from bot import wiring
+
+    metrics = metrics or wiring.metrics_source(settings)
+    if metrics is None:
+        raise InvalidInput("no Prometheus configured: set TUGBOAT_PROMETHEUS_URL or pass --prometheus-url")
+    repo = repo_dir or (Path(settings.repo) if settings.repo else None)
+    if repo is None or not repo.is_dir():
+        raise InvalidInput(
+            f"{repo or 'TUGBOAT_REPO'} is not a checkout of the GitOps repository: pass --repo DIR"
+        )
+    return metrics, repo
+
+
+def run_capacity_job(
+    settings: Settings,
+    at: datetime | None = None,
+    *,
+    repo_dir: Path | None = None,
+    metrics: MetricsSource | None = None,
+    workflow: ProposalWorkflow | None = None,
+    cache_dir: Path | None = None,
+    notify: Notify | None = None,
+) -> CapacityRun:
+    """The scheduled check: forecast every workload, open a proposal for each one running short.
+
+    ``repo_dir`` is a checkout to read manifests from (default ``settings.repo``); proposals are
+    branches or PRs on ``settings.repo`` through the configured change host."""
+    from bot import wiring
+
+    metrics, repo = sources(settings, metrics, repo_dir)
+    findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc())
+    if workflow is None:
+        host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=settings.repo or str(repo))
+        workflow = wiring.workflow(settings, wiring.store(settings), host)
+    return submit_findings(findings, workflow, notify)
+
+
+def forecast_for_slack(
+    workload: str,
+    settings: Settings,
+    *,
+    at: datetime | None = None,
+    namespace: str | None = None,
+    metrics: MetricsSource | None = None,
+    repo_dir: Path | None = None,
+) -> str:
+    """Text for ``/tugboat forecast WORKLOAD``: the capacity judgement, with the proposal it implies."""
+    metrics, repo = sources(settings, metrics, repo_dir)
+    findings = CapacityPlanner(metrics, repo, settings).check(at, namespace, only={workload})
+    return "\n".join(finding_text(f) for f in findings)
+
+
+def finding_text(f: cap.CapacityFinding) -> str:
+    where = f"{f.workload}" + (f" ({f.namespace})" if f.namespace else "")
+    head = f"*{where}*: " + ("will run short" if f.short else "enough capacity") + f": {f.reason}"
+    lines = [head, *(f"• {n}" for n in f.notes)]
+    if f.proposal is not None:
+        lines.append(
+            f"proposal: {f.proposal.title}"
+            + (f" ({f.proposal.url or f.proposal.branch})" if f.proposal.branch else "")
+        )
+        lines.append(f"```{f.proposal.diff}```")
+    return "\n".join(lines)

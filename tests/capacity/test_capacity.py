@@ -1,0 +1,135 @@
+"""Capacity forecasts against a real Prometheus: a growing daily peak gets a scale proposal opened
+as a branch on a real git remote before the predicted breach; flat load gets none, and a reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.prometheus import PrometheusMetrics
+from bot.domain.proposal import Action, ProposalState
+from bot.services.capacity import CapacityPlanner, run_capacity_job
+from bot.settings import Settings
+from tests.capacity.synth import DAY, START, Cluster, Workload, daily, deployment
+from tests.support.gitops import make_remote
+from tests.support.promserver import running_prometheus
+
+pytestmark = pytest.mark.prometheus
+
+AT = START + 4 * DAY  # midnight; the next daily peak is at 14:00
+
+
+def growing(t: float) -> float:
+    """Traffic growing 12% a day: daily peaks of 1.4 to 1.95 cores over four days, 2.2 tomorrow,
+    against a capacity of 3 replicas x 1 core x 0.7 = 2.1."""
+    return (0.3 + 1.0 * daily(t)) * 1.12 ** ((t - START) / DAY)
+
+
+def flat(t: float) -> float:
+    return 0.6
+
+
+FILES = {
+    "apps/checkout/deployment.yaml": deployment("checkout", 3),
+    "apps/catalog/deployment.yaml": deployment("catalog", 2),
+}
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, prometheus_binaries: None) -> object:
+    cluster = Cluster(START, AT, [Workload("checkout", growing), Workload("catalog", flat, pods=2)])
+    om = cluster.build().write(tmp_path_factory.mktemp("om") / "metrics.om")
+    with running_prometheus(om) as url:
+        yield url
+
+
+def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
+    prometheus: str, tmp_path: Path
+) -> None:
+    remote = make_remote(tmp_path / "gitops", FILES)
+    settings = Settings(
+        prometheus_url=prometheus,
+        repo=str(remote.bare),
+        database_url=f"sqlite:///{tmp_path / 'tugboat.db'}",
+        policy={"approvers": ["U_ALICE"]},
+    )
+    at = datetime.fromtimestamp(AT, UTC)
+    run = run_capacity_job(settings, at, repo_dir=remote.work, cache_dir=tmp_path / "cache")
+
+    by_name = {f.workload: f for f in run.findings}
+    assert set(by_name) == {"checkout", "catalog"}
+    short = by_name["checkout"]
+    assert short.short and short.breach_at is not None
+    assert at < short.breach_at < datetime.fromtimestamp(AT + DAY, UTC)
+    assert short.replicas is not None and 4 <= short.replicas <= 6
+    assert "and CPU usage" in " ".join(short.notes)  # the request rate was discovered and used
+    assert [p.service for p in run.opened] == ["checkout"]
+    proposal = run.opened[0]
+    assert proposal.action is Action.SCALE and proposal.state is ProposalState.OPEN
+    assert f"{short.breach_at:%Y-%m-%d %H:%M} UTC" in proposal.title
+    # the branch exists on the remote, main is untouched, and the diff is the one replicas line
+    assert remote.head(proposal.branch or "") == proposal.head_sha
+    assert "replicas: 3  #" in remote.show("apps/checkout/deployment.yaml")
+    changed = remote.show("apps/checkout/deployment.yaml", proposal.branch or "")
+    assert changed == FILES["apps/checkout/deployment.yaml"].replace(
+        "replicas: 3  #", f"replicas: {short.replicas}  #"
+    )
+    minus = [
+        line for line in proposal.diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    ]
+    assert minus == ["-  replicas: 3  # owned by the checkout team"]
+    graph = short.graph
+    assert graph is not None and graph.thresholds[0].value == pytest.approx(2.1)
+    assert {s.labels["__name__"] for s in graph.series} >= {"CPU used", "forecast upper bound"}
+
+    again = run_capacity_job(settings, at, repo_dir=remote.work, cache_dir=tmp_path / "cache")
+    assert not again.opened and "already open" in again.skipped[0]  # a scheduled re-run does not duplicate
+
+
+def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path) -> None:
+    repo = make_remote(tmp_path / "gitops", FILES).work
+    findings = CapacityPlanner(PrometheusMetrics(prometheus), repo, Settings()).check(
+        datetime.fromtimestamp(AT, UTC), only={"catalog"}
+    )
+    [flat_finding] = findings
+    assert not flat_finding.short and flat_finding.proposal is None
+    assert flat_finding.reason.startswith("peak forecast ")
+    share = int(flat_finding.reason.split()[2].rstrip("%"))
+    assert 35 <= share <= 55  # 0.6 cores of 2 x 1 x 0.7 = 1.4
+
+
+def test_cli_json_and_bad_input(prometheus: str, tmp_path: Path) -> None:
+    repo = make_remote(tmp_path / "gitops", FILES).work
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    args = ["capacity", "--prometheus-url", prometheus, "--repo", str(repo)]
+    out = CliRunner().invoke(app, [*args, "--at", str(AT), "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert {f["workload"]: f["short"] for f in doc["findings"]} == {"catalog": False, "checkout": True}
+    # errors meant for people: one line on stderr, exit 2, from the installed entry point
+    cmd = [sys.executable, "-m", "bot", *args]
+    bad = subprocess.run([*cmd, "--horizon", "tomorrow"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--horizon" in bad.stderr
+    down = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "capacity",
+            "--prometheus-url",
+            "http://127.0.0.1:9",
+            "--repo",
+            str(repo),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert down.returncode == 2 and "cannot connect to Prometheus" in down.stderr
