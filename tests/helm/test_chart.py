@@ -268,3 +268,15 @@ def test_helm_lint_is_clean() -> None:
     report = helm.lint(CHART, strict=True)
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert not problems and not report["errors"], report
+
+
+def test_every_variable_the_chart_sets_is_one_settings_reads() -> None:
+    from pydantic import AliasChoices
+
+    known = {"TUGBOAT_CONFIG"}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        known.add(alias.choices[0] if isinstance(alias, AliasChoices) else f"TUGBOAT_{name.upper()}")
+    for values in (HA, SOCKET):
+        container = one(render(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        assert {e["name"] for e in container["env"]} <= known
