@@ -9,7 +9,6 @@ message per alert.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 import threading
@@ -28,6 +27,7 @@ from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
 from bot.ports.chat import Attachment, ChatNotifier
 from bot.ports.store import IncidentRecord, Store
+from bot.services.alert_keys import fingerprints, human_duration, notification_key
 from bot.services.investigate import Investigation
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 PARENT_WAIT_S = 30.0  # how long a replica waits for another replica's parent message
+PARENT_RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -56,28 +57,6 @@ class _Pending:
     first: bool = False
     requested_by: str | None = None
     since: float = field(default_factory=time.monotonic)
-
-
-def notification_key(group: AlertGroup) -> str:
-    """Identical for a re-sent notification; different when any alert starts, stops or joins."""
-    parts = sorted(f"{a.fingerprint}|{a.status}|{a.starts_at}|{a.ends_at}" for a in group.alerts)
-    digest = hashlib.sha256("\n".join([group.group_key, group.status, *parts]).encode()).hexdigest()
-    return f"alert:{digest}"
-
-
-def fingerprints(group: AlertGroup) -> list[str]:
-    return [a.fingerprint or hashlib.sha256(repr(sorted(a.labels.items())).encode()).hexdigest()[:16]
-            for a in group.alerts]  # fmt: skip
-
-
-def human_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
-    text = " ".join(p for p in parts if p)
-    return text if days or hours else (f"{text} {secs}s".strip() if secs or not text else text)
 
 
 class IncidentService:
@@ -258,7 +237,7 @@ class IncidentService:
             parent = blocks.incident_parent(group)
             if requested_by:
                 parent.append(blocks.context(f"requested by <@{requested_by}>"))
-            ts = self.chat.post_message(channel, f"{group.title} ({group.status})", parent)
+            ts = self._post_parent(channel, f"{group.title} ({group.status})", parent)
             with self._group_lock(key):
                 record = self.store.get_incident(key)
                 if record is None:
@@ -274,6 +253,18 @@ class IncidentService:
             time.sleep(0.2)
         log.warning("another replica claimed the thread for %s but never posted it", group.title)
         return None
+
+    def _post_parent(self, channel: str, text: str, parent: list[blocks.Block]) -> str:
+        """This replica holds the parent's claim, so it keeps trying while Slack is unreachable
+        (the client itself already waits out rate limits)."""
+        for delay in PARENT_RETRY_S:
+            try:
+                return self.chat.post_message(channel, text, parent)
+            except TugboatError as exc:
+                log.warning("posting the incident message failed (%s); retrying in %ss", exc, delay)
+                if self._closing.wait(delay):
+                    break
+        return self.chat.post_message(channel, text, parent)
 
     def _resolve(self, record: IncidentRecord, channel: str, thread: str, group: AlertGroup) -> None:
         started, ended = record.started_at, record.resolved_at or self.clock()

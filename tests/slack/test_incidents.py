@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from tests.slack.conftest import CHANNEL, Harness, alert_payload
 
@@ -136,3 +137,33 @@ def test_health_readiness_and_metrics(harness: Harness) -> None:
     harness.runtime.deps.incidents.close()
     r = requests.get(harness.url + "/readyz", timeout=5)
     assert r.status_code == 503 and "worker pool" in r.json()["problems"][0]
+
+
+def test_parent_post_is_retried_when_slack_fails(harness: Harness) -> None:
+    harness.api.fail_next("chat.postMessage", 500)
+    harness.alert(alert_payload())
+    harness.api.wait_for("chat.postMessage", channel=CHANNEL)
+    assert [c.method for c in harness.api.calls if c.method.startswith("chat.postMessage")][:2] == [
+        "chat.postMessage:failed",
+        "chat.postMessage",
+    ]
+    assert len(_parents(harness)) == 1
+    metrics = requests.get(harness.url + "/metrics", timeout=5).text
+    assert 'tugboat_slack_errors_total{method="chat.postMessage"}' in metrics
+
+
+def test_alert_keys() -> None:
+    from bot.domain.alert import parse_alert_group
+    from bot.services.alert_keys import human_duration, notification_key
+
+    a = parse_alert_group(alert_payload(fingerprints=["x", "y"]))
+    b = parse_alert_group(alert_payload(fingerprints=["y", "x"]))
+    refired = parse_alert_group(alert_payload(fingerprints=["x", "y"], starts_at="2026-11-26T03:00:00Z"))
+    assert notification_key(a) == notification_key(b) != notification_key(refired)
+    assert [human_duration(s) for s in (0, 59, 2530, 3600 + 300, 90000)] == [
+        "0s",
+        "59s",
+        "42m 10s",
+        "1h 5m",
+        "1d 1h",
+    ]

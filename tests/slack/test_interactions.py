@@ -267,3 +267,41 @@ def test_investigate_command_opens_a_thread_of_its_own(harness: Harness) -> None
     harness.slack(sr.command("explain", user="UASKER"))
     explained = harness.api.wait_for("chat.postMessage", 4)[3]
     assert explained.args.get("thread_ts") and "traffic surge" in explained.args["text"].lower()
+
+
+def test_two_approvals_needed_first_is_announced_second_merges(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    from bot.settings import ApprovalPolicy
+
+    policy = ApprovalPolicy(approvers=[APPROVER, "USECOND"], required_approvals=2)
+    h = harness_factory(auto_draft=True, policy=policy)
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user=APPROVER,
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    note = h.api.wait_for(
+        "chat.postMessage", thread_ts=thread, text=f"approved by <@{APPROVER}> (1 of 2 approvals)"
+    )
+    assert note and "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user="USECOND",
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    decided = h.api.wait_for("chat.update")[0]
+    assert "Approved by <@USECOND>" in json.dumps(decided.args["blocks"])
+    assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")

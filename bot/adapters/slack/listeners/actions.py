@@ -164,6 +164,9 @@ def _after_decision(
             channel, ts, f"{verb}: {proposal.title}", blocks.decision_blocks(proposal, text)
         )
         return
+    if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
+        deps.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
+        return
     deps.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
     if not outcome.accepted and proposal.state in (ProposalState.EXPIRED, ProposalState.FAILED):
         text = f"{proposal.state.value}: {outcome.message}"
