@@ -62,13 +62,13 @@ def serve(
         _serve_workers(settings, workers)
         return
     runtime = build_runtime(settings, socket_mode=mode == "socket")
-    socket_handler = None
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert runtime.bolt is not None and settings.slack_app_token is not None
         socket_handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
         socket_handler.connect()  # returns at once; events arrive on the client's threads
+        runtime.stop_intake.append(socket_handler.close)
     typer.echo(
         f"tugboat serving on http://{settings.http_host}:{settings.http_port} "
         f"(Slack over {'Socket Mode' if mode == 'socket' else 'HTTP at /slack/events'})",
@@ -80,9 +80,7 @@ def serve(
     try:
         uvicorn.Server(config).run()  # returns on SIGINT/SIGTERM after the lifespan shutdown
     finally:
-        if socket_handler is not None:
-            socket_handler.close()
-        runtime.close()
+        runtime.close()  # idempotent: the lifespan shutdown has normally drained everything
 
 
 def _serve_workers(settings: Settings, workers: int) -> None:

@@ -305,3 +305,9 @@ def test_two_approvals_needed_first_is_announced_second_merges(
     decided = h.api.wait_for("chat.update")[0]
     assert "Approved by <@USECOND>" in json.dumps(decided.args["blocks"])
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_url_verification_challenge_is_answered(harness: Harness) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"}).encode()
+    r = harness.post("/slack/events", body, {"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"challenge": "c-123"}

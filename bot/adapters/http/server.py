@@ -36,6 +36,20 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it exceeds ``limit`` (declared or streamed, chunked or not)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(
     *,
     store: Store,
@@ -64,11 +78,10 @@ def create_app(
             if not hmac.compare_digest(given.encode(), f"Bearer {alertmanager_token}".encode()):
                 ALERTS_REJECTED.labels(reason="unauthorised").inc()
                 return _error(401, "missing or wrong bearer token (see alertmanager_token)")
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_ALERT_BODY:
+        body = await _read_capped(request, MAX_ALERT_BODY)
+        if body is None:
             ALERTS_REJECTED.labels(reason="too_large").inc()
             return _error(413, f"payload larger than {MAX_ALERT_BODY} bytes")
-        body = await request.body()
         try:
             group = parse_alert_group(body)
         except InvalidInput as exc:

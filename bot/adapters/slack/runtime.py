@@ -4,8 +4,9 @@ built from Settings through ``bot.wiring`` (the same path in production and in t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,13 @@ class Runtime:
     http: Starlette
     client: WebClient
     executor: ThreadPoolExecutor
+    # Run first on shutdown, e.g. closing the Socket Mode connection so no new work arrives.
+    stop_intake: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Finish in-flight Slack work and investigations, then stop."""
+        """Stop taking requests, finish in-flight Slack work and investigations, then stop."""
+        while self.stop_intake:
+            self.stop_intake.pop()()
         _drain(self.executor, self.deps.incidents)
 
 
@@ -140,9 +145,10 @@ def build_runtime(
         incidents=incidents,
         bolt=None if socket_mode else bolt,
         alertmanager_token=token,
-        on_shutdown=lambda: _drain(executor, incidents),  # uvicorn's graceful stop
+        on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
     )
-    return Runtime(deps, bolt, http, client, executor)
+    runtime = Runtime(deps, bolt, http, client, executor)
+    return runtime
 
 
 def asgi_app() -> Starlette:
