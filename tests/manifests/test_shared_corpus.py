@@ -9,21 +9,24 @@ import copy
 import difflib
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
 
+from bot.adapters.manifests import editor
 from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse
 from bot.adapters.manifests.layout import split_image
 from bot.adapters.manifests.lines import parse_lines
 from bot.adapters.manifests.quantity import parse_cpu, parse_memory
 from bot.adapters.manifests.resources import WORKLOAD_KINDS, containers_of, edit_field
-from bot.adapters.manifests.tree import compose, to_data
+from bot.adapters.manifests.tree import Mapping, Scalar, Sequence, compose, to_data
 from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.errors import InvalidInput
 from tests.conftest import SHARED
@@ -37,6 +40,11 @@ EXAMPLES = sorted(p.name for p in (SHARED / "scenarios" / "examples").glob("*"))
 
 def load(text: str) -> list[Any]:
     return copy.deepcopy(_load(text))
+
+
+def load_libyaml(text: str) -> list[Any]:
+    """A second, independent reader (libyaml through PyYAML), fast enough for many edits."""
+    return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
 
 
 @lru_cache(maxsize=8)
@@ -65,7 +73,14 @@ def common_prefix(a: str, b: str) -> int:
     return n
 
 
-def check_edit(old: str, new: str, document: int, path: list[str | int], added: bool) -> Any:
+def check_edit(
+    old: str,
+    new: str,
+    document: int,
+    path: list[str | int],
+    added: bool,
+    read: Callable[[str], list[Any]] = load,
+) -> Any:
     """Only the value's line changes (or lines are added); the data differs only at ``path``."""
     a, b = old.split("\n"), new.split("\n")
     ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
@@ -77,7 +92,7 @@ def check_edit(old: str, new: str, document: int, path: list[str | int], added: 
         prefix = common_prefix(old, new)
         suffix = common_prefix(old[prefix:][::-1], new[prefix:][::-1])
         assert "\n" not in old[prefix : len(old) - suffix] and "\n" not in new[prefix : len(new) - suffix]
-    before, after = load(old), load(new)
+    before, after = read(old), read(new)
     got = get_in(after[document], path)
     expected = copy.deepcopy(before)
     set_in(expected[document], path, got)
@@ -248,3 +263,42 @@ def test_line_reader_agrees_with_yaml(shared_dir: Path, name: str) -> None:
     except InvalidInput:
         return  # duplicate keys: refused either way
     assert same_but_block_scalars(expected, [to_data(root) for root in parse_lines(text)])
+
+
+def sample_leaves(node: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], Scalar]]:
+    if isinstance(node, Scalar):
+        yield path, node
+    elif isinstance(node, Mapping):
+        for key, value in node.entries:
+            yield from sample_leaves(value, [*path, str(key.value)])
+    elif isinstance(node, Sequence):
+        for index, item in enumerate(node.items):
+            yield from sample_leaves(item, [*path, index])
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_line_mode_edits_on_real_files(shared_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The by-line fallback, forced on valid files, still changes exactly the value's text."""
+    text = (shared_dir / "manifests" / name).read_bytes().decode("utf-8")
+    try:
+        compose(text, name)
+    except InvalidInput:
+        return
+
+    def refuse(text: str, where: str = "") -> Any:
+        raise YAMLError("forced: read by line")
+
+    monkeypatch.setattr(editor, "compose", refuse)
+    parsed = parse(text, name)
+    assert parsed.by_line
+    for index, root in enumerate(parsed.roots):
+        leaves = [(p, s) for p, s in sample_leaves(root, []) if s.style not in ("|", ">")]
+        leaves = [(p, s) for p, s in leaves if not isinstance(s.value, dict | list)]
+        per_document = max(1, 30 // len(parsed.roots))  # about 30 edits per file
+        for path, scalar in leaves[:: max(1, len(leaves) // per_document)]:
+            value: Any = (
+                4321 if isinstance(scalar.value, int) and not isinstance(scalar.value, bool) else "tb-new"
+            )
+            edit = edit_path(text, path, value, document=index, where=name)
+            assert edit.by_line and BY_LINE_NOTE in edit.notes
+            assert str(check_edit(text, edit.text, index, edit.data_path, False)) == str(value)
