@@ -258,7 +258,8 @@ class CapacityPlanner:
         planned = repo.plan(w, "replicas", finding.replicas)
         what = f"raise {finding.capacity.hpa} maxReplicas" if finding.capacity.hpa else "scale"
         title = (
-            f"Capacity: {what} {w.name} to {finding.replicas} before the predicted breach "
+            f"Capacity: {what} {w.name} to {finding.replicas}{'' if finding.capacity.hpa else ' replicas'} "
+            "before the predicted breach "
             f"at {finding.breach_at:%Y-%m-%d %H:%M} UTC"
         )
         rationale = "\n".join([finding.reason, *finding.notes, *planned.notes])

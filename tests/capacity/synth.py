@@ -35,6 +35,7 @@ class Workload:
     memory: Callable[[float], float] = lambda t: 100 * MiB  # per pod, before OOM handling
     memory_limit: int | None = None  # bytes; reaching it is an OOM kill
     cpu_limit: float | None = 1.0
+    since: int = 0  # seconds after the cluster's start when the workload first runs
 
     def pod_names(self) -> list[str]:
         return [f"{self.name}-7c9d8f6b5d-{chr(97 + i) * 5}" for i in range(self.pods)]
@@ -60,9 +61,9 @@ class Cluster:
         for w in self.workloads:
             ns, rs = w.namespace, w.pod_names()[0].rsplit("-", 1)[0]
             restarts = dict.fromkeys(w.pod_names(), 0)
-            born = dict.fromkeys(w.pod_names(), float(self.start))
+            born = dict.fromkeys(w.pod_names(), float(self.start + w.since))
             oomed: set[str] = set()
-            for t in range(self.start, self.end + 1, STEP):
+            for t in range(self.start + w.since, self.end + 1, STEP):
                 self.add(
                     "kube_deployment_spec_replicas",
                     "gauge",

@@ -10,10 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot import wiring
 from bot.adapters.prometheus import PrometheusMetrics
+from bot.cli.main import app
+from bot.domain.errors import SourceUnavailable
 from bot.domain.proposal import Action, ProposalState
-from bot.services.capacity import CapacityPlanner, run_capacity_job
+from bot.services.capacity import CapacityPlanner, forecast_for_slack, run_capacity_job, submit_findings
 from bot.settings import Settings
 from tests.capacity.synth import DAY, START, Cluster, Workload, daily, deployment
 from tests.support.gitops import make_remote
@@ -37,12 +41,29 @@ def flat(t: float) -> float:
 FILES = {
     "apps/checkout/deployment.yaml": deployment("checkout", 3),
     "apps/catalog/deployment.yaml": deployment("catalog", 2),
+    # the same growth, but an autoscaler may take search to 6 replicas: 6 x 1 x 0.7 = 4.2 cores
+    "apps/search/deployment.yaml": deployment("search", 3),
+    "apps/search/hpa.yaml": """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: search
+  namespace: shop
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: search}
+  minReplicas: 2
+  maxReplicas: 6
+""",
 }
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, prometheus_binaries: None) -> object:
-    cluster = Cluster(START, AT, [Workload("checkout", growing), Workload("catalog", flat, pods=2)])
+    cluster = Cluster(
+        START,
+        AT,
+        [Workload("checkout", growing), Workload("catalog", flat, pods=2), Workload("search", growing)],
+    )
     om = cluster.build().write(tmp_path_factory.mktemp("om") / "metrics.om")
     with running_prometheus(om) as url:
         yield url
@@ -62,7 +83,10 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     run = run_capacity_job(settings, at, repo_dir=remote.work, cache_dir=tmp_path / "cache")
 
     by_name = {f.workload: f for f in run.findings}
-    assert set(by_name) == {"checkout", "catalog"}
+    assert set(by_name) == {"checkout", "catalog", "search"}
+    search = by_name["search"]  # the autoscaler's maxReplicas is the capacity, not spec.replicas
+    assert not search.short and search.capacity is not None and search.capacity.hpa == "search"
+    assert search.capacity.replicas == 6 and search.reason.startswith("peak forecast 5")
     short = by_name["checkout"]
     assert short.short and short.breach_at is not None
     assert at < short.breach_at < datetime.fromtimestamp(AT + DAY, UTC)
@@ -71,6 +95,7 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     assert [p.service for p in run.opened] == ["checkout"]
     proposal = run.opened[0]
     assert proposal.action is Action.SCALE and proposal.state is ProposalState.OPEN
+    assert proposal.title.startswith(f"Capacity: scale checkout to {short.replicas} replicas before")
     assert f"{short.breach_at:%Y-%m-%d %H:%M} UTC" in proposal.title
     # the branch exists on the remote, main is untouched, and the diff is the one replicas line
     assert remote.head(proposal.branch or "") == proposal.head_sha
@@ -87,8 +112,10 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     assert graph is not None and graph.thresholds[0].value == pytest.approx(2.1)
     assert {s.labels["__name__"] for s in graph.series} >= {"CPU used", "forecast upper bound"}
 
-    again = run_capacity_job(settings, at, repo_dir=remote.work, cache_dir=tmp_path / "cache")
-    assert not again.opened and "already open" in again.skipped[0]  # a scheduled re-run does not duplicate
+    # a scheduled re-run finds the open proposal and does not open another
+    wf = wiring.workflow(settings, wiring.store(settings), wiring.change_host(settings, tmp_path / "cache"))
+    again = submit_findings(run.findings, wf)
+    assert not again.opened and again.skipped == [f"checkout: proposal {proposal.id} is already open"]
 
 
 def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path) -> None:
@@ -101,35 +128,29 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
     assert flat_finding.reason.startswith("peak forecast ")
     share = int(flat_finding.reason.split()[2].rstrip("%"))
     assert 35 <= share <= 55  # 0.6 cores of 2 x 1 x 0.7 = 1.4
+    text = forecast_for_slack(
+        "catalog", Settings(prometheus_url=prometheus), at=datetime.fromtimestamp(AT, UTC), repo_dir=repo
+    )
+    assert text.startswith("*catalog (shop)*: enough capacity: peak forecast")
 
 
 def test_cli_json_and_bad_input(prometheus: str, tmp_path: Path) -> None:
     repo = make_remote(tmp_path / "gitops", FILES).work
-    from typer.testing import CliRunner
-
-    from bot.cli.main import app
-
     args = ["capacity", "--prometheus-url", prometheus, "--repo", str(repo)]
     out = CliRunner().invoke(app, [*args, "--at", str(AT), "--json"])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert {f["workload"]: f["short"] for f in doc["findings"]} == {"catalog": False, "checkout": True}
+    assert {f["workload"]: f["short"] for f in doc["findings"]} == {
+        "catalog": False,
+        "checkout": True,
+        "search": False,
+    }
     # errors meant for people: one line on stderr, exit 2, from the installed entry point
     cmd = [sys.executable, "-m", "bot", *args]
     bad = subprocess.run([*cmd, "--horizon", "tomorrow"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--horizon" in bad.stderr
-    down = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "capacity",
-            "--prometheus-url",
-            "http://127.0.0.1:9",
-            "--repo",
-            str(repo),
-        ],
-        capture_output=True,
-        text=True,
+    down = CliRunner().invoke(
+        app, ["capacity", "--prometheus-url", "http://127.0.0.1:9", "--repo", str(repo)]
     )
-    assert down.returncode == 2 and "cannot connect to Prometheus" in down.stderr
+    assert isinstance(down.exception, SourceUnavailable)
+    assert "cannot connect to Prometheus at http://127.0.0.1:9" in str(down.exception)
