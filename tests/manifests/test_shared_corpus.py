@@ -230,14 +230,13 @@ def test_example_repositories_resolve_and_edit(shared_dir: Path, tmp_path: Path,
             assert planned.changes[0].to == (value if field != "memory" else 1229 * 2**20)
 
     remediation = expected["remediation"]
-    field = {"scale": "replicas", "set_cpu_limit": "cpu", "set_memory_limit": "memory"}.get(
-        remediation["action"]
-    )
-    if field is None:
+    actions = {"scale": "replicas", "set_cpu_limit": "cpu", "set_memory_limit": "memory"}
+    target = actions.get(remediation["action"])
+    if target is None:
         return
-    planned = repo.plan(remediation["service"], remediation.get("field", field), remediation["min_value"])
+    planned = repo.plan(remediation["service"], remediation.get("field", target), remediation["min_value"])
     subprocess.run(["git", "-C", str(root), "apply", "-"], input=planned.diff.encode(), check=True)
-    after = ManifestRepo(root).effective(remediation["service"], field).value
+    after = ManifestRepo(root).effective(remediation["service"], target).value
     assert remediation["min_value"] <= after <= remediation["max_value"]
 
 

@@ -7,6 +7,7 @@ not valid YAML are read by ``lines.parse_lines`` instead, and then exactly one l
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,14 +123,14 @@ def select_document(parsed: Parsed, document: str | int | None, segments: list[S
     raise InvalidInput(f"{where} has {len(docs)} documents ({labels}); choose one with KIND/NAME")
 
 
-def set_path(text: str, path: str | list[Segment], value: Any, document: str | int | None = None) -> str:
+def set_path(text: str, path: str | Sequence[Segment], value: Any, document: str | int | None = None) -> str:
     """The new text with the value at ``path`` set to ``value``; every other byte unchanged."""
     return edit_path(text, path, value, document).text
 
 
 def edit_path(
     text: str,
-    path: str | list[Segment],
+    path: str | Sequence[Segment],
     value: Any,
     document: str | int | None = None,
     where: str = "the file",
