@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -167,3 +168,36 @@ def test_alert_keys() -> None:
         "1h 5m",
         "1d 1h",
     ]
+
+
+def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.adapters.slack.runtime import build_runtime
+    from tests.slack.conftest import make_settings, scale_investigation
+    from tests.support.asgi_server import serving
+    from tests.support.gitops import make_remote
+    from tests.support.slack_api import running_slack_api
+
+    monkeypatch.chdir(tmp_path)
+    remote = make_remote(tmp_path / "git")
+    with running_slack_api() as api:
+        settings = make_settings(api, tmp_path, remote.work)
+        replicas = [
+            build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
+            for _ in range(2)
+        ]
+        with serving(replicas[0].http) as one, serving(replicas[1].http) as two:
+            payload = alert_payload()
+
+            def send(url: str) -> str:
+                return requests.post(url + "/alerts/alertmanager", json=payload, timeout=10).json()["status"]
+
+            with ThreadPoolExecutor(8) as pool:  # Alertmanager HA pairs send the same group to each replica
+                statuses = list(pool.map(send, [one, two] * 4))
+            assert sorted(statuses) == ["accepted"] + ["duplicate"] * 7
+            api.wait_for("files.completeUploadExternal")
+            time.sleep(1.0)
+        parents = [c for c in api.of("chat.postMessage") if not c.args.get("thread_ts")]
+        investigations = [
+            c for c in api.of("chat.postMessage") if "Investigation" in str(c.args.get("blocks"))
+        ]
+        assert len(parents) == 1 and len(investigations) == 1

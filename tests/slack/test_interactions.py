@@ -311,3 +311,18 @@ def test_url_verification_challenge_is_answered(harness: Harness) -> None:
     body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"}).encode()
     r = harness.post("/slack/events", body, {"Content-Type": "application/json"})
     assert r.status_code == 200 and r.json() == {"challenge": "c-123"}
+
+
+def test_forged_approve_click_merges_nothing(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory(auto_draft=True)
+    h.alert(alert_payload())
+    proposal_id, ts, _ = _proposal_message(h)
+    body, headers = sr.button(
+        blocks.ACTION_APPROVE, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts
+    )
+    forged = {**headers, **sr.sign(body, secret="guessed")}
+    assert h.post("/slack/events", body, forged, sign=False).status_code == 401
+    time.sleep(1.0)
+    assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
+    assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+    assert h.api.of("chat.update") == []
