@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ import numpy as np
 
 from tests.scenariogen import names
 from tests.scenariogen.alerting import NoSeparation, Rule, Rules, fires, payload, threshold
+from tests.scenariogen.extras import pod_level_cgroups, staging_copies
 from tests.scenariogen.history import Event, build_repo, plan_events, workloads
 from tests.scenariogen.logs import write_logs
 from tests.scenariogen.metrics import build_store
@@ -91,6 +93,20 @@ def remediation(plan: Plan, world: dict[str, SvcSim], events: list[Event]) -> di
     }
 
 
+def _decorate(plan: Plan, store: Store) -> None:
+    """Series that do not change the incident but trip naive queries; added after the alert is chosen."""
+    rng = random.Random(plan.seed * 59 + 3)
+    if rng.random() < 0.35 and not plan.extra.get("compact"):
+        pod_level_cgroups(store)
+    callers = {plan.culprit}
+    for s in reversed(plan.services):  # everything that reaches the culprit shows symptoms
+        if set(s.callees) & callers:
+            callers.add(s.name)
+    healthy = [s.name for s in plan.services if s.name not in callers and s.name != plan.alerting]
+    if healthy and rng.random() < 0.3 and not plan.extra.get("compact"):
+        plan.extra["staging"] = staging_copies(plan, store, rng.sample(healthy, min(2, len(healthy))))
+
+
 def generate(out_dir: Path | str, seed: int, kind: str | None = None, **knobs: Any) -> Path:
     """Write one scenario directory under out_dir and return its path."""
     out_dir = Path(out_dir)
@@ -108,6 +124,7 @@ def generate(out_dir: Path | str, seed: int, kind: str | None = None, **knobs: A
         except NoSeparation as exc:
             last_error = exc
             continue
+        _decorate(plan, store)
         return _write(out_dir, plan, ws, events, world, store, rule, thr, starts, attempt)
     raise RuntimeError(f"seed {seed}: no draw gave a separable alert ({last_error})")
 

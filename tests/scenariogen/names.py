@@ -161,5 +161,10 @@ def rfc3339(t: float) -> str:
 
 
 def pick_services(rng: random.Random, n: int) -> list[str]:
-    """An entry service (the public edge) followed by n-1 backends."""
-    return [rng.choice(ENTRY_SERVICES), *rng.sample(SERVICES, n - 1)]
+    """An entry service (the public edge) followed by n-1 backends; sometimes two share a prefix
+    (orders, orders-api), which catches pod-name regexes that forget the hash suffix."""
+    picked = [rng.choice(ENTRY_SERVICES), *rng.sample(SERVICES, n - 1)]
+    if n >= 4 and rng.random() < 0.3:
+        i = rng.randrange(2, n)
+        picked[i] = f"{picked[rng.randrange(1, i)]}-{rng.choice(['api', 'worker', 'v2', 'proxy', 'sync'])}"
+    return picked

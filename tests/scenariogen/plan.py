@@ -240,7 +240,7 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     plan.extra["compact"] = bool(knobs.get("compact", False))
     if plan.extra["compact"]:
         for s in svcs:
-            s.replicas = min(s.replicas, 3)
+            s.replicas = min(s.replicas, 3 if s is culprit else 2)
     _shape_incident(rng, plan, culprit, bool(hpa), downstream)
     return plan
 
