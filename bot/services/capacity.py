@@ -24,7 +24,7 @@ from bot.analysis import red
 from bot.analysis.gather import to_grid
 from bot.analysis.workloads import Ownership
 from bot.domain.alert import now_utc
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
@@ -184,7 +184,11 @@ class CapacityPlanner:
             if w is None:
                 finding.reason = f"not defined in {self.repo_root}: nothing to propose"
                 continue
-            capacity, container = self._capacity(repo, w)
+            try:
+                capacity, container = self._capacity(repo, w)
+            except TugboatError as exc:  # one odd manifest must not hide the other workloads
+                finding.reason = f"cannot read its capacity from the repository: {exc}"
+                continue
             rows = container_rows(cpu, key, container)
             seen = np.isfinite(rows).any(axis=0) if rows is not None else np.zeros(0, bool)
             if capacity is None or rows is None or seen.sum() < cap.MIN_HISTORY_ROWS:
@@ -306,8 +310,12 @@ def submit_findings(
         if same:
             run.skipped.append(f"{finding.workload}: proposal {same[0].id} is already {same[0].state.value}")
             continue
-        submitted = workflow.submit(finding.proposal, requested_by=REQUESTED_BY)
-        finding.proposal = workflow.open(submitted.id, actor=REQUESTED_BY)
+        try:  # the policy scan may refuse one proposal; the others still go out
+            submitted = workflow.submit(finding.proposal, requested_by=REQUESTED_BY)
+            finding.proposal = workflow.open(submitted.id, actor=REQUESTED_BY)
+        except TugboatError as exc:
+            run.skipped.append(f"{finding.workload}: not opened: {exc}")
+            continue
         run.opened.append(finding.proposal)
         if notify is not None:
             notify(finding, finding.proposal)

@@ -50,10 +50,13 @@ class Rightsizer:
         working_set = fetch.sel("container_memory_working_set_bytes", Matcher("container", "", "!="))
         # the max over each step, so a short peak between two grid points is not missed
         mem_q = f"max by (namespace, pod, container) (max_over_time({working_set}[{dur(fetch.step)}]))"
-        cpu_rows = container_rows(fetch.cpu(), key, container)
+        cpu = fetch.cpu()
+        cpu_rows = container_rows(cpu, key, container)
+        # metrics may name containers differently from the manifest: then all of them count
+        strict = any(c == container for (_, wl, c) in cpu if wl == w.name)
         mem_rows = container_rows(fetch.per_pod(mem_q), key, container)
         empty = np.full((1, len(fetch.grid)), np.nan)
-        inst = self._instants(fetch, key, container)
+        inst = self._instants(fetch, key, container if strict else None)
         usage = rs.Usage(
             fetch.grid,
             cpu_rows if cpu_rows is not None else empty,
@@ -81,7 +84,7 @@ class Rightsizer:
                 v
                 for ls, v in fetch.instant(promql)
                 if fetch.own.workload_of_pod(ls.get("pod", "")) == key[1]
-                and (container is None or ls.get("container") in (container, None))
+                and (container is None or ls.get("container") == container)
                 and math.isfinite(v)
             ]
             return reduce(vals) if vals else None
