@@ -210,3 +210,10 @@ def test_inserted_keys_follow_sibling_indentation_and_line_endings() -> None:
     text = "a:\n    b: 1\nres:\n  requests:\n      cpu: 1\r\n"
     new = set_path(text, "res.limits.cpu", "2")
     assert new == text + '  limits:\r\n      cpu: "2"\r\n'
+
+
+def test_unicode_and_byte_order_mark() -> None:
+    text = '\ufeff# héllo ✓ 😀\nname: "日本"  # コメント\nb:\n  c: 1\n'
+    assert set_path(text, "b.c", 2) == text.replace("c: 1", "c: 2")
+    assert set_path(text, "name", "東京") == text.replace("日本", "東京")
+    assert set_path(text, "b.d", "x") == text + "  d: x\n"

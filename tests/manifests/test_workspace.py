@@ -255,3 +255,27 @@ def test_kustomize_patches_set_the_effective_value(tmp_path: Path) -> None:
     assert planned.changes[0].file == "overlays/prod/api-patch.yaml" and planned.changes[0].to == 3 * 2**30
     apply(root, planned)
     apply(root, ManifestRepo(root).plan("api", "replicas", 6))  # a fresh snapshot of the tree
+
+
+WITH_HPA = "resources:\n  - ../../base/web\n  - ../../base/web/hpa.yaml\n"
+
+
+def test_kustomize_hpa_counts_only_where_the_overlay_deploys_it(tmp_path: Path) -> None:
+    root = git_repo(
+        tmp_path,
+        {
+            "base/web/deployment.yaml": deployment("web", 1),
+            "base/web/hpa.yaml": hpa("web", 2, 5),
+            "base/web/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+            "overlays/staging/kustomization.yaml": WITH_HPA,
+            "overlays/production/kustomization.yaml": "resources:\n  - ../../base/web\n",
+        },
+    )
+    repo = ManifestRepo(root)
+    assert repo.find("web").hpa_file is None  # production does not deploy the HPA
+    assert repo.effective("web", "replicas").file == "base/web/deployment.yaml"
+    (root / "overlays/production/kustomization.yaml").write_text(WITH_HPA)
+    repo = ManifestRepo(root)
+    assert repo.find("web").hpa_file == "base/web/hpa.yaml"
+    eff = repo.effective("web", "replicas")
+    assert (eff.file, eff.field, eff.value) == ("base/web/hpa.yaml", "hpa.maxReplicas", 5)

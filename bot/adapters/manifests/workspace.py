@@ -103,9 +103,13 @@ class ManifestRepo:
             if isinstance(doc, dict) and doc.get("kind") == kind and isinstance(doc.get("metadata"), dict)
         ]
 
-    def _hpa(self, kind: str, name: str, near: str) -> tuple[str, str] | None:
+    def _hpa(self, kind: str, name: str, near: str, built_by: Kustomization | None) -> tuple[str, str] | None:
+        """(file, name) of the HPA that scales kind/name: the nearest one, and under Kustomize one
+        that the same overlay deploys."""
         hits = []
         for rel, _i, doc in self._docs(HPA_KIND):
+            if built_by is not None and rel not in built_by.files:
+                continue
             ref = (doc.get("spec") or {}).get("scaleTargetRef") or {}
             if isinstance(ref, dict) and ref.get("name") == name and ref.get("kind", kind) == kind:
                 shared = len(posixpath.commonpath([posixpath.dirname(rel), posixpath.dirname(near)]) or "")
@@ -123,7 +127,7 @@ class ManifestRepo:
                 chain, _why = chain_for(self.kustomizations, rel)
                 if not namespace and chain:
                     namespace = next((k.data["namespace"] for k in chain if k.data.get("namespace")), None)
-                hpa = self._hpa(kind, name, rel)
+                hpa = self._hpa(kind, name, rel, chain[0] if chain else None)
                 containers = [str(c.get("name")) for c in containers_of(doc)]
                 found.append(Workload(name, kind, rel, containers, namespace, *(hpa or (None, None))))
         for chart_dir, chart_name in self.charts.items():
@@ -136,9 +140,13 @@ class ManifestRepo:
                 )
         return sorted(found, key=lambda w: (w.name, w.file))
 
-    def find(self, name: str, kind: str | None = None) -> Workload:
+    def find(self, name: str, kind: str | None = None, namespace: str | None = None) -> Workload:
         """The workload called ``name``; when several files define it, the one production builds."""
-        hits = [w for w in self.workloads() if w.name == name and (kind is None or w.kind == kind)]
+        hits = [
+            w
+            for w in self.workloads()
+            if w.name == name and kind in (None, w.kind) and namespace in (None, w.namespace)
+        ]
         if not hits:
             known = ", ".join(sorted({w.name for w in self.workloads()})) or "none"
             raise InvalidInput(f"no workload named {name!r} in {self.root} (workloads: {known})")
