@@ -1,9 +1,10 @@
 """Load forecasts with prediction intervals, for capacity and rightsizing proposals.
 
-The models come from statsforecast: MSTL (one seasonal component per detected period, trend by
-AutoETS) combined with the dynamic optimised Theta method, whose forecasts and interval bounds are
-averaged (an equal-weight combination, which is hard to beat on ops data with daily cycles).
-Without a season, AutoETS and Theta are combined instead.
+The models come from statsforecast. With a season: MSTL (one seasonal component per detected
+period, trend by AutoETS) combined with the seasonal naive forecast at the longest period; their
+forecasts and interval bounds are averaged. The equal-weight combination keeps MSTL's accuracy on
+smooth load and the naive method's robustness on short or irregular series (bench/RESULTS.md).
+Without a season, AutoETS and the dynamic optimised Theta method are combined instead.
 """
 
 from __future__ import annotations
@@ -43,15 +44,12 @@ def seasons_for(values: np.ndarray, timestamps: np.ndarray | None = None) -> lis
 
 
 def _models(seasons: list[int]) -> list[Any]:
-    from statsforecast.models import MSTL, AutoETS, DynamicOptimizedTheta
+    from statsforecast.models import MSTL, AutoETS, DynamicOptimizedTheta, SeasonalNaive
 
     if not seasons:
         return [AutoETS(model="ZZN"), DynamicOptimizedTheta(season_length=1)]
     trend = AutoETS(model="ZZN")
-    return [
-        MSTL(season_length=seasons, trend_forecaster=trend),
-        DynamicOptimizedTheta(season_length=seasons[0]),
-    ]
+    return [MSTL(season_length=seasons, trend_forecaster=trend), SeasonalNaive(season_length=seasons[-1])]
 
 
 def forecast(
