@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     github_app_private_key: SecretStr | None = None
     github_installation_id: int | None = None
     github_api_url: str = "https://api.github.com"
+    github_merge_method: Literal["squash", "merge"] = "squash"
+    github_timeout_s: float = Field(default=15.0, gt=0)
+    github_max_retries: int = Field(default=4, ge=0, description="retries of rate limits and 5xx answers")
+    github_max_wait_s: float = Field(default=120.0, gt=0, description="longest rate-limit wait honoured")
+    github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
+    kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
 
     # HTTP server
     http_host: str = "0.0.0.0"
@@ -146,12 +152,6 @@ class Settings(BaseSettings):
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     log_level: str = "INFO"
     log_json: bool = True
-    github_merge_method: Literal["squash", "merge"] = "squash"
-    github_timeout_s: float = Field(default=15.0, gt=0)
-    github_max_retries: int = Field(default=4, ge=0, description="retries of rate limits and 5xx answers")
-    github_max_wait_s: float = Field(default=120.0, gt=0, description="longest rate-limit wait honoured")
-    github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
-    kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
 
     @classmethod
     def settings_customise_sources(
