@@ -101,3 +101,19 @@ def test_pr_text_carries_the_evidence_and_defuses_untrusted_text() -> None:
     assert "<!--" not in body and "@octo-org" not in body  # no hidden text, no pings
     grafana = query_link("up", None, "https://grafana.example.com")
     assert grafana is not None and grafana.startswith("https://grafana.example.com/explore?left=%7B")
+
+
+def test_auth_choice(tmp_cwd: Path) -> None:
+    import pytest
+    from github import Auth
+
+    from bot.adapters.github.client import github_auth, retry_policy
+    from bot.domain.errors import InvalidInput
+
+    app = Settings(github_app_id=1, github_app_private_key="pem", github_installation_id=2)
+    assert isinstance(github_auth(app), Auth.AppInstallationAuth)  # renews its installation token
+    assert isinstance(github_auth(Settings(github_token="github_pat_x")), Auth.Token)
+    with pytest.raises(InvalidInput, match="incomplete"):
+        github_auth(Settings(github_app_id=1, github_token="github_pat_x"))
+    retry = retry_policy(Settings(github_max_retries=3, github_max_wait_s=45))
+    assert retry.total == 3 and retry.max_rate_limit_wait == 45 and 429 in (retry.status_forcelist or ())

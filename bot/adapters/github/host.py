@@ -153,6 +153,8 @@ class GitHubChangeHost:
                     break
                 if attempt + 1 < self.mergeable_polls:
                     time.sleep(self.poll_wait_s)  # GitHub computes mergeability in the background
+            if pr.mergeable is not True:  # None: still computing; False: conflicts
+                state = "unknown" if pr.mergeable is None else "dirty"
             if state in _NEVER_MERGEABLE or state not in self.policy.allowed_mergeable_states:
                 why = _STATE_HELP.get(state, "Tugboat does not know this state, so it refuses")
                 return MergeResult(
