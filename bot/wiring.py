@@ -100,4 +100,10 @@ def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) 
 
 
 def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWorkflow:
-    return ProposalWorkflow(store, host, settings.policy)
+    from bot.adapters.kubeschema import KubernetesSchema
+
+    checkout = Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None
+    if checkout is not None and (checkout / "HEAD").is_file() and (checkout / "objects").is_dir():
+        checkout = None  # a bare repository has no files to scan: the scan says it read the diff only
+    schema = KubernetesSchema(settings.kubernetes_version)
+    return ProposalWorkflow(store, host, settings.policy, repo_path=checkout, schema=schema)

@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.domain.alert import now_utc
 from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.errors import ConflictError, InvalidInput
+from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.store import Store
+from bot.services.policy_scan import SCAN_REFUSED, ManifestSchema, scan_proposal
 from bot.settings import ApprovalPolicy
 
 Clock = Callable[[], datetime]
@@ -43,18 +45,33 @@ class ProposalWorkflow:
         policy: ApprovalPolicy,
         clock: Clock = now_utc,
         group_members: Callable[[], Collection[str]] = lambda: (),
+        repo_path: Path | None = None,
+        schema: ManifestSchema | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.policy = policy
         self.clock = clock
         self.group_members = group_members
+        self.repo_path = repo_path  # a checkout the policy scan reads (never writes)
+        self.schema = schema
 
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
         """Record a drafted proposal (not yet on the change host)."""
         if not proposal.is_change:
             raise InvalidInput("this proposal changes nothing, so there is nothing to open")
+        scan = scan_proposal(proposal, self.policy, self.repo_path, self.schema)
+        if not scan.ok:
+            event = AuditEvent(
+                at=self.clock(),
+                kind=SCAN_REFUSED,
+                actor=requested_by or "tugboat",
+                proposal_id=proposal.id,
+                data={**_summary(proposal), "reasons": list(scan.reasons), "notes": list(scan.notes)},
+            )
+            self.store.append_audit(event)
+            raise PolicyViolation(scan.explain())
         now = self.clock()
         proposal = proposal.model_copy(
             update={
@@ -65,7 +82,8 @@ class ProposalWorkflow:
             }
         )
         self.store.save_proposal(proposal)
-        self._audit(AuditKind.PROPOSAL_CREATED, proposal, requested_by or "tugboat", _summary(proposal))
+        created = {**_summary(proposal), "scan_notes": list(scan.notes)}
+        self._audit(AuditKind.PROPOSAL_CREATED, proposal, requested_by or "tugboat", created)
         return proposal
 
     def open(self, proposal_id: str, actor: str = "tugboat") -> Proposal:
