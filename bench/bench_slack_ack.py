@@ -146,6 +146,7 @@ def main() -> None:
             latencies = asyncio.run(
                 _run(base + "/slack/events", args.requests, args.concurrency, args.only_help)
             )
+            server_side = _server_quantiles(httpx.get(base + "/metrics", timeout=10).text)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -154,6 +155,7 @@ def main() -> None:
         f"{args.workers} worker(s), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(_summary("tugboat serve --http", latencies) + "   (target p99 <= 50 ms)")
+    print(f"{'server side (histogram)':<24} {server_side}")
     if args.baseline:
         port = free_port()
         bare = subprocess.Popen([sys.executable, "-c", BASELINE, str(port)], stderr=subprocess.DEVNULL)
@@ -166,6 +168,24 @@ def main() -> None:
             bare.terminate()
             bare.wait(30)
         print(_summary("bare uvicorn, same load", floor))
+
+
+def _server_quantiles(metrics: str) -> str:
+    """p50/p99 upper bounds from tugboat_slack_ack_seconds (request in -> ack out, in the server)."""
+    buckets: list[tuple[float, float]] = []
+    for line in metrics.splitlines():
+        if line.startswith("tugboat_slack_ack_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return "no observations"
+
+    def at(q: float) -> str:
+        bound = next(b for b, count in buckets if count >= q * total)
+        return f"<= {bound * 1000:g} ms"
+
+    return f"p50 {at(0.5)}   p99 {at(0.99)}   ({int(total)} requests incl. warm-up)"
 
 
 def _summary(label: str, latencies: list[float]) -> str:

@@ -10,10 +10,19 @@ from __future__ import annotations
 import logging
 
 import typer
+from pydantic import ValidationError
 
-from bot.cli.investigate_cmd import _settings
 from bot.domain.errors import InvalidInput
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise InvalidInput(f"invalid configuration: {where}: {first.get('msg', exc)}") from None
 
 
 def choose_transport(settings: Settings, force_http: bool) -> str:

@@ -44,6 +44,14 @@ SLACK_REQUESTS = Counter(
 )
 
 
+SLACK_ACK_SECONDS = Histogram(
+    "tugboat_slack_ack_seconds",
+    "From a Slack request reaching /slack/events to its acknowledgement",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 3),
+    registry=REGISTRY,
+)
+
+
 def refresh_proposal_gauge(store: Store) -> None:
     counts = Tally(p.state.value for p in store.list_proposals())
     for state in ProposalState:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.adapters.http.metrics import ALERTS_RECEIVED, ALERTS_REJECTED, exposition, refresh_proposal_gauge
+from bot.adapters.http.metrics import (
+    ALERTS_RECEIVED,
+    ALERTS_REJECTED,
+    SLACK_ACK_SECONDS,
+    exposition,
+    refresh_proposal_gauge,
+)
 from bot.domain.alert import parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.ports.store import Store
@@ -61,6 +68,7 @@ def create_app(
     async def slack_events(request: Request) -> Response:
         if bolt is None:
             return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
+        started = time.perf_counter()
         body = await request.body()
         bolt_request = to_bolt_request(request, body)
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -70,6 +78,7 @@ def create_app(
             # Commands and interactions: verification and an ack with no I/O (the work is lazy),
             # well under a millisecond of CPU; a thread hop would only add GIL contention.
             response = bolt.dispatch(bolt_request)
+        SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
         return to_starlette_response(response)
 
     async def alertmanager(request: Request) -> Response:
