@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse, select_document, unified_diff
-from bot.adapters.manifests.resources import FIELDS, edit_field
+from bot.adapters.manifests.quantity import parse_cpu, parse_memory
+from bot.adapters.manifests.resources import FIELDS, canonical_field, edit_field
 from bot.adapters.manifests.tree import locate, parse_path, resolve_plain
+from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.errors import InvalidInput
 
 app = typer.Typer(
@@ -66,3 +70,53 @@ def set_value(
         typer.echo(f"note: {BY_LINE_NOTE}", err=True)
     if edit.text == text:
         typer.echo(f"{file}: already {value}; nothing to change", err=True)
+
+
+def _units(field: str, raw: str) -> Any:
+    """A command-line value in the field's units: 3, 750m or 0.75 (cores), 1Gi or bytes, an image."""
+    name = canonical_field(field)
+    if name == "image":
+        return raw
+    if name.startswith("cpu"):
+        return parse_cpu(raw)
+    if name.startswith("memory"):
+        return parse_memory(raw)
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} takes a whole number, got {raw!r}") from exc
+
+
+@app.command("effective")
+def effective(
+    repo: Path = typer.Argument(..., help="A checkout of the GitOps repository."),
+    workload: str = typer.Argument(..., help="The workload's name."),
+    field: str = typer.Option("replicas", "--field", help="replicas, cpu, memory, cpu_request, image, ..."),
+    container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
+) -> None:
+    """Show which file and path decide a workload's value (overlay, HPA, Helm values or the manifest)."""
+    found = ManifestRepo(repo).effective(workload, field, container)
+    typer.echo(json.dumps(asdict(found), indent=2))
+
+
+@app.command("plan")
+def plan(
+    repo: Path = typer.Argument(..., help="A checkout of the GitOps repository."),
+    workload: str = typer.Argument(..., help="The workload's name."),
+    field: str = typer.Option(
+        ..., "--field", help="replicas, cpu, memory, cpu_request, memory_request, image."
+    ),
+    value: str = typer.Option(..., "--value", help="5, 750m, 1.5, 1Gi, registry/app:1.2.3"),
+    container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
+    as_json: bool = typer.Option(False, "--json", help="Print the changes and notes as JSON too."),
+) -> None:
+    """Print the minimal diff that sets a workload's value where it takes effect."""
+    manifests = ManifestRepo(repo)
+    planned = manifests.plan(workload, field, _units(field, value), container)
+    if as_json:
+        changes = [c.public() for c in planned.changes]
+        typer.echo(json.dumps({"changes": changes, "notes": planned.notes, "diff": planned.diff}, indent=2))
+        return
+    for note in planned.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(planned.diff, nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,31 @@ def test_bad_input_is_one_line_without_traceback(manifest: Path, args: list[str]
 def test_missing_file(tmp_path: Path) -> None:
     out = tugboat("manifest", "set", "nope.yaml", "--path", "a", "--value", "1", cwd=tmp_path)
     assert out.returncode == 2 and "is not a file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_effective_and_plan_on_a_repository(tmp_path: Path) -> None:
+    (tmp_path / "apps/checkout").mkdir(parents=True)
+    (tmp_path / "apps/checkout/deployment.yaml").write_bytes(TEXT.encode())
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    out = tugboat("manifest", "effective", ".", "checkout", "--field", "cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert (found["file"], found["value"], found["container"]) == (
+        "apps/checkout/deployment.yaml",
+        1.0,
+        "checkout",
+    )
+    out = tugboat(
+        "manifest", "plan", ".", "checkout", "--field", "memory", "--value", "1.5Gi", "--json", cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    planned = json.loads(out.stdout)
+    assert planned["changes"] == [
+        {"file": "apps/checkout/deployment.yaml", "field": "memory", "from": None, "to": 1536 * 2**20,
+         "resource": "Deployment/checkout", "container": "checkout"}
+    ]  # fmt: skip
+    applied = subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=planned["diff"].encode(), check=False)
+    assert applied.returncode == 0
+    out = tugboat("manifest", "plan", ".", "nope", "--field", "replicas", "--value", "3", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith("error: no workload named 'nope'")
