@@ -49,7 +49,7 @@ class Usage:
     timestamps: np.ndarray
     cpu: np.ndarray  # cores
     memory: np.ndarray  # working set bytes (the max over each step)
-    oom_kills: int = 0  # containers seen terminated with reason OOMKilled
+    oom_pods: int = 0  # pods whose container was seen terminated with reason OOMKilled
     restarts: int = 0
     memory_limit_seen: int | None = None  # the largest memory limit the pods ran with
 
@@ -120,7 +120,7 @@ class Recommendation:
         if self.refused:
             return f"{self.workload}: not rightsized: {self.refused}"
         if not self.changes:
-            return f"{self.workload}: requests and limits already fit {self.data_hours:.0f} h of usage"
+            return f"{self.workload}: no change proposed from {self.data_hours:.0f} h of usage"
         return f"{self.workload}: " + "; ".join(c.text() for c in self.changes)
 
 
@@ -224,12 +224,14 @@ def _memory(
 ) -> None:
     limit_hit = usage.memory_limit_seen or cur.memory_limit
     near_limit = limit_hit is not None and peak >= NEAR_LIMIT * limit_hit
-    oom = usage.oom_kills > 0 or (usage.restarts > 0 and near_limit)
+    oom = usage.oom_pods > 0 or (usage.restarts > 0 and near_limit)
     wanted = _round_up(peak * (1 + buffer), MEMORY_STEP)
     if oom and limit_hit is not None:
         # the working set is cut off at the limit: the need is above it, by an unknown amount
         wanted = max(wanted, _round_up(limit_hit * OOM_STEP, MEMORY_STEP))
-        evidence = f"{usage.oom_kills} OOM kill(s)" if usage.oom_kills else f"{usage.restarts} restart(s)"
+        evidence = f"{usage.restarts} restart(s)"
+        if usage.oom_pods:
+            evidence = f"OOMKilled in {usage.oom_pods} pod(s)"
         why = (
             f"{evidence} at the {_fmt_memory(limit_hit)} limit; the working set peaked at {_fmt_memory(peak)}"
         )

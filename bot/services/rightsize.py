@@ -98,7 +98,7 @@ class Rightsizer:
         restarted = total(f"{grouped}(increase({restarts}[{w}]))", lambda v: float(sum(v)))
         seen = total(f"{grouped}(max_over_time({limits}[{w}]))", max)
         return {
-            "oom_kills": int(ooms or 0),
+            "oom_pods": int(ooms or 0),
             "restarts": round(restarted or 0),
             "memory_limit_seen": int(seen) if seen else None,
         }

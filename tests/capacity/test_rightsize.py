@@ -122,7 +122,7 @@ def test_oom_kills_raise_memory_above_the_limit_that_was_hit(prometheus: str, re
     # the working set never shows more than 256Mi; the need is above it, not at the peak + 15%
     assert changes["memory"].current == 256 * MiB and changes["memory"].value >= 384 * MiB
     assert changes["memory_request"].value == changes["memory"].value
-    assert "OOM kill" in changes["memory"].reason
+    assert "OOMKilled in 2 pod(s) at the 256Mi limit" in changes["memory"].reason
     assert rec.proposal is not None
     minus = sorted(
         line for line in rec.proposal.diff.splitlines() if line.startswith("-") and "---" not in line
