@@ -96,6 +96,10 @@ def remediation(plan: Plan, world: dict[str, SvcSim], events: list[Event]) -> di
 def _decorate(plan: Plan, store: Store) -> None:
     """Series that do not change the incident but trip naive queries; added after the alert is chosen."""
     rng = random.Random(plan.seed * 59 + 3)
+    quiet_end = plan.index(plan.onset) - 20 * 60 // plan.step
+    if rng.random() < 0.3 and quiet_end > 20:
+        i = rng.randrange(10, quiet_end)
+        store.gaps = set(range(i, i + rng.randint(1, 2)))
     if rng.random() < 0.35 and not plan.extra.get("compact"):
         pod_level_cgroups(store)
     callers = {plan.culprit}

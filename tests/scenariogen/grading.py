@@ -42,7 +42,8 @@ def undent_containers(text: str) -> str:
         have = len(lines[i + 1]) - len(lines[i + 1].lstrip(" "))
         if have < want:
             pad = " " * (want - have)
-            lines[i + 1 :] = [pad + x if x.strip() else x for x in lines[i + 1 :]]
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("---")), len(lines))
+            lines[i + 1 : end] = [pad + x if x.strip() else x for x in lines[i + 1 : end]]
         break
     return "".join(lines)
 

@@ -65,6 +65,10 @@ class Renderer:
             "deploy/base": "deploy/overlays/prod",
         }.get(plan.root, "overlays/production")
         self.omit_replicas_with_hpa = rng.random() < 0.5
+        # where the Service object lives: none, a second document after the Deployment, or its own file
+        self.service_doc = rng.choice(["none", "same_file", "own_file", "own_file"])
+        # application settings in a ConfigMap (rolled by a reloader annotation) instead of inline env
+        self.configmap = plan.layout != "helm" and rng.random() < 0.35
 
     def paths(self, w: Workload) -> dict[str, str]:
         r = self.p.root
@@ -83,11 +87,20 @@ class Renderer:
             if self.p.layout == "helm":
                 files |= self.helm(w)
                 continue
-            files[self.paths(w)["deployment"]] = self.deployment(w)
+            dep = self.deployment(w)
+            if self.configmap:
+                files[f"{self.p.root}/{w.name}/configmap.yaml"] = self.config_map(w)
+            if self.service_doc == "same_file":
+                dep += "---\n" + self.service(w)
+            elif self.service_doc == "own_file":
+                files[f"{self.p.root}/{w.name}/service.yaml"] = self.service(w)
+            files[self.paths(w)["deployment"]] = dep
             if w.hpa:
                 files[self.paths(w)["hpa"]] = self.hpa(w)
             if self.p.layout == "kustomize":
-                res = ["deployment.yaml"] + (["hpa.yaml"] if w.hpa else [])
+                res = ["deployment.yaml"] + (["service.yaml"] if self.service_doc == "own_file" else [])
+                res += ["configmap.yaml"] if self.configmap else []
+                res += ["hpa.yaml"] if w.hpa else []
                 files[f"{self.p.root}/{w.name}/kustomization.yaml"] = (
                     "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
                     + "".join(f"  - {r}\n" for r in res)
@@ -109,7 +122,14 @@ class Renderer:
             f"{inner}env:",
         ]
         for k, v in w.env.items():
-            lines += [f"{inner}{sub}- name: {k}", f'{inner}{sub}  value: "{v}"']
+            if k == "LOG_LEVEL" or not self.configmap:
+                lines += [f"{inner}{sub}- name: {k}", f'{inner}{sub}  value: "{v}"']
+        if self.configmap:
+            lines += [
+                f"{inner}envFrom:",
+                f"{inner}{sub}- configMapRef:",
+                f"{inner}{sub}    name: {w.name}-config",
+            ]
         lines += [
             f"{inner}resources:",
             f"{inner}  requests:",
@@ -137,6 +157,8 @@ class Renderer:
         meta = [f"  name: {w.name}"] + (
             [f"  namespace: {p.namespace}"] if self.ns_in_meta and not kust else []
         )
+        if self.configmap:
+            meta += ["  annotations:", f'    configmap.reloader.stakater.com/reload: "{w.name}-config"']
         out = [
             "apiVersion: apps/v1",
             "kind: Deployment",
@@ -169,6 +191,29 @@ class Renderer:
         col = (0 if kust else 2) if p.quirk else (8 if self.seq == "indented" else 6)
         out += self.container(w, col, with_tag=not kust)
         return "\n".join(out) + "\n"
+
+    def config_map(self, w: Workload) -> str:
+        data = [f'  {k}: "{v}"' for k, v in w.env.items() if k != "LOG_LEVEL"]
+        head = ["apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: {w.name}-config", "data:"]
+        return "\n".join(head + data) + "\n"
+
+    def service(self, w: Workload) -> str:
+        ns = [f"  namespace: {self.p.namespace}"] if self.ns_in_meta and self.p.layout != "kustomize" else []
+        lines = [
+            "apiVersion: v1",
+            "kind: Service",
+            "metadata:",
+            f"  name: {w.name}",
+            *ns,
+            "spec:",
+            "  selector:",
+            f"    app: {w.name}",
+            "  ports:",
+            "    - name: http",
+            "      port: 80",
+            "      targetPort: 8080",
+        ]
+        return "\n".join(lines) + "\n"
 
     def hpa(self, w: Workload) -> str:
         assert w.hpa

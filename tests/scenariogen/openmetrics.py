@@ -32,6 +32,7 @@ class Store:
     def __init__(self, timestamps: np.ndarray) -> None:
         self.ts = timestamps
         self.families: dict[str, Family] = {}
+        self.gaps: set[int] = set()  # sample indices lost for every target (a Prometheus restart)
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[Series]] = {}
 
     def add(self, family: str, type_: str, name: str, labels: dict[str, str], values: np.ndarray) -> None:
@@ -63,6 +64,8 @@ class Store:
                     s.name + "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items())) + "}"
                 )
                 for i in np.flatnonzero(~np.isnan(s.values)):
+                    if i in self.gaps:
+                        continue
                     yield f"{head} {_fmt(s.values[i])} {ts[i]}\n"
         yield "# EOF\n"
 
