@@ -73,10 +73,13 @@ def classify(path: str, documents: list[Any]) -> list[Doc]:
 def structural_problems(doc: Doc) -> list[str]:
     """Kustomizations and values files cannot be schema-checked; their shape still can."""
     data = doc.data
+    if doc.kind != "kustomization":
+        # Helm values are a mapping; a JSON 6902 patch file is a list of operations.
+        if isinstance(data, dict) or (isinstance(data, list) and all(isinstance(i, dict) for i in data)):
+            return []
+        return [f"{doc.label} is neither a mapping nor a list of mappings"]
     if not isinstance(data, dict):
         return [f"{doc.label} is not a mapping"]
-    if doc.kind != "kustomization":
-        return []
     problems = [f"{doc.label}: unknown key {k!r}" for k in data if k not in _KUSTOMIZATION_KEYS]
     for key in ("resources", "bases", "components"):
         items = data.get(key, [])

@@ -26,6 +26,7 @@ from bot.services import manifest_rules as rules
 from bot.settings import ApprovalPolicy
 
 SCAN_REFUSED = "proposal.scan_refused"  # audit kind of a refusal
+TEXT_ONLY = "\0text-only"  # file_problems: this file could only be checked from the diff text
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _ALLOWED_FIELDS = {f.value for f in Field_}
 
@@ -70,6 +71,9 @@ def scan_proposal(
         changed = _apply_in_memory(repo, proposal.diff, files, reasons)
         for path, (before, after) in (changed or {}).items():
             reasons += file_problems(path, before, after, policy, schema, notes, allow_any_field=revert)
+        if TEXT_ONLY in reasons:
+            reasons = [r for r in reasons if r != TEXT_ONLY]
+            reasons += diff_text_problems(proposal.diff) + declared_value_problems(proposal, policy)
     unique = list(dict.fromkeys(reasons))
     return ScanResult(not unique, tuple(unique), tuple(dict.fromkeys(notes)))
 
@@ -96,7 +100,10 @@ def declared_value_problems(proposal: Proposal, policy: ApprovalPolicy) -> list[
     problems = []
     for c in proposal.changes:
         where = f"{c.file} {c.resource or ''} {c.field}".replace("  ", " ")
-        if c.field in (Field_.REPLICAS, Field_.HPA_MIN_REPLICAS, Field_.HPA_MAX_REPLICAS):
+        if (
+            c.field in (Field_.REPLICAS, Field_.HPA_MIN_REPLICAS, Field_.HPA_MAX_REPLICAS)
+            and c.to is not None
+        ):
             problems += rules.replica_problems(where, c.from_, c.to, policy)
         elif c.field in (Field_.CPU_LIMIT, Field_.CPU_REQUEST) and isinstance(c.to, int | float):
             if c.to > policy.max_cpu_cores or c.to <= 0:
@@ -182,8 +189,14 @@ def file_problems(
     if not path.endswith(_MANIFEST_SUFFIXES):
         return [] if allow_any_field else [f"{path} is not a YAML manifest; proposals only edit manifests"]
     try:
-        new_docs = rules.classify(path, list(yaml.safe_load_all(after.decode())))
         old_docs = rules.classify(path, list(yaml.safe_load_all(before.decode()))) if before else []
+    except (yaml.YAMLError, UnicodeDecodeError):
+        # Not made worse by this change, and nothing to compare against: the caller falls back
+        # to the diff-text rules for it.
+        notes.append(f"{path} was not valid YAML before the change; only the diff text was checked")
+        return [TEXT_ONLY]
+    try:
+        new_docs = rules.classify(path, list(yaml.safe_load_all(after.decode())))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return [f"{path} is not valid YAML after the change: {' '.join(str(exc).split())[:200]}"]
     old_by_key = {d.key: d for d in old_docs}

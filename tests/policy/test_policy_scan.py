@@ -252,3 +252,14 @@ def test_unknown_kinds_and_versions() -> None:
         KubernetesSchema("1.12")
     rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "x"}}
     assert SCHEMA.problems(rollout) is None
+
+
+def test_a_file_that_was_already_broken_falls_back_to_the_diff_text(checkout: Path) -> None:
+    broken = DEPLOYMENT.replace("        - name: checkout\n", "- name: checkout\n")  # invalid YAML
+    (checkout / DEPLOY).write_text(broken)
+    fine = scan(proposal(DEPLOY, broken, broken.replace("replicas: 3", "replicas: 6"), "replicas"), checkout)
+    assert fine.ok and any("not valid YAML before the change" in n for n in fine.notes)
+    zero = scan(proposal(DEPLOY, broken, broken.replace("replicas: 3", "replicas: 0"), "replicas"), checkout)
+    only(zero, "sets a replica count to 0")
+    valid_before = scan(proposal(DEPLOY, DEPLOYMENT, broken, "replicas"), checkout)  # breaking it is refused
+    only(valid_before, "does not apply")
