@@ -260,12 +260,12 @@ class CapacityPlanner:
     def _scale(self, repo: ManifestRepo, w: Workload, finding: cap.CapacityFinding) -> Proposal:
         assert finding.replicas and finding.breach_at and finding.capacity
         planned = repo.plan(w, "replicas", finding.replicas)
-        what = f"raise {finding.capacity.hpa} maxReplicas" if finding.capacity.hpa else "scale"
-        title = (
-            f"Capacity: {what} {w.name} to {finding.replicas}{'' if finding.capacity.hpa else ' replicas'} "
-            "before the predicted breach "
-            f"at {finding.breach_at:%Y-%m-%d %H:%M} UTC"
-        )
+        hpa = finding.capacity.hpa
+        what = f"scale {w.name} to {finding.replicas} replicas"
+        if hpa:
+            what = f"raise {hpa} maxReplicas" + (f" (of {w.name})" if hpa != w.name else "")
+            what += f" to {finding.replicas}"
+        title = f"Capacity: {what} before the predicted breach at {finding.breach_at:%Y-%m-%d %H:%M} UTC"
         rationale = "\n".join([finding.reason, *finding.notes, *planned.notes])
         return Proposal(
             action=Action.SCALE,
@@ -342,6 +342,7 @@ def run_capacity_job(
     settings: Settings,
     at: datetime | None = None,
     *,
+    namespace: str | None = None,
     repo_dir: Path | None = None,
     metrics: MetricsSource | None = None,
     workflow: ProposalWorkflow | None = None,
@@ -350,12 +351,13 @@ def run_capacity_job(
 ) -> CapacityRun:
     """The scheduled check: forecast every workload, open a proposal for each one running short.
 
-    ``repo_dir`` is a checkout to read manifests from (default ``settings.repo``); proposals are
-    branches or PRs on ``settings.repo`` through the configured change host."""
+    ``namespace`` limits it to one namespace; ``repo_dir`` is a checkout to read manifests from
+    (default ``settings.repo``); proposals are branches or PRs on ``settings.repo`` through the
+    configured change host."""
     from bot import wiring
 
     metrics, repo = sources(settings, metrics, repo_dir)
-    findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc())
+    findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc(), namespace)
     if workflow is None:
         host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=settings.repo or str(repo))
         workflow = wiring.workflow(settings, wiring.store(settings), host)

@@ -54,6 +54,19 @@ spec:
   minReplicas: 2
   maxReplicas: 6
 """,
+    # growing in another namespace, with an autoscaler capped at 3: 3 x 1 x 0.7 = 2.1 cores
+    "apps/edge/deployment.yaml": deployment("edge", 2).replace("namespace: shop", "namespace: gateway"),
+    "apps/edge/hpa.yaml": """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: edge
+  namespace: gateway
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: edge}
+  minReplicas: 2
+  maxReplicas: 3  # agreed with the platform team
+""",
 }
 
 
@@ -62,7 +75,12 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, prometheus_binaries: No
     cluster = Cluster(
         START,
         AT,
-        [Workload("checkout", growing), Workload("catalog", flat, pods=2), Workload("search", growing)],
+        [
+            Workload("checkout", growing),
+            Workload("catalog", flat, pods=2),
+            Workload("search", growing),
+            Workload("edge", growing, namespace="gateway"),
+        ],
     )
     om = cluster.build().write(tmp_path_factory.mktemp("om") / "metrics.om")
     with running_prometheus(om) as url:
@@ -80,7 +98,7 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
         policy={"approvers": ["U_ALICE"]},
     )
     at = datetime.fromtimestamp(AT, UTC)
-    run = run_capacity_job(settings, at, repo_dir=remote.work, cache_dir=tmp_path / "cache")
+    run = run_capacity_job(settings, at, namespace="shop", repo_dir=remote.work, cache_dir=tmp_path / "cache")
 
     by_name = {f.workload: f for f in run.findings}
     assert set(by_name) == {"checkout", "catalog", "search"}
@@ -134,6 +152,25 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
     assert text.startswith("*catalog (shop)*: enough capacity: peak forecast")
 
 
+def test_an_autoscaler_running_short_gets_its_max_replicas_raised(prometheus: str, tmp_path: Path) -> None:
+    repo = make_remote(tmp_path / "gitops", FILES).work
+    [edge] = CapacityPlanner(PrometheusMetrics(prometheus), repo, Settings()).check(
+        datetime.fromtimestamp(AT, UTC), namespace="gateway"
+    )
+    assert edge.short and edge.capacity is not None and edge.capacity.hpa == "edge" and edge.replicas == 4
+    assert edge.proposal is not None and edge.proposal.title.startswith(
+        "Capacity: raise edge maxReplicas to 4 "
+    )
+    [change] = edge.proposal.changes
+    assert (change.file, change.field, change.from_, change.to) == (
+        "apps/edge/hpa.yaml",
+        "hpa.maxReplicas",
+        3,
+        4,
+    )
+    assert "+  maxReplicas: 4  # agreed with the platform team" in edge.proposal.diff.splitlines()
+
+
 def test_cli_json_and_bad_input(prometheus: str, tmp_path: Path) -> None:
     repo = make_remote(tmp_path / "gitops", FILES).work
     args = ["capacity", "--prometheus-url", prometheus, "--repo", str(repo)]
@@ -144,6 +181,7 @@ def test_cli_json_and_bad_input(prometheus: str, tmp_path: Path) -> None:
         "catalog": False,
         "checkout": True,
         "search": False,
+        "edge": True,
     }
     # errors meant for people: one line on stderr, exit 2, from the installed entry point
     cmd = [sys.executable, "-m", "bot", *args]
