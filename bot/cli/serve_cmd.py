@@ -96,6 +96,14 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     """Several processes on one socket, each a full replica built from the environment."""
     import uvicorn
 
+    from bot import wiring
+
+    # Migrate once here: workers racing to create the schema would crash and be restarted.
+    store = wiring.store(settings)
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
     typer.echo(
         f"tugboat serving on http://{settings.http_host}:{settings.http_port} ({workers} workers)", err=True
     )

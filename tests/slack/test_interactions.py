@@ -85,6 +85,7 @@ def test_limits_and_status_commands(harness: Harness) -> None:
     status = harness.api.wait_for("chat.postEphemeral")[0]
     assert "0 of 1 approval(s): nobody yet" in json.dumps(status.args["blocks"])
     assert "requested by <@UASKER>" in json.dumps(status.args["blocks"])
+    assert f"Approvers: <@{APPROVER}>" in json.dumps(status.args["blocks"])
 
 
 def test_rollback_reverts_the_newest_commit_touching_the_workload(harness: Harness) -> None:

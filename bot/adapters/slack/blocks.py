@@ -8,6 +8,7 @@ callers attach the full text as a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from bot.adapters.manifests.quantity import format_cpu, format_memory
@@ -246,11 +247,16 @@ def reject_modal(proposal: Proposal, channel: str, message_ts: str) -> dict[str,
     }
 
 
-def status_blocks(rows: list[tuple[Proposal, int, list[str]]]) -> list[Block]:
-    """Open proposals: what, how many approvals it has of how many, and who has approved."""
+def status_blocks(
+    rows: list[tuple[Proposal, int, list[str]]],
+    approvers: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> list[Block]:
+    """Open proposals: what, how many approvals it has of how many, who has approved, who may."""
     if not rows:
         return [section("No open proposals.")]
-    blocks = [header("Open proposals")]
+    who_may = [f"<@{u}>" for u in approvers] + [f"<!subteam^{g}>" for g in groups]
+    blocks = [header("Open proposals"), context("Approvers: " + (", ".join(who_may) or "none configured"))]
     for proposal, needed, approvers in rows:
         title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
         who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"

@@ -172,7 +172,9 @@ def _rollback(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[
 
 def _status(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
     rows = changes.open_proposals(deps)
-    deps.chat.post_ephemeral(channel, user, f"{len(rows)} open proposal(s)", blocks.status_blocks(rows))
+    policy = deps.settings.policy
+    body = blocks.status_blocks(rows, policy.approvers, policy.approver_groups)
+    deps.chat.post_ephemeral(channel, user, f"{len(rows)} open proposal(s)", body)
 
 
 def _audit(deps: SlackDeps, answer: Any) -> None:
