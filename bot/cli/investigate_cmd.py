@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -14,9 +15,10 @@ from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.domain.graph import GraphSpec
 from bot.domain.report import InvestigationReport
-from bot.ports.logs import LogSource
-from bot.services.investigate import Investigator
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.services.investigate import Investigator
 
 
 def parse_at(text: str | None) -> datetime:
@@ -84,36 +86,13 @@ def investigate(
 
 
 def _build(settings: Settings, logs_file: Path | None) -> Investigator:
-    """The composition for this command: adapters from settings, injected into the use case."""
-    from bot.adapters.git.history import LocalGitHistory
-    from bot.adapters.prometheus import PrometheusMetrics
+    """The investigator for this command, composed by the composition root (also used by ``ask``)."""
+    from bot import wiring
 
-    metrics = None
-    if settings.prometheus_url:
-        metrics = PrometheusMetrics(
-            settings.prometheus_url,
-            timeout_s=settings.prometheus_timeout_s,
-            headers=settings.prometheus_headers,
-        )
-    logs: LogSource | None = None
-    if logs_file is not None:
-        from bot.adapters.logs.jsonl import JsonlLogSource
-
-        logs = JsonlLogSource(logs_file)
-    elif settings.loki_url:
-        from bot.adapters.logs.loki import LokiLogSource
-
-        logs = LokiLogSource(settings.loki_url, timeout_s=settings.loki_timeout_s)
-    history = None
-    repo_root = None
-    if settings.repo:
-        repo_root = Path(settings.repo)
-        if not repo_root.is_dir():
-            raise InvalidInput(
-                f"--repo {repo_root} is not a directory; pass a clone of the GitOps repository"
-            )
-        history = LocalGitHistory(repo_root)
-    return Investigator(metrics, logs, history, repo_root, settings)
+    repo = Path(settings.repo) if settings.repo else None
+    if repo is not None and not repo.is_dir():
+        raise InvalidInput(f"--repo {repo} is not a directory; pass a clone of the GitOps repository")
+    return wiring.investigator(settings, logs_file=logs_file, repo=repo)
 
 
 def _render(report: InvestigationReport, specs: list[GraphSpec], directory: Path) -> InvestigationReport:
