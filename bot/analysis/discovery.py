@@ -15,7 +15,7 @@ _SERVER_COUNTER = re.compile(
     r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?(?:requests?|handled)(?:_handled)?_total$"
 )
 _DURATION_COUNT = re.compile(
-    r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?requests?_(?:duration|latency)(?:_seconds|_milliseconds|_ms)?_count$"
+    r"^(?:.*_)?(?:http|grpc|rpc)_(?:server_)?requests?(?:_duration|_latency)?(?:_seconds|_milliseconds|_ms)?_count$"
 )
 _CLIENT = re.compile(r"(?:^|_)client(?:_|$)")
 _STATUS_PREFERENCE = (

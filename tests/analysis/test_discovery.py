@@ -33,6 +33,11 @@ WORKLOADS = {"web", "auth", "orders"}
             "http_client_request_duration_seconds_count",
         ),
         (["grpc_server_handled_total", "grpc_client_handled_total"], "grpc_server_handled_total", None),
+        (  # Micrometer (Spring Boot)
+            ["http_server_requests_seconds_count", "http_server_requests_seconds_bucket"],
+            "http_server_requests_seconds_count",
+            None,
+        ),
     ],
 )
 def test_request_metrics_are_found_by_shape(names: list[str], server: str, client: str | None) -> None:
