@@ -180,7 +180,7 @@ def judge(
     upper = projection.upper
     peak = int(np.argmax(upper))
     peak_cores = float(upper[peak])
-    peak_at = _when(projection.timestamps[peak])
+    peak_at = when(projection.timestamps[peak])
     over = np.flatnonzero(upper > capacity.cores)
     finding = CapacityFinding(
         workload, namespace, at, short=bool(len(over)), reason="", capacity=capacity,
@@ -192,7 +192,7 @@ def judge(
     if not finding.short:
         finding.reason = f"peak forecast {share:.0%} of capacity ({basis}): no change needed"
         return finding
-    finding.breach_at = _when(projection.timestamps[int(over[0])])
+    finding.breach_at = when(projection.timestamps[int(over[0])])
     wanted = math.ceil(peak_cores / (capacity.cpu_per_pod * capacity.target) - 1e-9)
     wanted = max(wanted, capacity.replicas + 1)
     finding.replicas = min(wanted, max_replicas)
@@ -240,5 +240,5 @@ def graph(finding: CapacityFinding, demand: Demand, projection: Projection) -> G
     )
 
 
-def _when(stamp: float) -> datetime:
+def when(stamp: float) -> datetime:
     return datetime.fromtimestamp(float(stamp), UTC)

@@ -34,6 +34,7 @@ from bot.settings import Settings
 MAX_POINTS = 1800
 RATE_WINDOW_S = 300
 REQUESTED_BY = "tugboat:capacity"
+STALE_S = 3600.0  # a workload without samples for this long before ``at`` is not forecast
 Key = tuple[str, str]  # (namespace, workload)
 
 
@@ -198,7 +199,12 @@ class CapacityPlanner:
                     else (f"only {int(seen.sum())} samples of CPU usage; need {cap.MIN_HISTORY_ROWS}")
                 )
                 continue
-            first = int(np.argmax(seen))
+            first, last = int(np.argmax(seen)), len(seen) - 1 - int(np.argmax(seen[::-1]))
+            if fetch.grid[-1] - fetch.grid[last] > STALE_S:
+                finding.reason = (
+                    f"no CPU usage since {cap.when(fetch.grid[last]):%Y-%m-%d %H:%M} UTC: not forecast"
+                )
+                continue
             cores = np.where(seen, np.nansum(rows, axis=0), np.nan)[first:]
             demand = cap.Demand(fetch.grid[first:], _fill(cores))
             rate = rps.get(key) or rps.get(("", name))
@@ -229,17 +235,14 @@ class CapacityPlanner:
             )
             bound = min(limit, max(int(capacity.replicas * s.policy.max_replica_factor), capacity.replicas))
             judged = cap.judge(finding.workload, finding.namespace, at, demand, projection, capacity, bound)
-            judged.notes.append(
-                "demand from "
-                + (
-                    f"{demand.rps_metric} and CPU usage"
-                    if projection.rps_upper is not None
-                    else "CPU usage (no request metric covers it)"
-                )
-            )
+            source = f"{demand.rps_metric} and CPU usage" if projection.rps_upper is not None else None
+            judged.notes.append(f"demand from {source or 'CPU usage (no request metric covers it)'}")
             judged.graph = cap.graph(judged, demand, projection)
             if judged.short and judged.replicas:
-                judged.proposal = self._scale(repo, w, judged)
+                try:
+                    judged.proposal = self._scale(repo, w, judged)
+                except TugboatError as exc:
+                    judged.notes.append(f"no proposal: {exc}")
             findings[findings.index(finding)] = judged
         return findings
 

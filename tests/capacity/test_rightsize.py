@@ -141,7 +141,7 @@ def test_oom_kills_raise_memory_above_the_limit_that_was_hit(prometheus: str, re
 
 
 def test_steady_low_cpu_lowers_the_request_with_a_one_line_diff(
-    prometheus: str, repo: Path, tmp_path: Path
+    prometheus: str, repo: Path, tmp_path: Path, tmp_cwd: Path
 ) -> None:
     remote_dir = repo.parent / "remote.git"
     env = {"TUGBOAT_REPO": str(remote_dir), "TUGBOAT_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
@@ -156,7 +156,7 @@ def test_steady_low_cpu_lowers_the_request_with_a_one_line_diff(
         str(AT),
         "--json",
     ]
-    result = CliRunner(env=env).invoke(app, [*args, "--propose"])
+    result = CliRunner(env=env).invoke(app, [*args, "--propose"])  # the change host's cache: ./.tugboat
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [(c["field"], c["from"]) for c in doc["changes"]] == [("cpu_request", 0.5)]
