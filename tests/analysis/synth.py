@@ -23,6 +23,7 @@ class Cluster:
     minutes: int = 120
     namespace: str = "shop"
     fault: str = "errors"  # errors | oom
+    convention: str = "classic"  # classic: http_requests_total{service,code}; otel: OpenTelemetry names
     onset_min: int = 95
     families: dict[tuple[str, str], dict[str, list[tuple[int, float]]]] = field(
         default_factory=lambda: defaultdict(dict)
@@ -100,27 +101,12 @@ class Cluster:
                     for code, share in (("200", 1 - err_frac), ("500", err_frac)):
                         key = f"req/{pod}/{code}"
                         counters[key] += rps * share * STEP
-                        self.add(
-                            "http_requests",
-                            "counter",
-                            "http_requests_total",
-                            {"namespace": ns, "service": wl, "pod": pod, "code": code},
-                            t,
-                            counters[key],
-                        )
+                        self.add(*self._server(wl, pod, code), t, counters[key])
                     if wl == "front" and pod == plist[0]:
                         for code, share in (("200", 1 - err_frac), ("503", err_frac)):
                             key = f"cli/{code}"
                             counters[key] += 2 * rps * share * STEP
-                            labels = {"namespace": ns, "service": "front", "peer": "back", "code": code}
-                            self.add(
-                                "http_client_requests",
-                                "counter",
-                                "http_client_requests_total",
-                                labels,
-                                t,
-                                counters[key],
-                            )
+                            self.add(*self._client("front", "back", code), t, counters[key])
                     cpu = 0.3 * wave
                     counters[f"cpu/{pod}"] += cpu * STEP
                     counters[f"per/{pod}"] += 10 * STEP
@@ -183,6 +169,39 @@ class Cluster:
                                 1,
                             )
         return self
+
+    def _server(self, wl: str, pod: str, code: str) -> tuple[str, str, str, dict[str, str]]:
+        ns = self.namespace
+        if self.convention == "otel":
+            name = "http_server_request_duration_seconds_count"
+            labels = {
+                "namespace": ns,
+                "app": wl,
+                "job": f"{ns}/{wl}",
+                "pod": pod,
+                "http_response_status_code": code,
+            }
+            return name, "unknown", name, labels
+        return (
+            "http_requests",
+            "counter",
+            "http_requests_total",
+            {"namespace": ns, "service": wl, "pod": pod, "code": code},
+        )
+
+    def _client(self, caller: str, callee: str, code: str) -> tuple[str, str, str, dict[str, str]]:
+        ns = self.namespace
+        if self.convention == "otel":
+            name = "http_client_request_duration_seconds_count"
+            labels = {
+                "namespace": ns,
+                "job": f"{ns}/{caller}",
+                "server_address": callee,
+                "http_response_status_code": code,
+            }
+            return name, "unknown", name, labels
+        labels = {"namespace": ns, "service": caller, "peer": callee, "code": code}
+        return "http_client_requests", "counter", "http_client_requests_total", labels
 
     def write(self, path: Path) -> Path:
         lines = []

@@ -110,10 +110,11 @@ def _investigate(tmp_path: Path, cluster: Cluster, bad_release: bool, labels: di
     return result, sha, queries
 
 
+@pytest.mark.parametrize("convention", ["classic", "otel"])
 def test_downstream_bad_release_is_traced_to_the_callee_and_reverted(
-    tmp_path: Path, prometheus_binaries: None
+    tmp_path: Path, prometheus_binaries: None, convention: str
 ) -> None:
-    cluster = Cluster(start=START, fault="errors")
+    cluster = Cluster(start=START, fault="errors", convention=convention)
     # The alert rule's own expression, as Prometheus puts it in the generator URL.
     expr = (
         'sum by (service) (rate(http_requests_total{code=~"5.."}[5m]))'
