@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.adapters.http.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
@@ -38,6 +38,8 @@ InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 PARENT_WAIT_S = 30.0  # how long a replica waits for another replica's parent message
 PARENT_RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+PURGE_EVERY_S = 3600.0
+KEEP_KEYS = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class IncidentService:
         self._pending: dict[str, _Pending] = {}
         self._scheduled: set[str] = set()
         self._closing = threading.Event()
+        self._purged_at = time.monotonic()
 
     # -- intake ---------------------------------------------------------------------------
     def receive(self, group: AlertGroup) -> Receipt:
@@ -96,7 +99,24 @@ class IncidentService:
         if not self.store.claim_once(notification_key(group)):
             return Receipt(key, duplicate=True)
         self._schedule(key, pending)
+        self._purge_now_and_then()
         return Receipt(key, duplicate=False)
+
+    def resume(self) -> int:
+        """After a restart: post the threads of stored firing incidents that never got one."""
+        waiting = [i for i in self.store.list_incidents(["firing"]) if i.thread_ts is None and i.alert]
+        for incident in waiting:
+            assert incident.alert is not None
+            self._schedule(incident.group_key, _Pending(incident.alert, first=True))
+        return len(waiting)
+
+    def _purge_now_and_then(self) -> None:
+        """Dedup keys only need to outlive Alertmanager's repeats and Slack's retries."""
+        with self._lock:
+            if time.monotonic() - self._purged_at < PURGE_EVERY_S:
+                return
+            self._purged_at = time.monotonic()
+        self._pool.submit(lambda: self.store.purge_processed_keys(self.clock() - KEEP_KEYS))
 
     def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
         """An investigation a person asked for: a thread of its own in ``channel``."""
@@ -324,34 +344,21 @@ class IncidentService:
 
     def post_proposal(self, channel: str, thread: str | None, proposal: Proposal) -> None:
         """The change in the thread: opened with Approve/Reject (auto-draft), else a Draft PR button."""
+        opened: Proposal | None = None
         if self.settings.auto_draft and self.workflow is not None:
             try:
-                proposal = self.workflow.open(self.workflow.submit(proposal, None).id)
+                opened = self.workflow.open(self.workflow.submit(proposal, None).id)
             except TugboatError as exc:
                 self.chat.post_message(channel, f"Could not open the change: {exc}", thread_ts=thread)
-            else:
-                self.chat.post_message(
-                    channel,
-                    f"Proposed change: {proposal.title}",
-                    blocks.proposal_blocks(proposal, with_buttons=True),
-                    thread,
-                )
-                self._attach_long_diff(channel, thread, proposal)
-                return
-        self.chat.post_message(
-            channel,
-            f"Proposed change: {proposal.title}",
-            blocks.proposal_blocks(proposal, with_buttons=False, draft_button=self.workflow is not None),
-            thread,
+        body = (
+            blocks.proposal_blocks(opened, with_buttons=True)
+            if opened
+            else blocks.proposal_blocks(proposal, with_buttons=False, draft_button=self.workflow is not None)
         )
-        self._attach_long_diff(channel, thread, proposal)
-
-    def _attach_long_diff(self, channel: str, thread: str | None, proposal: Proposal) -> None:
-        if len(proposal.diff) > blocks.MAX_SECTION - 8:
-            name = f"proposal-{proposal.id}.diff"
-            self.chat.upload_files(
-                channel, thread, [Attachment(name, content=proposal.diff)], "The full diff"
-            )
+        self.chat.post_message(channel, f"Proposed change: {proposal.title}", body, thread)
+        if len(proposal.diff) > blocks.MAX_SECTION - 8:  # the message shows it cut; attach it whole
+            diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
+            self.chat.upload_files(channel, thread, [diff], "The full diff")
 
     # -- lookups for conversations and buttons ---------------------------------------------
     def by_thread(self, channel: str, thread_ts: str) -> IncidentRecord | None:

@@ -201,3 +201,44 @@ def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> 
             c for c in api.of("chat.postMessage") if "Investigation" in str(c.args.get("blocks"))
         ]
         assert len(parents) == 1 and len(investigations) == 1
+
+
+def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.adapters.slack.runtime import build_runtime
+    from bot.adapters.store import SqlStore
+    from bot.domain.alert import parse_alert_group
+    from bot.ports.store import IncidentRecord
+    from tests.slack.conftest import make_settings, scale_investigation
+    from tests.support.gitops import make_remote
+    from tests.support.slack_api import running_slack_api
+
+    monkeypatch.chdir(tmp_path)
+    remote = make_remote(tmp_path / "git")
+    with running_slack_api() as api:
+        settings = make_settings(api, tmp_path, remote.work)
+        group = parse_alert_group(alert_payload(group_key="stored-before-crash"))
+        with SqlStore.open(settings.database_url) as store:  # what a crashed process left behind
+            store.upsert_incident(IncidentRecord(group_key=group.group_key, channel=CHANNEL, alert=group))
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
+        try:
+            assert api.wait_for("chat.postMessage", channel=CHANNEL)
+            api.wait_for("files.completeUploadExternal")
+        finally:
+            runtime.close()
+        incident = runtime.deps.store.get_incident("stored-before-crash")
+        assert incident is not None and incident.thread_ts and incident.report is not None
+
+
+def test_a_long_diff_is_attached_as_a_file(harness: Harness) -> None:
+    from bot.domain.proposal import Action, Proposal
+
+    diff = "--- a/x.yaml\n+++ b/x.yaml\n" + "".join(f"+line {i}\n" for i in range(800))
+    proposal = Proposal(action=Action.SCALE, service="checkout", diff=diff, title="big change")
+    harness.runtime.deps.incidents.post_proposal(CHANNEL, "1700000000.000100", proposal)
+    message = harness.api.wait_for("chat.postMessage")[0]
+    assert "(truncated)" in str(message.args["blocks"])
+    done = harness.api.wait_for("files.completeUploadExternal")[0]
+    assert done.args["thread_ts"] == "1700000000.000100" and f"proposal-{proposal.id}.diff" in str(
+        harness.api.of("files.getUploadURLExternal")[0].args
+    )
+    assert harness.api.of("upload")[0].args["size"] == len(diff.encode())

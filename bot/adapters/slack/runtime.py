@@ -148,6 +148,9 @@ def build_runtime(
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
     )
     runtime = Runtime(deps, bolt, http, client, executor)
+    resumed = incidents.resume()
+    if resumed:
+        log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
     return runtime
 
 
