@@ -279,3 +279,49 @@ def test_kustomize_hpa_counts_only_where_the_overlay_deploys_it(tmp_path: Path) 
     assert repo.find("web").hpa_file == "base/web/hpa.yaml"
     eff = repo.effective("web", "replicas")
     assert (eff.file, eff.field, eff.value) == ("base/web/hpa.yaml", "hpa.maxReplicas", 5)
+
+
+UMBRELLA = """\
+images:
+  repository: registry.example.com/shop
+cartService:
+  create: true
+  resources:
+    requests:
+      cpu: 200m
+    limits:
+      cpu: 300m
+      memory: 256Mi
+frontend:
+  replicaCount: 2
+  image:
+    repository: registry.example.com/shop/frontend
+    tag: "1.0.0"
+  resources: {}
+"""
+
+
+def test_helm_umbrella_chart_sections(tmp_path: Path) -> None:
+    root = git_repo(
+        tmp_path,
+        {
+            "chart/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+            "chart/values.yaml": UMBRELLA,
+            "chart/templates/cart.yaml": TEMPLATE,
+        },
+    )
+    repo = ManifestRepo(root)
+    assert [w.name for w in repo.workloads()] == ["cartService", "frontend"]
+    cart = repo.find("cartservice")  # alerts name the service in lower case
+    assert repo.effective(cart, "memory").path == "cartService.resources.limits.memory"
+    planned = repo.plan(cart, "memory", 2**29)
+    assert "-      memory: 256Mi\n+      memory: 512Mi\n" in planned.diff
+    apply(root, planned)
+    frontend = ManifestRepo(root).find("frontend")
+    assert ManifestRepo(root).effective(frontend, "image").value == "registry.example.com/shop/frontend:1.0.0"
+    planned = ManifestRepo(root).plan(frontend, "replicas", 4)
+    assert planned.changes[0].to == 4 and planned.changes[0].file == "chart/values.yaml"
+    apply(root, planned)
+    planned = ManifestRepo(root).plan(frontend, "image", "registry.example.com/shop/frontend:1.0.1")
+    assert planned.changes[0].to == "registry.example.com/shop/frontend:1.0.1"
+    apply(root, planned)

@@ -40,13 +40,22 @@ def values_file(parsed: dict[str, Parsed], w: Workload, path: list[str]) -> str:
     return w.file
 
 
+def chart_sections(values: Any) -> list[str]:
+    """The per-service sections of an umbrella chart's values (``cartService: {resources: ...}``)."""
+    if not isinstance(values, dict) or any(k in values for k in ("resources", "replicaCount")):
+        return []
+    keys = ("resources", "replicaCount", "replicas")
+    return [k for k, v in values.items() if isinstance(v, dict) and any(s in v for s in keys)]
+
+
 def helm_effective(parsed: dict[str, Parsed], w: Workload, name: str) -> Effective:
-    values = parsed[w.file].data[0]
+    prefix = [w.values_prefix] if w.values_prefix else []
+    values = dig(parsed[w.file].data[0], prefix)
     scaler = helm_autoscaling(values)
     if name == "replicas" and scaler:
-        path = [scaler, "maxReplicas"]
+        path = [*prefix, scaler, "maxReplicas"]
         why = f"{w.file} enables {scaler}, which owns the replica count; scaling raises its maxReplicas"
-        return Effective(w.file, ".".join(path), dig(values, path), why, "hpa.maxReplicas")
+        return Effective(w.file, ".".join(path), dig(values, path[len(prefix) :]), why, "hpa.maxReplicas")
     if name in ("hpa.maxReplicas", "hpa.minReplicas"):
         if not scaler:
             raise InvalidInput(f"{w.file} does not enable autoscaling for {w.name}")
@@ -55,13 +64,12 @@ def helm_effective(parsed: dict[str, Parsed], w: Workload, name: str) -> Effecti
         path = ["image", "tag"]
     else:
         path = [helm_replicas_key(values)] if name == "replicas" else HELM_PATHS[name]
+    path = [*prefix, *path]
     rel = values_file(parsed, w, path)
     data = parsed[rel].data[0]
     if name == "image":
-        repo, tag = (
-            dig(data, ["image", "repository"]) or dig(values, ["image", "repository"]),
-            dig(data, path),
-        )
+        repository = [*prefix, "image", "repository"]
+        repo, tag = dig(data, repository) or dig(parsed[w.file].data[0], repository), dig(data, path)
         value: Any = join_image(str(repo), str(tag) if tag is not None else None, None) if repo else tag
     else:
         value = to_units(name, dig(data, path)) if dig(data, path) is not None else None

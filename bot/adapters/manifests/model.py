@@ -18,6 +18,7 @@ class Workload:
     hpa_file: str | None = None
     hpa_name: str | None = None
     chart: str | None = None  # the chart directory when a Helm chart renders the workload
+    values_prefix: str | None = None  # its section in an umbrella chart's values (e.g. cartService)
 
     @property
     def resource(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, Parsed, edit_path, parse, unified_diff
-from bot.adapters.manifests.helm import chart_kind, helm_effective
+from bot.adapters.manifests.helm import chart_kind, chart_sections, helm_effective
 from bot.adapters.manifests.layout import (
     Kustomization,
     chain_for,
@@ -133,19 +133,22 @@ class ManifestRepo:
         for chart_dir, chart_name in self.charts.items():
             values = posixpath.join(chart_dir, "values.yaml")
             if values in self.parsed:
-                found.append(
-                    Workload(
-                        chart_name, chart_kind(self.root, chart_dir), values, [chart_name], chart=chart_dir
-                    )
-                )
+                kind = chart_kind(self.root, chart_dir)
+                sections: list[str | None] = [*chart_sections(self.parsed[values].data[0])]
+                for section in sections or [None]:
+                    name = section or chart_name
+                    found.append(Workload(name, kind, values, [name], chart=chart_dir, values_prefix=section))
         return sorted(found, key=lambda w: (w.name, w.file))
 
     def find(self, name: str, kind: str | None = None, namespace: str | None = None) -> Workload:
         """The workload called ``name``; when several files define it, the one production builds."""
-        hits = [
+        candidates = [
+            w for w in self.workloads() if kind in (None, w.kind) and namespace in (None, w.namespace)
+        ]
+        hits = [w for w in candidates if w.name == name] or [
             w
-            for w in self.workloads()
-            if w.name == name and kind in (None, w.kind) and namespace in (None, w.namespace)
+            for w in candidates
+            if _loose(w.name) == _loose(name)  # cartService for cartservice
         ]
         if not hits:
             known = ", ".join(sorted({w.name for w in self.workloads()})) or "none"
@@ -310,8 +313,9 @@ class ManifestRepo:
 
     def _hpa_min(self, w: Workload) -> int | None:
         if w.chart is not None:
-            scaler = helm_autoscaling(self.parsed[w.file].data[0])
-            return dig(self.parsed[w.file].data[0], [scaler, "minReplicas"]) if scaler else None
+            values = dig(self.parsed[w.file].data[0], [w.values_prefix] if w.values_prefix else [])
+            scaler = helm_autoscaling(values)
+            return dig(values, [scaler, "minReplicas"]) if scaler else None
         if not w.hpa_file or not w.hpa_name:
             return None
         low = dig(self._doc(w.hpa_file, HPA_KIND, w.hpa_name), ["spec", "minReplicas"])
@@ -333,7 +337,7 @@ class ManifestRepo:
             return join_image(entry.get("newName") or entry["name"], entry.get("newTag"), entry.get("digest"))
         raw = dig(parsed.data[0], _data_path(parsed, eff.path))
         if eff.field == "image":  # a chart's image.tag, shown with its repository
-            repository = dig(parsed.data[0], ["image", "repository"])
+            repository = dig(parsed.data[0], [*eff.path.split(".")[:-1], "repository"])
             return join_image(str(repository), str(raw), None) if repository else str(raw)
         return to_units("replicas" if eff.field.startswith("hpa") else eff.field, raw)
 
@@ -371,3 +375,7 @@ def _container(doc: Any, name: str) -> Any:
         if container.get("name") == name:
             return container
     return None
+
+
+def _loose(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
