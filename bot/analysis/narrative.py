@@ -47,7 +47,7 @@ def summary(alert_name: str, ctx: Context, ranked: list[Candidate], intent: Reme
         )
     if top.evidence:
         text += " " + top.evidence[0].observation[:1].upper() + top.evidence[0].observation[1:] + "."
-    if ctx.alert_cleared:
+    if ctx.alert_cleared and top.kind is not CauseKind.TRANSIENT:
         text += f" The alert condition no longer holds at {fmt.hhmm(ctx.at)}."
     if len(ranked) > 1:
         others = ", ".join(f"{c.kind.value} in {c.workload}" for c in ranked[1:3])
