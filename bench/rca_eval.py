@@ -109,11 +109,11 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
     n = len(results)
     diffs = [r["diff_ok"] for r in results if r["diff_ok"] is not None]
     secs = [r["seconds"] for r in results if r["seconds"] is not None]
-    med = statistics.median(secs) if secs else float("nan")
+    med = f"{statistics.median(secs):.1f}s" if secs else "n/a"
     top1, top3, rem = (sum(bool(r[k]) for r in results) for k in ("top1", "top3", "remediation"))
     lines = [
         f"rca top1 {top1}/{n} top3 {top3}/{n} remediation {rem}/{n} diff_ok {sum(diffs)}/{len(diffs)} "
-        f"errors {sum(1 for r in results if r['error'])} median {med:.1f}s"
+        f"errors {sum(1 for r in results if r['error'])} median {med}"
     ]
     for key in ("kind", "layout", "convention", "alert", "downstream", "quirk"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--jobs", type=int, default=2, help="parallel generation")
     ap.add_argument("--report", type=Path, help="write every result as JSON here")
+    ap.add_argument("--min-top1", type=float, default=0.0, help="exit 1 when the top-1 share is below this")
+    ap.add_argument("--min-remediation", type=float, default=0.0)
     ap.add_argument(
         "--tolerant",
         action="store_true",
@@ -160,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.report:
             a.report.write_text(json.dumps(results, indent=1))
         print("\n".join(summary(results)))
-        return 0
+        n = max(1, len(results))
+        ok = (
+            _count(results, "top1") / n >= a.min_top1
+            and _count(results, "remediation") / n >= a.min_remediation
+        )
+        return 0 if results and ok else 1
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

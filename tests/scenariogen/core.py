@@ -81,7 +81,7 @@ def remediation(plan: Plan, world: dict[str, SvcSim], events: list[Event]) -> di
             "service": s.name,
             "field": "cpu",
             "min_value": round(max(used * 1.1, s.cpu_limit * 1.05), 3),
-            "max_value": round(max(8 * s.cpu_limit, 4.0), 3),
+            "max_value": round(min(max(6 * s.cpu_limit, 4.0), 16.0), 3),
         }
     peak = max(float(np.nanmax(p.ws)) for p in ss.pods)
     return {
@@ -89,7 +89,7 @@ def remediation(plan: Plan, world: dict[str, SvcSim], events: list[Event]) -> di
         "service": s.name,
         "field": "memory",
         "min_value": int(max(peak, s.mem_limit * 0.95) * 1.15),
-        "max_value": int(max(8 * s.mem_limit, 4 * 2**30)),
+        "max_value": int(min(max(6 * s.mem_limit, 4 * 2**30), 32 * 2**30)),
     }
 
 
