@@ -124,6 +124,12 @@ def test_draft_button_then_approve_by_an_approver_merges_on_the_remote(harness: 
     assert harness.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
     harness.slack(
         sr.button(
+            blocks.ACTION_DRAFT, proposal_id, user="UOTHER", channel=CHANNEL, message_ts=ts, thread_ts=thread
+        )
+    )
+    assert "already open" in harness.api.wait_for("chat.postEphemeral")[0].args["text"]
+    harness.slack(
+        sr.button(
             blocks.ACTION_APPROVE,
             proposal_id,
             user=APPROVER,

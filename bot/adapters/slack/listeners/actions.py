@@ -69,16 +69,22 @@ def register(app: App, deps: SlackDeps) -> None:
                 refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
                 return
             existing = deps.store.get_proposal(proposal_id)
-            if existing is not None or not deps.store.claim_once(f"draft:{proposal_id}"):
-                refuse(channel, user, thread, "this change was already drafted")
+            if existing is None:
+                if not deps.store.claim_once(f"draft:{proposal_id}"):
+                    refuse(channel, user, thread, "this change is already being drafted")
+                    return
+                proposal = deps.incidents.proposal_from_reports(proposal_id)
+                if proposal is None:
+                    refuse(channel, user, thread, "this proposal is no longer known; investigate again")
+                    return
+                existing = deps.workflow.submit(proposal, requested_by=user)
+            elif existing.state is not ProposalState.DRAFT:  # DRAFT: an earlier open failed, retry it
+                refuse(channel, user, thread, f"this change is already {existing.state.value}")
                 return
-            proposal = deps.incidents.proposal_from_reports(proposal_id)
-            if proposal is None:
-                refuse(channel, user, thread, "this proposal is no longer known; investigate again")
-                return
-            opened = deps.workflow.open(deps.workflow.submit(proposal, requested_by=user).id, actor=user)
+            opened = deps.workflow.open(existing.id, actor=existing.requested_by or user)
             body_blocks = blocks.proposal_blocks(opened, with_buttons=True)
-            body_blocks.insert(1, blocks.context(f"drafted by <@{user}> · needs approval by someone else"))
+            who = existing.requested_by or user
+            body_blocks.insert(1, blocks.context(f"drafted by <@{who}> · needs approval by someone else"))
             deps.chat.update_message(channel, ts, f"Proposed change: {opened.title}", body_blocks)
 
         guarded(body, run)
