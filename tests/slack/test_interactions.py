@@ -333,3 +333,25 @@ def test_forged_approve_click_merges_nothing(harness_factory: Callable[..., Harn
     assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
     assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
     assert h.api.of("chat.update") == []
+
+
+def test_member_of_an_approver_group_may_approve(harness_factory: Callable[..., Harness]) -> None:
+    from bot.settings import ApprovalPolicy
+
+    h = harness_factory(auto_draft=True, policy=ApprovalPolicy(approver_groups=["SONCALL"]))
+    h.api.group_members["SONCALL"] = ["UGROUPIE"]
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user="UGROUPIE",
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    h.api.wait_for("chat.update")
+    assert h.api.of("usergroups.users.list")[0].args["usergroup"] == "SONCALL"
+    assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
