@@ -91,6 +91,10 @@ def _rows(per_block: np.ndarray, n: int) -> np.ndarray:
     return np.repeat(per_block, BLOCK)[:n]
 
 
+def _row_stats(per_block: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    return _rows(per_block[0], n), _rows(per_block[1], n)
+
+
 def _short_mean(series: np.ndarray, i: np.ndarray, rows: int) -> np.ndarray:
     total = series[np.maximum(i, 0)].copy()
     for lag in range(1, rows):
@@ -167,29 +171,40 @@ def _score(values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonne
 
     Rows that are at least SPAN rows into `values` get the same score as in the whole series, as
     long as `offset` is a multiple of ALIGN."""
-    x = _ffill(values)
+    return _pipeline(values, timestamps, offset, nonnegative)["score"]
+
+
+def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
+    """Counts and volumes vary multiplicatively: judge them in log space while they stay >= 0."""
+    nonneg = np.minimum.accumulate(x) >= 0.0 if nonnegative else np.zeros(len(x), dtype=bool)
+    return np.where(nonneg, np.log1p(np.maximum(x, 0.0)), x)
+
+
+def _pipeline(
+    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool
+) -> dict[str, np.ndarray]:
+    """Every stage's per-row output: what `StreamingDetector` caches between block refreshes."""
+    x = _transform(_ffill(values), nonnegative)
     n = len(x)
-    if n == 0:
-        return np.zeros(0)
-    # counts and volumes vary multiplicatively: judge them in log space while they stay >= 0
-    nonneg = np.minimum.accumulate(x) >= 0.0 if nonnegative else np.zeros(n, dtype=bool)
-    x = np.where(nonneg, np.log1p(np.maximum(x, 0.0)), x)
     t = None if timestamps is None else np.asarray(timestamps, dtype=float)
     i = np.arange(n)
     diff = np.concatenate(([0.0], np.diff(x)))
     period_rows = np.repeat(_periods(x, t), PERIOD_EVERY)[:n]
-    stats = {
-        "value": tuple(_rows(a, n) for a in _block_stats(x, 0, HISTORY)),
-        "diff": tuple(_rows(a, n) for a in _block_stats(diff, 1, HISTORY)),
-        "season": _seasonal_stats(x, period_rows),
-    }
-    measure = _measure(x, i, period_rows, stats)  # type: ignore[arg-type]
+    value = _row_stats(_block_stats(x, 0, HISTORY), n)
+    change = _row_stats(_block_stats(diff, 1, HISTORY), n)
+    season = _seasonal_stats(x, period_rows)
+    measure = _measure(x, i, period_rows, {"value": value, "diff": change, "season": season})
     avg = _short_mean(measure, i, SMOOTH)
-    med, scale = _block_stats(avg, 0, CALIBRATION, _tail_stats)
-    calibrated = _calibrate(avg, _rows(med, n), _rows(scale, n), i + offset)
+    calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)
+    calibrated = _calibrate(avg, calibration[0], calibration[1], i + offset)
     padded = np.concatenate((np.zeros(REFRACTORY), calibrated))
     recent_max = sliding_window_view(padded, REFRACTORY)[:n].max(axis=1)
-    return _refractory(calibrated, recent_max)
+    stages = {"x": x, "period": period_rows, "measure": measure, "calibrated": calibrated}
+    for name, (centre, spread) in (("value", value), ("diff", change), ("season", season)):
+        stages[name + ".centre"], stages[name + ".spread"] = centre, spread
+    stages["cal.centre"], stages["cal.spread"] = calibration
+    stages["score"] = _refractory(calibrated, recent_max)
+    return stages
 
 
 def _refractory(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
@@ -200,13 +215,16 @@ def _refractory(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
 class StreamingDetector:
     """Scores one metric a row at a time, exactly as `score_series` scores the whole series.
 
-    It keeps a bounded history (at most KEEP rows); each update is one vectorised pass over it."""
+    It keeps a bounded history (at most KEEP rows). The trailing statistics only change every
+    BLOCK rows: at those rows an update runs the vectorised pass over the history (tens of ms);
+    in between it reuses them and scores the new row alone (tens of µs)."""
 
     def __init__(self) -> None:
         self._values: list[float] = []
         self._stamps: list[float] = []
         self._offset = 0  # absolute index of the first kept row
         self._nonnegative = True  # every row dropped from the history was >= 0
+        self._stages: dict[str, np.ndarray] = {}  # the last full pass, extended row by row
         self._last = float("nan")
 
     def update(self, value: float, timestamp: float | None = None) -> float:
@@ -221,14 +239,37 @@ class StreamingDetector:
             self._nonnegative = self._nonnegative and min(dropped) >= 0.0
             del self._values[:ALIGN], self._stamps[:ALIGN]
             self._offset += ALIGN
-        stamps = np.array(self._stamps)
-        scores = _score(
-            np.array(self._values),
-            None if np.isnan(stamps).any() else stamps,
-            self._offset,
-            self._nonnegative,
-        )
-        return float(scores[-1])
+            self._stages = {}
+        row = len(self._values) - 1
+        if row % BLOCK == 0 or not self._stages:
+            stamps = np.array(self._stamps)
+            self._stages = _pipeline(
+                np.array(self._values),
+                None if np.isnan(stamps).any() else stamps,
+                self._offset,
+                self._nonnegative,
+            )
+        else:
+            self._extend(row)
+        return float(self._stages["score"][row])
+
+    def _extend(self, row: int) -> None:
+        """Score the newest row with the statistics in force for its block."""
+        nonneg = self._nonnegative and min(self._values) >= 0.0  # as _transform sees this row
+        newest = np.array([self._values[row]])
+        x_new = np.log1p(np.maximum(newest, 0.0)) if nonneg else newest
+        i = np.array([row])
+        stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
+        stages["x"][row] = x_new[0]
+        stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in ("value", "diff", "season")}
+        stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
+        avg = _short_mean(stages["measure"], i, SMOOTH)
+        cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
+        stages["calibrated"][row] = cal[0]
+        recent = stages["calibrated"][max(0, row - REFRACTORY) : row]
+        padded_max = max(float(recent.max()) if len(recent) else 0.0, 0.0)
+        stages["score"][row] = _refractory(cal, np.array([padded_max]))[0]
+        self._stages = stages
 
 
 def _seasonal_reference(x: np.ndarray, i: np.ndarray, period: np.ndarray | int) -> np.ndarray:
