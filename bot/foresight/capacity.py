@@ -131,7 +131,10 @@ def forecast_load(values: np.ndarray, timestamps: np.ndarray, horizon: int, leve
 
     offset = max(LOG_OFFSET * float(np.median(y)), 1e-9)
     model = MSTL(season_length=seasons, trend_forecaster=AutoETS(model="ZZN"))
-    out = model.forecast(y=np.log(y + offset), h=horizon, level=[level])
+    try:
+        out = model.forecast(y=np.log(y + offset), h=horizon, level=[level])
+    except (ValueError, np.linalg.LinAlgError):  # a degenerate fit: the general ensemble still answers
+        return forecast(y, horizon, level=level, timestamps=timestamps)
 
     def back(key: str) -> np.ndarray:
         return np.maximum(np.exp(np.asarray(out[key], dtype=float)) - offset, 0.0)
