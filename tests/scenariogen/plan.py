@@ -274,6 +274,15 @@ def _shape_incident(rng: random.Random, plan: Plan, culprit: Service, hpa: bool,
         else:
             peak_pods = culprit.replicas
         culprit.util0 = rng.uniform(0.35, 0.55)
+        # real surges are a few times normal traffic: trim the HPA's headroom, then the overload
+        while (
+            hpa
+            and peak_pods > culprit.replicas + 1
+            and sat * peak_pods / (culprit.util0 * culprit.replicas) > 6
+        ):
+            peak_pods -= 1
+            culprit.hpa = (max(1, culprit.replicas - 1), peak_pods)
+        sat = max(1.3, min(sat, 6 * culprit.util0 * culprit.replicas / peak_pods))
         plan.surge = sat * peak_pods / (culprit.util0 * culprit.replicas)
         if plan.variant == "entry" and culprit is not plan.services[0]:
             culprit.external_rps = 0.0
