@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from bot import wiring
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.cli.main import app
+from bot.domain.approval import Decision
 from bot.domain.errors import SourceUnavailable
 from bot.domain.proposal import Action, ProposalState
 from bot.services.capacity import CapacityPlanner, forecast_for_slack, run_capacity_job, submit_findings
@@ -134,6 +135,11 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     wf = wiring.workflow(settings, wiring.store(settings), wiring.change_host(settings, tmp_path / "cache"))
     again = submit_findings(run.findings, wf)
     assert not again.opened and again.skipped == [f"checkout: proposal {proposal.id} is already open"]
+
+    # a person approves (as the Slack button does): it merges, and GitOps has the new count
+    outcome = wf.decide(proposal.id, "U_ALICE", Decision.APPROVE)
+    assert outcome.merged, outcome.message
+    assert f"replicas: {short.replicas}  #" in remote.show("apps/checkout/deployment.yaml")
 
 
 def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path) -> None:
