@@ -145,6 +145,12 @@ def recommend(
 ) -> Recommendation:
     """Fill ``rec`` with the changes the usage calls for (or the reason there are none)."""
     rec.data_hours = data_hours(usage)
+    if not (np.isfinite(usage.cpu).any() or np.isfinite(usage.memory).any()):
+        rec.refused = (
+            f"no usage of {rec.workload} in Prometheus (container_cpu_usage_seconds_total, "
+            "container_memory_working_set_bytes): check the name, the namespace and cAdvisor scraping"
+        )
+        return rec
     if rec.data_hours < min_hours:
         rec.refused = (
             f"only {rec.data_hours:.0f} h of data for {rec.workload}, need {min_hours:g} h "

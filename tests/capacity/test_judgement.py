@@ -87,3 +87,9 @@ def test_too_little_history_is_refused() -> None:
     rec = _recommend(_usage(0.1, 100 * MiB, hours=3), rs.Current(0.5, 1.0, 128 * MiB, 256 * MiB))
     assert rec.refused is not None and rec.refused.startswith("only 3 h of data for api, need 24 h")
     assert rec.summary().startswith("api: not rightsized: only 3 h")
+
+
+def test_no_usage_at_all_says_where_it_looked() -> None:
+    empty = rs.Usage(np.arange(3.0), np.full((1, 3), np.nan), np.full((1, 3), np.nan))
+    rec = _recommend(empty, rs.Current(0.5, 1.0, 128 * MiB, 256 * MiB))
+    assert rec.refused is not None and rec.refused.startswith("no usage of api in Prometheus")
