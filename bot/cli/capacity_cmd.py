@@ -62,6 +62,8 @@ def capacity(
 
     logging.basicConfig(level=logging.ERROR)
     hours = parse_hours(horizon, "--horizon")
+    if hours > 24 * 14:
+        raise InvalidInput(f"--horizon {horizon} is too far: forecasts from a week of history reach 14 days")
     when = parse_at(at)
     settings, metrics, repo = _inputs(prometheus_url, repo)
     findings = CapacityPlanner(metrics, repo, settings).check(when, namespace, horizon_hours=hours)
