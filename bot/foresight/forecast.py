@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bot.domain.errors import InvalidInput
-from bot.foresight.season import MIN_CYCLES, _acf_peak, detect_periods, sampling_interval
+from bot.foresight.season import MIN_CYCLES, acf_peak, detect_periods, sampling_interval
 
 MIN_SEASONS_TO_FIT = 2  # full cycles a seasonal model needs
 MAX_SEASON_ROWS = 5000  # weekly cycles at sub-hourly sampling are too long to fit cheaply
@@ -38,7 +38,7 @@ def seasons_for(values: np.ndarray, timestamps: np.ndarray | None = None) -> lis
     if step is not None:
         periods = detect_periods(values, step)
     else:
-        peak = _acf_peak(values - values.mean(), len(values) // MIN_CYCLES) if len(values) >= 12 else None
+        peak = acf_peak(values - values.mean(), len(values) // MIN_CYCLES) if len(values) >= 12 else None
         periods = [peak] if peak else []
     return [p for p in periods if p <= MAX_SEASON_ROWS]
 

@@ -27,7 +27,7 @@ def autocorrelation(values: np.ndarray, lag: int) -> float:
     return float(y[lag:] @ y[:-lag]) / denom
 
 
-def _acf_peak(values: np.ndarray, max_lag: int) -> int | None:
+def acf_peak(values: np.ndarray, max_lag: int) -> int | None:
     """The lag of the highest local autocorrelation peak (FFT), if it clears MIN_ACF."""
     y = values - values.mean()
     n = len(y)
@@ -57,7 +57,7 @@ def detect_period(values: np.ndarray, timestamps: np.ndarray | None = None) -> i
         return None
     step = sampling_interval(timestamps)
     if step is None:
-        return _acf_peak(values, n // MIN_CYCLES)
+        return acf_peak(values, n // MIN_CYCLES)
     periods = detect_periods(values, step)
     return periods[-1] if periods else None
 
