@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import typer
+from pydantic import ValidationError
 
-from bot.cli.investigate_cmd import _settings
+from bot.domain.errors import InvalidInput
 from bot.services.doctor import DEFAULT_TIMEOUT_S, CheckResult, Status, healthy, run_checks
+from bot.settings import Settings, load_settings
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIPPED: "dim"}
 
@@ -30,6 +32,13 @@ def doctor(
     else:
         _print_table(results)
     raise typer.Exit(0 if healthy(results) else 1)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid configuration: {exc.errors()[0].get('msg', exc)}") from None
 
 
 def _print_table(results: list[CheckResult]) -> None:

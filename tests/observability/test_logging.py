@@ -85,7 +85,7 @@ def test_secret_in_an_exception_never_appears(output: io.StringIO) -> None:
 def test_records_from_other_libraries_are_redacted_too(output: io.StringIO) -> None:
     logging.getLogger("slack_bolt.App").error("auth.test failed for %s", SLACK_TOKEN)
     logging.getLogger("urllib3.connectionpool").debug("https://user:hunter2-Pa55w0rd@git.example.com/x.git")
-    logging.getLogger("uvicorn.error").warning("Authorization: token %s", GITHUB_TOKEN)
+    logging.getLogger("github.Requester").warning("Authorization: token %s", GITHUB_TOKEN)
     assert_clean(output.getvalue())
     assert len(lines(output)) == 3
 
