@@ -36,6 +36,7 @@ class Workload:
     memory_limit: int | None = None  # bytes; reaching it is an OOM kill
     cpu_limit: float | None = 1.0
     since: int = 0  # seconds after the cluster's start when the workload first runs
+    resources: bool = True  # memory, restarts and limits too (capacity needs only CPU and requests)
 
     def pod_names(self) -> list[str]:
         return [f"{self.name}-7c9d8f6b5d-{chr(97 + i) * 5}" for i in range(self.pods)]
@@ -89,6 +90,8 @@ class Cluster:
                     counters[f"req/{pod}"] += share / w.cores_per_request * STEP
                     labels = {"namespace": ns, "service": w.name, "pod": pod, "code": "200"}
                     self.add("http_requests", "counter", labels, t, round(counters[f"req/{pod}"]))
+                    if not w.resources:
+                        continue
                     mem = w.memory(t - born[pod] + k * 600)
                     if w.memory_limit is not None and mem >= w.memory_limit:
                         mem, born[pod] = w.memory_limit, float(t)

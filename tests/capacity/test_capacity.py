@@ -77,10 +77,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, prometheus_binaries: No
         START,
         AT,
         [
-            Workload("checkout", growing),
-            Workload("catalog", flat, pods=2),
-            Workload("search", growing),
-            Workload("edge", growing, namespace="gateway"),
+            Workload("checkout", growing, resources=False),
+            Workload("catalog", flat, pods=2, resources=False),
+            Workload("search", growing, resources=False),
+            Workload("edge", growing, namespace="gateway", resources=False),
         ],
     )
     om = cluster.build().write(tmp_path_factory.mktemp("om") / "metrics.om")
