@@ -53,8 +53,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @contextmanager
-def serving(routes: Routes) -> Iterator[str]:
-    """A threaded HTTP server on loopback answering ``routes`` (path -> status, headers, JSON)."""
+def serving(routes: Routes, seen: list[dict[str, str]] | None = None) -> Iterator[str]:
+    """A threaded HTTP server on loopback answering ``routes`` (path -> status, headers, JSON);
+    each request's headers are appended to ``seen`` before its route answers."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -68,6 +69,8 @@ def serving(routes: Routes) -> Iterator[str]:
             self._answer()
 
         def _answer(self) -> None:
+            if seen is not None:
+                seen.append(dict(self.headers))
             route = routes.get(self.path.split("?")[0])
             status, headers, body = route() if route else (404, {}, {"message": "Not Found"})
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -178,6 +181,97 @@ def test_github_half_configured_says_what_is_missing() -> None:
     assert check_github(Settings(), 2).status is Status.SKIPPED
     app_only = check_github(Settings(github_repo="acme/gitops", github_app_id=12), 2)
     assert app_only.status is Status.FAIL and "TUGBOAT_GITHUB_APP_PRIVATE_KEY" in app_only.fix
+
+
+# -- GitHub (an App: a JWT signed with its private key, verified by the loopback server) -------
+
+APP_ID = 4242
+FULL = {
+    "contents": "write",
+    "pull_requests": "write",
+    "checks": "read",
+    "statuses": "read",
+    "metadata": "read",
+}
+
+
+@pytest.fixture(scope="module")
+def app_key() -> tuple[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, key.public_key()
+
+
+def installation_route(public_key: Any, permissions: dict[str, str], seen: list[dict[str, str]]) -> Answer:
+    import jwt
+
+    token = seen[-1].get("Authorization", "").removeprefix("Bearer ")
+    try:
+        claims = jwt.decode(token, public_key, algorithms=["RS256"])
+    except jwt.PyJWTError:
+        return 401, {}, {"message": "A JSON web token could not be decoded"}
+    if str(claims.get("iss")) != str(APP_ID):
+        return 401, {}, {"message": "Integration not found"}
+    return (
+        200,
+        {},
+        {"id": 77, "app_id": APP_ID, "permissions": permissions, "repository_selection": "selected"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("permissions", "status", "named"),
+    [
+        (FULL, Status.OK, ""),
+        ({**FULL, "contents": "read"}, Status.FAIL, "contents: write"),
+        ({k: v for k, v in FULL.items() if k != "checks"}, Status.FAIL, "checks: read"),
+        ({**FULL, "statuses": "write", "administration": "write"}, Status.OK, ""),
+    ],
+)
+def test_github_app_permissions(
+    app_key: tuple[str, Any], permissions: dict[str, str], status: Status, named: str
+) -> None:
+    pem, public_key = app_key
+    seen: list[dict[str, str]] = []
+    path = "/repos/acme/gitops/installation"
+    with serving({path: lambda: installation_route(public_key, permissions, seen)}, seen) as url:
+        settings = Settings(
+            github_app_id=APP_ID, github_app_private_key=pem, github_repo="acme/gitops", github_api_url=url
+        )
+        result = check_github(settings, 2)
+    assert result.status is status, result
+    assert named in result.detail and named in result.fix
+
+
+def test_github_app_with_a_wrong_key_is_refused(app_key: tuple[str, Any]) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    _, public_key = app_key
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    seen: list[dict[str, str]] = []
+    path = "/repos/acme/gitops/installation"
+    with serving({path: lambda: installation_route(public_key, FULL, seen)}, seen) as url:
+        settings = Settings(
+            github_app_id=APP_ID,
+            github_app_private_key=other.decode(),
+            github_repo="acme/gitops",
+            github_api_url=url,
+        )
+        result = check_github(settings, 2)
+    assert result.status is Status.FAIL and "401" in result.detail and "private key" in result.fix
+    assert "PRIVATE KEY" not in result.detail + result.fix
 
 
 # -- Prometheus, Loki, LLM ----------------------------------------------------------------------
