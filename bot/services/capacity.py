@@ -133,7 +133,10 @@ def container_rows(
     per: dict[tuple[str, str, str], np.ndarray], key: Key, container: str | None
 ) -> np.ndarray | None:
     """The pods' rows for the workload's container (all its containers when none is named so)."""
-    mine = {c: arr for (ns, wl, c), arr in per.items() if (ns, wl) == key or (not ns and wl == key[1])}
+    ns_key, name = key  # an empty namespace on either side matches any
+    mine = {
+        c: arr for (ns, wl, c), arr in per.items() if wl == name and (ns == ns_key or not ns or not ns_key)
+    }
     if not mine:
         return None
     if container in mine:

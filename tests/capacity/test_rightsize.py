@@ -193,3 +193,10 @@ def test_too_little_history_is_refused(prometheus: str, repo: Path) -> None:
         app, ["rightsize", "fresh", "--prometheus-url", prometheus, "--repo", str(repo), "--at", str(AT)]
     )
     assert result.exit_code == 1 and "need 24 h" in result.stdout
+
+
+def test_a_manifest_without_a_namespace_still_finds_its_usage(prometheus: str, tmp_path: Path) -> None:
+    files = {"apps/api/deployment.yaml": FILES["apps/api/deployment.yaml"].replace("  namespace: shop\n", "")}
+    repo = make_remote(tmp_path / "plain", files).work
+    rec = _recommend(prometheus, repo, "api")
+    assert rec.refused is None and [c.field for c in rec.changes] == ["cpu_request"]
