@@ -54,26 +54,12 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+NOT_KNOBS = {"out_dir", "n", "seed", "kind", "jobs"}
+
+
 def knobs_from(args: argparse.Namespace) -> dict[str, Any]:
-    keys = (
-        "layout",
-        "convention",
-        "variant",
-        "alert",
-        "label",
-        "downstream",
-        "quirk",
-        "hpa",
-        "distractors",
-        "sidecars",
-        "grpc",
-        "bad_change",
-        "step",
-        "window_min",
-        "onset_min",
-        "n_services",
-    )
-    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    """Every option except the suite's own (out_dir, n, seed, kind, jobs) is a generate() knob."""
+    return {k: v for k, v in vars(args).items() if k not in NOT_KNOBS and v is not None}
 
 
 def _one(job: tuple[Path, int, str, dict[str, Any]]) -> str:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.scenariogen import KINDS, generate
+from tests.scenariogen.cli import knobs_from, parser
 from tests.scenariogen.demo import DEMO_KNOBS, DEMO_SEED, DEST, FILES
 from tests.scenariogen.grading import effective, grade, load_docs
 from tests.scenariogen.names import rfc3339
@@ -229,6 +230,15 @@ def test_random_draws_are_consistent(tmp_path: Path) -> None:
     for seed in range(100, 115):
         d = generate(tmp_path / "s", seed, step=60)
         _check_remediation(d, _clone(d, tmp_path / f"r{seed}"))
+
+
+def test_cli_options_reach_generate() -> None:
+    args = parser().parse_args(
+        ["out", "--root", "k8s", "--quirk", "no", "--window-min", "60", "--bad-change", "config"]
+    )
+    assert knobs_from(args) == {"root": "k8s", "quirk": False, "window_min": 60, "bad_change": "config"}
+    plan = make_plan(5, "bad_deploy", **knobs_from(args))
+    assert (plan.root, plan.quirk, plan.bad_change, plan.at - plan.start) == ("k8s", False, "config", 3600)
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
