@@ -220,13 +220,22 @@ def test_example_repositories_resolve_and_edit(shared_dir: Path, tmp_path: Path,
             lines = [
                 ln for ln in planned.diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
             ]
-            assert len(lines) == 2, planned.diff
             check = subprocess.run(
                 ["git", "-C", str(root), "apply", "--check", "-"], input=planned.diff.encode()
             )
             assert check.returncode == 0
-            if not planned.changes[0].file.endswith("kustomization.yaml"):
-                assert BY_LINE_NOTE in planned.notes  # these deployment files are not valid YAML
+            if planned.changes[0].file.endswith("kustomization.yaml"):
+                assert len(lines) == 2, planned.diff
+            else:
+                # these deployment files are not valid YAML: the value changes and the dedented
+                # containers list moves under its key, so the result parses and GitOps can apply it
+                assert BY_LINE_NOTE in planned.notes
+                [new_text] = planned.new_texts.values()
+                assert load(new_text)
+                removed = [ln[1:].strip() for ln in lines if ln.startswith("-")]
+                added = [ln[1:].strip() for ln in lines if ln.startswith("+")]
+                assert len(removed) == len(added)
+                assert sum(a != r for a, r in zip(added, removed, strict=True)) == 1, planned.diff
             assert planned.changes[0].to == (value if field != "memory" else 1229 * 2**20)
 
     remediation = expected["remediation"]

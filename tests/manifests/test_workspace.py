@@ -206,10 +206,20 @@ def test_invalid_yaml_is_edited_by_line(tmp_path: Path) -> None:
     assert repo.effective(ledger, "cpu").value == 0.5
     planned = repo.plan(ledger, "cpu", 1.5)
     assert BY_LINE_NOTE in planned.notes
-    assert "-      cpu: 500m\n+      cpu: 1500m\n" in planned.diff
-    apply(root, planned)
+    # GitOps cannot apply an invalid file, so the plan also moves the list under its key
+    assert any("was not valid YAML" in note and "`containers:`" in note for note in planned.notes)
+    [after] = load_data(planned.new_texts["apps/ledger/deployment.yaml"])
+    [container] = after["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "ledger" and container["resources"]["limits"]["cpu"] == "1500m"
+    removed = [ln[1:] for ln in planned.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln[1:] for ln in planned.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    # every moved line keeps its text; only the value's own text differs
+    assert [a.strip() for a in added] == [r.strip().replace("500m", "1500m") for r in removed]
     with pytest.raises(InvalidInput, match="not valid YAML"):
         repo.plan(ledger, "cpu_request", 1)  # adding a key by line is refused
+    subprocess.run(["git", "-C", str(root), "apply", "-"], input=planned.diff.encode(), check=True)
+    repo = ManifestRepo(root)  # the file is valid YAML now, so new keys can be added too
+    assert repo.plan(ledger.name, "cpu_request", 1).changes[0].to == 1.0
 
 
 def test_multi_document_workload_and_statefulset(tmp_path: Path) -> None:

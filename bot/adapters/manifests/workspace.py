@@ -25,6 +25,7 @@ from bot.adapters.manifests.layout import (
     split_image,
 )
 from bot.adapters.manifests.model import Effective, PlannedEdit, Workload
+from bot.adapters.manifests.repair import repair_dedented_lists
 from bot.adapters.manifests.resources import (
     HPA_KIND,
     WORKLOAD_KINDS,
@@ -344,11 +345,25 @@ class ManifestRepo:
     def _finish(
         self, w: Workload, texts: dict[str, str], changes: list[FieldChange], notes: list[str], by_line: bool
     ) -> PlannedEdit:
-        diff = "".join(unified_diff(rel, self.parsed[rel].text, new) for rel, new in texts.items())
         if by_line:
             notes.append(BY_LINE_NOTE)
+            texts = {rel: self._repaired(rel, new, notes) for rel, new in texts.items()}
+        diff = "".join(unified_diff(rel, self.parsed[rel].text, new) for rel, new in texts.items())
         changed = {rel: new for rel, new in texts.items() if new != self.parsed[rel].text}
         return PlannedEdit(changes, diff, changed, notes)
+
+    @staticmethod
+    def _repaired(rel: str, text: str, notes: list[str]) -> str:
+        """An invalid file is never applied by GitOps, so the edit also makes it valid YAML."""
+        repair = repair_dedented_lists(text)
+        if repair is None:
+            return text
+        keys = ", ".join(f"`{k}:`" for k in repair.keys)
+        notes.append(
+            f"{rel} was not valid YAML (the list under {keys} was indented less than its key), so no "
+            f"GitOps tool could apply it; this change also re-indents those {repair.lines_moved} lines"
+        )
+        return repair.text
 
     def apply(self, planned: PlannedEdit) -> None:
         """Write a plan's new texts to the working tree (bytes, so line endings stay as they are)."""
