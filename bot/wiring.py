@@ -89,7 +89,7 @@ def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) 
     from bot.adapters.git.changehost import PlainGitChangeHost
     from bot.adapters.github.client import github_configured
 
-    if remote is None and github_configured(settings):
+    if github_configured(settings):  # GitHub wins over a plain remote whenever it is configured
         from bot.adapters.github.host import GitHubChangeHost
 
         return GitHubChangeHost.from_settings(settings)

@@ -48,6 +48,7 @@ def test_submit_open_approve_merges_exactly_once(
 def test_change_host_picks_github_only_when_configured(tmp_cwd: Path) -> None:
     github = Settings(github_repo="tugboat-test/gitops", github_token="github_pat_x", repo=str(tmp_cwd))
     assert isinstance(wiring.change_host(github, tmp_cwd), GitHubChangeHost)
+    assert isinstance(wiring.change_host(github, tmp_cwd, remote=str(tmp_cwd)), GitHubChangeHost)
     app = Settings(
         github_repo="tugboat-test/gitops",
         github_app_id=1234,
