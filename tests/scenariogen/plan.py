@@ -7,7 +7,6 @@ distractors, sidecars, grpc, name, at.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,4 +311,3 @@ def _shape_incident(rng: random.Random, plan: Plan, culprit: Service, hpa: bool,
         plan.extra["spike_err"] = rng.uniform(0.15, 0.5)
     if plan.kind in ("cpu_limit", "memory_limit", "traffic_surge") and culprit.replicas < 2:
         culprit.replicas = 2
-    plan.extra["needed_headroom"] = math.inf
