@@ -44,3 +44,27 @@ def test_reviews_must_approve_this_exact_commit() -> None:
     assert review_problem(later_change, HEAD) == "has a GitHub review requesting changes"
     superseded = [review("bob", "CHANGES_REQUESTED"), review("bob", "APPROVED")]
     assert review_problem(superseded, HEAD) == ""
+
+
+def test_rate_limit_reset_is_honoured_and_capped() -> None:
+    import time
+
+    import pytest
+    from urllib3.response import HTTPResponse
+
+    from bot.adapters.github.client import RateLimitWaitTooLong, retry_policy
+    from bot.settings import Settings
+
+    retry = retry_policy(Settings(github_max_wait_s=30))
+
+    def answer(status: int, headers: dict[str, str]) -> HTTPResponse:
+        return HTTPResponse(body=b"{}", status=status, headers=headers, preload_content=True)
+
+    soon = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 5)}
+    wait = retry.get_retry_after(answer(429, soon))
+    assert wait is not None and 3 <= wait <= 6
+    assert retry.get_retry_after(answer(403, {"Retry-After": "2"})) == 2
+    assert retry.get_retry_after(answer(502, {})) is None  # plain backoff for 5xx
+    later = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}
+    with pytest.raises(RateLimitWaitTooLong, match="longer than github_max_wait_s"):
+        retry.get_retry_after(answer(403, later))
