@@ -11,6 +11,7 @@ Authorization never reaches a cassette.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,15 +25,19 @@ import vcr
 from vcr.cassette import Cassette
 
 from bot.adapters.github.host import GitHubChangeHost
+from bot.domain.proposal import Proposal
 from bot.settings import ApprovalPolicy, Settings
 from tests.github import wire
-from tests.github.scenarios import CASSETTES
+from tests.github.scenarios import CASSETTES, PROPOSAL_ID, proposal
 
 FILTERED_HEADERS = ["authorization", "cookie", "set-cookie", "x-github-sso"]
 RECORD_REPO = os.environ.get("TUGBOAT_GITHUB_REPO", "")
 RECORDING = bool(
     os.environ.get("TUGBOAT_GITHUB_RECORD") == "1" and os.environ.get("GITHUB_TOKEN") and RECORD_REPO
 )
+# A fresh proposal id per recording session, so a scratch repository can be recorded against
+# again (its earlier PR for the fixed id is closed); cassettes store the fixed id.
+RECORD_ID = f"rec{int(time.time()):x}" if RECORDING else PROPOSAL_ID
 
 
 @dataclass
@@ -51,7 +56,24 @@ class Sent:
 
 
 def _scrub(text: str) -> str:
-    return text.replace(RECORD_REPO, wire.FULL) if RECORDING else text
+    if not RECORDING:
+        return text
+    owner = RECORD_REPO.split("/", 1)[0]
+    text = text.replace(RECORD_REPO, wire.FULL).replace(RECORD_ID, PROPOSAL_ID)
+    # the pulls "head" filter and labels name the owner alone: owner:tugboat/<id>
+    for sep in ("%3A", ":"):
+        text = text.replace(f"{owner}{sep}tugboat", f"{wire.OWNER}{sep}tugboat")
+    return text
+
+
+def record_target() -> dict[str, Any]:
+    """Settings overrides for a re-recordable test: the real repository when recording."""
+    return {"github_repo": RECORD_REPO} if RECORDING else {}
+
+
+def recordable_proposal() -> Proposal:
+    """The fixture proposal; under its recording id when re-recording against GitHub."""
+    return proposal(RECORD_ID)
 
 
 def _scrub_request(request: Any) -> Any:
@@ -99,7 +121,7 @@ def gh_settings(tmp_cwd: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "github_token": os.environ.get("GITHUB_TOKEN") if RECORDING else "github_pat_test_0000",
-            "github_repo": RECORD_REPO if RECORDING else wire.FULL,
+            "github_repo": wire.FULL,  # replayed cassettes name the fixture repository
             "github_seconds_between_writes": 0,
             "github_max_wait_s": 30,
             "policy": ApprovalPolicy(approvers=["U_ALICE", "U_BOB"]),

@@ -40,10 +40,10 @@ MERGE = w.fake_sha("merge")
 MESSAGE = f"Scale checkout to 6 replicas\n\nTugboat-Proposal: {PROPOSAL_ID}\n"
 
 
-def proposal() -> Proposal:
+def proposal(proposal_id: str = PROPOSAL_ID) -> Proposal:
     change = FieldChange(file=PATH, field="replicas", from_=3, to=6, resource="Deployment/checkout")
     return Proposal(
-        id=PROPOSAL_ID,
+        id=proposal_id,
         action=Action.SCALE,
         service="checkout",
         namespace="shop",

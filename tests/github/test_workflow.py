@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
 from bot.adapters.github.body import pr_body, pr_title, query_link
@@ -45,7 +47,10 @@ def test_submit_open_approve_merges_exactly_once(
     assert verify_trail(store.audit_trail()) == []
 
 
-def test_change_host_picks_github_only_when_configured(tmp_cwd: Path) -> None:
+def test_change_host_picks_github_only_when_configured(
+    tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     github = Settings(github_repo="tugboat-test/gitops", github_token="github_pat_x", repo=str(tmp_cwd))
     assert isinstance(wiring.change_host(github, tmp_cwd), GitHubChangeHost)
     assert isinstance(wiring.change_host(github, tmp_cwd, remote=str(tmp_cwd)), GitHubChangeHost)
