@@ -202,6 +202,30 @@ def open_pull_502_then_exists() -> list[dict[str, Any]]:
     return open_fresh([bad_gateway, exchange("POST", "/pulls", 422, exists), find_pull(listed())])
 
 
+def open_ref_race() -> list[dict[str, Any]]:
+    """Another replica created the branch first (422); its commit carries the same change."""
+    fresh = open_fresh()
+    at = next(i for i, x in enumerate(fresh) if x["request"]["uri"].endswith("/git/refs"))
+    exists = w.error("Reference already exists", "git/refs#create-a-reference", status="422")
+    raced = [
+        exchange("POST", "/git/refs", 422, exists),
+        exchange("GET", f"/git/ref/heads/{BRANCH}", 200, w.ref(BRANCH, HEAD)),
+        *verify_existing(),
+    ]
+    return [*fresh[:at], *raced, *fresh[at + 1 :]]
+
+
+def open_branch_with_other_content() -> list[dict[str, Any]]:
+    other = NEW.replace(b"replicas: 6", b"replicas: 0")
+    return [
+        find_pull(),
+        exchange("GET", f"/git/ref/heads/{BRANCH}", 200, w.ref(BRANCH, MOVED)),
+        exchange("GET", f"/git/commits/{MOVED}", 200, w.git_commit(MOVED, NEW_TREE, [BASE], MESSAGE)),
+        exchange("GET", f"/contents/{PATH}", 200, w.contents(PATH, OLD, BASE), query=f"ref={BASE}"),
+        exchange("GET", f"/contents/{PATH}", 200, w.contents(PATH, other, MOVED), query=f"ref={MOVED}"),
+    ]
+
+
 def checks_ok() -> list[dict[str, Any]]:
     return [
         exchange(
@@ -237,6 +261,8 @@ def merge_refusal(status: int, message: str, doc: str) -> list[dict[str, Any]]:
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "open_twice": open_twice,
     "open_pull_502_then_exists": open_pull_502_then_exists,
+    "open_ref_race": open_ref_race,
+    "open_branch_with_other_content": open_branch_with_other_content,
     "merge_clean": lambda: merge_with(*checks_ok(), merge_answer(200, MERGED_200)),
     "merge_head_moved": lambda: merge_with(pull=full_pull(head=MOVED)),
     "merge_dirty": lambda: merge_with(pull=full_pull(mergeable=False, mergeable_state="dirty")),

@@ -51,6 +51,23 @@ def test_a_lost_pull_request_answer_finds_the_one_it_made(gh_host: Host) -> None
     assert sent.count("POST", "/pulls") == 1  # one logical create; urllib3 retried below it
 
 
+def test_losing_the_branch_race_reuses_the_winners_identical_commit(gh_host: Host) -> None:
+    with github_cassette("open_ref_race") as (cassette, sent):
+        ref = gh_host().open(sc.proposal())
+        assert cassette.all_played
+    assert ref.head_sha == sc.HEAD and sent.count("POST", "/pulls") == 1
+
+
+def test_a_branch_with_other_content_is_never_reused(gh_host: Host) -> None:
+    with (
+        github_cassette("open_branch_with_other_content") as (cassette, sent),
+        pytest.raises(ConflictError) as err,
+    ):
+        gh_host().open(sc.proposal())
+    assert "already exists on tugboat-test/gitops with other content" in str(err.value)
+    assert cassette.all_played and not [m for m, _, _ in sent.requests if m != "GET"]  # nothing written
+
+
 def test_merge_at_the_approved_head(gh_host: Host) -> None:
     with github_cassette("merge_clean") as (cassette, sent):
         result = gh_host().merge(sc.proposal(), sc.HEAD)
