@@ -13,7 +13,9 @@ rows 0..i:
    compared with its own recent distribution (median and upper quartile), so a series that is
    always jumpy does not alarm all the time, and mapped into [0, 1).
 3. Refractory damping: a score that does not beat every score of the last REFRACTORY rows is an
-   echo of an alarm already raised, and is reported at ECHO times its value.
+   echo of an alarm already raised, and is reported at ECHO times its value. So is one that comes
+   within SILENCE rows of an alarm (a row that was news at ALARM or above): an alert system pages
+   once for a burst, not for every higher row of it.
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `StreamingDetector` refreshes them at the same rows with the same code,
@@ -46,9 +48,12 @@ HALF_SCORE = 4.0  # spreads above the median that score 0.5: where the alert thr
 WARMUP = 64  # rows scored 0 while the statistics settle
 REFRACTORY = 256  # rows over which an alarm must beat the previous ones to be news
 ECHO = 0.25  # damping of an alarm that is not news
+ALARM = 0.5  # a news score at or above this is an alarm (the level HALF_SCORE aims the threshold at)
+SILENCE = 16  # rows after an alarm in which no further news is reported
 ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
 SPAN = (  # rows of history that the newest score depends on
-    REFRACTORY
+    SILENCE
+    + REFRACTORY
     + CALIBRATION
     + SMOOTH
     + 2 * BLOCK
@@ -199,17 +204,26 @@ def _pipeline(
     calibrated = _calibrate(avg, calibration[0], calibration[1], i + offset)
     padded = np.concatenate((np.zeros(REFRACTORY), calibrated))
     recent_max = sliding_window_view(padded, REFRACTORY)[:n].max(axis=1)
+    alarm = _alarm(calibrated, recent_max)
+    silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
     stages = {"x": x, "period": period_rows, "measure": measure, "calibrated": calibrated}
     for name, (centre, spread) in (("value", value), ("diff", change), ("season", season)):
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
     stages["cal.centre"], stages["cal.spread"] = calibration
-    stages["score"] = _refractory(calibrated, recent_max)
+    stages["alarm"] = alarm
+    stages["score"] = _refractory(calibrated, recent_max, silenced)
     return stages
 
 
-def _refractory(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
-    """An alarm that does not beat the recent ones is an echo of them: report it damped."""
-    return np.where(score > recent_max, score, ECHO * score)
+def _alarm(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
+    """1.0 where a row is news (beats the recent scores) at or above the ALARM level, else 0.0."""
+    return ((score > recent_max) & (score >= ALARM)).astype(float)
+
+
+def _refractory(score: np.ndarray, recent_max: np.ndarray, silenced: np.ndarray) -> np.ndarray:
+    """A score that does not beat the recent ones is an echo of them, and one that follows an alarm
+    closely is its continuation: report both damped."""
+    return np.where((score > recent_max) & (silenced == 0.0), score, ECHO * score)
 
 
 class StreamingDetector:
@@ -267,8 +281,11 @@ class StreamingDetector:
         cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
         stages["calibrated"][row] = cal[0]
         recent = stages["calibrated"][max(0, row - REFRACTORY) : row]
-        padded_max = max(float(recent.max()) if len(recent) else 0.0, 0.0)
-        stages["score"][row] = _refractory(cal, np.array([padded_max]))[0]
+        padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
+        stages["alarm"][row] = _alarm(cal, padded_max)[0]
+        alarms = stages["alarm"][max(0, row - SILENCE) : row]
+        silenced = np.array([max(float(alarms.max()) if len(alarms) else 0.0, 0.0)])
+        stages["score"][row] = _refractory(cal, padded_max, silenced)[0]
         self._stages = stages
 
 
