@@ -282,6 +282,17 @@ SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
             w.check_runs(HEAD, {"validate": ("completed", "success"), "e2e": ("in_progress", None)}),
         ),
     ),
+    "merge_reviews": lambda: [
+        *merge_with(
+            *checks_ok(),
+            exchange("GET", f"/pulls/{w.PR_NUMBER}/reviews", 200, [w.review("ann", "APPROVED", BASE)]),
+        ),
+        *merge_with(
+            *checks_ok(),
+            exchange("GET", f"/pulls/{w.PR_NUMBER}/reviews", 200, [w.review("ann", "APPROVED", HEAD)]),
+            merge_answer(200, MERGED_200),
+        ),
+    ],
     "merge_405": lambda: merge_refusal(
         405, "Pull Request is not mergeable", "pulls/pulls#merge-a-pull-request"
     ),

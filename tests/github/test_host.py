@@ -113,6 +113,16 @@ def test_merge_refuses_when_checks_fail_or_run(gh_host: Host) -> None:
     assert sent.count("PUT", MERGE_PATH) == 0
 
 
+def test_required_github_reviews_must_approve_the_exact_head(gh_host: Host) -> None:
+    host = gh_host(policy=ApprovalPolicy(approvers=["U_ALICE"], require_github_reviews=True))
+    with github_cassette("merge_reviews") as (played, sent):
+        stale = host.merge(sc.proposal(), sc.HEAD)  # the only approval is of an older commit
+        assert not stale.merged and "has no GitHub review approving 1a954628a960" in stale.message
+        assert sent.count("PUT", MERGE_PATH) == 0
+        assert host.merge(sc.proposal(), sc.HEAD).merged  # approved at this head
+        assert played.all_played and sent.count("PUT", MERGE_PATH) == 1
+
+
 @pytest.mark.parametrize(
     ("cassette", "expected"),
     [

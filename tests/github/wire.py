@@ -257,6 +257,21 @@ def comment(body: str, ident: int = 2500000001) -> dict[str, Any]:
     }
 
 
+def review(login: str, state: str, commit_id: str, ident: int = 2600000001) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "node_id": "PRR_kwDONHCAAc6AAAAB",
+        "user": user(login, 5000001, "User"),
+        "body": "",
+        "state": state,
+        "html_url": f"{WEB}/{FULL}/pull/{PR_NUMBER}#pullrequestreview-{ident}",
+        "pull_request_url": f"{REPO_API}/pulls/{PR_NUMBER}",
+        "author_association": "MEMBER",
+        "submitted_at": STAMP,
+        "commit_id": commit_id,
+    }
+
+
 def combined_status(sha: str, states: dict[str, str]) -> dict[str, Any]:
     statuses = [
         {
