@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from bot.assistant.service import Answer, Assistant
-from bot.assistant.tools import ToolContext
 from bot.cli.investigate_cmd import _build, _settings, parse_at, read_alert
 from bot.domain.report import InvestigationReport
-from bot.security.redact import redact_data
+
+if TYPE_CHECKING:  # the assistant pulls in langchain; load it only when `ask` runs
+    from bot.assistant.service import Answer
 
 
 def ask(
@@ -30,6 +31,10 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Ask about an alert; the answer cites the investigation's evidence ([E1], [E2]...)."""
+    from bot.assistant.service import Assistant
+    from bot.assistant.tools import ToolContext
+    from bot.security.redact import redact_data
+
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
     overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": str(repo) if repo else None}
     if no_llm:

@@ -77,8 +77,10 @@ def investigate(
     report = result.report
     if graphs_dir is not None and result.graphs:
         report = _render(report, result.graphs, graphs_dir)
-    if no_llm or not settings.llm_configured:
-        pass  # the narrative layer is added on top of this report elsewhere
+    if not no_llm and settings.llm_configured:
+        from bot.services.narrate import narrate  # langchain loads only when a model is used
+
+        report = narrate(report, settings)
     if as_json:
         typer.echo(json.dumps(report.public(), default=str))
         return
