@@ -99,6 +99,20 @@ class Settings(BaseSettings):
     rightsize_cpu_percentile: float = Field(default=95.0, gt=0, le=100)
     rightsize_memory_buffer: float = Field(default=0.15, ge=0, description="above the peak working set")
 
+    # After a merge: GitOps sync status and the recovery watch (docs/verify.md)
+    verify_enabled: bool = Field(default=True, description="watch merged fixes for recovery")
+    verify_window_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long to wait")
+    verify_sustain_minutes: int = Field(default=5, ge=1, description="recovery must hold this long")
+    verify_step_s: float = Field(default=30.0, ge=1, description="query resolution of the watch")
+    verify_interval_s: float = Field(default=60.0, ge=1, description="how often watches are checked")
+    gitops_tool: Literal["none", "argocd", "flux"] = Field(
+        default="none", description="whose sync status to show, read from Prometheus"
+    )
+    gitops_app: str = Field(
+        default="{service}", description="application (Argo CD) or Kustomization (Flux) name template"
+    )
+    gitops_flux_kind: str = Field(default="Kustomization", description="Flux object kind to read")
+
     # Store
     database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")
 

@@ -6,11 +6,13 @@ Commands and servers ask this module for what they need; nothing else constructs
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import BaseAdapter
 
 from bot.domain.errors import InvalidInput
 from bot.ports.changes import ChangeHost
+from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
 from bot.ports.logs import LogSource
 from bot.ports.metrics import MetricsSource
@@ -18,6 +20,9 @@ from bot.ports.store import Store
 from bot.services.investigate import Investigator
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.services.verify import PostMergeService
 
 
 def metrics_source(
@@ -107,3 +112,30 @@ def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWork
         checkout = None  # a bare repository has no files to scan: the scan says it read the diff only
     schema = KubernetesSchema(settings.kubernetes_version)
     return ProposalWorkflow(store, host, settings.policy, repo_path=checkout, schema=schema)
+
+
+def post_merge(
+    settings: Settings,
+    store: Store,
+    chat: ChatNotifier,
+    workflow: ProposalWorkflow,
+    repo: Path | None,
+    render: Any = None,
+) -> PostMergeService | None:
+    """The post-merge watch, hooked into ``workflow`` (``on_merged``); None without Prometheus
+    or when ``verify_enabled`` is off. ``repo`` is the checkout reverts are computed on."""
+    metrics = metrics_source(settings)
+    if metrics is None or not settings.verify_enabled:
+        return None
+    from bot.adapters.gitops_status import GitOpsStatus
+    from bot.services.recovery import RecoveryWatcher
+    from bot.services.verify import PostMergeService
+
+    gitops = GitOpsStatus(metrics, settings)
+    watcher = RecoveryWatcher(metrics, settings, clock=workflow.clock, gitops=gitops)
+    history = git_history(repo)
+    service = PostMergeService(
+        store, chat, workflow, watcher, history, settings, clock=workflow.clock, render=render, gitops=gitops
+    )
+    workflow.on_merged = service.after_merge
+    return service

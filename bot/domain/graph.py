@@ -26,3 +26,4 @@ class GraphSpec:
     at: datetime | None = None
     thresholds: list[Threshold] = field(default_factory=list)
     evidence_id: str | None = None
+    at_label: str | None = None  # names the ``at`` line in the legend, e.g. "merged 10:42"

@@ -7,6 +7,7 @@ several bot replicas still act exactly once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from bot.ports.store import Store
 from bot.services.policy_scan import SCAN_REFUSED, ManifestSchema, scan_proposal
 from bot.settings import ApprovalPolicy
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
@@ -55,6 +57,8 @@ class ProposalWorkflow:
         self.group_members = group_members
         self.repo_path = repo_path  # a checkout the policy scan reads (never writes)
         self.schema = schema
+        # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
+        self.on_merged: Callable[[Proposal, str | None], Any] | None = None
 
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
@@ -206,7 +210,13 @@ class ProposalWorkflow:
         self._audit(
             AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
         )
-        return Outcome(self._get(proposal.id), result.message, merged=True)
+        merged = self._get(proposal.id)
+        if self.on_merged is not None:
+            try:
+                self.on_merged(merged, result.sha)
+            except Exception:
+                log.exception("the post-merge hook failed for proposal %s", proposal.id)
+        return Outcome(merged, result.message, merged=True)
 
     def _void(self, proposal: Proposal, current: str | None, detail: str = "") -> Outcome:
         """The branch moved after approval: approvals no longer stand, ask again."""

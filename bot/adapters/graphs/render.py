@@ -73,7 +73,7 @@ def render(spec: GraphSpec, path: Path) -> Path:
             float(date2num(spec.onset)), color="#C4162A", ls=":", lw=1.5, label=f"onset {spec.onset:%H:%M}"
         )
     if spec.at:
-        ax.axvline(float(date2num(spec.at)), color="#777777", ls="-", lw=0.8, alpha=0.6)
+        ax.axvline(float(date2num(spec.at)), color="#777777", ls="-", lw=0.8, alpha=0.6, label=spec.at_label)
     ax.set_title(spec.title, fontsize=10, loc="left")
     ax.yaxis.set_major_formatter(_formatter(spec.unit))
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=UTC))

@@ -1,0 +1,118 @@
+"""GitOps sync status as Argo CD and Flux export it to Prometheus.
+
+Tugboat holds no cluster credentials, so it reads what both tools already publish:
+
+* Argo CD: ``argocd_app_info{name, sync_status, health_status}`` (one series per application).
+* Flux: ``gotk_reconcile_condition{kind, name, type="Ready", status}`` (value 1 on the current
+  status), and ``gotk_resource_info{customresource_kind, name, ready, revision}`` that Flux 2.1+
+  exports through kube-state-metrics instead.
+
+Label values are put into PromQL only through ``bot.adapters.prometheus.promql``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adapters.prometheus.promql import Matcher, selector
+from bot.domain.errors import InvalidInput
+from bot.ports.metrics import MetricsSource
+from bot.settings import Settings
+
+_TOOL_NAMES = {"argocd": "Argo CD", "flux": "Flux"}
+_FLUX_STATUS = {"True": "Ready", "False": "NotReady", "Unknown": "Reconciling"}
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    tool: str  # "argocd" or "flux"
+    app: str
+    sync: str  # Argo CD: Synced, OutOfSync, Unknown; Flux: Ready, NotReady, Reconciling
+    health: str | None = None  # Argo CD only: Healthy, Progressing, Degraded, Missing, ...
+    revision: str | None = None  # what Flux applied last, when it exports it
+
+    @property
+    def settled(self) -> bool:
+        """The tool reports the desired state applied (and, for Argo CD, healthy)."""
+        if self.tool == "argocd":
+            return self.sync == "Synced" and self.health in (None, "Healthy")
+        return self.sync == "Ready"
+
+    def text(self) -> str:
+        parts = [self.sync, *([self.health] if self.health else [])]
+        revision = f" at `{self.revision[:40]}`" if self.revision else ""
+        return f"{_TOOL_NAMES.get(self.tool, self.tool)} `{self.app}`: {', '.join(parts)}{revision}"
+
+
+class GitOpsStatus:
+    """Reads the sync status of the application that deploys a service, as of a moment."""
+
+    def __init__(self, metrics: MetricsSource, settings: Settings) -> None:
+        self.metrics = metrics
+        self.tool = settings.gitops_tool
+        self.template = settings.gitops_app
+        self.flux_kind = settings.gitops_flux_kind
+
+    @property
+    def configured(self) -> bool:
+        return self.tool != "none"
+
+    def app_name(self, service: str | None, namespace: str | None) -> str:
+        try:
+            name = self.template.format_map({"service": service or "", "namespace": namespace or ""})
+        except (KeyError, ValueError, IndexError) as exc:
+            raise InvalidInput(
+                f"gitops_app {self.template!r} is not a valid name template ({exc}); "
+                "use {service} and {namespace}, e.g. '{namespace}-{service}'"
+            ) from None
+        if not name.strip():
+            raise InvalidInput("gitops_app gave an empty application name; set it, e.g. '{service}'")
+        return name
+
+    def status(self, service: str | None, namespace: str | None, at: datetime) -> SyncStatus | None:
+        """The current status, or None when the tool exports nothing for this application.
+
+        Raises ``SourceUnavailable`` when Prometheus cannot answer.
+        """
+        if not self.configured:
+            return None
+        app = self.app_name(service, namespace)
+        if self.tool == "argocd":
+            return self._argocd(app, at)
+        return self._flux(app, at)
+
+    def _argocd(self, app: str, at: datetime) -> SyncStatus | None:
+        found = self.metrics.instant(selector("argocd_app_info", Matcher("name", app)), at)
+        if not found:
+            return None
+        labels = sorted(found, key=lambda s: sorted(s.labels.items()))[0].labels
+        return SyncStatus(
+            "argocd", app, labels.get("sync_status", "Unknown"), labels.get("health_status") or None
+        )
+
+    def _flux(self, app: str, at: datetime) -> SyncStatus | None:
+        conditions = self.metrics.instant(
+            selector(
+                "gotk_reconcile_condition",
+                Matcher("kind", self.flux_kind),
+                Matcher("name", app),
+                Matcher("type", "Ready"),
+            ),
+            at,
+        )
+        current = [s for s in conditions if len(s.values) and s.values[-1] == 1]
+        info = self.metrics.instant(
+            selector(
+                "gotk_resource_info", Matcher("customresource_kind", self.flux_kind), Matcher("name", app)
+            ),
+            at,
+        )
+        revision = next((s.labels["revision"] for s in info if s.labels.get("revision")), None)
+        if current:
+            status = current[0].labels.get("status", "Unknown")
+            return SyncStatus("flux", app, _FLUX_STATUS.get(status, status), revision=revision)
+        if info:
+            ready = info[0].labels.get("ready", "Unknown")
+            return SyncStatus("flux", app, _FLUX_STATUS.get(ready, ready), revision=revision)
+        return None

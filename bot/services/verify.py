@@ -1,0 +1,310 @@
+"""After the merge: say so in the incident thread, then watch whether the fix worked.
+
+``merged`` is called once per merged proposal (``ProposalWorkflow.on_merged`` -> ``after_merge``). It posts
+"Merged <branch> at <sha>", the GitOps sync status when one is configured, and records a
+``proposal.watching`` audit event: the watch's state lives in the audit trail, so any replica
+(or a restarted one) picks it up. ``tick`` runs every ``verify_interval_s`` (``start`` runs it
+on a thread) and, once ``RecoveryWatcher`` decides, posts "recovered" with a graph, or "not
+recovered" with a revert of the merge commit opened through ``ProposalWorkflow`` (the same
+approval path as any change), then records ``proposal.verified``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.gitops_status import GitOpsStatus
+from bot.adapters.slack import blocks
+from bot.domain.alert import now_utc
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.errors import TugboatError
+from bot.domain.graph import GraphSpec
+from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.ports.chat import Attachment, ChatNotifier
+from bot.ports.gitrepo import GitHistory
+from bot.ports.store import IncidentRecord, Store
+from bot.services.proposals import ProposalWorkflow
+from bot.services.recovery import RecoveryWatcher, Verdict, service_of
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WATCHING = "proposal.watching"
+REVERT_REQUESTER = "tugboat"
+RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A merged proposal whose effect is being watched, as recorded in its audit trail."""
+
+    proposal: Proposal
+    incident_key: str
+    merged_at: datetime
+    merge_sha: str | None
+    channel: str
+    thread_ts: str
+
+
+class PostMergeService:
+    def __init__(
+        self,
+        store: Store,
+        notifier: ChatNotifier,
+        workflow: ProposalWorkflow,
+        watcher: RecoveryWatcher,
+        history: GitHistory | None,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        render: RenderFn | None = None,
+        gitops: GitOpsStatus | None = None,
+    ) -> None:
+        self.store, self.chat, self.workflow, self.watcher = store, notifier, workflow, watcher
+        self.history, self.settings, self.clock = history, settings, clock
+        self.render, self.gitops = render, gitops
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- registering a merge ------------------------------------------------------------------
+    def merged(
+        self, proposal: Proposal, incident_key: str | None = None, merge_sha: str | None = None
+    ) -> Watch | None:
+        """Announce the merge in the incident's thread and start watching; None when the
+        proposal belongs to no incident thread (e.g. a ``/tugboat scale`` command)."""
+        incident = self.store.get_incident(incident_key) if incident_key else self._incident_of(proposal)
+        if incident is None or not incident.channel or not incident.thread_ts:
+            return None
+        if not self.store.claim_once(f"verify-watch:{proposal.id}"):
+            return None  # another replica (or a retry) registered it
+        merge_sha = merge_sha or self._merge_sha(proposal.id)
+        watch = Watch(
+            proposal, incident.group_key, self.clock(), merge_sha, incident.channel, incident.thread_ts
+        )
+        window = self.settings.verify_window_minutes
+        data = {
+            "incident": watch.incident_key,
+            "merged_at": watch.merged_at.isoformat(),
+            "merge_sha": merge_sha,
+            "channel": watch.channel,
+            "thread_ts": watch.thread_ts,
+            "window_minutes": window,
+        }
+        self._audit(WATCHING, proposal, data)
+        where = proposal.branch or proposal.url or proposal.id
+        text = (
+            f":twisted_rightwards_arrows: Merged `{where}` at `{(merge_sha or 'unknown')[:10]}`; "
+            f"watching for recovery for {window} min"
+        )
+        lines = [blocks.section(text)]
+        sync = self._sync_line(incident)
+        if sync:
+            lines.append(blocks.context(sync))
+        self.chat.post_message(watch.channel, text, lines, watch.thread_ts)
+        return watch
+
+    def after_merge(self, proposal: Proposal, merge_sha: str | None) -> None:
+        """The ``ProposalWorkflow.on_merged`` hook: the proposal's incident is found from its id."""
+        self.merged(proposal, merge_sha=merge_sha)
+
+    def _incident_of(self, proposal: Proposal) -> IncidentRecord | None:
+        for incident in reversed(self.store.list_incidents()):
+            if incident.report and incident.report.proposal and incident.report.proposal.id == proposal.id:
+                return incident
+        return None
+
+    def _merge_sha(self, proposal_id: str) -> str | None:
+        merges = [e for e in self.store.audit_trail(proposal_id) if e.kind == AuditKind.MERGED.value]
+        if not merges:
+            return None
+        return str(merges[-1].data.get("merge_sha") or "") or None
+
+    def _sync_line(self, incident: IncidentRecord) -> str | None:
+        if self.gitops is None or not self.gitops.configured:
+            return None
+        service, namespace = service_of(incident)
+        try:
+            status = self.gitops.status(service, namespace, self.clock())
+        except TugboatError as exc:
+            return f"GitOps sync status unavailable: {exc}"
+        if status is None:
+            return f"{self.gitops.tool} exports no status for `{self.gitops.app_name(service, namespace)}`"
+        return status.text()
+
+    # -- the scheduled check --------------------------------------------------------------------
+    def due(self, now: datetime | None = None) -> list[Watch]:
+        """Watches without a verdict yet. Only recent merges are read: a merge happens at most
+        ``expiry_hours`` after the proposal was created, and a watch ends ``window`` after it."""
+        now = now or self.clock()
+        horizon = now - timedelta(
+            hours=self.workflow.policy.expiry_hours + 24, minutes=self.settings.verify_window_minutes
+        )
+        out: list[Watch] = []
+        for proposal in self.store.list_proposals([ProposalState.MERGED]):
+            if proposal.created_at is not None and proposal.created_at < horizon:
+                continue
+            trail = self.store.audit_trail(proposal.id)
+            if any(e.kind == AuditKind.VERIFIED.value for e in trail):
+                continue
+            started = [e for e in trail if e.kind == WATCHING]
+            if started:
+                out.append(_watch(proposal, started[-1].data))
+        return out
+
+    def tick(self, now: datetime | None = None) -> list[tuple[Watch, Verdict]]:
+        """Check every due watch; post and record the ones that reached a verdict."""
+        now = now or self.clock()
+        decided: list[tuple[Watch, Verdict]] = []
+        for watch in self.due(now):
+            incident = self.store.get_incident(watch.incident_key)
+            if incident is None:
+                log.warning("incident %s of proposal %s is gone", watch.incident_key, watch.proposal.id)
+                continue
+            try:
+                verdict = self.watcher.check(incident, watch.merged_at, now)
+            except TugboatError as exc:  # Prometheus away: the next tick tries again
+                log.warning("recovery check of proposal %s failed: %s", watch.proposal.id, exc)
+                continue
+            if verdict.status == "pending" or not self.store.claim_once(
+                f"verify-verdict:{watch.proposal.id}"
+            ):
+                continue
+            self._conclude(watch, incident, verdict)
+            decided.append((watch, verdict))
+        return decided
+
+    def _conclude(self, watch: Watch, incident: IncidentRecord, verdict: Verdict) -> None:
+        data: dict[str, Any] = {
+            "incident": watch.incident_key,
+            "merge_sha": watch.merge_sha,
+            **verdict.public(),
+        }
+        try:
+            if verdict.status == "recovered":
+                self._post_recovered(watch, verdict)
+            else:
+                data.update(self._post_not_recovered(watch, incident, verdict))
+        except Exception as exc:  # the verdict is recorded even when the thread could not be told
+            log.exception("posting the verdict of proposal %s failed", watch.proposal.id)
+            data["post_error"] = str(exc) if isinstance(exc, TugboatError) else type(exc).__name__
+        finally:
+            self._audit(AuditKind.VERIFIED.value, watch.proposal, data)
+
+    def _post_recovered(self, watch: Watch, verdict: Verdict) -> None:
+        minutes = _minutes(self.clock() - watch.merged_at)
+        text = f":white_check_mark: Recovered {minutes} after the merge: {verdict.observation}"
+        body = [blocks.section(text), *([blocks.context(verdict.sync)] if verdict.sync else [])]
+        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        if verdict.graph is None or self.render is None:
+            return
+        with tempfile.TemporaryDirectory(prefix="tugboat-verify-") as tmp:
+            paths = self.render([verdict.graph], Path(tmp))
+            files = [Attachment(p.name, path=p, title=p.stem) for p in paths]
+            if files:
+                self.chat.upload_files(watch.channel, watch.thread_ts, files, "After the merge")
+
+    def _post_not_recovered(self, watch: Watch, incident: IncidentRecord, verdict: Verdict) -> dict[str, Any]:
+        text = (
+            f":x: Not recovered {self.settings.verify_window_minutes} min after the merge: "
+            f"{verdict.observation}"
+        )
+        body = [blocks.section(text), *([blocks.context(verdict.sync)] if verdict.sync else [])]
+        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        try:
+            revert = self._revert(watch, incident, verdict)
+        except TugboatError as exc:
+            self.chat.post_message(
+                watch.channel, f"Could not propose a revert: {exc}", thread_ts=watch.thread_ts
+            )
+            return {"revert_error": str(exc)}
+        self.chat.post_message(
+            watch.channel,
+            f"Proposed change: {revert.title}",
+            blocks.proposal_blocks(revert, with_buttons=True),
+            watch.thread_ts,
+        )
+        if len(revert.diff) > blocks.MAX_SECTION - 8:
+            diff = Attachment(f"proposal-{revert.id}.diff", content=revert.diff)
+            self.chat.upload_files(watch.channel, watch.thread_ts, [diff], "The full diff")
+        return {"revert_proposal": revert.id}
+
+    def _revert(self, watch: Watch, incident: IncidentRecord, verdict: Verdict) -> Proposal:
+        """The revert of the merge commit, submitted and opened like any other change."""
+        if self.history is None:
+            raise TugboatError("no checkout of the GitOps repository is configured (TUGBOAT_REPO)")
+        if not watch.merge_sha:
+            raise TugboatError("the merge commit is not recorded, so there is nothing to revert")
+        try:
+            diff = self.history.revert_diff(watch.merge_sha)
+        except TugboatError as exc:
+            raise TugboatError(
+                f"{exc} (the checkout must hold the merge: keep it current, e.g. with git-sync)"
+            ) from None
+        if not diff.strip():
+            raise TugboatError(f"{watch.merge_sha[:10]} is already reverted on the default branch")
+        original = watch.proposal
+        service, namespace = service_of(incident)
+        changes = [
+            c.model_copy(update={"from_": c.to, "to": c.from_})
+            for c in original.changes
+            if f"b/{c.file}" in diff
+        ]
+        revert = Proposal(
+            action=Action.REVERT,
+            service=original.service or service,
+            namespace=original.namespace or namespace,
+            commit=watch.merge_sha,
+            changes=changes,
+            diff=diff,
+            title=f"revert {original.title or original.id}",
+            rationale=f"Not recovered after the merge of {original.id}: {verdict.observation}",
+        )
+        submitted = self.workflow.submit(revert, requested_by=REVERT_REQUESTER)
+        return self.workflow.open(submitted.id, actor=REVERT_REQUESTER)
+
+    # -- running every minute -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="tugboat-verify", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.verify_interval_s):
+            try:
+                self.tick()
+            except Exception:  # one bad tick must not end the watch loop
+                log.exception("recovery watch tick failed")
+
+    def _audit(self, kind: str, proposal: Proposal, data: dict[str, Any]) -> None:
+        self.store.append_audit(
+            AuditEvent(at=self.clock(), kind=kind, actor="tugboat", proposal_id=proposal.id, data=data)
+        )
+
+
+def _watch(proposal: Proposal, data: dict[str, Any]) -> Watch:
+    return Watch(
+        proposal,
+        str(data["incident"]),
+        datetime.fromisoformat(str(data["merged_at"])),
+        data.get("merge_sha"),
+        str(data["channel"]),
+        str(data["thread_ts"]),
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{max(0, round(delta.total_seconds() / 60))} min"
