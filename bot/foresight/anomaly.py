@@ -37,6 +37,7 @@ HISTORY = 2048  # rows behind the robust statistics: days to weeks, so a burst i
 MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
 SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
 SHIFT_GAIN = 0.5  # of the sqrt(SHIFT_ROWS) a mean of independent rows would earn: rows are not
+JUMP_EXPLAINED = 0.5  # past cycles explain the jumps when they shrink their spread this much
 CYCLES = 3  # past cycles whose median is the seasonal reference
 PERIOD_EVERY = 256  # rows between seasonal period checks
 PERIOD_HISTORY = 4096  # rows the period check looks at
@@ -161,9 +162,14 @@ def _measure(
     z_shift = _zscore(_short_mean(x, i, SHIFT_ROWS), *stats["value"]) * np.sqrt(SHIFT_ROWS) * SHIFT_GAIN
     seasonal = x[i] - _seasonal_reference(x, i, period)
     z_season = _zscore(seasonal, *stats["season"])
-    # with a known period the level is judged against past cycles: a daily peak is no anomaly
+    prev_seasonal = prev - _seasonal_reference(x, np.maximum(i - 1, 0), period)
+    z_season_diff = _zscore(seasonal - prev_seasonal, *stats["season_diff"])
+    # with a known period the level is judged against past cycles: a daily peak is no anomaly,
+    # and neither is a jump that the past cycles made too
     z_level = np.where(period > 0, z_season, np.maximum(z_value, z_shift))
-    return np.log1p(np.maximum(z_level, z_diff))
+    explained = (period > 0) & (stats["season_diff"][1] < JUMP_EXPLAINED * stats["diff"][1])
+    z_jump = np.where(explained, np.minimum(z_diff, z_season_diff), z_diff)
+    return np.log1p(np.maximum(z_level, z_jump))
 
 
 def score_series(values: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
@@ -197,8 +203,9 @@ def _pipeline(
     period_rows = np.repeat(_periods(x, t), PERIOD_EVERY)[:n]
     value = _row_stats(_block_stats(x, 0, HISTORY), n)
     change = _row_stats(_block_stats(diff, 1, HISTORY), n)
-    season = _seasonal_stats(x, period_rows)
-    measure = _measure(x, i, period_rows, {"value": value, "diff": change, "season": season})
+    season, season_diff = _seasonal_stats(x, period_rows)
+    stats = {"value": value, "diff": change, "season": season, "season_diff": season_diff}
+    measure = _measure(x, i, period_rows, stats)
     avg = _short_mean(measure, i, SMOOTH)
     calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)
     calibrated = _calibrate(avg, calibration[0], calibration[1], i + offset)
@@ -207,7 +214,7 @@ def _pipeline(
     alarm = _alarm(calibrated, recent_max)
     silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
     stages = {"x": x, "period": period_rows, "measure": measure, "calibrated": calibrated}
-    for name, (centre, spread) in (("value", value), ("diff", change), ("season", season)):
+    for name, (centre, spread) in stats.items():
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
     stages["cal.centre"], stages["cal.spread"] = calibration
     stages["alarm"] = alarm
@@ -275,7 +282,8 @@ class StreamingDetector:
         i = np.array([row])
         stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
         stages["x"][row] = x_new[0]
-        stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in ("value", "diff", "season")}
+        names = ("value", "diff", "season", "season_diff")
+        stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in names}
         stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
         avg = _short_mean(stages["measure"], i, SMOOTH)
         cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
@@ -295,15 +303,17 @@ def _seasonal_reference(x: np.ndarray, i: np.ndarray, period: np.ndarray | int) 
     return np.median(np.stack(lags), axis=0)
 
 
-def _seasonal_stats(x: np.ndarray, period_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _seasonal_stats(x: np.ndarray, period_rows: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per row: the robust stats of the seasonal residual, and of its first difference."""
     n = len(x)
-    med = np.full(n, np.nan)
-    scale = np.full(n, np.nan)
+    out = tuple((np.full(n, np.nan), np.full(n, np.nan)) for _ in range(2))
     block_period = period_rows[::BLOCK]
     idx = np.arange(n)
     for p in np.unique(block_period[block_period > 0]):
         seasonal = np.where(idx >= p, x - _seasonal_reference(x, idx, int(p)), 0.0)
-        m, s = _block_stats(seasonal, int(p), HISTORY)
+        step = np.concatenate(([0.0], np.diff(seasonal)))
         use = _rows(block_period == p, n)
-        med[use], scale[use] = _rows(m, n)[use], _rows(s, n)[use]
-    return med, scale
+        for (med, scale), series, first in ((out[0], seasonal, int(p)), (out[1], step, int(p) + 1)):
+            m, s = _block_stats(series, first, HISTORY)
+            med[use], scale[use] = _rows(m, n)[use], _rows(s, n)[use]
+    return out

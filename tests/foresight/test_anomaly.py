@@ -88,3 +88,23 @@ def test_bounded_history_gives_the_same_newest_score() -> None:
         tail = _score(values[offset:], stamps[offset:], offset, nonnegative=True)
         assert tail[-1] == full[-1]
         assert tail[-6] == full[-6]
+
+
+def test_a_burst_alarms_once() -> None:
+    """Rows right after an alarm that rise further are its continuation, not new alarms."""
+    values, stamps = _noise(1200, 6)
+    values[900:906] += np.array([8.0, 12.0, 16.0, 20.0, 24.0, 28.0])  # a rising burst
+    scores = score_series(values, stamps)
+    alarms = np.flatnonzero(scores[880:] >= ALERT)
+    assert len(alarms) == 1
+    assert 900 <= 880 + alarms[0] <= 903
+
+
+def test_jumps_that_every_cycle_makes_are_not_anomalies() -> None:
+    """A noiseless daily square wave: its edges are predicted by the past cycles."""
+    i = np.arange(288 * 14)
+    values = np.where((i % 288) < 144, 20.0, 80.0)
+    scores = score_series(values, 1.7e9 + 300.0 * i)
+    assert scores[288 * 5 :].max() < 0.1
+    values[288 * 10 + 50 : 288 * 10 + 60] = 80.0  # ... but an edge out of its time is
+    assert score_series(values, 1.7e9 + 300.0 * i)[288 * 10 + 50 : 288 * 10 + 55].max() > ALERT
