@@ -148,6 +148,11 @@ def build_runtime(
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
     )
     runtime = Runtime(deps, bolt, http, client, executor)
+    # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
+    post_merge = workflow and wiring.post_merge(settings, store, chat, workflow, repo_dir, _renderer())
+    if post_merge:
+        post_merge.start()
+        runtime.stop_intake.append(post_merge.stop)
     resumed = incidents.resume()
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
