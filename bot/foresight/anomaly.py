@@ -8,7 +8,9 @@ rows 0..i:
    difference (spikes), a short mean (level shifts) and, once a daily or weekly period shows in
    the autocorrelation, its difference from the median of the last CYCLES cycles at that phase.
    Series that have never gone negative (counts, volumes, latencies) are judged in log space,
-   where their changes are multiplicative.
+   where their changes are multiplicative. With a period, a jump is only news if the past cycles
+   did not make it too (when they explain the jumps at all). No scale is taken below half the
+   smallest step the series has made: a quantised gauge's single step is its noise.
 2. Calibration, after Numenta's anomaly likelihood: the short-term average of log(1 + measure) is
    compared with its own recent distribution (median and upper quartile), so a series that is
    always jumpy does not alarm all the time, and mapped into [0, 1).
@@ -38,6 +40,7 @@ MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
 SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
 SHIFT_GAIN = 0.5  # of the sqrt(SHIFT_ROWS) a mean of independent rows would earn: rows are not
 JUMP_EXPLAINED = 0.5  # past cycles explain the jumps when they shrink their spread this much
+QUANTUM = 0.5  # floor on every robust scale, in steps of a quantised series (its smallest change)
 CYCLES = 3  # past cycles whose median is the seasonal reference
 PERIOD_EVERY = 256  # rows between seasonal period checks
 PERIOD_HISTORY = 4096  # rows the period check looks at
@@ -75,6 +78,11 @@ def _tail_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median of each row, and how far its upper tail (TAIL quantile) lies above the median."""
     q = np.quantile(windows, [0.5, TAIL], axis=1)
     return q[0], np.maximum(q[1] - q[0], MIN_SPREAD)
+
+
+def _min_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low = windows.min(axis=1)
+    return low, low
 
 
 def _block_stats(
@@ -205,6 +213,12 @@ def _pipeline(
     change = _row_stats(_block_stats(diff, 1, HISTORY), n)
     season, season_diff = _seasonal_stats(x, period_rows)
     stats = {"value": value, "diff": change, "season": season, "season_diff": season_diff}
+    if QUANTUM > 0.0:
+        # a quantised series (integer counts, rounded gauges) cannot change by less than its step:
+        # a change of a step or two is its ordinary noise, however flat it was before
+        step = _rows(_block_stats(np.where(diff != 0.0, np.abs(diff), np.inf), 1, HISTORY, _min_stats)[0], n)
+        floor = np.where(np.isfinite(step), QUANTUM * step, 0.0)
+        stats = {k: (centre, np.fmax(spread, floor)) for k, (centre, spread) in stats.items()}
     measure = _measure(x, i, period_rows, stats)
     avg = _short_mean(measure, i, SMOOTH)
     calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)

@@ -108,3 +108,17 @@ def test_jumps_that_every_cycle_makes_are_not_anomalies() -> None:
     assert scores[288 * 5 :].max() < 0.1
     values[288 * 10 + 50 : 288 * 10 + 60] = 80.0  # ... but an edge out of its time is
     assert score_series(values, 1.7e9 + 300.0 * i)[288 * 10 + 50 : 288 * 10 + 55].max() > ALERT
+
+
+def test_a_quantised_series_does_not_alarm_on_single_steps() -> None:
+    """A flat gauge that now and then reads one step higher for a row: that step is its noise."""
+    rng = np.random.default_rng(8)
+    stamps = 1.7e9 + 300.0 * np.arange(3000)
+    values = np.full(3000, 5.0)
+    values[np.cumsum(rng.integers(10, 200, 40))[:30]] = 6.0
+    assert score_series(values, stamps)[500:].max() < ALERT
+    values[2500:] += 5.0  # a real change is still one
+    assert score_series(values, stamps)[2500:2505].max() > ALERT
+    detector = StreamingDetector()
+    streamed = [detector.update(v, t) for v, t in zip(values[:700], stamps[:700], strict=True)]
+    np.testing.assert_array_equal(streamed, score_series(values[:700], stamps[:700]))
