@@ -124,7 +124,12 @@ class RecoveryWatcher:
             texts.append(f"waiting until {s.verify_sustain_minutes} min after the merge")
         sync = self._sync(incident, now)
         graph = self._graph(incident, metric, onset, merged_at) if status != "pending" else None
-        details = {"merged_at": merged_at.isoformat(), "checked_at": now.isoformat(), "query": query}
+        details = {
+            "merged_at": merged_at.isoformat(),
+            "checked_at": now.isoformat(),
+            "query": query,
+            "signals": len(checks),  # 0: nothing could be read, so the verdict rests on no evidence
+        }
         return Verdict(status, "; ".join(texts), graph, sync, details)
 
     # -- the two signals -------------------------------------------------------------------

@@ -217,6 +217,10 @@ class PostMergeService:
         )
         body = [blocks.section(text), *([blocks.context(verdict.sync)] if verdict.sync else [])]
         self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        if not verdict.details.get("signals"):  # no evidence either way: a revert is not indicated
+            note = "Nothing could be checked, so no revert is proposed (`/tugboat rollback` proposes one)."
+            self.chat.post_message(watch.channel, note, thread_ts=watch.thread_ts)
+            return {"revert_error": "no signal to verify against"}
         try:
             revert = self._revert(watch, incident, verdict)
         except TugboatError as exc:

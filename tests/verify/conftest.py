@@ -5,7 +5,7 @@ chat that records what Tugboat posts (and checks each uploaded file while it exi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,16 +14,20 @@ from urllib.parse import quote_plus
 
 import pytest
 
+from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
+from bot.adapters.graphs import render_all
 from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.alert import parse_alert_group
+from bot.domain.approval import Decision
 from bot.domain.proposal import Action, Proposal
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.ports.chat import Attachment, ChatMessage
 from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
+from bot.services.verify import PostMergeService
 from bot.settings import ApprovalPolicy, Settings
-from tests.support.gitops import GitOpsRemote
+from tests.support.gitops import GitOpsRemote, make_remote
 from tests.support.promserver import running_prometheus
 
 END = 1_790_000_000  # a fixed past moment: every query is "as of", never the wall clock
@@ -231,3 +235,29 @@ def workflow_for(
 ) -> ProposalWorkflow:
     host = PlainGitChangeHost(str(remote.bare), tmp / "cache")
     return ProposalWorkflow(store, host, settings.policy, clock=clock, repo_path=remote.work)
+
+
+def merge_fix(
+    scenario: str,
+    store: Store,
+    tmp_path: Path,
+    prom_url: str,
+    edit: Callable[[IncidentRecord], IncidentRecord] = lambda incident: incident,
+    **settings: Any,
+) -> tuple[PostMergeService, RecordingChat, Clock, GitOpsRemote, str]:
+    """Investigated incident -> proposal opened -> approved at MERGED -> merged on the remote,
+    with the post-merge service hooked in through the composition root."""
+    remote = make_remote(tmp_path / "gitops")
+    clock = Clock(MERGED - 600)
+    config = settings_for(prom_url, **settings)
+    workflow = workflow_for(store, remote, tmp_path, clock, config)
+    chat = RecordingChat()
+    service = wiring.post_merge(config, store, chat, workflow, remote.work, render=render_all)
+    assert service is not None and workflow.on_merged == service.after_merge
+    proposal = scale_proposal(remote)
+    store.upsert_incident(edit(incident_for(scenario, proposal)))
+    opened = workflow.open(workflow.submit(proposal, requested_by="U_ONCALL").id)
+    clock.set(MERGED)
+    outcome = workflow.decide(opened.id, APPROVER, Decision.APPROVE)
+    assert outcome.merged
+    return service, chat, clock, remote, opened.id

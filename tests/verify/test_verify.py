@@ -9,58 +9,29 @@ from pathlib import Path
 
 import pytest
 
-from bot import wiring
-from bot.adapters.graphs import render_all
 from bot.adapters.slack import blocks
 from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import AuditKind, verify_trail
 from bot.domain.proposal import Action, ProposalState
-from bot.services.verify import PostMergeService
-from tests.support.gitops import DEPLOYMENT, GitOpsRemote, git, make_remote
+from tests.support.gitops import DEPLOYMENT, git
 from tests.verify.conftest import (
     APPROVER,
     CHANNEL,
     MERGED,
     THREAD,
-    Clock,
-    RecordingChat,
     at,
-    incident_for,
-    scale_proposal,
-    settings_for,
-    workflow_for,
+    merge_fix,
 )
 
 pytestmark = pytest.mark.prometheus
 PATH = "apps/checkout/deployment.yaml"
 
 
-def _merge_fix(
-    scenario: str, store: SqlStore, tmp_path: Path, prom_url: str, **settings: object
-) -> tuple[PostMergeService, RecordingChat, Clock, GitOpsRemote, str]:
-    """Investigated incident -> proposal opened -> approved at MERGED -> merged on the remote,
-    with the post-merge service hooked in through the composition root."""
-    remote = make_remote(tmp_path / "gitops")
-    clock = Clock(MERGED - 600)
-    config = settings_for(prom_url, **settings)
-    workflow = workflow_for(store, remote, tmp_path, clock, config)
-    chat = RecordingChat()
-    service = wiring.post_merge(config, store, chat, workflow, remote.work, render=render_all)
-    assert service is not None and workflow.on_merged == service.after_merge
-    proposal = scale_proposal(remote)
-    store.upsert_incident(incident_for(scenario, proposal))
-    opened = workflow.open(workflow.submit(proposal, requested_by="U_ONCALL").id)
-    clock.set(MERGED)
-    outcome = workflow.decide(opened.id, APPROVER, Decision.APPROVE)
-    assert outcome.merged
-    return service, chat, clock, remote, opened.id
-
-
 def test_a_fix_that_works_is_reported_recovered_with_a_graph_and_argo_cd_sync(
     store: SqlStore, tmp_path: Path, prom_url: str
 ) -> None:
-    service, chat, clock, remote, proposal_id = _merge_fix(
+    service, chat, clock, remote, proposal_id = merge_fix(
         "fixed", store, tmp_path, prom_url, gitops_tool="argocd"
     )
     merge_sha = remote.head()
@@ -96,7 +67,7 @@ def test_a_fix_that_works_is_reported_recovered_with_a_graph_and_argo_cd_sync(
 def test_a_fix_that_does_not_work_offers_a_revert_through_the_same_approval(
     store: SqlStore, tmp_path: Path, prom_url: str
 ) -> None:
-    service, chat, clock, remote, proposal_id = _merge_fix(
+    service, chat, clock, remote, proposal_id = merge_fix(
         "stuck", store, tmp_path, prom_url, gitops_tool="flux"
     )
     merge_sha = remote.head()
