@@ -12,6 +12,7 @@ does not apply to them; every other rule does.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -124,18 +125,35 @@ _ZERO_REPLICAS = re.compile(r"^\+\s*(?:-\s*)?(replicas|replicaCount|count|minRep
 
 
 def diff_text_problems(diff: str) -> list[str]:
-    """What the added lines of a diff show on their own."""
+    """What the added lines of a diff show on their own.
+
+    A line that is only moved or re-indented (the same text is also removed) introduces
+    nothing, so it is not held against the change.
+    """
+    removed = Counter(
+        line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    )
+    added = []
+    for line in diff.splitlines():
+        if not line.startswith("+") or line.startswith("+++"):
+            continue
+        text = line[1:].strip()
+        if removed[text] > 0:
+            removed[text] -= 1
+            continue
+        added.append("+" + text)
+    introduced = "\n".join(added)
     problems = []
-    if _PRIVILEGED.search(diff):
+    if _PRIVILEGED.search(introduced):
         problems.append("the diff adds a privileged container (privileged: true)")
-    if _CAPABILITIES.search(diff):
+    if _CAPABILITIES.search(introduced):
         problems.append("the diff adds Linux capabilities")
-    if _ZERO_REPLICAS.search(diff):
+    if _ZERO_REPLICAS.search(introduced):
         problems.append("the diff sets a replica count to 0")
-    for match in rules.IMAGE_LINE.finditer(diff):
+    for match in rules.IMAGE_LINE.finditer(introduced):
         problem = rules.image_problem(match.group("ref"))
         if problem:
-            problems.append(f"the diff sets {problem.replace('image ', 'image ', 1)}")
+            problems.append(f"the diff sets {problem}")
     return problems
 
 

@@ -263,3 +263,18 @@ def test_a_file_that_was_already_broken_falls_back_to_the_diff_text(checkout: Pa
     only(zero, "sets a replica count to 0")
     valid_before = scan(proposal(DEPLOY, DEPLOYMENT, broken, "replicas"), checkout)  # breaking it is refused
     only(valid_before, "does not apply")
+
+
+def test_moved_lines_are_not_introduced(checkout: Path) -> None:
+    # A broken file whose container list is re-indented by the edit: its untagged image moves,
+    # it is not introduced by this change.
+    untagged = DEPLOYMENT.replace(":1.4.2", "")
+    broken = untagged.replace("        - name: checkout\n          image:", "- name: checkout\n  image:")
+    (checkout / DEPLOY).write_text(broken)
+    repaired = untagged.replace('cpu: "1"', 'cpu: "2"')
+    result = scan(proposal(DEPLOY, broken, repaired, "cpu"), checkout)
+    assert result.ok, result.reasons
+    added = untagged.replace("checkout:1.4.2", "checkout").replace(
+        "registry.example.com/shop/checkout", "busybox"
+    )
+    only(scan(proposal(DEPLOY, broken, added, "cpu"), checkout), "the diff sets image 'busybox' has no tag")
