@@ -172,6 +172,9 @@ class PostMergeService:
             except TugboatError as exc:  # Prometheus away: the next tick tries again
                 log.warning("recovery check of proposal %s failed: %s", watch.proposal.id, exc)
                 continue
+            except Exception:  # one broken watch must not stop the others
+                log.exception("recovery check of proposal %s failed", watch.proposal.id)
+                continue
             if verdict.status == "pending" or not self.store.claim_once(
                 f"verify-verdict:{watch.proposal.id}"
             ):
