@@ -58,7 +58,7 @@ def serve(
     """Run the Slack bot, the Alertmanager webhook, /healthz, /readyz and /metrics."""
     import uvicorn
 
-    from bot.adapters.slack.runtime import build_runtime
+    from bot.adapters.slack.runtime import build_runtime, settle_heap
 
     settings = _settings(http_port=port, http_host=host)
     logging.basicConfig(
@@ -71,6 +71,7 @@ def serve(
         _serve_workers(settings, workers)
         return
     runtime = build_runtime(settings, socket_mode=mode == "socket")
+    settle_heap()
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

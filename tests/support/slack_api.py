@@ -187,3 +187,13 @@ def running_slack_api() -> Iterator[SlackApi]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+if __name__ == "__main__":  # a standalone mock for benchmarks: prints its base URL, serves until killed
+    import signal
+    import sys
+
+    with running_slack_api() as standalone:
+        print(standalone.base_url, flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        sys.exit(0)
