@@ -61,6 +61,7 @@ SPAN = (  # rows of history that the newest score depends on
     + CALIBRATION
     + SMOOTH
     + 2 * BLOCK
+    + 1  # the seasonal difference looks at the previous row's reference
     + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
 )
 KEEP = SPAN + ALIGN  # rows a streaming detector keeps

@@ -122,3 +122,15 @@ def test_a_quantised_series_does_not_alarm_on_single_steps() -> None:
     detector = StreamingDetector()
     streamed = [detector.update(v, t) for v, t in zip(values[:700], stamps[:700], strict=True)]
     np.testing.assert_array_equal(streamed, score_series(values[:700], stamps[:700]))
+
+
+@pytest.mark.parametrize("cut", [400, 1111, 2500])
+def test_scores_are_causal_on_quantised_and_square_wave_series(cut: int) -> None:
+    """The step floor and the seasonal jump check only look back too."""
+    rng = np.random.default_rng(9)
+    i = np.arange(3000)
+    stamps = 1.7e9 + 300.0 * i
+    for values in (np.round(rng.normal(5.0, 0.6, 3000)), np.where((i % 288) < 144, 20.0, 80.0)):
+        values[2000:2010] += 7.0
+        full = score_series(values, stamps)
+        np.testing.assert_array_equal(score_series(values[:cut], stamps[:cut]), full[:cut])
