@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         default="{service}", description="application (Argo CD) or Kustomization (Flux) name template"
     )
     gitops_flux_kind: str = Field(default="Kustomization", description="Flux object kind to read")
+    argocd_url: str | None = Field(default=None, description="Argo CD API base URL; else read Prometheus")
+    argocd_token: SecretStr | None = Field(
+        default=None, validation_alias=_std("ARGOCD_AUTH_TOKEN"), description="a read-only API token"
+    )
+    argocd_timeout_s: float = Field(default=10.0, gt=0)
 
     # Store
     database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")

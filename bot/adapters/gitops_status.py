@@ -7,6 +7,9 @@ Tugboat holds no cluster credentials, so it reads what both tools already publis
   status), and ``gotk_resource_info{customresource_kind, name, ready, revision}`` that Flux 2.1+
   exports through kube-state-metrics instead.
 
+With ``argocd_url`` and a read-only ``ARGOCD_AUTH_TOKEN``, Argo CD's own API is read instead
+(``GET /api/v1/applications/<name>``), which also names the synced revision.
+
 Label values are put into PromQL only through ``bot.adapters.prometheus.promql``.
 """
 
@@ -14,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
+
+import requests
 
 from bot.adapters.prometheus.promql import Matcher, selector
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, SourceUnavailable
 from bot.ports.metrics import MetricsSource
 from bot.settings import Settings
 
@@ -39,9 +45,12 @@ class SyncStatus:
             return self.sync == "Synced" and self.health in (None, "Healthy")
         return self.sync == "Ready"
 
-    def text(self) -> str:
+    def text(self, merge_sha: str | None = None) -> str:
+        """``Argo CD `checkout`: Synced, Healthy at `3f2a…``, and whether that is the merge."""
         parts = [self.sync, *([self.health] if self.health else [])]
         revision = f" at `{self.revision[:40]}`" if self.revision else ""
+        if self.revision and merge_sha:
+            revision += " (the merge)" if merge_sha in self.revision else " (not the merge yet)"
         return f"{_TOOL_NAMES.get(self.tool, self.tool)} `{self.app}`: {', '.join(parts)}{revision}"
 
 
@@ -53,6 +62,10 @@ class GitOpsStatus:
         self.tool = settings.gitops_tool
         self.template = settings.gitops_app
         self.flux_kind = settings.gitops_flux_kind
+        self.api: ArgoCdApi | None = None
+        if self.tool == "argocd" and settings.argocd_url and settings.argocd_token:
+            token = settings.argocd_token.get_secret_value()
+            self.api = ArgoCdApi(settings.argocd_url, token, settings.argocd_timeout_s)
 
     @property
     def configured(self) -> bool:
@@ -79,7 +92,7 @@ class GitOpsStatus:
             return None
         app = self.app_name(service, namespace)
         if self.tool == "argocd":
-            return self._argocd(app, at)
+            return self.api.status(app) if self.api is not None else self._argocd(app, at)
         return self._flux(app, at)
 
     def _argocd(self, app: str, at: datetime) -> SyncStatus | None:
@@ -116,3 +129,45 @@ class GitOpsStatus:
             ready = info[0].labels.get("ready", "Unknown")
             return SyncStatus("flux", app, _FLUX_STATUS.get(ready, ready), revision=revision)
         return None
+
+
+class ArgoCdApi:
+    """Argo CD's REST API with a read-only token: the application's sync and health status now."""
+
+    def __init__(self, url: str, token: str, timeout_s: float = 10.0) -> None:
+        self.url, self.timeout_s = url.rstrip("/"), timeout_s
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+
+    def status(self, app: str) -> SyncStatus | None:
+        """None when Argo CD has no such application."""
+        where = f"{self.url}/api/v1/applications/{quote(app, safe='')}"
+        try:
+            resp = self._session.get(where, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise SourceUnavailable(f"cannot reach Argo CD at {self.url}: {type(exc).__name__}") from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code in (401, 403):
+            raise SourceUnavailable(
+                f"Argo CD at {self.url} refused the token ({resp.status_code}) for application {app!r}: "
+                "give ARGOCD_AUTH_TOKEN's account the role 'get' on applications"
+            )
+        if not resp.ok:
+            raise SourceUnavailable(
+                f"Argo CD at {self.url} answered {resp.status_code} for application {app!r}"
+            )
+        try:
+            status = resp.json().get("status") or {}
+        except ValueError:
+            raise SourceUnavailable(
+                f"Argo CD at {self.url} answered with something that is not JSON"
+            ) from None
+        sync, health = status.get("sync") or {}, status.get("health") or {}
+        return SyncStatus(
+            "argocd",
+            app,
+            str(sync.get("status") or "Unknown"),
+            str(health.get("status")) if health.get("status") else None,
+            revision=str(sync.get("revision")) if sync.get("revision") else None,
+        )

@@ -104,7 +104,7 @@ class PostMergeService:
             f"watching for recovery for {window} min"
         )
         lines = [blocks.section(text)]
-        sync = self._sync_line(incident)
+        sync = self._sync_line(incident, merge_sha)
         if sync:
             lines.append(blocks.context(sync))
         self.chat.post_message(watch.channel, text, lines, watch.thread_ts)
@@ -126,7 +126,7 @@ class PostMergeService:
             return None
         return str(merges[-1].data.get("merge_sha") or "") or None
 
-    def _sync_line(self, incident: IncidentRecord) -> str | None:
+    def _sync_line(self, incident: IncidentRecord, merge_sha: str | None) -> str | None:
         if self.gitops is None or not self.gitops.configured:
             return None
         service, namespace = service_of(incident)
@@ -136,7 +136,7 @@ class PostMergeService:
             return f"GitOps sync status unavailable: {exc}"
         if status is None:
             return f"{self.gitops.tool} exports no status for `{self.gitops.app_name(service, namespace)}`"
-        return status.text()
+        return status.text(merge_sha)
 
     # -- the scheduled check --------------------------------------------------------------------
     def due(self, now: datetime | None = None) -> list[Watch]:
