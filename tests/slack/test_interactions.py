@@ -355,3 +355,27 @@ def test_member_of_an_approver_group_may_approve(harness_factory: Callable[..., 
     h.api.wait_for("chat.update")
     assert h.api.of("usergroups.users.list")[0].args["usergroup"] == "SONCALL"
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_expired_proposal_is_refused_and_its_buttons_go(harness_factory: Callable[..., Harness]) -> None:
+    from bot.settings import ApprovalPolicy
+
+    h = harness_factory(auto_draft=True, policy=ApprovalPolicy(approvers=[APPROVER], expiry_hours=0.0003))
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    time.sleep(1.5)  # past the 1.08 s expiry
+    h.slack(
+        sr.button(
+            blocks.ACTION_APPROVE,
+            proposal_id,
+            user=APPROVER,
+            channel=CHANNEL,
+            message_ts=ts,
+            thread_ts=thread,
+        )
+    )
+    assert "expired" in h.api.wait_for("chat.postEphemeral")[0].args["text"]
+    update = h.api.wait_for("chat.update")[0]
+    assert update.args["ts"] == ts and blocks.ACTION_APPROVE not in json.dumps(update.args["blocks"])
+    assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.EXPIRED  # type: ignore[union-attr]
+    assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
