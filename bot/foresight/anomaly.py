@@ -87,17 +87,19 @@ def _min_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _block_stats(
-    series: np.ndarray, first: int, length: int, stats: StatsFn = _stats
+    series: np.ndarray, first: int, length: int, stats: StatsFn = _stats, wanted: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per block start s: stats of series[max(first, s - length):s] (NaN when too few rows)."""
+    """Per block start s: stats of series[max(first, s - length):s] (NaN when too few rows, or
+    when the block is not `wanted`)."""
     starts = np.arange(0, len(series), BLOCK)
     med = np.full(len(starts), np.nan)
     scale = np.full(len(starts), np.nan)
-    full = starts - length >= first
+    wanted = np.ones(len(starts), dtype=bool) if wanted is None else wanted
+    full = (starts - length >= first) & wanted
     if full.any():
         windows = sliding_window_view(series, length)[starts[full] - length]
         med[full], scale[full] = stats(windows)
-    for k in np.flatnonzero(~full & (starts - first >= MIN_HISTORY)):
+    for k in np.flatnonzero(~full & wanted & (starts - first >= MIN_HISTORY)):
         med[k : k + 1], scale[k : k + 1] = stats(series[first : starts[k]][None, :])
     return med, scale
 
@@ -329,6 +331,6 @@ def _seasonal_stats(x: np.ndarray, period_rows: np.ndarray) -> tuple[tuple[np.nd
         step = np.concatenate(([0.0], np.diff(seasonal)))
         use = _rows(block_period == p, n)
         for (med, scale), series, first in ((out[0], seasonal, int(p)), (out[1], step, int(p) + 1)):
-            m, s = _block_stats(series, first, HISTORY)
+            m, s = _block_stats(series, first, HISTORY, wanted=block_period == p)
             med[use], scale[use] = _rows(m, n)[use], _rows(s, n)[use]
     return out
