@@ -51,9 +51,9 @@ def test_help_and_usage_errors_are_ephemeral_acks(harness: Harness) -> None:
     assert "not a Kubernetes quantity" in r.json()["text"]
     r = harness.slack(sr.command('investigate "unbalanced'))
     assert "cannot read the arguments" in r.json()["text"]
-    r = harness.slack(sr.command("forecast checkout"))
-    assert "not available yet" in r.json()["text"]
-    assert r.json().get("response_type", "ephemeral") == "ephemeral"
+    r = harness.slack(sr.command("rightsize checkout shop extra"))
+    assert "usage: `/tugboat rightsize <workload> [namespace]`" in r.json()["text"]
+    assert r.json().get("response_type") == "ephemeral"
     time.sleep(0.5)
     assert harness.api.of("chat.postMessage") == []
 
@@ -379,3 +379,11 @@ def test_expired_proposal_is_refused_and_its_buttons_go(harness_factory: Callabl
     assert update.args["ts"] == ts and blocks.ACTION_APPROVE not in json.dumps(update.args["blocks"])
     assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.EXPIRED  # type: ignore[union-attr]
     assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_forecast_and_rightsize_go_to_the_capacity_services(harness: Harness) -> None:
+    for verb in ("forecast", "rightsize"):
+        r = harness.slack(sr.command(f"{verb} checkout shop", user="UASKER"))
+        assert r.status_code == 200 and "Working on" in r.json()["text"]
+    notes = harness.api.wait_for("chat.postEphemeral", 2)
+    assert all("no Prometheus configured" in n.args["text"] for n in notes)  # the harness has none

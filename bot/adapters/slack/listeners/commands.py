@@ -28,7 +28,8 @@ USAGE = """*Tugboat* — `/tugboat <command>`
 • `limits <workload> cpu|memory <value>` — propose a limit (e.g. `500m`, `2`, `1Gi`)
 • `rollback <workload>` — propose reverting the newest commit that changed the workload
 • `status` — open proposals and who must approve them
-• `forecast <workload>`, `rightsize <workload>` — not available yet"""
+• `forecast <workload> [namespace]` — will it run short of capacity? (from its usage history)
+• `rightsize <workload> [namespace]` — requests and limits that fit its usage"""
 
 _SHAPES = {
     "help": (0, 0, "help"),
@@ -38,8 +39,8 @@ _SHAPES = {
     "limits": (3, 3, "limits <workload> cpu|memory <value>"),
     "rollback": (1, 1, "rollback <workload>"),
     "status": (0, 0, "status"),
-    "forecast": (1, 1, "forecast <workload>"),
-    "rightsize": (1, 1, "rightsize <workload>"),
+    "forecast": (1, 2, "forecast <workload> [namespace]"),
+    "rightsize": (1, 2, "rightsize <workload> [namespace]"),
 }
 
 
@@ -84,11 +85,6 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         if parsed.name == "help":
             ack(text=USAGE, response_type="ephemeral")
-        elif parsed.name in ("forecast", "rightsize"):
-            ack(
-                text=f"`{parsed.name}` is not available yet in this version of Tugboat.",
-                response_type="ephemeral",
-            )
         else:
             ack(text=f"Working on `{COMMAND} {command.get('text', '').strip()}`…", response_type="ephemeral")
 
@@ -177,6 +173,21 @@ def _status(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[st
     deps.chat.post_ephemeral(channel, user, f"{len(rows)} open proposal(s)", body)
 
 
+def _foresight(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+    """Capacity forecast or rightsizing from the workload's history (bot.services.capacity/rightsize)."""
+    try:
+        if parsed.name == "forecast":
+            from bot.services.capacity import forecast_for_slack as answer
+        else:
+            from bot.services.rightsize import rightsize_for_slack as answer
+    except ImportError:
+        raise InvalidInput(f"`{parsed.name}` is not available in this version of Tugboat") from None
+    namespace = parsed.args[1] if len(parsed.args) > 1 else None
+    text = answer(parsed.args[0], deps.settings, at=deps.clock(), namespace=namespace, repo_dir=deps.repo_dir)
+    text = text or f"no workload named {parsed.args[0]} with usage history"
+    deps.chat.post_message(channel, text, [blocks.section(text), blocks.context(f"asked by <@{user}>")])
+
+
 def _audit(deps: SlackDeps, answer: Any) -> None:
     event = getattr(answer, "audit_event", None)
     if callable(event):
@@ -190,4 +201,6 @@ _HANDLERS: dict[str, Handler] = {
     "limits": _limits,
     "rollback": _rollback,
     "status": _status,
+    "forecast": _foresight,
+    "rightsize": _foresight,
 }
