@@ -25,6 +25,7 @@ import numpy as np
 from bot.adapters.gitops_status import GitOpsStatus
 from bot.analysis.onset import robust_baseline
 from bot.domain.alert import now_utc
+from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec, Threshold
 from bot.domain.series import Series
 from bot.ports.metrics import MetricsSource
@@ -81,6 +82,45 @@ def decisive_query(incident: IncidentRecord) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Signals:
+    """What a watch reads, fixed at the merge: a later re-fire resets the incident's report and
+    start time, but the fix is still judged against the incident it was meant for."""
+
+    alert_expr: str | None
+    query: str | None
+    onset: datetime | None
+    service: str | None
+    namespace: str | None
+
+    @classmethod
+    def of(cls, incident: IncidentRecord) -> Signals:
+        service, namespace = service_of(incident)
+        expr = incident.alert.primary.expr if incident.alert else None
+        onset = _utc(incident.started_at) if incident.started_at else None
+        return cls(expr, decisive_query(incident), onset, service, namespace)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "alert_expr": self.alert_expr,
+            "query": self.query,
+            "onset": self.onset.isoformat() if self.onset else None,
+            "service": self.service,
+            "namespace": self.namespace,
+        }
+
+    @classmethod
+    def from_public(cls, data: dict[str, Any]) -> Signals:
+        onset = data.get("onset")
+        return cls(
+            data.get("alert_expr"),
+            data.get("query"),
+            datetime.fromisoformat(onset) if onset else None,
+            data.get("service"),
+            data.get("namespace"),
+        )
+
+
 class RecoveryWatcher:
     def __init__(
         self,
@@ -94,6 +134,9 @@ class RecoveryWatcher:
 
     def check(self, incident: IncidentRecord, merged_at: datetime, now: datetime | None = None) -> Verdict:
         """Raises ``SourceUnavailable`` when Prometheus cannot answer (try again on the next tick)."""
+        return self.evaluate(Signals.of(incident), merged_at, now)
+
+    def evaluate(self, signals: Signals, merged_at: datetime, now: datetime | None = None) -> Verdict:
         now = _utc(now or self.clock())
         merged_at = _utc(merged_at)
         s = self.settings
@@ -101,10 +144,9 @@ class RecoveryWatcher:
             timedelta(minutes=s.verify_window_minutes),
             timedelta(minutes=s.verify_sustain_minutes),
         )
-        onset = _utc(incident.started_at) if incident.started_at else None
+        onset = signals.onset
         start = min(merged_at, onset or merged_at) - timedelta(minutes=s.lookback_minutes)
-        expr = incident.alert.primary.expr if incident.alert else None
-        query = decisive_query(incident)
+        expr, query = signals.alert_expr, signals.query
         alert = self._alert(expr, start, now, sustain) if expr else None
         metric = self._metric(query, start, now, merged_at, onset, sustain) if query else None
         checks = [c for c in (alert, metric) if c is not None]
@@ -122,8 +164,8 @@ class RecoveryWatcher:
         ]
         if not held_long_enough and all(passed) and checks:
             texts.append(f"waiting until {s.verify_sustain_minutes} min after the merge")
-        sync = self._sync(incident, now)
-        graph = self._graph(incident, metric, onset, merged_at) if status != "pending" else None
+        sync = self._sync(signals, now)
+        graph = self._graph(signals, metric, merged_at) if status != "pending" else None
         details = {
             "merged_at": merged_at.isoformat(),
             "checked_at": now.isoformat(),
@@ -189,31 +231,28 @@ class RecoveryWatcher:
         )
 
     # -- presentation ----------------------------------------------------------------------
-    def _sync(self, incident: IncidentRecord, now: datetime) -> str | None:
+    def _sync(self, signals: Signals, now: datetime) -> str | None:
         if self.gitops is None or not self.gitops.configured:
             return None
-        service, namespace = service_of(incident)
-        status = self.gitops.status(service, namespace, now)
+        service, namespace = signals.service, signals.namespace
+        try:
+            status = self.gitops.status(service, namespace, now)
+        except TugboatError as exc:  # the verdict does not depend on it
+            return f"sync status unavailable: {exc}"
         if status is None:
             return f"{self.gitops.tool}: no status exported for `{self.gitops.app_name(service, namespace)}`"
         return status.text()
 
-    def _graph(
-        self,
-        incident: IncidentRecord,
-        metric: _MetricCheck | None,
-        onset: datetime | None,
-        merged_at: datetime,
-    ) -> GraphSpec | None:
+    def _graph(self, signals: Signals, metric: _MetricCheck | None, merged_at: datetime) -> GraphSpec | None:
         if metric is None or not metric.series:
             return None
-        service, _ = service_of(incident)
+        service = signals.service
         return GraphSpec(
             name=f"recovery-{service or 'service'}",
             title=f"{service or 'decisive metric'} after the merge",
             unit="",
             series=metric.series,
-            onset=onset,
+            onset=signals.onset,
             at=merged_at,
             at_label=f"merged {merged_at:%H:%M}",
             thresholds=[metric.band] if metric.band else [],

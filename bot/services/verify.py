@@ -31,7 +31,7 @@ from bot.ports.chat import Attachment, ChatNotifier
 from bot.ports.gitrepo import GitHistory
 from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
-from bot.services.recovery import RecoveryWatcher, Verdict, service_of
+from bot.services.recovery import RecoveryWatcher, Signals, Verdict, service_of
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Watch:
     merge_sha: str | None
     channel: str
     thread_ts: str
+    signals: Signals | None = None  # None for watches recorded before signals were kept
 
 
 class PostMergeService:
@@ -85,8 +86,15 @@ class PostMergeService:
         if not self.store.claim_once(f"verify-watch:{proposal.id}"):
             return None  # another replica (or a retry) registered it
         merge_sha = merge_sha or self._merge_sha(proposal.id)
+        signals = Signals.of(incident)
         watch = Watch(
-            proposal, incident.group_key, self.clock(), merge_sha, incident.channel, incident.thread_ts
+            proposal,
+            incident.group_key,
+            self.clock(),
+            merge_sha,
+            incident.channel,
+            incident.thread_ts,
+            signals,
         )
         window = self.settings.verify_window_minutes
         data = {
@@ -96,6 +104,7 @@ class PostMergeService:
             "channel": watch.channel,
             "thread_ts": watch.thread_ts,
             "window_minutes": window,
+            "signals": signals.public(),
         }
         self._audit(WATCHING, proposal, data)
         where = proposal.branch or proposal.url or proposal.id
@@ -168,7 +177,8 @@ class PostMergeService:
                 log.warning("incident %s of proposal %s is gone", watch.incident_key, watch.proposal.id)
                 continue
             try:
-                verdict = self.watcher.check(incident, watch.merged_at, now)
+                signals = watch.signals or Signals.of(incident)
+                verdict = self.watcher.evaluate(signals, watch.merged_at, now)
             except TugboatError as exc:  # Prometheus away: the next tick tries again
                 log.warning("recovery check of proposal %s failed: %s", watch.proposal.id, exc)
                 continue
@@ -303,6 +313,7 @@ class PostMergeService:
 
 
 def _watch(proposal: Proposal, data: dict[str, Any]) -> Watch:
+    signals = data.get("signals")
     return Watch(
         proposal,
         str(data["incident"]),
@@ -310,6 +321,7 @@ def _watch(proposal: Proposal, data: dict[str, Any]) -> Watch:
         data.get("merge_sha"),
         str(data["channel"]),
         str(data["thread_ts"]),
+        Signals.from_public(signals) if isinstance(signals, dict) else None,
     )
 
 

@@ -46,6 +46,10 @@ def test_a_fix_that_works_is_reported_recovered_with_a_graph_and_argo_cd_sync(
     assert [w.proposal.id for w in service.due()] == [proposal_id]
 
     clock.set(MERGED + 15 * 60)
+    # A re-fire resets the stored incident (no report, a new start): the watch keeps what it
+    # recorded at the merge, so the fix is still judged on the alert and metric it was for.
+    [incident] = store.list_incidents()
+    store.upsert_incident(incident.model_copy(update={"report": None, "started_at": clock.now}))
     [(watch, verdict)] = service.tick()
     assert verdict.status == "recovered" and watch.merge_sha == merge_sha
     assert "returned nothing since" in verdict.observation and "back near its baseline" in verdict.observation
