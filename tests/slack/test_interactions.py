@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from bot.adapters.slack import blocks
 from bot.domain.proposal import ProposalState
@@ -387,3 +390,26 @@ def test_forecast_and_rightsize_go_to_the_capacity_services(harness: Harness) ->
         assert r.status_code == 200 and "Working on" in r.json()["text"]
     notes = harness.api.wait_for("chat.postEphemeral", 2)
     assert all("no Prometheus configured" in n.args["text"] for n in notes)  # the harness has none
+
+
+@pytest.mark.prometheus
+def test_rightsize_in_slack_with_a_real_prometheus(
+    harness_factory: Callable[..., Harness], tmp_path: Path, prometheus_binaries: None
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.capacity.synth import DAY, START, Cluster, MiB, Workload
+    from tests.support.promserver import running_prometheus
+
+    at = START + 2 * DAY
+    usage = Workload("checkout", lambda t: 0.2, memory=lambda a: 100 * MiB, memory_limit=512 * MiB)
+    om = Cluster(START, at, [usage]).build().write(tmp_path / "metrics.om")
+    with running_prometheus(om) as url:
+        h = harness_factory(prometheus_url=url)
+        h.runtime.deps.clock = lambda: datetime.fromtimestamp(at, UTC)
+        h.slack(sr.command("rightsize checkout shop", user="UASKER"))
+        answer = h.api.wait_for("chat.postMessage", channel=CHANNEL, timeout=60)[0]
+    text = answer.args["text"]
+    assert text.startswith("*checkout: CPU request unset → 70m") and "+            requests:" in text
+    assert "asked by <@UASKER>" in json.dumps(answer.args["blocks"])
+    assert h.api.of("chat.postEphemeral") == []
