@@ -1,0 +1,48 @@
+"""Run every benchmark once and print their figures (``make bench``).
+
+Benchmarks that read ../shared/ (the example scenarios, NAB) run only when it is present; each
+benchmark is its own process so one failing does not hide the others.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+BENCHMARKS: list[tuple[str, list[str], bool]] = [
+    # (name, arguments, needs ../shared)
+    ("investigation time (examples, real Prometheus)", ["bench/bench_investigate.py"], True),
+    ("root-cause accuracy (generated incidents)", ["bench/rca_eval.py", "--n", "20", "--seed", "1"], False),
+    ("log templates (100k lines)", ["bench/bench_logs.py"], False),
+    ("LLM calls and prompt tokens", ["bench/bench_llm_tokens.py"], False),
+    ("Slack acknowledgement latency", ["bench/bench_slack_ack.py", "--requests", "1000"], False),
+    ("anomaly detection (NAB subset)", ["bench/nab_score.py"], True),
+    ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
+    ("capacity forecasts", ["bench/bench_capacity.py"], False),
+]
+
+
+def main() -> int:
+    failed = []
+    for name, args, needs_shared in BENCHMARKS:
+        print(f"\n=== {name}: {' '.join(args)}", flush=True)
+        if needs_shared and not SHARED.is_dir():
+            print(f"skipped: {SHARED} is absent")
+            continue
+        started = time.monotonic()
+        code = subprocess.call([sys.executable, *args], cwd=ROOT)
+        print(f"--- {name}: exit {code} after {time.monotonic() - started:.0f}s", flush=True)
+        if code != 0:
+            failed.append(name)
+    if failed:
+        print("\nfailed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
