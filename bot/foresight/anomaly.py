@@ -10,7 +10,8 @@ rows 0..i:
    Series that have never gone negative (counts, volumes, latencies) are judged in log space,
    where their changes are multiplicative. With a period, a jump is only news if the past cycles
    did not make it too (when they explain the jumps at all). No scale is taken below half the
-   smallest step the series has made: a quantised gauge's single step is its noise.
+   smallest step the series has made (once it has made MIN_STEPS changes): a quantised gauge's
+   single step is its noise.
 2. Calibration, after Numenta's anomaly likelihood: the short-term average of log(1 + measure) is
    compared with its own recent distribution (median and upper quartile), so a series that is
    always jumpy does not alarm all the time, and mapped into [0, 1).
@@ -41,6 +42,7 @@ SHIFT_ROWS = 8  # rows in the short mean that reveals level shifts
 SHIFT_GAIN = 0.5  # of the sqrt(SHIFT_ROWS) a mean of independent rows would earn: rows are not
 JUMP_EXPLAINED = 0.5  # past cycles explain the jumps when they shrink their spread this much
 QUANTUM = 0.5  # floor on every robust scale, in steps of a quantised series (its smallest change)
+MIN_STEPS = 8  # changes in the history before its smallest one is trusted as the series' step
 CYCLES = 3  # past cycles whose median is the seasonal reference
 PERIOD_EVERY = 256  # rows between seasonal period checks
 PERIOD_HISTORY = 4096  # rows the period check looks at
@@ -81,9 +83,9 @@ def _tail_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q[0], np.maximum(q[1] - q[0], MIN_SPREAD)
 
 
-def _min_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    low = windows.min(axis=1)
-    return low, low
+def _step_stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest finite value of each row, and how many finite values it has."""
+    return windows.min(axis=1), np.isfinite(windows).sum(axis=1).astype(float)
 
 
 def _block_stats(
@@ -219,8 +221,9 @@ def _pipeline(
     if QUANTUM > 0.0:
         # a quantised series (integer counts, rounded gauges) cannot change by less than its step:
         # a change of a step or two is its ordinary noise, however flat it was before
-        step = _rows(_block_stats(np.where(diff != 0.0, np.abs(diff), np.inf), 1, HISTORY, _min_stats)[0], n)
-        floor = np.where(np.isfinite(step), QUANTUM * step, 0.0)
+        changes = np.where(diff != 0.0, np.abs(diff), np.inf)
+        steps = _row_stats(_block_stats(changes, 1, HISTORY, _step_stats), n)
+        floor = np.where(np.isfinite(steps[0]) & (steps[1] >= MIN_STEPS), QUANTUM * steps[0], 0.0)
         stats = {k: (centre, np.fmax(spread, floor)) for k, (centre, spread) in stats.items()}
     measure = _measure(x, i, period_rows, stats)
     avg = _short_mean(measure, i, SMOOTH)

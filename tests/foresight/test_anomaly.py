@@ -134,3 +134,14 @@ def test_scores_are_causal_on_quantised_and_square_wave_series(cut: int) -> None
         values[2000:2010] += 7.0
         full = score_series(values, stamps)
         np.testing.assert_array_equal(score_series(values[:cut], stamps[:cut]), full[:cut])
+
+
+def test_a_flat_series_that_jumped_once_still_alarms_on_a_smaller_step() -> None:
+    """One earlier jump is no evidence that changes of that size are the series' noise."""
+    stamps = 1.7e9 + 300.0 * np.arange(2000)
+    values = np.full(2000, 3.0)
+    values[800] = 300.0  # one reading far off, then back
+    values[1500:] = 12.0
+    scores = score_series(values, stamps)
+    assert scores[800] > ALERT
+    assert scores[1500:1505].max() > ALERT
