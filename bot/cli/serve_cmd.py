@@ -7,8 +7,6 @@ both modes, since Alertmanager, health checks and Prometheus need it.
 
 from __future__ import annotations
 
-import logging
-
 import typer
 from pydantic import ValidationError
 
@@ -59,11 +57,10 @@ def serve(
     import uvicorn
 
     from bot.adapters.slack.runtime import build_runtime, settle_heap
+    from bot.observability.logging import configure_logging
 
     settings = _settings(http_port=port, http_host=host)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)  # JSON lines (or text), secrets redacted, for every library
     mode = choose_transport(settings, http)
     if workers > 1:
         if mode != "http":
@@ -84,8 +81,14 @@ def serve(
         f"(Slack over {'Socket Mode' if mode == 'socket' else 'HTTP at /slack/events'})",
         err=True,
     )
+    # log_config=None: uvicorn's records go through our redacting handler, not its own
     config = uvicorn.Config(
-        runtime.http, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
+        runtime.http,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
     )
     try:
         uvicorn.Server(config).run()  # returns on SIGINT/SIGTERM after the lifespan shutdown
@@ -116,4 +119,5 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
+        log_config=None,
     )

@@ -142,7 +142,15 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/upload/"):
                 with api._changed:
                     api.calls.append(
-                        Call("upload", {"file_id": path.rsplit("/", 1)[1], "size": len(body)}, None)
+                        Call(
+                            "upload",
+                            {
+                                "file_id": path.rsplit("/", 1)[1],
+                                "size": len(body),
+                                "content": body.decode("utf-8", errors="replace"),
+                            },
+                            None,
+                        )
                     )
                     api._changed.notify_all()
                 self._send(200, b"OK - uploaded", {"Content-Type": "text/plain"})

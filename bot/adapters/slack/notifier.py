@@ -19,12 +19,21 @@ from bot.adapters.http.metrics import SLACK_ERRORS
 from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
 from bot.domain.errors import SourceUnavailable
 from bot.ports.chat import Attachment, Block, ChatMessage
+from bot.security.redact import redact, redact_data
 
 MAX_TEXT = 3000  # the fallback ``text`` shown in notifications; Slack truncates long ones anyway
 T = TypeVar("T")
 
 
+def _clean(text: str, blocks: list[Block] | None) -> tuple[str, list[Block] | None]:
+    """Redact secrets from everything that leaves for Slack: evidence quotes log lines, commit
+    messages and alert annotations, any of which may carry a token."""
+    return redact(text), (redact_data(blocks) if blocks is not None else None)
+
+
 class SlackNotifier:
+    """Every message passes through ``_clean`` here, the one door to Slack."""
+
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
@@ -42,6 +51,7 @@ class SlackNotifier:
     def post_message(
         self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str | None = None
     ) -> str:
+        text, blocks = _clean(text, blocks)
         kwargs: dict[str, Any] = {"channel": channel, "text": truncate(text, MAX_TEXT)}
         if blocks:
             kwargs["blocks"] = fit(blocks)[:MAX_BLOCKS]
@@ -51,6 +61,7 @@ class SlackNotifier:
         return str(response["ts"])
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None:
+        text, blocks = _clean(text, blocks)
         kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": truncate(text, MAX_TEXT)}
         if blocks is not None:
             kwargs["blocks"] = fit(blocks)
@@ -64,6 +75,7 @@ class SlackNotifier:
         blocks: list[Block] | None = None,
         thread_ts: str | None = None,
     ) -> None:
+        text, blocks = _clean(text, blocks)
         kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": truncate(text, MAX_TEXT)}
         if blocks:
             kwargs["blocks"] = fit(blocks)
@@ -82,13 +94,13 @@ class SlackNotifier:
             if f.path is not None:
                 item["file"] = str(f.path)
             else:
-                item["content"] = f.content or ""
+                item["content"] = redact(f.content or "")
             uploads.append(item)
         kwargs: dict[str, Any] = {"file_uploads": uploads, "channel": channel}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         if comment:
-            kwargs["initial_comment"] = comment
+            kwargs["initial_comment"] = redact(comment)
         self._call("files.upload_v2", lambda: self.client.files_upload_v2(**kwargs))
 
     def thread_replies(self, channel: str, thread_ts: str, limit: int = 50) -> list[ChatMessage]:

@@ -163,7 +163,11 @@ def build_runtime(
 def asgi_app() -> Starlette:
     """For ``uvicorn --factory`` worker processes (``tugboat serve --workers N``): HTTP mode,
     settings from the environment. Replicas coordinate through the database (claim_once)."""
-    runtime = build_runtime(Settings())
+    from bot.observability.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    runtime = build_runtime(settings)
     settle_heap()
     return runtime.http
 
