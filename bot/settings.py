@@ -48,17 +48,34 @@ class ChangeWindow(BaseModel):
 class ApprovalPolicy(BaseModel):
     approvers: list[str] = Field(default_factory=list, description="Slack user IDs allowed to approve")
     approver_groups: list[str] = Field(default_factory=list, description="Slack user group IDs or handles")
-    required_approvals: int = Field(default=1, ge=1)
-    allow_self_approval: bool = False
-    rules: list[PolicyRule] = Field(default_factory=list)
-    change_windows: list[ChangeWindow] = Field(default_factory=list)
-    expiry_hours: float = Field(default=24.0, gt=0)
-    require_github_reviews: bool = False
-    max_replica_factor: float = Field(default=4.0, gt=1)
-    max_replicas: int = Field(default=100, ge=1)
-    max_cpu_cores: float = Field(default=32.0, gt=0)
-    max_memory_bytes: int = Field(default=64 * 1024**3, gt=0)
-    allowed_mergeable_states: list[str] = Field(default_factory=lambda: ["clean"])
+    required_approvals: int = Field(
+        default=1, ge=1, description="approvals needed before a merge (rules may ask for more)"
+    )
+    allow_self_approval: bool = Field(
+        default=False, description="may the person who requested a change approve it"
+    )
+    rules: list[PolicyRule] = Field(
+        default_factory=list, description="stricter rules by namespace or path glob, e.g. prod* needs 2"
+    )
+    change_windows: list[ChangeWindow] = Field(
+        default_factory=list, description="merges only inside these windows (UTC); empty: any time"
+    )
+    expiry_hours: float = Field(default=24.0, gt=0, description="a proposal not decided by then expires")
+    require_github_reviews: bool = Field(
+        default=False, description="also require GitHub's own reviews (else the App bypasses them)"
+    )
+    max_replica_factor: float = Field(
+        default=4.0, gt=1, description="a proposal may multiply replicas by at most this"
+    )
+    max_replicas: int = Field(default=100, ge=1, description="upper bound on any replica count")
+    max_cpu_cores: float = Field(default=32.0, gt=0, description="upper bound on any CPU request or limit")
+    max_memory_bytes: int = Field(
+        default=64 * 1024**3, gt=0, description="upper bound on any memory request or limit"
+    )
+    allowed_mergeable_states: list[str] = Field(
+        default_factory=lambda: ["clean"],
+        description="GitHub mergeable states a merge accepts (clean; unstable if allowed)",
+    )
     required_checks: list[str] = Field(
         default_factory=list,
         description="check-run or status names that must pass before a merge; empty: every reported check",
@@ -80,23 +97,35 @@ class Settings(BaseSettings):
 
     # Evidence sources
     prometheus_url: str | None = Field(default=None, description="Prometheus base URL")
-    prometheus_timeout_s: float = Field(default=10.0, gt=0)
+    prometheus_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds each Prometheus query may take"
+    )
     prometheus_headers: dict[str, str] = Field(default_factory=dict, description="e.g. Authorization")
     grafana_url: str | None = Field(default=None, description="used for links in PRs")
-    loki_url: str | None = None
-    loki_timeout_s: float = Field(default=10.0, gt=0)
+    loki_url: str | None = Field(
+        default=None, description="Loki base URL (logs); without it, --logs-file or no logs"
+    )
+    loki_timeout_s: float = Field(default=10.0, gt=0, description="seconds each Loki query may take")
     repo: str | None = Field(default=None, description="GitOps repository: a path or any git URL")
-    repo_default_branch: str = "main"
+    repo_default_branch: str = Field(
+        default="main", description="the branch GitOps deploys from; proposals merge into it"
+    )
     lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
 
     # Capacity forecasts and rightsizing (docs/capacity.md)
     capacity_target_utilisation: float = Field(default=0.7, gt=0, le=1, description="of the CPU limit")
-    capacity_horizon_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    capacity_horizon_hours: float = Field(
+        default=24.0, gt=0, le=24 * 14, description="how far ahead capacity forecasts look"
+    )
     capacity_lookback_hours: float = Field(default=168.0, ge=6, description="history a forecast reads")
     capacity_level: int = Field(default=80, gt=0, lt=100, description="prediction interval, percent")
-    rightsize_lookback_hours: float = Field(default=168.0, ge=1)
+    rightsize_lookback_hours: float = Field(
+        default=168.0, ge=1, description="usage history rightsizing reads"
+    )
     rightsize_min_data_hours: float = Field(default=24.0, gt=0, description="refuse with less history")
-    rightsize_cpu_percentile: float = Field(default=95.0, gt=0, le=100)
+    rightsize_cpu_percentile: float = Field(
+        default=95.0, gt=0, le=100, description="CPU request = this percentile of per-pod usage"
+    )
     rightsize_memory_buffer: float = Field(default=0.15, ge=0, description="above the peak working set")
 
     # After a merge: GitOps sync status and the recovery watch (docs/verify.md)
@@ -116,61 +145,103 @@ class Settings(BaseSettings):
     argocd_token: SecretStr | None = Field(
         default=None, validation_alias=_std("ARGOCD_AUTH_TOKEN"), description="a read-only API token"
     )
-    argocd_timeout_s: float = Field(default=10.0, gt=0)
+    argocd_timeout_s: float = Field(default=10.0, gt=0, description="seconds each Argo CD API call may take")
 
     # Store
     database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")
 
     # LLM (any OpenAI-compatible endpoint)
-    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_std("OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(default=None, validation_alias=_std("OPENAI_BASE_URL"))
-    llm_model: str = "gpt-4.1-mini"
-    llm_timeout_s: float = Field(default=30.0, gt=0)
-    llm_max_retries: int = Field(default=3, ge=0)
-    llm_max_tool_calls: int = Field(default=4, ge=0)
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_std("OPENAI_API_KEY"),
+        description="key for the OpenAI-compatible endpoint; without it, no model is called",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=_std("OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint (Azure, vLLM, Ollama, LiteLLM...)",
+    )
+    llm_model: str = Field(default="gpt-4.1-mini", description="model name sent to the endpoint")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="seconds one model call may take")
+    llm_max_retries: int = Field(default=3, ge=0, description="retries with backoff on 429 and 5xx")
+    llm_max_tool_calls: int = Field(default=4, ge=0, description="hard cap on tool calls per answer")
     llm_max_calls: int = Field(default=3, ge=1, description="model calls per answer, the final one included")
-    llm_max_prompt_tokens: int = Field(default=8000, ge=500)
-    llm_enabled: bool = True
+    llm_max_prompt_tokens: int = Field(
+        default=8000, ge=500, description="hard cap on prompt tokens per answer, all calls together"
+    )
+    llm_enabled: bool = Field(default=True, description="false: never call a model, even with a key")
     llm_tool_output_tokens: int = Field(default=600, ge=50, description="per-tool output budget")
     prompts_dir: str | None = Field(default=None, description="overrides for prompts/*.md")
     toolsets_dir: str | None = Field(default=None, description="extra assistant toolsets (*.yaml)")
 
     # Slack
-    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_std("SLACK_BOT_TOKEN"))
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias=_std("SLACK_APP_TOKEN"))
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_std("SLACK_BOT_TOKEN"), description="xoxb- bot token"
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_std("SLACK_APP_TOKEN"),
+        description="xapp- token; set it to use Socket Mode (no public URL)",
+    )
     slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=_std("SLACK_SIGNING_SECRET")
+        default=None,
+        validation_alias=_std("SLACK_SIGNING_SECRET"),
+        description="verifies Slack's request signatures in HTTP mode",
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
     slack_channel: str | None = Field(default=None, description="default incident channel")
-    slack_routes: list[Route] = Field(default_factory=list)
+    slack_routes: list[Route] = Field(
+        default_factory=list, description="alert label value -> channel, e.g. team=payments -> C0456"
+    )
     auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
     slack_update_interval_s: float = Field(default=5.0, ge=0, description="coalesce thread updates")
     incident_workers: int = Field(default=4, ge=1, le=64, description="background investigations at once")
 
     # GitHub (optional; plain git is the default change host)
-    github_token: SecretStr | None = Field(default=None, validation_alias=_std("GITHUB_TOKEN"))
+    github_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_std("GITHUB_TOKEN"),
+        description="fine-grained token (alternative to a GitHub App)",
+    )
     github_repo: str | None = Field(default=None, description="owner/name")
-    github_app_id: int | None = None
-    github_app_private_key: SecretStr | None = None
-    github_installation_id: int | None = None
-    github_api_url: str = "https://api.github.com"
-    github_merge_method: Literal["squash", "merge"] = "squash"
-    github_timeout_s: float = Field(default=15.0, gt=0)
+    github_app_id: int | None = Field(
+        default=None, description="GitHub App id (with the private key and installation id)"
+    )
+    github_app_private_key: SecretStr | None = Field(default=None, description="GitHub App private key (PEM)")
+    github_installation_id: int | None = Field(default=None, description="GitHub App installation id")
+    github_api_url: str = Field(
+        default="https://api.github.com", description="GitHub API base URL (GitHub Enterprise Server works)"
+    )
+    github_merge_method: Literal["squash", "merge"] = Field(
+        default="squash", description="merge, squash or rebase"
+    )
+    github_timeout_s: float = Field(default=15.0, gt=0, description="seconds each GitHub API call may take")
     github_max_retries: int = Field(default=4, ge=0, description="retries of rate limits and 5xx answers")
     github_max_wait_s: float = Field(default=120.0, gt=0, description="longest rate-limit wait honoured")
     github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
     kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
 
     # HTTP server
-    http_host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=1, le=65535)
+    http_host: str = Field(default="0.0.0.0", description="bind address of the HTTP server")
+    http_port: int = Field(
+        default=8080,
+        ge=1,
+        le=65535,
+        description="port of the HTTP server (Slack events, Alertmanager webhook, probes, metrics)",
+    )
     alertmanager_token: SecretStr | None = Field(default=None, description="bearer token for the webhook")
-    transport: Literal["auto", "http", "socket"] = "auto"
+    transport: Literal["auto", "http", "socket"] = Field(
+        default="auto",
+        description="Slack transport: auto (Socket Mode when SLACK_APP_TOKEN is set), http or socket",
+    )
 
-    policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
-    log_level: str = "INFO"
-    log_json: bool = True
+    policy: ApprovalPolicy = Field(
+        default_factory=ApprovalPolicy, description="the approver policy (see below)"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_json: bool = Field(
+        default=True, description="JSON lines on stderr (false: plain text); secrets are redacted either way"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -31,24 +31,36 @@ def show(
     typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
-def reference_table() -> str:
-    """The configuration reference as a Markdown table (the README embeds this output)."""
-    from pydantic import AliasChoices, BaseModel
+def _shown_default(value: object) -> str:
+    from pydantic import BaseModel
 
-    from bot.settings import Settings
+    if isinstance(value, BaseModel):
+        return "see below"
+    return "" if value in (None, [], {}) else f"`{value}`"
+
+
+def reference_table() -> str:
+    """The configuration reference as Markdown (the README embeds this output; a test checks it)."""
+    from pydantic import AliasChoices
+
+    from bot.settings import ApprovalPolicy, Settings
 
     rows = ["| variable | YAML key | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
         variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"TUGBOAT_{name.upper()}"
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, BaseModel):
-            shown = "see `policy` below"
-        elif default in (None, [], {}):
-            shown = ""
-        else:
-            shown = f"`{default}`"
-        rows.append(f"| `{variable}` | `{name}` | {shown} | {field.description or ''} |")
+        default = _shown_default(field.get_default(call_default_factory=True))
+        rows.append(f"| `{variable}` | `{name}` | {default} | {field.description or ''} |")
+    rows += [
+        "",
+        "The approver policy (`policy:` in tugboat.yaml):",
+        "",
+        "| key | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in ApprovalPolicy.model_fields.items():
+        default = _shown_default(field.get_default(call_default_factory=True))
+        rows.append(f"| `policy.{name}` | {default} | {field.description or ''} |")
     return "\n".join(rows)
 
 

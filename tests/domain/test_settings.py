@@ -72,3 +72,14 @@ def test_invalid_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(app, ["config", "show"])
     assert result.exit_code != 0
     assert "invalid configuration" in str(result.exception)
+
+
+def test_readme_configuration_reference_is_current() -> None:
+    from bot.cli.config_cmd import reference_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- config-reference:start -->") + len("<!-- config-reference:start -->")
+    end = readme.index("<!-- config-reference:end -->")
+    assert readme[start:end].strip() == reference_table().strip(), (
+        "README's configuration reference is stale: paste the output of `tugboat config reference`"
+    )
