@@ -28,19 +28,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(config_cmd.app, name="config")
-app.command("anomaly-scores")(foresight_cmd.anomaly_scores)
-app.command("forecast")(foresight_cmd.forecast)
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(manifest_cmd.app, name="manifest")
+# Listed in the order a newcomer meets them: the incident loop, foresight, then the tools.
+app.command("serve")(serve_cmd.serve)
 app.command("investigate")(investigate_cmd.investigate)
 app.command("ask")(ask_cmd.ask)
 app.command("demo")(demo_cmd.demo)
-app.command("serve")(serve_cmd.serve)
-app.command("doctor")(doctor_cmd.doctor)
 app.command("capacity")(capacity_cmd.capacity)
 app.command("rightsize")(capacity_cmd.rightsize)
-
+app.command("anomaly-scores")(foresight_cmd.anomaly_scores)
+app.command("forecast")(foresight_cmd.forecast)
+app.add_typer(manifest_cmd.app, name="manifest")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(config_cmd.app, name="config")
+app.command("doctor")(doctor_cmd.doctor)
 
 def _version(value: bool) -> None:
     if value:
