@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from bot.analysis.gather import Fetched
 from bot.analysis.onset import NO_SHIFT, Shift, detect_shift
 from bot.analysis.signals import RULES, WorkloadSignals
 from bot.ports.gitrepo import WorkloadChange
+
+_CPU_METRIC = re.compile(r"[A-Za-z_:]*cpu[A-Za-z_:]*")
 
 
 @dataclass
@@ -44,6 +47,14 @@ class Context:
             if caller != callee:
                 out.setdefault(caller, []).append(callee)
         return out
+
+    @property
+    def alert_onset_fits_change(self) -> float | None:
+        """When the alert's own condition began, if it measures what a broken release shows (errors,
+        latency, restarts, memory) rather than CPU saturation, which a capacity limit explains."""
+        if self.alert_onset is None or not self.alert_expr or _CPU_METRIC.search(self.alert_expr):
+            return None
+        return self.alert_onset
 
     def edge_shift(self, caller: str, callee: str) -> Shift:
         return self.edges.get((caller, callee), NO_SHIFT)

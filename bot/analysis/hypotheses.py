@@ -16,11 +16,13 @@ import numpy as np
 
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
+from bot.analysis.onset import elevated_share
 from bot.analysis.signals import WorkloadSignals
 from bot.domain.report import CauseKind, Evidence
 from bot.ports.gitrepo import WorkloadChange
 
 SYMPTOMS = ("err_ratio", "p99", "thr", "cpu_util", "mem_util")
+CHANGE_SYMPTOMS = ("err_ratio", "p99", "mem_util")  # what a broken release shows, unlike a tight limit
 # Saturation signals rise with healthy load too; they are symptoms only near their limit.
 SYMPTOM_LEVEL = {"thr": 0.2, "cpu_util": 0.8, "mem_util": 0.8}
 COMMIT_BEFORE_S = 90 * 60  # a change this long before the onset may still be the cause
@@ -141,7 +143,9 @@ def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) 
     onset = onset_of(sig, ("thr", "cpu_util"))
     ratio = traffic_ratio(sig, ctx, onset)
     surge_w = _clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) else 0.3
-    impact = 0.1 if (sig.shift("err_ratio").elevated or sig.shift("p99").elevated) else 0.0
+    # Saturation that still hurts requests (its own or its callers' view of it) explains an alert.
+    hurting = [sig.shift("err_ratio"), sig.shift("p99"), *(ctx.edge_shift(a, sig.name) for a in ctx.signals)]
+    impact = 0.1 if any(s.elevated and s.ongoing for s in hurting) else 0.0
     base = 0.45 + 0.35 * sat + impact
     facts = ev.cpu_facts(sig, onset)
     facts["traffic_ratio"] = ratio
@@ -174,10 +178,20 @@ def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     else:
         return []
     onset = mem.onset if mem.elevated else (sig.oom_times[0] if sig.oom_times else None)
+    if not mem.elevated and _stale(ctx, sig.oom_times):
+        score *= 0.3  # kills long before the incident, with memory back to normal, did not cause it
     if onset is not None and _recent_change(ctx, sig.name, onset, 30 * 60):
         score *= 0.75  # memory that starts climbing right after a change to the workload is a leak
     facts = ev.memory_facts(sig)
     return [Candidate(CauseKind.MEMORY_LIMIT, sig.name, score, onset, None, ev.memory(sig, onset), facts)]
+
+
+def _stale(ctx: Context, times: list[float]) -> bool:
+    """Every event is in the baseline, well before the alert began."""
+    if not times:
+        return False
+    last = max(times)
+    return last < ctx.baseline_end and (ctx.alert_onset is None or last < ctx.alert_onset - 20 * 60)
 
 
 def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -> bool:
@@ -194,23 +208,63 @@ def symptom_onsets(sig: WorkloadSignals, since: float) -> list[float]:
     return sorted(o for o in onsets if o is not None)
 
 
+def _in_reach(onset: float | None, t: float) -> bool:
+    return onset is not None and t - COMMIT_AFTER_S <= onset <= t + COMMIT_BEFORE_S
+
+
+def change_onset(sig: WorkloadSignals, ctx: Context, t: float) -> float | None:
+    """The first symptom a change at ``t`` can explain: errors, latency, memory, crashes or restarts
+    that begin after it and were not already there in the minutes before it."""
+    onsets = []
+    for key in CHANGE_SYMPTOMS:
+        shift = sig.shift(key)
+        if not symptom(sig, key):
+            continue
+        before = elevated_share(ctx.grid, sig.series[key], shift.threshold, t - 15 * 60, t - COMMIT_AFTER_S)
+        if before < 0.5:
+            onsets += [o for o in shift.starts if _in_reach(o, t)]
+    events = [sig.crash_since, *[o for o in sig.oom_times if o > ctx.baseline_end][:1]]
+    events += [r for r in sig.restart_times if r > ctx.baseline_end][:1]
+    onsets += [e for e in events if e is not None and _in_reach(e, t)]
+    return min(onsets, default=None)
+
+
+def change_symptom_ongoing(sig: WorkloadSignals, at: float, recent_s: float = 15 * 60) -> bool:
+    """Still failing in a way a change explains (saturation alone is a capacity matter)."""
+    if any(symptom(sig, k) and sig.shift(k).ongoing for k in CHANGE_SYMPTOMS) or sig.crashloop:
+        return True
+    return any(at - t <= recent_s for t in [*sig.restart_times, *sig.oom_times])
+
+
 def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-    if not is_symptomatic(sig, ctx.baseline_end):
+    # The alert's own condition is a symptom of the workload it fires on, even under our thresholds.
+    alerted = ctx.alert_onset_fits_change if sig.name == ctx.alert_workload else None
+    if not is_symptomatic(sig, ctx.baseline_end) and alerted is None:
         return []
-    onsets = symptom_onsets(sig, ctx.baseline_end)
+    onsets = sorted([*symptom_onsets(sig, ctx.baseline_end), *([alerted] if alerted is not None else [])])
     if not onsets:
         return []
-    # A change explains the symptoms that begin after it: match each change to the first such onset.
-    matched: list[tuple[float, WorkloadChange, float]] = []
+    # A change explains the symptoms that begin after it; errors, crashes and memory fit a change,
+    # saturation alone fits one only weakly (a capacity limit explains it as well).
+    matched: list[tuple[float, WorkloadChange, float, bool]] = []
     for c in ctx.changes_for(sig.name):
         t = c.at.timestamp()
-        after = [o for o in onsets if t - COMMIT_AFTER_S <= o <= t + COMMIT_BEFORE_S]
-        if after:
-            matched.append((after[0] - t, c, after[0]))
-    change, onset = None, onsets[0]
+        fit = change_onset(sig, ctx, t)
+        if fit is None and alerted is not None and _in_reach(alerted, t):
+            fit = alerted
+        if fit is not None:
+            matched.append((fit - t, c, fit, True))
+            continue
+        sat = [sig.shift(k).onset for k in ("thr", "cpu_util") if symptom(sig, k)]
+        reach = [o for o in sat if o is not None and _in_reach(o, t)]
+        if reach:
+            matched.append((min(reach) - t, c, min(reach), False))
+    change, onset, fits = None, onsets[0], False
     if matched:
-        # The change closest before its symptoms; among equals, the latest.
-        lag, change, onset = min(matched, key=lambda m: (max(m[0], 0.0), -m[1].at.timestamp()))
+        # Fitting symptoms first; then the change closest before its symptoms; among equals, the latest.
+        lag, change, onset, fits = min(
+            matched, key=lambda m: (not m[3], max(m[0], 0.0), -m[1].at.timestamp())
+        )
     rollout = next(
         (r for r in sig.rollouts if onset - COMMIT_BEFORE_S <= r.at <= onset + COMMIT_AFTER_S), None
     )
@@ -226,16 +280,14 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
             score += 0.1
     else:
         score = 0.35  # a rollout without a commit we can revert
-    own_errors = sig.shift("err_ratio").elevated or sig.shift("p99").elevated or sig.crashloop
-    own_errors = own_errors or any(t > ctx.baseline_end for t in sig.restart_times)
-    if sig.oom_restarts > 0 or sig.shift("mem_util").elevated:
-        own_errors = True
-    if not own_errors:
+        fits = any(symptom(sig, k) for k in CHANGE_SYMPTOMS) or sig.crashloop or sig.oom_restarts > 0
+        fits = fits or any(t > ctx.baseline_end for t in sig.restart_times)
+    if not fits:
         score *= 0.5  # only saturation: capacity explains that better than a change
     if explained_by(sig, ctx):
         score *= 0.35
-    if ctx.alert_active and not ongoing_symptom(sig, ctx.at):
-        score *= 0.4  # its symptoms are over while the alert still fires
+    if ctx.alert_active and not (change_symptom_ongoing(sig, ctx.at) or alerted is not None):
+        score *= 0.4  # the symptoms it explains are over while the alert still fires
     if saturation(sig) > 0.3:
         ratio = traffic_ratio(sig, ctx, onset)
         if np.isfinite(ratio) and ratio > 1.4:

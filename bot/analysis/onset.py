@@ -28,6 +28,7 @@ class Shift:
     current: float = float("nan")  # median of the last few points
     ongoing: bool = False  # the last points are still elevated
     elevated_fraction: float = 0.0  # share of points after the onset that are elevated
+    starts: tuple[float, ...] = ()  # where every sustained run begins, merged or not, in order
 
     @property
     def cleared(self) -> bool:
@@ -132,7 +133,14 @@ def detect_shift(
         current=current,
         ongoing=ongoing,
         elevated_fraction=float(post.mean()) if post.size else 0.0,
+        starts=tuple(float(ts[r[0]]) for r in runs),
     )
+
+
+def elevated_share(ts: np.ndarray, values: np.ndarray, threshold: float, lo: float, hi: float) -> float:
+    """Share of the finite points in [lo, hi) above ``threshold`` (0 when there are none)."""
+    sel = values[(ts >= lo) & (ts < hi) & np.isfinite(values)]
+    return float((sel > threshold).mean()) if sel.size else 0.0
 
 
 def level_after(ts: np.ndarray, values: np.ndarray, since: float, q: float = 50) -> float:

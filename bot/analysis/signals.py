@@ -207,10 +207,17 @@ def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
                 prev = filled[i]
         increments.append(inc)
         oom = data.terminated.get((pod, c or "", "OOMKilled"))
-        oom_hit = oom is not None and bool(np.nansum(oom) > 0)
-        if oom_hit:
-            sig.oom_restarts += float(inc.sum()) or 1.0
-            sig.oom_times += [float(t) for t in data.grid[inc > 0]]
+        if oom is not None and bool(np.nansum(oom) > 0):
+            if inc.sum() > 0:
+                sig.oom_restarts += float(inc.sum())
+                sig.oom_times += [float(t) for t in data.grid[inc > 0]]
+            else:
+                # No restart in the window: the kill is dated by when the reason appeared; a reason
+                # present from the pod's first sample is a kill from before the window, not news.
+                shown = np.flatnonzero(np.nan_to_num(oom) > 0)[0]
+                if shown > np.flatnonzero(finite)[0]:
+                    sig.oom_restarts += 1.0
+                    sig.oom_times.append(float(data.grid[shown]))
         sig.restart_times += [float(t) for t in data.grid[inc > 0]]
         for reason in ("CrashLoopBackOff",):
             wait = data.waiting.get((pod, c or "", reason))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
 from bot.analysis.context import build_context
+from bot.analysis.fallback import weak_candidates
 from bot.analysis.gather import Fetched, Gatherer
 from bot.analysis.hypotheses import hypotheses, is_symptomatic, onset_of
 from bot.analysis.narrative import graphs, summary
@@ -149,7 +150,7 @@ class Investigator:
         }
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
-        ranked = rank(hypotheses(ctx))
+        ranked = rank(hypotheses(ctx)) or rank(weak_candidates(ctx))
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (

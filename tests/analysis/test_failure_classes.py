@@ -1,0 +1,169 @@
+"""Failure classes seen on generated incidents, reduced to synthetic series (no I/O).
+
+Each test states the principle the analysis must follow: a firing alert always gets candidates;
+a commit explains only the symptoms a change produces and that begin after it; OOM kills from
+before the incident are not its cause; a crash-looping release is found without app metrics.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from bot.analysis.context import Context, build_context
+from bot.analysis.fallback import weak_candidates
+from bot.analysis.gather import Fetched
+from bot.analysis.hypotheses import Candidate, hypotheses
+from bot.analysis.ranking import rank
+from bot.analysis.signals import build
+from bot.analysis.sizing import size
+from bot.domain.proposal import Action
+from bot.domain.report import CauseKind
+from bot.ports.gitrepo import WorkloadChange
+from bot.settings import ApprovalPolicy
+from tests.analysis.test_hypotheses import BASELINE_END, GRID, ONSET, STEP, N, _cluster, _flat, _step
+
+AT = float(GRID[-1])
+LATENCY_EXPR = (
+    "histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket[5m]))) > 1"
+)
+CPU_EXPR = (
+    "sum by (pod) (rate(container_cpu_usage_seconds_total[5m]))"
+    ' / sum by (pod) (kube_pod_container_resource_limits{resource="cpu"}) > 0.6'
+)
+
+
+def _ctx(data: Fetched, alert_wl: str, changes: list[WorkloadChange] | None = None) -> Context:
+    alert = np.where(np.arange(N) >= ONSET + 6, 1.0, np.nan)
+    return build_context(
+        data, build(data, BASELINE_END), AT, BASELINE_END, {"app": alert_wl}, alert_wl,
+        [({"app": alert_wl}, alert)], changes or [],
+    )  # fmt: skip
+
+
+def _ranked(ctx: Context) -> list[Candidate]:
+    """As the investigation ranks: the hypotheses, or the weak candidates when none clears its bar."""
+    return rank(hypotheses(ctx)) or rank(weak_candidates(ctx))
+
+
+def _change(workload: str, index: int, kinds: set[str], sha: str) -> WorkloadChange:
+    return WorkloadChange(
+        workload=workload,
+        sha=sha * 40,
+        at=datetime.fromtimestamp(float(GRID[index]), UTC),
+        kinds=frozenset(kinds),  # type: ignore[arg-type]
+        summary="change",
+        subject=f"{workload}: change",
+    )
+
+
+def test_a_firing_alert_under_every_bar_still_ranks_the_alerting_workloads_capacity() -> None:
+    # CPU 44% -> 65% of the limit as traffic rises 1.5x: under the saturation bar, yet the alert fires.
+    data = _cluster({"users": {"cpu": _step(0.88, 1.3, 1), "rps": _step(280, 415, 2)}, "billing": {}})
+    ctx = _ctx(data, "users")
+    assert rank(hypotheses(ctx)) == []
+    ranked = _ranked(ctx)
+    assert ranked and (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "users")
+    assert ranked[0].score < 0.3  # honest: weakly supported
+    intent = size(ranked[0], ApprovalPolicy())
+    assert intent.action is Action.SCALE and intent.value > 2  # type: ignore[operator]
+
+
+def test_nothing_moved_still_names_the_alerting_workload() -> None:
+    ranked = _ranked(_ctx(_cluster({"users": {}, "billing": {}}), "users"))
+    assert ranked and ranked[0].workload == "users"
+
+
+def test_a_distractor_commit_does_not_explain_throttling_a_tight_limit_explains() -> None:
+    pay_p99 = _flat(0.4, 40)
+    pay_p99[128:140] = 4.0  # a blip right after its config commit, long over
+    data = _cluster(
+        {
+            "api": {"err_ratio": _step(0.01, 0.1, 41)},
+            "auth": {"cpu": _step(1.3, 1.98, 42), "thr": _step(0.01, 0.9, 43)},
+            "pay": {"thr": _step(0.05, 0.35, 44)},
+        }
+    )
+    data.red["api"]["p99"] = _step(2.0, 4.8, 45)
+    data.red["auth"]["p99"] = _step(0.3, 2.5, 46)
+    data.red["pay"]["p99"] = pay_p99
+    calls = _flat(100.0, 47)
+    data.client[("api", "auth")] = {"rps": calls, "err": calls * _step(0.002, 0.05, 48)}
+    data.client[("api", "pay")] = {"rps": calls, "err": calls * 0.002}
+    ranked = _ranked(_ctx(data, "api", [_change("pay", 125, {"env"}, "p")]))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.CPU_LIMIT, "auth")
+    deploy = [c for c in ranked if c.kind is CauseKind.BAD_DEPLOY and c.workload == "pay"]
+    assert all(c.score < 0.5 for c in deploy)  # its own symptom cleared while the alert fires
+    assert size(ranked[0], ApprovalPolicy()).action is Action.SET_CPU_LIMIT
+
+
+def test_errors_after_a_commit_are_its_fault_even_when_a_blip_came_just_before() -> None:
+    err = _flat(0.006, 50)
+    err[160:170] = 0.08  # someone else's blip, over before the commit
+    err[176:] = 0.5
+    data = _cluster({"gateway": {"err_ratio": err}, "loyalty": {}})
+    ranked = _ranked(_ctx(data, "gateway", [_change("gateway", 172, {"env"}, "g")]))
+    top = ranked[0]
+    assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "gateway")
+    assert top.change is not None and top.change.sha == "g" * 40
+
+
+def _oom_reason(data: Fetched, workload: str, since: int) -> None:
+    pod = f"{workload}-5d8f7c6b9x-pod00"
+    reason = np.full(N, np.nan)
+    reason[since:] = 1.0
+    data.terminated[(pod, workload, "OOMKilled")] = reason
+    if since > 0:
+        data.container["restarts"][(pod, workload)] = np.where(np.arange(N) >= since, 1.0, 0.0)
+
+
+def test_oom_kills_from_before_the_window_or_the_incident_are_not_its_cause() -> None:
+    for since in (0, 20):  # the reason shown from the first sample; a kill early in the baseline
+        data = _cluster({"gateway": {"err_ratio": _step(0.006, 0.5, 51)}, "loyalty": {}})
+        _oom_reason(data, "loyalty", since)
+        ranked = _ranked(_ctx(data, "gateway", [_change("gateway", ONSET - 4, {"env"}, "g")]))
+        assert (ranked[0].kind, ranked[0].workload) == (CauseKind.BAD_DEPLOY, "gateway")
+        memory = [c for c in ranked if c.kind is CauseKind.MEMORY_LIMIT]
+        assert all(c.score < 0.3 for c in memory), (since, memory)
+    data = _cluster({"loyalty": {}})
+    _oom_reason(data, "loyalty", 0)
+    assert build(data, BASELINE_END)["loyalty"].oom_restarts == 0
+
+
+def test_a_crash_looping_release_without_app_metrics_is_reverted() -> None:
+    data = _cluster({"api": {}, "web": {}})
+    del data.red["api"]  # the service exposes no request metrics at all
+    pod, rs = "api-7f8e9d6c5b-new01", "api-7f8e9d6c5b"
+    data.ownership.pod_owner[pod] = ("ReplicaSet", rs)
+    data.ownership.replicaset_owner[rs] = "api"
+    born = ONSET - 2
+    restarts = np.full(N, np.nan)
+    restarts[born:] = np.floor(np.arange(N - born) / 6)  # a crash every three minutes
+    data.container["restarts"][(pod, "api")] = restarts
+    waiting = np.full(N, np.nan)
+    waiting[born + 6 :] = 1.0
+    data.waiting[(pod, "api", "CrashLoopBackOff")] = waiting
+    data.deployments["api"]["available"] = np.where(np.arange(N) >= born, 1.0, 2.0)
+    ranked = _ranked(_ctx(data, "api", [_change("api", ONSET - 6, {"image"}, "c")]))
+    top = ranked[0]
+    assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "api")
+    assert size(top, ApprovalPolicy()).commit == "c" * 40
+
+
+def test_the_alerts_own_latency_condition_after_a_release_points_at_the_release() -> None:
+    # p99 +40%: under the latency rule, but the alert's own p95 condition began right after the image.
+    p99 = _step(1.86, 2.6, 60)
+    data = _cluster({"frontend": {}, "tax": {}})
+    data.red["frontend"]["p99"] = p99
+    release = _change("frontend", ONSET + 2, {"image"}, "f")
+    data.alert_expr = LATENCY_EXPR
+    top = _ranked(_ctx(data, "frontend", [release]))[0]
+    assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "frontend") and top.change is release
+    data.alert_expr = CPU_EXPR  # a CPU condition is a capacity matter: no release is blamed for it
+    assert all(
+        c.kind is not CauseKind.BAD_DEPLOY for c in rank(hypotheses(_ctx(data, "frontend", [release])))
+    )
+
+
+assert STEP == 30.0  # the indices above are 30 s scrapes
