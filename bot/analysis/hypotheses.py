@@ -140,7 +140,10 @@ def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) 
     sat = saturation(sig)
     if sat <= 0:
         return []
-    onset = onset_of(sig, ("thr", "cpu_util"))
+    # Saturation counts from its first sustained rise, even before it reaches the symptom level:
+    # the traffic it is compared with must be the traffic since then.
+    rises = [sig.shift(k).onset for k in ("thr", "cpu_util") if sig.shift(k).elevated]
+    onset = onset_of(sig, ("thr", "cpu_util")) or min((o for o in rises if o is not None), default=None)
     ratio = traffic_ratio(sig, ctx, onset)
     surge_w = _clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) else 0.3
     # Saturation that still hurts requests (its own or its callers' view of it) explains an alert.

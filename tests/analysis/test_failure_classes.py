@@ -22,7 +22,7 @@ from bot.domain.proposal import Action
 from bot.domain.report import CauseKind
 from bot.ports.gitrepo import WorkloadChange
 from bot.settings import ApprovalPolicy
-from tests.analysis.test_hypotheses import BASELINE_END, GRID, ONSET, STEP, N, _cluster, _flat, _step
+from tests.analysis.test_hypotheses import BASELINE_END, GRID, ONSET, N, _cluster, _flat, _step
 
 AT = float(GRID[-1])
 LATENCY_EXPR = (
@@ -166,4 +166,12 @@ def test_the_alerts_own_latency_condition_after_a_release_points_at_the_release(
     )
 
 
-assert STEP == 30.0  # the indices above are 30 s scrapes
+def test_a_surge_that_began_minutes_ago_is_compared_with_the_traffic_since_it_began() -> None:
+    late = N - 10  # five minutes before the investigation; utilisation still under the symptom level
+    rps, cpu = _flat(137.0, 70), _flat(1.06, 71)
+    rps[late:] = np.linspace(150, 205, N - late)
+    cpu[late:] = np.linspace(1.15, 1.58, N - late)
+    thr = _flat(0.005, 72)
+    thr[late + 3 :] = 0.15
+    ranked = _ranked(_ctx(_cluster({"shop": {"rps": rps, "cpu": cpu, "thr": thr}, "mail": {}}), "shop"))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "shop")
