@@ -56,9 +56,16 @@ def onset_of(
     return min(values) if values else None
 
 
+def unavailable_since(sig: WorkloadSignals) -> float | None:
+    """When replicas went missing, if they still are (a rolling update's brief dip is no symptom)."""
+    short = sig.shift("unavailable")
+    return short.onset if short.elevated and short.ongoing else None
+
+
 def is_symptomatic(sig: WorkloadSignals, since: float | None = None) -> bool:
     restarted = any(since is None or t > since for t in sig.restart_times)
-    return any(symptom(sig, k) for k in SYMPTOMS) or sig.oom_restarts > 0 or sig.crashloop or restarted
+    failing = sig.oom_restarts > 0 or sig.crashloop or restarted or unavailable_since(sig) is not None
+    return any(symptom(sig, k) for k in SYMPTOMS) or failing
 
 
 def ongoing_symptom(sig: WorkloadSignals, at: float, recent_s: float = 15 * 60) -> bool:
@@ -206,7 +213,7 @@ def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -
 def symptom_onsets(sig: WorkloadSignals, since: float) -> list[float]:
     """When each of the workload's symptoms began (after the baseline)."""
     onsets = [sig.shift(k).onset for k in SYMPTOMS if symptom(sig, k)]
-    onsets += [sig.crash_since, *sig.oom_times[:1]]
+    onsets += [sig.crash_since, *sig.oom_times[:1], unavailable_since(sig)]
     onsets += [t for t in sig.restart_times if t > since][:1]
     return sorted(o for o in onsets if o is not None)
 
@@ -226,7 +233,11 @@ def change_onset(sig: WorkloadSignals, ctx: Context, t: float) -> float | None:
         before = elevated_share(ctx.grid, sig.series[key], shift.threshold, t - 15 * 60, t - COMMIT_AFTER_S)
         if before < 0.5:
             onsets += [o for o in shift.starts if _in_reach(o, t)]
-    events = [sig.crash_since, *[o for o in sig.oom_times if o > ctx.baseline_end][:1]]
+    events = [
+        sig.crash_since,
+        unavailable_since(sig),
+        *[o for o in sig.oom_times if o > ctx.baseline_end][:1],
+    ]
     events += [r for r in sig.restart_times if r > ctx.baseline_end][:1]
     onsets += [e for e in events if e is not None and _in_reach(e, t)]
     return min(onsets, default=None)
@@ -235,6 +246,8 @@ def change_onset(sig: WorkloadSignals, ctx: Context, t: float) -> float | None:
 def change_symptom_ongoing(sig: WorkloadSignals, at: float, recent_s: float = 15 * 60) -> bool:
     """Still failing in a way a change explains (saturation alone is a capacity matter)."""
     if any(symptom(sig, k) and sig.shift(k).ongoing for k in CHANGE_SYMPTOMS) or sig.crashloop:
+        return True
+    if unavailable_since(sig) is not None:
         return True
     return any(at - t <= recent_s for t in [*sig.restart_times, *sig.oom_times])
 
@@ -284,6 +297,7 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     else:
         score = 0.35  # a rollout without a commit we can revert
         fits = any(symptom(sig, k) for k in CHANGE_SYMPTOMS) or sig.crashloop or sig.oom_restarts > 0
+        fits = fits or unavailable_since(sig) is not None
         fits = fits or any(t > ctx.baseline_end for t in sig.restart_times)
     if not fits:
         score *= 0.5  # only saturation: capacity explains that better than a change

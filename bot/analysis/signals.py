@@ -97,6 +97,8 @@ def build(data: Fetched, baseline_end: float) -> dict[str, WorkloadSignals]:
     for kind in ("cpu", "mem", "restarts"):
         for key in data.container.get(kind, {}):
             by_wl[own.workload_of_pod(key[0])][key[1]].append(key)
+    for pod, container, _ in data.waiting:  # a pod that never ran may show nothing but its waiting
+        by_wl[own.workload_of_pod(pod)][container].append((pod, container))
     names = set(by_wl) | set(data.red) | set(data.deployments)
     out: dict[str, WorkloadSignals] = {}
     for name in sorted(names):
@@ -116,6 +118,13 @@ def build(data: Fetched, baseline_end: float) -> dict[str, WorkloadSignals]:
             sig.series["err"] = err
             sig.series["err_ratio"] = _ratio(err, sig.series["rps"])
         _replicas(sig, data)
+        dep = data.deployments.get(name, {})
+        if "spec" in dep and "available" in dep:
+            # Replicas wanted but not available: new pods that never become ready show here first.
+            sig.series["unavailable"] = dep["spec"] - dep["available"]
+            sig.shifts["unavailable"] = detect_shift(
+                data.grid, sig.series["unavailable"], baseline_end, k=0, rel=0, abs_min=0.5
+            )
         for signal, rule in RULES.items():
             arr = sig.series.get(signal)
             if arr is not None and np.isfinite(arr).any():
@@ -144,7 +153,8 @@ def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
         for k in data.container.get(kind, {})
         if k[1] == c and own.workload_of_pod(k[0]) == sig.name and k not in keys
     ]
-    sig.pods = sorted({k[0] for k in keys})
+    waiting = {k[0] for k in data.waiting if k[1] == c and own.workload_of_pod(k[0]) == sig.name}
+    sig.pods = sorted({k[0] for k in keys} | waiting)
     get = data.container.get
     sig.series["cpu"] = _sum([get("cpu", {})[k] for k in keys if k in get("cpu", {})], n)
     thr = _sum([get("thr", {})[k] for k in keys if k in get("thr", {})], n)
@@ -191,6 +201,12 @@ def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
     c = sig.container
     increments = []
     for pod in sig.pods:
+        for reason in ("CrashLoopBackOff",):
+            wait = data.waiting.get((pod, c or "", reason))
+            if wait is not None and np.nansum(wait) > 0:
+                sig.crashloop = True
+                first = float(data.grid[np.flatnonzero(np.nan_to_num(wait) > 0)[0]])
+                sig.crash_since = first if sig.crash_since is None else min(sig.crash_since, first)
         arr = data.container.get("restarts", {}).get((pod, c or ""))
         if arr is None:
             continue
@@ -219,12 +235,6 @@ def _restarts(sig: WorkloadSignals, data: Fetched, n: int) -> None:
                     sig.oom_restarts += 1.0
                     sig.oom_times.append(float(data.grid[shown]))
         sig.restart_times += [float(t) for t in data.grid[inc > 0]]
-        for reason in ("CrashLoopBackOff",):
-            wait = data.waiting.get((pod, c or "", reason))
-            if wait is not None and np.nansum(wait) > 0:
-                sig.crashloop = True
-                first = float(data.grid[np.flatnonzero(np.nan_to_num(wait) > 0)[0]])
-                sig.crash_since = first if sig.crash_since is None else min(sig.crash_since, first)
     sig.series["restarts"] = _sum(increments, n) if increments else np.zeros(n)
     sig.restarts = float(np.nansum(sig.series["restarts"]))
     sig.oom_times.sort()
@@ -235,9 +245,13 @@ def _rollouts(sig: WorkloadSignals, data: Fetched, data_start: float) -> None:
     """New ReplicaSets whose pods appeared during the window (a deployment rolled out)."""
     own = data.ownership
     first_seen: dict[str, float] = {}
+    waiting = [(k[0], arr) for k, arr in data.waiting.items() if k[1] == (sig.container or "")]
     for pod in sig.pods:
-        for kind in ("cpu", "mem", "restarts"):
-            arr = data.container.get(kind, {}).get((pod, sig.container or ""))
+        arrays = [
+            data.container.get(kind, {}).get((pod, sig.container or ""))
+            for kind in ("cpu", "mem", "restarts")
+        ]
+        for arr in [*arrays, *(a for p, a in waiting if p == pod)]:
             if arr is None:
                 continue
             idx = np.flatnonzero(np.isfinite(arr))

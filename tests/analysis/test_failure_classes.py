@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from bot.analysis.context import Context, build_context
 from bot.analysis.fallback import weak_candidates
@@ -131,24 +132,37 @@ def test_oom_kills_from_before_the_window_or_the_incident_are_not_its_cause() ->
     assert build(data, BASELINE_END)["loyalty"].oom_restarts == 0
 
 
-def test_a_crash_looping_release_without_app_metrics_is_reverted() -> None:
+@pytest.mark.parametrize("shown", ["restarts", "waiting", "availability"])
+def test_a_crash_looping_release_without_app_metrics_is_reverted(shown: str) -> None:
+    # The new pod never serves: it may show restarts, only its waiting reason, or only missing replicas.
     data = _cluster({"api": {}, "web": {}})
     del data.red["api"]  # the service exposes no request metrics at all
     pod, rs = "api-7f8e9d6c5b-new01", "api-7f8e9d6c5b"
     data.ownership.pod_owner[pod] = ("ReplicaSet", rs)
     data.ownership.replicaset_owner[rs] = "api"
     born = ONSET - 2
-    restarts = np.full(N, np.nan)
-    restarts[born:] = np.floor(np.arange(N - born) / 6)  # a crash every three minutes
-    data.container["restarts"][(pod, "api")] = restarts
-    waiting = np.full(N, np.nan)
-    waiting[born + 6 :] = 1.0
-    data.waiting[(pod, "api", "CrashLoopBackOff")] = waiting
+    if shown == "restarts":
+        restarts = np.full(N, np.nan)
+        restarts[born:] = np.floor(np.arange(N - born) / 6)  # a crash every three minutes
+        data.container["restarts"][(pod, "api")] = restarts
+    if shown in ("restarts", "waiting"):
+        waiting = np.full(N, np.nan)
+        waiting[born + 6 :] = 1.0
+        data.waiting[(pod, "api", "CrashLoopBackOff")] = waiting
     data.deployments["api"]["available"] = np.where(np.arange(N) >= born, 1.0, 2.0)
     ranked = _ranked(_ctx(data, "api", [_change("api", ONSET - 6, {"image"}, "c")]))
     top = ranked[0]
     assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "api")
     assert size(top, ApprovalPolicy()).commit == "c" * 40
+
+
+def test_a_rolling_updates_brief_dip_in_available_replicas_is_no_symptom() -> None:
+    data = _cluster({"api": {"cpu": _step(1.3, 1.98, 80), "thr": _step(0.01, 0.9, 81)}, "web": {}})
+    dip = np.full(N, 2.0)
+    dip[ONSET - 4 : ONSET + 4] = 1.0  # one pod replaced at a time, ready again within minutes
+    data.deployments["api"]["available"] = dip
+    ranked = _ranked(_ctx(data, "api", [_change("api", ONSET - 6, {"env"}, "d")]))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.CPU_LIMIT, "api")
 
 
 def test_the_alerts_own_latency_condition_after_a_release_points_at_the_release() -> None:
