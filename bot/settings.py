@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         default=24.0, gt=0, le=24 * 14, description="how far ahead capacity forecasts look"
     )
     capacity_lookback_hours: float = Field(default=168.0, ge=6, description="history a forecast reads")
+    capacity_interval_hours: float = Field(
+        default=6.0, ge=0, description="serve runs the capacity check this often (0: never)"
+    )
     capacity_level: int = Field(default=80, gt=0, lt=100, description="prediction interval, percent")
     rightsize_lookback_hours: float = Field(
         default=168.0, ge=1, description="usage history rightsizing reads"

@@ -5,12 +5,15 @@ Commands and servers ask this module for what they need; nothing else constructs
 
 from __future__ import annotations
 
+import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from requests.adapters import BaseAdapter
 
 from bot.domain.errors import InvalidInput
+from bot.domain.proposal import Proposal
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
@@ -22,6 +25,7 @@ from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.services.capacity_schedule import CapacitySchedule
     from bot.services.verify import PostMergeService
 
 
@@ -139,3 +143,37 @@ def post_merge(
     )
     workflow.on_merged = service.after_merge
     return service
+
+
+def capacity_schedule(
+    settings: Settings,
+    store: Store,
+    chat: ChatNotifier,
+    workflow: ProposalWorkflow,
+    repo: Path | None,
+    render: Any = None,
+) -> CapacitySchedule | None:
+    """The periodic capacity check for ``serve``: proposals are posted to the incident channel
+    with Approve/Reject; None without Prometheus, a checkout, a channel, or with the interval 0."""
+    if not (settings.capacity_interval_hours and settings.prometheus_url and repo and settings.slack_channel):
+        return None
+    from bot.adapters.slack import blocks
+    from bot.ports.chat import Attachment
+    from bot.services.capacity import finding_text, run_capacity_job
+    from bot.services.capacity_schedule import CapacitySchedule
+
+    channel = settings.slack_channel
+
+    def notify(finding: Any, proposal: Proposal) -> None:
+        text = finding_text(finding)
+        body = [blocks.section(text), *blocks.proposal_blocks(proposal, with_buttons=True)]
+        ts = chat.post_message(channel, text, body)
+        if render is not None and finding.graph is not None:
+            with tempfile.TemporaryDirectory(prefix="tugboat-capacity-") as tmp:
+                paths = render([finding.graph], Path(tmp))
+                chat.upload_files(channel, ts, [Attachment(filename=p.name, path=p) for p in paths])
+
+    def job(now: datetime) -> Any:
+        return run_capacity_job(settings, now, repo_dir=repo, workflow=workflow, notify=notify)
+
+    return CapacitySchedule(store, job, settings.capacity_interval_hours * 3600)

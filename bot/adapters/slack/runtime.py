@@ -154,6 +154,11 @@ def build_runtime(
     if post_merge:
         post_merge.start()
         runtime.stop_intake.append(post_merge.stop)
+    # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py), one replica a slot.
+    capacity = workflow and wiring.capacity_schedule(settings, store, chat, workflow, repo_dir, _renderer())
+    if capacity:
+        capacity.start()
+        runtime.stop_intake.append(capacity.stop)
     resumed = incidents.resume()
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
