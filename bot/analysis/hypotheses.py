@@ -138,9 +138,18 @@ def hypotheses(ctx: Context) -> list[Candidate]:
     cands += _transient(ctx, ev, cands)
     for cand in cands:
         cand.score *= ctx.relevance(cand.workload)
-        if cand.kind is not CauseKind.TRANSIENT and ctx.alert_cleared:
+        if cand.kind is not CauseKind.TRANSIENT and cleared(ctx):
             cand.score *= 0.5
     return cands
+
+
+def cleared(ctx: Context) -> bool:
+    """The alert's condition is over, and so are the alerting workload's own errors and latency
+    (an alert that flaps under its threshold while they stay up has not cleared)."""
+    if not ctx.alert_cleared:
+        return False
+    sig = ctx.signals.get(ctx.alert_workload or "")
+    return sig is None or not any(symptom(sig, k) and sig.shift(k).ongoing for k in ("err_ratio", "p99"))
 
 
 def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
@@ -325,11 +334,11 @@ def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> lis
         and _still_ongoing(ctx.signals.get(c.workload), ctx.at)
     ]
     if ctx.alert_cleared:
-        score = 0.9 if not ongoing else 0.45
+        score = (0.9 if not ongoing else 0.45) * (1.0 if cleared(ctx) else 0.5)
     elif ctx.alert_active is None and sig is not None and is_symptomatic(sig):
-        cleared = [k for k in SYMPTOMS if symptom(sig, k) and sig.shift(k).cleared]
+        over = [k for k in SYMPTOMS if symptom(sig, k) and sig.shift(k).cleared]
         still = [k for k in SYMPTOMS if symptom(sig, k) and sig.shift(k).ongoing]
-        if not cleared or still or ongoing:
+        if not over or still or ongoing:
             return []
         score = 0.7
     else:

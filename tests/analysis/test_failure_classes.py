@@ -35,8 +35,10 @@ CPU_EXPR = (
 )
 
 
-def _ctx(data: Fetched, alert_wl: str, changes: list[WorkloadChange] | None = None) -> Context:
-    alert = np.where(np.arange(N) >= ONSET + 6, 1.0, np.nan)
+def _ctx(
+    data: Fetched, alert_wl: str, changes: list[WorkloadChange] | None = None, alert: np.ndarray | None = None
+) -> Context:
+    alert = np.where(np.arange(N) >= ONSET + 6, 1.0, np.nan) if alert is None else alert
     return build_context(
         data, build(data, BASELINE_END), AT, BASELINE_END, {"app": alert_wl}, alert_wl,
         [({"app": alert_wl}, alert)], changes or [],
@@ -189,3 +191,16 @@ def test_a_surge_that_began_minutes_ago_is_compared_with_the_traffic_since_it_be
     thr[late + 3 :] = 0.15
     ranked = _ranked(_ctx(_cluster({"shop": {"rps": rps, "cpu": cpu, "thr": thr}, "mail": {}}), "shop"))
     assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "shop")
+
+
+def test_an_alert_that_flaps_under_its_threshold_while_errors_stay_up_has_not_cleared() -> None:
+    data = _cluster(
+        {"web": {"err_ratio": _step(0.02, 0.1, 90)}, "auth": {"err_ratio": _step(0.002, 0.3, 91)}}
+    )
+    calls = _flat(100.0, 92)
+    data.client[("web", "auth")] = {"rps": calls, "err": calls * _step(0.002, 0.3, 93)}
+    flap = np.where(np.arange(N) >= ONSET + 6, 1.0, np.nan)
+    flap[-2:] = np.nan  # the last evaluations dipped under the alert's threshold
+    release = _change("auth", ONSET - 8, {"image"}, "a")
+    top = _ranked(_ctx(data, "web", [release], alert=flap))[0]
+    assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "auth") and top.change is release
