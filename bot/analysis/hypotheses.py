@@ -197,7 +197,7 @@ def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     else:
         return []
     onset = mem.onset if mem.elevated else (sig.oom_times[0] if sig.oom_times else None)
-    if not mem.elevated and _stale(ctx, sig.oom_times):
+    if not mem.elevated and _stale(ctx, sig.oom_times or sig.restart_times):
         score *= 0.3  # kills long before the incident, with memory back to normal, did not cause it
     if onset is not None and _recent_change(ctx, sig.name, onset, 30 * 60):
         score *= 0.75  # memory that starts climbing right after a change to the workload is a leak

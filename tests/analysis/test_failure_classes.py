@@ -204,3 +204,13 @@ def test_an_alert_that_flaps_under_its_threshold_while_errors_stay_up_has_not_cl
     release = _change("auth", ONSET - 8, {"image"}, "a")
     top = _ranked(_ctx(data, "web", [release], alert=flap))[0]
     assert (top.kind, top.workload) == (CauseKind.BAD_DEPLOY, "auth") and top.change is release
+
+
+def test_an_old_restart_of_a_workload_that_runs_near_its_memory_limit_is_not_the_cause() -> None:
+    data = _cluster({"gateway": {"err_ratio": _step(0.006, 0.5, 94)}, "cache": {}})
+    for key in [k for k in data.container["mem"] if k[1] == "cache"]:
+        data.container["mem"][key] = _flat(0.92 * 256e6, 95, 0.005)  # steadily near its limit
+    data.container["restarts"][("cache-5d8f7c6b9x-pod00", "cache")] = np.where(np.arange(N) >= 15, 1.0, 0.0)
+    ranked = _ranked(_ctx(data, "gateway", [_change("gateway", ONSET - 4, {"env"}, "g")]))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.BAD_DEPLOY, "gateway")
+    assert all(c.score < 0.3 for c in ranked if c.kind is CauseKind.MEMORY_LIMIT)
