@@ -235,14 +235,19 @@ class IncidentService:
             self.chat.post_message(
                 channel, f"Firing again: {group.title}", blocks.refired_reply(group), thread
             )
-        elif not new_thread and pending.new_firing and group.status == "firing":
-            total = len(record.fingerprints)
-            self.chat.post_message(
-                channel,
-                f"{pending.new_firing} more alert(s) in {group.title}",
-                blocks.alert_update(group, pending.new_firing, total),
-                thread,
-            )
+        elif group.status == "firing":
+            # A new parent shows only the latest payload's alerts; alerts that arrived while it
+            # was being posted were coalesced into this update and are counted here instead.
+            shown = sum(1 for a in group.alerts if a.status == "firing") if new_thread else 0
+            more = pending.new_firing - shown
+            if more > 0:
+                total = len(record.fingerprints)
+                self.chat.post_message(
+                    channel,
+                    f"{more} more alert(s) in {group.title}",
+                    blocks.alert_update(group, more, total),
+                    thread,
+                )
         if record.status == "resolved" and (pending.resolved or new_thread):
             self._resolve(record, channel, thread, group)
             return
