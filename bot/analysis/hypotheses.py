@@ -343,7 +343,29 @@ def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> lis
         score = 0.7
     else:
         return []
-    return [Candidate(CauseKind.TRANSIENT, target, score, ctx.alert_onset, None, ev.transient(target), {})]
+    source = episode_source(ctx, target)
+    return [Candidate(CauseKind.TRANSIENT, source, score, ctx.alert_onset, None, ev.transient(source), {})]
+
+
+def episode_source(ctx: Context, workload: str, near_s: float = 5 * 60) -> str:
+    """Down the call graph, the callee whose own error or latency episode began with the caller's:
+    errors travel up to callers, so that callee is where the episode happened."""
+    seen = {workload}
+    keys = ("err_ratio", "p99")
+    while (sig := ctx.signals.get(workload)) is not None and (start := onset_of(sig, keys)) is not None:
+        near = []
+        for callee in ctx.callees.get(workload, []):
+            callee_sig = ctx.signals.get(callee)
+            if callee in seen or callee_sig is None:
+                continue
+            onset = onset_of(callee_sig, keys)
+            if onset is not None and abs(onset - start) <= near_s:
+                near.append((abs(onset - start), callee))
+        if not near:
+            break
+        workload = min(near)[1]
+        seen.add(workload)
+    return workload
 
 
 def _still_ongoing(sig: WorkloadSignals | None, at: float) -> bool:

@@ -214,3 +214,18 @@ def test_an_old_restart_of_a_workload_that_runs_near_its_memory_limit_is_not_the
     ranked = _ranked(_ctx(data, "gateway", [_change("gateway", ONSET - 4, {"env"}, "g")]))
     assert (ranked[0].kind, ranked[0].workload) == (CauseKind.BAD_DEPLOY, "gateway")
     assert all(c.score < 0.3 for c in ranked if c.kind is CauseKind.MEMORY_LIMIT)
+
+
+def test_a_cleared_episode_is_named_where_it_happened_down_the_call_graph() -> None:
+    spike = _flat(0.004, 96)
+    spike[ONSET : ONSET + 12] = 0.45
+    caller = _flat(0.009, 97)
+    caller[ONSET : ONSET + 12] = 0.25
+    data = _cluster({"edge": {"err_ratio": caller}, "delivery": {"err_ratio": spike}, "ledger": {}})
+    calls = _flat(100.0, 98)
+    data.client[("edge", "delivery")] = {"rps": calls, "err": calls * spike}
+    data.client[("edge", "ledger")] = {"rps": calls, "err": calls * 0.002}
+    cleared = np.where((np.arange(N) >= ONSET + 2) & (np.arange(N) < ONSET + 12), 1.0, np.nan)
+    top = _ranked(_ctx(data, "edge", alert=cleared))[0]
+    assert (top.kind, top.workload) == (CauseKind.TRANSIENT, "delivery")
+    assert size(top, ApprovalPolicy()).action is Action.NONE
