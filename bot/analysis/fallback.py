@@ -11,11 +11,12 @@ import numpy as np
 
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
-from bot.analysis.hypotheses import Candidate, traffic_ratio
+from bot.analysis.hypotheses import Candidate, hypotheses, traffic_ratio
+from bot.analysis.ranking import rank
 from bot.analysis.signals import WorkloadSignals
 from bot.domain.report import CauseKind
 
-WEAK = 0.3  # the most a weak explanation scores, under every hypothesis that cleared its bar
+WEAK = 0.3  # the most a weak explanation scores; a hypothesis under it has not cleared its bar
 
 
 def _load(sig: WorkloadSignals) -> float:
@@ -54,3 +55,12 @@ def weak_candidates(ctx: Context) -> list[Candidate]:
     if not out and own is not None and own.has("cpu"):
         out += _capacity(own, ctx, ev, 0.6)  # nothing moved: the alert's own workload, barely
     return out
+
+
+def ranked_causes(ctx: Context) -> list[Candidate]:
+    """The hypotheses, best first, joined by the weak candidates when none clears its bar."""
+    cands = hypotheses(ctx)
+    ranked = rank(cands)
+    if ranked and ranked[0].score >= WEAK:
+        return ranked
+    return rank(cands + weak_candidates(ctx))

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
 from bot.analysis.context import build_context
-from bot.analysis.fallback import weak_candidates
+from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, Gatherer
-from bot.analysis.hypotheses import hypotheses, is_symptomatic, onset_of
+from bot.analysis.hypotheses import is_symptomatic, onset_of
 from bot.analysis.narrative import graphs, summary
-from bot.analysis.ranking import rank, to_root_causes
+from bot.analysis.ranking import to_root_causes
 from bot.analysis.signals import build, data_start
 from bot.analysis.sizing import RemediationIntent, size
 from bot.analysis.workloads import resolve_alert_workload
@@ -150,7 +150,7 @@ class Investigator:
         }
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
-        ranked = rank(hypotheses(ctx)) or rank(weak_candidates(ctx))
+        ranked = ranked_causes(ctx)
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (

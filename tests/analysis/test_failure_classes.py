@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.analysis.context import Context, build_context
-from bot.analysis.fallback import weak_candidates
+from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched
 from bot.analysis.hypotheses import Candidate, hypotheses
 from bot.analysis.ranking import rank
@@ -46,8 +46,8 @@ def _ctx(
 
 
 def _ranked(ctx: Context) -> list[Candidate]:
-    """As the investigation ranks: the hypotheses, or the weak candidates when none clears its bar."""
-    return rank(hypotheses(ctx)) or rank(weak_candidates(ctx))
+    """As the investigation ranks: the hypotheses, joined by weak candidates when none clears its bar."""
+    return ranked_causes(ctx)
 
 
 def _change(workload: str, index: int, kinds: set[str], sha: str) -> WorkloadChange:
@@ -229,3 +229,13 @@ def test_a_cleared_episode_is_named_where_it_happened_down_the_call_graph() -> N
     top = _ranked(_ctx(data, "edge", alert=cleared))[0]
     assert (top.kind, top.workload) == (CauseKind.TRANSIENT, "delivery")
     assert size(top, ApprovalPolicy()).action is Action.NONE
+
+
+def test_a_weak_hypothesis_elsewhere_does_not_hide_the_alerting_workloads_capacity() -> None:
+    blip = _flat(0.0013, 99)
+    blip[ONSET - 30 : ONSET - 22] = 0.023  # a cleared error blip after an unrelated commit
+    data = _cluster(
+        {"sync": {"cpu": _step(0.74, 1.4, 100), "rps": _step(148, 326, 101)}, "geo": {"err_ratio": blip}}
+    )
+    ranked = _ranked(_ctx(data, "sync", [_change("geo", ONSET - 36, {"env"}, "x")]))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "sync")
