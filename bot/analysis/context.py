@@ -49,10 +49,14 @@ class Context:
         return out
 
     @property
+    def alert_measures_cpu(self) -> bool:
+        return bool(self.alert_expr and _CPU_METRIC.search(self.alert_expr))
+
+    @property
     def alert_onset_fits_change(self) -> float | None:
         """When the alert's own condition began, if it measures what a broken release shows (errors,
         latency, restarts, memory) rather than CPU saturation, which a capacity limit explains."""
-        if self.alert_onset is None or not self.alert_expr or _CPU_METRIC.search(self.alert_expr):
+        if self.alert_onset is None or not self.alert_expr or self.alert_measures_cpu:
             return None
         return self.alert_onset
 

@@ -154,6 +154,9 @@ def cleared(ctx: Context) -> bool:
 
 def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
     sat = saturation(sig)
+    if sat <= 0 and sig.name == ctx.alert_workload and ctx.alert_active and ctx.alert_measures_cpu:
+        # The alert's own CPU condition sets where "near the limit" starts for this workload.
+        sat = 0.5 if sig.shift("cpu_util").elevated or sig.shift("thr").elevated else 0.0
     if sat <= 0:
         return []
     # Saturation counts from its first sustained rise, even before it reaches the symptom level:

@@ -239,3 +239,15 @@ def test_a_weak_hypothesis_elsewhere_does_not_hide_the_alerting_workloads_capaci
     )
     ranked = _ranked(_ctx(data, "sync", [_change("geo", ONSET - 36, {"env"}, "x")]))
     assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "sync")
+
+
+def test_the_alerts_own_cpu_condition_sets_where_near_the_limit_starts() -> None:
+    data = _cluster({"users": {"cpu": _step(0.88, 1.3, 1), "rps": _step(280, 415, 2)}, "billing": {}})
+    data.alert_expr = CPU_EXPR
+    ranked = rank(hypotheses(_ctx(data, "users")))
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "users")
+    assert ranked[0].score >= 0.3  # a hypothesis that clears its bar, not a fallback
+    steady = _cluster({"users": {"cpu": _step(0.88, 1.3, 1)}, "billing": {}})
+    steady.alert_expr = CPU_EXPR
+    top = rank(hypotheses(_ctx(steady, "users")))[0]
+    assert (top.kind, top.workload) == (CauseKind.CPU_LIMIT, "users")
