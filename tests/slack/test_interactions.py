@@ -297,3 +297,29 @@ def test_expired_proposal_is_refused_and_its_buttons_go(harness_factory: Callabl
     assert update.args["ts"] == ts and blocks.ACTION_APPROVE not in json.dumps(update.args["blocks"])
     assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.EXPIRED  # type: ignore[union-attr]
     assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
+
+
+def test_double_click_and_replayed_click_merge_exactly_once(harness_factory: Callable[..., Harness]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = harness_factory(auto_draft=True)
+    h.alert(alert_payload())
+    proposal_id, ts, thread = _proposal_message(h)
+    body, headers = sr.button(
+        blocks.ACTION_APPROVE, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
+    )
+    signed = {**headers, **sr.sign(body)}
+    # a double click and a captured request replayed within Slack's window: the same bytes, 4 times
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(
+            pool.map(lambda _: h.post("/slack/events", body, signed, sign=False).status_code, range(4))
+        )
+    assert codes == [200] * 4
+    h.api.wait_for("chat.update")
+    h.settle(1.0)
+    merges = [e for e in h.runtime.deps.store.audit_trail(proposal_id) if e.kind == "proposal.merged"]
+    assert len(merges) == 1
+    assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
+    # the same click replayed after Slack's 5-minute window is refused outright
+    stale = {**headers, **sr.sign(body, timestamp=int(time.time()) - 6 * 60)}
+    assert h.post("/slack/events", body, stale, sign=False).status_code == 401
