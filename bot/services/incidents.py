@@ -3,8 +3,7 @@
 ``receive`` persists the notification before it returns (the webhook answers 200 only then),
 drops exact duplicates through ``store.claim_once`` (Alertmanager retries, an HA pair, two bot
 replicas), and hands the chat work to a bounded pool. Per group, chat updates are coalesced: a
-storm of alerts in one group yields one parent message and a few thread replies, not one
-message per alert.
+storm of alerts yields one parent message and a few thread replies, not one per alert.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
 from bot.ports.chat import Attachment, ChatNotifier
 from bot.ports.store import IncidentRecord, Store
+from bot.services import trail
 from bot.services.alert_keys import fingerprints, human_duration, notification_key
 from bot.services.investigate import Investigation
 from bot.services.proposals import ProposalWorkflow
@@ -98,6 +98,7 @@ class IncidentService:
         # Claimed after the write: a crash in between leaves a retry that is not a duplicate.
         if not self.store.claim_once(notification_key(group)):
             return Receipt(key, duplicate=True)
+        trail.alert_received(self.store, group, self.clock())
         self._schedule(key, pending)
         self._purge_now_and_then()
         return Receipt(key, duplicate=False)
@@ -320,6 +321,7 @@ class IncidentService:
         INVESTIGATIONS.labels(outcome="ok").inc()
         INVESTIGATION_SECONDS.observe(time.monotonic() - t0)
         report = result.report
+        trail.investigation_done(self.store, group, report, self.clock())
         with tempfile.TemporaryDirectory(prefix="tugboat-graphs-") as tmp:
             paths = self._render(result.graphs, Path(tmp))
             report = report.model_copy(update={"graphs": [p.name for p in paths]})

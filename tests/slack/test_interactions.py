@@ -72,6 +72,14 @@ def test_draft_button_then_approve_by_an_approver_merges_on_the_remote(harness: 
     assert f"Approved by <@{APPROVER}>" in text and blocks.ACTION_APPROVE not in text
     assert harness.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.MERGED  # type: ignore[union-attr]
     assert "replicas: 6" in harness.remote.show("apps/checkout/deployment.yaml")
+    # the trail runs from the alert to the merge, and its chain verifies
+    from bot.domain.audit import verify_trail
+
+    events = harness.runtime.deps.store.audit_trail()
+    kinds = [e.kind for e in events]
+    assert kinds[:2] == ["alert.received", "investigation.completed"]
+    assert kinds[-4:] == ["proposal.created", "proposal.opened", "proposal.approved", "proposal.merged"]
+    assert verify_trail(events) == []
 
 
 def test_auto_drafted_proposal_non_approver_refused_approver_merges(

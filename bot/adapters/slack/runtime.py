@@ -105,7 +105,7 @@ def build_runtime(
     investigator: Investigator | None = None
     if investigate is None:
         investigator = wiring.investigator(settings, repo=repo_dir)
-        investigate = _investigate_with(investigator)
+        investigate = _investigate_with(investigator, settings)
     workflow: ProposalWorkflow | None = None
     if remote or settings.repo:
         host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=remote)
@@ -192,9 +192,14 @@ def _drain(executor: ThreadPoolExecutor, incidents: IncidentService) -> None:
     incidents.close()
 
 
-def _investigate_with(investigator: Investigator) -> InvestigateFn:
+def _investigate_with(investigator: Investigator, settings: Settings) -> InvestigateFn:
     def run(group: AlertGroup, at: datetime) -> Investigation:
-        return investigator.investigate(group, at)
+        result = investigator.investigate(group, at)
+        if settings.llm_configured:  # the model explains in plain words; causes and proposal stay
+            from bot.services.narrate import narrate
+
+            result.report = narrate(result.report, settings)
+        return result
 
     return run
 
