@@ -19,6 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
+from bot.adapters.http.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from bot.adapters.llm.chat import build_chat_model, describe_failure
 from bot.adapters.llm.prompts import render_prompt
 from bot.adapters.llm.tokens import truncate_to_tokens
@@ -265,6 +266,7 @@ class Assistant:
                     if tail := streamed.flush():
                         yield tail
         except Exception as exc:  # any model failure: the deterministic analysis stands
+            MODEL_CALLS.labels(outcome="failed").inc()
             reason = describe_failure(exc, s)
             log.warning("LLM call failed: %s", reason)
             yield self._fallback(report, reason, thread_id)
@@ -282,6 +284,7 @@ class Assistant:
     ) -> Answer:
         if not result.usage.model:
             result.usage.model = self.settings.llm_model
+        _count(result.usage)
         if not result.text.strip():
             answer = self._fallback(
                 report, f"no answer within the {result.stopped_by or 'limits'}", thread_id
@@ -308,6 +311,15 @@ class Assistant:
         if result.stopped_by:
             answer.notes.append(f"stopped early by the {result.stopped_by}")
         return answer
+
+
+def _count(usage: LLMUsage) -> None:
+    """What the model cost, for /metrics (the audit trail records it per answer)."""
+    MODEL_CALLS.labels(outcome="ok").inc(usage.calls)
+    MODEL_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+    MODEL_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+    if usage.cost_usd:
+        MODEL_COST.inc(usage.cost_usd)
 
 
 def collect_answer(items: Iterator[str | Answer]) -> Answer:

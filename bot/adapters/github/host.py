@@ -25,6 +25,7 @@ from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
 from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.checks import check_problems, review_problem
+from bot.adapters.http.metrics import GITHUB_ERRORS
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
@@ -381,6 +382,7 @@ class _github_errors:
     ) -> Literal[False]:
         if not isinstance(exc, GithubException):
             return False
+        GITHUB_ERRORS.labels(status=str(exc.status)).inc()
         detail = _message_of(exc)
         if exc.status in (401, 403):
             hint = "check the token or App installation and its permissions (docs/github.md)"

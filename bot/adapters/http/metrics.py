@@ -52,6 +52,14 @@ SLACK_ACK_SECONDS = Histogram(
 )
 
 
+MODEL_CALLS = Counter("tugboat_model_calls", "LLM calls by outcome", ["outcome"], registry=REGISTRY)
+MODEL_TOKENS = Counter("tugboat_model_tokens", "LLM tokens by kind", ["kind"], registry=REGISTRY)
+MODEL_COST = Counter("tugboat_model_cost_usd", "LLM cost in US dollars, where known", registry=REGISTRY)
+GITHUB_ERRORS = Counter(
+    "tugboat_github_errors", "GitHub API calls that failed", ["status"], registry=REGISTRY
+)
+
+
 def refresh_proposal_gauge(store: Store) -> None:
     counts = Tally(p.state.value for p in store.list_proposals())
     for state in ProposalState:
