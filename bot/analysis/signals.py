@@ -288,9 +288,15 @@ def _replicas(sig: WorkloadSignals, data: Fetched) -> None:
     spec = _last(dep["spec"]) if "spec" in dep else None
     pods_now = _last(sig.series["pods"]) if "pods" in sig.series else None
     sig.replicas = int(spec) if spec is not None else (int(pods_now) if pods_now else None)
+    known = data.ownership.known | set(data.deployments) | set(data.red)
     for hpa, values in data.hpas.items():
         target = data.hpa_target.get(hpa, hpa)
-        if target == sig.name or (hpa not in data.hpa_target and hpa.startswith(sig.name)):
+        if hpa not in data.hpa_target:
+            # Without its target, an HPA belongs to the longest workload name that prefixes it
+            # ("ratings-proxy" is the proxy's, not ratings').
+            owners = [w for w in known | {sig.name} if hpa == w or hpa.startswith(w + "-")]
+            target = max(owners, key=len) if owners else hpa
+        if target == sig.name:
             sig.hpa = hpa
             hmax, hmin = _last(values.get("max", np.array([]))), _last(values.get("min", np.array([])))
             sig.hpa_max = int(hmax) if hmax is not None else None

@@ -251,3 +251,12 @@ def test_the_alerts_own_cpu_condition_sets_where_near_the_limit_starts() -> None
     steady.alert_expr = CPU_EXPR
     top = rank(hypotheses(_ctx(steady, "users")))[0]
     assert (top.kind, top.workload) == (CauseKind.CPU_LIMIT, "users")
+
+
+def test_an_hpa_without_its_target_belongs_to_the_longest_workload_that_prefixes_its_name() -> None:
+    data = _cluster({"ratings": {}, "ratings-proxy": {}})
+    data.hpas["ratings-proxy"] = {"max": np.full(N, 6.0), "min": np.full(N, 2.0)}
+    signals = build(data, BASELINE_END)
+    assert signals["ratings"].hpa is None and signals["ratings-proxy"].hpa_max == 6
+    data.hpas = {"ratings-hpa": {"max": np.full(N, 8.0)}}
+    assert build(data, BASELINE_END)["ratings"].hpa_max == 8
