@@ -209,11 +209,11 @@ def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
 
 
 def _stale(ctx: Context, times: list[float]) -> bool:
-    """Every event is in the baseline, well before the alert began."""
+    """Every event is in the baseline, and minutes before the alert began."""
     if not times:
         return False
-    last = max(times)
-    return last < ctx.baseline_end and (ctx.alert_onset is None or last < ctx.alert_onset - 20 * 60)
+    began = ctx.alert_onset if ctx.alert_onset is not None else ctx.baseline_end
+    return max(times) < min(ctx.baseline_end, began - 10 * 60)
 
 
 def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -> bool:

@@ -260,3 +260,16 @@ def test_an_hpa_without_its_target_belongs_to_the_longest_workload_that_prefixes
     assert signals["ratings"].hpa is None and signals["ratings-proxy"].hpa_max == 6
     data.hpas = {"ratings-hpa": {"max": np.full(N, 8.0)}}
     assert build(data, BASELINE_END)["ratings"].hpa_max == 8
+
+
+def test_an_oom_kill_in_the_baseline_does_not_outrank_throttling_that_began_soon_after() -> None:
+    early = 112  # the incident begins just after the baseline; the kill came four minutes before it
+    cpu, thr = _flat(0.97, 110), _flat(0.005, 111)
+    cpu[early:], thr[early:] = 1.98, 0.9
+    data = _cluster({"ingress": {"cpu": cpu, "thr": thr}, "sessions": {}})
+    _oom_reason(data, "sessions", 104)
+    calls = _flat(100.0, 112)
+    data.client[("ingress", "sessions")] = {"rps": calls, "err": calls * 0.002}  # its callee
+    alert = np.where(np.arange(N) >= 125, 1.0, np.nan)
+    top = _ranked(_ctx(data, "ingress", alert=alert))[0]
+    assert (top.kind, top.workload) == (CauseKind.CPU_LIMIT, "ingress")
