@@ -351,24 +351,29 @@ def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> lis
 
 
 def episode_source(ctx: Context, workload: str, near_s: float = 5 * 60) -> str:
-    """Down the call graph, the callee whose own error or latency episode began with the caller's:
-    errors travel up to callers, so that callee is where the episode happened."""
-    seen = {workload}
-    keys = ("err_ratio", "p99")
-    while (sig := ctx.signals.get(workload)) is not None and (start := onset_of(sig, keys)) is not None:
+    """Down the call graph, the callee whose own episode of the alert's symptom (errors or latency,
+    whichever began with the alert) began with the caller's: errors and latency travel up to
+    callers, so that callee is where the episode happened."""
+    sig = ctx.signals.get(workload)
+    if sig is None:
+        return workload
+    ref = ctx.alert_onset
+    began = {k: o for k in ("err_ratio", "p99") if (o := onset_of(sig, (k,))) is not None}
+    if not began:
+        return workload
+    key = min(began, key=lambda k: abs(began[k] - ref) if ref is not None else began[k])
+    seen, start = {workload}, began[key]
+    while True:
         near = []
         for callee in ctx.callees.get(workload, []):
             callee_sig = ctx.signals.get(callee)
-            if callee in seen or callee_sig is None:
-                continue
-            onset = onset_of(callee_sig, keys)
+            onset = onset_of(callee_sig, (key,)) if callee_sig is not None and callee not in seen else None
             if onset is not None and abs(onset - start) <= near_s:
-                near.append((abs(onset - start), callee))
+                near.append((abs(onset - start), callee, onset))
         if not near:
-            break
-        workload = min(near)[1]
+            return workload
+        _, workload, start = min(near)
         seen.add(workload)
-    return workload
 
 
 def _still_ongoing(sig: WorkloadSignals | None, at: float) -> bool:

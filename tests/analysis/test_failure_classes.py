@@ -273,3 +273,16 @@ def test_an_oom_kill_in_the_baseline_does_not_outrank_throttling_that_began_soon
     alert = np.where(np.arange(N) >= 125, 1.0, np.nan)
     top = _ranked(_ctx(data, "ingress", alert=alert))[0]
     assert (top.kind, top.workload) == (CauseKind.CPU_LIMIT, "ingress")
+
+
+def test_a_cleared_latency_episode_is_not_moved_to_a_callee_with_an_unrelated_error_blip() -> None:
+    p99, blip = _flat(2.5, 102), _flat(0.001, 103)
+    p99[ONSET : ONSET + 12] = 7.0  # the alert's own latency episode
+    blip[ONSET - 9 : ONSET + 3] = 0.08  # a callee's error blip that began minutes earlier
+    data = _cluster({"api": {"err_ratio": blip}, "gateway": {"err_ratio": blip}})
+    data.red["api"]["p99"] = p99
+    calls = _flat(100.0, 104)
+    data.client[("api", "gateway")] = {"rps": calls, "err": calls * blip}
+    cleared = np.where((np.arange(N) >= ONSET) & (np.arange(N) < ONSET + 12), 1.0, np.nan)
+    top = _ranked(_ctx(data, "api", alert=cleared))[0]
+    assert (top.kind, top.workload) == (CauseKind.TRANSIENT, "api")
