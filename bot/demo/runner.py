@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.prompt import Confirm
+from rich.table import Table
 
 from bot import wiring
 from bot.adapters.graphs import render_all
@@ -27,7 +28,7 @@ from bot.adapters.slack import blocks
 from bot.cli.render import print_message
 from bot.domain.alert import parse_alert_group
 from bot.domain.approval import Decision
-from bot.domain.audit import verify_trail
+from bot.domain.audit import AuditEvent, verify_trail
 from bot.domain.errors import TugboatError
 from bot.domain.proposal import ProposalState
 from bot.services import trail
@@ -164,14 +165,20 @@ def run_demo(
 
     console.rule("5. Audit trail")
     events = store.audit_trail()
-    from bot.cli.audit_cmd import audit_table
-
-    console.print(audit_table(events))
+    console.print(_trail_table(events))
     problems = verify_trail(events)
     console.print("audit chain intact" if not problems else f"[red]audit chain broken: {problems}[/red]")
     final = store.get_proposal(proposal.id)
     merged = final is not None and final.state is ProposalState.MERGED
     return DemoResult(workdir, remote, proposal.id, merged, merge_sha)
+
+
+def _trail_table(events: list[AuditEvent]) -> Table:
+    """A compact view that fits a terminal; `tugboat audit show` has every field."""
+    table = Table("seq", "time", "event", "by", "hash", box=None)
+    for e in events:
+        table.add_row(str(e.seq), f"{e.at:%H:%M:%S}", e.kind, e.actor, e.hash[:12])
+    return table
 
 
 def _ask(console: Console, approver: str) -> bool:
