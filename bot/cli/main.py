@@ -42,6 +42,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
 
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tugboat {__version__}")
