@@ -19,7 +19,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from bot.adapters.http.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from bot.adapters.llm.chat import build_chat_model, describe_failure
 from bot.adapters.llm.prompts import render_prompt
 from bot.adapters.llm.tokens import truncate_to_tokens
@@ -30,6 +29,7 @@ from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import ToolSpec, load_toolsets
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.report import InvestigationReport, LLMUsage
+from bot.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from bot.security.fence import Fence
 from bot.security.redact import StreamRedactor, redact
 from bot.settings import Settings

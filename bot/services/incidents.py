@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.adapters.http.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
 from bot.adapters.slack import blocks
 from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
+from bot.observability.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
 from bot.ports.chat import Attachment, ChatNotifier
 from bot.ports.store import IncidentRecord, Store
 from bot.services import trail

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.adapters.http import metrics
 from bot.assistant.service import _count
 from bot.domain.report import LLMUsage
+from bot.observability import metrics
 
 
 def test_every_operational_metric_is_exposed() -> None:

@@ -25,10 +25,10 @@ from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
 from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.checks import check_problems, review_problem
-from bot.adapters.http.metrics import GITHUB_ERRORS
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
+from bot.observability.metrics import GITHUB_ERRORS
 from bot.ports.changes import ChangeRef, MergeResult
 from bot.settings import ApprovalPolicy, Settings
 

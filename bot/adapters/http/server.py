@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.adapters.http.metrics import (
+from bot.domain.alert import parse_alert_group
+from bot.domain.errors import InvalidInput
+from bot.observability.metrics import (
     ALERTS_RECEIVED,
     ALERTS_REJECTED,
     SLACK_ACK_SECONDS,
     exposition,
     refresh_proposal_gauge,
 )
-from bot.domain.alert import parse_alert_group
-from bot.domain.errors import InvalidInput
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
 
-from bot.adapters.http.metrics import SLACK_REQUESTS
+from bot.observability.metrics import SLACK_REQUESTS
 from bot.ports.store import Store
 
 log = logging.getLogger(__name__)

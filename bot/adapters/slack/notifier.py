@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.adapters.http.metrics import SLACK_ERRORS
 from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
 from bot.domain.errors import SourceUnavailable
+from bot.observability.metrics import SLACK_ERRORS
 from bot.ports.chat import Attachment, Block, ChatMessage
 from bot.security.redact import redact, redact_data
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.http.metrics import MERGES
 from bot.adapters.slack import blocks
 from bot.adapters.slack.deps import SlackDeps
 from bot.domain.approval import Decision
 from bot.domain.errors import TugboatError
 from bot.domain.policy import approval_refusal
 from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
+from bot.observability.metrics import MERGES
 from bot.services.proposals import Outcome
 
 log = logging.getLogger(__name__)
