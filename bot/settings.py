@@ -295,4 +295,14 @@ def _mask_url(url: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """The effective settings; a bad value is an ``InvalidInput`` naming the setting, not a traceback."""
+    from pydantic import ValidationError
+
+    from bot.domain.errors import InvalidInput
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise InvalidInput(f"invalid configuration: {where}: {first.get('msg', exc)}") from None

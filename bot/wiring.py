@@ -77,7 +77,9 @@ def investigator(
 ) -> Investigator:
     repo = repo or (Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None)
     if repo is not None and not repo.is_dir():
-        raise InvalidInput(f"repository {repo} is not a directory; pass a checkout of the GitOps repository")
+        raise InvalidInput(
+            f"--repo (or TUGBOAT_REPO) {repo} is not a directory; pass a clone of the GitOps repository"
+        )
     return Investigator(
         metrics_source(settings, prometheus_url, transport),
         log_source(settings, logs_file, loki_url),

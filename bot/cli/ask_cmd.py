@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.cli.investigate_cmd import _build, _settings, parse_at, read_alert
+from bot.cli.investigate_cmd import build_investigator, parse_at, read_alert
 from bot.domain.report import InvestigationReport
+from bot.settings import load_settings
 
 if TYPE_CHECKING:  # the assistant pulls in langchain; load it only when `ask` runs
     from bot.assistant.service import Answer
@@ -39,12 +40,12 @@ def ask(
     overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": str(repo) if repo else None}
     if no_llm:
         overrides["llm_enabled"] = False
-    settings = _settings(**overrides)
+    settings = load_settings(**overrides)
     when = parse_at(at)
     report: InvestigationReport | None = None
     context = ToolContext(at=when, output_tokens=settings.llm_tool_output_tokens)
     if alert is not None:
-        investigator = _build(settings, logs_file)
+        investigator = build_investigator(settings, logs_file)
         report = investigator.run(read_alert(alert), when)
         context.metrics, context.logs = investigator.metrics, investigator.logs
         context.git, context.repo_dir = investigator.history, investigator.repo_root

@@ -31,10 +31,7 @@ def open_store(database_url: str | None) -> SqlStore:
     from bot.adapters.store import SqlStore
     from bot.adapters.store.engine import parse_url
 
-    try:
-        url = load_settings(database_url=database_url).database_url
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid configuration: {exc}") from None
+    url = load_settings(database_url=database_url).database_url
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database or "")

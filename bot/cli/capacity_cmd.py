@@ -9,11 +9,11 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.investigate_cmd import _settings, parse_at
+from bot.cli.investigate_cmd import parse_at
 from bot.domain.errors import InvalidInput
 from bot.ports.metrics import MetricsSource
 from bot.services.proposals import ProposalWorkflow
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(m|h|d|w)$")
 _HOURS = {"m": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
@@ -30,7 +30,7 @@ def parse_hours(text: str, option: str) -> float:
 def _inputs(prometheus_url: str | None, repo: Path) -> tuple[Settings, MetricsSource, Path]:
     from bot import wiring
 
-    settings = _settings(prometheus_url=prometheus_url)
+    settings = load_settings(prometheus_url=prometheus_url)
     if not repo.is_dir():
         raise InvalidInput(f"--repo {repo} is not a directory; pass a checkout of the GitOps repository")
     metrics = wiring.metrics_source(settings)

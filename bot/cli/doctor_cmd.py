@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from pydantic import ValidationError
 
-from bot.domain.errors import InvalidInput
 from bot.services.doctor import DEFAULT_TIMEOUT_S, CheckResult, Status, healthy, run_checks
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIPPED: "dim"}
 
@@ -24,7 +22,7 @@ def doctor(
 
     Unconfigured components are shown as "not configured". Exit code 1 when a configured one fails.
     """
-    results = run_checks(_settings(), timeout)
+    results = run_checks(load_settings(), timeout)
     if as_json:
         typer.echo(
             json.dumps({"healthy": healthy(results), "checks": [r.as_dict() for r in results]}, indent=2)
@@ -32,13 +30,6 @@ def doctor(
     else:
         _print_table(results)
     raise typer.Exit(0 if healthy(results) else 1)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid configuration: {exc.errors()[0].get('msg', exc)}") from None
 
 
 def _print_table(results: list[CheckResult]) -> None:

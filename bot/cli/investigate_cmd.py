@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
 from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
@@ -47,13 +46,6 @@ def read_alert(path: Path) -> AlertGroup:
     return parse_alert_group(raw)
 
 
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        raise InvalidInput(f"invalid configuration: {exc.errors()[0].get('msg', exc)}") from None
-
-
 def investigate(
     alert: Path = typer.Option(..., "--alert", help="Alertmanager webhook payload (JSON file)."),
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
@@ -71,8 +63,10 @@ def investigate(
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
     group = read_alert(alert)
     when = parse_at(at)
-    settings = _settings(prometheus_url=prometheus_url, loki_url=loki_url, repo=str(repo) if repo else None)
-    investigator = _build(settings, logs_file)
+    settings = load_settings(
+        prometheus_url=prometheus_url, loki_url=loki_url, repo=str(repo) if repo else None
+    )
+    investigator = build_investigator(settings, logs_file)
     result = investigator.investigate(group, when)
     report = result.report
     if graphs_dir is not None and result.graphs:
@@ -87,14 +81,13 @@ def investigate(
     _show(report)
 
 
-def _build(settings: Settings, logs_file: Path | None) -> Investigator:
-    """The investigator for this command, composed by the composition root (also used by ``ask``)."""
+def build_investigator(settings: Settings, logs_file: Path | None) -> Investigator:
+    """The investigator for this command and ``ask``, from the composition root."""
     from bot import wiring
 
-    repo = Path(settings.repo) if settings.repo else None
-    if repo is not None and not repo.is_dir():
-        raise InvalidInput(f"--repo {repo} is not a directory; pass a clone of the GitOps repository")
-    return wiring.investigator(settings, logs_file=logs_file, repo=repo)
+    return wiring.investigator(
+        settings, logs_file=logs_file, repo=Path(settings.repo) if settings.repo else None
+    )
 
 
 def _render(report: InvestigationReport, specs: list[GraphSpec], directory: Path) -> InvestigationReport:

@@ -8,19 +8,9 @@ both modes, since Alertmanager, health checks and Prometheus need it.
 from __future__ import annotations
 
 import typer
-from pydantic import ValidationError
 
 from bot.domain.errors import InvalidInput
 from bot.settings import Settings, load_settings
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        raise InvalidInput(f"invalid configuration: {where}: {first.get('msg', exc)}") from None
 
 
 def choose_transport(settings: Settings, force_http: bool) -> str:
@@ -59,7 +49,7 @@ def serve(
     from bot.adapters.slack.runtime import build_runtime, settle_heap
     from bot.observability.logging import configure_logging
 
-    settings = _settings(http_port=port, http_host=host)
+    settings = load_settings(http_port=port, http_host=host)
     configure_logging(settings)  # JSON lines (or text), secrets redacted, for every library
     mode = choose_transport(settings, http)
     if workers > 1:
