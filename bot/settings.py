@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -118,8 +118,8 @@ class Settings(BaseSettings):
         default=24.0, gt=0, le=24 * 14, description="how far ahead capacity forecasts look"
     )
     capacity_lookback_hours: float = Field(default=168.0, ge=6, description="history a forecast reads")
-    capacity_interval_hours: float = Field(
-        default=6.0, ge=0, description="serve runs the capacity check this often (0: never)"
+    capacity_cron: str = Field(
+        default="0 */6 * * *", description="when serve runs the capacity check (cron; empty: never)"
     )
     capacity_level: int = Field(default=80, gt=0, lt=100, description="prediction interval, percent")
     rightsize_lookback_hours: float = Field(
@@ -198,7 +198,6 @@ class Settings(BaseSettings):
     )
     auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
     slack_update_interval_s: float = Field(default=5.0, ge=0, description="coalesce thread updates")
-    incident_workers: int = Field(default=4, ge=1, le=64, description="background investigations at once")
 
     # GitHub (optional; plain git is the default change host)
     github_token: SecretStr | None = Field(
@@ -223,6 +222,20 @@ class Settings(BaseSettings):
     github_max_wait_s: float = Field(default=120.0, gt=0, description="longest rate-limit wait honoured")
     github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
     kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
+
+    # Background jobs (procrastinate: PostgreSQL across replicas, in memory on SQLite)
+    jobs_concurrency: int = Field(default=4, ge=1, le=64, description="jobs one replica runs at once")
+    jobs_poll_s: float = Field(default=1.0, gt=0, description="how often the queue is polled for jobs")
+    jobs_heartbeat_s: float = Field(default=10.0, gt=0, description="how often a worker says it is alive")
+    jobs_stalled_after_s: float = Field(
+        default=60.0, gt=0, description="a worker silent this long is dead; its jobs run again elsewhere"
+    )
+    jobs_sweep_s: float = Field(default=30.0, ge=1, description="how often stalled jobs are looked for")
+    jobs_shutdown_s: float = Field(default=60.0, ge=0, description="on shutdown, wait this long for jobs")
+    jobs_keep_hours: int = Field(default=72, ge=1, description="finished jobs are deleted after this")
+    housekeeping_cron: str = Field(
+        default="* * * * *", description="expire proposals and resume stranded merges (cron)"
+    )
 
     # HTTP server
     http_host: str = Field(default="0.0.0.0", description="bind address of the HTTP server")
@@ -260,6 +273,15 @@ class Settings(BaseSettings):
         if path.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+    @field_validator("capacity_cron", "housekeeping_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if value.strip() and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '0 */6 * * *')")
+        return value.strip()
 
     @property
     def llm_configured(self) -> bool:

@@ -25,7 +25,7 @@ from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.services.capacity_schedule import CapacitySchedule
+    from bot.services.capacity_schedule import CapacityJob
     from bot.services.verify import PostMergeService
 
 
@@ -147,22 +147,21 @@ def post_merge(
     return service
 
 
-def capacity_schedule(
+def capacity_check(
     settings: Settings,
-    store: Store,
     chat: ChatNotifier,
     workflow: ProposalWorkflow,
     repo: Path | None,
     render: Any = None,
-) -> CapacitySchedule | None:
-    """The periodic capacity check for ``serve``: proposals are posted to the incident channel
-    with Approve/Reject; None without Prometheus, a checkout, a channel, or with the interval 0."""
-    if not (settings.capacity_interval_hours and settings.prometheus_url and repo and settings.slack_channel):
+) -> CapacityJob | None:
+    """The capacity check that ``serve`` runs on ``capacity_cron``: proposals are posted to the
+    incident channel with Approve/Reject; None without Prometheus, a checkout, a channel, or a
+    schedule."""
+    if not (settings.capacity_cron and settings.prometheus_url and repo and settings.slack_channel):
         return None
     from bot.adapters.slack import blocks
     from bot.ports.chat import Attachment
     from bot.services.capacity import finding_text, run_capacity_job
-    from bot.services.capacity_schedule import CapacitySchedule
 
     channel = settings.slack_channel
 
@@ -178,4 +177,4 @@ def capacity_schedule(
     def job(now: datetime) -> Any:
         return run_capacity_job(settings, now, repo_dir=repo, workflow=workflow, notify=notify)
 
-    return CapacitySchedule(store, job, settings.capacity_interval_hours * 3600)
+    return job

@@ -1,69 +1,30 @@
-"""The scheduled capacity check in ``serve`` mode: once per interval, on one replica only.
+"""The scheduled capacity check in ``serve`` mode: the periodic job ``capacity.check``.
 
-Each interval is a numbered slot; the replica that claims the slot in the database
-(``store.claim_once``) runs the check, so two replicas never both open proposals for it.
+procrastinate defers a periodic job once per scheduled time across all replicas (a unique key
+in its table), so two replicas never both open proposals for the same run.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from bot.domain.alert import now_utc
-from bot.ports.store import Store
+from bot.ports.jobs import JobSpec
 from bot.services.capacity import CapacityRun
 
 log = logging.getLogger(__name__)
 
+CAPACITY_JOB = "capacity.check"
 CapacityJob = Callable[[datetime], CapacityRun]
 
 
-class CapacitySchedule:
-    def __init__(
-        self,
-        store: Store,
-        job: CapacityJob,
-        interval_s: float,
-        clock: Callable[[], datetime] = now_utc,
-        poll_s: float = 60.0,
-    ) -> None:
-        self.store, self.job, self.interval_s, self.clock = store, job, interval_s, clock
-        self.poll_s = poll_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def slot(self, now: datetime) -> int:
-        return int(now.astimezone(UTC).timestamp() // self.interval_s)
-
-    def tick(self, now: datetime | None = None) -> CapacityRun | None:
-        """Run the check if this replica is the first to claim the current slot."""
-        now = now or self.clock()
-        if not self.store.claim_once(f"capacity-check:{self.slot(now)}"):
-            return None
-        run = self.job(now)
+def capacity_job_spec(job: CapacityJob, cron: str) -> JobSpec:
+    def run(at: datetime) -> None:
+        result = job(at)
         log.info(
             "capacity check: %d workloads, %d proposals opened, %d skipped",
-            len(run.findings), len(run.opened), len(run.skipped),
+            len(result.findings), len(result.opened), len(result.skipped),
         )  # fmt: skip
-        return run
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tugboat-capacity", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a failed check must not end the schedule; the next slot retries
-                log.exception("capacity check failed")
-            self._stop.wait(self.poll_s)
+    return JobSpec(CAPACITY_JOB, run, cron=cron)

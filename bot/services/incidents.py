@@ -1,9 +1,11 @@
 """Alert intake: one Alertmanager group becomes one chat thread, investigated in the background.
 
-``receive`` persists the notification before it returns (the webhook answers 200 only then),
+``receive`` persists the notification before it returns (the webhook answers 200 only then) and
 drops exact duplicates through ``store.claim_once`` (Alertmanager retries, an HA pair, two bot
-replicas), and hands the chat work to a bounded pool. Per group, chat updates are coalesced: a
-storm of alerts yields one parent message and a few thread replies, not one per alert.
+replicas). Per group, chat updates are coalesced in memory for a few seconds, so a storm of
+alerts yields one parent message and a few thread replies, not one per alert. The updates and
+the investigations themselves are jobs on the queue (``JobQueue``): they run on one replica,
+are retried while Slack is unreachable, and run again elsewhere if the replica dies.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.adapters.slack import blocks
 from bot.domain.alert import AlertGroup, now_utc
@@ -25,6 +28,7 @@ from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
 from bot.observability.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
 from bot.ports.chat import Attachment, ChatNotifier
+from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import IncidentRecord, Store
 from bot.services import trail
 from bot.services.alert_keys import fingerprints, human_duration, notification_key
@@ -36,10 +40,9 @@ log = logging.getLogger(__name__)
 
 InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
-PARENT_WAIT_S = 30.0  # how long a replica waits for another replica's parent message
-PARENT_RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0)
-PURGE_EVERY_S = 3600.0
-KEEP_KEYS = timedelta(days=7)
+DELIVER = "incident.deliver"
+INVESTIGATE = "incident.investigate"
+COALESCING_THREADS = 4  # they only wait out the coalescing window, then queue a job
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class _Pending:
     requested_by: str | None = None
     since: float = field(default_factory=time.monotonic)
 
+    def job_args(self, key: str) -> dict[str, Any]:
+        args = asdict(self)
+        args.update(key=key, group=self.group.model_dump(mode="json"))
+        del args["since"]
+        return args
+
+    @classmethod
+    def from_job(cls, group: dict[str, Any], **fields: Any) -> _Pending:
+        return cls(AlertGroup.model_validate(group), **fields)
+
 
 class IncidentService:
     def __init__(
@@ -68,24 +81,30 @@ class IncidentService:
         chat: ChatNotifier,
         investigate: InvestigateFn,
         settings: Settings,
+        jobs: JobQueue,
         *,
         workflow: ProposalWorkflow | None = None,
         render: RenderFn | None = None,
-        workers: int = 4,
         update_interval_s: float = 5.0,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.store, self.chat, self.investigate_fn = store, chat, investigate
-        self.settings, self.workflow, self.render = settings, workflow, render
+        self.settings, self.jobs, self.workflow, self.render = settings, jobs, workflow, render
         self.update_interval_s = update_interval_s
         self.clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tugboat-incident")
+        self._pool = ThreadPoolExecutor(max_workers=COALESCING_THREADS, thread_name_prefix="tugboat-coalesce")
         self._lock = threading.Lock()
         self._group_locks: dict[str, threading.Lock] = {}
         self._pending: dict[str, _Pending] = {}
         self._scheduled: set[str] = set()
         self._closing = threading.Event()
-        self._purged_at = time.monotonic()
+
+    def job_specs(self) -> list[JobSpec]:
+        return [
+            # Slack unreachable or rate limiting beyond the client's own waits: try again later.
+            JobSpec(DELIVER, self.deliver, retries=6, retry_on=(TugboatError,)),
+            JobSpec(INVESTIGATE, self.investigate),
+        ]
 
     # -- intake ---------------------------------------------------------------------------
     def receive(self, group: AlertGroup) -> Receipt:
@@ -100,7 +119,6 @@ class IncidentService:
             return Receipt(key, duplicate=True)
         trail.alert_received(self.store, group, self.clock())
         self._schedule(key, pending)
-        self._purge_now_and_then()
         return Receipt(key, duplicate=False)
 
     def resume(self) -> int:
@@ -110,14 +128,6 @@ class IncidentService:
             assert incident.alert is not None
             self._schedule(incident.group_key, _Pending(incident.alert, first=True))
         return len(waiting)
-
-    def _purge_now_and_then(self) -> None:
-        """Dedup keys only need to outlive Alertmanager's repeats and Slack's retries."""
-        with self._lock:
-            if time.monotonic() - self._purged_at < PURGE_EVERY_S:
-                return
-            self._purged_at = time.monotonic()
-        self._pool.submit(lambda: self.store.purge_processed_keys(self.clock() - KEEP_KEYS))
 
     def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
         """An investigation a person asked for: a thread of its own in ``channel``."""
@@ -211,10 +221,14 @@ class IncidentService:
                 self._closing.wait(wait)  # let a storm settle into one update
             with self._lock:
                 pending = self._pending.pop(key)
-            try:
-                self._deliver(key, pending)
+            try:  # one job per group at a time, on any replica: updates stay in order
+                self.jobs.defer(DELIVER, pending.job_args(key), lock=f"incident:{key}")
             except Exception:  # one group's failure must not stop the others
-                log.exception("chat update for alert group failed")
+                log.exception("queueing the chat update for alert group failed")
+
+    def deliver(self, key: str, **pending: Any) -> None:
+        """The ``incident.deliver`` job: post what happened to the group since its last update."""
+        self._deliver(key, _Pending.from_job(**pending))
 
     def _deliver(self, key: str, pending: _Pending) -> None:
         record = self.store.get_incident(key)
@@ -253,44 +267,26 @@ class IncidentService:
             self._resolve(record, channel, thread, group)
             return
         if new_thread or pending.refired:
-            self._investigate(key, channel, thread, group, record.started_at)
+            started = record.started_at.isoformat() if record.started_at else None
+            args = {"key": key, "channel": channel, "thread": thread, "started": started}
+            self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
 
     def _open_thread(
         self, key: str, channel: str, group: AlertGroup, requested_by: str | None
     ) -> IncidentRecord | None:
-        """Post the parent message once across replicas; the others wait for its ts."""
-        if self.store.claim_once(f"slack-parent:{key}"):
-            parent = blocks.incident_parent(group)
-            if requested_by:
-                parent.append(blocks.context(f"requested by <@{requested_by}>"))
-            ts = self._post_parent(channel, f"{group.title} ({group.status})", parent)
-            with self._group_lock(key):
-                record = self.store.get_incident(key)
-                if record is None:
-                    return None
-                record = record.model_copy(update={"channel": channel, "thread_ts": ts})
-                self.store.upsert_incident(record)
-            return record
-        deadline = time.monotonic() + PARENT_WAIT_S
-        while time.monotonic() < deadline:
+        """Post the parent message. Deliveries of a group hold the job lock ``incident:<key>``,
+        so no other replica is posting it meanwhile; a failed post raises and the job is retried."""
+        parent = blocks.incident_parent(group)
+        if requested_by:
+            parent.append(blocks.context(f"requested by <@{requested_by}>"))
+        ts = self.chat.post_message(channel, f"{group.title} ({group.status})", parent)
+        with self._group_lock(key):
             record = self.store.get_incident(key)
-            if record is not None and record.thread_ts:
-                return record
-            time.sleep(0.2)
-        log.warning("another replica claimed the thread for %s but never posted it", group.title)
-        return None
-
-    def _post_parent(self, channel: str, text: str, parent: list[blocks.Block]) -> str:
-        """This replica holds the parent's claim, so it keeps trying while Slack is unreachable
-        (the client itself already waits out rate limits)."""
-        for delay in PARENT_RETRY_S:
-            try:
-                return self.chat.post_message(channel, text, parent)
-            except TugboatError as exc:
-                log.warning("posting the incident message failed (%s); retrying in %ss", exc, delay)
-                if self._closing.wait(delay):
-                    break
-        return self.chat.post_message(channel, text, parent)
+            if record is None:
+                return None
+            record = record.model_copy(update={"channel": channel, "thread_ts": ts})
+            self.store.upsert_incident(record)
+        return record
 
     def _resolve(self, record: IncidentRecord, channel: str, thread: str, group: AlertGroup) -> None:
         started, ended = record.started_at, record.resolved_at or self.clock()
@@ -304,11 +300,19 @@ class IncidentService:
         self.chat.post_message(channel, f"Resolved after {duration}", blocks.resolved_reply(duration), thread)
 
     # -- investigation --------------------------------------------------------------------
-    def _investigate(
-        self, key: str, channel: str, thread: str, group: AlertGroup, started: datetime | None
-    ) -> None:
-        if not self.store.claim_once(f"investigate:{key}:{started.isoformat() if started else ''}"):
-            return  # another replica investigates this firing
+    def investigate(self, key: str, channel: str, thread: str, started: str | None) -> None:
+        """The ``incident.investigate`` job. A run cut short (a replica dying) is run again in
+        full: the report is stored before it is posted (so follow-up questions see it at once),
+        and only the ``posted`` key, taken after posting, says the job is done."""
+        record = self.store.get_incident(key)
+        if record is None or record.alert is None:
+            return
+        if started != (record.started_at.isoformat() if record.started_at else None):
+            return  # the group fired again since: that firing has its own job
+        posted = f"investigation-posted:{key}:{started}"
+        if record.report is not None and not self.store.claim_once(posted):
+            return  # done; taking the key here means the earlier run died before posting
+        group = record.alert
         t0 = time.monotonic()
         try:
             result = self.investigate_fn(group, self.clock())
@@ -339,6 +343,7 @@ class IncidentService:
                 )
         if report.proposal is not None and report.proposal.is_change:
             self.post_proposal(channel, thread, report.proposal)
+        self.store.claim_once(posted)
 
     def _render(self, specs: list[GraphSpec], directory: Path) -> list[Path]:
         if not specs or self.render is None:
@@ -395,6 +400,6 @@ class IncidentService:
         return not self._closing.is_set()
 
     def close(self) -> None:
-        """Stop taking work, finish what is in flight (coalescing waits end at once)."""
+        """Stop taking work and queue what is being coalesced (the waits end at once)."""
         self._closing.set()
         self._pool.shutdown(wait=True)

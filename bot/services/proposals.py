@@ -2,7 +2,10 @@
 
 Only a person's decision that passes the approver policy moves a proposal towards a merge.
 Each state change is a conditional transition in the store, so double clicks, retries and
-several bot replicas still act exactly once.
+several bot replicas still act exactly once. With a job queue (``jobs``), the merge after the
+deciding approval is the ``proposal.merge`` job: retried while the change host is unreachable,
+run again by another replica if this one dies, and resumed by ``housekeeping`` if the approval
+was recorded but its job never queued.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from typing import Any
 from bot.domain.alert import now_utc
 from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation
+from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation, SourceUnavailable
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.changes import ChangeHost
+from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import Store
 from bot.services.policy_scan import SCAN_REFUSED, ManifestSchema, scan_proposal
 from bot.settings import ApprovalPolicy
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+MERGE = "proposal.merge"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Outcome:
     message: str
     merged: bool = False
     accepted: bool = True  # False when the decision was refused
+    merging: bool = False  # approved; the merge is queued (``on_merge_result`` tells how it went)
 
 
 class ProposalWorkflow:
@@ -59,6 +65,13 @@ class ProposalWorkflow:
         self.schema = schema
         # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
         self.on_merged: Callable[[Proposal, str | None], Any] | None = None
+        # Set by the composition root: merges then run as jobs, and their outcome is reported
+        # with the context the decision came with (e.g. the Slack message to update).
+        self.jobs: JobQueue | None = None
+        self.on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None = None
+
+    def job_specs(self) -> list[JobSpec]:
+        return [JobSpec(MERGE, self.merge_job, retries=6, retry_on=(SourceUnavailable,))]
 
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
@@ -113,7 +126,14 @@ class ProposalWorkflow:
         return self._get(proposal_id)
 
     # -- deciding ------------------------------------------------------------------------
-    def decide(self, proposal_id: str, user_id: str, decision: Decision, reason: str = "") -> Outcome:
+    def decide(
+        self,
+        proposal_id: str,
+        user_id: str,
+        decision: Decision,
+        reason: str = "",
+        context: dict[str, Any] | None = None,
+    ) -> Outcome:
         proposal = self._get(proposal_id)
         now = self.clock()
         if proposal.state is not ProposalState.OPEN:
@@ -130,7 +150,7 @@ class ProposalWorkflow:
             return Outcome(proposal, refusal, accepted=False)
         if decision is Decision.REJECT:
             return self._reject(proposal, user_id, reason)
-        return self._approve(proposal, user_id, now)
+        return self._approve(proposal, user_id, now, context or {})
 
     def _reject(self, proposal: Proposal, user_id: str, reason: str) -> Outcome:
         if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.REJECTED):
@@ -151,7 +171,7 @@ class ProposalWorkflow:
         self.host.close(proposal, f"rejected by {user_id}")
         return Outcome(self._get(proposal.id), f"rejected by <@{user_id}>")
 
-    def _approve(self, proposal: Proposal, user_id: str, now: datetime) -> Outcome:
+    def _approve(self, proposal: Proposal, user_id: str, now: datetime, context: dict[str, Any]) -> Outcome:
         approval = Approval(
             proposal_id=proposal.id,
             user_id=user_id,
@@ -177,7 +197,32 @@ class ProposalWorkflow:
             latest = self._get(proposal.id)
             return Outcome(latest, f"already {latest.state.value}; nothing to do", accepted=False)
         self.host.comment(proposal, "Approved in Slack by " + ", ".join(f"<@{u}>" for u in sorted(have)))
-        return self.merge(proposal.id)
+        if self.jobs is None:
+            return self.merge(proposal.id)
+        self._queue_merge(proposal.id, context)
+        return Outcome(self._get(proposal.id), f"approved by <@{user_id}>; merging", merging=True)
+
+    def _queue_merge(self, proposal_id: str, context: dict[str, Any]) -> None:
+        assert self.jobs is not None
+        args = {"proposal_id": proposal_id, "context": context}
+        self.jobs.defer(MERGE, args, lock=f"proposal:{proposal_id}", queueing_lock=f"merge:{proposal_id}")
+
+    def merge_job(self, proposal_id: str, context: dict[str, Any] | None = None) -> None:
+        """The ``proposal.merge`` job. A no-op unless the proposal is still APPROVED, so a
+        second run (a retry, a resumed merge) never merges twice."""
+        outcome = self.merge(proposal_id)
+        already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
+        if self.on_merge_result is not None and not already_merged:
+            self.on_merge_result(outcome, context or {})
+
+    def resume_merges(self) -> list[str]:
+        """Queue the merge of approved proposals whose job was lost (a crash between the
+        approval and the queueing); waiting or running merges are not queued twice."""
+        stranded = [p.id for p in self.store.list_proposals([ProposalState.APPROVED])]
+        if self.jobs is not None:
+            for proposal_id in stranded:
+                self._queue_merge(proposal_id, {})
+        return stranded
 
     def _approvers_at_head(self, proposal: Proposal) -> set[str]:
         return {

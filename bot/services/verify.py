@@ -3,17 +3,16 @@
 ``merged`` is called once per merged proposal (``ProposalWorkflow.on_merged`` -> ``after_merge``). It posts
 "Merged <branch> at <sha>", the GitOps sync status when one is configured, and records a
 ``proposal.watching`` audit event: the watch's state lives in the audit trail, so any replica
-(or a restarted one) picks it up. ``tick`` runs every ``verify_interval_s`` (``start`` runs it
-on a thread) and, once ``RecoveryWatcher`` decides, posts "recovered" with a graph, or "not
-recovered" with a revert of the merge commit opened through ``ProposalWorkflow`` (the same
-approval path as any change), then records ``proposal.verified``.
+(or a restarted one) picks it up. ``tick`` is the periodic job ``proposal.watch`` (every
+``verify_interval_s``, on one replica) and, once ``RecoveryWatcher`` decides, posts "recovered"
+with a graph, or "not recovered" with a revert of the merge commit opened through
+``ProposalWorkflow`` (the same approval path as any change), then records ``proposal.verified``.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.ports.chat import Attachment, ChatNotifier
 from bot.ports.gitrepo import GitHistory
+from bot.ports.jobs import JobSpec, every
 from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
 from bot.services.recovery import RecoveryWatcher, Signals, Verdict, service_of
@@ -37,6 +37,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 WATCHING = "proposal.watching"
+WATCH_JOB = "proposal.watch"
 REVERT_REQUESTER = "tugboat"
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 
@@ -71,8 +72,12 @@ class PostMergeService:
         self.store, self.chat, self.workflow, self.watcher = store, notifier, workflow, watcher
         self.history, self.settings, self.clock = history, settings, clock
         self.render, self.gitops = render, gitops
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    def job_specs(self) -> list[JobSpec]:
+        return [JobSpec(WATCH_JOB, self._tick_job, cron=every(self.settings.verify_interval_s))]
+
+    def _tick_job(self, at: datetime) -> None:
+        self.tick()  # now, not ``at``: a late run judges what Prometheus shows now
 
     # -- registering a merge ------------------------------------------------------------------
     def merged(
@@ -285,26 +290,6 @@ class PostMergeService:
         )
         submitted = self.workflow.submit(revert, requested_by=REVERT_REQUESTER)
         return self.workflow.open(submitted.id, actor=REVERT_REQUESTER)
-
-    # -- running every minute -------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="tugboat-verify", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.verify_interval_s):
-            try:
-                self.tick()
-            except Exception:  # one bad tick must not end the watch loop
-                log.exception("recovery watch tick failed")
 
     def _audit(self, kind: str, proposal: Proposal, data: dict[str, Any]) -> None:
         self.store.append_audit(

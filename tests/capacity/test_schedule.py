@@ -1,39 +1,19 @@
-"""The capacity check in serve mode: once per slot across replicas, posted for approval in Slack."""
+"""The capacity check in serve mode, posted for approval in Slack. That it runs once per scheduled
+time across replicas is the job queue's periodic guarantee (tests/jobs)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot import wiring
 from bot.adapters.slack.blocks import ACTION_APPROVE
-from bot.adapters.store import SqlStore
-from bot.services.capacity import CapacityRun
-from bot.services.capacity_schedule import CapacitySchedule
 from bot.settings import Settings
 from tests.capacity.test_capacity import AT, FILES, prometheus  # noqa: F401 - the module fixture
 from tests.support.gitops import make_remote
 from tests.support.slack_api import running_slack_api
-
-
-def test_each_slot_runs_once_across_replicas(store_url: str) -> None:
-    runs: list[datetime] = []
-
-    def job(now: datetime) -> CapacityRun:
-        runs.append(now)
-        return CapacityRun([])
-
-    with SqlStore.open(store_url) as one, SqlStore.open(store_url) as two:
-        first = CapacitySchedule(one, job, interval_s=6 * 3600)
-        second = CapacitySchedule(two, job, interval_s=6 * 3600)
-        now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
-        assert first.tick(now) is not None
-        assert second.tick(now + timedelta(minutes=1)) is None  # same slot, other replica
-        assert first.tick(now + timedelta(hours=2)) is None  # same slot, same replica
-        assert second.tick(now + timedelta(hours=6)) is not None  # the next slot
-    assert len(runs) == 2
 
 
 @pytest.mark.prometheus
@@ -56,9 +36,9 @@ def test_serve_schedule_posts_the_proposal_with_buttons(prometheus: str, tmp_pat
         store = wiring.store(settings)
         workflow = wiring.workflow(settings, store, wiring.change_host(settings, tmp_path / "cache"))
         chat = SlackNotifier(WebClient(token="xoxb-test", base_url=api.base_url))
-        schedule = wiring.capacity_schedule(settings, store, chat, workflow, remote.work, render_all)
-        assert schedule is not None
-        run = schedule.tick(datetime.fromtimestamp(AT, UTC))
+        check = wiring.capacity_check(settings, chat, workflow, remote.work, render_all)
+        assert check is not None
+        run = check(datetime.fromtimestamp(AT, UTC))
         # every namespace is checked: checkout runs short, and so does edge (its HPA is capped)
         assert run is not None and sorted(p.service for p in run.opened) == ["checkout", "edge"]
         posts = api.of("chat.postMessage")

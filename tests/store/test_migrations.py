@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from bot.adapters.store import SqlStore, upgrade
 from bot.adapters.store.engine import make_engine
-from bot.adapters.store.migrate import alembic_config, current_revision, head_revision
+from bot.adapters.store.migrate import alembic_config, current_revision, head_revision, owned_by_tugboat
 from bot.adapters.store.schema import Base
 
 TABLES = {"proposals", "approvals", "audit_events", "audit_head", "incidents", "processed_keys"}
@@ -22,7 +22,7 @@ def test_migrations_match_the_models(store_url: str) -> None:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) >= TABLES
             assert current_revision(conn) == head_revision()
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": owned_by_tugboat})
             assert compare_metadata(context, Base.metadata) == []
         assert upgrade(engine) is False, "a current database is left alone"
     finally:

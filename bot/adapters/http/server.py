@@ -64,6 +64,7 @@ def create_app(
     bolt: App | None,
     alertmanager_token: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    jobs_running: Callable[[], bool] = lambda: True,
 ) -> Starlette:
     async def slack_events(request: Request) -> Response:
         if bolt is None:
@@ -118,6 +119,8 @@ def create_app(
             )
         if not incidents.running:
             problems.append("the incident worker pool is shut down")
+        if not jobs_running():
+            problems.append("the job worker is not running (see the log for why)")
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -18,12 +18,17 @@ from starlette.applications import Starlette
 
 from bot import wiring
 from bot.adapters.http.server import create_app
+from bot.adapters.jobs.queue import ProcrastinateQueue
 from bot.adapters.slack.app import build_app, web_client
 from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.listeners.actions import report_merge
 from bot.adapters.slack.notifier import SlackNotifier, UserGroups
 from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.report import InvestigationReport
+from bot.ports.jobs import JobSpec
 from bot.ports.store import Store
+from bot.services.capacity_schedule import capacity_job_spec
+from bot.services.housekeeping import housekeeping_spec
 from bot.services.incidents import IncidentService, InvestigateFn
 from bot.services.investigate import Investigation, Investigator
 from bot.services.proposals import ProposalWorkflow
@@ -79,14 +84,16 @@ class Runtime:
     http: Starlette
     client: WebClient
     executor: ThreadPoolExecutor
+    jobs: ProcrastinateQueue
     # Run first on shutdown, e.g. closing the Socket Mode connection so no new work arrives.
     stop_intake: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        """Stop taking requests, finish in-flight Slack work and investigations, then stop."""
+        """Stop taking requests, finish in-flight Slack work and running jobs, then stop."""
         while self.stop_intake:
             self.stop_intake.pop()()
         _drain(self.executor, self.deps.incidents)
+        self.jobs.stop()
 
 
 def build_runtime(
@@ -112,14 +119,15 @@ def build_runtime(
         workflow = wiring.workflow(settings, store, host)
         workflow.group_members = UserGroups(client, settings.policy.approver_groups)
     chat = SlackNotifier(client)
+    jobs = ProcrastinateQueue(settings, [])
     incidents = IncidentService(
         store,
         chat,
         investigate,
         settings,
+        jobs,
         workflow=workflow,
         render=_renderer(),
-        workers=settings.incident_workers,
         update_interval_s=settings.slack_update_interval_s,
     )
     deps = SlackDeps(
@@ -147,18 +155,12 @@ def build_runtime(
         bolt=None if socket_mode else bolt,
         alertmanager_token=token,
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
+        jobs_running=lambda: jobs.running,
     )
-    runtime = Runtime(deps, bolt, http, client, executor)
-    # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
-    post_merge = workflow and wiring.post_merge(settings, store, chat, workflow, repo_dir, _renderer())
-    if post_merge:
-        post_merge.start()
-        runtime.stop_intake.append(post_merge.stop)
-    # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py), one replica a slot.
-    capacity = workflow and wiring.capacity_schedule(settings, store, chat, workflow, repo_dir, _renderer())
-    if capacity:
-        capacity.start()
-        runtime.stop_intake.append(capacity.stop)
+    runtime = Runtime(deps, bolt, http, client, executor, jobs)
+    for spec in _job_specs(settings, store, chat, incidents, workflow, repo_dir, deps):
+        jobs.register(spec)
+    jobs.start()
     resumed = incidents.resume()
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
@@ -190,6 +192,33 @@ def _drain(executor: ThreadPoolExecutor, incidents: IncidentService) -> None:
     """Slack work first (it may hand work to the incident pool), then the incident pool."""
     executor.shutdown(wait=True)
     incidents.close()
+
+
+def _job_specs(
+    settings: Settings,
+    store: Store,
+    chat: SlackNotifier,
+    incidents: IncidentService,
+    workflow: ProposalWorkflow | None,
+    repo_dir: Path | None,
+    deps: SlackDeps,
+) -> list[JobSpec]:
+    """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
+    specs = [*incidents.job_specs(), housekeeping_spec(store, workflow, settings.housekeeping_cron)]
+    if workflow is None:
+        return specs
+    workflow.jobs = incidents.jobs
+    workflow.on_merge_result = report_merge(deps)
+    specs += workflow.job_specs()
+    # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
+    post_merge = wiring.post_merge(settings, store, chat, workflow, repo_dir, _renderer())
+    if post_merge:
+        specs += post_merge.job_specs()
+    # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py).
+    capacity = wiring.capacity_check(settings, chat, workflow, repo_dir, _renderer())
+    if capacity:
+        specs.append(capacity_job_spec(capacity, settings.capacity_cron))
+    return specs
 
 
 def _investigate_with(investigator: Investigator, settings: Settings) -> InvestigateFn:

@@ -98,7 +98,9 @@ def register(app: App, deps: SlackDeps) -> None:
             if workflow is None:
                 refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
                 return
-            outcome = workflow.decide(proposal_id, user, Decision.APPROVE)
+            # The merge may run as a job elsewhere: it reports back to this message (report_merge).
+            where = {"channel": channel, "ts": ts, "thread": thread, "user": user}
+            outcome = workflow.decide(proposal_id, user, Decision.APPROVE, context=where)
             _after_decision(deps, outcome, "Approved", user, channel, ts, thread)
 
         guarded(body, run)
@@ -140,6 +142,18 @@ def register(app: App, deps: SlackDeps) -> None:
     app.action(blocks.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
     app.action(blocks.ACTION_REJECT)(ack=just_ack, lazy=[open_reject_form])
     app.view(blocks.CALLBACK_REJECT)(ack=just_ack, lazy=[reject_submitted])
+
+
+def report_merge(deps: SlackDeps) -> Any:
+    """``ProposalWorkflow.on_merge_result``: a queued merge's outcome, shown on the message whose
+    Approve button queued it (a merge resumed by housekeeping has no message to update)."""
+
+    def report(outcome: Outcome, where: dict[str, Any]) -> None:
+        if where.get("channel") and where.get("ts"):
+            channel, ts, user = str(where["channel"]), str(where["ts"]), str(where.get("user") or "")
+            _after_decision(deps, outcome, "Approved", user, channel, ts, where.get("thread"))
+
+    return report
 
 
 def _refusal(deps: SlackDeps, user: str, proposal: Proposal) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from bot.adapters.store.migrate import owned_by_tugboat
 from bot.adapters.store.schema import Base
 
 config = context.config
@@ -18,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
         compare_type=True,
+        include_name=owned_by_tugboat,
     )
     with context.begin_transaction():
         context.run_migrations()

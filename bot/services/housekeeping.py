@@ -1,0 +1,29 @@
+"""The periodic ``housekeeping`` job: expire undecided proposals, resume stranded merges, and
+forget old de-duplication keys. Once per scheduled time across replicas, like every periodic job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.ports.jobs import JobSpec
+from bot.ports.store import Store
+from bot.services.proposals import ProposalWorkflow
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING = "housekeeping"
+# Dedup keys only need to outlive Alertmanager's repeats and Slack's retries.
+KEEP_KEYS = timedelta(days=7)
+
+
+def housekeeping_spec(store: Store, workflow: ProposalWorkflow | None, cron: str) -> JobSpec:
+    def run(at: datetime) -> None:
+        if workflow is not None:
+            expired = workflow.expire_due()
+            resumed = workflow.resume_merges()
+            if expired or resumed:
+                log.info("housekeeping: %d proposals expired, %d merges resumed", len(expired), len(resumed))
+        store.purge_processed_keys(at - KEEP_KEYS)
+
+    return JobSpec(HOUSEKEEPING, run, cron=cron)
