@@ -90,6 +90,10 @@ class Store(Protocol):
         """
         ...
 
+    def is_claimed(self, key: str) -> bool:
+        """Whether ``key`` was claimed (a done-marker that does not claim it)."""
+        ...
+
     def purge_processed_keys(self, before: datetime) -> int:
         """Forget keys claimed before ``before``; returns how many."""
         ...

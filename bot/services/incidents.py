@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import IncidentRecord, Store
 from bot.services import trail
 from bot.services.alert_keys import fingerprints, human_duration, notification_key
+from bot.services.incident_updates import PendingUpdate, Receipt
 from bot.services.investigate import Investigation
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
@@ -43,35 +43,6 @@ RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 DELIVER = "incident.deliver"
 INVESTIGATE = "incident.investigate"
 COALESCING_THREADS = 4  # they only wait out the coalescing window, then queue a job
-
-
-@dataclass(frozen=True)
-class Receipt:
-    group_key: str
-    duplicate: bool
-
-
-@dataclass
-class _Pending:
-    """What happened to a group since its last chat update."""
-
-    group: AlertGroup
-    new_firing: int = 0
-    resolved: bool = False
-    refired: bool = False
-    first: bool = False
-    requested_by: str | None = None
-    since: float = field(default_factory=time.monotonic)
-
-    def job_args(self, key: str) -> dict[str, Any]:
-        args = asdict(self)
-        args.update(key=key, group=self.group.model_dump(mode="json"))
-        del args["since"]
-        return args
-
-    @classmethod
-    def from_job(cls, group: dict[str, Any], **fields: Any) -> _Pending:
-        return cls(AlertGroup.model_validate(group), **fields)
 
 
 class IncidentService:
@@ -95,7 +66,7 @@ class IncidentService:
         self._pool = ThreadPoolExecutor(max_workers=COALESCING_THREADS, thread_name_prefix="tugboat-coalesce")
         self._lock = threading.Lock()
         self._group_locks: dict[str, threading.Lock] = {}
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, PendingUpdate] = {}
         self._scheduled: set[str] = set()
         self._closing = threading.Event()
 
@@ -103,7 +74,7 @@ class IncidentService:
         return [
             # Slack unreachable or rate limiting beyond the client's own waits: try again later.
             JobSpec(DELIVER, self.deliver, retries=6, retry_on=(TugboatError,)),
-            JobSpec(INVESTIGATE, self.investigate),
+            JobSpec(INVESTIGATE, self.investigate, retries=3, retry_on=(TugboatError,)),
         ]
 
     # -- intake ---------------------------------------------------------------------------
@@ -126,7 +97,7 @@ class IncidentService:
         waiting = [i for i in self.store.list_incidents(["firing"]) if i.thread_ts is None and i.alert]
         for incident in waiting:
             assert incident.alert is not None
-            self._schedule(incident.group_key, _Pending(incident.alert, first=True))
+            self._schedule(incident.group_key, PendingUpdate(incident.alert, first=True))
         return len(waiting)
 
     def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
@@ -141,7 +112,7 @@ class IncidentService:
         )
         with self._group_lock(group.group_key):
             self.store.upsert_incident(record)
-        self._schedule(group.group_key, _Pending(group, first=True, requested_by=requested_by))
+        self._schedule(group.group_key, PendingUpdate(group, first=True, requested_by=requested_by))
 
     def route(self, group: AlertGroup) -> str | None:
         labels = {**group.common_labels, **group.primary.labels}
@@ -150,7 +121,9 @@ class IncidentService:
                 return route.channel
         return self.settings.slack_channel
 
-    def _merge(self, record: IncidentRecord | None, group: AlertGroup) -> tuple[IncidentRecord, _Pending]:
+    def _merge(
+        self, record: IncidentRecord | None, group: AlertGroup
+    ) -> tuple[IncidentRecord, PendingUpdate]:
         fps = fingerprints(group)
         firing = {fp for fp, a in zip(fps, group.alerts, strict=True) if a.status == "firing"}
         now = self.clock()
@@ -164,11 +137,11 @@ class IncidentService:
                 resolved_at=now if group.status == "resolved" else None,
                 fingerprints=fps,
             )
-            return record, _Pending(
+            return record, PendingUpdate(
                 group, new_firing=len(firing), resolved=group.status == "resolved", first=True
             )
         known = set(record.fingerprints)
-        pending = _Pending(group, new_firing=len(firing - known))
+        pending = PendingUpdate(group, new_firing=len(firing - known))
         update: dict[str, object] = {
             "alert": group,
             "fingerprints": [*record.fingerprints, *(f for f in fps if f not in known)],
@@ -187,7 +160,7 @@ class IncidentService:
         with self._lock:
             return self._group_locks.setdefault(key, threading.Lock())
 
-    def _schedule(self, key: str, pending: _Pending) -> None:
+    def _schedule(self, key: str, pending: PendingUpdate) -> None:
         with self._lock:
             current = self._pending.get(key)
             if current is None:
@@ -228,9 +201,9 @@ class IncidentService:
 
     def deliver(self, key: str, **pending: Any) -> None:
         """The ``incident.deliver`` job: post what happened to the group since its last update."""
-        self._deliver(key, _Pending.from_job(**pending))
+        self._deliver(key, PendingUpdate.from_job(**pending))
 
-    def _deliver(self, key: str, pending: _Pending) -> None:
+    def _deliver(self, key: str, pending: PendingUpdate) -> None:
         record = self.store.get_incident(key)
         if record is None:
             return
@@ -253,7 +226,7 @@ class IncidentService:
         elif group.status == "firing":
             # A new parent shows only the latest payload's alerts; alerts that arrived while it
             # was being posted were coalesced into this update and are counted here instead.
-            shown = sum(1 for a in group.alerts if a.status == "firing") if new_thread else 0
+            shown = sum(1 for a in group.alerts if a.status == "firing") if pending.first else 0
             more = pending.new_firing - shown
             if more > 0:
                 total = len(record.fingerprints)
@@ -266,7 +239,9 @@ class IncidentService:
         if record.status == "resolved" and (pending.resolved or new_thread):
             self._resolve(record, channel, thread, group)
             return
-        if new_thread or pending.refired:
+        # ``first`` rather than "posted the parent just now": a retried first delivery still
+        # queues the investigation (a job that is already done does nothing).
+        if new_thread or pending.first or pending.refired:
             started = record.started_at.isoformat() if record.started_at else None
             args = {"key": key, "channel": channel, "thread": thread, "started": started}
             self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
@@ -301,17 +276,17 @@ class IncidentService:
 
     # -- investigation --------------------------------------------------------------------
     def investigate(self, key: str, channel: str, thread: str, started: str | None) -> None:
-        """The ``incident.investigate`` job. A run cut short (a replica dying) is run again in
-        full: the report is stored before it is posted (so follow-up questions see it at once),
-        and only the ``posted`` key, taken after posting, says the job is done."""
+        """The ``incident.investigate`` job. A run cut short (a replica dying, Slack failing) is
+        run again in full: the report is stored before it is posted (so follow-up questions see
+        it at once), and only the ``posted`` key, taken after posting, says the job is done."""
         record = self.store.get_incident(key)
         if record is None or record.alert is None:
             return
         if started != (record.started_at.isoformat() if record.started_at else None):
             return  # the group fired again since: that firing has its own job
         posted = f"investigation-posted:{key}:{started}"
-        if record.report is not None and not self.store.claim_once(posted):
-            return  # done; taking the key here means the earlier run died before posting
+        if self.store.is_claimed(posted):
+            return
         group = record.alert
         t0 = time.monotonic()
         try:
@@ -321,6 +296,7 @@ class IncidentService:
             reason = str(exc) if isinstance(exc, TugboatError) else type(exc).__name__
             log.warning("investigation failed for %s: %s", group.title, reason)
             self.chat.post_message(channel, f"Investigation failed: {reason}", thread_ts=thread)
+            self.store.claim_once(posted)  # said in the thread; a new firing investigates again
             return
         INVESTIGATIONS.labels(outcome="ok").inc()
         INVESTIGATION_SECONDS.observe(time.monotonic() - t0)

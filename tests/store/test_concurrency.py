@@ -58,8 +58,10 @@ def test_transition_has_exactly_one_winner(store: SqlStore, store_url: str) -> N
 
 
 def test_claim_once_has_exactly_one_winner(store: SqlStore, store_url: str) -> None:
+    assert not store.is_claimed("slack:action:approve:p1:U1")
     outcomes = race(THREADS, store_url, lambda s: s.claim_once("slack:action:approve:p1:U1"))
     assert outcomes.count(True) == 1, outcomes
+    assert store.is_claimed("slack:action:approve:p1:U1") and not store.is_claimed("another")
 
 
 def test_one_shared_store_serves_many_threads(store: SqlStore) -> None:

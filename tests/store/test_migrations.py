@@ -22,7 +22,8 @@ def test_migrations_match_the_models(store_url: str) -> None:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) >= TABLES
             assert current_revision(conn) == head_revision()
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": owned_by_tugboat})
+            opts = {"compare_type": True, "include_name": owned_by_tugboat}
+            context = MigrationContext.configure(conn, opts=opts)
             assert compare_metadata(context, Base.metadata) == []
         assert upgrade(engine) is False, "a current database is left alone"
     finally:

@@ -262,6 +262,11 @@ class SqlStore:
             stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=_now())
             return conn.execute(stmt.on_conflict_do_nothing(), execution_options=_ROWCOUNT).rowcount == 1
 
+    def is_claimed(self, key: str) -> bool:
+        with self._read() as conn:
+            found = conn.execute(select(ProcessedKeyRow.key).where(ProcessedKeyRow.key == key)).first()
+        return found is not None
+
     def purge_processed_keys(self, before: datetime) -> int:
         with self._write() as conn:
             stmt = delete(ProcessedKeyRow).where(ProcessedKeyRow.created_at < as_utc(before))
