@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -276,11 +276,13 @@ class Settings(BaseSettings):
 
     @field_validator("capacity_cron", "housekeeping_cron")
     @classmethod
-    def _cron(cls, value: str) -> str:
+    def _cron(cls, value: str, info: ValidationInfo) -> str:
         from croniter import croniter
 
         if value.strip() and not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a cron expression (e.g. '0 */6 * * *')")
+        if not value.strip() and info.field_name == "housekeeping_cron":
+            raise ValueError("housekeeping expires proposals and resumes merges; it needs a schedule")
         return value.strip()
 
     @property

@@ -25,6 +25,7 @@ from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.services.capacity_schedule import CapacityJob
     from bot.services.verify import PostMergeService
 
@@ -108,6 +109,14 @@ def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) 
     if not remote:
         raise InvalidInput("no GitOps repository configured: set TUGBOAT_REPO to a path or git URL")
     return PlainGitChangeHost(remote, cache_dir, default_branch=settings.repo_default_branch)
+
+
+def job_queue(settings: Settings) -> ProcrastinateQueue:
+    """The job queue: procrastinate on the store's PostgreSQL database, in memory on SQLite.
+    Jobs are registered by the caller, then ``start()`` runs the worker."""
+    from bot.adapters.jobs.queue import ProcrastinateQueue
+
+    return ProcrastinateQueue(settings, [])
 
 
 def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWorkflow:

@@ -55,6 +55,11 @@ def serve(
     if workers > 1:
         if mode != "http":
             raise InvalidInput("--workers needs HTTP mode: add --http (Socket Mode runs in one process)")
+        if not settings.database_url.startswith("postgresql"):
+            raise InvalidInput(
+                "--workers needs PostgreSQL (database_url): worker processes share the job queue "
+                "through it, while on SQLite each process would run its own"
+            )
         _serve_workers(settings, workers)
         return
     runtime = build_runtime(settings, socket_mode=mode == "socket")

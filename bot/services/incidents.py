@@ -93,11 +93,18 @@ class IncidentService:
         return Receipt(key, duplicate=False)
 
     def resume(self) -> int:
-        """After a restart: post the threads of stored firing incidents that never got one."""
-        waiting = [i for i in self.store.list_incidents(["firing"]) if i.thread_ts is None and i.alert]
+        """After a restart: post the threads of stored firing incidents that never got one, and
+        queue the investigation of threads that have no report yet."""
+        firing = self.store.list_incidents(["firing"])
+        waiting = [i for i in firing if i.thread_ts is None and i.alert]
         for incident in waiting:
             assert incident.alert is not None
             self._schedule(incident.group_key, PendingUpdate(incident.alert, first=True))
+        # Threads without a report: their investigation was lost with an in-memory queue (a job
+        # that is done, or waiting in PostgreSQL, makes this a no-op).
+        for incident in firing:
+            if incident.thread_ts and incident.channel and incident.report is None:
+                self._queue_investigation(incident.group_key, incident.channel, incident.thread_ts, incident)
         return len(waiting)
 
     def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
@@ -242,9 +249,12 @@ class IncidentService:
         # ``first`` rather than "posted the parent just now": a retried first delivery still
         # queues the investigation (a job that is already done does nothing).
         if new_thread or pending.first or pending.refired:
-            started = record.started_at.isoformat() if record.started_at else None
-            args = {"key": key, "channel": channel, "thread": thread, "started": started}
-            self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
+            self._queue_investigation(key, channel, thread, record)
+
+    def _queue_investigation(self, key: str, channel: str, thread: str, record: IncidentRecord) -> None:
+        started = record.started_at.isoformat() if record.started_at else None
+        args = {"key": key, "channel": channel, "thread": thread, "started": started}
+        self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
 
     def _open_thread(
         self, key: str, channel: str, group: AlertGroup, requested_by: str | None

@@ -107,6 +107,9 @@ def create_app(
         return JSONResponse({"status": status, "groupKey": receipt.group_key})
 
     async def healthz(_: Request) -> Response:
+        # A dead job worker does not come back by itself: failing liveness gets the pod restarted.
+        if not jobs_running():
+            return JSONResponse({"status": "the job worker stopped (see the log)"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
@@ -118,7 +121,7 @@ def create_app(
                 f"database unreachable: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
             )
         if not incidents.running:
-            problems.append("the incident worker pool is shut down")
+            problems.append("the incident service is shut down")
         if not jobs_running():
             problems.append("the job worker is not running (see the log for why)")
         if problems:

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
@@ -141,13 +142,35 @@ class ProcrastinateQueue:
             raise SourceUnavailable(f"the job queue could not start: {self._failed or 'timed out'}")
 
     def stop(self) -> None:
-        """Stop fetching jobs and let running ones finish (``jobs_shutdown_s`` at most)."""
+        """Stop fetching jobs and let running ones finish (``jobs_shutdown_s`` at most). In
+        memory, the jobs already due are run first too: nothing else would ever run them."""
         loop, worker, thread = self._loop, self._worker, self._thread
+        if loop is not None and not self.shared and self.running:
+            self._drain_in_memory(loop)
         if loop is not None and worker is not None and not loop.is_closed():
             loop.call_soon_threadsafe(worker.cancel)
         if thread is not None:
             thread.join(self.settings.jobs_shutdown_s + 10)
         self._thread = None
+
+    def _drain_in_memory(self, loop: asyncio.AbstractEventLoop) -> None:
+        async def due() -> int:  # read on the loop: the connector's dict is the loop's
+            now = datetime.now(UTC)
+            return sum(
+                1
+                for job in self.connector.jobs.values()
+                if job["status"] in ("todo", "doing") and (job["scheduled_at"] or now) <= now
+            )
+
+        deadline = time.monotonic() + self.settings.jobs_shutdown_s
+        while time.monotonic() < deadline:
+            try:
+                if asyncio.run_coroutine_threadsafe(due(), loop).result(DEFER_TIMEOUT_S) == 0:
+                    return
+            except (RuntimeError, FutureTimeout):  # the loop is gone or stuck: nothing to wait for
+                return
+            time.sleep(0.05)
+        log.warning("stopping with in-memory jobs still queued after %ss", self.settings.jobs_shutdown_s)
 
     @property
     def running(self) -> bool:

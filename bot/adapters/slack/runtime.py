@@ -119,7 +119,7 @@ def build_runtime(
         workflow = wiring.workflow(settings, store, host)
         workflow.group_members = UserGroups(client, settings.policy.approver_groups)
     chat = SlackNotifier(client)
-    jobs = ProcrastinateQueue(settings, [])
+    jobs = wiring.job_queue(settings)
     incidents = IncidentService(
         store,
         chat,
@@ -169,7 +169,7 @@ def build_runtime(
 
 def asgi_app() -> Starlette:
     """For ``uvicorn --factory`` worker processes (``tugboat serve --workers N``): HTTP mode,
-    settings from the environment. Replicas coordinate through the database (claim_once)."""
+    settings from the environment. Processes share the work through the PostgreSQL job queue."""
     from bot.observability.logging import configure_logging
 
     settings = Settings()

@@ -1,8 +1,9 @@
 """The job queue's tables (procrastinate), on PostgreSQL only: SQLite runs jobs in memory.
 
-This applies the schema of the procrastinate release pinned in pyproject.toml. Upgrading
-procrastinate means a new revision here that runs the SQL files of its ``sql/migrations``
-folder between the two releases (docs/operations.md, "Upgrades").
+This applies the schema of the procrastinate release pinned in pyproject.toml (one minor
+release, so a new schema never arrives unannounced). Upgrading procrastinate means a new
+revision that runs the SQL files of its ``sql/migrations`` folder between the two releases
+(docs/operations.md, "Upgrades").
 
 Revision ID: 0002
 Revises: 0001
