@@ -20,7 +20,7 @@ from typing import Any
 from bot.domain.alert import now_utc
 from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation, SourceUnavailable
+from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation, SourceUnavailable, TugboatError
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.changes import ChangeHost
@@ -209,11 +209,25 @@ class ProposalWorkflow:
 
     def merge_job(self, proposal_id: str, context: dict[str, Any] | None = None) -> None:
         """The ``proposal.merge`` job. A no-op unless the proposal is still APPROVED, so a
-        second run (a retry, a resumed merge) never merges twice."""
-        outcome = self.merge(proposal_id)
+        second run (a retry, a resumed merge) never merges twice. An unreachable host is retried
+        (the clicker is told once); any other error fails the proposal, with its reason."""
+        try:
+            outcome = self.merge(proposal_id)
+        except SourceUnavailable as exc:
+            if self.on_merge_result is not None and self.store.claim_once(f"merge-waiting:{proposal_id}"):
+                waiting = f"the merge is waiting: {exc}; Tugboat keeps trying"
+                self.on_merge_result(Outcome(self._get(proposal_id), waiting, accepted=False), context or {})
+            raise
+        except TugboatError as exc:
+            outcome = self._fail_merge(self._get(proposal_id), str(exc))
         already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
         if self.on_merge_result is not None and not already_merged:
             self.on_merge_result(outcome, context or {})
+
+    def _fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
+        self._audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": reason})
+        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
+        return Outcome(self._get(proposal.id), f"merge refused: {reason}", accepted=False)
 
     def resume_merges(self) -> list[str]:
         """Queue the merge of approved proposals whose job was lost (a crash between the
@@ -248,9 +262,7 @@ class ProposalWorkflow:
         except ConflictError as exc:
             return self._void(proposal, None, str(exc))
         if not result.merged:
-            self._audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": result.message})
-            self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
-            return Outcome(self._get(proposal.id), f"merge refused: {result.message}", accepted=False)
+            return self._fail_merge(proposal, result.message)
         self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.MERGED)
         self._audit(
             AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}

@@ -247,30 +247,34 @@ def test_a_killed_replicas_investigation_is_finished_by_the_other(
     prometheus = HeldPrometheus()
     try:
         api: SlackApi = cluster.api  # type: ignore[attr-defined]
-        first = cluster("first", TUGBOAT_PROMETHEUS_URL=prometheus.url)
-        assert first.alert(alert_payload()).status_code == 200
+        replicas = [cluster(name, TUGBOAT_PROMETHEUS_URL=prometheus.url) for name in ("one", "two")]
+        assert replicas[0].alert(alert_payload()).status_code == 200
         api.wait_for("chat.postMessage", channel=CHANNEL)  # the incident's parent message
         tables = JobTables(postgres_url)
         wait_until(
             lambda: [j for j in tables.jobs("incident.investigate") if j[1] == "doing"],
             30,
-            "the investigation to start on the first replica",
-            [first],
+            "the investigation to start",
+            replicas,
         )
-        assert prometheus.seen.wait(30), "the investigation queries Prometheus"
-        second = cluster("second", TUGBOAT_PROMETHEUS_URL=prometheus.url)
-        first.kill()  # mid-investigation: no graceful stop, no goodbye to the database
+        assert prometheus.seen.wait(30), "the investigation queries Prometheus, which holds its answer"
+        [running] = [r for r in replicas if "Starting job incident.investigate" in r.log.read_text()]
+        [survivor] = [r for r in replicas if r is not running]
+        running.kill()  # mid-investigation: no graceful stop, no goodbye to the database
         prometheus.hold.clear()
 
         def report_in_thread() -> list[Any]:
             return [c for c in api.of("chat.postMessage") if c.args.get("thread_ts")]
 
-        replies = wait_until(report_in_thread, 60, "the second replica to post the investigation", [second])
+        replies = wait_until(report_in_thread, 60, "the survivor to post the investigation", [survivor])
         assert replies[0].args["text"]
         [(job_id, _, _)] = tables.jobs("incident.investigate")
-        wait_until(lambda: tables.jobs("incident.investigate")[0][1] == "succeeded", 20, "success", [second])
-        assert tables.starts(job_id) == 2, "started on the first replica, then again on the second"
+        succeeded = lambda: tables.jobs("incident.investigate")[0][1] == "succeeded"  # noqa: E731
+        wait_until(succeeded, 20, "the job to succeed", [survivor])
+        assert tables.starts(job_id) == 2, "started on the killed replica, then again on the survivor"
+        assert "Starting job incident.investigate" in survivor.log.read_text()
         assert len(api.of("chat.postMessage")) == 1 + len(report_in_thread()), "one parent message only"
+        assert [c.args["text"] for c in report_in_thread()].count(replies[0].args["text"]) == 1
     finally:
         prometheus.close()
 

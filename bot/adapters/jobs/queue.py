@@ -88,9 +88,7 @@ class ProcrastinateQueue:
 
         async def retry_stalled(timestamp: int) -> None:
             """Jobs whose worker stopped sending heartbeats go back in the queue."""
-            for job in await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
-                log.warning("job %s (%s) lost its worker; queued again", job.id, job.task_name)
-                await self.app.job_manager.retry_job(job)
+            await _requeue_stalled(self.app.job_manager, stalled_after)
 
         async def remove_old(timestamp: int) -> None:
             await self.app.job_manager.delete_old_jobs(
@@ -205,6 +203,21 @@ class ProcrastinateQueue:
             self._ready.set()
             with contextlib.suppress(asyncio.CancelledError):  # stop() cancels: a graceful stop
                 await self._worker
+
+
+async def _requeue_stalled(manager: Any, stalled_after: float) -> None:
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+        what = f"job {job.id} ({job.task_name}) lost its worker"
+        try:
+            await manager.retry_job(job)
+            log.warning("%s; queued again", what)
+        except pq_exceptions.UniqueViolation:
+            # An equal job (same queueing lock) is already waiting, e.g. queued by a restarted
+            # replica; it waits for this one's lock, so this one must end for it to run.
+            await manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
+            log.warning("%s; an equal waiting job replaces it", what)
+        except pq_exceptions.ProcrastinateException as exc:  # e.g. a concurrent sweep took it
+            log.warning("%s; not queued again: %s", what, exc)
 
 
 def _handler(spec: JobSpec) -> Callable[..., None]:
