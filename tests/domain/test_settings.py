@@ -83,3 +83,32 @@ def test_readme_configuration_reference_is_current() -> None:
     assert readme[start:end].strip() == reference_table().strip(), (
         "README's configuration reference is stale: paste the output of `tugboat config reference`"
     )
+
+
+def test_housekeeping_needs_a_schedule_but_capacity_may_be_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.domain.errors import InvalidInput
+
+    for empty in ("", "   "):
+        with pytest.raises(
+            InvalidInput, match=r"invalid configuration: housekeeping_cron: .*needs a schedule"
+        ):
+            load_settings(housekeeping_cron=empty)
+    monkeypatch.setenv("TUGBOAT_HOUSEKEEPING_CRON", "")
+    with pytest.raises(InvalidInput, match="housekeeping_cron"):
+        load_settings()
+    monkeypatch.delenv("TUGBOAT_HOUSEKEEPING_CRON")
+
+    assert load_settings(capacity_cron="").capacity_cron == ""  # empty: the capacity check never runs
+    assert load_settings(capacity_cron="  ").capacity_cron == ""
+    settings = load_settings(housekeeping_cron=" */5 * * * * ", capacity_cron="* * * * * */10")
+    assert settings.housekeeping_cron == "*/5 * * * *"  # stripped
+    assert settings.capacity_cron == "* * * * * */10"  # a sixth field counts seconds
+
+
+@pytest.mark.parametrize("field", ["housekeeping_cron", "capacity_cron"])
+@pytest.mark.parametrize("value", ["every tuesday", "61 * * * *", "* * *"])
+def test_a_malformed_cron_is_a_clear_error(field: str, value: str) -> None:
+    from bot.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=rf"invalid configuration: {field}: .*is not a cron expression"):
+        load_settings(**{field: value})

@@ -197,6 +197,44 @@ def test_stop_lets_a_running_job_finish(store_url: str, start_queue: StartQueue)
         queue.defer("slow", {"n": 43})
 
 
+def test_stop_in_memory_first_runs_the_jobs_already_due(tmp_path: Path, start_queue: StartQueue) -> None:
+    """On SQLite nothing else would ever run them: a job waiting behind a running one still runs."""
+    started, calls = threading.Event(), Calls()
+
+    def slow() -> None:
+        started.set()
+        time.sleep(1)
+        calls.add("slow")
+
+    specs = [JobSpec("slow", run=slow), JobSpec("echo", run=lambda **args: calls.add(args))]
+    queue = start_queue(sqlite_url(tmp_path), specs, jobs_concurrency=1)
+    assert queue.defer("slow")
+    assert started.wait(WAIT_S), "the slow job never started"
+    assert queue.defer("echo", {"n": 1})  # due, but the only worker slot is busy
+    assert calls.items == []
+
+    queue.stop()
+    assert calls.items == ["slow", {"n": 1}]
+    assert job_statuses(queue, "echo") == ["succeeded"]
+    assert not queue.running
+
+
+def test_stop_in_memory_does_not_wait_for_jobs_due_later(tmp_path: Path, start_queue: StartQueue) -> None:
+    calls = Calls()
+    queue = start_queue(
+        sqlite_url(tmp_path), [JobSpec("echo", run=lambda **args: calls.add(args))], jobs_shutdown_s=30
+    )
+    assert queue.defer("echo", {"n": 1}, delay_s=600)
+
+    began = time.monotonic()
+    queue.stop()
+    took = time.monotonic() - began
+    assert took < 15, f"stop() waited {took:.1f} s for a job due in 10 minutes"  # vs jobs_shutdown_s=30
+    assert not queue.running
+    assert calls.items == []
+    assert job_statuses(queue, "echo") == ["todo"]
+
+
 def test_defer_before_start_is_refused(tmp_path: Path) -> None:
     queue = ProcrastinateQueue(Settings(database_url=sqlite_url(tmp_path)), [JobSpec("echo", run=print)])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,9 @@ from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.proposal import Action, Proposal, ProposalState
-from bot.services.proposals import ProposalWorkflow
+from bot.ports.jobs import JobArgs
+from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
+from bot.services.proposals import MERGE, Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
 from tests.support.gitops import DEPLOYMENT, GitOpsRemote, make_remote
 
@@ -198,3 +201,125 @@ def test_restart_between_approval_and_merge_merges_once(
         assert [o.merged for o in resumed] == [True]
         assert not wf.merge(proposal.id).merged  # a second resume does nothing
     assert "replicas: 6" in remote.show(PATH)
+
+
+class Deferred:
+    """A ``JobQueue`` that only records what was handed to it (the jobs never run)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, JobArgs | None, dict[str, Any]]] = []
+
+    def defer(
+        self,
+        name: str,
+        args: JobArgs | None = None,
+        *,
+        lock: str | None = None,
+        queueing_lock: str | None = None,
+        delay_s: float = 0.0,
+    ) -> bool:
+        self.calls.append((name, args, {"lock": lock, "queueing_lock": queueing_lock, "delay_s": delay_s}))
+        return True
+
+
+def _approved(wf: ProposalWorkflow, remote: GitOpsRemote) -> Proposal:
+    """Approved with a job queue: the merge is queued, not run."""
+    proposal = _opened(wf, remote)
+    outcome = wf.decide(proposal.id, "U_ALICE", Decision.APPROVE, context={"channel": "C1", "ts": "1.2"})
+    assert outcome.merging and not outcome.merged, outcome.message
+    assert outcome.proposal.state is ProposalState.APPROVED
+    return outcome.proposal
+
+
+def _state(store: SqlStore, proposal_id: str) -> ProposalState:
+    proposal = store.get_proposal(proposal_id)
+    assert proposal is not None
+    return proposal.state
+
+
+def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    clock = Clock()
+    wf = _workflow(store, remote, tmp_path, clock=clock)
+    jobs = Deferred()
+    wf.jobs = jobs
+    stale = _opened(wf, remote)
+    approved = _approved(wf, remote)  # its merge job is lost with this process, say
+    clock.now += timedelta(hours=25)  # past the 24 h expiry
+    fresh = _opened(wf, remote)
+    assert stale.branch and remote.head(stale.branch) == stale.head_sha
+    store.claim_once("slack-event:Ev1")
+    jobs.calls.clear()
+    spec = housekeeping_spec(store, wf, "* * * * *")
+    assert (spec.name, spec.cron) == (HOUSEKEEPING, "* * * * *")
+
+    now = datetime.now(UTC)
+    spec.run(at=now)
+
+    assert _state(store, stale.id) is ProposalState.EXPIRED
+    assert _state(store, fresh.id) is ProposalState.OPEN
+    assert _state(store, approved.id) is ProposalState.APPROVED  # queued, not merged here
+    assert [e.kind for e in store.audit_trail(stale.id)][-1] == "proposal.expired"
+    assert wf.host.head(stale) is None  # the expired branch is deleted
+    assert jobs.calls == [
+        (
+            MERGE,
+            {"proposal_id": approved.id, "context": {}},
+            {"lock": f"proposal:{approved.id}", "queueing_lock": f"merge:{approved.id}", "delay_s": 0.0},
+        )
+    ]
+    assert "replicas: 3" in remote.show(PATH)
+    assert store.is_claimed("slack-event:Ev1")  # claimed just now: kept
+
+    spec.run(at=now + timedelta(days=7, minutes=1))  # a week later
+
+    assert not store.is_claimed("slack-event:Ev1")
+    assert store.claim_once("slack-event:Ev1")  # forgotten, so claimable again
+    assert [e.kind for e in store.audit_trail(stale.id)].count("proposal.expired") == 1
+    assert len(jobs.calls) == 2 and jobs.calls[1] == jobs.calls[0]  # still approved: queued again
+    assert verify_trail(store.audit_trail()) == []
+
+
+def test_housekeeping_without_a_workflow_still_forgets_old_keys(store: SqlStore) -> None:
+    store.claim_once("slack-event:Ev2")
+    housekeeping_spec(store, None, "* * * * *").run(at=datetime.now(UTC) + timedelta(days=8))
+    assert not store.is_claimed("slack-event:Ev2")
+
+
+def test_the_merge_job_merges_once_and_reports_once(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    wf = _workflow(store, remote, tmp_path)
+    wf.jobs = Deferred()
+    merges: list[str] = []
+    merge = wf.host.merge
+
+    def counted_merge(proposal: Proposal, approved_sha: str) -> Any:
+        merges.append(proposal.id)
+        return merge(proposal, approved_sha)
+
+    wf.host.merge = counted_merge  # type: ignore[method-assign]
+    results: list[tuple[Outcome, dict[str, Any]]] = []
+    wf.on_merge_result = lambda outcome, context: results.append((outcome, context))
+    proposal = _approved(wf, remote)
+    context = {"channel": "C1", "ts": "1.2"}
+
+    wf.merge_job(proposal.id, context)
+
+    assert merges == [proposal.id]
+    assert len(results) == 1
+    outcome, given = results[0]
+    assert outcome.merged and outcome.proposal.state is ProposalState.MERGED
+    assert given == context
+    assert "replicas: 6" in remote.show(PATH)
+    main = remote.head()
+
+    wf.merge_job(proposal.id, context)  # a retry, or a merge resumed by housekeeping
+    wf.merge_job(proposal.id)
+
+    assert merges == [proposal.id]  # the host was not asked to merge again
+    assert len(results) == 1  # nor was the outcome reported again
+    assert remote.head() == main
+    assert [e.kind for e in store.audit_trail(proposal.id)].count("proposal.merged") == 1
+    assert _state(store, proposal.id) is ProposalState.MERGED

@@ -146,7 +146,7 @@ def test_health_readiness_and_metrics(harness: Harness) -> None:
     assert 'tugboat_proposals{state="open"} 0.0' in text
     harness.runtime.deps.incidents.close()
     r = requests.get(harness.url + "/readyz", timeout=5)
-    assert r.status_code == 503 and "worker pool" in r.json()["problems"][0]
+    assert r.status_code == 503 and "incident service is shut down" in r.json()["problems"][0]
 
 
 def test_parent_post_is_retried_when_slack_fails(harness: Harness) -> None:
@@ -236,6 +236,65 @@ def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkey
             runtime.close()
         incident = runtime.deps.store.get_incident("stored-before-crash")
         assert incident is not None and incident.thread_ts and incident.report is not None
+
+
+def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The thread was posted, then the process died with the investigation in its in-memory queue."""
+    from bot.adapters.slack.runtime import build_runtime
+    from bot.adapters.store import SqlStore
+    from bot.domain.alert import parse_alert_group
+    from bot.ports.store import IncidentRecord
+    from bot.services.incidents import INVESTIGATE
+    from tests.slack.conftest import make_settings, scale_investigation
+    from tests.support.gitops import make_remote
+    from tests.support.slack_api import running_slack_api
+
+    monkeypatch.chdir(tmp_path)
+    remote = make_remote(tmp_path / "git")
+    thread = "1690000000.000100"
+    key = "threaded-before-crash"
+    with running_slack_api() as api:
+        settings = make_settings(api, tmp_path, remote.work)
+        group = parse_alert_group(alert_payload(group_key=key))
+        with SqlStore.open(settings.database_url) as store:  # what a crashed process left behind
+            store.upsert_incident(
+                IncidentRecord(group_key=key, channel=CHANNEL, thread_ts=thread, alert=group)
+            )
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
+        try:
+            summary = "checkout is saturated by a traffic surge"
+            posted = api.wait_for("chat.postMessage", thread_ts=thread, text=summary)
+            assert posted[0].args["channel"] == CHANNEL
+            api.wait_for("files.completeUploadExternal", thread_ts=thread)
+            deadline = time.monotonic() + 20
+            while True:
+                incident = runtime.deps.store.get_incident(key)
+                if incident is not None and incident.report is not None:
+                    break
+                assert time.monotonic() < deadline, "the report was never stored"
+                time.sleep(0.05)
+            assert incident.thread_ts == thread  # the existing thread, not a new one
+            assert incident.report.summary == summary
+
+            def investigations() -> list[str]:
+                jobs = list(runtime.jobs.connector.jobs.values())  # a copy: the worker adds jobs
+                return [job["status"] for job in jobs if job["task_name"] == INVESTIGATE]
+
+            deadline = time.monotonic() + 20
+            while investigations() != ["succeeded"]:  # everything it posts is posted
+                assert time.monotonic() < deadline, f"the investigation job is {investigations()}"
+                time.sleep(0.05)
+            calls = len(api.calls)
+
+            assert runtime.deps.incidents.resume() == 0  # a second resume: the thread has its report
+            assert investigations() == ["succeeded"]  # nothing queued
+        finally:
+            runtime.close()  # runs whatever is queued before it returns
+        assert len(api.calls) == calls, [c.method for c in api.calls[calls:]]
+        assert not [c for c in api.of("chat.postMessage") if not c.args.get("thread_ts")]  # no new parent
+        assert len(api.of("chat.postMessage")) == len(
+            [c for c in api.of("chat.postMessage") if c.args.get("thread_ts") == thread]
+        )
 
 
 def test_a_long_diff_is_attached_as_a_file(harness: Harness) -> None:

@@ -61,6 +61,43 @@ def test_missing_token_is_a_one_line_error(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["--workers", "2", "--http"],
+            {},
+            "error: --workers needs PostgreSQL (database_url): worker processes share the job queue "
+            "through it, while on SQLite each process would run its own",
+        ),
+        (
+            ["--workers", "2"],
+            {"SLACK_APP_TOKEN": "xapp-1"},
+            "error: --workers needs HTTP mode: add --http (Socket Mode runs in one process)",
+        ),
+    ],
+    ids=["sqlite", "socket-mode"],
+)
+def test_workers_are_refused_without_postgresql_or_http(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TUGBOAT_"))}
+    clean.update(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        TUGBOAT_DATABASE_URL=f"sqlite:///{tmp_path / 'tugboat.db'}",
+        **env,
+    )
+    exe = Path(sys.executable).parent / "tugboat"
+    proc = subprocess.run(
+        [str(exe), "serve", *args], env=clean, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == expected
+    assert not (tmp_path / "tugboat.db").exists()  # refused before anything was built
+
+
 def test_socket_mode_dispatches_without_signatures_and_http_events_are_off(tmp_path: Path) -> None:
     with running_slack_api() as api:
         remote = make_remote(tmp_path / "git")
