@@ -294,3 +294,35 @@ def test_a_job_of_a_dead_worker_runs_again(postgres_url: str, start_queue: Start
     wait_for(lambda: len(calls.items) >= 1, "the stalled job to run again")
     wait_for(lambda: job_statuses(queue, "recover") == ["succeeded"], "the recovered job to succeed")
     assert calls.items == [{"n": 7}]
+
+
+@pytest.mark.postgres
+def test_a_dead_workers_job_gives_way_to_its_waiting_twin(postgres_url: str, start_queue: StartQueue) -> None:
+    """A restarted replica may queue the same work again (same queueing lock) while the dead
+    worker's job still holds the lock: the stalled job must end so that its twin can run."""
+    with SqlStore.open(postgres_url):
+        pass
+    with psycopg.connect(libpq(postgres_url)) as conn:
+        dead = conn.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '1 hour') RETURNING id"
+        ).fetchone()
+        assert dead is not None
+        insert = (
+            "INSERT INTO procrastinate_jobs"
+            " (queue_name, task_name, args, status, worker_id, lock, queueing_lock)"
+            " VALUES ('default', 'recover', %s, %s, %s, 'L', 'Q') RETURNING id"
+        )
+        stalled = conn.execute(insert, (Jsonb({"n": 1}), "doing", dead[0])).fetchone()
+        twin = conn.execute(insert, (Jsonb({"n": 2}), "todo", None)).fetchone()
+        assert stalled is not None and twin is not None
+
+    calls = Calls()
+    queue = start_queue(
+        postgres_url, [JobSpec("recover", run=lambda **args: calls.add(args))], jobs_stalled_after_s=2
+    )
+
+    wait_for(lambda: calls.items == [{"n": 2}], "the twin to run")
+    wait_for(
+        lambda: sorted(job_statuses(queue, "recover")) == ["failed", "succeeded"], "the stalled job to end"
+    )
