@@ -14,6 +14,7 @@ from bot.adapters.manifests.workspace import ManifestRepo
 from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
+from bot.domain.errors import SourceUnavailable, TugboatError
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.ports.jobs import JobArgs
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
@@ -323,3 +324,51 @@ def test_the_merge_job_merges_once_and_reports_once(
     assert remote.head() == main
     assert [e.kind for e in store.audit_trail(proposal.id)].count("proposal.merged") == 1
     assert _state(store, proposal.id) is ProposalState.MERGED
+
+
+def test_the_merge_job_waits_out_an_unreachable_host_and_tells_the_clicker_once(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    wf = _workflow(store, remote, tmp_path)
+    wf.jobs = Deferred()
+    results: list[tuple[Outcome, dict[str, Any]]] = []
+    wf.on_merge_result = lambda outcome, context: results.append((outcome, context))
+    proposal = _approved(wf, remote)
+    merge = wf.host.merge
+
+    def unreachable(proposal: Proposal, approved_sha: str) -> Any:
+        raise SourceUnavailable("the git host did not answer")
+
+    wf.host.merge = unreachable  # type: ignore[method-assign]
+    for _ in range(3):  # the job's retries
+        with pytest.raises(SourceUnavailable):
+            wf.merge_job(proposal.id, {"channel": "C1", "ts": "1.2"})
+    assert len(results) == 1
+    waiting, where = results[0]
+    assert not waiting.accepted and "waiting" in waiting.message and where["ts"] == "1.2"
+    assert _state(store, proposal.id) is ProposalState.APPROVED  # still to be merged
+
+    wf.host.merge = merge  # type: ignore[method-assign]
+    wf.merge_job(proposal.id, {"channel": "C1", "ts": "1.2"})
+    assert results[-1][0].merged and _state(store, proposal.id) is ProposalState.MERGED
+
+
+def test_the_merge_job_fails_the_proposal_on_any_other_error(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    wf = _workflow(store, remote, tmp_path)
+    wf.jobs = Deferred()
+    results: list[Outcome] = []
+    wf.on_merge_result = lambda outcome, context: results.append(outcome)
+    proposal = _approved(wf, remote)
+
+    def forbidden(proposal: Proposal, approved_sha: str) -> Any:
+        raise TugboatError("the token may not push to main")
+
+    wf.host.merge = forbidden  # type: ignore[method-assign]
+    wf.merge_job(proposal.id, {"channel": "C1", "ts": "1.2"})  # not raised: nothing to retry
+
+    assert _state(store, proposal.id) is ProposalState.FAILED
+    assert [o.message for o in results] == ["merge refused: the token may not push to main"]
+    refused = [e for e in store.audit_trail(proposal.id) if e.kind == "proposal.merge_refused"]
+    assert [e.data["reason"] for e in refused] == ["the token may not push to main"]
