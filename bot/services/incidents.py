@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 DELIVER = "incident.deliver"
 INVESTIGATE = "incident.investigate"
+RESUME_INVESTIGATIONS = timedelta(hours=6)
 COALESCING_THREADS = 4  # they only wait out the coalescing window, then queue a job
 
 
@@ -100,10 +101,13 @@ class IncidentService:
         for incident in waiting:
             assert incident.alert is not None
             self._schedule(incident.group_key, PendingUpdate(incident.alert, first=True))
-        # Threads without a report: their investigation was lost with an in-memory queue (a job
-        # that is done, or waiting in PostgreSQL, makes this a no-op).
+        # Recent threads without a report: their investigation was lost with an in-memory queue
+        # (a job that is done, or waiting in PostgreSQL, makes this a no-op). An older one would
+        # read metrics long after the fact, so it is left alone.
+        recent = self.clock() - RESUME_INVESTIGATIONS
         for incident in firing:
-            if incident.thread_ts and incident.channel and incident.report is None:
+            fresh = incident.started_at is not None and incident.started_at >= recent
+            if fresh and incident.thread_ts and incident.channel and incident.report is None:
                 self._queue_investigation(incident.group_key, incident.channel, incident.thread_ts, incident)
         return len(waiting)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -257,8 +258,19 @@ def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monke
         settings = make_settings(api, tmp_path, remote.work)
         group = parse_alert_group(alert_payload(group_key=key))
         with SqlStore.open(settings.database_url) as store:  # what a crashed process left behind
+            now = datetime.now(UTC)
             store.upsert_incident(
-                IncidentRecord(group_key=key, channel=CHANNEL, thread_ts=thread, alert=group)
+                IncidentRecord(group_key=key, channel=CHANNEL, thread_ts=thread, alert=group, started_at=now)
+            )
+            stale = parse_alert_group(alert_payload(group_key="stale"))
+            store.upsert_incident(  # two days old: not worth investigating now
+                IncidentRecord(
+                    group_key="stale",
+                    channel=CHANNEL,
+                    thread_ts="1680000000.000100",
+                    alert=stale,
+                    started_at=now - timedelta(days=2),
+                )
             )
         runtime = build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
         try:
