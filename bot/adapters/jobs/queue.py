@@ -6,6 +6,9 @@ unique key on task, schedule and time), and a replica that stops sending heartbe
 running jobs put back in the queue by ``jobs.retry_stalled`` on a live replica. On SQLite the
 bot is one process, so the queue is procrastinate's in-memory connector: the same jobs, retries
 and schedules, run in-process; what is in flight at a restart is recovered from the store.
+(procrastinate ships that connector in ``procrastinate.testing``; it implements the queue's SQL
+functions in Python, locks and queueing locks included, which is all one process needs. Every
+call to it is made on the worker's event loop, since it is not thread-safe.)
 
 The worker runs on its own thread and event loop, apart from uvicorn and Bolt; ``defer`` may be
 called from any other thread and hands the insert to that loop.
