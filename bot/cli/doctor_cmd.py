@@ -18,7 +18,7 @@ def doctor(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Check Slack, GitHub, Prometheus, Loki, the LLM, the database and the git remote.
+    """Check Slack, GitHub, Prometheus, Loki, the LLM, the database, the job queue and the git remote.
 
     Unconfigured components are shown as "not configured". Exit code 1 when a configured one fails.
     """

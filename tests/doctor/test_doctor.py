@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.services.doctor import CheckResult, Status, healthy, run_checks
-from bot.services.doctor.infra import check_database, check_git, check_llm, check_loki, check_prometheus
+from bot.services.doctor.infra import (
+    check_database,
+    check_git,
+    check_jobs,
+    check_llm,
+    check_loki,
+    check_prometheus,
+)
 from bot.settings import Settings
 from tests.doctor.loopback import Answer, serving, unreachable
 from tests.support.gitops import make_remote
@@ -96,6 +103,88 @@ def test_database_states(tmp_path: Path) -> None:
         db.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
     newer = check_database(Settings(database_url=f"sqlite:///{migrated}"), 2)
     assert newer.status is Status.FAIL and "upgrade this Tugboat" in newer.fix
+
+
+def test_job_queue_on_sqlite_is_in_memory(tmp_path: Path) -> None:
+    result = check_jobs(Settings(database_url=f"sqlite:///{tmp_path / 'tugboat.db'}"), 2)
+    assert result == CheckResult("Job queue", Status.OK, "in memory, in-process (single replica)")
+    assert not (tmp_path / "tugboat.db").exists()  # nothing to connect to, nothing created
+
+
+def run_sql(url: str, *statements: str) -> None:
+    from sqlalchemy import text
+
+    from bot.adapters.store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def job(task: str, status: str = "todo", scheduled: str = "NULL") -> str:
+    return (
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, status, scheduled_at) "
+        f"VALUES ('default', '{task}', '{status}', {scheduled})"
+    )
+
+
+@pytest.mark.postgres
+def test_job_queue_on_postgres_counts_workers_waiting_and_failed_jobs(postgres_url: str) -> None:
+    from bot.adapters.store import SqlStore
+
+    SqlStore.open(postgres_url).close()
+    settings = Settings(database_url=postgres_url, jobs_stalled_after_s=60)
+    idle = check_jobs(settings, 5)
+    assert idle.status is Status.OK, idle  # no replica running is information, not a failure
+    assert idle.detail == (
+        "no worker sent a heartbeat in the last 60s (expected only if no replica is running); "
+        "0 job(s) waiting; none failed in the last 24 h"
+    )
+
+    run_sql(
+        postgres_url,
+        "INSERT INTO procrastinate_workers DEFAULT VALUES",  # heartbeat: now
+        "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '5 minutes')",
+        job("incident.deliver"),
+        job("housekeeping", scheduled="now() - interval '1 second'"),
+        job("proposal.watch", scheduled="now() + interval '1 hour'"),  # not due yet
+        job("incident.investigate", status="doing"),
+        # Failed now, through the same transitions as a worker (the trigger records the time) ...
+        job("proposal.merge"),
+        "UPDATE procrastinate_jobs SET status = 'doing' WHERE task_name = 'proposal.merge'",
+        "UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = 'proposal.merge'",
+        # ... and two days ago: not counted.
+        job("capacity.check", status="failed"),
+        "INSERT INTO procrastinate_events (job_id, type, at) SELECT id, 'failed', now() - interval '2 days' "
+        "FROM procrastinate_jobs WHERE task_name = 'capacity.check'",
+    )
+    result = check_jobs(settings, 5)
+    assert result.status is Status.WARN, result
+    assert result.detail == (
+        "1 worker(s) sent a heartbeat in the last 60s; 2 job(s) waiting; "
+        "1 failed in the last 24 h: proposal.merge (1)"
+    )
+    assert "proposal.merge" in result.fix and '"Inspecting jobs"' in result.fix
+    assert "capacity.check" not in result.fix
+    assert healthy([result])  # a warning, not a failure
+
+
+@pytest.mark.postgres
+def test_job_queue_tables_missing(postgres_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    with_password = make_url(postgres_url).set(password="hunter2-" + "p" * 12)  # trust auth ignores it
+    url = with_password.render_as_string(hide_password=False)
+    result = check_jobs(Settings(database_url=url), 5)  # a fresh schema, never migrated
+    assert result.status is Status.FAIL, result
+    assert "has no procrastinate_jobs and no procrastinate_workers" in result.detail
+    assert result.fix.startswith("run tugboat serve once (it migrates) or check database_url")
+    assert "hunter2" not in result.detail and "@127.0.0.1:5432/" in result.detail  # masked, still named
+    assert not healthy([result])
 
 
 def test_git_remote(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 Each check talks to the real service with a short timeout (Slack ``auth.test``, GitHub
 repository access and App permissions, Prometheus ``/-/ready`` and a query, Loki ``/ready``, the
-LLM's model list, the database and its migration revision, ``git ls-remote``). Checks run in
-parallel. A component that is not configured is reported as such, never as a failure. Nothing is
-written anywhere: the database is not migrated, nothing is posted.
+LLM's model list, the database and its migration revision, the job queue's tables, live workers
+and recent failures, ``git ls-remote``). Checks run in parallel. A component that is not
+configured is reported as such, never as a failure. Nothing is written anywhere: the database is
+not migrated, nothing is posted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from bot.services.doctor.base import Check, CheckResult, Status, fail, reason
 from bot.services.doctor.hosted import check_github, check_slack
-from bot.services.doctor.infra import check_database, check_git, check_llm, check_loki, check_prometheus
+from bot.services.doctor.infra import (
+    check_database,
+    check_git,
+    check_jobs,
+    check_llm,
+    check_loki,
+    check_prometheus,
+)
 from bot.settings import Settings
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -30,6 +38,7 @@ CHECKS: tuple[Check, ...] = (
     check_loki,
     check_llm,
     check_database,
+    check_jobs,
     check_git,
 )
 _LABELS: dict[Check, str] = {
@@ -39,6 +48,7 @@ _LABELS: dict[Check, str] = {
     check_loki: "Loki",
     check_llm: "LLM",
     check_database: "Database",
+    check_jobs: "Job queue",
     check_git: "Git remote",
 }
 

@@ -1,15 +1,20 @@
-"""Doctor checks for what Tugboat reads and stores: Prometheus, Loki, the LLM, the database and
-the git remote."""
+"""Doctor checks for what Tugboat reads and stores: Prometheus, Loki, the LLM, the database, the
+job queue and the git remote."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, reason, secret, skipped
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 # -- Prometheus, Loki, LLM ----------------------------------------------------------------------
 
@@ -96,7 +101,7 @@ def check_llm(settings: Settings, timeout_s: float) -> CheckResult:
     return ok(name, f"{endpoint} offers {settings.llm_model}")
 
 
-# -- Database and git ---------------------------------------------------------------------------
+# -- Database, job queue and git -------------------------------------------------------------------
 
 
 def check_database(settings: Settings, timeout_s: float) -> CheckResult:
@@ -145,6 +150,98 @@ def check_database(settings: Settings, timeout_s: float) -> CheckResult:
         Status.WARN,
         f"{where} at {revision}, head is {head}",
         "migrations run when `tugboat serve` starts",
+    )
+
+
+# The job queue's tables (procrastinate; PostgreSQL only: on SQLite the queue is in memory).
+QUEUE_TABLES = ("procrastinate_jobs", "procrastinate_workers")
+_LIVE_WORKERS = (
+    "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat >= now() - make_interval(secs => :s)"
+)
+_WAITING = (
+    "SELECT count(*) FROM procrastinate_jobs "
+    "WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())"
+)
+# 'failed' is final (only a manual retry makes it 'todo' again), so a failed job with an event in
+# the last 24 hours failed within them.
+_FAILED_RECENTLY = (
+    "SELECT task_name, count(*) FROM procrastinate_jobs j WHERE status = 'failed' AND EXISTS "
+    "(SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at >= now() - interval '24 hours') "
+    "GROUP BY task_name ORDER BY count(*) DESC, task_name"
+)
+
+
+@dataclass(frozen=True)
+class _QueueState:
+    missing: list[str]
+    workers: int = 0
+    waiting: int = 0
+    failed: tuple[tuple[str, int], ...] = ()
+
+
+def check_jobs(settings: Settings, timeout_s: float) -> CheckResult:
+    name = "Job queue"
+    from sqlalchemy.engine import make_url
+
+    from bot.adapters.store.engine import make_engine, shown
+
+    url = make_url(settings.database_url)
+    where = shown(url)
+    if url.get_backend_name() == "sqlite":
+        return ok(name, "in memory, in-process (single replica)")
+    if url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({"connect_timeout": str(max(1, int(timeout_s)))})
+    try:
+        engine = make_engine(url.render_as_string(hide_password=False))
+        try:
+            with engine.connect() as connection:
+                state = _queue_state(connection, settings.jobs_stalled_after_s, timeout_s)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return fail(
+            name, f"cannot read the job queue in {where}: {reason(exc)}", "check TUGBOAT_DATABASE_URL"
+        )
+    if state.missing:
+        return fail(
+            name,
+            f"{where} has no {' and no '.join(state.missing)}",
+            "run tugboat serve once (it migrates) or check database_url (TUGBOAT_DATABASE_URL)",
+        )
+    # Information, not a verdict: doctor often runs from a laptop, with no replica running.
+    window = f"{settings.jobs_stalled_after_s:g}s"
+    workers = (
+        f"{state.workers} worker(s) sent a heartbeat in the last {window}"
+        if state.workers
+        else f"no worker sent a heartbeat in the last {window} (expected only if no replica is running)"
+    )
+    detail = f"{workers}; {state.waiting} job(s) waiting"
+    if not state.failed:
+        return ok(name, f"{detail}; none failed in the last 24 h")
+    tasks = ", ".join(f"{task} ({count})" for task, count in state.failed)
+    return CheckResult(
+        name,
+        Status.WARN,
+        f"{detail}; {sum(n for _, n in state.failed)} failed in the last 24 h: {tasks}",
+        f"find why {', '.join(task for task, _ in state.failed)} failed in the log of the replica that "
+        'ran them; docs/operations.md, "Inspecting jobs", lists failed jobs and their arguments',
+    )
+
+
+def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: float) -> _QueueState:
+    from sqlalchemy import text
+
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+    probe = ", ".join(f"to_regclass('{table}') IS NOT NULL" for table in QUEUE_TABLES)
+    found = connection.execute(text(f"SELECT {probe}")).one()
+    missing = [table for table, there in zip(QUEUE_TABLES, found, strict=True) if not there]
+    if missing:
+        return _QueueState(missing)
+    return _QueueState(
+        missing=[],
+        workers=int(connection.execute(text(_LIVE_WORKERS), {"s": stalled_after_s}).scalar_one()),
+        waiting=int(connection.execute(text(_WAITING)).scalar_one()),
+        failed=tuple((str(task), int(n)) for task, n in connection.execute(text(_FAILED_RECENTLY))),
     )
 
 
