@@ -175,11 +175,27 @@ def test_job_queue_on_postgres_counts_workers_waiting_and_failed_jobs(postgres_u
 
 @pytest.mark.postgres
 def test_job_queue_tables_missing(postgres_url: str) -> None:
+    import psycopg
     from sqlalchemy.engine import make_url
+
+    from bot.adapters.store import SqlStore
 
     with_password = make_url(postgres_url).set(password="hunter2-" + "p" * 12)  # trust auth ignores it
     url = with_password.render_as_string(hide_password=False)
-    result = check_jobs(Settings(database_url=url), 5)  # a fresh schema, never migrated
+    fresh = check_jobs(Settings(database_url=url), 5)  # a fresh schema, never migrated
+    assert fresh.status is Status.WARN and "not migrated yet" in fresh.detail, fresh
+    assert healthy([fresh])  # as the database check says of an empty database
+
+    # Migrated by Tugboat, yet without the queue's tables: something dropped them.
+    with SqlStore.open(postgres_url):
+        pass
+    libpq = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(
+            "DROP TABLE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, "
+            "procrastinate_workers CASCADE"
+        )
+    result = check_jobs(Settings(database_url=url), 5)
     assert result.status is Status.FAIL, result
     assert "has no procrastinate_jobs and no procrastinate_workers" in result.detail
     assert result.fix.startswith("run tugboat serve once (it migrates) or check database_url")

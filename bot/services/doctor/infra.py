@@ -174,6 +174,7 @@ _FAILED_RECENTLY = (
 @dataclass(frozen=True)
 class _QueueState:
     missing: list[str]
+    migrated: bool = True  # Tugboat's own migrations ran (else the queue's tables are not due yet)
     workers: int = 0
     waiting: int = 0
     failed: tuple[tuple[str, int], ...] = ()
@@ -201,6 +202,10 @@ def check_jobs(settings: Settings, timeout_s: float) -> CheckResult:
     except Exception as exc:
         return fail(
             name, f"cannot read the job queue in {where}: {reason(exc)}", "check TUGBOAT_DATABASE_URL"
+        )
+    if state.missing and not state.migrated:  # as the database check says of an empty database
+        return CheckResult(
+            name, Status.WARN, f"{where} is not migrated yet", "migrations run when `tugboat serve` starts"
         )
     if state.missing:
         return fail(
@@ -236,7 +241,8 @@ def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: floa
     found = connection.execute(text(f"SELECT {probe}")).one()
     missing = [table for table, there in zip(QUEUE_TABLES, found, strict=True) if not there]
     if missing:
-        return _QueueState(missing)
+        migrated = connection.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
+        return _QueueState(missing, migrated=bool(migrated))
     return _QueueState(
         missing=[],
         workers=int(connection.execute(text(_LIVE_WORKERS), {"s": stalled_after_s}).scalar_one()),
