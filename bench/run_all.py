@@ -24,6 +24,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("anomaly detection (NAB subset)", ["bench/nab_score.py"], True),
     ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
     ("capacity forecasts", ["bench/bench_capacity.py"], False),
+    ("job queue latency and throughput", ["bench/bench_jobs.py"], False),
 ]
 
 
