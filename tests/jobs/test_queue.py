@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from procrastinate.testing import InMemoryConnector
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
-from bot.adapters.jobs.queue import ProcrastinateQueue
+from bot.adapters.jobs.queue import REMOVE_OLD, ProcrastinateQueue
 from bot.adapters.store import SqlStore
 from bot.ports.jobs import JobSpec, every
 from bot.settings import Settings
@@ -326,3 +327,27 @@ def test_a_dead_workers_job_gives_way_to_its_waiting_twin(postgres_url: str, sta
     wait_for(
         lambda: sorted(job_statuses(queue, "recover")) == ["failed", "succeeded"], "the stalled job to end"
     )
+
+
+def test_in_memory_finished_jobs_are_dropped_after_minutes(tmp_path: Path, start_queue: StartQueue) -> None:
+    """Each in-memory fetch scans every kept job, so finished ones are kept minutes, not days."""
+    calls = Calls()
+    queue = start_queue(sqlite_url(tmp_path), [JobSpec("echo", run=lambda **args: calls.add(args))])
+    for n in range(3):
+        queue.defer("echo", {"n": n})
+    wait_for(lambda: job_statuses(queue, "echo") == ["succeeded"] * 3, "three jobs to finish")
+    connector = queue.connector
+    assert isinstance(connector, InMemoryConnector) and queue._loop is not None
+
+    async def age_and_clean(minutes: int) -> None:  # on the worker's loop, like every other call
+        for job_id, job in connector.jobs.items():
+            if job["task_name"] == "echo":
+                for event in connector.events[job_id]:
+                    event["at"] -= timedelta(minutes=minutes)
+        await queue.app.tasks[REMOVE_OLD].func(timestamp=0)
+
+    asyncio.run_coroutine_threadsafe(age_and_clean(3), queue._loop).result(WAIT_S)
+    assert job_statuses(queue, "echo") == ["succeeded"] * 3  # three minutes old: kept
+    asyncio.run_coroutine_threadsafe(age_and_clean(5), queue._loop).result(WAIT_S)
+    assert job_statuses(queue, "echo") == []  # eight minutes old: gone, with their events
+    assert all(job_id in connector.jobs for job_id in connector.events)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import procrastinate
 from procrastinate import exceptions as pq_exceptions
@@ -43,6 +43,7 @@ RETRY_STALLED = "jobs.retry_stalled"
 REMOVE_OLD = "jobs.remove_old"
 DEFER_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 30.0
+IN_MEMORY_KEEP_HOURS = 0.1  # six minutes
 
 
 def connector_for(database_url: str) -> Any:
@@ -94,16 +95,24 @@ class ProcrastinateQueue:
             await _requeue_stalled(self.app.job_manager, stalled_after)
 
         async def remove_old(timestamp: int) -> None:
+            # In memory, every fetch scans every kept job (bench/bench_jobs.py): keep minutes. The
+            # in-memory connector reads fractional hours (a timedelta); PostgreSQL gets whole ones.
+            hours = self.settings.jobs_keep_hours if self.shared else cast(int, IN_MEMORY_KEEP_HOURS)
             await self.app.job_manager.delete_old_jobs(
-                nb_hours=self.settings.jobs_keep_hours, include_failed=True, include_cancelled=True
+                nb_hours=hours, include_failed=True, include_cancelled=True
             )
+            if not self.shared:  # the connector keeps a deleted job's events; drop them too
+                events = self.connector.events
+                for job_id in [i for i in events if i not in self.connector.jobs]:
+                    del events[job_id]
 
         sweep = self.app.task(name=RETRY_STALLED)(retry_stalled)
         self.app.periodic(
             cron=every(self.settings.jobs_sweep_s), periodic_id=RETRY_STALLED, queueing_lock=RETRY_STALLED
         )(sweep)
         cleanup = self.app.task(name=REMOVE_OLD)(remove_old)
-        self.app.periodic(cron="17 * * * *", periodic_id=REMOVE_OLD, queueing_lock=REMOVE_OLD)(cleanup)
+        cron = "17 * * * *" if self.shared else "*/5 * * * *"
+        self.app.periodic(cron=cron, periodic_id=REMOVE_OLD, queueing_lock=REMOVE_OLD)(cleanup)
 
     # -- JobQueue ---------------------------------------------------------------------------------
     def defer(
