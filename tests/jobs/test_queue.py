@@ -67,6 +67,32 @@ def job_statuses(queue: ProcrastinateQueue, task_name: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def dead_worker(conn: psycopg.Connection[Any]) -> int:
+    """A worker row whose last heartbeat is an hour old, as a killed replica leaves it."""
+    row = conn.execute(
+        "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def insert_job(
+    conn: psycopg.Connection[Any],
+    args: dict[str, Any],
+    status: str,
+    *,
+    worker: int | None = None,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+) -> None:
+    """A ``recover`` job written straight into procrastinate's table."""
+    conn.execute(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, worker_id, lock, queueing_lock)"
+        " VALUES ('default', 'recover', %s, %s, %s, %s, %s)",
+        (Jsonb(args), status, worker, lock, queueing_lock),
+    )
+
+
 @pytest.fixture
 def start_queue() -> Iterator[StartQueue]:
     """Start a queue on a migrated database with fast timings; every queue is stopped afterwards."""
@@ -272,20 +298,8 @@ def test_replicas_run_each_scheduled_time_once(postgres_url: str, start_queue: S
 
 @pytest.mark.postgres
 def test_a_job_of_a_dead_worker_runs_again(postgres_url: str, start_queue: StartQueue) -> None:
-    with SqlStore.open(postgres_url):
-        pass
-    with psycopg.connect(libpq(postgres_url)) as conn:
-        dead = conn.execute(
-            "INSERT INTO procrastinate_workers (last_heartbeat)"
-            " VALUES (now() - interval '1 hour') RETURNING id"
-        ).fetchone()
-        assert dead is not None
-        job = conn.execute(
-            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, worker_id)"
-            " VALUES ('default', 'recover', %s, 'doing', %s) RETURNING id",
-            (Jsonb({"n": 7}), dead[0]),
-        ).fetchone()
-        assert job is not None
+    with SqlStore.open(postgres_url), psycopg.connect(libpq(postgres_url)) as conn:
+        insert_job(conn, {"n": 7}, "doing", worker=dead_worker(conn))
 
     calls = Calls()
     queue = start_queue(
@@ -301,22 +315,9 @@ def test_a_job_of_a_dead_worker_runs_again(postgres_url: str, start_queue: Start
 def test_a_dead_workers_job_gives_way_to_its_waiting_twin(postgres_url: str, start_queue: StartQueue) -> None:
     """A restarted replica may queue the same work again (same queueing lock) while the dead
     worker's job still holds the lock: the stalled job must end so that its twin can run."""
-    with SqlStore.open(postgres_url):
-        pass
-    with psycopg.connect(libpq(postgres_url)) as conn:
-        dead = conn.execute(
-            "INSERT INTO procrastinate_workers (last_heartbeat)"
-            " VALUES (now() - interval '1 hour') RETURNING id"
-        ).fetchone()
-        assert dead is not None
-        insert = (
-            "INSERT INTO procrastinate_jobs"
-            " (queue_name, task_name, args, status, worker_id, lock, queueing_lock)"
-            " VALUES ('default', 'recover', %s, %s, %s, 'L', 'Q') RETURNING id"
-        )
-        stalled = conn.execute(insert, (Jsonb({"n": 1}), "doing", dead[0])).fetchone()
-        twin = conn.execute(insert, (Jsonb({"n": 2}), "todo", None)).fetchone()
-        assert stalled is not None and twin is not None
+    with SqlStore.open(postgres_url), psycopg.connect(libpq(postgres_url)) as conn:
+        insert_job(conn, {"n": 1}, "doing", worker=dead_worker(conn), lock="L", queueing_lock="Q")
+        insert_job(conn, {"n": 2}, "todo", lock="L", queueing_lock="Q")
 
     calls = Calls()
     queue = start_queue(

@@ -27,16 +27,15 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bot import wiring
-from bot.adapters.manifests.workspace import ManifestRepo
 from bot.adapters.slack.blocks import ACTION_APPROVE
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
-from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.domain.proposal import Proposal, ProposalState
 from bot.settings import ApprovalPolicy, Settings
 from tests.slack.conftest import alert_payload
 from tests.support import slack_requests
 from tests.support.asgi_server import _free_port
-from tests.support.gitops import GitOpsRemote, git, make_remote
+from tests.support.gitops import GitOpsRemote, git, make_remote, scale_proposal
 from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -284,15 +283,7 @@ def _open_proposal(postgres_url: str, remote: GitOpsRemote, cache: Path) -> Prop
     settings = Settings(
         database_url=postgres_url, repo=str(remote.bare), policy=ApprovalPolicy(approvers=[APPROVER])
     )
-    planned = ManifestRepo(remote.work).plan("checkout", "replicas", 6)
-    proposal = Proposal(
-        action=Action.SCALE,
-        service="checkout",
-        namespace="shop",
-        changes=planned.changes,
-        diff=planned.diff,
-        title="scale checkout to 6",
-    )
+    proposal = scale_proposal(remote.work)
     with SqlStore.open(postgres_url) as store:
         workflow = wiring.workflow(settings, store, wiring.change_host(settings, cache))
         return workflow.open(workflow.submit(proposal, requested_by="UREQUESTER").id)

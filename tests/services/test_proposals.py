@@ -10,17 +10,16 @@ from typing import Any
 import pytest
 
 from bot.adapters.git.changehost import PlainGitChangeHost
-from bot.adapters.manifests.workspace import ManifestRepo
 from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.errors import SourceUnavailable, TugboatError
-from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.jobs import JobArgs
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
-from tests.support.gitops import DEPLOYMENT, GitOpsRemote, make_remote
+from tests.support.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 
@@ -38,18 +37,6 @@ def remote(tmp_path: Path) -> GitOpsRemote:
     return make_remote(tmp_path / "gitops")
 
 
-def _scale_proposal(remote: GitOpsRemote, replicas: int = 6) -> Proposal:
-    planned = ManifestRepo(remote.work).plan("checkout", "replicas", replicas)
-    return Proposal(
-        action=Action.SCALE,
-        service="checkout",
-        namespace="shop",
-        changes=planned.changes,
-        diff=planned.diff,
-        title=f"Scale checkout to {replicas} replicas",
-    )
-
-
 def _workflow(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path, clock: Clock | None = None, **policy: object
 ) -> ProposalWorkflow:
@@ -60,7 +47,7 @@ def _workflow(
 
 
 def _opened(wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL") -> Proposal:
-    proposal = wf.submit(_scale_proposal(remote), requested_by=requested_by)
+    proposal = wf.submit(scale_proposal(remote.work), requested_by=requested_by)
     return wf.open(proposal.id)
 
 

@@ -14,18 +14,16 @@ import numpy as np
 import pytest
 import requests
 
-from bot.adapters.manifests.workspace import ManifestRepo
 from bot.adapters.slack.runtime import Runtime, build_runtime
 from bot.domain.alert import AlertGroup
 from bot.domain.graph import GraphSpec
-from bot.domain.proposal import Action, Proposal
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.domain.series import Series
 from bot.services.investigate import Investigation
 from bot.settings import ApprovalPolicy, Settings
 from tests.support import slack_requests
 from tests.support.asgi_server import serving
-from tests.support.gitops import GitOpsRemote, make_remote
+from tests.support.gitops import GitOpsRemote, make_remote, scale_proposal
 from tests.support.slack_api import SlackApi, running_slack_api
 
 CHANNEL = "CINC"
@@ -37,15 +35,7 @@ def scale_investigation(repo_dir: Path) -> Callable[[AlertGroup, datetime], Inve
     repository (ManifestRepo.plan), so the proposal's diff applies and merges on the remote."""
 
     def investigate(group: AlertGroup, at: datetime) -> Investigation:
-        planned = ManifestRepo(repo_dir).plan("checkout", "replicas", 6)
-        proposal = Proposal(
-            action=Action.SCALE,
-            service="checkout",
-            namespace="shop",
-            changes=planned.changes,
-            diff=planned.diff,
-            title="traffic surge: scale checkout to 6",
-        )
+        proposal = scale_proposal(repo_dir, title="traffic surge: scale checkout to 6")
         report = InvestigationReport(
             alert_name=group.primary.name,
             service="checkout",

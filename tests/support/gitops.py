@@ -6,6 +6,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.adapters.manifests.workspace import ManifestRepo
+from bot.domain.proposal import Action, Proposal
+
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -71,3 +74,17 @@ def make_remote(root: Path, files: dict[str, str] | None = None) -> GitOpsRemote
     git(work, "remote", "add", "origin", str(bare))
     git(work, "push", "-q", "origin", "main")
     return GitOpsRemote(bare, work)
+
+
+def scale_proposal(work: Path, replicas: int = 6, title: str | None = None) -> Proposal:
+    """Scale checkout to ``replicas``, planned for real on the checkout ``work`` of a remote
+    from ``make_remote``, so the diff applies and merges there."""
+    planned = ManifestRepo(work).plan("checkout", "replicas", replicas)
+    return Proposal(
+        action=Action.SCALE,
+        service="checkout",
+        namespace="shop",
+        changes=planned.changes,
+        diff=planned.diff,
+        title=title or f"scale checkout to {replicas}",
+    )

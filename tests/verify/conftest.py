@@ -17,17 +17,16 @@ import pytest
 from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
 from bot.adapters.graphs import render_all
-from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.alert import parse_alert_group
 from bot.domain.approval import Decision
-from bot.domain.proposal import Action, Proposal
+from bot.domain.proposal import Proposal
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.ports.chat import Attachment, ChatMessage
 from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
 from bot.services.verify import PostMergeService
 from bot.settings import ApprovalPolicy, Settings
-from tests.support.gitops import GitOpsRemote, make_remote
+from tests.support.gitops import GitOpsRemote, make_remote, scale_proposal
 from tests.support.promserver import running_prometheus
 
 END = 1_790_000_000  # a fixed past moment: every query is "as of", never the wall clock
@@ -218,18 +217,6 @@ def incident_for(scenario: str, proposal: Proposal) -> IncidentRecord:
     )
 
 
-def scale_proposal(remote: GitOpsRemote, replicas: int = 6) -> Proposal:
-    planned = ManifestRepo(remote.work).plan("checkout", "replicas", replicas)
-    return Proposal(
-        action=Action.SCALE,
-        service="checkout",
-        namespace="shop",
-        changes=planned.changes,
-        diff=planned.diff,
-        title=f"scale checkout to {replicas}",
-    )
-
-
 def workflow_for(
     store: Store, remote: GitOpsRemote, tmp: Path, clock: Clock, settings: Settings
 ) -> ProposalWorkflow:
@@ -254,7 +241,7 @@ def merge_fix(
     chat = RecordingChat()
     service = wiring.post_merge(config, store, chat, workflow, remote.work, render=render_all)
     assert service is not None and workflow.on_merged == service.after_merge
-    proposal = scale_proposal(remote)
+    proposal = scale_proposal(remote.work)
     store.upsert_incident(edit(incident_for(scenario, proposal)))
     opened = workflow.open(workflow.submit(proposal, requested_by="U_ONCALL").id)
     clock.set(MERGED)

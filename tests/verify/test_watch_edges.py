@@ -16,7 +16,7 @@ from bot.domain.audit import AuditKind
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Action
 from bot.ports.store import IncidentRecord
-from tests.support.gitops import make_remote
+from tests.support.gitops import make_remote, scale_proposal
 from tests.support.promserver import free_port
 from tests.verify.conftest import (
     APPROVER,
@@ -24,7 +24,6 @@ from tests.verify.conftest import (
     Clock,
     RecordingChat,
     merge_fix,
-    scale_proposal,
     settings_for,
     workflow_for,
 )
@@ -78,7 +77,7 @@ def test_a_merge_outside_an_incident_thread_is_not_watched(
     chat = RecordingChat()
     service = wiring.post_merge(config, store, chat, workflow, remote.work)
     assert service is not None
-    opened = workflow.open(workflow.submit(scale_proposal(remote), requested_by="U_ONCALL").id)
+    opened = workflow.open(workflow.submit(scale_proposal(remote.work), requested_by="U_ONCALL").id)
     assert workflow.decide(opened.id, APPROVER, Decision.APPROVE).merged
     assert chat.posts == [] and service.due() == []
     assert (
