@@ -32,6 +32,7 @@ from bot.settings import ApprovalPolicy
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MERGE = "proposal.merge"
+ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,10 @@ class ProposalWorkflow:
         self.on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None = None
 
     def job_specs(self) -> list[JobSpec]:
-        return [JobSpec(MERGE, self.merge_job, retries=6, retry_on=(SourceUnavailable,))]
+        return [
+            JobSpec(MERGE, self.merge_job, retries=6, retry_on=(SourceUnavailable,)),
+            JobSpec(ON_HOST, self.on_host_job, retries=6, retry_on=(SourceUnavailable,)),
+        ]
 
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
@@ -140,8 +144,8 @@ class ProposalWorkflow:
             return Outcome(proposal, f"already {proposal.state.value}; nothing to do", accepted=False)
         if is_expired(proposal, now):
             if self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.EXPIRED):
-                self.host.close(proposal, "expired")
                 self._audit(AuditKind.EXPIRED, proposal, "tugboat", {})
+                self._on_host(proposal, close="expired")
             return Outcome(
                 self._get(proposal_id), "this proposal has expired; ask for a fresh one", accepted=False
             )
@@ -167,8 +171,8 @@ class ProposalWorkflow:
             )
         )
         self._audit(AuditKind.REJECTED, proposal, user_id, {"reason": reason})
-        self.host.comment(proposal, f"Rejected in Slack by <@{user_id}>: {reason or 'no reason given'}")
-        self.host.close(proposal, f"rejected by {user_id}")
+        comment = f"Rejected in Slack by <@{user_id}>: {reason or 'no reason given'}"
+        self._on_host(proposal, comment=comment, close=f"rejected by {user_id}")
         return Outcome(self._get(proposal.id), f"rejected by <@{user_id}>")
 
     def _approve(self, proposal: Proposal, user_id: str, now: datetime, context: dict[str, Any]) -> Outcome:
@@ -196,7 +200,7 @@ class ProposalWorkflow:
         if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.APPROVED):
             latest = self._get(proposal.id)
             return Outcome(latest, f"already {latest.state.value}; nothing to do", accepted=False)
-        self.host.comment(proposal, "Approved in Slack by " + ", ".join(f"<@{u}>" for u in sorted(have)))
+        self._on_host(proposal, comment="Approved in Slack by " + ", ".join(f"<@{u}>" for u in sorted(have)))
         if self.jobs is None:
             return self.merge(proposal.id)
         self._queue_merge(proposal.id, context)
@@ -223,6 +227,24 @@ class ProposalWorkflow:
         already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
         if self.on_merge_result is not None and not already_merged:
             self.on_merge_result(outcome, context or {})
+
+    def _on_host(self, proposal: Proposal, comment: str | None = None, close: str | None = None) -> None:
+        """Tell the change host about a decision: queued when there is a queue, so an unreachable
+        host is retried; the decision itself is already recorded. Same lock as the merge, so
+        "approved by" is commented before the merge runs."""
+        if self.jobs is None:
+            self.on_host_job(proposal.id, comment, close)
+            return
+        args = {"proposal_id": proposal.id, "comment": comment, "close": close}
+        self.jobs.defer(ON_HOST, args, lock=f"proposal:{proposal.id}")
+
+    def on_host_job(self, proposal_id: str, comment: str | None = None, close: str | None = None) -> None:
+        """The ``proposal.on_host`` job (a retry after a comment went through comments again)."""
+        proposal = self._get(proposal_id)
+        if comment:
+            self.host.comment(proposal, comment)
+        if close:
+            self.host.close(proposal, close)
 
     def _fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
         self._audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": reason})
@@ -309,9 +331,9 @@ class ProposalWorkflow:
             if is_expired(proposal, now) and self.store.transition(
                 proposal.id, [ProposalState.OPEN, ProposalState.DRAFT], ProposalState.EXPIRED
             ):
-                if proposal.branch:
-                    self.host.close(proposal, "expired")
                 self._audit(AuditKind.EXPIRED, proposal, "tugboat", {})
+                if proposal.branch:
+                    self._on_host(proposal, close="expired")
                 expired.append(proposal.id)
         return expired
 

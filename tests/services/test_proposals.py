@@ -17,7 +17,7 @@ from bot.domain.errors import SourceUnavailable, TugboatError
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.jobs import JobArgs
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
-from bot.services.proposals import MERGE, Outcome, ProposalWorkflow
+from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
 from tests.support.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
 
@@ -249,14 +249,20 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     assert _state(store, fresh.id) is ProposalState.OPEN
     assert _state(store, approved.id) is ProposalState.APPROVED  # queued, not merged here
     assert [e.kind for e in store.audit_trail(stale.id)][-1] == "proposal.expired"
-    assert wf.host.head(stale) is None  # the expired branch is deleted
-    assert jobs.calls == [
-        (
-            MERGE,
-            {"proposal_id": approved.id, "context": {}},
-            {"lock": f"proposal:{approved.id}", "queueing_lock": f"merge:{approved.id}", "delay_s": 0.0},
-        )
-    ]
+    close = (
+        ON_HOST,
+        {"proposal_id": stale.id, "comment": None, "close": "expired"},
+        {"lock": f"proposal:{stale.id}", "queueing_lock": None, "delay_s": 0.0},
+    )
+    merge = (
+        MERGE,
+        {"proposal_id": approved.id, "context": {}},
+        {"lock": f"proposal:{approved.id}", "queueing_lock": f"merge:{approved.id}", "delay_s": 0.0},
+    )
+    assert jobs.calls == [close, merge]
+    assert wf.host.head(stale) == stale.head_sha  # the branch goes when the queued job runs
+    wf.on_host_job(**close[1])  # type: ignore[arg-type]
+    assert wf.host.head(stale) is None
     assert "replicas: 3" in remote.show(PATH)
     assert store.is_claimed("slack-event:Ev1")  # claimed just now: kept
 
@@ -265,7 +271,7 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     assert not store.is_claimed("slack-event:Ev1")
     assert store.claim_once("slack-event:Ev1")  # forgotten, so claimable again
     assert [e.kind for e in store.audit_trail(stale.id)].count("proposal.expired") == 1
-    assert len(jobs.calls) == 2 and jobs.calls[1] == jobs.calls[0]  # still approved: queued again
+    assert jobs.calls[2:] == [merge]  # still approved: queued again; expired only once
     assert verify_trail(store.audit_trail()) == []
 
 
@@ -359,3 +365,37 @@ def test_the_merge_job_fails_the_proposal_on_any_other_error(
     assert [o.message for o in results] == ["merge refused: the token may not push to main"]
     refused = [e for e in store.audit_trail(proposal.id) if e.kind == "proposal.merge_refused"]
     assert [e.data["reason"] for e in refused] == ["the token may not push to main"]
+
+
+def test_with_a_queue_the_host_hears_of_decisions_through_jobs_in_order(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    """The decision is recorded at once; the comment and the close wait for a reachable host, and
+    "approved by" is queued before the merge, under the same lock, so it runs first."""
+    wf = _workflow(store, remote, tmp_path)
+    jobs = Deferred()
+    wf.jobs = jobs
+    approved = _approved(wf, remote)
+    assert [(name, extra["lock"]) for name, _, extra in jobs.calls] == [
+        (ON_HOST, f"proposal:{approved.id}"),
+        (MERGE, f"proposal:{approved.id}"),
+    ]
+    assert jobs.calls[0][1] == {
+        "proposal_id": approved.id,
+        "comment": "Approved in Slack by <@U_ALICE>",
+        "close": None,
+    }
+
+    rejected = _opened(wf, remote)
+    outcome = wf.decide(rejected.id, "U_BOB", Decision.REJECT, "too many replicas")
+    assert outcome.accepted and _state(store, rejected.id) is ProposalState.REJECTED
+    assert wf.host.head(rejected) == rejected.head_sha  # not closed yet: that is the job's
+    name, args, _ = jobs.calls[-1]
+    assert name == ON_HOST and args == {
+        "proposal_id": rejected.id,
+        "comment": "Rejected in Slack by <@U_BOB>: too many replicas",
+        "close": "rejected by U_BOB",
+    }
+    assert args is not None
+    wf.on_host_job(**args)
+    assert wf.host.head(rejected) is None
