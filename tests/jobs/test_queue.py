@@ -352,3 +352,9 @@ def test_in_memory_finished_jobs_are_dropped_after_minutes(tmp_path: Path, start
     asyncio.run_coroutine_threadsafe(age_and_clean(5), queue._loop).result(WAIT_S)
     assert job_statuses(queue, "echo") == []  # eight minutes old: gone, with their events
     assert all(job_id in connector.jobs for job_id in connector.events)
+
+
+def test_an_unknown_job_is_named_in_the_error(tmp_path: Path, start_queue: StartQueue) -> None:
+    queue = start_queue(sqlite_url(tmp_path), [JobSpec("echo", run=print)])
+    with pytest.raises(ValueError, match=r"no job named 'ehco' is registered.*echo"):
+        queue.defer("ehco", {})

@@ -128,7 +128,8 @@ class ProcrastinateQueue:
         if loop is None or not self._ready.is_set():
             raise RuntimeError("the job queue is not running: call start() first")
         if name not in self.app.tasks:  # a programming error, named rather than a bare KeyError
-            raise ValueError(f"no job named {name!r} is registered (known: {', '.join(sorted(self.app.tasks))})")
+            known = ", ".join(sorted(self.app.tasks))
+            raise ValueError(f"no job named {name!r} is registered (known: {known})")
         options: dict[str, Any] = {"lock": lock, "queueing_lock": queueing_lock}
         if delay_s > 0:
             options["schedule_in"] = {"seconds": delay_s}
