@@ -21,12 +21,12 @@ from bot.ports.logs import LogSource
 from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
 from bot.services.investigate import Investigator
-from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.services.capacity_schedule import CapacityJob
+    from bot.services.proposals import ProposalWorkflow
     from bot.services.verify import PostMergeService
 
 
@@ -121,6 +121,7 @@ def job_queue(settings: Settings) -> ProcrastinateQueue:
 
 def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWorkflow:
     from bot.adapters.kubeschema import KubernetesSchema
+    from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 
     checkout = Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None
     if checkout is not None and (checkout / "HEAD").is_file() and (checkout / "objects").is_dir():

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from bot.cli.investigate_cmd import build_investigator, parse_at, read_alert
-from bot.domain.report import InvestigationReport
-from bot.settings import load_settings
 
-if TYPE_CHECKING:  # the assistant pulls in langchain; load it only when `ask` runs
+if TYPE_CHECKING:  # the assistant pulls in langchain, the report pydantic: load them only when `ask` runs
     from bot.assistant.service import Answer
+    from bot.domain.report import InvestigationReport
 
 
 def ask(
@@ -35,6 +34,7 @@ def ask(
     from bot.assistant.service import Assistant
     from bot.assistant.tools import ToolContext
     from bot.security.redact import redact_data
+    from bot.settings import load_settings
 
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
     overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": str(repo) if repo else None}

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from bot.domain.audit import AuditEvent, verify_trail
 from bot.domain.errors import InvalidInput
-from bot.settings import load_settings
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from bot.adapters.store import SqlStore
+    from bot.domain.audit import AuditEvent
 
 app = typer.Typer(help="Read, verify and export the audit trail.", no_args_is_help=True)
 
@@ -30,6 +28,7 @@ def open_store(database_url: str | None) -> SqlStore:
     # Imported here so that other commands do not pay for SQLAlchemy and Alembic at start-up.
     from bot.adapters.store import SqlStore
     from bot.adapters.store.engine import parse_url
+    from bot.settings import load_settings
 
     url = load_settings(database_url=database_url).database_url
     parsed = parse_url(url)
@@ -50,6 +49,8 @@ def _summary(data: dict[str, object]) -> str:
 
 def audit_table(events: Sequence[AuditEvent]) -> Table:
     """The trail as a rich table (also used by the demo)."""
+    from rich.table import Table  # imported here: start-up time of every other command
+
     table = Table("seq", "at (UTC)", "kind", "actor", "proposal", "data", "hash", box=None)
     for e in events:
         table.add_row(
@@ -79,6 +80,8 @@ def show(
     if not events:
         typer.echo("no audit events" + (f" for proposal {proposal}" if proposal else ""))
         return
+    from rich.console import Console  # imported here: start-up time of every other command
+
     Console(width=200).print(audit_table(events))
 
 
@@ -90,6 +93,8 @@ def verify(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_URL_HELP),
 ) -> None:
     """Recompute every hash and link of the chain; exit 1 if anything was edited, removed or moved."""
+    from bot.domain.audit import verify_trail  # imported here: start-up time of every other command
+
     head: tuple[int, str] | None = None
     if file is not None:
         events = read_export(file)
@@ -126,6 +131,10 @@ def export(
 
 def read_export(path: Path) -> list[AuditEvent]:
     """Events from a JSON-lines export, with the line of any that cannot be read."""
+    from pydantic import ValidationError
+
+    from bot.domain.audit import AuditEvent
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

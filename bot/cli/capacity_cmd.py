@@ -6,14 +6,17 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.investigate_cmd import parse_at
 from bot.domain.errors import InvalidInput
-from bot.ports.metrics import MetricsSource
-from bot.services.proposals import ProposalWorkflow
-from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the proposal workflow and settings load when a command runs, not at start-up
+    from bot.ports.metrics import MetricsSource
+    from bot.services.proposals import ProposalWorkflow
+    from bot.settings import Settings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(m|h|d|w)$")
 _HOURS = {"m": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
@@ -29,6 +32,7 @@ def parse_hours(text: str, option: str) -> float:
 
 def _inputs(prometheus_url: str | None, repo: Path) -> tuple[Settings, MetricsSource, Path]:
     from bot import wiring
+    from bot.settings import load_settings  # imported here: start-up time of every other command
 
     settings = load_settings(prometheus_url=prometheus_url)
     if not repo.is_dir():

@@ -6,8 +6,6 @@ import json
 
 import typer
 
-from bot.settings import load_settings
-
 app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 
 
@@ -16,6 +14,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
 ) -> None:
     """Print the effective configuration (environment + tugboat.yaml + defaults), secrets masked."""
+    from bot.settings import load_settings  # imported here: start-up time of every other command
+
     data = load_settings().masked()
     if as_json:
         typer.echo(json.dumps(data, indent=2))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 
 def demo(
@@ -18,6 +17,8 @@ def demo(
 
     Needs no Slack, GitHub or LLM credentials and no Prometheus: the demo replays Prometheus
     answers that the project's tests recorded against a real Prometheus."""
+    from rich.console import Console
+
     from bot.demo.runner import run_demo
 
     result = run_demo(Console(), yes=yes, workdir=workdir)

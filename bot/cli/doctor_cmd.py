@@ -7,7 +7,6 @@ import json
 import typer
 
 from bot.services.doctor import DEFAULT_TIMEOUT_S, CheckResult, Status, healthy, run_checks
-from bot.settings import load_settings
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIPPED: "dim"}
 
@@ -22,6 +21,8 @@ def doctor(
 
     Unconfigured components are shown as "not configured". Exit code 1 when a configured one fails.
     """
+    from bot.settings import load_settings  # imported here: start-up time of every other command
+
     results = run_checks(load_settings(), timeout)
     if as_json:
         typer.echo(

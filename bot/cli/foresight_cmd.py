@@ -6,11 +6,9 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from bot.domain.errors import InvalidInput
-from bot.foresight.table import numbers, read_columns, unix_seconds
 
 
 def anomaly_scores(
@@ -21,7 +19,10 @@ def anomaly_scores(
     """Score each row of a metric for anomaly (0..1), using only the rows up to it.
 
     Prints CSV timestamp,value,anomaly_score on stdout, one row per input row."""
+    import numpy as np  # imported here: start-up time of every other command
+
     from bot.foresight.anomaly import score_series
+    from bot.foresight.table import numbers, read_columns, unix_seconds
 
     rows = read_columns(input_path, ("timestamp", "value"))
     values = numbers(rows, "value")
@@ -46,7 +47,10 @@ def forecast(
     """Forecast every series in a file, with a prediction interval.
 
     Prints CSV series,step,forecast,lower,upper on stdout."""
+    import numpy as np  # imported here: start-up time of every other command
+
     from bot.foresight.forecast import forecast_many
+    from bot.foresight.table import numbers, read_columns, unix_seconds
 
     if horizon <= 0:
         raise InvalidInput(f"--horizon must be a positive number of steps, got {horizon}")

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
-from bot.domain.graph import GraphSpec
-from bot.domain.report import InvestigationReport
-from bot.settings import Settings, load_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic and numpy load when a command runs, not at start-up of every command
+    from bot.domain.alert import AlertGroup
+    from bot.domain.graph import GraphSpec
+    from bot.domain.report import InvestigationReport
     from bot.services.investigate import Investigator
+    from bot.settings import Settings
 
 
 def parse_at(text: str | None) -> datetime:
@@ -39,6 +39,8 @@ def parse_at(text: str | None) -> datetime:
 
 
 def read_alert(path: Path) -> AlertGroup:
+    from bot.domain.alert import parse_alert_group  # imported here: start-up time of every other command
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -60,6 +62,8 @@ def investigate(
     graphs_dir: Path | None = typer.Option(None, "--graphs", help="Write PNG graphs of the evidence here."),
 ) -> None:
     """Find the most likely root cause of an alert, with evidence, and propose a fix."""
+    from bot.settings import load_settings  # imported here: start-up time of every other command
+
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
     group = read_alert(alert)
     when = parse_at(at)

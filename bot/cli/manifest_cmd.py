@@ -9,12 +9,10 @@ from typing import Any
 
 import typer
 
-from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse, select_document, unified_diff
-from bot.adapters.manifests.quantity import parse_cpu, parse_memory
-from bot.adapters.manifests.resources import FIELDS, canonical_field, edit_field
-from bot.adapters.manifests.tree import locate, parse_path, resolve_plain
-from bot.adapters.manifests.workspace import ManifestRepo
+from bot.adapters.manifests.fields import FIELDS
 from bot.domain.errors import InvalidInput
+
+# The editor and its YAML parsers are imported inside the commands: start-up time of every other command.
 
 app = typer.Typer(
     help="Edit GitOps manifests: change one value, keep every other byte.", no_args_is_help=True
@@ -24,6 +22,9 @@ app = typer.Typer(
 def _typed_for_new_key(text: str, path: str, raw: str, document: str | None, where: str) -> Any:
     """A value for a key that does not exist yet is read as YAML (3 is a number); an existing
     value keeps its own type and style, so the text is passed on as given."""
+    from bot.adapters.manifests.editor import parse, select_document
+    from bot.adapters.manifests.tree import locate, parse_path, resolve_plain
+
     parsed = parse(text, where)
     segments = parse_path(path)
     index = select_document(parsed, document, segments, where)
@@ -46,6 +47,9 @@ def set_value(
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff and leave the file alone."),
 ) -> None:
     """Set one value in FILE, changing only that value's text."""
+    from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, unified_diff
+    from bot.adapters.manifests.resources import edit_field
+
     if (path is None) == (resource is None and field is None):
         raise InvalidInput("give either --resource KIND/NAME with --field, or --path")
     if path is None and (resource is None or field is None):
@@ -74,6 +78,9 @@ def set_value(
 
 def _units(field: str, raw: str) -> Any:
     """A command-line value in the field's units: 3, 750m or 0.75 (cores), 1Gi or bytes, an image."""
+    from bot.adapters.manifests.quantity import parse_cpu, parse_memory
+    from bot.adapters.manifests.resources import canonical_field
+
     name = canonical_field(field)
     if name == "image":
         return raw
@@ -95,6 +102,8 @@ def effective(
     container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
 ) -> None:
     """Show which file and path decide a workload's value (overlay, HPA, Helm values or the manifest)."""
+    from bot.adapters.manifests.workspace import ManifestRepo
+
     found = ManifestRepo(repo).effective(workload, field, container)
     typer.echo(json.dumps(asdict(found), indent=2))
 
@@ -111,6 +120,8 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the changes and notes as JSON too."),
 ) -> None:
     """Print the minimal diff that sets a workload's value where it takes effect."""
+    from bot.adapters.manifests.workspace import ManifestRepo
+
     manifests = ManifestRepo(repo)
     planned = manifests.plan(workload, field, _units(field, value), container)
     if as_json:

@@ -7,10 +7,14 @@ both modes, since Alertmanager, health checks and Prometheus need it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from bot.domain.errors import InvalidInput
-from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic loads when the server starts, not at start-up of every command
+    from bot.settings import Settings
 
 
 def choose_transport(settings: Settings, force_http: bool) -> str:
@@ -48,6 +52,7 @@ def serve(
 
     from bot.adapters.slack.runtime import build_runtime, settle_heap
     from bot.observability.logging import configure_logging
+    from bot.settings import load_settings
 
     settings = load_settings(http_port=port, http_host=host)
     configure_logging(settings)  # JSON lines (or text), secrets redacted, for every library

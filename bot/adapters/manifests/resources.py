@@ -9,22 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.adapters.manifests.editor import Edit, Parsed, edit_path, parse
+from bot.adapters.manifests.fields import FIELDS
 from bot.adapters.manifests.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 from bot.adapters.manifests.tree import Segment, format_path
 from bot.domain.errors import InvalidInput
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Rollout")
 HPA_KIND = "HorizontalPodAutoscaler"
-FIELDS = (
-    "replicas",
-    "cpu-request",
-    "cpu-limit",
-    "memory-request",
-    "memory-limit",
-    "image",
-    "hpa-min-replicas",
-    "hpa-max-replicas",
-)
 # bot.domain.proposal.Field_ values -> the names used here and on the command line
 _ALIASES = {
     "cpu": "cpu-limit",

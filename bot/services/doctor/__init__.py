@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
 
 from bot.services.doctor.base import Check, CheckResult, Status, fail, reason
 from bot.services.doctor.hosted import check_github, check_slack
@@ -25,7 +26,9 @@ from bot.services.doctor.infra import (
     check_loki,
     check_prometheus,
 )
-from bot.settings import Settings
+
+if TYPE_CHECKING:  # the CLI imports this package at start-up; pydantic loads when a check runs
+    from bot.settings import Settings
 
 DEFAULT_TIMEOUT_S = 5.0
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.security.redact import redact
-from bot.settings import Settings
+
+if TYPE_CHECKING:  # the CLI imports this package at start-up; pydantic loads when a check runs
+    from bot.settings import Settings
 
 
 class Status(StrEnum):
@@ -30,7 +32,7 @@ class CheckResult:
         return {**asdict(self), "status": str(self.status)}
 
 
-Check = Callable[[Settings, float], CheckResult]
+Check = Callable[["Settings", float], CheckResult]
 
 
 def ok(name: str, detail: str) -> CheckResult:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, reason, secret, skipped
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 # Bot token scopes slack-app-manifest.yaml asks for and Tugboat needs in every workspace
 # (groups:history, for private incident channels, is optional).

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import requests
-
 from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, reason, secret, skipped
-from bot.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from bot.settings import Settings
 
 # -- Prometheus, Loki, LLM ----------------------------------------------------------------------
 
@@ -23,6 +22,8 @@ def check_prometheus(settings: Settings, timeout_s: float) -> CheckResult:
     name = "Prometheus"
     if not settings.prometheus_url:
         return skipped(name, "set TUGBOAT_PROMETHEUS_URL (e.g. http://prometheus.monitoring:9090)")
+    import requests  # imported here: start-up time of every command (the CLI imports the doctor)
+
     base = settings.prometheus_url.rstrip("/")
     fix = "check TUGBOAT_PROMETHEUS_URL, TUGBOAT_PROMETHEUS_HEADERS and the network policy"
     try:
@@ -52,6 +53,8 @@ def check_loki(settings: Settings, timeout_s: float) -> CheckResult:
     name = "Loki"
     if not settings.loki_url:
         return skipped(name, "optional: set TUGBOAT_LOKI_URL for log evidence")
+    import requests  # imported here: start-up time of every command
+
     base = settings.loki_url.rstrip("/")
     try:
         ready = requests.get(f"{base}/ready", timeout=timeout_s)
