@@ -150,8 +150,19 @@ def post_merge(
     gitops = GitOpsStatus(metrics, settings)
     watcher = RecoveryWatcher(metrics, settings, clock=workflow.clock, gitops=gitops)
     history = git_history(repo)
+    from bot.adapters.slack.layout import BlockKitLayout
+
     service = PostMergeService(
-        store, chat, workflow, watcher, history, settings, clock=workflow.clock, render=render, gitops=gitops
+        store,
+        chat,
+        workflow,
+        watcher,
+        history,
+        settings,
+        layout=BlockKitLayout(),
+        clock=workflow.clock,
+        render=render,
+        gitops=gitops,
     )
     workflow.on_merged = service.after_merge
     return service

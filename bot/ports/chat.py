@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.domain.alert import AlertGroup
+    from bot.domain.proposal import Proposal
+    from bot.domain.report import InvestigationReport
 
 Block = dict[str, Any]
 
@@ -59,3 +64,28 @@ class ChatNotifier(Protocol):
         ...
 
     def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None: ...
+
+
+class MessageLayout(Protocol):
+    """How use cases' messages look in the chat tool (Block Kit for Slack): the use cases say
+    what to show, the adapter how."""
+
+    long_diff: int  # a diff longer than this is shown cut, and attached whole
+
+    def section(self, markdown: str) -> Block: ...
+
+    def context(self, *items: str) -> Block: ...
+
+    def incident_parent(self, group: AlertGroup, resolved_after: str | None = None) -> list[Block]: ...
+
+    def alert_update(self, group: AlertGroup, new: int, total: int) -> list[Block]: ...
+
+    def refired_reply(self, group: AlertGroup) -> list[Block]: ...
+
+    def resolved_reply(self, duration: str) -> list[Block]: ...
+
+    def investigation(self, report: InvestigationReport) -> list[Block]: ...
+
+    def proposal(
+        self, proposal: Proposal, *, with_buttons: bool, draft_button: bool = False
+    ) -> list[Block]: ...

@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.slack import blocks
 from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
 from bot.observability.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
-from bot.ports.chat import Attachment, ChatNotifier
+from bot.ports.chat import Attachment, ChatNotifier, MessageLayout
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import IncidentRecord, Store
 from bot.services import trail
@@ -55,6 +54,7 @@ class IncidentService:
         settings: Settings,
         jobs: JobQueue,
         *,
+        layout: MessageLayout,
         workflow: ProposalWorkflow | None = None,
         render: RenderFn | None = None,
         update_interval_s: float = 5.0,
@@ -62,6 +62,7 @@ class IncidentService:
     ) -> None:
         self.store, self.chat, self.investigate_fn = store, chat, investigate
         self.settings, self.jobs, self.workflow, self.render = settings, jobs, workflow, render
+        self.layout = layout
         self.update_interval_s = update_interval_s
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=COALESCING_THREADS, thread_name_prefix="tugboat-coalesce")
@@ -232,7 +233,7 @@ class IncidentService:
         assert thread is not None
         if not new_thread and pending.refired:
             self.chat.post_message(
-                channel, f"Firing again: {group.title}", blocks.refired_reply(group), thread
+                channel, f"Firing again: {group.title}", self.layout.refired_reply(group), thread
             )
         elif group.status == "firing":
             # A new parent shows only the latest payload's alerts; alerts that arrived while it
@@ -244,7 +245,7 @@ class IncidentService:
                 self.chat.post_message(
                     channel,
                     f"{more} more alert(s) in {group.title}",
-                    blocks.alert_update(group, more, total),
+                    self.layout.alert_update(group, more, total),
                     thread,
                 )
         if record.status == "resolved" and (pending.resolved or new_thread):
@@ -265,9 +266,9 @@ class IncidentService:
     ) -> IncidentRecord | None:
         """Post the parent message. Deliveries of a group hold the job lock ``incident:<key>``,
         so no other replica is posting it meanwhile; a failed post raises and the job is retried."""
-        parent = blocks.incident_parent(group)
+        parent = self.layout.incident_parent(group)
         if requested_by:
-            parent.append(blocks.context(f"requested by <@{requested_by}>"))
+            parent.append(self.layout.context(f"requested by <@{requested_by}>"))
         ts = self.chat.post_message(channel, f"{group.title} ({group.status})", parent)
         with self._group_lock(key):
             record = self.store.get_incident(key)
@@ -284,9 +285,11 @@ class IncidentService:
             channel,
             thread,
             f"Resolved: {group.title}",
-            blocks.incident_parent(group, resolved_after=duration),
+            self.layout.incident_parent(group, resolved_after=duration),
         )
-        self.chat.post_message(channel, f"Resolved after {duration}", blocks.resolved_reply(duration), thread)
+        self.chat.post_message(
+            channel, f"Resolved after {duration}", self.layout.resolved_reply(duration), thread
+        )
 
     # -- investigation --------------------------------------------------------------------
     def investigate(self, key: str, channel: str, thread: str, started: str | None) -> None:
@@ -323,7 +326,7 @@ class IncidentService:
                 record = self.store.get_incident(key)
                 if record is not None:
                     self.store.upsert_incident(record.model_copy(update={"report": report}))
-            self.chat.post_message(channel, report.summary, blocks.investigation(report), thread)
+            self.chat.post_message(channel, report.summary, self.layout.investigation(report), thread)
             if paths:
                 self.chat.upload_files(
                     channel,
@@ -353,12 +356,12 @@ class IncidentService:
             except TugboatError as exc:
                 self.chat.post_message(channel, f"Could not open the change: {exc}", thread_ts=thread)
         body = (
-            blocks.proposal_blocks(opened, with_buttons=True)
+            self.layout.proposal(opened, with_buttons=True)
             if opened
-            else blocks.proposal_blocks(proposal, with_buttons=False, draft_button=self.workflow is not None)
+            else self.layout.proposal(proposal, with_buttons=False, draft_button=self.workflow is not None)
         )
         self.chat.post_message(channel, f"Proposed change: {proposal.title}", body, thread)
-        if len(proposal.diff) > blocks.MAX_SECTION - 8:  # the message shows it cut; attach it whole
+        if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
             diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
             self.chat.upload_files(channel, thread, [diff], "The full diff")
 

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.gitops_status import GitOpsStatus
-from bot.adapters.slack import blocks
 from bot.domain.alert import now_utc
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Action, Proposal, ProposalState
-from bot.ports.chat import Attachment, ChatNotifier
+from bot.ports.chat import Attachment, ChatNotifier, MessageLayout
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec, every
 from bot.ports.store import IncidentRecord, Store
@@ -65,11 +64,13 @@ class PostMergeService:
         history: GitHistory | None,
         settings: Settings,
         *,
+        layout: MessageLayout,
         clock: Callable[[], datetime] = now_utc,
         render: RenderFn | None = None,
         gitops: GitOpsStatus | None = None,
     ) -> None:
         self.store, self.chat, self.workflow, self.watcher = store, notifier, workflow, watcher
+        self.layout = layout
         self.history, self.settings, self.clock = history, settings, clock
         self.render, self.gitops = render, gitops
 
@@ -117,10 +118,10 @@ class PostMergeService:
             f":twisted_rightwards_arrows: Merged `{where}` at `{(merge_sha or 'unknown')[:10]}`; "
             f"watching for recovery for {window} min"
         )
-        lines = [blocks.section(text)]
+        lines = [self.layout.section(text)]
         sync = self._sync_line(incident, merge_sha)
         if sync:
-            lines.append(blocks.context(sync))
+            lines.append(self.layout.context(sync))
         self.chat.post_message(watch.channel, text, lines, watch.thread_ts)
         return watch
 
@@ -218,7 +219,7 @@ class PostMergeService:
     def _post_recovered(self, watch: Watch, verdict: Verdict) -> None:
         minutes = _minutes(self.clock() - watch.merged_at)
         text = f":white_check_mark: Recovered {minutes} after the merge: {verdict.observation}"
-        body = [blocks.section(text), *([blocks.context(verdict.sync)] if verdict.sync else [])]
+        body = [self.layout.section(text), *([self.layout.context(verdict.sync)] if verdict.sync else [])]
         self.chat.post_message(watch.channel, text, body, watch.thread_ts)
         if verdict.graph is None or self.render is None:
             return
@@ -233,7 +234,7 @@ class PostMergeService:
             f":x: Not recovered {self.settings.verify_window_minutes} min after the merge: "
             f"{verdict.observation}"
         )
-        body = [blocks.section(text), *([blocks.context(verdict.sync)] if verdict.sync else [])]
+        body = [self.layout.section(text), *([self.layout.context(verdict.sync)] if verdict.sync else [])]
         self.chat.post_message(watch.channel, text, body, watch.thread_ts)
         if not verdict.details.get("signals"):  # no evidence either way: a revert is not indicated
             note = "Nothing could be checked, so no revert is proposed (`/tugboat rollback` proposes one)."
@@ -249,10 +250,10 @@ class PostMergeService:
         self.chat.post_message(
             watch.channel,
             f"Proposed change: {revert.title}",
-            blocks.proposal_blocks(revert, with_buttons=True),
+            self.layout.proposal(revert, with_buttons=True),
             watch.thread_ts,
         )
-        if len(revert.diff) > blocks.MAX_SECTION - 8:
+        if len(revert.diff) > self.layout.long_diff:
             diff = Attachment(f"proposal-{revert.id}.diff", content=revert.diff)
             self.chat.upload_files(watch.channel, watch.thread_ts, [diff], "The full diff")
         return {"revert_proposal": revert.id}

@@ -21,6 +21,7 @@ from bot.adapters.http.server import create_app
 from bot.adapters.jobs.queue import ProcrastinateQueue
 from bot.adapters.slack.app import build_app, web_client
 from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.layout import BlockKitLayout
 from bot.adapters.slack.listeners.actions import report_merge
 from bot.adapters.slack.notifier import SlackNotifier, UserGroups
 from bot.domain.alert import AlertGroup, now_utc
@@ -126,6 +127,7 @@ def build_runtime(
         investigate,
         settings,
         jobs,
+        layout=BlockKitLayout(),
         workflow=workflow,
         render=_renderer(),
         update_interval_s=settings.slack_update_interval_s,
