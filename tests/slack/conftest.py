@@ -3,6 +3,7 @@ Slack Web API on loopback. Requests are signed like Slack signs them."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import requests
 
+from bot.adapters.slack import blocks
 from bot.adapters.slack.runtime import Runtime, build_runtime
 from bot.domain.alert import AlertGroup
 from bot.domain.graph import GraphSpec
@@ -80,6 +82,28 @@ class Harness:
 
     def slack(self, made: tuple[bytes, dict[str, str]], **kwargs: Any) -> requests.Response:
         return self.post("/slack/events", *made, **kwargs)
+
+    def click(
+        self, action_id: str, proposal_id: str, *, user: str, ts: str, thread: str | None = None
+    ) -> requests.Response:
+        """A button of the proposal message ``ts`` in ``CHANNEL``, clicked by ``user``."""
+        return self.slack(
+            slack_requests.button(
+                action_id, proposal_id, user=user, channel=CHANNEL, message_ts=ts, thread_ts=thread
+            )
+        )
+
+    def proposal_message(self) -> tuple[str, str, str]:
+        """(proposal id, message ts, thread ts) of the posted proposal with buttons."""
+        for call in self.api.wait_for("chat.postMessage", 3):
+            text = json.dumps(call.args.get("blocks"))
+            if blocks.ACTION_APPROVE in text or blocks.ACTION_DRAFT in text:
+                actions = [b for b in call.args["blocks"] if b.get("type") == "actions"]
+                value = actions[-1]["elements"][0]["value"]
+                thread = call.args["thread_ts"]
+                ts = next(m["ts"] for m in self.api.replies[thread] if m["text"] == call.args["text"])
+                return value, ts, thread
+        raise AssertionError("no proposal message")
 
     def alert(self, payload: dict[str, Any], token: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -12,21 +12,6 @@ from tests.slack.conftest import APPROVER, CHANNEL, Harness, alert_payload
 from tests.support import slack_requests as sr
 
 
-def _proposal_message(h: Harness) -> tuple[str, str, str | None]:
-    """(proposal id, message ts, thread ts) of the posted proposal with buttons."""
-    for call in h.api.wait_for("chat.postMessage", 3):
-        text = json.dumps(call.args.get("blocks"))
-        if blocks.ACTION_APPROVE in text or blocks.ACTION_DRAFT in text:
-            for block in call.args["blocks"]:
-                if block.get("type") == "actions":
-                    value = block["elements"][0]["value"]
-            ts = next(
-                m["ts"] for m in h.api.replies[call.args["thread_ts"]] if m["text"] == call.args["text"]
-            )
-            return value, ts, call.args["thread_ts"]
-    raise AssertionError("no proposal message")
-
-
 def test_forged_and_stale_signatures_are_refused_and_do_nothing(harness: Harness) -> None:
     body, headers = sr.command("scale checkout 5", user="UASKER")
     forged = {**headers, **sr.sign(body, secret="not-the-secret")}
@@ -42,31 +27,14 @@ def test_forged_and_stale_signatures_are_refused_and_do_nothing(harness: Harness
 
 def test_draft_button_then_approve_by_an_approver_merges_on_the_remote(harness: Harness) -> None:
     harness.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(harness)
-    harness.slack(
-        sr.button(
-            blocks.ACTION_DRAFT, proposal_id, user="UASKER", channel=CHANNEL, message_ts=ts, thread_ts=thread
-        )
-    )
+    proposal_id, ts, thread = harness.proposal_message()
+    harness.click(blocks.ACTION_DRAFT, proposal_id, user="UASKER", ts=ts, thread=thread)
     drafted = harness.api.wait_for("chat.update")[0]
     assert blocks.ACTION_APPROVE in json.dumps(drafted.args["blocks"])
     assert harness.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
-    harness.slack(
-        sr.button(
-            blocks.ACTION_DRAFT, proposal_id, user="UOTHER", channel=CHANNEL, message_ts=ts, thread_ts=thread
-        )
-    )
+    harness.click(blocks.ACTION_DRAFT, proposal_id, user="UOTHER", ts=ts, thread=thread)
     assert "already open" in harness.api.wait_for("chat.postEphemeral")[0].args["text"]
-    harness.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    harness.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     decided = harness.api.wait_for("chat.update", 2)[1]
     text = json.dumps(decided.args["blocks"])
     assert f"Approved by <@{APPROVER}>" in text and blocks.ACTION_APPROVE not in text
@@ -87,43 +55,16 @@ def test_auto_drafted_proposal_non_approver_refused_approver_merges(
 ) -> None:
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
+    proposal_id, ts, thread = h.proposal_message()
     assert h.runtime.deps.store.get_proposal(proposal_id).state is ProposalState.OPEN  # type: ignore[union-attr]
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user="UINTRUDER",
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    h.click(blocks.ACTION_APPROVE, proposal_id, user="UINTRUDER", ts=ts, thread=thread)
     refusal = h.api.wait_for("chat.postEphemeral")[0]
     assert "is not an approver" in refusal.args["text"] and refusal.args["thread_ts"] == thread
     assert "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     h.api.wait_for("chat.update")
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     again = h.api.wait_for("chat.postEphemeral", 2)[1]
     assert "already merged" in again.args["text"]
     trail = [e.kind for e in h.runtime.deps.store.audit_trail(proposal_id)]
@@ -135,12 +76,8 @@ def test_reject_opens_a_modal_and_the_submission_rejects_with_the_reason(
 ) -> None:
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
-    r = h.slack(
-        sr.button(
-            blocks.ACTION_REJECT, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
-        )
-    )
+    proposal_id, ts, thread = h.proposal_message()
+    r = h.click(blocks.ACTION_REJECT, proposal_id, user=APPROVER, ts=ts, thread=thread)
     assert r.status_code == 200
     view = h.api.wait_for("views.open")[0].args["view"]
     assert view["callback_id"] == blocks.CALLBACK_REJECT
@@ -157,24 +94,15 @@ def test_reject_opens_a_modal_and_the_submission_rejects_with_the_reason(
 def test_reject_by_a_non_approver_is_refused_without_a_modal(harness_factory: Callable[..., Harness]) -> None:
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
-    h.slack(
-        sr.button(
-            blocks.ACTION_REJECT,
-            proposal_id,
-            user="UINTRUDER",
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    proposal_id, ts, thread = h.proposal_message()
+    h.click(blocks.ACTION_REJECT, proposal_id, user="UINTRUDER", ts=ts, thread=thread)
     assert "is not an approver" in h.api.wait_for("chat.postEphemeral")[0].args["text"]
     assert h.api.of("views.open") == []
 
 
 def test_mention_in_an_incident_thread_is_answered_once_despite_retries(harness: Harness) -> None:
     harness.alert(alert_payload())
-    _proposal_message(harness)  # the thread is complete: parent, investigation, proposal
+    harness.proposal_message()  # the thread is complete: parent, investigation, proposal
     thread = harness.runtime.deps.store.get_incident(alert_payload()["groupKey"]).thread_ts  # type: ignore[union-attr]
     before = len(harness.api.of("chat.postMessage"))
     mention = sr.app_mention(
@@ -210,31 +138,13 @@ def test_two_approvals_needed_first_is_announced_second_merges(
     policy = ApprovalPolicy(approvers=[APPROVER, "USECOND"], required_approvals=2)
     h = harness_factory(auto_draft=True, policy=policy)
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    proposal_id, ts, thread = h.proposal_message()
+    h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     note = h.api.wait_for(
         "chat.postMessage", thread_ts=thread, text=f"approved by <@{APPROVER}> (1 of 2 approvals)"
     )
     assert note and "replicas: 3" in h.remote.show("apps/checkout/deployment.yaml")
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user="USECOND",
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    h.click(blocks.ACTION_APPROVE, proposal_id, user="USECOND", ts=ts, thread=thread)
     decided = h.api.wait_for("chat.update")[0]
     assert "Approved by <@USECOND>" in json.dumps(decided.args["blocks"])
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
@@ -249,7 +159,7 @@ def test_url_verification_challenge_is_answered(harness: Harness) -> None:
 def test_forged_approve_click_merges_nothing(harness_factory: Callable[..., Harness]) -> None:
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
-    proposal_id, ts, _ = _proposal_message(h)
+    proposal_id, ts, _ = h.proposal_message()
     body, headers = sr.button(
         blocks.ACTION_APPROVE, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts
     )
@@ -267,17 +177,8 @@ def test_member_of_an_approver_group_may_approve(harness_factory: Callable[..., 
     h = harness_factory(auto_draft=True, policy=ApprovalPolicy(approver_groups=["SONCALL"]))
     h.api.group_members["SONCALL"] = ["UGROUPIE"]
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user="UGROUPIE",
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    proposal_id, ts, thread = h.proposal_message()
+    h.click(blocks.ACTION_APPROVE, proposal_id, user="UGROUPIE", ts=ts, thread=thread)
     h.api.wait_for("chat.update")
     assert h.api.of("usergroups.users.list")[0].args["usergroup"] == "SONCALL"
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
@@ -288,18 +189,9 @@ def test_expired_proposal_is_refused_and_its_buttons_go(harness_factory: Callabl
 
     h = harness_factory(auto_draft=True, policy=ApprovalPolicy(approvers=[APPROVER], expiry_hours=0.0003))
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
+    proposal_id, ts, thread = h.proposal_message()
     time.sleep(1.5)  # past the 1.08 s expiry
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     assert "expired" in h.api.wait_for("chat.postEphemeral")[0].args["text"]
     update = h.api.wait_for("chat.update")[0]
     assert update.args["ts"] == ts and blocks.ACTION_APPROVE not in json.dumps(update.args["blocks"])
@@ -312,7 +204,7 @@ def test_double_click_and_replayed_click_merge_exactly_once(harness_factory: Cal
 
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
-    proposal_id, ts, thread = _proposal_message(h)
+    proposal_id, ts, thread = h.proposal_message()
     body, headers = sr.button(
         blocks.ACTION_APPROVE, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
     )

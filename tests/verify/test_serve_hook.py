@@ -9,7 +9,6 @@ import pytest
 
 from bot.adapters.slack import blocks
 from tests.slack.conftest import APPROVER, CHANNEL, Harness, alert_payload, harness_factory
-from tests.support import slack_requests as sr
 
 __all__ = ["harness_factory"]  # the Slack harness fixture, used here as well
 pytestmark = pytest.mark.prometheus
@@ -20,21 +19,8 @@ def test_an_approved_merge_in_slack_is_announced_in_the_thread_and_watched(
 ) -> None:
     h = harness_factory(auto_draft=True, prometheus_url=prom_url, gitops_tool="argocd")
     h.alert(alert_payload())
-    posted = h.api.wait_for("chat.postMessage", 3)
-    proposal_post = next(c for c in posted if blocks.ACTION_APPROVE in str(c.args.get("blocks")))
-    thread = proposal_post.args["thread_ts"]
-    proposal_id = h.runtime.deps.store.list_proposals()[0].id
-    ts = next(m["ts"] for m in h.api.replies[thread] if m["text"] == proposal_post.args["text"])
-    h.slack(
-        sr.button(
-            blocks.ACTION_APPROVE,
-            proposal_id,
-            user=APPROVER,
-            channel=CHANNEL,
-            message_ts=ts,
-            thread_ts=thread,
-        )
-    )
+    proposal_id, ts, thread = h.proposal_message()
+    h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     h.api.wait_for("chat.update")
     merge_sha = h.remote.head()
     [merged] = [c for c in h.api.of("chat.postMessage") if "Merged `" in c.args["text"]]
