@@ -118,12 +118,12 @@ class PostMergeService:
             f":twisted_rightwards_arrows: Merged `{where}` at `{(merge_sha or 'unknown')[:10]}`; "
             f"watching for recovery for {window} min"
         )
-        lines = [self.layout.section(text)]
-        sync = self._sync_line(incident, merge_sha)
-        if sync:
-            lines.append(self.layout.context(sync))
-        self.chat.post_message(watch.channel, text, lines, watch.thread_ts)
+        self._say(watch, text, self._sync_line(incident, merge_sha))
         return watch
+
+    def _say(self, watch: Watch, text: str, footnote: str | None) -> None:
+        body = [self.layout.section(text), *([self.layout.context(footnote)] if footnote else [])]
+        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
 
     def after_merge(self, proposal: Proposal, merge_sha: str | None) -> None:
         """The ``ProposalWorkflow.on_merged`` hook: the proposal's incident is found from its id."""
@@ -219,8 +219,7 @@ class PostMergeService:
     def _post_recovered(self, watch: Watch, verdict: Verdict) -> None:
         minutes = _minutes(self.clock() - watch.merged_at)
         text = f":white_check_mark: Recovered {minutes} after the merge: {verdict.observation}"
-        body = [self.layout.section(text), *([self.layout.context(verdict.sync)] if verdict.sync else [])]
-        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        self._say(watch, text, verdict.sync)
         if verdict.graph is None or self.render is None:
             return
         with tempfile.TemporaryDirectory(prefix="tugboat-verify-") as tmp:
@@ -234,8 +233,7 @@ class PostMergeService:
             f":x: Not recovered {self.settings.verify_window_minutes} min after the merge: "
             f"{verdict.observation}"
         )
-        body = [self.layout.section(text), *([self.layout.context(verdict.sync)] if verdict.sync else [])]
-        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        self._say(watch, text, verdict.sync)
         if not verdict.details.get("signals"):  # no evidence either way: a revert is not indicated
             note = "Nothing could be checked, so no revert is proposed (`/tugboat rollback` proposes one)."
             self.chat.post_message(watch.channel, note, thread_ts=watch.thread_ts)

@@ -84,8 +84,11 @@ class ProcrastinateQueue:
             )
         task = self.app.task(name=spec.name, retry=retry)(_handler(spec))
         if spec.cron:
-            # One run per scheduled time across replicas; a second one waiting is pointless.
-            self.app.periodic(cron=spec.cron, periodic_id=spec.name, queueing_lock=spec.name)(task)
+            self._schedule(task, spec.cron)
+
+    def _schedule(self, task: Any, cron: str) -> None:
+        # One run per scheduled time across replicas; a second one waiting is pointless.
+        self.app.periodic(cron=cron, periodic_id=task.name, queueing_lock=task.name)(task)
 
     def _register_housekeeping(self) -> None:
         stalled_after = self.settings.jobs_stalled_after_s
@@ -106,13 +109,9 @@ class ProcrastinateQueue:
                 for job_id in [i for i in events if i not in self.connector.jobs]:
                     del events[job_id]
 
-        sweep = self.app.task(name=RETRY_STALLED)(retry_stalled)
-        self.app.periodic(
-            cron=every(self.settings.jobs_sweep_s), periodic_id=RETRY_STALLED, queueing_lock=RETRY_STALLED
-        )(sweep)
+        self._schedule(self.app.task(name=RETRY_STALLED)(retry_stalled), every(self.settings.jobs_sweep_s))
         cleanup = self.app.task(name=REMOVE_OLD)(remove_old)
-        cron = "17 * * * *" if self.shared else "*/5 * * * *"
-        self.app.periodic(cron=cron, periodic_id=REMOVE_OLD, queueing_lock=REMOVE_OLD)(cleanup)
+        self._schedule(cleanup, "17 * * * *" if self.shared else "*/5 * * * *")
 
     # -- JobQueue ---------------------------------------------------------------------------------
     def defer(
@@ -133,10 +132,9 @@ class ProcrastinateQueue:
         options: dict[str, Any] = {"lock": lock, "queueing_lock": queueing_lock}
         if delay_s > 0:
             options["schedule_in"] = {"seconds": delay_s}
+        if _on_thread_of(loop):  # jobs run on worker threads; waiting here would wait on ourselves
+            raise RuntimeError("defer() cannot be called from the job worker's event loop")
         deferred = self.app.tasks[name].configure(**options).defer_async(**(args or {}))
-        if _on_thread_of(loop):  # from a job running on the loop itself: do not wait on ourselves
-            loop.create_task(_quiet(deferred))
-            return True
         try:
             asyncio.run_coroutine_threadsafe(deferred, loop).result(DEFER_TIMEOUT_S)
         except pq_exceptions.AlreadyEnqueued:
@@ -257,8 +255,3 @@ def _on_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-async def _quiet(deferred: Any) -> None:
-    with contextlib.suppress(pq_exceptions.AlreadyEnqueued):
-        await deferred

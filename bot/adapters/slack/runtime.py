@@ -114,13 +114,15 @@ def build_runtime(
     if investigate is None:
         investigator = wiring.investigator(settings, repo=repo_dir)
         investigate = _investigate_with(investigator, settings)
+    jobs = wiring.job_queue(settings)
     workflow: ProposalWorkflow | None = None
     if remote or settings.repo:
         host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=remote)
         workflow = wiring.workflow(settings, store, host)
         workflow.group_members = UserGroups(client, settings.policy.approver_groups)
+        workflow.jobs = jobs  # merges and PR comments run as jobs
     chat = SlackNotifier(client)
-    jobs = wiring.job_queue(settings)
+    render = _renderer()
     incidents = IncidentService(
         store,
         chat,
@@ -129,7 +131,7 @@ def build_runtime(
         jobs,
         layout=BlockKitLayout(),
         workflow=workflow,
-        render=_renderer(),
+        render=render,
         update_interval_s=settings.slack_update_interval_s,
     )
     deps = SlackDeps(
@@ -142,6 +144,8 @@ def build_runtime(
         history=wiring.git_history(repo_dir),
         repo_dir=repo_dir,
     )
+    if workflow is not None:
+        workflow.on_merge_result = report_merge(deps)
     # Lazy Slack work (decisions, merges, answers) runs here, apart from the ack path.
     executor = ThreadPoolExecutor(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")
     try:
@@ -160,7 +164,7 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs)
-    for spec in _job_specs(settings, store, chat, incidents, workflow, repo_dir, deps):
+    for spec in _job_specs(settings, store, chat, incidents, workflow, repo_dir, render):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -203,21 +207,19 @@ def _job_specs(
     incidents: IncidentService,
     workflow: ProposalWorkflow | None,
     repo_dir: Path | None,
-    deps: SlackDeps,
+    render: Any,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
     specs = [*incidents.job_specs(), housekeeping_spec(store, workflow, settings.housekeeping_cron)]
     if workflow is None:
         return specs
-    workflow.jobs = incidents.jobs
-    workflow.on_merge_result = report_merge(deps)
     specs += workflow.job_specs()
     # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
-    post_merge = wiring.post_merge(settings, store, chat, workflow, repo_dir, _renderer())
+    post_merge = wiring.post_merge(settings, store, chat, workflow, repo_dir, render)
     if post_merge:
         specs += post_merge.job_specs()
     # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py).
-    capacity = wiring.capacity_check(settings, chat, workflow, repo_dir, _renderer())
+    capacity = wiring.capacity_check(settings, chat, workflow, repo_dir, render)
     if capacity:
         specs.append(capacity_job_spec(capacity, settings.capacity_cron))
     return specs
