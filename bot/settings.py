@@ -215,7 +215,8 @@ class Settings(BaseSettings):
         default="https://api.github.com", description="GitHub API base URL (GitHub Enterprise Server works)"
     )
     github_merge_method: Literal["squash", "merge"] = Field(
-        default="squash", description="merge, squash or rebase"
+        default="squash",
+        description="how GitHub merges an approved PR: squash or merge",
     )
     github_timeout_s: float = Field(default=15.0, gt=0, description="seconds each GitHub API call may take")
     github_max_retries: int = Field(default=4, ge=0, description="retries of rate limits and 5xx answers")
