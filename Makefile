@@ -6,8 +6,11 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core by default; PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= auto
+FAST_MARKERS := not slow and not prometheus and not postgres and not shared and not alertmanager
 
-.PHONY: demo test lint format bench record-demo system-deps grade clean
+.PHONY: demo test test-fast lint format bench record-demo system-deps grade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +43,11 @@ system-deps:
 
 ## test: the whole suite, against real Prometheus, Alertmanager, git, SQLite and PostgreSQL
 test: $(DEV_STAMP) system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+## test-fast: the core suite without the slow and real-service groups (no Prometheus, PostgreSQL or shared data)
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(DEV_STAMP)
@@ -60,9 +67,10 @@ bench: $(DEV_STAMP) system-deps
 record-demo: $(DEV_STAMP) system-deps
 	TUGBOAT_RECORD_DEMO=1 $(BIN)/pytest -q tests/demo -k recording
 
-## grade: the shared example scenarios, graded as the unseen set is
+## grade: example scenarios graded as the unseen set is: make grade SCENARIOS=DIR (DIR holds grade.py and examples/)
 grade: $(RUN_STAMP) system-deps
-	$(BIN)/python ../shared/scenarios/grade.py ../shared/scenarios/examples $(BIN)/tugboat
+	@test -n "$(SCENARIOS)" || { echo "make grade needs SCENARIOS=DIR, a folder with grade.py and examples/"; exit 2; }
+	$(BIN)/python $(SCENARIOS)/grade.py $(SCENARIOS)/examples $(BIN)/tugboat
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -106,7 +106,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = os.environ.get("TUGBOAT_MARKER_REPORT")
-    if target:
+    # Under pytest-xdist the controller receives every worker's reports; only it writes.
+    if target and "PYTEST_XDIST_WORKER" not in os.environ:
         import json
 
         Path(target).write_text(json.dumps(_PASSED_BY_MARKER))
