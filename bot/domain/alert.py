@@ -98,6 +98,10 @@ def parse_alert_group(raw: bytes | str | dict[str, Any]) -> AlertGroup:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"alert payload is not JSON: {exc.msg} (line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise InvalidInput("alert payload is not UTF-8 text") from None
+        except RecursionError:
+            raise InvalidInput("alert payload is nested too deeply for an Alertmanager webhook") from None
     else:
         data = raw
     if not isinstance(data, dict):

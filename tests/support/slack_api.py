@@ -2,7 +2,7 @@
 
 It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboat uses, like the
 mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
-(and Bolt) talk to it over HTTP. ``fail_next(method, 429, retry_after=0)`` makes the next call
+(and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls. ``fail_next(method, 429, retry_after=0)`` makes the next call
 to a method answer with a rate limit, to exercise the client's retry handler.
 """
 
@@ -42,6 +42,11 @@ class SlackApi:
         self.base_url = ""
 
     # -- test helpers -------------------------------------------------------------------
+    @property
+    def response_url(self) -> str:
+        """Where a slash command's ephemeral follow-ups go (``Call.method`` "response_url")."""
+        return self.base_url.replace("/api/", "/respond/") + "T1/B1/command"
+
     def fail_next(self, method: str, status: int = 429, retry_after: int = 0) -> None:
         with self._lock:
             self._failures.setdefault(method, []).append((status, retry_after))
@@ -154,6 +159,12 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
                     )
                     api._changed.notify_all()
                 self._send(200, b"OK - uploaded", {"Content-Type": "text/plain"})
+                return
+            if path.startswith("/respond/"):  # a command's response_url (JSON, no token)
+                with api._changed:
+                    api.calls.append(Call("response_url", json.loads(body or b"{}"), None))
+                    api._changed.notify_all()
+                self._send(200, b"ok", {"Content-Type": "text/html"})
                 return
             method = path.rsplit("/", 1)[-1]
             args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}
