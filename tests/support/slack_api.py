@@ -36,6 +36,7 @@ class SlackApi:
         self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
         self.group_members: dict[str, list[str]] = {}
         self._failures: dict[str, list[tuple[int, int]]] = {}
+        self._holds: dict[str, threading.Event] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -50,6 +51,12 @@ class SlackApi:
     def fail_next(self, method: str, status: int = 429, retry_after: int = 0) -> None:
         with self._lock:
             self._failures.setdefault(method, []).append((status, retry_after))
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of ``method`` are recorded on arrival but answered only once the event is set
+        (only "response_url" for now)."""
+        with self._lock:
+            return self._holds.setdefault(method, threading.Event())
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -164,6 +171,9 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
                 with api._changed:
                     api.calls.append(Call("response_url", json.loads(body or b"{}"), None))
                     api._changed.notify_all()
+                    held = api._holds.get("response_url")
+                if held is not None:
+                    held.wait(30)
                 self._send(200, b"ok", {"Content-Type": "text/html"})
                 return
             method = path.rsplit("/", 1)[-1]

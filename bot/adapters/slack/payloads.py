@@ -85,7 +85,7 @@ class BlockActions(_Open):
     container: Container | None = None
     channel: Ref | None = None
     message: Message | None = None
-    trigger_id: str | None = None
+    trigger_id: str = Field(min_length=1)  # always sent; a modal (Reject's reason) needs it
     response_url: str | None = None
 
 
