@@ -2,8 +2,9 @@
 
 It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboat uses, like the
 mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
-(and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls. ``fail_next(method, 429, retry_after=0)`` makes the next call
-to a method answer with a rate limit, to exercise the client's retry handler.
+(and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls.
+``fail_next(method, 429, retry_after=0)`` makes the next call to a method answer with a rate
+limit, to exercise the client's retry handler.
 """
 
 from __future__ import annotations
