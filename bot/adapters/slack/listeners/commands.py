@@ -61,8 +61,8 @@ def parse(text: str, max_chars: int) -> Parsed:
     """
     if len(text) > max_chars:
         raise InvalidInput(f"that command is {len(text)} characters long; Tugboat reads at most {max_chars}")
-    try:
-        words = shlex.split(text or "")
+    try:  # shlex only where quoting needs it: str.split is C-fast, shlex ~0.5 us a character
+        words = shlex.split(text) if any(c in text for c in "\"'\\") else text.split()
     except ValueError as exc:
         raise InvalidInput(f"cannot read the arguments ({exc}).\n{USAGE}") from None
     if not words:
