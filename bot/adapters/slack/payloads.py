@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from bot.domain.errors import validation_problems
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
@@ -151,7 +153,4 @@ def _check(adapter: TypeAdapter[Any], body: Any, what: str) -> Any:
     try:
         return adapter.validate_python(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()[:3]
-        )
-        raise WrongShape(f"not a Slack {what}: {problems}") from None
+        raise WrongShape(f"not a Slack {what}: {validation_problems(exc, 'body', most=3)}") from None
