@@ -1,8 +1,9 @@
 """One ASGI app (Starlette, served by uvicorn): Slack's request URL, the Alertmanager webhook,
 health, readiness and metrics.
 
-The event loop only reads bodies and answers: parsing, the store and Bolt's dispatch run in
-threads (``slack_edge.py`` for Slack), so a large or slow request never holds up another.
+The event loop reads bodies and answers; parsing bodies over ``INLINE_BYTES``, the store and
+Bolt's dispatch run in threads (``slack_edge.py`` for Slack), so a large or slow request never
+holds up another.
 Every malformed request gets a 4xx saying what is wrong (``limits.py``).
 """
 
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.adapters.http.limits import RequestRefused, media_type, parse_json, read_capped, utf8
+from bot.adapters.http.limits import INLINE_BYTES, RequestRefused, media_type, parse_json, read_capped, utf8
 from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.observability.metrics import (
@@ -67,7 +68,8 @@ class AckTimer:
 
 
 def _alert_group(body: bytes, max_depth: int) -> AlertGroup:
-    """The webhook body as an alert group (in a worker thread: bodies run to megabytes)."""
+    """The webhook body as an alert group (in a worker thread past INLINE_BYTES: bodies run to
+    megabytes)."""
     data = parse_json(utf8(body), max_depth, "alert payload")
     try:
         return parse_alert_group(data)
@@ -101,7 +103,10 @@ def create_app(
             if media_type(request) not in ("application/json", ""):  # Alertmanager sends JSON
                 raise RequestRefused(415, "the webhook takes application/json (an Alertmanager webhook body)")
             body = await read_capped(request, alertmanager_max_body)
-            group = await run_in_threadpool(_alert_group, body, max_json_depth)
+            if len(body) <= INLINE_BYTES:
+                group = _alert_group(body, max_json_depth)
+            else:
+                group = await run_in_threadpool(_alert_group, body, max_json_depth)
         except RequestRefused as refused:
             reason = {413: "too_large", 415: "unsupported_type"}.get(refused.status, "malformed")
             ALERTS_REJECTED.labels(reason=reason).inc()

@@ -33,7 +33,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.adapters.http.limits import RequestRefused, media_type, parse_form, parse_json, read_capped, utf8
+from bot.adapters.http.limits import (
+    INLINE_BYTES,
+    RequestRefused,
+    media_type,
+    parse_form,
+    parse_json,
+    read_capped,
+    utf8,
+)
 from bot.adapters.slack.listeners.commands import acknowledgement
 from bot.adapters.slack.payloads import (
     EventCallback,
@@ -50,10 +58,6 @@ log = logging.getLogger(__name__)
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 DISPATCH_THREADS = 4  # Bolt's dispatch is ~1 ms of CPU; more threads would only contend for the GIL
 DISPATCH_BACKLOG = 512  # acknowledged requests waiting for Bolt; past it, 503 (Slack retries events)
-# Up to this size a body is checked on the loop: tens of microseconds, bounded by the size and
-# the text limit, and cheaper than the thread hop, which under load waits on the GIL (p99 of the
-# server-side histogram 2 ms inline against 20-100 ms with the hop, bench/bench_slack_ack.py).
-INLINE_BYTES = 8 * 1024
 _REFUSED = {401: "unauthorised", 413: "too_large", 415: "unsupported_type", 400: "malformed"}
 
 
