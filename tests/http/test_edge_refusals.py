@@ -177,3 +177,32 @@ def test_oversized_webhook_is_413(harness_factory: Any) -> None:
     h = harness_factory(alertmanager_max_body_bytes=4096)
     r = requests.post(h.url + "/alerts/alertmanager", data=b" " * 5000, headers=JSON, timeout=10)
     _refused(r, 413, "larger than 4096 bytes")
+
+
+def test_work_waits_for_a_lull_in_acknowledgements_but_never_past_its_patience() -> None:
+    from bot.adapters.http.slack_edge import QuietGate
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    gate = QuietGate(quiet_s=0.25, patience_s=1.0, clock=lambda: now[0], sleep=sleep)  # exact in binary
+    gate.touch()
+    gate.wait(since=now[0])  # a request was just answered: wait out the quiet time
+    assert slept == [0.25]
+    slept.clear()
+    gate.touch()
+    gate.wait(since=now[0] - 1.0)  # acknowledged long ago: steady traffic must not hold it up
+    assert slept == []
+
+    def busy_sleep(seconds: float) -> None:  # a request arrives during every sleep
+        sleep(seconds)
+        gate.touch()
+
+    gate.sleep = busy_sleep
+    start = now[0]
+    gate.wait(since=start)
+    assert now[0] - start == 1.0  # gave up waiting at the patience

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -62,21 +62,29 @@ _REFUSED = {401: "unauthorised", 413: "too_large", 415: "unsupported_type", 400:
 
 
 class QuietGate:
-    """Work yields to acknowledgements: a dispatcher starts once no request has come or gone for
-    ``quiet_s``, or after ``patience_s`` at the latest. Without it, a burst of 50 commands is
-    answered while Bolt dispatches the first ones, and every thread takes its turn at the GIL."""
+    """Work yields to acknowledgements: a request's dispatch starts once no request has come or
+    gone for ``quiet_s``, or ``patience_s`` after it was acknowledged at the latest (counted from
+    then, so steady traffic delays the work but never caps its rate). Without it, a burst of 50
+    commands is answered while Bolt dispatches the first ones, every thread taking its turn at
+    the GIL."""
 
-    def __init__(self, quiet_s: float = 0.005, patience_s: float = 0.1) -> None:
-        self.quiet_s, self.patience_s = quiet_s, patience_s
+    def __init__(
+        self,
+        quiet_s: float = 0.005,
+        patience_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.quiet_s, self.patience_s, self.clock, self.sleep = quiet_s, patience_s, clock, sleep
         self.last = 0.0
 
     def touch(self) -> None:
-        self.last = time.monotonic()
+        self.last = self.clock()
 
-    def wait(self) -> None:
-        deadline = time.monotonic() + self.patience_s
-        while (idle := time.monotonic() - self.last) < self.quiet_s and time.monotonic() < deadline:
-            time.sleep(self.quiet_s - idle)
+    def wait(self, since: float) -> None:
+        deadline = since + self.patience_s
+        while (idle := self.clock() - self.last) < self.quiet_s and self.clock() < deadline:
+            self.sleep(max(0.0005, min(self.quiet_s - idle, deadline - self.clock())))
 
 
 @dataclass(frozen=True)
@@ -167,14 +175,14 @@ class SlackEdge:
         if not self._waiting.acquire(blocking=False):
             return False
         try:
-            self._pool.submit(self._dispatch, body, headers)
+            self._pool.submit(self._dispatch, body, headers, time.monotonic())
         except RuntimeError:  # shutting down: the pool takes nothing new
             self._waiting.release()
             return False
         return True
 
-    def _dispatch(self, body: dict[str, Any], headers: dict[str, str | Sequence[str]]) -> None:
-        self.gate.wait()
+    def _dispatch(self, body: dict[str, Any], headers: dict[str, str | Sequence[str]], since: float) -> None:
+        self.gate.wait(since)
         try:
             # Bolt takes a parsed body only in its socket_mode; the signature was verified above
             # on the raw bytes, which is what Bolt's HTTP mode would redo after a second parse.
