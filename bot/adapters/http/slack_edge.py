@@ -146,7 +146,8 @@ class SlackEdge:
             raise RequestRefused(401, "invalid Slack signature, or a timestamp older than 5 minutes")
 
     def accept(self, kind: str, raw: bytes) -> Accepted:
-        """Parse and check a verified body (in a worker thread) and compute its acknowledgement."""
+        """Parse and check a verified body and compute its acknowledgement (on the loop up to
+        INLINE_BYTES, else in a worker thread)."""
         text = utf8(raw)
         try:
             if kind == JSON:
@@ -175,7 +176,7 @@ class SlackEdge:
         if not self._waiting.acquire(blocking=False):
             return False
         try:
-            self._pool.submit(self._dispatch, body, headers, time.monotonic())
+            self._pool.submit(self._dispatch, body, headers, self.gate.clock())
         except RuntimeError:  # shutting down: the pool takes nothing new
             self._waiting.release()
             return False
