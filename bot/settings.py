@@ -246,7 +246,22 @@ class Settings(BaseSettings):
         le=65535,
         description="port of the HTTP server (Slack events, Alertmanager webhook, probes, metrics)",
     )
-    alertmanager_token: SecretStr | None = Field(default=None, description="bearer token for the webhook")
+    alertmanager_token: SecretStr | None = Field(
+        default=None, description="bearer token the webhook requires (unset: any caller; a warning is logged)"
+    )
+    # Request limits at the HTTP edge (docs/operations.md, "Request limits"): past them, a 4xx
+    slack_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=4096, description="largest body accepted at /slack/events (else 413)"
+    )
+    alertmanager_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=4096, description="largest body accepted by the webhook (else 413)"
+    )
+    http_max_json_depth: int = Field(
+        default=32, ge=4, le=500, description="deepest JSON nesting accepted in a request body (else 400)"
+    )
+    slack_max_text_chars: int = Field(
+        default=4000, ge=100, description="longest /tugboat command or @mention question Tugboat reads"
+    )
     transport: Literal["auto", "http", "socket"] = Field(
         default="auto",
         description="Slack transport: auto (Socket Mode when SLACK_APP_TOKEN is set), http or socket",

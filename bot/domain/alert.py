@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, validation_problems
 
 # Alertmanager writes this for "no end time"; we map it to None.
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -98,6 +98,10 @@ def parse_alert_group(raw: bytes | str | dict[str, Any]) -> AlertGroup:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"alert payload is not JSON: {exc.msg} (line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise InvalidInput("alert payload is not UTF-8 text") from None
+        except RecursionError:
+            raise InvalidInput("alert payload is nested too deeply for an Alertmanager webhook") from None
     else:
         data = raw
     if not isinstance(data, dict):
@@ -108,10 +112,7 @@ def parse_alert_group(raw: bytes | str | dict[str, Any]) -> AlertGroup:
     try:
         return AlertGroup.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        raise InvalidInput(f"not a valid Alertmanager webhook payload: {problems}") from None
+        raise InvalidInput(f"not a valid Alertmanager webhook payload: {validation_problems(exc)}") from None
 
 
 def now_utc() -> datetime:

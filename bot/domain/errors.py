@@ -1,5 +1,12 @@
 """Errors that carry a message meant for a person, never a traceback."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class TugboatError(Exception):
     """Base for errors that the CLI and Slack surfaces show as a clear message."""
@@ -19,3 +26,10 @@ class PolicyViolation(TugboatError):
 
 class ConflictError(TugboatError):
     """State moved under us: a branch head changed, a proposal was already decided."""
+
+
+def validation_problems(exc: ValidationError, whole: str = "payload", most: int = 5) -> str:
+    """The first problems pydantic found, as ``field.path: message`` joined by semicolons."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg']}" for err in exc.errors()[:most]
+    )

@@ -36,7 +36,7 @@ def test_probes_follow_the_job_worker(sqlite_store: SqlStore) -> None:
     app = create_app(
         store=sqlite_store,
         incidents=cast(IncidentService, Incidents()),
-        bolt=None,
+        slack_events=None,
         jobs_running=lambda: worker["alive"],
     )
     with serving(app) as url:

@@ -83,6 +83,10 @@ class Harness:
     def slack(self, made: tuple[bytes, dict[str, str]], **kwargs: Any) -> requests.Response:
         return self.post("/slack/events", *made, **kwargs)
 
+    def command(self, text: str, **fields: str) -> requests.Response:
+        """``/tugboat text`` whose ``response_url`` is the mock's."""
+        return self.slack(slack_requests.command(text, response_url=self.api.response_url, **fields))
+
     def click(
         self, action_id: str, proposal_id: str, *, user: str, ts: str, thread: str | None = None
     ) -> requests.Response:

@@ -16,17 +16,17 @@ from tests.support import slack_requests as sr
 
 
 def test_help_and_usage_errors_are_ephemeral_acks(harness: Harness) -> None:
-    r = harness.slack(sr.command("help"))
+    r = harness.command("help")
     assert r.status_code == 200 and "investigate <service|alertname>" in r.json()["text"]
-    r = harness.slack(sr.command("scale checkout lots"))
+    r = harness.command("scale checkout lots")
     assert "replicas must be a whole number" in r.json()["text"]
-    r = harness.slack(sr.command("limits checkout disk 1Gi"))
+    r = harness.command("limits checkout disk 1Gi")
     assert "say `cpu` or `memory`" in r.json()["text"]
-    r = harness.slack(sr.command("limits checkout memory 1Gb"))
+    r = harness.command("limits checkout memory 1Gb")
     assert "not a Kubernetes quantity" in r.json()["text"]
-    r = harness.slack(sr.command('investigate "unbalanced'))
+    r = harness.command('investigate "unbalanced')
     assert "cannot read the arguments" in r.json()["text"]
-    r = harness.slack(sr.command("rightsize checkout shop extra"))
+    r = harness.command("rightsize checkout shop extra")
     assert "usage: `/tugboat rightsize <workload> [namespace]`" in r.json()["text"]
     assert r.json().get("response_type") == "ephemeral"
     time.sleep(0.5)
@@ -37,7 +37,7 @@ def test_scale_command_opens_a_proposal_that_the_requester_cannot_approve(
     harness_factory: Callable[..., Harness],
 ) -> None:
     h = harness_factory()
-    r = h.slack(sr.command("scale checkout 5", user=APPROVER))
+    r = h.command("scale checkout 5", user=APPROVER)
     assert r.status_code == 200 and "Working on" in r.json()["text"]
     posted = h.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
     proposal = h.runtime.deps.store.list_proposals()[0]
@@ -52,12 +52,13 @@ def test_scale_command_opens_a_proposal_that_the_requester_cannot_approve(
 
 
 def test_limits_and_status_commands(harness: Harness) -> None:
-    harness.slack(sr.command("limits checkout memory 1Gi", user="UASKER"))
+    harness.command("limits checkout memory 1Gi", user="UASKER")
     harness.api.wait_for("chat.postMessage", channel=CHANNEL)
     proposal = harness.runtime.deps.store.list_proposals()[0]
     assert proposal.changes[0].to == 1024**3 and "memory: 1Gi" in proposal.diff
-    harness.slack(sr.command("status", user="UASKER"))
-    status = harness.api.wait_for("chat.postEphemeral")[0]
+    harness.command("status", user="UASKER")
+    status = harness.api.wait_for("response_url")[0]  # the command's own URL, not chat.postEphemeral
+    assert status.args["response_type"] == "ephemeral" and status.args["replace_original"] is False
     assert "0 of 1 approval(s): nobody yet" in json.dumps(status.args["blocks"])
     assert "requested by <@UASKER>" in json.dumps(status.args["blocks"])
     assert f"Approvers: <@{APPROVER}>" in json.dumps(status.args["blocks"])
@@ -70,7 +71,7 @@ def test_rollback_reverts_the_newest_commit_touching_the_workload(harness: Harne
     path.write_text(path.read_text().replace("checkout:1.4.2", "checkout:1.5.0"))
     git(harness.remote.work, "commit", "-qam", "checkout 1.5.0")
     git(harness.remote.work, "push", "-q", "origin", "main")
-    harness.slack(sr.command("rollback checkout", user="UASKER"))
+    harness.command("rollback checkout", user="UASKER")
     harness.api.wait_for("chat.postMessage", channel=CHANNEL)
     proposal = harness.runtime.deps.store.list_proposals()[0]
     assert proposal.action.value == "revert" and proposal.commit == git(
@@ -80,28 +81,28 @@ def test_rollback_reverts_the_newest_commit_touching_the_workload(harness: Harne
 
 
 def test_unknown_workload_is_an_ephemeral_error(harness: Harness) -> None:
-    harness.slack(sr.command("scale nosuch 3", user="UASKER"))
-    note = harness.api.wait_for("chat.postEphemeral")[0]
+    harness.command("scale nosuch 3", user="UASKER")
+    note = harness.api.wait_for("response_url")[0]
     assert "no workload named 'nosuch'" in note.args["text"]
-    assert harness.api.of("chat.postMessage") == []
+    assert harness.api.of("chat.postMessage") == [] and harness.api.of("chat.postEphemeral") == []
 
 
 def test_investigate_command_opens_a_thread_of_its_own(harness: Harness) -> None:
-    r = harness.slack(sr.command("investigate checkout shop", user="UASKER"))
+    r = harness.command("investigate checkout shop", user="UASKER")
     assert r.status_code == 200
     parent = harness.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
     assert "requested by <@UASKER>" in json.dumps(parent.args["blocks"])
     harness.api.wait_for("files.completeUploadExternal")
-    harness.slack(sr.command("explain", user="UASKER"))
+    harness.command("explain", user="UASKER")
     explained = harness.api.wait_for("chat.postMessage", 4)[3]
     assert explained.args.get("thread_ts") and "traffic surge" in explained.args["text"].lower()
 
 
 def test_forecast_and_rightsize_go_to_the_capacity_services(harness: Harness) -> None:
     for verb in ("forecast", "rightsize"):
-        r = harness.slack(sr.command(f"{verb} checkout shop", user="UASKER"))
+        r = harness.command(f"{verb} checkout shop", user="UASKER")
         assert r.status_code == 200 and "Working on" in r.json()["text"]
-    notes = harness.api.wait_for("chat.postEphemeral", 2)
+    notes = harness.api.wait_for("response_url", 2)
     assert all("no Prometheus configured" in n.args["text"] for n in notes)  # the harness has none
 
 
@@ -120,9 +121,9 @@ def test_rightsize_in_slack_with_a_real_prometheus(
     with running_prometheus(om) as url:
         h = harness_factory(prometheus_url=url)
         h.runtime.deps.clock = lambda: datetime.fromtimestamp(at, UTC)
-        h.slack(sr.command("rightsize checkout shop", user="UASKER"))
+        h.command("rightsize checkout shop", user="UASKER")
         answer = h.api.wait_for("chat.postMessage", channel=CHANNEL, timeout=60)[0]
     text = answer.args["text"]
     assert text.startswith("*checkout: CPU request unset → 70m") and "+            requests:" in text
     assert "asked by <@UASKER>" in json.dumps(answer.args["blocks"])
-    assert h.api.of("chat.postEphemeral") == []
+    assert h.api.of("chat.postEphemeral") == [] and h.api.of("response_url") == []

@@ -2,8 +2,9 @@
 
 It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboat uses, like the
 mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
-(and Bolt) talk to it over HTTP. ``fail_next(method, 429, retry_after=0)`` makes the next call
-to a method answer with a rate limit, to exercise the client's retry handler.
+(and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls.
+``fail_next(method, 429, retry_after=0)`` makes the next call to a method answer with a rate
+limit, to exercise the client's retry handler.
 """
 
 from __future__ import annotations
@@ -36,15 +37,27 @@ class SlackApi:
         self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
         self.group_members: dict[str, list[str]] = {}
         self._failures: dict[str, list[tuple[int, int]]] = {}
+        self._holds: dict[str, threading.Event] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.base_url = ""
 
     # -- test helpers -------------------------------------------------------------------
+    @property
+    def response_url(self) -> str:
+        """Where a slash command's ephemeral follow-ups go (``Call.method`` "response_url")."""
+        return self.base_url.replace("/api/", "/respond/") + "T1/B1/command"
+
     def fail_next(self, method: str, status: int = 429, retry_after: int = 0) -> None:
         with self._lock:
             self._failures.setdefault(method, []).append((status, retry_after))
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of ``method`` are recorded on arrival but answered only once the event is set
+        (only "response_url" for now)."""
+        with self._lock:
+            return self._holds.setdefault(method, threading.Event())
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -154,6 +167,15 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
                     )
                     api._changed.notify_all()
                 self._send(200, b"OK - uploaded", {"Content-Type": "text/plain"})
+                return
+            if path.startswith("/respond/"):  # a command's response_url (JSON, no token)
+                with api._changed:
+                    api.calls.append(Call("response_url", json.loads(body or b"{}"), None))
+                    api._changed.notify_all()
+                    held = api._holds.get("response_url")
+                if held is not None:
+                    held.wait(30)
+                self._send(200, b"ok", {"Content-Type": "text/html"})
                 return
             method = path.rsplit("/", 1)[-1]
             args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}

@@ -25,7 +25,11 @@ def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dic
 
 
 def command(
-    text: str, user: str = "UASKER", channel: str = "CINC", **extra: str
+    text: str,
+    user: str = "UASKER",
+    channel: str = "CINC",
+    response_url: str = "http://127.0.0.1:9/commands/unused",
+    **extra: str,
 ) -> tuple[bytes, dict[str, str]]:
     fields = {
         "token": "legacy",
@@ -38,7 +42,7 @@ def command(
         "command": "/tugboat",
         "text": text,
         "api_app_id": "A1",
-        "response_url": "http://127.0.0.1:9/commands/unused",
+        "response_url": response_url,
         "trigger_id": "1.2.trigger",
         **extra,
     }

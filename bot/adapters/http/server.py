@@ -1,8 +1,10 @@
 """One ASGI app (Starlette, served by uvicorn): Slack's request URL, the Alertmanager webhook,
 health, readiness and metrics.
 
-Blocking work (Bolt's dispatch, the store) runs in Starlette's thread pool so the event loop
-keeps accepting requests; Bolt answers as soon as a listener acks.
+The event loop reads bodies and answers; parsing bodies over ``INLINE_BYTES``, the store and
+Bolt's dispatch run in threads (``slack_edge.py`` for Slack), so a large or slow request never
+holds up another.
+Every malformed request gets a 4xx saying what is wrong (``limits.py``).
 """
 
 from __future__ import annotations
@@ -10,20 +12,21 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.domain.alert import parse_alert_group
+from bot.adapters.http.limits import INLINE_BYTES, RequestRefused, media_type, parse_json, read_capped, utf8
+from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.observability.metrics import (
     ALERTS_RECEIVED,
@@ -36,51 +39,59 @@ from bot.ports.store import Store
 from bot.services.incidents import IncidentService
 
 log = logging.getLogger(__name__)
-MAX_ALERT_BODY = 8 * 1024 * 1024  # Alertmanager caps a group at max_alerts; this is far above
+SLACK_PATH = "/slack/events"
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it exceeds ``limit`` (declared or streamed, chunked or not)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+class AckTimer:
+    """Times Slack requests from the moment uvicorn hands them over (headers read, body not yet)
+    to the first byte of the answer: the body, verification, parsing and any wait included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != SLACK_PATH:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+
+def _alert_group(body: bytes, max_depth: int) -> AlertGroup:
+    """The webhook body as an alert group (in a worker thread past INLINE_BYTES: bodies run to
+    megabytes)."""
+    data = parse_json(utf8(body), max_depth, "alert payload")
+    try:
+        return parse_alert_group(data)
+    except InvalidInput as exc:
+        raise RequestRefused(400, str(exc)) from None
 
 
 def create_app(
     *,
     store: Store,
     incidents: IncidentService,
-    bolt: App | None,
+    slack_events: Callable[[Request], Awaitable[Response]] | None,
     alertmanager_token: str | None = None,
+    alertmanager_max_body: int = 8 * 1024 * 1024,
+    max_json_depth: int = 32,
     on_shutdown: Callable[[], None] | None = None,
     jobs_running: Callable[[], bool] = lambda: True,
 ) -> Starlette:
-    async def slack_events(request: Request) -> Response:
-        if bolt is None:
+    async def slack(request: Request) -> Response:
+        if slack_events is None:
             return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
-        started = time.perf_counter()
-        body = await request.body()
-        bolt_request = to_bolt_request(request, body)
-        if request.headers.get("content-type", "").startswith("application/json"):
-            # Events: the retry dedup writes to the database, so off the event loop.
-            response = await run_in_threadpool(bolt.dispatch, bolt_request)
-        else:
-            # Commands and interactions: verification and an ack with no I/O (the work is lazy),
-            # well under a millisecond of CPU; a thread hop would only add GIL contention.
-            response = bolt.dispatch(bolt_request)
-        SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
-        return to_starlette_response(response)
+        return await slack_events(request)
 
     async def alertmanager(request: Request) -> Response:
         if alertmanager_token:
@@ -88,15 +99,18 @@ def create_app(
             if not hmac.compare_digest(given.encode(), f"Bearer {alertmanager_token}".encode()):
                 ALERTS_REJECTED.labels(reason="unauthorised").inc()
                 return _error(401, "missing or wrong bearer token (see alertmanager_token)")
-        body = await _read_capped(request, MAX_ALERT_BODY)
-        if body is None:
-            ALERTS_REJECTED.labels(reason="too_large").inc()
-            return _error(413, f"payload larger than {MAX_ALERT_BODY} bytes")
         try:
-            group = parse_alert_group(body)
-        except InvalidInput as exc:
-            ALERTS_REJECTED.labels(reason="malformed").inc()
-            return _error(400, str(exc))
+            if media_type(request) not in ("application/json", ""):  # Alertmanager sends JSON
+                raise RequestRefused(415, "the webhook takes application/json (an Alertmanager webhook body)")
+            body = await read_capped(request, alertmanager_max_body)
+            if len(body) <= INLINE_BYTES:
+                group = _alert_group(body, max_json_depth)
+            else:
+                group = await run_in_threadpool(_alert_group, body, max_json_depth)
+        except RequestRefused as refused:
+            reason = {413: "too_large", 415: "unsupported_type"}.get(refused.status, "malformed")
+            ALERTS_REJECTED.labels(reason=reason).inc()
+            return _error(refused.status, refused.message)
         ALERTS_RECEIVED.labels(status=group.status).inc()
         try:
             receipt = await run_in_threadpool(incidents.receive, group)
@@ -143,11 +157,12 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            Route(SLACK_PATH, slack, methods=["POST"]),
             Route("/alerts/alertmanager", alertmanager, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(AckTimer)],
     )

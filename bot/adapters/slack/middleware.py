@@ -51,8 +51,11 @@ def dedupe_event_retries(store: Store) -> Callable[..., BoltResponse | None]:
 
 
 class NoBodies(logging.Filter):
-    """Bolt's debug messages can include request bodies; keep them out of every handler. Also
-    drops Bolt's note that SLACK_BOT_TOKEN in the environment is unused (we hand it a client)."""
+    """Bolt's debug messages and its "Unhandled request" warning include request bodies; keep
+    them out of every handler (the edge logs the unhandled kind). Also drops Bolt's note that
+    SLACK_BOT_TOKEN in the environment is unused (we hand it a client)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG and not str(record.msg).startswith("As you gave `client`")
+        return record.levelno > logging.DEBUG and not str(record.msg).startswith(
+            ("As you gave `client`", "Unhandled request")
+        )

@@ -7,6 +7,7 @@ is counted in ``tugboat_slack_errors``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
 from bot.domain.errors import SourceUnavailable
@@ -21,6 +24,8 @@ from bot.observability.metrics import SLACK_ERRORS
 from bot.ports.chat import Attachment, Block, ChatMessage
 from bot.security.redact import redact, redact_data
 
+log = logging.getLogger(__name__)
+SLACK_RESPONSE_TIMEOUT_S = 15
 MAX_TEXT = 3000  # the fallback ``text`` shown in notifications; Slack truncates long ones anyway
 T = TypeVar("T")
 
@@ -43,6 +48,10 @@ class SlackNotifier:
         except SlackApiError as exc:
             SLACK_ERRORS.labels(method=method).inc()
             code = exc.response.get("error") if exc.response is not None else "unknown"
+            if code in ("not_in_channel", "channel_not_found"):
+                raise SourceUnavailable(
+                    f"Slack {method} failed: {code}; invite Tugboat to the channel (`/invite @Tugboat`)"
+                ) from None
             raise SourceUnavailable(f"Slack {method} failed: {code}") from None
         except (SlackClientError, OSError) as exc:
             SLACK_ERRORS.labels(method=method).inc()
@@ -120,6 +129,31 @@ class SlackNotifier:
 
     def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         self._call("views.open", lambda: self.client.views_open(trigger_id=trigger_id, view=view))
+
+
+def respond(response_url: str, text: str, blocks: list[Block] | None = None) -> None:
+    """An ephemeral answer through a command's ``response_url`` (valid 30 minutes, 5 uses). It
+    needs no token and no channel membership, so it reaches the asker wherever they typed."""
+    text, blocks = _clean(text, blocks)
+    hook = WebhookClient(
+        response_url,
+        timeout=SLACK_RESPONSE_TIMEOUT_S,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), RateLimitErrorRetryHandler(2)],
+    )
+    try:
+        answer = hook.send(
+            text=truncate(text, MAX_TEXT),
+            blocks=fit(blocks)[:MAX_BLOCKS] if blocks else None,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+    except (SlackClientError, OSError) as exc:
+        SLACK_ERRORS.labels(method="response_url").inc()
+        log.warning("answering through response_url failed: %s", type(exc).__name__)
+        return
+    if answer.status_code != 200:  # expired or used up: nothing else can reach the asker privately
+        SLACK_ERRORS.labels(method="response_url").inc()
+        log.warning("response_url answered %s: %s", answer.status_code, answer.body[:200])
 
 
 class UserGroups:

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from bot import wiring
 from bot.adapters.http.server import create_app
+from bot.adapters.http.slack_edge import SlackEdge
 from bot.adapters.jobs.queue import ProcrastinateQueue
 from bot.adapters.slack.app import build_app, web_client
 from bot.adapters.slack.deps import SlackDeps
@@ -86,6 +87,7 @@ class Runtime:
     client: WebClient
     executor: ThreadPoolExecutor
     jobs: ProcrastinateQueue
+    edge: SlackEdge | None  # HTTP mode: acknowledged requests it still has to hand to Bolt
     # Run first on shutdown, e.g. closing the Socket Mode connection so no new work arrives.
     stop_intake: list[Callable[[], None]] = field(default_factory=list)
 
@@ -93,6 +95,8 @@ class Runtime:
         """Stop taking requests, finish in-flight Slack work and running jobs, then stop."""
         while self.stop_intake:
             self.stop_intake.pop()()
+        if self.edge is not None:
+            self.edge.close()
         _drain(self.executor, self.deps.incidents)
         self.jobs.stop()
 
@@ -155,15 +159,23 @@ def build_runtime(
         incidents.close()
         raise
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    if not token:
+        log.warning(
+            "the Alertmanager webhook accepts requests from anyone who can reach it: "
+            "set TUGBOAT_ALERTMANAGER_TOKEN (docs/operations.md, Request limits)"
+        )
+    edge = None if socket_mode else SlackEdge(bolt, settings)
     http = create_app(
         store=store,
         incidents=incidents,
-        bolt=None if socket_mode else bolt,
+        slack_events=edge,
         alertmanager_token=token,
+        alertmanager_max_body=settings.alertmanager_max_body_bytes,
+        max_json_depth=settings.http_max_json_depth,
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
         jobs_running=lambda: jobs.running,
     )
-    runtime = Runtime(deps, bolt, http, client, executor, jobs)
+    runtime = Runtime(deps, bolt, http, client, executor, jobs, edge)
     for spec in _job_specs(settings, store, chat, incidents, workflow, repo_dir, render):
         jobs.register(spec)
     jobs.start()

@@ -125,15 +125,15 @@ def register(app: App, deps: SlackDeps) -> None:
 
     def reject_submitted(body: dict[str, Any]) -> None:
         view = body.get("view") or {}
-        meta = json.loads(view.get("private_metadata") or "{}")
-        channel, ts = meta.get("channel", ""), meta.get("ts", "")
+        meta = _metadata(view.get("private_metadata"))
+        channel, ts, proposal_id = (str(meta.get(k) or "") for k in ("channel", "ts", "proposal"))
         user = body["user"]["id"]
         values = (view.get("state") or {}).get("values") or {}
         reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
         try:
             if deps.workflow is None:
                 return
-            outcome = deps.workflow.decide(meta.get("proposal", ""), user, Decision.REJECT, reason.strip())
+            outcome = deps.workflow.decide(proposal_id, user, Decision.REJECT, reason.strip())
             _after_decision(deps, outcome, "Rejected", user, channel, ts, None, reason.strip())
         except TugboatError as exc:
             deps.chat.post_ephemeral(channel, user, f":no_entry: {exc}")
@@ -142,6 +142,15 @@ def register(app: App, deps: SlackDeps) -> None:
     app.action(blocks.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
     app.action(blocks.ACTION_REJECT)(ack=just_ack, lazy=[open_reject_form])
     app.view(blocks.CALLBACK_REJECT)(ack=just_ack, lazy=[reject_submitted])
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    """The modal's private_metadata as Tugboat wrote it; anything else reads as empty."""
+    try:
+        meta = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def report_merge(deps: SlackDeps) -> Any:

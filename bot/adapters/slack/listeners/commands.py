@@ -1,4 +1,5 @@
-"""``/tugboat``: acknowledged at once (usage errors in the ack itself, ephemeral), worked on lazily."""
+"""``/tugboat``: acknowledged at once (usage errors in the ack itself, ephemeral), worked on lazily;
+what only the asker should see goes back through the command's ``response_url``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from slack_bolt import Ack, App
 
 from bot.adapters.slack import blocks, changes
 from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.notifier import respond
 from bot.domain.alert import Alert, AlertGroup
 from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.proposal import Proposal
+from bot.ports.chat import Block
 
 log = logging.getLogger(__name__)
 COMMAND = "/tugboat"
@@ -50,10 +53,16 @@ class Parsed:
     args: tuple[str, ...]
 
 
-def parse(text: str) -> Parsed:
-    """The command and its arguments, or InvalidInput whose message is the usage to show."""
-    try:
-        words = shlex.split(text or "")
+def parse(text: str, max_chars: int) -> Parsed:
+    """The command and its arguments, or InvalidInput whose message is the usage to show.
+
+    The length is checked first: shlex copies a token once per character it reads, so its time
+    grows with the square of the longest word (a 300 KB word took seconds).
+    """
+    if len(text) > max_chars:
+        raise InvalidInput(f"that command is {len(text)} characters long; Tugboat reads at most {max_chars}")
+    try:  # shlex only where quoting needs it: str.split is C-fast, shlex ~0.5 us a character
+        words = shlex.split(text) if any(c in text for c in "\"'\\") else text.split()
     except ValueError as exc:
         raise InvalidInput(f"cannot read the arguments ({exc}).\n{USAGE}") from None
     if not words:
@@ -76,44 +85,81 @@ def parse(text: str) -> Parsed:
     return Parsed(name, args)
 
 
+def acknowledgement(text: str, max_chars: int) -> dict[str, str]:
+    """The immediate, ephemeral answer to ``/tugboat text``: usage errors and help in full, else
+    a note that the work started. Cheap by design: it is the HTTP response itself."""
+    try:
+        parsed = parse(text, max_chars)
+    except InvalidInput as exc:
+        return {"text": str(exc), "response_type": "ephemeral"}
+    if parsed.name == "help":
+        return {"text": USAGE, "response_type": "ephemeral"}
+    return {"text": f"Working on `{COMMAND} {text.strip()}`…", "response_type": "ephemeral"}
+
+
 def register(app: App, deps: SlackDeps) -> None:
+    max_chars = deps.settings.slack_max_text_chars
+
     def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        try:
-            parsed = parse(command.get("text", ""))
-        except InvalidInput as exc:
-            ack(text=str(exc), response_type="ephemeral")
-            return
-        if parsed.name == "help":
-            ack(text=USAGE, response_type="ephemeral")
-        else:
-            ack(text=f"Working on `{COMMAND} {command.get('text', '').strip()}`…", response_type="ephemeral")
+        answer = acknowledgement(command.get("text", ""), max_chars)
+        ack(text=answer["text"], response_type=answer["response_type"])
 
     def run(command: dict[str, Any]) -> None:
         try:
-            parsed = parse(command.get("text", ""))
+            parsed = parse(command.get("text", ""), max_chars)
         except InvalidInput:
             return  # already answered by the ack
         handler = _HANDLERS.get(parsed.name)
         if handler is None:
             return
-        user, channel = command["user_id"], command["channel_id"]
+        reply = _replier(deps, command)
+        asked = Asked(parsed, command["user_id"], command["channel_id"], command.get("thread_ts"), reply)
         try:
-            handler(deps, parsed, user, channel, command)
+            handler(deps, asked)
         except TugboatError as exc:
-            deps.chat.post_ephemeral(channel, user, f":warning: {exc}")
+            asked.reply(f":warning: {exc}", None)
         except Exception:  # a person gets a short note; the details go to the log
             log.exception("/tugboat %s failed", parsed.name)
-            deps.chat.post_ephemeral(channel, user, f":warning: `{parsed.name}` failed; see Tugboat's log")
+            asked.reply(f":warning: `{parsed.name}` failed; see Tugboat's log", None)
 
     app.command(COMMAND)(ack=acknowledge, lazy=[run])
 
 
-Handler = Callable[[SlackDeps, Parsed, str, str, dict[str, Any]], None]
+Reply = Callable[[str, list[Block] | None], None]
 
 
-def _investigate(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
-    target = parsed.args[0]
-    namespace = parsed.args[1] if len(parsed.args) > 1 else None
+def _replier(deps: SlackDeps, command: dict[str, Any]) -> Reply:
+    """Follow-ups only the asker sees go to the command's ``response_url``: it works in channels
+    the bot is not a member of, where chat.postEphemeral fails."""
+    url = str(command.get("response_url") or "")
+    user, channel = command["user_id"], command["channel_id"]
+
+    def reply(text: str, body: list[Block] | None) -> None:
+        if url:
+            respond(url, text, body)
+        else:  # not from Slack's request URL or Socket Mode (they always carry one)
+            deps.chat.post_ephemeral(channel, user, text, body)
+
+    return reply
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One command as the handlers see it: what was asked, by whom, where, and how to answer."""
+
+    parsed: Parsed
+    user: str
+    channel: str
+    thread_ts: str | None
+    reply: Reply  # only the asker sees it
+
+
+Handler = Callable[[SlackDeps, Asked], None]
+
+
+def _investigate(deps: SlackDeps, asked: Asked) -> None:
+    target, *rest = asked.parsed.args
+    namespace = rest[0] if rest else None
     known = deps.incidents.latest(alertname=target)
     if known is not None and known.alert is not None and namespace in (None, known.alert.primary.namespace):
         labels = {**known.alert.common_labels, **known.alert.primary.labels}
@@ -123,15 +169,15 @@ def _investigate(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: di
             labels["namespace"] = namespace
     group = AlertGroup(
         status="firing",
-        groupKey=f"slack:{user}:{uuid.uuid4().hex[:12]}",
+        groupKey=f"slack:{asked.user}:{uuid.uuid4().hex[:12]}",
         commonLabels=labels,
         alerts=[Alert(status="firing", labels=labels, startsAt=deps.clock())],
     )
-    deps.incidents.investigate_now(group, channel, requested_by=user)
+    deps.incidents.investigate_now(group, asked.channel, requested_by=asked.user)
 
 
-def _explain(deps: SlackDeps, parsed: Parsed, user: str, channel: str, command: dict[str, Any]) -> None:
-    thread = command.get("thread_ts")
+def _explain(deps: SlackDeps, asked: Asked) -> None:
+    channel, thread = asked.channel, asked.thread_ts
     incident = deps.incidents.by_thread(channel, thread) if thread else deps.incidents.latest(channel=channel)
     if incident is None or incident.report is None or incident.thread_ts is None:
         raise InvalidInput(
@@ -147,34 +193,36 @@ def _explain(deps: SlackDeps, parsed: Parsed, user: str, channel: str, command: 
     )
 
 
-def _post_proposal(deps: SlackDeps, channel: str, user: str, proposal: Proposal) -> None:
+def _post_proposal(deps: SlackDeps, asked: Asked, proposal: Proposal) -> None:
     body = blocks.proposal_blocks(proposal, with_buttons=True)
-    body.insert(1, blocks.context(f"requested by <@{user}> · needs approval by someone else"))
-    deps.chat.post_message(channel, f"Proposed change: {proposal.title}", body)
+    body.insert(1, blocks.context(f"requested by <@{asked.user}> · needs approval by someone else"))
+    deps.chat.post_message(asked.channel, f"Proposed change: {proposal.title}", body)
 
 
-def _scale(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
-    _post_proposal(deps, channel, user, changes.scale(deps, parsed.args[0], int(parsed.args[1]), user))
+def _scale(deps: SlackDeps, asked: Asked) -> None:
+    workload, replicas = asked.parsed.args
+    _post_proposal(deps, asked, changes.scale(deps, workload, int(replicas), asked.user))
 
 
-def _limits(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
-    workload, resource, value = parsed.args
-    _post_proposal(deps, channel, user, changes.limits(deps, workload, resource, value, user))
+def _limits(deps: SlackDeps, asked: Asked) -> None:
+    workload, resource, value = asked.parsed.args
+    _post_proposal(deps, asked, changes.limits(deps, workload, resource, value, asked.user))
 
 
-def _rollback(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
-    _post_proposal(deps, channel, user, changes.rollback(deps, parsed.args[0], user))
+def _rollback(deps: SlackDeps, asked: Asked) -> None:
+    _post_proposal(deps, asked, changes.rollback(deps, asked.parsed.args[0], asked.user))
 
 
-def _status(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+def _status(deps: SlackDeps, asked: Asked) -> None:
     rows = changes.open_proposals(deps)
     policy = deps.settings.policy
     body = blocks.status_blocks(rows, policy.approvers, policy.approver_groups)
-    deps.chat.post_ephemeral(channel, user, f"{len(rows)} open proposal(s)", body)
+    asked.reply(f"{len(rows)} open proposal(s)", body)
 
 
-def _foresight(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
+def _foresight(deps: SlackDeps, asked: Asked) -> None:
     """Capacity forecast or rightsizing from the workload's history (bot.services.capacity/rightsize)."""
+    parsed = asked.parsed
     try:
         if parsed.name == "forecast":
             from bot.services.capacity import forecast_for_slack as answer
@@ -185,7 +233,9 @@ def _foresight(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict
     namespace = parsed.args[1] if len(parsed.args) > 1 else None
     text = answer(parsed.args[0], deps.settings, at=deps.clock(), namespace=namespace, repo_dir=deps.repo_dir)
     text = text or f"no workload named {parsed.args[0]} with usage history"
-    deps.chat.post_message(channel, text, [blocks.section(text), blocks.context(f"asked by <@{user}>")])
+    deps.chat.post_message(
+        asked.channel, text, [blocks.section(text), blocks.context(f"asked by <@{asked.user}>")]
+    )
 
 
 def _audit(deps: SlackDeps, answer: Any) -> None:

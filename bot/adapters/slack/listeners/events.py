@@ -64,6 +64,14 @@ def answer_in_thread(
             channel, "Ask me about this incident, e.g. _why did it start?_", thread_ts=thread
         )
         return
+    limit = deps.settings.slack_max_text_chars
+    if len(question) > limit:
+        deps.chat.post_message(
+            channel,
+            f"That question is {len(question)} characters long; I read at most {limit}.",
+            thread_ts=thread,
+        )
+        return
     if deps.assistant is None:
         text = report.summary if report else "No investigation is attached to this thread."
         deps.chat.post_message(channel, text, thread_ts=thread)
