@@ -19,3 +19,11 @@ class PolicyViolation(TugboatError):
 
 class ConflictError(TugboatError):
     """State moved under us: a branch head changed, a proposal was already decided."""
+
+
+class SourceTimedOut(SourceUnavailable):
+    """A source accepted the request but gave no complete answer within its budget."""
+
+
+class SourceUnreachable(SourceUnavailable):
+    """A source could not be connected to at all: refused, or its name does not resolve."""
