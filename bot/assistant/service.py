@@ -19,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from bot.adapters.llm.chat import build_chat_model, describe_failure
+from bot.adapters.llm.chat import Failure, RetryPolicy, build_chat_model, describe_failure
 from bot.adapters.llm.prompts import render_prompt
 from bot.adapters.llm.tokens import truncate_to_tokens
 from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
@@ -28,6 +28,7 @@ from bot.assistant.proposals import ModelProposal, validate_model_proposal
 from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import ToolSpec, load_toolsets
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.deadline import Deadline
 from bot.domain.report import InvestigationReport, LLMUsage
 from bot.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from bot.security.fence import Fence
@@ -208,8 +209,9 @@ class Assistant:
         if not s.llm_enabled:
             yield self._fallback(report, _DISABLED, thread_id)
             return
+        deadline = Deadline(s.llm_answer_budget_s, "the model answer")
         try:
-            model = self._model or build_chat_model(s)
+            model = self._model or build_chat_model(s, deadline)
         except ValueError:
             yield self._fallback(report, _NO_KEY, thread_id)
             return
@@ -253,6 +255,8 @@ class Assistant:
             tool_output_tokens=s.llm_tool_output_tokens,
             on_proposal=on_proposal,
             stream=stream,
+            retry=RetryPolicy(s.llm_max_retries, deadline),
+            deadline=deadline,
         )
         streamed = StreamRedactor()
         try:
@@ -265,14 +269,32 @@ class Assistant:
                     result = event.result
                     if tail := streamed.flush():
                         yield tail
-        except Exception as exc:  # any model failure: the deterministic analysis stands
+        except Exception as exc:  # anything else that broke the answer: the deterministic analysis stands
             MODEL_CALLS.labels(outcome="failed").inc()
-            reason = describe_failure(exc, s)
-            log.warning("LLM call failed: %s", reason)
+            reason = describe_failure(Failure(exc, 1, deadline), s)
+            log.warning("LLM answer failed: %s", reason)
             yield self._fallback(report, reason, thread_id)
             return
         assert result is not None
+        if result.failure is not None:
+            yield self._failed(result, report, thread_id)
+            return
         yield self._finish(result, report, suggestions, rejected, thread_id)
+
+    def _failed(
+        self, result: LoopResult, report: InvestigationReport | None, thread_id: str | None
+    ) -> Answer:
+        """The deterministic analysis, with what the failed answer cost and why it failed."""
+        assert result.failure is not None
+        reason = describe_failure(result.failure, self.settings)
+        log.warning("LLM call failed: %s", reason)
+        if not result.usage.model:
+            result.usage.model = self.settings.llm_model
+        _count(result.usage)
+        answer = self._fallback(report, reason, thread_id)
+        answer.usage = result.usage
+        answer.tool_calls = result.tool_calls
+        return answer
 
     def _finish(
         self,
@@ -287,7 +309,7 @@ class Assistant:
         _count(result.usage)
         if not result.text.strip():
             answer = self._fallback(
-                report, f"no answer within the {result.stopped_by or 'limits'}", thread_id
+                report, f"no answer: {result.stopped_by or 'the model returned no text'}", thread_id
             )
             answer.usage = result.usage
             return answer
@@ -309,13 +331,14 @@ class Assistant:
         if valid and not check.grounded:
             answer.notes.append("this answer cites no evidence: treat it as unverified")
         if result.stopped_by:
-            answer.notes.append(f"stopped early by the {result.stopped_by}")
+            answer.notes.append(result.stopped_by)
         return answer
 
 
 def _count(usage: LLMUsage) -> None:
     """What the model cost, for /metrics (the audit trail records it per answer)."""
     MODEL_CALLS.labels(outcome="ok").inc(usage.calls)
+    MODEL_CALLS.labels(outcome="failed").inc(usage.failed_calls)
     MODEL_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
     MODEL_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
     if usage.cost_usd:

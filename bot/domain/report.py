@@ -75,6 +75,7 @@ class LLMUsage(BaseModel):
     latency_s: float = 0.0
     cost_usd: float | None = None
     tool_calls: int = 0
+    failed_calls: int = 0  # attempts that ended in an error or a timeout (no tokens counted)
 
 
 class InvestigationReport(BaseModel):
