@@ -9,6 +9,7 @@ then, and a source still busy at the end is reported as slow, not waited for.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -20,11 +21,12 @@ from typing import Any, Protocol, TypeVar
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
 from bot.analysis.context import build_context
+from bot.analysis.degraded import without_metrics
 from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, Gatherer
 from bot.analysis.hypotheses import is_symptomatic, onset_of
 from bot.analysis.narrative import graphs, summary
-from bot.analysis.ranking import to_root_causes
+from bot.analysis.ranking import rank, to_root_causes
 from bot.analysis.signals import build, data_start
 from bot.analysis.sizing import RemediationIntent, size
 from bot.analysis.workloads import resolve_alert_workload
@@ -66,6 +68,11 @@ def _by_deadline(
     except FutureTimeout:
         log.warning("%s gave no answer within %s", name, deadline.describe())
         return instead, SourceStatus(name=name, ok=False, detail=f"no answer within {deadline.describe()}")
+
+
+def _short(detail: str) -> str:
+    """A source's failure for the summary: without the query key in front or the query behind."""
+    return re.sub(r"\s*\(query: .*\)$", "", re.sub(r"^[a-z_0-9]+: ", "", detail), flags=re.S)
 
 
 class PlannedEditLike(Protocol):
@@ -175,6 +182,9 @@ class Investigator:
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
         ranked = ranked_causes(ctx)
+        if not data.ok:  # no metrics: the changes and the logs still rank, as leads
+            leads = without_metrics(ctx, lines, data.ownership.workload_of_pod, start.timestamp())
+            ranked = rank(ranked + leads)
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (
@@ -188,7 +198,7 @@ class Investigator:
             service=workload,
             namespace=namespace,
             at=at,
-            summary=summary(alert.name, ctx, ranked, intent),
+            summary=summary(alert.name, ctx, ranked, intent, self._missing(sources)),
             root_causes=to_root_causes(ranked, namespace),
             proposal=proposal,
             sources=sources,
@@ -257,6 +267,20 @@ class Investigator:
         if planner is None:
             return None, SourceStatus(name="manifests", ok=False, detail="no repository")
         return planner, SourceStatus(name="manifests", ok=True)
+
+    def _missing(self, sources: list[SourceStatus]) -> dict[str, str]:
+        """Sources the summary must name as missing: metrics always, logs and changes when they
+        were configured and failed (a setup without Loki is not news in every report)."""
+        configured = {"prometheus": True, "logs": self.logs is not None, "git": self.history is not None}
+        words = {"prometheus": "metrics", "logs": "logs", "git": "changes"}
+        return {
+            words[s.name]: _short(s.detail)
+            for s in sources
+            if s.name in words
+            and not s.ok
+            and configured[s.name]
+            and s.detail != "the alert names no namespace"
+        }
 
     def _repo_workloads(self, planner: Planner | None) -> set[str]:
         if planner is None:

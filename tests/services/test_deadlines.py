@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,10 @@ from bot import wiring
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import SourceTimedOut
+from bot.domain.proposal import Action
+from bot.domain.report import CauseKind
 from bot.settings import Settings
+from tests.git.repos import Repo, deployment
 from tests.support.promserver import free_port
 from tests.support.slow_servers import dripping_server, elapsed, hanging_server
 
@@ -104,3 +108,64 @@ def test_a_refused_connection_is_called_refused() -> None:
     assert elapsed(t0) < 5
     detail = next(s.detail for s in report.sources if s.name == "prometheus")
     assert f"cannot connect to Prometheus at {url}: connection refused" in detail
+
+
+def _logs(path: Path) -> Path:
+    """Three background errors an hour before, then 85 new error lines from 12:54 on."""
+    lines = []
+    for i in range(3):
+        ts = AT - timedelta(minutes=50 - 10 * i)
+        lines.append((ts, "checkout", 'level=error msg="card declined" order=7'))
+    for i in range(85):
+        ts = AT - timedelta(minutes=6) + timedelta(seconds=4 * i)
+        lines.append((ts, "checkout", f'level=error msg="nil pointer in PriceRule" order={1000 + i}'))
+    for i in range(20):
+        lines.append((AT - timedelta(minutes=60 - 3 * i), "cart", "level=info msg=ok"))
+    path.write_text(
+        "".join(
+            json.dumps({"ts": ts.isoformat(), "labels": {"namespace": "shop", "app": app}, "line": text})
+            + "\n"
+            for ts, app, text in sorted(lines)
+        )
+    )
+    return path
+
+
+def test_with_prometheus_down_the_changes_and_logs_still_rank_a_hedged_cause(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path / "gitops")
+    repo.commit(
+        "initial layout",
+        {
+            "apps/checkout/deployment.yaml": deployment("checkout", "registry.example.com/checkout:2.4.0"),
+            "apps/cart/deployment.yaml": deployment("cart", "registry.example.com/cart:1.0.0"),
+        },
+        at=AT - timedelta(days=2),
+    )
+    release = repo.commit(
+        "checkout: release 2.4.1",
+        {"apps/checkout/deployment.yaml": deployment("checkout", "registry.example.com/checkout:2.4.1")},
+        at=AT - timedelta(minutes=12),
+    )
+    logs = _logs(tmp_path / "logs.jsonl")
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(repo=str(repo.path))
+    inv = wiring.investigator(settings, prometheus_url=url, logs_file=logs, repo=repo.path)
+    report = inv.run(alert(CHECKOUT, starts=AT - timedelta(minutes=4)), AT)
+
+    first_sentence = report.summary.split(". ")[0]
+    assert first_sentence.startswith("Metrics were missing (cannot connect to Prometheus at ")
+    assert "connection refused" in first_sentence
+    assert "HighErrorRate on checkout in shop may be caused by a recent change to checkout" in report.summary
+    assert "Without metrics this is a lead to check, not a confirmed cause." in report.summary
+    top = report.root_causes[0]
+    assert (top.kind, top.service, top.commit) == (CauseKind.BAD_DEPLOY, "checkout", release)
+    assert top.confidence <= 0.45  # a lead, not a finding
+    observations = [e.observation for e in top.evidence]
+    assert any("6 min before its error lines rose at 12:54" in o for o in observations), observations
+    assert any(
+        o == "85 error lines from checkout in the 12 min after the commit, 2 in the 30 min before"
+        for o in observations
+    )
+    assert any("metrics were missing" in o for o in observations)
+    assert report.proposal is not None and report.proposal.action is Action.REVERT
+    assert report.proposal.commit == release
