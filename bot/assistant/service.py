@@ -24,7 +24,7 @@ from bot.adapters.llm.prompts import render_prompt
 from bot.adapters.llm.tokens import truncate_to_tokens
 from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
 from bot.assistant.loop import Done, Event, LoopResult, TextDelta, run_loop
-from bot.assistant.proposals import ModelProposal, validate_model_proposal
+from bot.assistant.proposals import ModelProposal, known_workloads, repo_facts, validate_model_proposal
 from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import ToolSpec, load_toolsets
 from bot.domain.audit import AuditEvent, AuditKind
@@ -224,8 +224,14 @@ class Assistant:
             except ValidationError as exc:
                 rejected.append(f"malformed: {exc.errors()[0]['msg']}")
                 return f"rejected: malformed proposal ({exc.errors()[0]['msg']})"
+            repo = self.context.repo_dir if self.context else None
+            names, current = (
+                repo_facts(repo, mp.workload, mp.field)
+                if mp.workload not in known_workloads(report)
+                else (set(), {})
+            )
             check = validate_model_proposal(
-                mp, report, s.policy, repo_root=self.context.repo_dir if self.context else None
+                mp, report, s.policy, repo_root=repo, repo_workloads=names, current=current
             )
             if not check.ok:
                 rejected.append("; ".join(check.errors))

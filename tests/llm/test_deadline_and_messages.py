@@ -1,15 +1,19 @@
 """A model answer ends within its budget against real loopback endpoints, says what happened,
-and reports what it cost whether it succeeded or not."""
+reports what it cost whether it succeeded or not, and its suggestions are checked against the
+repository as well as the investigation."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.assistant.service import Assistant
+from bot.assistant.tools import ToolContext
 from bot.services.narrate import narrate
 from bot.settings import Settings
+from tests.git.repos import deployment
 from tests.llm.samples import cpu_limit_report
 from tests.support.openai_server import FakeOpenAI, fake_openai
 from tests.support.promserver import free_port
@@ -84,3 +88,28 @@ def test_usage_spent_before_a_failure_is_reported(llm_settings: Make) -> None:
     assert (usage.calls, usage.failed_calls, usage.prompt_tokens, usage.completion_tokens) == (1, 2, 812, 64)
     assert [c["name"] for c in answer.tool_calls] == ["investigation_evidence"]
     assert answer.audit_event(cpu_limit_report().at).data["llm"]["prompt_tokens"] == 812
+
+
+def test_a_suggestion_for_a_workload_in_the_repository_is_checked_against_it(
+    llm_settings: Make, tmp_path: Path
+) -> None:
+    repo = tmp_path / "gitops"
+    (repo / "apps" / "cart").mkdir(parents=True)
+    (repo / "apps" / "cart" / "deployment.yaml").write_text(
+        deployment("cart", "registry.example.com/cart:1.0", replicas=2)
+    )
+    scale = {"action": "scale", "workload": "cart", "field": "replicas", "value": 4, "reason": "busy"}
+    too_far = {**scale, "value": 40}
+    ghost = {**scale, "workload": "ghost"}
+    script: list = [[("propose_change", scale), ("propose_change", too_far), ("propose_change", ghost)]]
+    context = ToolContext(at=cpu_limit_report().at, repo_dir=repo)
+    with fake_openai("Cart is busy too [E1].", script=script) as model:
+        settings = llm_settings(openai_base_url=model.url)
+        answer = Assistant(settings, context=context, toolsets={}).answer(
+            "cart?", "T1", [], cpu_limit_report()
+        )
+    assert answer.proposal_suggestion is not None and answer.proposal_suggestion.workload == "cart"
+    assert answer.rejected_proposals == [
+        "replicas 2 -> 40 exceeds the policy factor ×4",
+        "workload 'ghost' is not in the investigation, nor among the workloads in the repository's manifests",
+    ]
