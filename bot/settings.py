@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     )
     git_budget_s: float = Field(default=15.0, gt=0, description="seconds reading the commit history may take")
     llm_answer_budget_s: float = Field(
-        default=30.0, gt=0, description="seconds one model answer may take, all calls and retries included"
+        default=20.0, gt=0, description="seconds one model answer may take, all calls and retries included"
     )
 
     # Capacity forecasts and rightsizing (docs/capacity.md)
