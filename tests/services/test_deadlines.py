@@ -169,3 +169,19 @@ def test_with_prometheus_down_the_changes_and_logs_still_rank_a_hedged_cause(tmp
     assert any("metrics were missing" in o for o in observations)
     assert report.proposal is not None and report.proposal.action is Action.REVERT
     assert report.proposal.commit == release
+
+
+def test_a_hanging_loki_ends_within_the_log_budget_and_is_named_as_slow() -> None:
+    settings = Settings(loki_timeout_s=30, loki_budget_s=1.0)
+    with hanging_server() as loki:
+        inv = wiring.investigator(
+            settings, prometheus_url=f"http://127.0.0.1:{free_port()}", loki_url=loki.url
+        )
+        t0 = time.monotonic()
+        report = inv.run(alert(CHECKOUT), AT)
+        took = elapsed(t0)
+    assert took < 1.0 + 1.0, took
+    logs = next(s for s in report.sources if s.name == "logs")
+    assert not logs.ok and f"Loki at {loki.url} did not answer within 1.0s: timed out" in logs.detail
+    assert report.summary.startswith("Metrics and logs were missing (metrics: cannot connect to Prometheus")
+    assert f"; logs: Loki at {loki.url} did not answer within 1.0s: timed out)." in report.summary
