@@ -243,7 +243,9 @@ class Assistant:
         if tools:
             # A per-call copy: one Assistant serves many threads, each with its own report.
             base = self.context or ToolContext(at=report.at if report else datetime.now().astimezone())
-            ctx = replace(base, report=report or base.report, output_tokens=s.llm_tool_output_tokens)
+            ctx = replace(
+                base, report=report or base.report, output_tokens=s.llm_tool_output_tokens, deadline=deadline
+            )
             specs = self._toolsets if self._toolsets is not None else load_toolsets(s.toolsets_dir)
             available = build_tools(ctx, specs, allow_proposals=True)
         messages: list[BaseMessage] = [

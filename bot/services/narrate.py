@@ -16,7 +16,7 @@ def narrate(report: InvestigationReport, settings: Settings) -> InvestigationRep
 
     answer = Assistant(settings).explain(report)
     update: dict[str, object] = {"notes": [*report.notes, *answer.notes]}
-    if answer.usage.calls or answer.usage.failed_calls:
+    if answer.usage.spent:
         update["llm"] = answer.usage
     if not answer.fallback and answer.text.strip():
         update["summary"] = answer.text
