@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.assistant.service import Assistant
 from bot.assistant.tools import ToolContext
 from bot.services.narrate import narrate
@@ -113,3 +115,16 @@ def test_a_suggestion_for_a_workload_in_the_repository_is_checked_against_it(
         "replicas 2 -> 40 exceeds the policy factor ×4",
         "workload 'ghost' is not in the investigation, nor among the workloads in the repository's manifests",
     ]
+
+
+def test_the_model_is_reached_through_the_environments_proxy(
+    llm_settings: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_openai("Through the proxy [E1].") as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        settings = llm_settings(openai_base_url="http://model.invalid/v1")
+        answer = Assistant(settings).explain(cpu_limit_report())
+    assert not answer.fallback, answer.notes
+    assert proxy.requests[0]["path"] == "http://model.invalid/v1/chat/completions"

@@ -22,6 +22,17 @@ from bot.domain.deadline import Deadline
 from bot.settings import Settings
 
 _RETRIED_STATUS = {408, 409, 429}
+_OPENAI = "https://api.openai.com/v1"
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    parsed = httpx.URL(url)
+    if proxy_bypass(parsed.host):
+        return None
+    return getproxies().get(parsed.scheme)
 
 
 def build_chat_model(settings: Settings, deadline: Deadline | None = None) -> BaseChatModel:
@@ -29,7 +40,11 @@ def build_chat_model(settings: Settings, deadline: Deadline | None = None) -> Ba
 
     if settings.openai_api_key is None:
         raise ValueError("no OpenAI-compatible API key configured (OPENAI_API_KEY)")
-    transport = TotalTimeoutTransport(deadline) if deadline is not None else None
+    transport = None
+    if deadline is not None:
+        # A client given a transport ignores HTTPS_PROXY and the like: the inner one honours them.
+        inner = httpx.HTTPTransport(proxy=env_proxy(settings.openai_base_url or _OPENAI))
+        transport = TotalTimeoutTransport(deadline, inner)
     return ChatOpenAI(
         model=settings.llm_model,
         api_key=settings.openai_api_key,
