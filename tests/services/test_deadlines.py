@@ -4,6 +4,7 @@ purpose, and say which source was slow and how."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -190,3 +191,23 @@ def test_a_hanging_loki_ends_within_the_log_budget_and_is_named_as_slow() -> Non
     assert re.search(
         rf"; logs: Loki at {loki.url} did not answer within 1\.\ds: timed out\)\. ", report.summary
     )
+
+
+def test_a_slow_git_ends_within_the_git_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Repo.init(tmp_path / "gitops")
+    repo.commit(
+        "layout", {"apps/checkout/deployment.yaml": deployment("checkout", "c:1")}, at=AT - timedelta(days=1)
+    )
+    settings = Settings(git_budget_s=1.0)
+    inv = wiring.investigator(settings, prometheus_url=f"http://127.0.0.1:{free_port()}", repo=repo.path)
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text("#!/bin/sh\nexec sleep 30\n")  # a git that never finishes
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}:{os.environ['PATH']}")
+    t0 = time.monotonic()
+    report = inv.run(alert(CHECKOUT), AT)
+    assert elapsed(t0) < 1.0 + 1.5
+    git = next(s for s in report.sources if s.name == "git")
+    assert not git.ok and git.detail.startswith("git rev-parse did not finish: timed out after 1.0s")
+    assert "changes: git rev-parse did not finish: timed out after 1.0s" in report.summary.split(". ")[0]

@@ -71,7 +71,7 @@ class LocalGitHistory:
         """
         budget = soonest(self.budget_s, "reading the commit history", deadline)
         window = [f"--since={_git_time(since)}", f"--until={_git_time(until)}"]
-        if max_count <= 0 or _unix(until) < _GIT_MIN_TIMESTAMP or self._head() is None:
+        if max_count <= 0 or _unix(until) < _GIT_MIN_TIMESTAMP or self._head(budget) is None:
             return []
         if _unix(since) < _GIT_MIN_TIMESTAMP:
             window = window[1:]  # no lower bound is needed before git could have existed
@@ -215,9 +215,10 @@ class LocalGitHistory:
                 texts[sha] = body.decode("utf-8", errors="replace")
         return texts, skipped
 
-    def _head(self) -> str | None:
+    def _head(self, budget: Deadline | None = None) -> str | None:
         try:
-            return self._git(["rev-parse", "--verify", "-q", f"{self.rev}^{{commit}}"]).strip() or None
+            head = self._git(["rev-parse", "--verify", "-q", f"{self.rev}^{{commit}}"], budget=budget)
+            return head.strip() or None
         except GitFailed:
             return None
 
