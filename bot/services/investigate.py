@@ -162,7 +162,7 @@ class Investigator:
         if deadline.expired:
             notes.append(f"{deadline.describe()} ran out; the report uses what had arrived by then")
         notes += [f"{s.name}: {s.detail}" for s in sources if not s.ok]
-        notes += data.failures[:5]
+        notes += data.failures[0 if m_status.ok else 1 : 5]  # a failed source's first is its status
 
         alert_start = group.started_at.timestamp() if group.started_at else None
         baseline_end = baseline_until(data_start(data), at.timestamp(), alert_start)
@@ -220,7 +220,7 @@ class Investigator:
         )
         data = gatherer.fetch()
         if not data.ok:
-            detail = data.failures[0] if data.failures else "no metrics in the window"
+            detail = _short(data.failures[0]) if data.failures else "no metrics in the window"
             return data, SourceStatus(name="prometheus", ok=False, detail=detail)
         detail = f"{len(data.queries)} queries, {len(data.failures)} failed"
         return data, SourceStatus(name="prometheus", ok=True, detail=detail)
