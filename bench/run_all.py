@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
     ("capacity forecasts", ["bench/bench_capacity.py"], False),
     ("job queue latency and throughput", ["bench/bench_jobs.py"], False),
+    ("investigate against slow dependencies", ["bench/bench_deadlines.py"], False),
 ]
 
 

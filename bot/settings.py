@@ -98,19 +98,34 @@ class Settings(BaseSettings):
     # Evidence sources
     prometheus_url: str | None = Field(default=None, description="Prometheus base URL")
     prometheus_timeout_s: float = Field(
-        default=10.0, gt=0, description="seconds each Prometheus query may take"
+        default=10.0, gt=0, description="seconds one attempt of a Prometheus query may wait"
     )
     prometheus_headers: dict[str, str] = Field(default_factory=dict, description="e.g. Authorization")
     grafana_url: str | None = Field(default=None, description="used for links in PRs")
     loki_url: str | None = Field(
         default=None, description="Loki base URL (logs); without it, --logs-file or no logs"
     )
-    loki_timeout_s: float = Field(default=10.0, gt=0, description="seconds each Loki query may take")
+    loki_timeout_s: float = Field(default=10.0, gt=0, description="seconds one Loki request may wait")
     repo: str | None = Field(default=None, description="GitOps repository: a path or any git URL")
     repo_default_branch: str = Field(
         default="main", description="the branch GitOps deploys from; proposals merge into it"
     )
     lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
+
+    # Deadlines: total wall-clock budgets, every attempt and wait included (docs/operations.md)
+    investigation_budget_s: float = Field(
+        default=20.0, gt=0, description="an investigation ends with what it has after this many seconds"
+    )
+    prometheus_budget_s: float = Field(
+        default=10.0, gt=0, description="seconds one Prometheus query may take, retries included"
+    )
+    loki_budget_s: float = Field(
+        default=15.0, gt=0, description="seconds one log query may take, all pages included"
+    )
+    git_budget_s: float = Field(default=15.0, gt=0, description="seconds reading the commit history may take")
+    llm_answer_budget_s: float = Field(
+        default=20.0, gt=0, description="seconds one model answer may take, all calls and retries included"
+    )
 
     # Capacity forecasts and rightsizing (docs/capacity.md)
     capacity_target_utilisation: float = Field(default=0.7, gt=0, le=1, description="of the CPU limit")
@@ -165,8 +180,10 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoint (Azure, vLLM, Ollama, LiteLLM...)",
     )
     llm_model: str = Field(default="gpt-4.1-mini", description="model name sent to the endpoint")
-    llm_timeout_s: float = Field(default=30.0, gt=0, description="seconds one model call may take")
-    llm_max_retries: int = Field(default=3, ge=0, description="retries with backoff on 429 and 5xx")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="seconds one model request may wait")
+    llm_max_retries: int = Field(
+        default=3, ge=0, description="retries with backoff on 429, 5xx and timeouts, within the budget"
+    )
     llm_max_tool_calls: int = Field(default=4, ge=0, description="hard cap on tool calls per answer")
     llm_max_calls: int = Field(default=3, ge=1, description="model calls per answer, the final one included")
     llm_max_prompt_tokens: int = Field(

@@ -39,7 +39,11 @@ def metrics_source(
     if not url:
         return None
     return PrometheusMetrics(
-        url, timeout_s=settings.prometheus_timeout_s, headers=settings.prometheus_headers, transport=transport
+        url,
+        timeout_s=settings.prometheus_timeout_s,
+        headers=settings.prometheus_headers,
+        transport=transport,
+        budget_s=settings.prometheus_budget_s,
     )
 
 
@@ -55,16 +59,16 @@ def log_source(
     if url:
         from bot.adapters.logs import LokiLogSource
 
-        return LokiLogSource(url, timeout_s=settings.loki_timeout_s)
+        return LokiLogSource(url, timeout_s=settings.loki_timeout_s, budget_s=settings.loki_budget_s)
     return None
 
 
-def git_history(repo: Path | None) -> GitHistory | None:
+def git_history(repo: Path | None, settings: Settings | None = None) -> GitHistory | None:
     if repo is None:
         return None
     from bot.adapters.git.history import LocalGitHistory
 
-    return LocalGitHistory(repo)
+    return LocalGitHistory(repo, budget_s=settings.git_budget_s) if settings else LocalGitHistory(repo)
 
 
 def investigator(
@@ -84,7 +88,7 @@ def investigator(
     return Investigator(
         metrics_source(settings, prometheus_url, transport),
         log_source(settings, logs_file, loki_url),
-        git_history(repo),
+        git_history(repo, settings),
         repo,
         settings,
     )

@@ -8,6 +8,7 @@ queries built from what was discovered. Every query is evaluated as of ``at``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from bot.analysis import discovery as disc
 from bot.analysis import queries as Q
 from bot.analysis import red
 from bot.analysis.workloads import Ownership
-from bot.domain.errors import SourceUnavailable
+from bot.domain.deadline import Deadline
+from bot.domain.errors import SourceTimedOut, SourceUnavailable, SourceUnreachable
 from bot.domain.series import Series
 from bot.ports.metrics import MetricsSource
 
@@ -64,6 +66,29 @@ class Fetched:
         return bool(self.names) or any(self.container.values())
 
 
+class _Skipped(Exception):
+    """A query not sent: the budget ran out, or Prometheus is not answering at all."""
+
+
+class _Breaker:
+    """Trips when a query times out or cannot connect before any query has been answered:
+    the queries still waiting would only wait as long again (a hanging server, or none)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers = 0
+        self.down: SourceUnavailable | None = None
+
+    def answered(self) -> None:
+        with self._lock:
+            self._answers += 1
+
+    def failed(self, exc: SourceUnavailable) -> None:
+        with self._lock:
+            if self._answers == 0 and self.down is None:
+                self.down = exc
+
+
 def to_grid(series: Series, grid: np.ndarray, step: float) -> np.ndarray:
     out = np.full(grid.shape, np.nan)
     if len(series) == 0:
@@ -83,8 +108,11 @@ class Gatherer:
         lookback_minutes: int,
         alert_expr: str | None = None,
         rate_window_s: float = 180.0,
+        deadline: Deadline | None = None,
     ) -> None:
         self.metrics = metrics
+        self.deadline = deadline
+        self._breaker = _Breaker()
         self.at = at
         self.start = datetime.fromtimestamp(at.timestamp() - lookback_minutes * 60, UTC)
         span = at.timestamp() - self.start.timestamp()
@@ -103,32 +131,64 @@ class Gatherer:
     # -- helpers --------------------------------------------------------------------------
     def _range(self, name: str, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
         self.out.queries[name] = promql
-        result = self.metrics.range(promql, self.start, self.at, self.step)
+        result = self.metrics.range(promql, self.start, self.at, self.step, deadline=self.deadline)
         return [(s.labels, to_grid(s, self.out.grid, self.step)) for s in result]
 
     def _instant(self, name: str, promql: str) -> list[dict[str, str]]:
         self.out.queries[name] = promql
-        return [s.labels for s in self.metrics.instant(promql, self.at)]
+        return [s.labels for s in self.metrics.instant(promql, self.at, deadline=self.deadline)]
 
     def _run(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         results: dict[str, Any] = {}
+        skipped, unanswered = 0, 0
         with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            futures = {name: pool.submit(self._guarded, job) for name, job in jobs.items()}
             for name, fut in futures.items():
                 try:
                     results[name] = fut.result()
+                except _Skipped:
+                    skipped += 1
+                except (SourceTimedOut, SourceUnreachable) as exc:
+                    if self._breaker.down is not None and unanswered:
+                        unanswered += 1  # the same story as the first one: counted, not repeated
+                        continue
+                    unanswered += 1
+                    self.out.failures.append(f"{name}: {exc}")
                 except SourceUnavailable as exc:
                     self.out.failures.append(f"{name}: {exc}")
                 except Exception as exc:  # a bad query must not sink the investigation
                     log.warning("query %s failed: %s", name, exc)
                     self.out.failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        if self._breaker.down is not None and unanswered > 1:
+            self.out.failures.append(f"{unanswered - 1} more queries failed the same way")
+        if skipped:
+            self.out.failures.append(f"{skipped} more queries not sent: {self._skip_reason()}")
         return results
+
+    def _guarded(self, job: Callable[[], Any]) -> Any:
+        """Run a query unless the budget is spent or Prometheus has shown it will not answer."""
+        if self._skip_reason():
+            raise _Skipped
+        try:
+            value = job()
+        except (SourceTimedOut, SourceUnreachable) as exc:
+            self._breaker.failed(exc)
+            raise
+        self._breaker.answered()
+        return value
+
+    def _skip_reason(self) -> str:
+        if self._breaker.down is not None:
+            return "Prometheus answered none of the first queries"
+        if self.deadline is not None and self.deadline.expired:
+            return f"{self.deadline.describe()} ran out"
+        return ""
 
     # -- rounds ---------------------------------------------------------------------------
     def fetch(self) -> Fetched:
         self._round_one()
-        if not self.out.ok:
-            return self.out  # nothing answered: do not pile more failing queries on top
+        if not self.out.ok or self._skip_reason():
+            return self.out  # nothing answered, or no time left: do not pile more queries on top
         label_sets = self._round_two()
         self._round_three(label_sets)
         return self.out
@@ -136,7 +196,7 @@ class Gatherer:
     def _round_one(self) -> None:
         ns, w = self.ns, self.window_s
         jobs: dict[str, Callable[[], Any]] = {
-            "names": lambda: self.metrics.metric_names(self.start, self.at),
+            "names": lambda: self.metrics.metric_names(self.start, self.at, deadline=self.deadline),
             "pod_owner": lambda: self._instant(
                 "pod_owner", Q.over_window("kube_pod_owner", ns, ("pod", "owner_kind", "owner_name"), w)
             ),
@@ -251,7 +311,9 @@ class Gatherer:
         self.clients = disc.client_candidates(names)[:2]
         jobs: dict[str, Callable[[], Any]] = {}
         for name in [*self.servers, *self.clients]:
-            jobs[name] = partial(self.metrics.series, Q.series_match(name, self.ns), self.start, self.at)
+            jobs[name] = partial(
+                self.metrics.series, Q.series_match(name, self.ns), self.start, self.at, self.deadline
+            )
         return self._run(jobs)
 
     def _round_three(self, label_sets: dict[str, list[dict[str, str]]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,21 +25,61 @@ _KIND_WORDS = {
 }
 
 
-def summary(alert_name: str, ctx: Context, ranked: list[Candidate], intent: RemediationIntent | None) -> str:
+_SOURCES = ("metrics", "logs", "changes")
+
+
+def missing_sentence(missing: Mapping[str, str]) -> str:
+    """``Metrics were missing (Prometheus at ... timed out after 10.0 s).`` for the sources that
+    did not answer, in the order metrics, logs, changes."""
+    names = [n for n in _SOURCES if n in missing]
+    if not names:
+        return ""
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    why = missing[names[0]] if len(names) == 1 else "; ".join(f"{n}: {missing[n]}" for n in names)
+    return f"{joined[:1].upper()}{joined[1:]} were missing ({why})."
+
+
+def summary(
+    alert_name: str,
+    ctx: Context,
+    ranked: list[Candidate],
+    intent: RemediationIntent | None,
+    missing: Mapping[str, str] | None = None,
+) -> str:
+    """The report's first paragraph. When a source is ``missing`` (name -> why), the first
+    sentence says so and the cause is worded as the lead it is."""
+    missing = missing or {}
+    first = missing_sentence(missing)
+    text = _summary(alert_name, ctx, ranked, intent, missing)
+    return f"{first} {text}" if first else text
+
+
+def _summary(
+    alert_name: str,
+    ctx: Context,
+    ranked: list[Candidate],
+    intent: RemediationIntent | None,
+    missing: Mapping[str, str],
+) -> str:
     where = f" in {ctx.namespace}" if ctx.namespace else ""
     about = f" on {ctx.alert_workload}" if ctx.alert_workload else ""
     if not ranked:
+        left = [n for n in _SOURCES if n not in missing]
+        seen = ", ".join(left[:-1]) + " and " + left[-1] if len(left) > 1 else (left[0] if left else "")
         return (
-            f"{alert_name}{about}{where}: no root cause stands out in the metrics, logs and changes "
+            f"{alert_name}{about}{where}: no root cause stands out in the {seen or 'evidence'} "
             f"of the last {fmt.minutes(ctx.at - float(ctx.grid[0]))}; no change is proposed."
         )
     top = ranked[0]
-    text = f"{alert_name}{about}{where} is most likely caused by {_KIND_WORDS[top.kind]} {top.workload}"
+    likely = "may be caused by" if "metrics" in missing else "is most likely caused by"
+    text = f"{alert_name}{about}{where} {likely} {_KIND_WORDS[top.kind]} {top.workload}"
     if top.kind is CauseKind.BAD_DEPLOY and top.change is not None:
         text += f" (commit {top.change.sha[:8]} '{top.change.subject}')"
     if top.onset is not None and top.kind is not CauseKind.TRANSIENT:
         text += f", starting around {fmt.hhmm(top.onset)}"
     text += "."
+    if "metrics" in missing:
+        text += " Without metrics this is a lead to check, not a confirmed cause."
     if top.workload != ctx.alert_workload and ctx.alert_workload:
         text += (
             f" {ctx.alert_workload} is affected through its calls to {top.workload}."

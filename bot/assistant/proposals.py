@@ -112,6 +112,30 @@ def known_workloads(report: InvestigationReport | None) -> set[str]:
     return names
 
 
+def repo_facts(repo_root: Path | None, workload: str, fld: str | None) -> tuple[set[str], dict[str, Any]]:
+    """The workload names in the repository's manifests, and the current value of ``fld`` in
+    ``workload`` where the manifests set it: what a suggestion about a workload the
+    investigation did not rank is checked against."""
+    if repo_root is None:
+        return set(), {}
+    from bot.adapters.manifests.workspace import ManifestRepo  # only when the model suggests a change
+
+    try:
+        repo = ManifestRepo(repo_root)
+        names = {w.name for w in repo.workloads()}
+    except Exception:  # unreadable manifests: the suggestion is checked against the report alone
+        return set(), {}
+    current: dict[str, Any] = {}
+    if fld and workload in names:
+        try:
+            value = repo.effective(workload, fld).value
+        except Exception:  # the value is not set where we can read it: it stays unknown
+            value = None
+        if value is not None:
+            current[fld] = value
+    return names, current
+
+
 def _current_values(report: InvestigationReport | None) -> dict[str, Any]:
     """Known current values per field, from the deterministic proposal's ``from`` side."""
     out: dict[str, Any] = {}
@@ -138,7 +162,12 @@ def validate_model_proposal(
     if not _DNS1123.match(mp.workload):
         errors.append(f"workload {mp.workload!r} is not a Kubernetes name")
     elif mp.workload not in known_workloads(report) | set(repo_workloads):
-        errors.append(f"workload {mp.workload!r} is not in the investigation or the repository")
+        where = (
+            "nor among the workloads in the repository's manifests"
+            if repo_root is not None
+            else "and no repository is available to look for it"
+        )
+        errors.append(f"workload {mp.workload!r} is not in the investigation, {where}")
     if mp.field is None or mp.field not in _FIELDS_FOR_ACTION[mp.action]:
         allowed = ", ".join(sorted(_FIELDS_FOR_ACTION[mp.action]))
         errors.append(f"action {mp.action} may change only: {allowed} (got {mp.field!r})")
@@ -150,7 +179,9 @@ def validate_model_proposal(
                 safe_repo_path(repo_root, mp.file)
             except ValueError as exc:
                 errors.append(str(exc))
-    known = {**_current_values(report), **(current or {})}
+    # The report's current values belong to the workload its own proposal changes, no other.
+    own = report is not None and report.proposal is not None and report.proposal.service == mp.workload
+    known = {**(_current_values(report) if own else {}), **(current or {})}
     value: float | int | None = None
     if mp.field is not None and not errors:
         try:

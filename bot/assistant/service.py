@@ -19,15 +19,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from bot.adapters.llm.chat import build_chat_model, describe_failure
+from bot.adapters.llm.chat import Failure, RetryPolicy, build_chat_model, describe_failure
 from bot.adapters.llm.prompts import render_prompt
 from bot.adapters.llm.tokens import truncate_to_tokens
 from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
 from bot.assistant.loop import Done, Event, LoopResult, TextDelta, run_loop
-from bot.assistant.proposals import ModelProposal, validate_model_proposal
+from bot.assistant.proposals import ModelProposal, known_workloads, repo_facts, validate_model_proposal
 from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import ToolSpec, load_toolsets
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.deadline import Deadline
 from bot.domain.report import InvestigationReport, LLMUsage
 from bot.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
 from bot.security.fence import Fence
@@ -208,8 +209,9 @@ class Assistant:
         if not s.llm_enabled:
             yield self._fallback(report, _DISABLED, thread_id)
             return
+        deadline = Deadline(s.llm_answer_budget_s, "the model answer")
         try:
-            model = self._model or build_chat_model(s)
+            model = self._model or build_chat_model(s, deadline)
         except ValueError:
             yield self._fallback(report, _NO_KEY, thread_id)
             return
@@ -222,8 +224,14 @@ class Assistant:
             except ValidationError as exc:
                 rejected.append(f"malformed: {exc.errors()[0]['msg']}")
                 return f"rejected: malformed proposal ({exc.errors()[0]['msg']})"
+            repo = self.context.repo_dir if self.context else None
+            names, current = (
+                repo_facts(repo, mp.workload, mp.field)
+                if mp.workload not in known_workloads(report)
+                else (set(), {})
+            )
             check = validate_model_proposal(
-                mp, report, s.policy, repo_root=self.context.repo_dir if self.context else None
+                mp, report, s.policy, repo_root=repo, repo_workloads=names, current=current
             )
             if not check.ok:
                 rejected.append("; ".join(check.errors))
@@ -235,7 +243,9 @@ class Assistant:
         if tools:
             # A per-call copy: one Assistant serves many threads, each with its own report.
             base = self.context or ToolContext(at=report.at if report else datetime.now().astimezone())
-            ctx = replace(base, report=report or base.report, output_tokens=s.llm_tool_output_tokens)
+            ctx = replace(
+                base, report=report or base.report, output_tokens=s.llm_tool_output_tokens, deadline=deadline
+            )
             specs = self._toolsets if self._toolsets is not None else load_toolsets(s.toolsets_dir)
             available = build_tools(ctx, specs, allow_proposals=True)
         messages: list[BaseMessage] = [
@@ -253,6 +263,8 @@ class Assistant:
             tool_output_tokens=s.llm_tool_output_tokens,
             on_proposal=on_proposal,
             stream=stream,
+            retry=RetryPolicy(s.llm_max_retries, deadline),
+            deadline=deadline,
         )
         streamed = StreamRedactor()
         try:
@@ -265,14 +277,32 @@ class Assistant:
                     result = event.result
                     if tail := streamed.flush():
                         yield tail
-        except Exception as exc:  # any model failure: the deterministic analysis stands
+        except Exception as exc:  # anything else that broke the answer: the deterministic analysis stands
             MODEL_CALLS.labels(outcome="failed").inc()
-            reason = describe_failure(exc, s)
-            log.warning("LLM call failed: %s", reason)
+            reason = describe_failure(Failure(exc, 1, deadline), s)
+            log.warning("LLM answer failed: %s", reason)
             yield self._fallback(report, reason, thread_id)
             return
         assert result is not None
+        if result.failure is not None:
+            yield self._failed(result, report, thread_id)
+            return
         yield self._finish(result, report, suggestions, rejected, thread_id)
+
+    def _failed(
+        self, result: LoopResult, report: InvestigationReport | None, thread_id: str | None
+    ) -> Answer:
+        """The deterministic analysis, with what the failed answer cost and why it failed."""
+        assert result.failure is not None
+        reason = describe_failure(result.failure, self.settings)
+        log.warning("LLM call failed: %s", reason)
+        if not result.usage.model:
+            result.usage.model = self.settings.llm_model
+        _count(result.usage)
+        answer = self._fallback(report, reason, thread_id)
+        answer.usage = result.usage
+        answer.tool_calls = result.tool_calls
+        return answer
 
     def _finish(
         self,
@@ -287,7 +317,7 @@ class Assistant:
         _count(result.usage)
         if not result.text.strip():
             answer = self._fallback(
-                report, f"no answer within the {result.stopped_by or 'limits'}", thread_id
+                report, f"no answer: {result.stopped_by or 'the model returned no text'}", thread_id
             )
             answer.usage = result.usage
             return answer
@@ -309,13 +339,14 @@ class Assistant:
         if valid and not check.grounded:
             answer.notes.append("this answer cites no evidence: treat it as unverified")
         if result.stopped_by:
-            answer.notes.append(f"stopped early by the {result.stopped_by}")
+            answer.notes.append(result.stopped_by)
         return answer
 
 
 def _count(usage: LLMUsage) -> None:
     """What the model cost, for /metrics (the audit trail records it per answer)."""
     MODEL_CALLS.labels(outcome="ok").inc(usage.calls)
+    MODEL_CALLS.labels(outcome="failed").inc(usage.failed_calls)
     MODEL_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
     MODEL_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
     if usage.cost_usd:

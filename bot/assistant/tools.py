@@ -14,6 +14,7 @@ from bot.assistant.compress import for_model, summarise_logs, summarise_series
 from bot.assistant.context import numbered_evidence
 from bot.assistant.proposals import ModelAction, ModelField, safe_repo_path
 from bot.assistant.toolsets import DURATION, ToolSpec
+from bot.domain.deadline import Deadline
 from bot.domain.errors import TugboatError
 from bot.domain.report import InvestigationReport
 from bot.ports.gitrepo import GitHistory
@@ -43,6 +44,7 @@ class ToolContext:
     git: GitHistory | None = None
     repo_dir: Path | None = None
     output_tokens: int = 600
+    deadline: Deadline | None = None  # the answer's: a tool's source calls end by then too
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,13 @@ def _promql_tool(spec: ToolSpec, ctx: ToolContext, metrics: MetricsSource) -> As
     def run(args: dict[str, Any]) -> str:
         query = spec.render_promql(args)
         if spec.instant:
-            series = metrics.instant(query, ctx.at)
+            series = metrics.instant(query, ctx.at, deadline=ctx.deadline)
         else:
             window = duration_seconds(spec.lookback)
             step = max(window / 60, 15.0)
-            series = metrics.range(query, ctx.at - timedelta(seconds=window), ctx.at, step)
+            series = metrics.range(
+                query, ctx.at - timedelta(seconds=window), ctx.at, step, deadline=ctx.deadline
+            )
         return summarise_series(series)  # the query is in the audit trail, not worth prompt tokens
 
     return AssistantTool(spec.name, spec.description, spec.args_schema(), run, source="promql")
@@ -85,7 +89,7 @@ def _logql_tool(spec: ToolSpec, ctx: ToolContext, logs: LogSource) -> AssistantT
     def run(args: dict[str, Any]) -> str:
         query = spec.render_logql(args)
         window = duration_seconds(spec.lookback)
-        lines = logs.query(query, ctx.at - timedelta(seconds=window), ctx.at)
+        lines = logs.query(query, ctx.at - timedelta(seconds=window), ctx.at, deadline=ctx.deadline)
         return summarise_logs(lines)
 
     return AssistantTool(spec.name, spec.description, spec.args_schema(), run, source="logql")
@@ -135,7 +139,7 @@ def _commits_tool(ctx: ToolContext, git: GitHistory) -> AssistantTool:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", workload):
             raise ValueError("workload must be a Kubernetes name")
         hours = min(max(int(args.get("hours", 24)), 1), 24 * 14)
-        commits = git.commits(ctx.at - timedelta(hours=hours), ctx.at, max_count=200)
+        commits = git.commits(ctx.at - timedelta(hours=hours), ctx.at, max_count=200, deadline=ctx.deadline)
         hits = [c for c in commits if workload in c.subject or any(workload in f.path for f in c.files)][:10]
         if not hits:
             return f"no commits touching {workload} in the last {hours}h"

@@ -68,10 +68,5 @@ def _show(answer: Answer) -> None:
         p = answer.proposal_suggestion
         typer.echo(f"suggested (for review, not applied): {p.action} {p.workload} {p.field}={p.value}")
     u = answer.usage
-    if u.calls:
-        typer.secho(
-            f"model {u.model}: {u.calls} call(s), {u.prompt_tokens} prompt + {u.completion_tokens}"
-            f" completion tokens, {u.latency_s:.1f}s",
-            fg=typer.colors.BRIGHT_BLACK,
-            err=True,
-        )
+    if u.spent:
+        typer.secho(u.line(), fg=typer.colors.BRIGHT_BLACK, err=True)

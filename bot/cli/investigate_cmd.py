@@ -126,3 +126,5 @@ def _show(report: InvestigationReport) -> None:
         console.print(f"  {status.name}: {mark} {status.detail}", markup=False)
     for note in report.notes:
         console.print(f"  note: {note}", markup=False)
+    if report.llm is not None and report.llm.spent:
+        console.print(f"  {report.llm.line()}", markup=False)

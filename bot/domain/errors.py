@@ -28,6 +28,14 @@ class ConflictError(TugboatError):
     """State moved under us: a branch head changed, a proposal was already decided."""
 
 
+class SourceTimedOut(SourceUnavailable):
+    """A source accepted the request but gave no complete answer within its budget."""
+
+
+class SourceUnreachable(SourceUnavailable):
+    """A source could not be connected to at all: refused, or its name does not resolve."""
+
+
 def validation_problems(exc: ValidationError, whole: str = "payload", most: int = 5) -> str:
     """The first problems pydantic found, as ``field.path: message`` joined by semicolons."""
     return "; ".join(

@@ -75,6 +75,19 @@ class LLMUsage(BaseModel):
     latency_s: float = 0.0
     cost_usd: float | None = None
     tool_calls: int = 0
+    failed_calls: int = 0  # attempts that ended in an error or a timeout (no tokens counted)
+
+    @property
+    def spent(self) -> bool:
+        return bool(self.calls or self.failed_calls)
+
+    def line(self) -> str:
+        """``model m: 1 call(s), 2 failed, 812 prompt + 64 completion tokens, 3.1s``."""
+        failed = f", {self.failed_calls} failed" if self.failed_calls else ""
+        return (
+            f"model {self.model}: {self.calls} call(s){failed}, {self.prompt_tokens} prompt + "
+            f"{self.completion_tokens} completion tokens, {self.latency_s:.1f}s"
+        )
 
 
 class InvestigationReport(BaseModel):

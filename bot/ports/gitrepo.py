@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from bot.domain.deadline import Deadline
+
 ChangeKind = Literal["image", "resources", "env", "replicas", "config", "other"]
 
 
@@ -48,8 +50,11 @@ class WorkloadChange:
 
 
 class GitHistory(Protocol):
-    def commits(self, since: datetime, until: datetime, max_count: int = 200) -> list[Commit]:
-        """Commits on the default branch in [since, until], newest first, with their file changes."""
+    def commits(
+        self, since: datetime, until: datetime, max_count: int = 200, deadline: Deadline | None = None
+    ) -> list[Commit]:
+        """Commits on the default branch in [since, until], newest first, with their file changes;
+        within the adapter's budget, or by ``deadline`` when that comes first."""
         ...
 
     def read(self, path: str, rev: str = "HEAD") -> str | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple, Protocol, cast, get_args
 
+from bot.domain.deadline import Deadline
 from bot.domain.errors import InvalidInput
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
@@ -122,11 +123,14 @@ class LogLine:
 
 
 class LogSource(Protocol):
-    def query(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+    def query(
+        self, q: LogQuery, start: datetime, end: datetime, deadline: Deadline | None = None
+    ) -> list[LogLine]:
         """Lines in [start, end], oldest first, at most ``q.limit``.
 
         Raises ``SourceUnavailable`` when the backend cannot answer or refuses the query
         (with the backend's reason), ``InvalidInput`` for times or a source that cannot be used.
+        A remote backend ends within its own budget, or by ``deadline`` when that comes first.
         """
         ...
 

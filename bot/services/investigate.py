@@ -1,31 +1,37 @@
 """The investigate use case: gather evidence through the ports, analyse it, size a fix.
 
 A failure of one source (Prometheus, logs, git, the manifests) degrades the report and is named
-in ``report.sources`` and ``report.notes``; it never fails the investigation.
+in ``report.sources`` and ``report.notes``; it never fails the investigation. The whole
+investigation has a wall-clock budget (``investigation_budget_s``): every source call ends by
+then, and a source still busy at the end is reported as slow, not waited for.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
 from bot.analysis.context import build_context
+from bot.analysis.degraded import without_metrics
 from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, Gatherer
 from bot.analysis.hypotheses import is_symptomatic, onset_of
 from bot.analysis.narrative import graphs, summary
-from bot.analysis.ranking import to_root_causes
+from bot.analysis.ranking import rank, to_root_causes
 from bot.analysis.signals import build, data_start
 from bot.analysis.sizing import RemediationIntent, size
 from bot.analysis.workloads import resolve_alert_workload
 from bot.domain.alert import AlertGroup
+from bot.domain.deadline import Deadline
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Action, FieldChange, Proposal
@@ -39,6 +45,9 @@ log = logging.getLogger(__name__)
 
 COMMIT_LOOKBACK = timedelta(hours=3)
 LOG_LIMIT = 20000
+# A source that honours the deadline reports its own, more precise timeout within this margin.
+GRACE_S = 1.0
+T = TypeVar("T")
 
 
 def baseline_until(first: float, at: float, alert_start: float | None) -> float:
@@ -48,6 +57,22 @@ def baseline_until(first: float, at: float, alert_start: float | None) -> float:
     if alert_start is not None:
         end = min(end, alert_start - 15 * 60)
     return max(end, first + min(20 * 60, span * 0.3))
+
+
+def _by_deadline(
+    future: Future[tuple[T, SourceStatus]], deadline: Deadline, name: str, instead: T
+) -> tuple[T, SourceStatus]:
+    """A source's answer, or ``instead`` and a status naming it as slow when the budget ran out."""
+    try:
+        return future.result(timeout=deadline.remaining() + GRACE_S)
+    except FutureTimeout:
+        log.warning("%s gave no answer within %s", name, deadline.describe())
+        return instead, SourceStatus(name=name, ok=False, detail=f"no answer within {deadline.describe()}")
+
+
+def _short(detail: str) -> str:
+    """A source's failure for the summary: without the query key in front or the query behind."""
+    return re.sub(r"\s*\(query: .*\)$", "", re.sub(r"^[a-z_0-9]+: ", "", detail), flags=re.S)
 
 
 class PlannedEditLike(Protocol):
@@ -120,18 +145,24 @@ class Investigator:
         sources: list[SourceStatus] = []
         notes: list[str] = []
         start = at - timedelta(minutes=lookback)
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            f_metrics = pool.submit(self._metrics, namespace, at, alert.expr)
-            f_commits = pool.submit(self._commits, at - COMMIT_LOOKBACK, at)
-            f_logs = pool.submit(self._logs, namespace, start, at)
-            f_planner = pool.submit(self._load_planner)
-            data, m_status = f_metrics.result()
-            commits, g_status = f_commits.result()
-            lines, l_status = f_logs.result()
-            planner, p_status = f_planner.result()
+        deadline = Deadline(self.settings.investigation_budget_s, "the investigation")
+        # Not a with-block: its exit would wait for a source that ignores the deadline.
+        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tugboat-sources")
+        f_metrics = pool.submit(self._metrics, namespace, at, alert.expr, deadline)
+        f_commits = pool.submit(self._commits, at - COMMIT_LOOKBACK, at, deadline)
+        f_logs = pool.submit(self._logs, namespace, start, at, deadline)
+        f_planner = pool.submit(self._load_planner)
+        empty = Gatherer.empty(namespace, at, lookback)
+        data, m_status = _by_deadline(f_metrics, deadline, "prometheus", empty)
+        commits, g_status = _by_deadline(f_commits, deadline, "git", [])
+        lines, l_status = _by_deadline(f_logs, deadline, "logs", [])
+        planner, p_status = _by_deadline(f_planner, deadline, "manifests", None)
+        pool.shutdown(wait=False, cancel_futures=True)
         sources += [m_status, l_status, g_status, p_status]
+        if deadline.expired:
+            notes.append(f"{deadline.describe()} ran out; the report uses what had arrived by then")
         notes += [f"{s.name}: {s.detail}" for s in sources if not s.ok]
-        notes += data.failures[:5]
+        notes += data.failures[0 if m_status.ok else 1 : 5]  # a failed source's first is its status
 
         alert_start = group.started_at.timestamp() if group.started_at else None
         baseline_end = baseline_until(data_start(data), at.timestamp(), alert_start)
@@ -151,6 +182,9 @@ class Investigator:
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
         ranked = ranked_causes(ctx)
+        if not data.ok:  # no metrics: the changes and the logs still rank, as leads
+            leads = without_metrics(ctx, lines, data.ownership.workload_of_pod, start.timestamp())
+            ranked = rank(ranked + leads)
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (
@@ -164,7 +198,7 @@ class Investigator:
             service=workload,
             namespace=namespace,
             at=at,
-            summary=summary(alert.name, ctx, ranked, intent),
+            summary=summary(alert.name, ctx, ranked, intent, self._missing(sources)),
             root_causes=to_root_causes(ranked, namespace),
             proposal=proposal,
             sources=sources,
@@ -175,23 +209,29 @@ class Investigator:
         return Investigation(report, specs)
 
     # -- sources --------------------------------------------------------------------------
-    def _metrics(self, namespace: str | None, at: datetime, expr: str | None) -> tuple[Fetched, SourceStatus]:
+    def _metrics(
+        self, namespace: str | None, at: datetime, expr: str | None, deadline: Deadline | None = None
+    ) -> tuple[Fetched, SourceStatus]:
         if self.metrics is None:
             empty = Gatherer.empty(namespace, at, self.settings.lookback_minutes)
             return empty, SourceStatus(name="prometheus", ok=False, detail="no Prometheus configured")
-        gatherer = Gatherer(self.metrics, namespace, at, self.settings.lookback_minutes, expr)
+        gatherer = Gatherer(
+            self.metrics, namespace, at, self.settings.lookback_minutes, expr, deadline=deadline
+        )
         data = gatherer.fetch()
         if not data.ok:
-            detail = data.failures[0] if data.failures else "no metrics in the window"
+            detail = _short(data.failures[0]) if data.failures else "no metrics in the window"
             return data, SourceStatus(name="prometheus", ok=False, detail=detail)
         detail = f"{len(data.queries)} queries, {len(data.failures)} failed"
         return data, SourceStatus(name="prometheus", ok=True, detail=detail)
 
-    def _commits(self, since: datetime, until: datetime) -> tuple[list[Commit], SourceStatus]:
+    def _commits(
+        self, since: datetime, until: datetime, deadline: Deadline | None = None
+    ) -> tuple[list[Commit], SourceStatus]:
         if self.history is None:
             return [], SourceStatus(name="git", ok=False, detail="no repository")
         try:
-            commits = self.history.commits(since, until)
+            commits = self.history.commits(since, until, deadline=deadline)
         except TugboatError as exc:
             return [], SourceStatus(name="git", ok=False, detail=str(exc))
         except Exception as exc:  # git output we cannot parse must not sink the report
@@ -202,7 +242,7 @@ class Investigator:
         )
 
     def _logs(
-        self, namespace: str | None, start: datetime, end: datetime
+        self, namespace: str | None, start: datetime, end: datetime, deadline: Deadline | None = None
     ) -> tuple[list[LogLine], SourceStatus]:
         if self.logs is None:
             return [], SourceStatus(name="logs", ok=False, detail="no log source")
@@ -212,7 +252,7 @@ class Investigator:
             (Matcher("namespace", "=", namespace),), (LineFilter("|~", lognotes.ERROR_PATTERN),), LOG_LIMIT
         )
         try:
-            lines = self.logs.query(query, start, end)
+            lines = self.logs.query(query, start, end, deadline=deadline)
         except Exception as exc:  # any log backend failure degrades the report
             return [], SourceStatus(name="logs", ok=False, detail=str(exc)[:300])
         return lines, SourceStatus(name="logs", ok=True, detail=f"{len(lines)} error lines")
@@ -227,6 +267,20 @@ class Investigator:
         if planner is None:
             return None, SourceStatus(name="manifests", ok=False, detail="no repository")
         return planner, SourceStatus(name="manifests", ok=True)
+
+    def _missing(self, sources: list[SourceStatus]) -> dict[str, str]:
+        """Sources the summary must name as missing: metrics always, logs and changes when they
+        were configured and failed (a setup without Loki is not news in every report)."""
+        configured = {"prometheus": True, "logs": self.logs is not None, "git": self.history is not None}
+        words = {"prometheus": "metrics", "logs": "logs", "git": "changes"}
+        return {
+            words[s.name]: _short(s.detail)
+            for s in sources
+            if s.name in words
+            and not s.ok
+            and configured[s.name]
+            and s.detail != "the alert names no namespace"
+        }
 
     def _repo_workloads(self, planner: Planner | None) -> set[str]:
         if planner is None:

@@ -2,7 +2,7 @@
 
 The model only replaces the summary text. Root causes and the proposal stay exactly as the
 deterministic analysis produced them; when the model is off or fails, the deterministic summary
-stays and a note says why.
+stays and a note says why. What the model cost is reported whether its answer arrived or not.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ def narrate(report: InvestigationReport, settings: Settings) -> InvestigationRep
 
     answer = Assistant(settings).explain(report)
     update: dict[str, object] = {"notes": [*report.notes, *answer.notes]}
+    if answer.usage.spent:
+        update["llm"] = answer.usage
     if not answer.fallback and answer.text.strip():
         update["summary"] = answer.text
-        update["llm"] = answer.usage
     return report.model_copy(update=update)

@@ -120,7 +120,8 @@ def test_server_errors_fall_back_to_the_deterministic_analysis(llm_settings) -> 
         answer = Assistant(llm_settings(llm_max_retries=1)).explain(report)
     assert len(rec.bodies) == 2
     assert answer.fallback
-    assert answer.notes == ["LLM unavailable (HTTP 500 after 1 retries); showing the deterministic analysis"]
+    assert answer.notes == ["LLM unavailable (HTTP 500 after 2 attempts); showing the deterministic analysis"]
+    assert answer.usage.failed_calls == 2 and answer.usage.calls == 0  # what was spent is reported
     assert report.summary in answer.text and "[E1]" in answer.text
 
 
@@ -164,7 +165,7 @@ def test_timeout_falls_back_with_a_one_line_note(llm_settings, slow_server: str)
     started = time.monotonic()
     answer = Assistant(settings).explain(cpu_limit_report())
     assert answer.fallback
-    assert answer.notes == ["LLM unavailable (timeout after 0.3s); showing the deterministic analysis"]
+    assert answer.notes == ["LLM unavailable (timed out after 0.3 s); showing the deterministic analysis"]
     assert time.monotonic() - started < 1.4
 
 

@@ -1,5 +1,7 @@
 """The Prometheus adapter against a real Prometheus loaded by promtool."""
 
+import http.server
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,7 +96,7 @@ def test_unreachable_prometheus_is_a_clear_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SourceUnavailable) as err:
         PrometheusMetrics(url, timeout_s=2).instant("up", _at(END))
-    assert f"cannot connect to Prometheus at {url}" in str(err.value)
+    assert f"cannot connect to Prometheus at {url}: connection refused" in str(err.value)
 
 
 def test_record_then_replay_without_a_server(prom_url: str, tmp_path: Path) -> None:
@@ -113,3 +115,50 @@ def test_record_then_replay_without_a_server(prom_url: str, tmp_path: Path) -> N
     assert replay.metric_names(_at(START), _at(END)) == names
     with pytest.raises(SourceUnavailable, match="re-record"):
         replay.instant("up", _at(END - timedelta(minutes=1).seconds))
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status named by the first path segment (e.g. /429/...)."""
+
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        code = int(self.path.strip("/").split("/")[0])
+        body = b'{"status":"error","errorType":"x","error":"too many queries"}'
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_rate_limits_are_retried_then_named(refusing_server: str) -> None:
+    url = f"{refusing_server}/429"
+    _Refusing.hits = 0
+    with pytest.raises(SourceUnavailable) as err:
+        PrometheusMetrics(url, timeout_s=2).instant("up", _at(END))
+    assert _Refusing.hits == 3  # retried within the budget, then given up
+    assert f"Prometheus at {url} is rate limiting queries (HTTP 429) after 3 attempts" in str(err.value)
+
+
+def test_a_wrong_url_is_called_not_found(refusing_server: str) -> None:
+    url = f"{refusing_server}/404"
+    with pytest.raises(SourceUnavailable) as err:
+        PrometheusMetrics(url, timeout_s=2).metric_names(_at(START), _at(END))
+    assert f"Prometheus at {url} answered HTTP 404 (not found there): is {url} Prometheus's base URL?" in str(
+        err.value
+    )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.adapters.git.runner import GitFailed, git, git_bytes
+from bot.domain.deadline import Deadline, soonest
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.ports.gitrepo import Commit, FileChange
 
@@ -42,8 +43,11 @@ class LocalGitHistory:
         rev: str = "HEAD",
         max_file_bytes: int = MAX_FILE_BYTES,
         max_files_per_commit: int = MAX_FILES_PER_COMMIT,
+        budget_s: float = 120.0,
     ) -> None:
+        """``budget_s`` bounds one ``commits`` call, every git command it runs included."""
         self.path = Path(path)
+        self.budget_s = budget_s
         self.rev = rev
         self.max_file_bytes = max_file_bytes
         self.max_files_per_commit = max_files_per_commit
@@ -57,14 +61,17 @@ class LocalGitHistory:
             ) from None
 
     # -- GitHistory ------------------------------------------------------------------------
-    def commits(self, since: datetime, until: datetime, max_count: int = 200) -> list[Commit]:
+    def commits(
+        self, since: datetime, until: datetime, max_count: int = 200, deadline: Deadline | None = None
+    ) -> list[Commit]:
         """First-parent commits of ``rev`` that landed (committer time) in [since, until].
 
         Merge commits are diffed against their first parent, so a merged branch counts once,
         at the time it landed.
         """
+        budget = soonest(self.budget_s, "reading the commit history", deadline)
         window = [f"--since={_git_time(since)}", f"--until={_git_time(until)}"]
-        if max_count <= 0 or _unix(until) < _GIT_MIN_TIMESTAMP or self._head() is None:
+        if max_count <= 0 or _unix(until) < _GIT_MIN_TIMESTAMP or self._head(budget) is None:
             return []
         if _unix(since) < _GIT_MIN_TIMESTAMP:
             window = window[1:]  # no lower bound is needed before git could have existed
@@ -84,13 +91,14 @@ class LocalGitHistory:
                 "--",
             ],
             what="reading the commit log",
+            budget=budget,
         )
         parsed = [_parse_record(rec) for rec in out.split("\x1e") if rec.strip("\0\n")]
         blobs: set[str] = set()
         for _, entries in parsed:
             for old, new, _, _ in entries[: self.max_files_per_commit]:
                 blobs.update(sha for sha in (old, new) if sha != _NULL_SHA)
-        texts, skipped = self._blob_texts(blobs)
+        texts, skipped = self._blob_texts(blobs, budget)
         return [self._commit(header, entries, texts, skipped) for header, entries in parsed]
 
     def read(self, path: str, rev: str = "HEAD") -> str | None:
@@ -173,14 +181,14 @@ class LocalGitHistory:
             files_omitted=max(0, len(entries) - self.max_files_per_commit),
         )
 
-    def _blob_texts(self, blobs: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    def _blob_texts(self, blobs: set[str], budget: Deadline) -> tuple[dict[str, str], dict[str, str]]:
         """Texts of the small, non-binary blobs, and why each other blob was skipped."""
         texts: dict[str, str] = {}
         skipped: dict[str, str] = {}
         if not blobs:
             return texts, skipped
         ordered = sorted(blobs)
-        check = self._git(["cat-file", "--batch-check"], input="\n".join(ordered) + "\n")
+        check = self._git(["cat-file", "--batch-check"], input="\n".join(ordered) + "\n", budget=budget)
         wanted: list[str] = []
         for line in check.splitlines():
             parts = line.split()
@@ -189,7 +197,11 @@ class LocalGitHistory:
             elif len(parts) == 3:
                 skipped[parts[0]] = f"larger than {_size(self.max_file_bytes)}"
         raw = git_bytes(
-            ["cat-file", "--batch"], self.path, input="\n".join(wanted) + "\n", config=SAFE_CONFIG
+            ["cat-file", "--batch"],
+            self.path,
+            input="\n".join(wanted) + "\n",
+            config=SAFE_CONFIG,
+            timeout_s=_seconds_left(budget),
         )
         pos = 0
         while pos < len(raw):
@@ -203,9 +215,10 @@ class LocalGitHistory:
                 texts[sha] = body.decode("utf-8", errors="replace")
         return texts, skipped
 
-    def _head(self) -> str | None:
+    def _head(self, budget: Deadline | None = None) -> str | None:
         try:
-            return self._git(["rev-parse", "--verify", "-q", f"{self.rev}^{{commit}}"]).strip() or None
+            head = self._git(["rev-parse", "--verify", "-q", f"{self.rev}^{{commit}}"], budget=budget)
+            return head.strip() or None
         except GitFailed:
             return None
 
@@ -217,8 +230,21 @@ class LocalGitHistory:
                 f"{rev!r} is not a commit in {self.path}; check the sha or branch name"
             ) from None
 
-    def _git(self, args: list[str], *, input: str | None = None, what: str | None = None) -> str:
-        return git(args, self.path, input=input, config=SAFE_CONFIG, what=what)
+    def _git(
+        self,
+        args: list[str],
+        *,
+        input: str | None = None,
+        what: str | None = None,
+        budget: Deadline | None = None,
+    ) -> str:
+        timeout = _seconds_left(budget) if budget is not None else self.budget_s
+        return git(args, self.path, input=input, config=SAFE_CONFIG, what=what, timeout_s=timeout)
+
+
+def _seconds_left(budget: Deadline) -> float:
+    """What remains of the budget; a sliver when it is spent, so git ends at once with a timeout."""
+    return max(budget.remaining(), 0.01)
 
 
 def _file_change(

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.domain.errors import SourceUnavailable
+from bot.domain.errors import SourceTimedOut, SourceUnavailable
 
 # userinfo in a URL (https://user:token@host/...) must never reach a message or a log.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
@@ -75,8 +75,8 @@ def git_bytes(
             "the git command is not installed or not on PATH; install git 2.38+"
         ) from None
     except subprocess.TimeoutExpired:
-        raise SourceUnavailable(
-            f"git {redact(args[0])} did not finish within {timeout_s:.0f}s"
+        raise SourceTimedOut(
+            f"git {redact(args[0])} did not finish: timed out after {timeout_s:.1f}s"
             + (f" while {what}" if what else "")
         ) from None
     if proc.returncode != 0:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from bot.domain.deadline import Deadline
 from bot.domain.errors import InvalidInput
 from bot.ports.logs import LogLine, LogQuery
 
@@ -59,7 +60,10 @@ class JsonlLogSource:
         self._load()
         return [dict(s) for s in self._streams]
 
-    def query(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+    def query(
+        self, q: LogQuery, start: datetime, end: datetime, deadline: Deadline | None = None
+    ) -> list[LogLine]:
+        """A local file is read whole and quickly: ``deadline`` does not apply."""
         self._load()
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidInput("log query times must carry a timezone")

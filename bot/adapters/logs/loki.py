@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
+from bot.adapters.http_budget import TotalTimeoutAdapter, connection_failure
 from bot.adapters.logs.logql import render
-from bot.domain.errors import InvalidInput, SourceUnavailable
+from bot.domain.deadline import Deadline, soonest
+from bot.domain.errors import InvalidInput, SourceTimedOut, SourceUnavailable, SourceUnreachable
 from bot.ports.logs import LogLine, LogQuery
 
 QUERY_RANGE = "/loki/api/v1/query_range"
@@ -33,7 +34,8 @@ def from_ns(ns: int) -> datetime:
 
 class LokiLogSource:
     """Reads lines oldest first. A query that hits the page size is continued from the last
-    timestamp seen, until ``q.limit`` lines or the end of the range."""
+    timestamp seen, until ``q.limit`` lines or the end of the range. ``timeout_s`` bounds one
+    request; ``budget_s`` (default: the same) the whole query, all its pages."""
 
     def __init__(
         self,
@@ -42,20 +44,26 @@ class LokiLogSource:
         headers: dict[str, str] | None = None,
         tenant: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        budget_s: float | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be positive")
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.budget_s = budget_s or timeout_s
         self.page_size = page_size
         self.headers = dict(headers or {})
         if tenant:
             self.headers["X-Scope-OrgID"] = tenant  # Loki's multi-tenancy header
         self._session = requests.Session()
+        self._session.mount(self.url, TotalTimeoutAdapter())  # a dripping answer ends with the budget
         self.requests_made = 0
 
-    def query(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+    def query(
+        self, q: LogQuery, start: datetime, end: datetime, deadline: Deadline | None = None
+    ) -> list[LogLine]:
         logql = render(q)
+        budget = soonest(self.budget_s, "one log query", deadline)
         start_ns, end_ns = to_ns(start), to_ns(end)
         if end_ns < start_ns:
             raise InvalidInput(f"log query ends before it starts ({start.isoformat()} > {end.isoformat()})")
@@ -69,7 +77,12 @@ class LokiLogSource:
             repeats = len(seen_at_boundary) if page_start == boundary_ns else 0
             want = min(self.page_size, q.limit - len(out) + repeats)
             # Loki's end is exclusive; the port's is inclusive.
-            page = self._fetch(logql, page_start, end_ns + 1, want)
+            if budget.expired:
+                raise SourceTimedOut(
+                    f"Loki at {self.url} did not send all pages within {budget.describe()}: timed out "
+                    f"after {len(out)} lines (query: {logql[:200]})"
+                )
+            page = self._fetch(logql, page_start, end_ns + 1, want, budget.clip(self.timeout_s))
             fresh = [
                 (ns, key, line)
                 for ns, key, line in page
@@ -91,7 +104,9 @@ class LokiLogSource:
         )
 
     # -- internals -----------------------------------------------------------------------
-    def _fetch(self, logql: str, start_ns: int, end_ns: int, limit: int) -> list[tuple[int, str, LogLine]]:
+    def _fetch(
+        self, logql: str, start_ns: int, end_ns: int, limit: int, timeout: float
+    ) -> list[tuple[int, str, LogLine]]:
         params: dict[str, str | int] = {
             "query": logql,
             "start": start_ns,
@@ -102,15 +117,15 @@ class LokiLogSource:
         self.requests_made += 1
         try:
             resp = self._session.get(
-                self.url + QUERY_RANGE, params=params, headers=self.headers, timeout=self.timeout_s
+                self.url + QUERY_RANGE, params=params, headers=self.headers, timeout=timeout
             )
         except requests.Timeout:
-            raise SourceUnavailable(
-                f"Loki at {self.url} did not answer within {self.timeout_s:g}s (query: {logql[:200]})"
+            raise SourceTimedOut(
+                f"Loki at {self.url} did not answer within {timeout:.1f}s: timed out (query: {logql[:200]})"
             ) from None
         except requests.ConnectionError as exc:
-            raise SourceUnavailable(
-                f"cannot connect to Loki at {self.url}: {_root_cause(exc)}; check the Loki URL setting"
+            raise SourceUnreachable(
+                f"cannot connect to Loki at {self.url}: {connection_failure(exc)}; check the Loki URL setting"
             ) from None
         except requests.RequestException as exc:
             raise SourceUnavailable(f"request to Loki at {self.url} failed: {exc}") from None
@@ -173,12 +188,3 @@ def _http_error(url: str, resp: requests.Response, logql: str) -> str:
     else:
         hint = "Loki refused the request"
     return f"{hint} (HTTP {code} from {url}): {text} (query: {logql[:200]})"
-
-
-def _root_cause(exc: BaseException) -> str:
-    """ "Connection refused" rather than urllib3's nested retry wrapper text."""
-    text = str(exc)
-    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno:
-        return errno.group(1).strip()
-    return text[:300] or type(exc).__name__

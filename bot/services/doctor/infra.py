@@ -38,7 +38,9 @@ def check_prometheus(settings: Settings, timeout_s: float) -> CheckResult:
         return fail(name, f"/-/ready answered {ready.status_code}", "wait for Prometheus to finish starting")
     from bot import wiring
 
-    source = wiring.metrics_source(settings.model_copy(update={"prometheus_timeout_s": timeout_s}))
+    source = wiring.metrics_source(
+        settings.model_copy(update={"prometheus_timeout_s": timeout_s, "prometheus_budget_s": timeout_s})
+    )
     assert source is not None
     try:
         answer = source.instant("vector(1)", datetime.now(UTC))
