@@ -1,0 +1,173 @@
+"""Tugboat's own working clone of the GitOps repository, under the data directory.
+
+Each use fetches the default branch first and gets a checkout of exactly that commit: a
+directory per commit (a ``git worktree``), so a reader never sees files change under it while
+another thread fetches a newer commit. Git work on one repository is serialised by a lock per
+repository (``repo_lock``), shared by threads and by processes on this machine; across
+replicas each pod has its own clone and the remote arbitrates pushes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from bot.adapters.git.history import SAFE_CONFIG, LocalGitHistory
+from bot.adapters.git.runner import GitFailed, git
+from bot.adapters.git.source import RepoSource
+from bot.domain.errors import SourceUnavailable
+from bot.ports.gitrepo import Commit
+
+KEEP_CHECKOUTS = 3  # the current commit's and two before it, for readers still using them
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def repo_key(url: str) -> str:
+    """A directory name for the repository at ``url``: readable part and a digest."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
+    return f"{slug.strip('-')[:40] or 'repo'}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def repo_lock(data_dir: Path, url: str) -> Iterator[None]:
+    """The lock on Tugboat's git work for the repository at ``url``: exclusive across the
+    threads of this process and the processes sharing ``data_dir``."""
+    path = Path(data_dir) / "locks" / f"{repo_key(url)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCKS_GUARD:
+        local = _THREAD_LOCKS.setdefault(path, threading.Lock())
+    with local, open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class WorkingClone:
+    def __init__(
+        self,
+        source: RepoSource,
+        data_dir: Path,
+        default_branch: str = "main",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.source, self.default_branch = source, default_branch
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "repos" / repo_key(source.url)
+        self.git_dir = self.root / "clone.git"
+        self.env = dict(env or {})  # credentials for the remote, never on a command line
+        self._tracking = f"refs/remotes/origin/{default_branch}"
+        self._fetched_at = 0.0  # monotonic start of the last fetch, to coalesce waiting callers
+
+    def checkout(self) -> Path:
+        """Fetch, then the directory holding the default branch's newest commit (read only)."""
+        asked = time.monotonic()
+        with repo_lock(self.data_dir, self.source.url):
+            if self._fetched_at < asked or self._head() is None:
+                self._fetched_at = time.monotonic()
+                self._fetch()
+            sha = self._head()
+            if sha is None:
+                raise SourceUnavailable(
+                    f"the GitOps repository {self.source.name} has no branch {self.default_branch!r}; "
+                    "set TUGBOAT_REPO_DEFAULT_BRANCH to the branch GitOps deploys from"
+                )
+            return self._tree(sha)
+
+    @property
+    def current(self) -> Path:
+        """A link to the newest checkout made so far: a stable path for readers that resolve it
+        once per use (the policy scan)."""
+        return self.root / "current"
+
+    def history(self) -> FreshHistory:
+        return FreshHistory(self)
+
+    # -- internals -------------------------------------------------------------------------
+    def _fetch(self) -> None:
+        if not (self.git_dir / "HEAD").is_file():
+            shutil.rmtree(self.git_dir, ignore_errors=True)  # a clone interrupted half-way
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._git(["init", "--quiet", "--bare", str(self.git_dir)], cwd=self.root)
+        refspec = f"+refs/heads/{self.default_branch}:{self._tracking}"
+        fetch = ["fetch", "--quiet", "--prune", "--no-tags", self.source.url, refspec]
+        try:
+            self._git(fetch, env=self.env, what=f"fetching {self.source.name}")
+        except GitFailed as exc:
+            if "couldn't find remote ref" in exc.stderr:
+                return  # no such branch: checkout() says so
+            raise
+
+    def _head(self) -> str | None:
+        if not (self.git_dir / "HEAD").is_file():
+            return None
+        try:
+            return self._git(["rev-parse", "--verify", "-q", f"{self._tracking}^{{commit}}"]).strip() or None
+        except GitFailed:
+            return None
+
+    def _tree(self, sha: str) -> Path:
+        trees = self.root / "trees"
+        tree = trees / sha
+        if not (tree / ".git").is_file():
+            shutil.rmtree(tree, ignore_errors=True)
+            self._git(["worktree", "prune"])
+            trees.mkdir(parents=True, exist_ok=True)
+            self._git(["worktree", "add", "--quiet", "--detach", "--force", str(tree), sha])
+        tree.touch()  # the newest checkouts are kept
+        link = self.root / "current.tmp"
+        link.unlink(missing_ok=True)
+        link.symlink_to(tree.relative_to(self.root))
+        link.replace(self.current)  # atomic: a reader resolves the old tree or the new one
+        old = sorted((p for p in trees.iterdir() if p != tree), key=lambda p: p.stat().st_mtime)
+        for stale in old[: max(0, len(old) - (KEEP_CHECKOUTS - 1))]:
+            shutil.rmtree(stale, ignore_errors=True)
+        if old:
+            self._git(["worktree", "prune"])
+        return tree
+
+    def _git(
+        self,
+        args: list[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        what: str | None = None,
+    ) -> str:
+        return git(args, cwd or self.git_dir, config=SAFE_CONFIG, env=env, what=what)
+
+
+class FreshHistory:
+    """GitHistory of the working clone that fetches before each use (e.g. to see a merge that
+    Tugboat has just pushed)."""
+
+    def __init__(self, clone: WorkingClone) -> None:
+        self.clone = clone
+
+    def _now(self) -> LocalGitHistory:
+        return LocalGitHistory(self.clone.checkout())
+
+    def commits(self, since: datetime, until: datetime, max_count: int = 200) -> list[Commit]:
+        return self._now().commits(since, until, max_count)
+
+    def read(self, path: str, rev: str = "HEAD") -> str | None:
+        return self._now().read(path, rev)
+
+    def files(self, rev: str = "HEAD") -> list[str]:
+        return self._now().files(rev)
+
+    def commit_diff(self, sha: str) -> str:
+        return self._now().commit_diff(sha)
+
+    def revert_diff(self, sha: str) -> str:
+        return self._now().revert_diff(sha)
