@@ -170,10 +170,13 @@ def job_queue(settings: Settings) -> ProcrastinateQueue:
 
 
 def workflow(
-    settings: Settings, store: Store, host: ChangeHost, repo_path: Path | None = None
+    settings: Settings,
+    store: Store,
+    host: ChangeHost,
+    repo_path: Path | Callable[[], Path] | None = None,
 ) -> ProposalWorkflow:
-    """``repo_path`` is the checkout the policy scan reads (from ``checkout``); without one the
-    scan reads the diff only and says so."""
+    """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
+    for each scan); without one the scan reads the diff only and says so."""
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 

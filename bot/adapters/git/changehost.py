@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
-from bot.adapters.git.runner import GitFailed, git, push_raced, redact
-from bot.adapters.git.source import RepoSource
+from bot.adapters.git.runner import GitFailed, git, push_raced
+from bot.adapters.git.source import RepoSource, display_name
 from bot.adapters.git.workclone import repo_lock
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
 from bot.domain.proposal import Proposal
@@ -42,7 +42,7 @@ class PlainGitChangeHost:
         local = Path(remote).expanduser()
         # A relative local path must keep meaning the same place when git runs inside the clone.
         self.remote = str(local.resolve()) if "://" not in remote and local.exists() else remote
-        self.source = source or RepoSource(url=self.remote, name=redact(self.remote))
+        self.source = source or RepoSource(url=self.remote, name=display_name(self.remote))
         self.env = dict(env or {})  # credentials for the remote, never on a command line
         self.default_branch = default_branch
         self.author = author

@@ -93,6 +93,8 @@ def git_bytes(
             check=False,
         )
     except FileNotFoundError:
+        if cwd is not None and not Path(cwd).is_dir():
+            raise SourceUnavailable(f"git cannot run in {redact(str(cwd))}: no such directory") from None
         raise SourceUnavailable(
             "the git command is not installed or not on PATH; install git 2.38+"
         ) from None

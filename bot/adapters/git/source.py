@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from bot.adapters.git.runner import GitFailed, git
+from bot.adapters.git.runner import GitFailed, git, redact
 from bot.domain.errors import InvalidInput
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -169,6 +169,13 @@ def _checked_out(repo: Path) -> set[str]:
     out = git(["worktree", "list", "--porcelain"], repo)
     prefix = "branch refs/heads/"
     return {line[len(prefix) :] for line in out.splitlines() if line.startswith(prefix)}
+
+
+def display_name(remote: str) -> str:
+    """How people read ``remote``: a URL without credentials, a local repository by its name."""
+    if _URL.match(remote) and not remote.startswith("file:"):
+        return redact(remote)
+    return _name_of(PurePosixPath(urlsplit(remote).path if remote.startswith("file:") else remote))
 
 
 def _name_of(path: Path | PurePosixPath) -> str:

@@ -62,7 +62,7 @@ class WorkingClone:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.source, self.default_branch = source, default_branch
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # git runs in other directories
         self.root = self.data_dir / "repos" / repo_key(source.url)
         self.git_dir = self.root / "clone.git"
         self.env = dict(env or {})  # credentials for the remote, never on a command line
@@ -83,12 +83,6 @@ class WorkingClone:
                     "set TUGBOAT_REPO_DEFAULT_BRANCH to the branch GitOps deploys from"
                 )
             return self._tree(sha)
-
-    @property
-    def current(self) -> Path:
-        """A link to the newest checkout made so far: a stable path for readers that resolve it
-        once per use (the policy scan)."""
-        return self.root / "current"
 
     def history(self) -> FreshHistory:
         return FreshHistory(self)
@@ -125,10 +119,6 @@ class WorkingClone:
             trees.mkdir(parents=True, exist_ok=True)
             self._git(["worktree", "add", "--quiet", "--detach", "--force", str(tree), sha])
         tree.touch()  # the newest checkouts are kept
-        link = self.root / "current.tmp"
-        link.unlink(missing_ok=True)
-        link.symlink_to(tree.relative_to(self.root))
-        link.replace(self.current)  # atomic: a reader resolves the old tree or the new one
         old = sorted((p for p in trees.iterdir() if p != tree), key=lambda p: p.stat().st_mtime)
         for stale in old[: max(0, len(old) - (KEEP_CHECKOUTS - 1))]:
             shutil.rmtree(stale, ignore_errors=True)

@@ -123,7 +123,7 @@ def build_runtime(
     workflow: ProposalWorkflow | None = None
     if clone is not None:
         host = wiring.change_host(settings)
-        workflow = wiring.workflow(settings, store, host, repo_path=clone.current)
+        workflow = wiring.workflow(settings, store, host, repo_path=clone.checkout)
         workflow.group_members = UserGroups(client, settings.policy.approver_groups)
         workflow.jobs = jobs  # merges and PR comments run as jobs
     chat = SlackNotifier(client)
