@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
-from bot.adapters.git.runner import GitFailed, git, push_raced
+from bot.adapters.git.runner import GitFailed, git, push_raced, race_pause
 from bot.adapters.git.source import RepoSource, display_name
 from bot.adapters.git.workclone import repo_lock
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
@@ -101,7 +101,9 @@ class PlainGitChangeHost:
         branch = self.branch(proposal)
         approved = approved_sha.strip().lower()
         with self._locked():
-            for _ in range(self.merge_attempts):
+            for attempt in range(self.merge_attempts):
+                if attempt:
+                    race_pause(attempt)  # lost a race: let the other push finish, then fetch
                 self._fetch()
                 head = self._ref(_TRACKING + branch)
                 if head is None:

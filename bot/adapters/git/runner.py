@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +31,11 @@ def redact(text: str) -> str:
 def _short_path(path: str) -> str:
     name = PurePosixPath(path).name
     return f"…/{name}" if name else path
+
+
+def race_pause(attempt: int) -> None:
+    """Wait a little, more after each lost race, with jitter so racing replicas spread out."""
+    time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
 
 
 def push_raced(exc: GitFailed) -> bool:
