@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     repo_ssh_key_file: str | None = Field(
         default=None, description="SSH private key for ssh:// and git@host: remotes (HTTPS uses GitHub's)"
     )
+    repo_ssh_known_hosts_file: str | None = Field(
+        default=None, description="known_hosts for SSH remotes; set, host keys are checked strictly"
+    )
     repo_push_attempts: int = Field(
         default=5, ge=1, le=20, description="a push that loses a race is fetched and retried this often"
     )

@@ -73,7 +73,11 @@ def git_auth(settings: Settings) -> GitAuth:
         auth = github_auth(settings)
         github_client(settings, auth=auth)  # an App's installation token is minted through it
         password = lambda: str(auth.token)  # noqa: E731  (read per command: App tokens expire)
-    return GitAuth(password=password, ssh_key_file=settings.repo_ssh_key_file)
+    return GitAuth(
+        password=password,
+        ssh_key_file=settings.repo_ssh_key_file,
+        ssh_known_hosts_file=settings.repo_ssh_known_hosts_file,
+    )
 
 
 def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClone | None:

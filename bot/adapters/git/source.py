@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -33,6 +33,7 @@ class GitAuth:
     password: Callable[[], str] | None = None  # called per git command: App tokens expire
     username: str = "x-access-token"  # what GitHub expects beside a token
     ssh_key_file: str | None = None
+    ssh_known_hosts_file: str | None = None
 
     def env(self) -> dict[str, str]:
         """Environment for one git command that talks to the remote."""
@@ -47,9 +48,14 @@ class GitAuth:
                 "TUGBOAT_GIT_USERNAME": self.username,
                 "TUGBOAT_GIT_PASSWORD": self.password(),
             }
+        ssh = ["ssh", "-o", "BatchMode=yes"]
         if self.ssh_key_file:
-            key = _quote(str(Path(self.ssh_key_file).expanduser()))
-            out["GIT_SSH_COMMAND"] = f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes"
+            ssh += ["-i", _quote(str(Path(self.ssh_key_file).expanduser())), "-o", "IdentitiesOnly=yes"]
+        if self.ssh_known_hosts_file:
+            known = _quote(str(Path(self.ssh_known_hosts_file).expanduser()))
+            ssh += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+        if len(ssh) > 3:
+            out["GIT_SSH_COMMAND"] = " ".join(ssh)
         return out
 
 
@@ -187,8 +193,11 @@ def _quote(text: str) -> str:
 
 
 def auth_env(auth: GitAuth, source: RepoSource) -> Mapping[str, str]:
-    """The credentials for ``source``: a token written into the URL counts like a setting."""
+    """The credentials for ``source``: a password only over HTTP(S), where a token written into
+    the URL counts like a setting; the SSH options for any remote."""
+    if not source.url.startswith(("https://", "http://")):
+        return replace(auth, password=None).env()
     if auth.password is None and source.password is not None:
         password = source.password
-        return GitAuth(password=lambda: password, ssh_key_file=auth.ssh_key_file).env()
+        return replace(auth, password=lambda: password).env()
     return auth.env()
