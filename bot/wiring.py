@@ -95,13 +95,16 @@ def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClo
     return WorkingClone(source, Path(settings.data_dir), settings.repo_default_branch, env=env)
 
 
-def checkout(settings: Settings, repo: str | Path | None = None) -> Path | None:
+def checkout(settings: Settings, repo: str | Path | None = None, *, as_on_disk: bool = False) -> Path | None:
     """A directory holding the default branch's newest commit, fetched now; None without a
-    repository. A directory that is not a git repository is read as it is on disk."""
-    from bot.adapters.git.source import plain_directory
+    repository. A directory that is not a git repository is read as it is on disk, and with
+    ``as_on_disk`` so is a clone's work tree (``tugboat manifest`` plans edits of your files)."""
+    from bot.adapters.git.source import plain_directory, work_tree
 
     value = str(repo) if repo is not None else settings.repo
     plain = plain_directory(value) if value else None
+    if as_on_disk and value and plain is None:
+        plain = work_tree(value)
     if plain is not None:
         return plain
     clone = repository(settings, repo)

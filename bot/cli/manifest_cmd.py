@@ -101,7 +101,7 @@ def _checkout(repo: str) -> Path:
     from bot import wiring
     from bot.settings import load_settings
 
-    found = wiring.checkout(load_settings(), repo)
+    found = wiring.checkout(load_settings(), repo, as_on_disk=True)
     if found is None:
         raise InvalidInput("name the GitOps repository or a directory of manifests")
     return found

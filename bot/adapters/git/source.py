@@ -14,8 +14,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bot.adapters.git.runner import GitFailed, git, redact
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, SourceUnavailable
 
+_WHICH = "the GitOps repository (--repo or TUGBOAT_REPO)"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SCP = re.compile(r"^(?:[^@/\s]+@)?[A-Za-z0-9.-]+:(?!//)")  # git@github.com:org/repo.git
 # The helper reads the password from the environment of the one git process that needs it, so
@@ -83,7 +84,7 @@ def resolve_source(setting: str, *, base: Path | None = None) -> RepoSource:
     repository itself, a clone's upstream (or the clone itself when it has no remote)."""
     value = setting.strip()
     if not value:
-        raise InvalidInput("TUGBOAT_REPO is empty: set it to a git URL or a local repository")
+        raise InvalidInput("the GitOps repository is empty: name a git URL or a local repository")
     if _URL.match(value):
         return _from_url(value)
     if _SCP.match(value) and not Path(value).exists():
@@ -110,12 +111,24 @@ def plain_directory(setting: str, *, base: Path | None = None) -> Path | None:
     return None if Path(top).resolve() == path else path
 
 
+def work_tree(setting: str, *, base: Path | None = None) -> Path | None:
+    """The top of the work tree ``setting`` names, or None (a URL, a bare repository)."""
+    if _URL.match(setting.strip()):
+        return None
+    path = ((base or Path.cwd()) / Path(setting.strip()).expanduser()).resolve()
+    try:
+        top = git(["rev-parse", "--show-toplevel"], path).strip()
+    except (GitFailed, SourceUnavailable):
+        return None
+    return Path(top) if top else None
+
+
 def _from_url(url: str) -> RepoSource:
     parts = urlsplit(url)
     if parts.scheme == "file":
         local = Path(unquote(parts.path))
         if not local.exists():
-            raise InvalidInput(f"TUGBOAT_REPO {_name_of(local)}: no repository at that file:// URL")
+            raise InvalidInput(f"{_WHICH} {_name_of(local)}: no repository at that file:// URL")
         return RepoSource(url=url, name=_name_of(local))
     password = unquote(parts.password) if parts.password else None
     if not password and parts.username and parts.scheme.startswith("http"):
@@ -134,11 +147,11 @@ def _from_url(url: str) -> RepoSource:
 def _from_path(path: Path) -> RepoSource:
     name = _name_of(path)
     if not path.exists():
-        raise InvalidInput(f"TUGBOAT_REPO {name} does not exist: set it to a git URL or a local repository")
+        raise InvalidInput(f"{_WHICH} {name} does not exist: name a git URL or a local repository")
     try:
         bare = git(["rev-parse", "--is-bare-repository"], path).strip() == "true"
     except GitFailed:
-        raise InvalidInput(f"TUGBOAT_REPO {name} is not a git repository") from None
+        raise InvalidInput(f"{_WHICH} {name} is not a git repository") from None
     if bare:
         return RepoSource(url=str(path), name=name)
     upstream = _upstream(path)
