@@ -19,7 +19,7 @@ import pytest
 
 from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
-from bot.adapters.git.runner import GitFailed, push_raced
+from bot.adapters.git.runner import GitFailed, push_raced, push_refused
 from bot.adapters.git.source import GitAuth, auth_env, plain_directory, resolve_source
 from bot.adapters.git.workclone import WorkingClone
 from bot.adapters.manifests.workspace import ManifestRepo
@@ -182,7 +182,8 @@ def test_lost_push_races_are_told_apart_from_refusals() -> None:
             " ! [remote rejected] main -> main (cannot lock ref 'refs/heads/main': is at 1 but expected 2)"
         )
     )
-    assert not push_raced(_failed(" ! [remote rejected] main -> main (branch is currently checked out)"))
+    checked_out = _failed(" ! [remote rejected] main -> main (branch is currently checked out)")
+    assert not push_raced(checked_out) and push_refused(checked_out)
     assert not push_raced(_failed("fatal: unable to access 'https://example.com/': Could not resolve host"))
 
 
@@ -247,3 +248,21 @@ def test_the_manifest_scan_reads_what_git_tracks(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as info:
         ManifestRepo(remote.work).find("nosuch")
     assert str(tmp_path) not in str(info.value) and "in the GitOps repository" in str(info.value)
+
+
+def test_a_merge_never_pushes_to_a_checked_out_branch(tmp_path: Path) -> None:
+    """A clone without a remote is a remote for branches only: its checked-out branch is never
+    pushed to, whether it is named by path or by file:// URL."""
+    remote = make_remote(tmp_path / "git")
+    lone = tmp_path / "lone"
+    git(tmp_path, "clone", "-q", str(remote.bare), str(lone))
+    git(lone, "remote", "remove", "origin")
+    before = git(lone, "rev-parse", "HEAD")
+    for setting in (str(lone), f"file://{lone}"):
+        settings = Settings(repo=setting, data_dir=str(tmp_path / "data"))
+        host = wiring.change_host(settings)
+        proposal = scale_proposal(lone, 6).model_copy(update={"id": f"p{len(setting)}"})
+        ref = host.open(proposal)  # a tugboat/ branch is not checked out: pushing it is fine
+        with pytest.raises(InvalidInput, match="'main' checked out and no remote to push to"):
+            host.merge(proposal, ref.head_sha)
+    assert git(lone, "rev-parse", "HEAD") == before and git(lone, "status", "--porcelain") == ""

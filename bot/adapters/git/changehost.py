@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
-from bot.adapters.git.runner import GitFailed, git, push_raced, race_pause
+from bot.adapters.git.runner import GitFailed, git, push_raced, push_refused, race_pause
 from bot.adapters.git.source import RepoSource, display_name
 from bot.adapters.git.workclone import repo_lock
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
@@ -133,6 +133,10 @@ class PlainGitChangeHost:
                 except GitFailed as exc:
                     if _rejected(exc):
                         continue  # the default branch moved under us: fetch and merge again
+                    if push_refused(exc):
+                        raise ConflictError(
+                            f"{self._where} refused the merge: {_short(exc.stderr)}"
+                        ) from None
                     raise
                 self._git(["update-ref", _TRACKING + self.default_branch, sha])
                 return MergeResult(

@@ -38,6 +38,12 @@ def race_pause(attempt: int) -> None:
     time.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
 
 
+def push_refused(exc: GitFailed) -> bool:
+    """Whether the remote refused a push for good (a hook, a protected or checked-out branch):
+    retrying cannot help, and the remote is reachable."""
+    return "[remote rejected]" in exc.stderr and not push_raced(exc)
+
+
 def push_raced(exc: GitFailed) -> bool:
     """Whether a failed push lost a race (non-fast-forward, stale lease, ref lock), which a fetch
     and a retry resolve, as opposed to a refusal or an unreachable host."""

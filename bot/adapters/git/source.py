@@ -129,7 +129,8 @@ def _from_url(url: str) -> RepoSource:
         local = Path(unquote(parts.path))
         if not local.exists():
             raise InvalidInput(f"{_WHICH} {_name_of(local)}: no repository at that file:// URL")
-        return RepoSource(url=url, name=_name_of(local))
+        found = _from_path(local.resolve())  # a clone behind file:// stands for its upstream too
+        return found if found.url != str(local.resolve()) else replace(found, url=url)
     password = unquote(parts.password) if parts.password else None
     if not password and parts.username and parts.scheme.startswith("http"):
         password = unquote(parts.username)  # https://<token>@host/... is a token, not a user
