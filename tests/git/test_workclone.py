@@ -4,6 +4,7 @@ show, and pushes that lose races being fetched and retried, against real git rep
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import stat
@@ -266,3 +267,24 @@ def test_a_merge_never_pushes_to_a_checked_out_branch(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="'main' checked out and no remote to push to"):
             host.merge(proposal, ref.head_sha)
     assert git(lone, "rev-parse", "HEAD") == before and git(lone, "status", "--porcelain") == ""
+
+
+def test_cli_errors_never_show_a_server_path(tmp_path: Path) -> None:
+    """The CLIs take the repository in every form too, and their errors name it, not its path."""
+    from tests.manifests.test_cli import tugboat
+    from tests.slack.conftest import alert_payload
+
+    remote = make_remote(tmp_path / "git")
+    args = ("manifest", "plan", str(remote.bare), "nope", "--field", "replicas", "--value", "3")
+    out = tugboat(*args, cwd=tmp_path)
+    assert out.returncode == 2 and "no workload named 'nope' in the GitOps repository" in out.stderr
+    out = tugboat(
+        *args[:2], f"file://{remote.bare}", "checkout", "--field", "replicas", "--value", "5", cwd=tmp_path
+    )
+    assert out.returncode == 0 and "+  replicas: 5" in out.stdout, out.stderr
+    alert = tmp_path / "alert.json"
+    alert.write_text(json.dumps(alert_payload()))
+    out = tugboat("investigate", "--alert", str(alert), "--repo", str(tmp_path / "gone.git"), cwd=tmp_path)
+    assert out.returncode == 2 and "gone.git does not exist" in out.stderr
+    for text in (out.stderr, out.stdout):
+        assert str(tmp_path) not in text
