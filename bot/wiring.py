@@ -65,16 +65,23 @@ def log_source(
 def git_auth(settings: Settings) -> GitAuth:
     """Credentials for the GitOps remote: GitHub's token or App installation token for HTTPS,
     the SSH key file for SSH. They reach git through its environment only."""
+    from urllib.parse import urlsplit
+
     from bot.adapters.git.source import GitAuth
     from bot.adapters.github.client import github_auth, github_client
 
     password = None
-    if settings.github_token is not None or settings.github_app_id is not None:
+    token = settings.github_token.get_secret_value() if settings.github_token else ""
+    if token or settings.github_app_id is not None:
         auth = github_auth(settings)
         github_client(settings, auth=auth)  # an App's installation token is minted through it
         password = lambda: str(auth.token)  # noqa: E731  (read per command: App tokens expire)
+    api_host = urlsplit(settings.github_api_url).hostname or ""
+    # api.github.com serves github.com; GitHub Enterprise Server serves its API on its own host.
+    hosts = {"github.com", api_host} if api_host == "api.github.com" else {api_host}
     return GitAuth(
         password=password,
+        hosts=frozenset(hosts),
         ssh_key_file=settings.repo_ssh_key_file,
         ssh_known_hosts_file=settings.repo_ssh_known_hosts_file,
     )

@@ -129,11 +129,16 @@ def test_https_credentials_reach_git_and_never_a_message_a_log_or_a_file(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with _basic_auth_server() as (url, seen):
-        settings = Settings(repo=url, github_token=TOKEN, data_dir=str(tmp_path / "data"))
+        api = url.split("/org/")[0] + "/api/v3"  # GitHub Enterprise Server: the API on the git host
+        settings = Settings(repo=url, github_token=TOKEN, github_api_url=api, data_dir=str(tmp_path / "data"))
         clone = wiring.repository(settings)
         assert clone is not None
         with pytest.raises(SourceUnavailable) as info:
             clone.checkout()
+        # the GitHub token goes to GitHub's host only, never to another HTTPS remote
+        elsewhere = wiring.repository(Settings(repo=url, github_token=TOKEN, data_dir=str(tmp_path / "d3")))
+        assert elsewhere is not None and "TUGBOAT_GIT_PASSWORD" not in elsewhere.env
+        assert len(seen) == 1
         # a token written into the URL is moved out of it the same way
         inline = url.replace("http://", f"http://{TOKEN}@")
         with pytest.raises(SourceUnavailable) as inline_info:

@@ -33,6 +33,8 @@ class GitAuth:
 
     password: Callable[[], str] | None = None  # called per git command: App tokens expire
     username: str = "x-access-token"  # what GitHub expects beside a token
+    # The only hosts the password is sent to (a GitHub token goes to GitHub alone); empty: any.
+    hosts: frozenset[str] = field(default=frozenset())
     ssh_key_file: str | None = None
     ssh_known_hosts_file: str | None = None
 
@@ -211,6 +213,8 @@ def auth_env(auth: GitAuth, source: RepoSource) -> Mapping[str, str]:
     the URL counts like a setting; the SSH options for any remote."""
     if not source.url.startswith(("https://", "http://")):
         return replace(auth, password=None).env()
+    if auth.hosts and urlsplit(source.url).hostname not in auth.hosts:
+        auth = replace(auth, password=None)  # never hand a GitHub token to another host
     if auth.password is None and source.password is not None:
         password = source.password
         return replace(auth, password=lambda: password).env()
