@@ -293,3 +293,44 @@ def test_cli_errors_never_show_a_server_path(tmp_path: Path) -> None:
     assert out.returncode == 2 and "gone.git does not exist" in out.stderr
     for text in (out.stderr, out.stdout):
         assert str(tmp_path) not in text
+
+
+def test_an_http_remote_with_a_token_fetches_opens_and_merges(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over git's own smart-HTTP server with basic auth, as GitHub serves HTTPS: the token from
+    the settings authenticates every fetch and push, and appears nowhere else."""
+    from tests.support.githttp import serving_git
+
+    caplog.set_level(logging.DEBUG)
+    remote = make_remote(tmp_path / "git")
+    with serving_git(tmp_path / "git", "x-access-token", TOKEN) as server:
+        url = f"{server.base_url}/remote.git"
+        settings = Settings(
+            repo=url,
+            github_token=TOKEN,
+            github_api_url=f"{server.base_url}/api/v3",
+            data_dir=str(tmp_path / "data"),
+        )
+        clone = wiring.repository(settings)
+        assert clone is not None
+        tree = clone.checkout()
+        assert (tree / "apps/checkout/deployment.yaml").read_text() == DEPLOYMENT
+        host = wiring.change_host(settings)
+        proposal = scale_proposal(tree, 6)
+        ref = host.open(proposal)
+        assert host.merge(proposal, ref.head_sha).merged
+        assert "replicas: 6" in (clone.checkout() / "apps/checkout/deployment.yaml").read_text()
+        wrong = Settings(
+            repo=url,
+            github_token="ghs_wrong",
+            github_api_url=settings.github_api_url,
+            data_dir=str(tmp_path / "d2"),
+        )
+        with pytest.raises(SourceUnavailable) as info:
+            wiring.repository(wrong).checkout()  # type: ignore[union-attr]
+    assert "replicas: 6" in remote.show("apps/checkout/deployment.yaml")
+    assert server.authorizations and TOKEN not in str(info.value) and "ghs_wrong" not in str(info.value)
+    assert TOKEN not in caplog.text
+    for path in (tmp_path / "data").rglob("*"):
+        assert not path.is_file() or TOKEN.encode() not in path.read_bytes(), path
