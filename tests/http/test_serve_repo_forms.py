@@ -1,7 +1,8 @@
 """``tugboat serve`` as a process, with ``TUGBOAT_REPO`` in each form users have: a bare
-repository, a clone and a ``file://`` URL. Each runs the whole loop against a real Prometheus:
-alert -> investigation with a graph and a proposal -> ``/tugboat scale`` -> Approve -> the
-merges land on the remote's default branch, and no message shows a path on the server."""
+repository, a clone, a ``file://`` URL and an HTTP URL with a token (git's smart-HTTP server).
+Each runs the whole loop against a real Prometheus: alert -> investigation with a graph and a
+proposal -> ``/tugboat scale`` -> Approve -> the merges land on the remote's default branch, and
+no message shows a path on the server or the token."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from bot.adapters.slack import blocks
 from tests.analysis.synth import STEP, Cluster
 from tests.analysis.test_investigate_prometheus import DEPLOYMENT
 from tests.support import slack_requests as sr
+from tests.support.githttp import serving_git
 from tests.support.gitops import git
 from tests.support.promserver import free_port, running_prometheus
 from tests.support.slack_api import SlackApi, running_slack_api
@@ -31,6 +33,7 @@ from tests.support.slack_api import SlackApi, running_slack_api
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
 CHANNEL, APPROVER = "CINC", "UAPPROVER"
+TOKEN = "ghs_processT0ken"
 OOM_EXPR = (
     "increase(kube_pod_container_status_restarts_total[10m]) > 0 and on (namespace, pod, container)"
     ' kube_pod_container_status_last_terminated_reason{reason="OOMKilled"} == 1'
@@ -153,7 +156,7 @@ def _alert(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("form", ["bare", "clone", "file-url"])
+@pytest.mark.parametrize("form", ["bare", "clone", "file-url", "http-with-token"])
 def test_whole_loop_with_each_form_of_the_repository_setting(
     tmp_path: Path, prometheus_binaries: None, form: str
 ) -> None:
@@ -162,10 +165,20 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
     cluster = Cluster(start=start, fault="oom")
     om = cluster.build().write(tmp_path / "metrics.om")
     bare, work = _remote(tmp_path / "git", cluster)
-    setting = {"bare": str(bare), "clone": str(work), "file-url": f"file://{bare}"}[form]
     user_head = git(work, "rev-parse", "HEAD")
-    with running_prometheus(om) as prom, running_slack_api() as api:
+    with ExitStack() as stack:
+        prom = stack.enter_context(running_prometheus(om))
+        api = stack.enter_context(running_slack_api())
+        host = stack.enter_context(serving_git(bare.parent, "x-access-token", TOKEN))
+        setting = {
+            "bare": str(bare),
+            "clone": str(work),
+            "file-url": f"file://{bare}",
+            "http-with-token": f"{host.base_url}/{bare.name}",  # as GitHub serves HTTPS
+        }[form]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TUGBOAT_", "GITHUB_"))}
+        if form == "http-with-token":
+            env.update(GITHUB_TOKEN=TOKEN, TUGBOAT_GITHUB_API_URL=f"{host.base_url}/api/v3")
         env.update(
             SLACK_BOT_TOKEN="xoxb-proc",
             SLACK_SIGNING_SECRET=sr.SECRET,
@@ -224,7 +237,8 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
                 time.sleep(0.5)
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
-    assert "Traceback" not in err, err
+    assert "Traceback" not in err and TOKEN not in err, err
+    assert bool(host.authorizations) is (form == "http-with-token")
     # The user's clone is never written: its branch and files are as they were.
     assert (
         git(work, "rev-parse", "HEAD") == user_head
@@ -232,3 +246,4 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
     )
     said = json.dumps([c.args for c in api.calls if c.method != "upload"])
     assert str(tmp_path) not in said and "/tmp/" not in said  # never a server path in Slack
+    assert TOKEN not in said
