@@ -90,16 +90,27 @@ def git_auth(settings: Settings) -> GitAuth:
 def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClone | None:
     """Tugboat's own working clone of the GitOps repository that ``repo`` names (default
     ``TUGBOAT_REPO``): a URL, a bare repository or a clone, all by one rule
-    (``bot.adapters.git.source.resolve_source``). None when no repository is configured."""
+    (``bot.adapters.git.source.resolve_source``); without one, ``github_repo`` on GitHub's host.
+    None when no repository is configured."""
     from bot.adapters.git.source import auth_env, resolve_source
     from bot.adapters.git.workclone import WorkingClone
 
-    value = str(repo) if repo is not None else settings.repo
+    value = str(repo) if repo is not None else settings.repo or _github_clone_url(settings)
     if not value:
         return None
     source = resolve_source(value)
     env = auth_env(git_auth(settings), source)
     return WorkingClone(source, Path(settings.data_dir), settings.repo_default_branch, env=env)
+
+
+def _github_clone_url(settings: Settings) -> str | None:
+    """``https://github.com/<github_repo>.git`` (or the GitHub Enterprise Server host)."""
+    from urllib.parse import urlsplit
+
+    if not settings.github_repo:
+        return None
+    host = urlsplit(settings.github_api_url).hostname or "api.github.com"
+    return f"https://{'github.com' if host == 'api.github.com' else host}/{settings.github_repo}.git"
 
 
 def checkout(settings: Settings, repo: str | Path | None = None, *, as_on_disk: bool = False) -> Path | None:
@@ -108,7 +119,7 @@ def checkout(settings: Settings, repo: str | Path | None = None, *, as_on_disk: 
     ``as_on_disk`` so is a clone's work tree (``tugboat manifest`` plans edits of your files)."""
     from bot.adapters.git.source import plain_directory, work_tree
 
-    value = str(repo) if repo is not None else settings.repo
+    value = str(repo) if repo is not None else settings.repo or _github_clone_url(settings)
     plain = plain_directory(value) if value else None
     if as_on_disk and value and plain is None:
         plain = work_tree(value)

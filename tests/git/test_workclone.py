@@ -334,3 +334,14 @@ def test_an_http_remote_with_a_token_fetches_opens_and_merges(
     assert TOKEN not in caplog.text
     for path in (tmp_path / "data").rglob("*"):
         assert not path.is_file() or TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_github_repo_alone_names_the_clone_url(tmp_path: Path) -> None:
+    clone = wiring.repository(Settings(github_repo="acme/gitops", github_token=TOKEN, data_dir=str(tmp_path)))
+    assert clone is not None and clone.source.url == "https://github.com/acme/gitops.git"
+    assert clone.env["TUGBOAT_GIT_PASSWORD"] == TOKEN  # github.com is GitHub's host
+    ghes = Settings(
+        github_repo="acme/gitops", github_api_url="https://ghe.example.com/api/v3", data_dir=str(tmp_path)
+    )
+    assert wiring.repository(ghes).source.url == "https://ghe.example.com/acme/gitops.git"  # type: ignore[union-attr]
+    assert wiring.repository(Settings(data_dir=str(tmp_path))) is None
