@@ -77,10 +77,16 @@ def test_the_working_clone_fetches_before_each_use(tmp_path: Path) -> None:
     assert second != first and first.is_dir()  # a reader of the older commit keeps its files
     assert "replicas: 4" in (second / "apps/checkout/deployment.yaml").read_text()
     assert clone.history().files() == ["apps/checkout/deployment.yaml"]
-    for _ in range(4):  # old checkouts are pruned
+    for _ in range(4):  # old checkouts are pruned once nobody can be reading them
         git(remote.work, "commit", "-q", "--allow-empty", "-m", "tick")
         git(remote.work, "push", "-q", "origin", "main")
         clone.checkout()
+    assert len(list((clone.root / "trees").iterdir())) == 6  # all handed out within 30 minutes
+    for tree in (clone.root / "trees").iterdir():
+        os.utime(tree, (tree.stat().st_atime - 3600, tree.stat().st_mtime - 3600))
+    git(remote.work, "commit", "-q", "--allow-empty", "-m", "tock")
+    git(remote.work, "push", "-q", "origin", "main")
+    clone.checkout()
     assert len(list((clone.root / "trees").iterdir())) == 3
     # many threads at once: one clone, no error, everyone sees the same commit
     with ThreadPoolExecutor(8) as pool:

@@ -27,6 +27,7 @@ from bot.domain.errors import SourceUnavailable
 from bot.ports.gitrepo import Commit
 
 KEEP_CHECKOUTS = 3  # the current commit's and two before it, for readers still using them
+KEEP_IN_USE_S = 30 * 60  # and any handed out this recently (an investigation may still read it)
 _THREAD_LOCKS: dict[Path, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
@@ -120,8 +121,10 @@ class WorkingClone:
             self._git(["worktree", "add", "--quiet", "--detach", "--force", str(tree), sha])
         tree.touch()  # the newest checkouts are kept
         old = sorted((p for p in trees.iterdir() if p != tree), key=lambda p: p.stat().st_mtime)
+        recent = time.time() - KEEP_IN_USE_S
         for stale in old[: max(0, len(old) - (KEEP_CHECKOUTS - 1))]:
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.stat().st_mtime < recent:
+                shutil.rmtree(stale, ignore_errors=True)
         if old:
             self._git(["worktree", "prune"])
         return tree
