@@ -143,7 +143,7 @@ def test_https_credentials_reach_git_and_never_a_message_a_log_or_a_file(
             clone.checkout()
         # the GitHub token goes to GitHub's host only, never to another HTTPS remote
         elsewhere = wiring.repository(Settings(repo=url, github_token=TOKEN, data_dir=str(tmp_path / "d3")))
-        assert elsewhere is not None and "TUGBOAT_GIT_PASSWORD" not in elsewhere.env
+        assert elsewhere is not None and "TUGBOAT_GIT_PASSWORD" not in elsewhere.env()
         assert len(seen) == 1
         # a token written into the URL is moved out of it the same way
         inline = url.replace("http://", f"http://{TOKEN}@")
@@ -345,9 +345,26 @@ def test_an_http_remote_with_a_token_fetches_opens_and_merges(
 def test_github_repo_alone_names_the_clone_url(tmp_path: Path) -> None:
     clone = wiring.repository(Settings(github_repo="acme/gitops", github_token=TOKEN, data_dir=str(tmp_path)))
     assert clone is not None and clone.source.url == "https://github.com/acme/gitops.git"
-    assert clone.env["TUGBOAT_GIT_PASSWORD"] == TOKEN  # github.com is GitHub's host
+    assert clone.env()["TUGBOAT_GIT_PASSWORD"] == TOKEN  # github.com is GitHub's host
     ghes = Settings(
         github_repo="acme/gitops", github_api_url="https://ghe.example.com/api/v3", data_dir=str(tmp_path)
     )
     assert wiring.repository(ghes).source.url == "https://ghe.example.com/acme/gitops.git"  # type: ignore[union-attr]
     assert wiring.repository(Settings(data_dir=str(tmp_path))) is None
+
+
+def test_a_github_app_token_is_made_per_command_and_its_failure_is_clear(tmp_path: Path) -> None:
+    """Building the repository needs no network; each git command asks the App for its
+    (cached, expiring) installation token, and a token that cannot be made is a clear error."""
+    settings = Settings(
+        repo="https://github.com/acme/gitops.git",
+        github_app_id=1,
+        github_app_private_key="-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----",
+        github_installation_id=2,
+        data_dir=str(tmp_path),
+    )
+    clone = wiring.repository(settings)
+    assert clone is not None
+    with pytest.raises(SourceUnavailable, match="no credentials for git") as info:
+        clone.checkout()
+    assert "not a key" not in str(info.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
@@ -37,13 +37,14 @@ class PlainGitChangeHost:
         author: tuple[str, str] = ("Tugboat", "tugboat@localhost"),
         merge_attempts: int = 3,
         source: RepoSource | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         local = Path(remote).expanduser()
         # A relative local path must keep meaning the same place when git runs inside the clone.
         self.remote = str(local.resolve()) if "://" not in remote and local.exists() else remote
         self.source = source or RepoSource(url=self.remote, name=display_name(self.remote))
-        self.env = dict(env or {})  # credentials for the remote, never on a command line
+        # Credentials for the remote, made per command (App tokens expire), never on a command line.
+        self.env: Callable[[], Mapping[str, str]] = env or dict
         self.default_branch = default_branch
         self.author = author
         self.merge_attempts = max(1, merge_attempts)
@@ -89,7 +90,7 @@ class PlainGitChangeHost:
         branch = self.branch(proposal)
         args = ["ls-remote", "--heads", self.remote, f"refs/heads/{branch}"]
         what = f"reading the head of {branch} at {self._where}"
-        out = git(args, config=SAFE_CONFIG, what=what, env=self.env)
+        out = git(args, config=SAFE_CONFIG, what=what, env=self.env())
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
             if ref == f"refs/heads/{branch}":
@@ -277,7 +278,7 @@ class PlainGitChangeHost:
             return None
 
     def _git(self, args: list[str], *, input: str | None = None, what: str | None = None) -> str:
-        return git(args, self.clone, input=input, config=SAFE_CONFIG, what=what, env=self.env)
+        return git(args, self.clone, input=input, config=SAFE_CONFIG, what=what, env=self.env())
 
 
 def _title(proposal: Proposal) -> str:

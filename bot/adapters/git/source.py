@@ -42,6 +42,12 @@ class GitAuth:
         """Environment for one git command that talks to the remote."""
         out: dict[str, str] = {}
         if self.password is not None:
+            try:
+                password = self.password()
+            except Exception as exc:  # e.g. a GitHub App whose installation token cannot be made
+                raise SourceUnavailable(
+                    f"no credentials for git: {type(exc).__name__}: {str(exc)[:200]}"
+                ) from None
             out |= {
                 "GIT_CONFIG_COUNT": "2",
                 "GIT_CONFIG_KEY_0": "credential.helper",
@@ -49,7 +55,7 @@ class GitAuth:
                 "GIT_CONFIG_KEY_1": "credential.helper",
                 "GIT_CONFIG_VALUE_1": _HELPER,
                 "TUGBOAT_GIT_USERNAME": self.username,
-                "TUGBOAT_GIT_PASSWORD": self.password(),
+                "TUGBOAT_GIT_PASSWORD": password,
             }
         ssh = ["ssh", "-o", "BatchMode=yes"]
         if self.ssh_key_file:
@@ -208,14 +214,14 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def auth_env(auth: GitAuth, source: RepoSource) -> Mapping[str, str]:
+def auth_env(auth: GitAuth, source: RepoSource) -> Callable[[], Mapping[str, str]]:
     """The credentials for ``source``: a password only over HTTP(S), where a token written into
     the URL counts like a setting; the SSH options for any remote."""
     if not source.url.startswith(("https://", "http://")):
-        return replace(auth, password=None).env()
+        return replace(auth, password=None).env
     if auth.hosts and urlsplit(source.url).hostname not in auth.hosts:
         auth = replace(auth, password=None)  # never hand a GitHub token to another host
     if auth.password is None and source.password is not None:
         password = source.password
-        return replace(auth, password=lambda: password).env()
-    return auth.env()
+        return replace(auth, password=lambda: password, hosts=frozenset()).env
+    return auth.env

@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -60,13 +60,14 @@ class WorkingClone:
         source: RepoSource,
         data_dir: Path,
         default_branch: str = "main",
-        env: Mapping[str, str] | None = None,
+        env: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.source, self.default_branch = source, default_branch
         self.data_dir = Path(data_dir).resolve()  # git runs in other directories
         self.root = self.data_dir / "repos" / repo_key(source.url)
         self.git_dir = self.root / "clone.git"
-        self.env = dict(env or {})  # credentials for the remote, never on a command line
+        # Credentials for the remote, made per command (App tokens expire), never on a command line.
+        self.env: Callable[[], Mapping[str, str]] = env or dict
         self._tracking = f"refs/remotes/origin/{default_branch}"
         self._fetched_at = 0.0  # monotonic start of the last fetch, to coalesce waiting callers
 
@@ -97,7 +98,7 @@ class WorkingClone:
         refspec = f"+refs/heads/{self.default_branch}:{self._tracking}"
         fetch = ["fetch", "--quiet", "--prune", "--no-tags", self.source.url, refspec]
         try:
-            self._git(fetch, env=self.env, what=f"fetching {self.source.name}")
+            self._git(fetch, env=self.env(), what=f"fetching {self.source.name}")
         except GitFailed as exc:
             if "couldn't find remote ref" in exc.stderr:
                 return  # no such branch: checkout() says so

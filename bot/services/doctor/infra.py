@@ -272,7 +272,7 @@ def check_git(settings: Settings, timeout_s: float) -> CheckResult:
             ["ls-remote", "--heads", clone.source.url, branch],
             timeout_s=timeout_s,
             what="git ls-remote",
-            env=clone.env,
+            env=clone.env(),
         )
     except GitFailed as exc:
         return fail(
