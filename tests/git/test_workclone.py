@@ -88,6 +88,12 @@ def test_the_working_clone_fetches_before_each_use(tmp_path: Path) -> None:
     git(remote.work, "push", "-q", "origin", "main")
     clone.checkout()
     assert len(list((clone.root / "trees").iterdir())) == 3
+    # the remote is gone: an error, or the last commit fetched for a reader that prefers it
+    moved = remote.bare.rename(remote.bare.with_name("moved.git"))
+    with pytest.raises(SourceUnavailable, match=r"fetching remote\.git"):
+        clone.checkout()
+    assert clone.checkout(stale_ok=True).is_dir()
+    moved.rename(remote.bare)
     # many threads at once: one clone, no error, everyone sees the same commit
     with ThreadPoolExecutor(8) as pool:
         seen = set(pool.map(lambda _: clone.checkout(), range(16)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import re
 import shutil
 import threading
@@ -26,6 +27,7 @@ from bot.adapters.git.source import RepoSource
 from bot.domain.errors import SourceUnavailable
 from bot.ports.gitrepo import Commit
 
+log = logging.getLogger(__name__)
 KEEP_CHECKOUTS = 3  # the current commit's and two before it, for readers still using them
 KEEP_IN_USE_S = 30 * 60  # and any handed out this recently (an investigation may still read it)
 _THREAD_LOCKS: dict[Path, threading.Lock] = {}
@@ -71,13 +73,20 @@ class WorkingClone:
         self._tracking = f"refs/remotes/origin/{default_branch}"
         self._fetched_at = 0.0  # monotonic start of the last fetch, to coalesce waiting callers
 
-    def checkout(self) -> Path:
-        """Fetch, then the directory holding the default branch's newest commit (read only)."""
+    def checkout(self, *, stale_ok: bool = False) -> Path:
+        """Fetch, then the directory holding the default branch's newest commit (read only).
+        ``stale_ok``: when the fetch fails, the last commit fetched (said in the log) rather than
+        an error, for readers that are better served by it (an investigation's evidence)."""
         asked = time.monotonic()
         with repo_lock(self.data_dir, self.source.url):
             if self._fetched_at < asked or self._head() is None:
                 self._fetched_at = time.monotonic()
-                self._fetch()
+                try:
+                    self._fetch()
+                except SourceUnavailable as exc:
+                    if not stale_ok or self._head() is None:
+                        raise
+                    log.warning("reading the last fetched commit of %s: %s", self.source.name, exc)
             sha = self._head()
             if sha is None:
                 raise SourceUnavailable(

@@ -115,7 +115,8 @@ def build_runtime(
     checkout = clone.checkout if clone is not None else None
 
     def investigator() -> Investigator:
-        return wiring.investigator(settings, repo=checkout() if checkout is not None else None)
+        # Evidence from the last fetched commit beats none when the remote is briefly unreachable.
+        return wiring.investigator(settings, repo=clone.checkout(stale_ok=True) if clone else None)
 
     if investigate is None:
         investigate = _investigate_with(investigator, settings)
