@@ -95,7 +95,7 @@ def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClo
     from bot.adapters.git.source import auth_env, resolve_source
     from bot.adapters.git.workclone import WorkingClone
 
-    value = str(repo) if repo is not None else settings.repo or _github_clone_url(settings)
+    value = _repo_setting(settings, repo)
     if not value:
         return None
     source = resolve_source(value)
@@ -103,12 +103,15 @@ def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClo
     return WorkingClone(source, Path(settings.data_dir), settings.repo_default_branch, env=env)
 
 
-def _github_clone_url(settings: Settings) -> str | None:
-    """``https://github.com/<github_repo>.git`` (or the GitHub Enterprise Server host)."""
+def _repo_setting(settings: Settings, repo: str | Path | None) -> str | None:
+    """What names the repository: ``repo`` (a command's --repo), else ``TUGBOAT_REPO``, else
+    ``https://github.com/<github_repo>.git`` (or the GitHub Enterprise Server host)."""
     from urllib.parse import urlsplit
 
-    if not settings.github_repo:
-        return None
+    if repo is not None:
+        return str(repo)
+    if settings.repo or not settings.github_repo:
+        return settings.repo
     host = urlsplit(settings.github_api_url).hostname or "api.github.com"
     return f"https://{'github.com' if host == 'api.github.com' else host}/{settings.github_repo}.git"
 
@@ -119,7 +122,7 @@ def checkout(settings: Settings, repo: str | Path | None = None, *, as_on_disk: 
     ``as_on_disk`` so is a clone's work tree (``tugboat manifest`` plans edits of your files)."""
     from bot.adapters.git.source import plain_directory, work_tree
 
-    value = str(repo) if repo is not None else settings.repo or _github_clone_url(settings)
+    value = _repo_setting(settings, repo)
     plain = plain_directory(value) if value else None
     if as_on_disk and value and plain is None:
         plain = work_tree(value)

@@ -355,7 +355,7 @@ def run_capacity_job(
     """The scheduled check: forecast every workload, open a proposal for each one running short.
 
     ``namespace`` limits it to one namespace; ``repo_dir`` is a checkout to read manifests from
-    (default ``settings.repo``); proposals are branches or PRs on ``settings.repo`` through the
+    (default: the GitOps repository, fetched now); proposals are branches or PRs on it through the
     configured change host."""
     from bot import wiring
 

@@ -256,7 +256,7 @@ def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: floa
 
 def check_git(settings: Settings, timeout_s: float) -> CheckResult:
     name = "Git remote"
-    if not settings.repo:
+    if not (settings.repo or settings.github_repo):
         return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
     from bot import wiring
     from bot.adapters.git.runner import GitFailed, git
