@@ -44,6 +44,14 @@ def test_each_form_of_the_setting_names_one_remote(tmp_path: Path) -> None:
     assert alone.url == str(lone) and alone.checked_out == {"main"}
     with pytest.raises(InvalidInput, match="'main' checked out and no remote"):
         alone.refuse_push_to("main")
+    # a clone of a bundle fetches from the bundle; a clone whose remote is gone stands for itself
+    bundle = tmp_path / "gitops.bundle"
+    git(remote.bare, "bundle", "create", str(bundle), "main")
+    from_bundle = tmp_path / "from-bundle"
+    git(tmp_path, "clone", "-q", "-b", "main", str(bundle), str(from_bundle))
+    assert resolve_source(str(from_bundle)).url == str(bundle)
+    bundle.unlink()
+    assert resolve_source(str(from_bundle)).url == str(from_bundle)
     https = resolve_source(f"https://x-access-token:{TOKEN}@github.example.com/org/gitops.git")
     assert https.url == "https://github.example.com/org/gitops.git" and https.password == TOKEN
     assert https.name == "github.example.com/org/gitops.git"

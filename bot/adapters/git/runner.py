@@ -105,7 +105,7 @@ def git_bytes(
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
             check=False,
         )
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         if cwd is not None and not Path(cwd).is_dir():
             raise SourceUnavailable(f"git cannot run in {redact(str(cwd))}: no such directory") from None
         raise SourceUnavailable(

@@ -170,8 +170,13 @@ def _from_path(path: Path) -> RepoSource:
         remote = Path(upstream).expanduser()
         if not _URL.match(upstream) and not _SCP.match(upstream):
             remote = (path / remote).resolve() if not remote.is_absolute() else remote
-            return _from_path(remote)
-        return resolve_source(upstream)
+            if remote.is_file():  # a git bundle: fetched from, never pushed to
+                return RepoSource(url=str(remote), name=name)
+            if remote.is_dir():
+                return _from_path(remote)
+            # the remote it was cloned from is gone: the clone stands for itself
+        else:
+            return resolve_source(upstream)
     return RepoSource(url=str(path), name=name, checked_out=frozenset(_checked_out(path)))
 
 
