@@ -106,9 +106,25 @@ class Settings(BaseSettings):
         default=None, description="Loki base URL (logs); without it, --logs-file or no logs"
     )
     loki_timeout_s: float = Field(default=10.0, gt=0, description="seconds one Loki request may wait")
-    repo: str | None = Field(default=None, description="GitOps repository: a path or any git URL")
+    repo: str | None = Field(
+        default=None,
+        description="GitOps repository: a URL (https://, ssh://, git@host:path, file://), "
+        "a bare repository or a clone (which stands for its upstream)",
+    )
     repo_default_branch: str = Field(
         default="main", description="the branch GitOps deploys from; proposals merge into it"
+    )
+    repo_ssh_key_file: str | None = Field(
+        default=None, description="SSH private key for ssh:// and git@host: remotes (HTTPS uses GitHub's)"
+    )
+    repo_ssh_known_hosts_file: str | None = Field(
+        default=None, description="known_hosts for SSH remotes; set, host keys are checked strictly"
+    )
+    repo_push_attempts: int = Field(
+        default=5, ge=1, le=20, description="a push that loses a race is fetched and retried this often"
+    )
+    data_dir: str = Field(
+        default=".tugboat", description="Tugboat's own files: its working clone of the GitOps repository"
     )
     lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
 

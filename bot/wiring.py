@@ -6,6 +6,7 @@ Commands and servers ask this module for what they need; nothing else constructs
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from bot.services.investigate import Investigator
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.adapters.git.source import GitAuth
+    from bot.adapters.git.workclone import WorkingClone
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.services.capacity_schedule import CapacityJob
     from bot.services.proposals import ProposalWorkflow
@@ -63,6 +66,76 @@ def log_source(
     return None
 
 
+def git_auth(settings: Settings) -> GitAuth:
+    """Credentials for the GitOps remote: GitHub's token or App installation token for HTTPS,
+    the SSH key file for SSH. They reach git through its environment only."""
+    from urllib.parse import urlsplit
+
+    from bot.adapters.git.source import GitAuth
+    from bot.adapters.github.client import github_auth, github_client
+
+    password = None
+    token = settings.github_token.get_secret_value() if settings.github_token else ""
+    if token or settings.github_app_id is not None:
+        auth = github_auth(settings)
+        github_client(settings, auth=auth)  # an App's installation token is minted through it
+        password = lambda: str(auth.token)  # noqa: E731  (read per command: App tokens expire)
+    api_host = urlsplit(settings.github_api_url).hostname or ""
+    # api.github.com serves github.com; GitHub Enterprise Server serves its API on its own host.
+    hosts = {"github.com", api_host} if api_host == "api.github.com" else {api_host}
+    return GitAuth(
+        password=password,
+        hosts=frozenset(hosts),
+        ssh_key_file=settings.repo_ssh_key_file,
+        ssh_known_hosts_file=settings.repo_ssh_known_hosts_file,
+    )
+
+
+def repository(settings: Settings, repo: str | Path | None = None) -> WorkingClone | None:
+    """Tugboat's own working clone of the GitOps repository that ``repo`` names (default
+    ``TUGBOAT_REPO``): a URL, a bare repository or a clone, all by one rule
+    (``bot.adapters.git.source.resolve_source``); without one, ``github_repo`` on GitHub's host.
+    None when no repository is configured."""
+    from bot.adapters.git.source import auth_env, resolve_source
+    from bot.adapters.git.workclone import WorkingClone
+
+    value = _repo_setting(settings, repo)
+    if not value:
+        return None
+    source = resolve_source(value)
+    env = auth_env(git_auth(settings), source)
+    return WorkingClone(source, Path(settings.data_dir), settings.repo_default_branch, env=env)
+
+
+def _repo_setting(settings: Settings, repo: str | Path | None) -> str | None:
+    """What names the repository: ``repo`` (a command's --repo), else ``TUGBOAT_REPO``, else
+    ``https://github.com/<github_repo>.git`` (or the GitHub Enterprise Server host)."""
+    from urllib.parse import urlsplit
+
+    if repo is not None:
+        return str(repo)
+    if settings.repo or not settings.github_repo:
+        return settings.repo
+    host = urlsplit(settings.github_api_url).hostname or "api.github.com"
+    return f"https://{'github.com' if host == 'api.github.com' else host}/{settings.github_repo}.git"
+
+
+def checkout(settings: Settings, repo: str | Path | None = None, *, as_on_disk: bool = False) -> Path | None:
+    """A directory holding the default branch's newest commit, fetched now; None without a
+    repository. A directory that is not a git repository is read as it is on disk, and with
+    ``as_on_disk`` so is a clone's work tree (``tugboat manifest`` plans edits of your files)."""
+    from bot.adapters.git.source import plain_directory, work_tree
+
+    value = _repo_setting(settings, repo)
+    plain = plain_directory(value) if value else None
+    if as_on_disk and value and plain is None:
+        plain = work_tree(value)
+    if plain is not None:
+        return plain
+    clone = repository(settings, repo)
+    return clone.checkout() if clone is not None else None
+
+
 def git_history(repo: Path | None, settings: Settings | None = None) -> GitHistory | None:
     if repo is None:
         return None
@@ -80,11 +153,8 @@ def investigator(
     repo: Path | None = None,
     transport: BaseAdapter | None = None,
 ) -> Investigator:
-    repo = repo or (Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None)
-    if repo is not None and not repo.is_dir():
-        raise InvalidInput(
-            f"--repo (or TUGBOAT_REPO) {repo} is not a directory; pass a clone of the GitOps repository"
-        )
+    """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now."""
+    repo = repo or checkout(settings)
     return Investigator(
         metrics_source(settings, prometheus_url, transport),
         log_source(settings, logs_file, loki_url),
@@ -100,8 +170,9 @@ def store(settings: Settings, url: str | None = None) -> Store:
     return SqlStore.open(url or settings.database_url)
 
 
-def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) -> ChangeHost:
-    """GitHub when a repository and credentials are configured, else plain git on ``repo``."""
+def change_host(settings: Settings, *, remote: str | None = None) -> ChangeHost:
+    """GitHub when a repository and credentials are configured, else plain git on the remote
+    that ``remote`` (default ``TUGBOAT_REPO``) names, by the same rule as ``repository``."""
     from bot.adapters.git.changehost import PlainGitChangeHost
     from bot.adapters.github.client import github_configured
 
@@ -109,10 +180,17 @@ def change_host(settings: Settings, cache_dir: Path, remote: str | None = None) 
         from bot.adapters.github.host import GitHubChangeHost
 
         return GitHubChangeHost.from_settings(settings)
-    remote = remote or settings.repo
-    if not remote:
-        raise InvalidInput("no GitOps repository configured: set TUGBOAT_REPO to a path or git URL")
-    return PlainGitChangeHost(remote, cache_dir, default_branch=settings.repo_default_branch)
+    clone = repository(settings, remote)
+    if clone is None:
+        raise InvalidInput("no GitOps repository configured: set TUGBOAT_REPO to a git URL or a repository")
+    return PlainGitChangeHost(
+        clone.source.url,
+        clone.data_dir,
+        default_branch=settings.repo_default_branch,
+        merge_attempts=settings.repo_push_attempts,
+        source=clone.source,
+        env=clone.env,
+    )
 
 
 def job_queue(settings: Settings) -> ProcrastinateQueue:
@@ -123,15 +201,19 @@ def job_queue(settings: Settings) -> ProcrastinateQueue:
     return ProcrastinateQueue(settings, [])
 
 
-def workflow(settings: Settings, store: Store, host: ChangeHost) -> ProposalWorkflow:
+def workflow(
+    settings: Settings,
+    store: Store,
+    host: ChangeHost,
+    repo_path: Path | Callable[[], Path] | None = None,
+) -> ProposalWorkflow:
+    """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
+    for each scan); without one the scan reads the diff only and says so."""
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 
-    checkout = Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None
-    if checkout is not None and (checkout / "HEAD").is_file() and (checkout / "objects").is_dir():
-        checkout = None  # a bare repository has no files to scan: the scan says it read the diff only
     schema = KubernetesSchema(settings.kubernetes_version)
-    return ProposalWorkflow(store, host, settings.policy, repo_path=checkout, schema=schema)
+    return ProposalWorkflow(store, host, settings.policy, repo_path=repo_path, schema=schema)
 
 
 def post_merge(
@@ -139,11 +221,12 @@ def post_merge(
     store: Store,
     chat: ChatNotifier,
     workflow: ProposalWorkflow,
-    repo: Path | None,
+    history: GitHistory | None,
     render: Any = None,
 ) -> PostMergeService | None:
     """The post-merge watch, hooked into ``workflow`` (``on_merged``); None without Prometheus
-    or when ``verify_enabled`` is off. ``repo`` is the checkout reverts are computed on."""
+    or when ``verify_enabled`` is off. ``history`` is what reverts are computed on (it must
+    see the merge: ``WorkingClone.history`` fetches first)."""
     metrics = metrics_source(settings)
     if metrics is None or not settings.verify_enabled:
         return None
@@ -153,7 +236,6 @@ def post_merge(
 
     gitops = GitOpsStatus(metrics, settings)
     watcher = RecoveryWatcher(metrics, settings, clock=workflow.clock, gitops=gitops)
-    history = git_history(repo)
     from bot.adapters.slack.layout import BlockKitLayout
 
     service = PostMergeService(
@@ -176,13 +258,13 @@ def capacity_check(
     settings: Settings,
     chat: ChatNotifier,
     workflow: ProposalWorkflow,
-    repo: Path | None,
+    checkout: Callable[[], Path] | None,
     render: Any = None,
 ) -> CapacityJob | None:
     """The capacity check that ``serve`` runs on ``capacity_cron``: proposals are posted to the
-    incident channel with Approve/Reject; None without Prometheus, a checkout, a channel, or a
-    schedule."""
-    if not (settings.capacity_cron and settings.prometheus_url and repo and settings.slack_channel):
+    incident channel with Approve/Reject; None without Prometheus, a repository (``checkout``
+    fetches it), a channel, or a schedule."""
+    if not (settings.capacity_cron and settings.prometheus_url and checkout and settings.slack_channel):
         return None
     from bot.adapters.slack import blocks
     from bot.ports.chat import Attachment
@@ -200,6 +282,6 @@ def capacity_check(
                 chat.upload_files(channel, ts, [Attachment(filename=p.name, path=p) for p in paths])
 
     def job(now: datetime) -> Any:
-        return run_capacity_job(settings, now, repo_dir=repo, workflow=workflow, notify=notify)
+        return run_capacity_job(settings, now, repo_dir=checkout(), workflow=workflow, notify=notify)
 
     return job

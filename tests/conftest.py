@@ -27,6 +27,12 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tugboat's working clones go to a temporary directory, never into the checkout."""
+    monkeypatch.setenv("TUGBOAT_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     need(SHARED.is_dir(), f"{SHARED} is absent (the shared/ folder sits beside a development checkout)")

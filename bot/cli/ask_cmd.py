@@ -25,7 +25,9 @@ def ask(
     alert: Path | None = typer.Option(None, "--alert", help="Alertmanager webhook payload (JSON file)."),
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
     logs_file: Path | None = typer.Option(None, "--logs-file", help="Logs as JSON Lines {ts, labels, line}."),
-    repo: Path | None = typer.Option(None, "--repo", help="A clone of the GitOps repository."),
+    repo: str | None = typer.Option(
+        None, "--repo", help="The GitOps repository: a git URL, a bare repository or a clone."
+    ),
     at: str | None = typer.Option(None, "--at", help="As of this time (unix seconds or RFC 3339)."),
     no_llm: bool = typer.Option(False, "--no-llm", help="Deterministic analysis only."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
@@ -37,7 +39,7 @@ def ask(
     from bot.settings import load_settings
 
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
-    overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": str(repo) if repo else None}
+    overrides: dict[str, object] = {"prometheus_url": prometheus_url, "repo": repo}
     if no_llm:
         overrides["llm_enabled"] = False
     settings = load_settings(**overrides)

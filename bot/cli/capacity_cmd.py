@@ -30,30 +30,34 @@ def parse_hours(text: str, option: str) -> float:
     return float(match[1]) * _HOURS[match[2]]
 
 
-def _inputs(prometheus_url: str | None, repo: Path) -> tuple[Settings, MetricsSource, Path]:
+REPO_HELP = "The GitOps repository (a git URL, a bare repository or a clone); else TUGBOAT_REPO."
+
+
+def _inputs(prometheus_url: str | None, repo: str | None) -> tuple[Settings, MetricsSource, Path]:
     from bot import wiring
     from bot.settings import load_settings  # imported here: start-up time of every other command
 
-    settings = load_settings(prometheus_url=prometheus_url)
-    if not repo.is_dir():
-        raise InvalidInput(f"--repo {repo} is not a directory; pass a checkout of the GitOps repository")
+    settings = load_settings(prometheus_url=prometheus_url, repo=repo)
     metrics = wiring.metrics_source(settings)
     if metrics is None:
         raise InvalidInput("no Prometheus to read: pass --prometheus-url or set TUGBOAT_PROMETHEUS_URL")
-    return settings, metrics, repo
+    checkout = wiring.checkout(settings)
+    if checkout is None:
+        raise InvalidInput("no GitOps repository: pass --repo or set TUGBOAT_REPO")
+    return settings, metrics, checkout
 
 
-def _workflow(settings: Settings, repo: Path) -> ProposalWorkflow:
-    """Proposals go to the configured GitOps remote (TUGBOAT_REPO), else to the checkout itself."""
+def _workflow(settings: Settings, checkout: Path) -> ProposalWorkflow:
+    """Proposals go to the GitOps remote that --repo (or TUGBOAT_REPO) names."""
     from bot import wiring
 
-    host = wiring.change_host(settings, Path(".tugboat"), remote=settings.repo or str(repo))
-    return wiring.workflow(settings, wiring.store(settings), host)
+    host = wiring.change_host(settings)
+    return wiring.workflow(settings, wiring.store(settings), host, repo_path=checkout)
 
 
 def capacity(
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
-    repo: Path = typer.Option(..., "--repo", help="A checkout of the GitOps repository."),
+    repo: str | None = typer.Option(None, "--repo", help=REPO_HELP),
     horizon: str = typer.Option("24h", "--horizon", help="How far ahead to look (90m, 24h, 2d, 1w)."),
     at: str | None = typer.Option(None, "--at", help="Judge as of this time (unix seconds or RFC 3339)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Only this namespace."),
@@ -69,10 +73,10 @@ def capacity(
     if hours > 24 * 14:
         raise InvalidInput(f"--horizon {horizon} is too far: forecasts from a week of history reach 14 days")
     when = parse_at(at)
-    settings, metrics, repo = _inputs(prometheus_url, repo)
-    findings = CapacityPlanner(metrics, repo, settings).check(when, namespace, horizon_hours=hours)
+    settings, metrics, checkout = _inputs(prometheus_url, repo)
+    findings = CapacityPlanner(metrics, checkout, settings).check(when, namespace, horizon_hours=hours)
     if propose:
-        run = submit_findings(findings, _workflow(settings, repo))
+        run = submit_findings(findings, _workflow(settings, checkout))
         for line in run.skipped:
             typer.echo(f"skipped: {line}", err=True)
     graphs: dict[str, str] = {}
@@ -106,7 +110,7 @@ def capacity(
 def rightsize(
     workload: str = typer.Argument(..., help="The workload (Deployment, StatefulSet...) to fit."),
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
-    repo: Path = typer.Option(..., "--repo", help="A checkout of the GitOps repository."),
+    repo: str | None = typer.Option(None, "--repo", help=REPO_HELP),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="The workload's namespace."),
     at: str | None = typer.Option(None, "--at", help="Judge as of this time (unix seconds or RFC 3339)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
@@ -119,10 +123,10 @@ def rightsize(
 
     logging.basicConfig(level=logging.ERROR)
     when = parse_at(at)
-    settings, metrics, repo = _inputs(prometheus_url, repo)
-    rec = Rightsizer(metrics, repo, settings).recommend(workload, when, namespace)
+    settings, metrics, checkout = _inputs(prometheus_url, repo)
+    rec = Rightsizer(metrics, checkout, settings).recommend(workload, when, namespace)
     if propose and rec.proposal is not None:
-        workflow = _workflow(settings, repo)
+        workflow = _workflow(settings, checkout)
         submitted = workflow.submit(rec.proposal, requested_by="tugboat:rightsize")
         rec.proposal = workflow.open(submitted.id, actor="tugboat:rightsize")
     if as_json:

@@ -53,7 +53,9 @@ def investigate(
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="Prometheus base URL."),
     logs_file: Path | None = typer.Option(None, "--logs-file", help="Logs as JSON Lines {ts, labels, line}."),
     loki_url: str | None = typer.Option(None, "--loki-url", help="Loki base URL."),
-    repo: Path | None = typer.Option(None, "--repo", help="A clone of the GitOps repository."),
+    repo: str | None = typer.Option(
+        None, "--repo", help="The GitOps repository: a git URL, a bare repository or a clone."
+    ),
     at: str | None = typer.Option(
         None, "--at", help="Investigate as of this time (unix seconds or RFC 3339)."
     ),
@@ -67,9 +69,7 @@ def investigate(
     logging.basicConfig(level=logging.ERROR)  # diagnostics go to stderr, never into --json output
     group = read_alert(alert)
     when = parse_at(at)
-    settings = load_settings(
-        prometheus_url=prometheus_url, loki_url=loki_url, repo=str(repo) if repo else None
-    )
+    settings = load_settings(prometheus_url=prometheus_url, loki_url=loki_url, repo=repo)
     investigator = build_investigator(settings, logs_file)
     result = investigator.investigate(group, when)
     report = result.report
@@ -89,9 +89,7 @@ def build_investigator(settings: Settings, logs_file: Path | None) -> Investigat
     """The investigator for this command and ``ask``, from the composition root."""
     from bot import wiring
 
-    return wiring.investigator(
-        settings, logs_file=logs_file, repo=Path(settings.repo) if settings.repo else None
-    )
+    return wiring.investigator(settings, logs_file=logs_file)
 
 
 def _render(report: InvestigationReport, specs: list[GraphSpec], directory: Path) -> InvestigationReport:

@@ -94,9 +94,22 @@ def _units(field: str, raw: str) -> Any:
         raise InvalidInput(f"{field} takes a whole number, got {raw!r}") from exc
 
 
+REPO_HELP = "The GitOps repository (a git URL, a bare repository or a clone) or a directory of manifests."
+
+
+def _checkout(repo: str) -> Path:
+    from bot import wiring
+    from bot.settings import load_settings
+
+    found = wiring.checkout(load_settings(), repo, as_on_disk=True)
+    if found is None:
+        raise InvalidInput("name the GitOps repository or a directory of manifests")
+    return found
+
+
 @app.command("effective")
 def effective(
-    repo: Path = typer.Argument(..., help="A checkout of the GitOps repository."),
+    repo: str = typer.Argument(..., help=REPO_HELP),
     workload: str = typer.Argument(..., help="The workload's name."),
     field: str = typer.Option("replicas", "--field", help="replicas, cpu, memory, cpu_request, image, ..."),
     container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
@@ -104,13 +117,13 @@ def effective(
     """Show which file and path decide a workload's value (overlay, HPA, Helm values or the manifest)."""
     from bot.adapters.manifests.workspace import ManifestRepo
 
-    found = ManifestRepo(repo).effective(workload, field, container)
+    found = ManifestRepo(_checkout(repo)).effective(workload, field, container)
     typer.echo(json.dumps(asdict(found), indent=2))
 
 
 @app.command("plan")
 def plan(
-    repo: Path = typer.Argument(..., help="A checkout of the GitOps repository."),
+    repo: str = typer.Argument(..., help=REPO_HELP),
     workload: str = typer.Argument(..., help="The workload's name."),
     field: str = typer.Option(
         ..., "--field", help="replicas, cpu, memory, cpu_request, memory_request, image."
@@ -122,7 +135,7 @@ def plan(
     """Print the minimal diff that sets a workload's value where it takes effect."""
     from bot.adapters.manifests.workspace import ManifestRepo
 
-    manifests = ManifestRepo(repo)
+    manifests = ManifestRepo(_checkout(repo))
     planned = manifests.plan(workload, field, _units(field, value), container)
     if as_json:
         changes = [c.public() for c in planned.changes]

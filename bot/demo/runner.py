@@ -88,6 +88,7 @@ def demo_settings(workdir: Path, remote: Path, approver: str) -> Settings:
     return Settings(
         database_url=f"sqlite:///{workdir / 'tugboat.db'}",
         repo=str(remote),
+        data_dir=str(workdir / "data"),
         llm_enabled=False,
         openai_api_key=None,
         policy=ApprovalPolicy(approvers=[approver]),
@@ -115,11 +116,12 @@ def run_demo(
     print_message(console, blocks.incident_parent(group), "#incidents · new incident (what Slack would show)")
 
     console.rule("2. Tugboat investigates")
+    tree = wiring.checkout(settings)  # Tugboat's own clone of the remote, fetched now
     investigator = wiring.investigator(
         settings,
         prometheus_url=DEMO_PROMETHEUS,
         logs_file=data.path("logs.jsonl.gz"),
-        repo=checkout,
+        repo=tree,
         transport=ReplayAdapter.load(data.path("prometheus-recording.json.gz")),
     )
     investigation = investigator.investigate(group, data.at)
@@ -136,8 +138,8 @@ def run_demo(
         return DemoResult(workdir, remote, None, False, None)
 
     console.rule("3. Tugboat proposes a change")
-    host = wiring.change_host(settings, workdir / "cache")
-    workflow = wiring.workflow(settings, store, host)
+    host = wiring.change_host(settings)
+    workflow = wiring.workflow(settings, store, host, repo_path=tree)
     proposal = workflow.submit(proposal, requested_by="alertmanager")
     proposal = workflow.open(proposal.id)
     print_message(console, blocks.proposal_blocks(proposal, with_buttons=True), "thread reply · proposal")

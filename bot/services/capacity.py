@@ -186,7 +186,7 @@ class CapacityPlanner:
             findings.append(finding)
             w = lookup(repo, name, ns)
             if w is None:
-                finding.reason = f"not defined in {self.repo_root}: nothing to propose"
+                finding.reason = "not defined in the GitOps repository: nothing to propose"
                 continue
             try:
                 capacity, container = self._capacity(repo, w)
@@ -336,11 +336,9 @@ def sources(
     metrics = metrics or wiring.metrics_source(settings)
     if metrics is None:
         raise InvalidInput("no Prometheus configured: set TUGBOAT_PROMETHEUS_URL or pass --prometheus-url")
-    repo = repo_dir or (Path(settings.repo) if settings.repo else None)
-    if repo is None or not repo.is_dir():
-        raise InvalidInput(
-            f"{repo or 'TUGBOAT_REPO'} is not a checkout of the GitOps repository: pass --repo DIR"
-        )
+    repo = repo_dir or wiring.checkout(settings)
+    if repo is None:
+        raise InvalidInput("no GitOps repository: set TUGBOAT_REPO (or pass --repo)")
     return metrics, repo
 
 
@@ -352,21 +350,20 @@ def run_capacity_job(
     repo_dir: Path | None = None,
     metrics: MetricsSource | None = None,
     workflow: ProposalWorkflow | None = None,
-    cache_dir: Path | None = None,
     notify: Notify | None = None,
 ) -> CapacityRun:
     """The scheduled check: forecast every workload, open a proposal for each one running short.
 
     ``namespace`` limits it to one namespace; ``repo_dir`` is a checkout to read manifests from
-    (default ``settings.repo``); proposals are branches or PRs on ``settings.repo`` through the
+    (default: the GitOps repository, fetched now); proposals are branches or PRs on it through the
     configured change host."""
     from bot import wiring
 
     metrics, repo = sources(settings, metrics, repo_dir)
     findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc(), namespace)
     if workflow is None:
-        host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=settings.repo or str(repo))
-        workflow = wiring.workflow(settings, wiring.store(settings), host)
+        host = wiring.change_host(settings)
+        workflow = wiring.workflow(settings, wiring.store(settings), host, repo_path=repo)
     return submit_findings(findings, workflow, notify)
 
 

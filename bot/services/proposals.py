@@ -54,7 +54,7 @@ class ProposalWorkflow:
         policy: ApprovalPolicy,
         clock: Clock = now_utc,
         group_members: Callable[[], Collection[str]] = lambda: (),
-        repo_path: Path | None = None,
+        repo_path: Path | Callable[[], Path] | None = None,
         schema: ManifestSchema | None = None,
     ) -> None:
         self.store = store
@@ -62,7 +62,8 @@ class ProposalWorkflow:
         self.policy = policy
         self.clock = clock
         self.group_members = group_members
-        self.repo_path = repo_path  # a checkout the policy scan reads (never writes)
+        # The checkout the policy scan reads (never writes); a callable fetches it at each scan.
+        self.repo_path = repo_path
         self.schema = schema
         # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
         self.on_merged: Callable[[Proposal, str | None], Any] | None = None
@@ -82,7 +83,8 @@ class ProposalWorkflow:
         """Record a drafted proposal (not yet on the change host)."""
         if not proposal.is_change:
             raise InvalidInput("this proposal changes nothing, so there is nothing to open")
-        scan = scan_proposal(proposal, self.policy, self.repo_path, self.schema)
+        repo = self.repo_path() if callable(self.repo_path) else self.repo_path
+        scan = scan_proposal(proposal, self.policy, repo, self.schema)
         if not scan.ok:
             event = AuditEvent(
                 at=self.clock(),

@@ -266,7 +266,7 @@ class PostMergeService:
             diff = self.history.revert_diff(watch.merge_sha)
         except TugboatError as exc:
             raise TugboatError(
-                f"{exc} (the checkout must hold the merge: keep it current, e.g. with git-sync)"
+                f"{exc} (the default branch of the GitOps repository no longer holds the merge)"
             ) from None
         if not diff.strip():
             raise TugboatError(f"{watch.merge_sha[:10]} is already reverted on the default branch")

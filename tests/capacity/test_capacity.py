@@ -95,11 +95,12 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     settings = Settings(
         prometheus_url=prometheus,
         repo=str(remote.bare),
+        data_dir=str(tmp_path / "data"),
         database_url=f"sqlite:///{tmp_path / 'tugboat.db'}",
         policy={"approvers": ["U_ALICE"]},
     )
     at = datetime.fromtimestamp(AT, UTC)
-    run = run_capacity_job(settings, at, namespace="shop", repo_dir=remote.work, cache_dir=tmp_path / "cache")
+    run = run_capacity_job(settings, at, namespace="shop", repo_dir=remote.work)
 
     by_name = {f.workload: f for f in run.findings}
     assert set(by_name) == {"checkout", "catalog", "search"}
@@ -132,7 +133,7 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     assert {s.labels["__name__"] for s in graph.series} >= {"CPU used", "forecast upper bound"}
 
     # a scheduled re-run finds the open proposal and does not open another
-    wf = wiring.workflow(settings, wiring.store(settings), wiring.change_host(settings, tmp_path / "cache"))
+    wf = wiring.workflow(settings, wiring.store(settings), wiring.change_host(settings))
     again = submit_findings(run.findings, wf)
     assert not again.opened and again.skipped == [f"checkout: proposal {proposal.id} is already open"]
 

@@ -23,6 +23,7 @@ def test_serve_schedule_posts_the_proposal_with_buttons(prometheus: str, tmp_pat
         settings = Settings(
             prometheus_url=prometheus,
             repo=str(remote.bare),
+            data_dir=str(tmp_path / "data"),
             database_url=f"sqlite:///{tmp_path / 'tugboat.db'}",
             slack_channel="C_CAPACITY",
             slack_api_url=api.base_url,
@@ -34,9 +35,9 @@ def test_serve_schedule_posts_the_proposal_with_buttons(prometheus: str, tmp_pat
         from bot.adapters.slack.notifier import SlackNotifier
 
         store = wiring.store(settings)
-        workflow = wiring.workflow(settings, store, wiring.change_host(settings, tmp_path / "cache"))
+        workflow = wiring.workflow(settings, store, wiring.change_host(settings))
         chat = SlackNotifier(WebClient(token="xoxb-test", base_url=api.base_url))
-        check = wiring.capacity_check(settings, chat, workflow, remote.work, render_all)
+        check = wiring.capacity_check(settings, chat, workflow, lambda: remote.work, render_all)
         assert check is not None
         run = check(datetime.fromtimestamp(AT, UTC))
         # every namespace is checked: checkout runs short, and so does edge (its HPA is capped)

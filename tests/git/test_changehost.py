@@ -95,7 +95,7 @@ def test_merge_after_approval(host: PlainGitChangeHost, remote: tuple[Path, Repo
     old_main = _remote_git(bare, "rev-parse", "main").strip()
     result = host.merge(proposal, ref.head_sha)
     assert result.merged and result.sha == _remote_git(bare, "rev-parse", "main").strip()
-    assert result.message == f"merged tugboat/p1 into main at {bare}"
+    assert result.message == f"merged tugboat/p1 into main at {bare.name}"  # never a server path
     assert _remote_git(bare, "rev-parse", f"{result.sha}^1", f"{result.sha}^2").split() == [
         old_main,
         ref.head_sha,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,17 +53,18 @@ def test_change_host_picks_github_only_when_configured(
 ) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     github = Settings(github_repo="tugboat-test/gitops", github_token="github_pat_x", repo=str(tmp_cwd))
-    assert isinstance(wiring.change_host(github, tmp_cwd), GitHubChangeHost)
-    assert isinstance(wiring.change_host(github, tmp_cwd, remote=str(tmp_cwd)), GitHubChangeHost)
+    assert isinstance(wiring.change_host(github), GitHubChangeHost)
+    assert isinstance(wiring.change_host(github, remote=str(tmp_cwd)), GitHubChangeHost)
     app = Settings(
         github_repo="tugboat-test/gitops",
         github_app_id=1234,
         github_app_private_key="-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----",
         github_installation_id=5678,
     )
-    assert isinstance(wiring.change_host(app, tmp_cwd), GitHubChangeHost)
-    no_credentials = Settings(github_repo="tugboat-test/gitops", repo=str(tmp_cwd))
-    assert isinstance(wiring.change_host(no_credentials, tmp_cwd), PlainGitChangeHost)
+    assert isinstance(wiring.change_host(app), GitHubChangeHost)
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_cwd / "remote.git")], check=True)
+    no_credentials = Settings(github_repo="tugboat-test/gitops", repo=str(tmp_cwd / "remote.git"))
+    assert isinstance(wiring.change_host(no_credentials), PlainGitChangeHost)
 
 
 def test_pr_text_carries_the_evidence_and_defuses_untrusted_text() -> None:

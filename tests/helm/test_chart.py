@@ -280,3 +280,28 @@ def test_every_variable_the_chart_sets_is_one_settings_reads() -> None:
     for values in (HA, SOCKET):
         container = one(render(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
         assert {e["name"] for e in container["env"]} <= known
+
+
+def test_the_repository_clone_has_its_own_volume_and_ssh_key() -> None:
+    plain = one(render(None), "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in plain["containers"][0]["env"]}
+    assert env["TUGBOAT_DATA_DIR"] == "/var/lib/tugboat" and "TUGBOAT_REPO_SSH_KEY_FILE" not in env
+    volumes = {v["name"]: v for v in plain["volumes"]}
+    assert "emptyDir" in volumes["repository"]
+    mounts = {m["name"]: m["mountPath"] for m in plain["containers"][0]["volumeMounts"]}
+    assert mounts["repository"] == "/var/lib/tugboat"
+    values = {
+        "config": {"repo": "git@github.com:acme/gitops.git"},
+        "repository": {"existingClaim": "gitops-clone", "ssh": {"existingSecret": "gitops-deploy-key"}},
+    }
+    spec = one(render(values), "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["TUGBOAT_REPO_SSH_KEY_FILE"] == "/etc/tugboat-ssh/id_ed25519"
+    assert env["TUGBOAT_REPO_SSH_KNOWN_HOSTS_FILE"] == "/etc/tugboat-ssh/known_hosts"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["repository"]["persistentVolumeClaim"]["claimName"] == "gitops-clone"
+    assert volumes["repository-ssh"]["secret"]["secretName"] == "gitops-deploy-key"
+    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts["repository-ssh"]["readOnly"] is True
+    known = {f"TUGBOAT_{n.upper()}" for n in Settings.model_fields}
+    assert {"TUGBOAT_DATA_DIR", "TUGBOAT_REPO_SSH_KEY_FILE", "TUGBOAT_REPO_SSH_KNOWN_HOSTS_FILE"} <= known

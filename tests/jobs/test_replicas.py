@@ -281,11 +281,14 @@ def test_a_killed_replicas_investigation_is_finished_by_the_other(
 def _open_proposal(postgres_url: str, remote: GitOpsRemote, cache: Path) -> Proposal:
     """A scale proposal opened on the remote, as the Draft PR button would."""
     settings = Settings(
-        database_url=postgres_url, repo=str(remote.bare), policy=ApprovalPolicy(approvers=[APPROVER])
+        database_url=postgres_url,
+        repo=str(remote.bare),
+        data_dir=str(cache),
+        policy=ApprovalPolicy(approvers=[APPROVER]),
     )
     proposal = scale_proposal(remote.work)
     with SqlStore.open(postgres_url) as store:
-        workflow = wiring.workflow(settings, store, wiring.change_host(settings, cache))
+        workflow = wiring.workflow(settings, store, wiring.change_host(settings))
         return workflow.open(workflow.submit(proposal, requested_by="UREQUESTER").id)
 
 

@@ -125,6 +125,7 @@ def make_settings(api: SlackApi, tmp: Path, repo: Path, **overrides: Any) -> Set
         "slack_channel": CHANNEL,
         "database_url": f"sqlite:///{tmp / 'tugboat.db'}",
         "repo": str(repo),
+        "data_dir": str(tmp / "data"),
         "policy": ApprovalPolicy(approvers=[APPROVER]),
         "llm_enabled": False,
         "slack_update_interval_s": 0.3,
@@ -144,13 +145,7 @@ def harness_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         stack.append(api_cm)
         remote = make_remote(tmp_path / f"git{len(stack)}")
         settings = make_settings(api, tmp_path, remote.work, **overrides)
-        runtime = build_runtime(
-            settings,
-            investigate=scale_investigation(remote.work),
-            remote=str(remote.bare),
-            repo_dir=remote.work,
-            cache_dir=tmp_path / "cache",
-        )
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work))
         server_cm = serving(runtime.http)
         url = server_cm.__enter__()
         stack.append(server_cm)

@@ -196,10 +196,7 @@ def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> 
     remote = make_remote(tmp_path / "git")
     with running_slack_api() as api:
         settings = make_settings(api, tmp_path, remote.work)
-        replicas = [
-            build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
-            for _ in range(2)
-        ]
+        replicas = [build_runtime(settings, investigate=scale_investigation(remote.work)) for _ in range(2)]
         with serving(replicas[0].http) as one, serving(replicas[1].http) as two:
             payload = alert_payload()
 
@@ -234,7 +231,7 @@ def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkey
         group = parse_alert_group(alert_payload(group_key="stored-before-crash"))
         with SqlStore.open(settings.database_url) as store:  # what a crashed process left behind
             store.upsert_incident(IncidentRecord(group_key=group.group_key, channel=CHANNEL, alert=group))
-        runtime = build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work))
         try:
             assert api.wait_for("chat.postMessage", channel=CHANNEL)
             api.wait_for("files.completeUploadExternal")
@@ -277,7 +274,7 @@ def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monke
                     started_at=now - timedelta(days=2),
                 )
             )
-        runtime = build_runtime(settings, investigate=scale_investigation(remote.work), repo_dir=remote.work)
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work))
         try:
             summary = "checkout is saturated by a traffic surge"
             posted = api.wait_for("chat.postMessage", thread_ts=thread, text=summary)

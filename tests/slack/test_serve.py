@@ -132,9 +132,7 @@ def test_shutdown_finishes_investigations_in_flight(tmp_path: Path) -> None:
 
     with running_slack_api() as api:
         remote = make_remote(tmp_path / "git")
-        runtime = build_runtime(
-            make_settings(api, tmp_path, remote.work), investigate=slow, repo_dir=remote.work
-        )
+        runtime = build_runtime(make_settings(api, tmp_path, remote.work), investigate=slow)
         runtime.deps.incidents.receive(parse_alert_group(alert_payload()))
         while not started:
             time.sleep(0.02)

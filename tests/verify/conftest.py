@@ -239,7 +239,9 @@ def merge_fix(
     config = settings_for(prom_url, **settings)
     workflow = workflow_for(store, remote, tmp_path, clock, config)
     chat = RecordingChat()
-    service = wiring.post_merge(config, store, chat, workflow, remote.work, render=render_all)
+    service = wiring.post_merge(
+        config, store, chat, workflow, wiring.git_history(remote.work), render=render_all
+    )
     assert service is not None and workflow.on_merged == service.after_merge
     proposal = scale_proposal(remote.work)
     store.upsert_incident(edit(incident_for(scenario, proposal)))

@@ -75,7 +75,7 @@ def test_a_merge_outside_an_incident_thread_is_not_watched(
     config = settings_for(closed_prometheus)
     workflow = workflow_for(store, remote, tmp_path, clock, config)
     chat = RecordingChat()
-    service = wiring.post_merge(config, store, chat, workflow, remote.work)
+    service = wiring.post_merge(config, store, chat, workflow, wiring.git_history(remote.work))
     assert service is not None
     opened = workflow.open(workflow.submit(scale_proposal(remote.work), requested_by="U_ONCALL").id)
     assert workflow.decide(opened.id, APPROVER, Decision.APPROVE).merged

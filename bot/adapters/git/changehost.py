@@ -10,14 +10,15 @@ lose a race are rejected and retried or reported).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
-from bot.adapters.git.runner import GitFailed, git, redact
+from bot.adapters.git.runner import GitFailed, git, push_raced, push_refused, race_pause
+from bot.adapters.git.source import RepoSource, display_name
+from bot.adapters.git.workclone import repo_lock
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
 from bot.domain.proposal import Proposal
 from bot.ports.changes import ChangeRef, MergeResult
@@ -35,18 +36,22 @@ class PlainGitChangeHost:
         default_branch: str = "main",
         author: tuple[str, str] = ("Tugboat", "tugboat@localhost"),
         merge_attempts: int = 3,
+        source: RepoSource | None = None,
+        env: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         local = Path(remote).expanduser()
         # A relative local path must keep meaning the same place when git runs inside the clone.
         self.remote = str(local.resolve()) if "://" not in remote and local.exists() else remote
+        self.source = source or RepoSource(url=self.remote, name=display_name(self.remote))
+        # Credentials for the remote, made per command (App tokens expire), never on a command line.
+        self.env: Callable[[], Mapping[str, str]] = env or dict
         self.default_branch = default_branch
         self.author = author
         self.merge_attempts = max(1, merge_attempts)
         digest = hashlib.sha256(self.remote.encode()).hexdigest()[:16]
         self.cache_dir = Path(cache_dir)
         self.clone = self.cache_dir / f"changehost-{digest}.git"
-        self._lock_path = self.cache_dir / f"changehost-{digest}.lock"
-        self._where = redact(self.remote)
+        self._where = self.source.name
 
     # -- ChangeHost ------------------------------------------------------------------------
     def open(self, proposal: Proposal) -> ChangeRef:
@@ -84,7 +89,8 @@ class PlainGitChangeHost:
     def head(self, proposal: Proposal) -> str | None:
         branch = self.branch(proposal)
         args = ["ls-remote", "--heads", self.remote, f"refs/heads/{branch}"]
-        out = git(args, config=SAFE_CONFIG, what=f"reading the head of {branch} at {self._where}")
+        what = f"reading the head of {branch} at {self._where}"
+        out = git(args, config=SAFE_CONFIG, what=what, env=self.env())
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
             if ref == f"refs/heads/{branch}":
@@ -96,7 +102,9 @@ class PlainGitChangeHost:
         branch = self.branch(proposal)
         approved = approved_sha.strip().lower()
         with self._locked():
-            for _ in range(self.merge_attempts):
+            for attempt in range(self.merge_attempts):
+                if attempt:
+                    race_pause(attempt)  # lost a race: let the other push finish, then fetch
                 self._fetch()
                 head = self._ref(_TRACKING + branch)
                 if head is None:
@@ -119,12 +127,17 @@ class PlainGitChangeHost:
                     f"Approved head: {approved_sha}\n\n{TRAILER}: {proposal.id}\n"
                 )
                 sha = self._commit(tree, [base, approved_sha], message)
+                self.source.refuse_push_to(self.default_branch)
                 try:
                     push = ["push", "--quiet", self.remote, f"{sha}:refs/heads/{self.default_branch}"]
                     self._git(push, what=f"pushing the merge of {branch}")
                 except GitFailed as exc:
                     if _rejected(exc):
                         continue  # the default branch moved under us: fetch and merge again
+                    if push_refused(exc):
+                        raise ConflictError(
+                            f"{self._where} refused the merge: {_short(exc.stderr)}"
+                        ) from None
                     raise
                 self._git(["update-ref", _TRACKING + self.default_branch, sha])
                 return MergeResult(
@@ -164,17 +177,11 @@ class PlainGitChangeHost:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        # flock locks belong to the open file description, so a fresh open() per operation
-        # excludes other threads of this process as well as other processes.
-        with open(self._lock_path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                if not (self.clone / "HEAD").exists():
-                    git(["init", "--quiet", "--bare", str(self.clone)], config=SAFE_CONFIG)
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # The one lock per repository, shared with the working clone (threads and processes).
+        with repo_lock(self.cache_dir, self.remote):
+            if not (self.clone / "HEAD").exists():
+                git(["init", "--quiet", "--bare", str(self.clone)], config=SAFE_CONFIG)
+            yield
 
     def _fetch(self) -> None:
         default, branches = self.default_branch, BRANCH_PREFIX + "*"
@@ -271,7 +278,7 @@ class PlainGitChangeHost:
             return None
 
     def _git(self, args: list[str], *, input: str | None = None, what: str | None = None) -> str:
-        return git(args, self.clone, input=input, config=SAFE_CONFIG, what=what)
+        return git(args, self.clone, input=input, config=SAFE_CONFIG, what=what, env=self.env())
 
 
 def _title(proposal: Proposal) -> str:
@@ -286,7 +293,7 @@ def _message(proposal: Proposal) -> str:
 
 def _rejected(exc: GitFailed) -> bool:
     """A push refused because the ref moved (retryable), as opposed to refused by the server."""
-    return "[rejected]" in exc.stderr or "stale info" in exc.stderr
+    return push_raced(exc)
 
 
 def _short(text: str) -> str:

@@ -52,12 +52,12 @@ class LocalGitHistory:
         self.max_file_bytes = max_file_bytes
         self.max_files_per_commit = max_files_per_commit
         if not self.path.is_dir():
-            raise InvalidInput(f"repository path {self.path} does not exist; pass a clone of the GitOps repo")
+            raise InvalidInput(f"repository {self.path.name} does not exist; pass a clone of the GitOps repo")
         try:
             self._git(["rev-parse", "--git-dir"])
         except GitFailed:
             raise InvalidInput(
-                f"{self.path} is not a git repository; pass a clone of the GitOps repository"
+                f"{self.path.name} is not a git repository; pass a clone of the GitOps repository"
             ) from None
 
     # -- GitHistory ------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class LocalGitHistory:
         commit = self._resolve(sha)
         head = self._head()
         if head is None:
-            raise InvalidInput(f"{self.path} has no commits; nothing to revert onto")
+            raise InvalidInput("the GitOps repository has no commits; nothing to revert onto")
         parents = self._git(["rev-list", "--parents", "-n", "1", commit]).split()[1:]
         if not parents:
             raise InvalidInput(
@@ -227,7 +227,7 @@ class LocalGitHistory:
             return self._git(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"]).strip()
         except GitFailed:
             raise InvalidInput(
-                f"{rev!r} is not a commit in {self.path}; check the sha or branch name"
+                f"{rev!r} is not a commit in the GitOps repository; check the sha or branch name"
             ) from None
 
     def _git(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, Parsed, edit_path, parse, unified_diff
+from bot.adapters.manifests.files import scanned_files
 from bot.adapters.manifests.helm import chart_kind, chart_sections, helm_effective
 from bot.adapters.manifests.layout import (
     Kustomization,
@@ -61,7 +62,7 @@ class ManifestRepo:
     # --- discovery -------------------------------------------------------------------------------
 
     def _scan(self) -> None:
-        paths = sorted(p for p in self.root.rglob("*") if ".git" not in p.relative_to(self.root).parts)
+        paths = scanned_files(self.root)
         for p in paths:
             rel = p.relative_to(self.root).as_posix()
             if p.name in ("Chart.yaml", "values.yaml") and (
@@ -77,6 +78,9 @@ class ManifestRepo:
                 parsed = parse(text, rel)
             except (InvalidInput, UnicodeDecodeError) as exc:
                 self.skipped[rel] = str(exc)
+                continue
+            except OSError as exc:  # removed or replaced while the scan ran
+                self.skipped[rel] = f"could not be read: {exc.strerror or exc}"
                 continue
             if parsed.by_line and "{{" in text:
                 self.skipped[rel] = "a template, not a manifest"
@@ -153,7 +157,7 @@ class ManifestRepo:
         ]
         if not hits:
             known = ", ".join(sorted({w.name for w in self.workloads()})) or "none"
-            raise InvalidInput(f"no workload named {name!r} in {self.root} (workloads: {known})")
+            raise InvalidInput(f"no workload named {name!r} in the GitOps repository (workloads: {known})")
         built = [w for w in hits if chain_for(self.kustomizations, w.file)[0]]
         return (built or hits)[0]
 

@@ -24,9 +24,9 @@ def _workflow(deps: SlackDeps) -> ProposalWorkflow:
 
 
 def _repo(deps: SlackDeps) -> Path:
-    if deps.repo_dir is None or not deps.repo_dir.is_dir():
-        raise InvalidInput("no local checkout of the GitOps repository: set TUGBOAT_REPO to a clone")
-    return deps.repo_dir
+    if deps.checkout is None:
+        raise InvalidInput("no GitOps repository is configured: set TUGBOAT_REPO to enable changes")
+    return deps.checkout()
 
 
 def _open(deps: SlackDeps, proposal: Proposal, user: str) -> Proposal:
@@ -92,7 +92,7 @@ def rollback(deps: SlackDeps, workload: str, user: str) -> Proposal:
     from bot.adapters.manifests.workspace import ManifestRepo
 
     if deps.history is None:
-        raise InvalidInput("no git history: set TUGBOAT_REPO to a clone of the GitOps repository")
+        raise InvalidInput("no git history: set TUGBOAT_REPO to the GitOps repository")
     names = sorted({w.name for w in ManifestRepo(_repo(deps)).workloads()} | {workload})
     now = deps.clock()
     for commit in deps.history.commits(now - ROLLBACK_LOOKBACK, now):

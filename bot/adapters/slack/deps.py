@@ -41,5 +41,6 @@ class SlackDeps:
     workflow: ProposalWorkflow | None = None
     assistant: Answerer | None = None
     history: GitHistory | None = None
-    repo_dir: Path | None = None
+    # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
+    checkout: Callable[[], Path] | None = None
     clock: Callable[[], datetime] = field(default=now_utc)

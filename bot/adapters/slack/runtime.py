@@ -9,7 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from slack_bolt import App
@@ -17,6 +16,7 @@ from slack_sdk import WebClient
 from starlette.applications import Starlette
 
 from bot import wiring
+from bot.adapters.git.workclone import WorkingClone
 from bot.adapters.http.server import create_app
 from bot.adapters.http.slack_edge import SlackEdge
 from bot.adapters.jobs.queue import ProcrastinateQueue
@@ -41,16 +41,17 @@ SLACK_WORKERS = 4  # Slack calls, git and decisions; few, so acks keep the inter
 
 
 class AssistantSeam:
-    """The assistant, built per question so its tools read as of that moment."""
+    """The assistant, built per question so its tools read as of that moment (the repository
+    fetched then)."""
 
-    def __init__(self, settings: Settings, investigator: Investigator | None) -> None:
+    def __init__(self, settings: Settings, investigator: Callable[[], Investigator] | None) -> None:
         self.settings, self.investigator = settings, investigator
 
     def _assistant(self, at: datetime) -> Any:
         from bot.assistant.service import Assistant
         from bot.assistant.tools import ToolContext
 
-        inv = self.investigator
+        inv = self.investigator() if self.investigator is not None else None
         context = ToolContext(at=at, output_tokens=self.settings.llm_tool_output_tokens)
         if inv is not None:
             context.metrics, context.logs, context.git, context.repo_dir = (
@@ -71,7 +72,9 @@ class AssistantSeam:
         return self._assistant(now_utc()).explain(report)
 
 
-def assistant_seam(settings: Settings, investigator: Investigator | None) -> AssistantSeam | None:
+def assistant_seam(
+    settings: Settings, investigator: Callable[[], Investigator] | None
+) -> AssistantSeam | None:
     try:
         import bot.assistant.service  # noqa: F401  (the assistant is optional)
     except ImportError:
@@ -107,22 +110,25 @@ def build_runtime(
     socket_mode: bool = False,
     store: Store | None = None,
     investigate: InvestigateFn | None = None,
-    remote: str | None = None,
-    repo_dir: Path | None = None,
-    cache_dir: Path | None = None,
 ) -> Runtime:
+    """The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
+    clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
     client = web_client(settings)
     store = store or wiring.store(settings)
-    repo_dir = repo_dir or (Path(settings.repo) if settings.repo and Path(settings.repo).is_dir() else None)
-    investigator: Investigator | None = None
+    clone = wiring.repository(settings)
+    checkout = clone.checkout if clone is not None else None
+
+    def investigator() -> Investigator:
+        # Evidence from the last fetched commit beats none when the remote is briefly unreachable.
+        return wiring.investigator(settings, repo=clone.checkout(stale_ok=True) if clone else None)
+
     if investigate is None:
-        investigator = wiring.investigator(settings, repo=repo_dir)
         investigate = _investigate_with(investigator, settings)
     jobs = wiring.job_queue(settings)
     workflow: ProposalWorkflow | None = None
-    if remote or settings.repo:
-        host = wiring.change_host(settings, cache_dir or Path(".tugboat"), remote=remote)
-        workflow = wiring.workflow(settings, store, host)
+    if clone is not None:
+        host = wiring.change_host(settings)
+        workflow = wiring.workflow(settings, store, host, repo_path=clone.checkout)
         workflow.group_members = UserGroups(client, settings.policy.approver_groups)
         workflow.jobs = jobs  # merges and PR comments run as jobs
     chat = SlackNotifier(client)
@@ -145,8 +151,8 @@ def build_runtime(
         incidents=incidents,
         workflow=workflow,
         assistant=assistant_seam(settings, investigator),
-        history=wiring.git_history(repo_dir),
-        repo_dir=repo_dir,
+        history=clone.history(settings.git_budget_s) if clone is not None else None,
+        checkout=checkout,
     )
     if workflow is not None:
         workflow.on_merge_result = report_merge(deps)
@@ -176,7 +182,7 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge)
-    for spec in _job_specs(settings, store, chat, incidents, workflow, repo_dir, render):
+    for spec in _job_specs(settings, store, chat, incidents, workflow, clone, render):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -218,7 +224,7 @@ def _job_specs(
     chat: SlackNotifier,
     incidents: IncidentService,
     workflow: ProposalWorkflow | None,
-    repo_dir: Path | None,
+    clone: WorkingClone | None,
     render: Any,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
@@ -227,19 +233,20 @@ def _job_specs(
         return specs
     specs += workflow.job_specs()
     # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
-    post_merge = wiring.post_merge(settings, store, chat, workflow, repo_dir, render)
+    history = clone.history(settings.git_budget_s) if clone is not None else None
+    post_merge = wiring.post_merge(settings, store, chat, workflow, history, render)
     if post_merge:
         specs += post_merge.job_specs()
     # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py).
-    capacity = wiring.capacity_check(settings, chat, workflow, repo_dir, render)
+    capacity = wiring.capacity_check(settings, chat, workflow, clone.checkout if clone else None, render)
     if capacity:
         specs.append(capacity_job_spec(capacity, settings.capacity_cron))
     return specs
 
 
-def _investigate_with(investigator: Investigator, settings: Settings) -> InvestigateFn:
+def _investigate_with(investigator: Callable[[], Investigator], settings: Settings) -> InvestigateFn:
     def run(group: AlertGroup, at: datetime) -> Investigation:
-        result = investigator.investigate(group, at)
+        result = investigator().investigate(group, at)
         if settings.llm_configured:  # the model explains in plain words; causes and proposal stay
             from bot.services.narrate import narrate
 

@@ -258,22 +258,30 @@ def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: floa
 
 def check_git(settings: Settings, timeout_s: float) -> CheckResult:
     name = "Git remote"
-    if not settings.repo:
+    if not (settings.repo or settings.github_repo):
         return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
+    from bot import wiring
     from bot.adapters.git.runner import GitFailed, git
-    from bot.adapters.git.runner import redact as hide_userinfo
 
-    remote = hide_userinfo(settings.repo)
     branch = settings.repo_default_branch
+    remote = "TUGBOAT_REPO"
     try:
+        clone = wiring.repository(settings)  # the remote Tugboat fetches from and pushes to
+        if clone is None:
+            return skipped(name, "set TUGBOAT_REPO to the GitOps repository")
+        remote = clone.source.name
         heads = git(
-            ["ls-remote", "--heads", settings.repo, branch], timeout_s=timeout_s, what="git ls-remote"
+            ["ls-remote", "--heads", clone.source.url, branch],
+            timeout_s=timeout_s,
+            what="git ls-remote",
+            env=clone.env(),
         )
     except GitFailed as exc:
         return fail(
             name,
             f"git ls-remote {remote} failed: {reason(exc)}",
-            "check TUGBOAT_REPO and the credentials for it (a token in an HTTPS URL, or an SSH key)",
+            "check TUGBOAT_REPO and its credentials (GITHUB_TOKEN or the GitHub App for HTTPS, "
+            "TUGBOAT_REPO_SSH_KEY_FILE for SSH)",
         )
     except Exception as exc:
         return fail(name, f"git ls-remote {remote}: {reason(exc)}", "check TUGBOAT_REPO")
