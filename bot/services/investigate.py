@@ -97,12 +97,12 @@ class Investigation:
     graphs: list[GraphSpec] = field(default_factory=list)
 
 
-def _default_planner(repo_root: Path | None) -> Planner | None:
+def _default_planner(repo_root: Path | None, git_budget_s: float) -> Planner | None:
     if repo_root is None:
         return None
     from bot.adapters.manifests.workspace import ManifestRepo
 
-    return ManifestRepo(repo_root)
+    return ManifestRepo(repo_root, git_timeout_s=git_budget_s)
 
 
 def _default_describe() -> Describe:
@@ -261,7 +261,7 @@ class Investigator:
         if self._planner is not None:
             return self._planner, SourceStatus(name="manifests", ok=True)
         try:
-            planner = _default_planner(self.repo_root)
+            planner = _default_planner(self.repo_root, self.settings.git_budget_s)
         except Exception as exc:  # unreadable manifests degrade the proposal only
             return None, SourceStatus(name="manifests", ok=False, detail=str(exc)[:300])
         if planner is None:

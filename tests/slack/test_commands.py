@@ -132,13 +132,13 @@ def test_rightsize_in_slack_with_a_real_prometheus(
 def test_answers_in_slack_never_show_a_server_path(harness: Harness, tmp_path: Path) -> None:
     """An unknown workload and an unreachable repository are told in words, with the
     repository's name, never where it or Tugboat's clone lives on the server."""
-    harness.slack(sr.command("scale recommendations 3", user="UASKER"))
+    harness.command("scale recommendations 3", user="UASKER")
     unknown = harness.api.wait_for("response_url")[0].args["text"]
     assert "no workload named 'recommendations' in the GitOps repository" in unknown
     assert "checkout" in unknown  # the workloads it does have
     moved = harness.remote.bare.with_name("moved.git")
     harness.remote.bare.rename(moved)  # the remote is gone (a mount lost, a URL changed)
-    harness.slack(sr.command("scale checkout 4", user="UASKER"))
+    harness.command("scale checkout 4", user="UASKER")
     gone = harness.api.wait_for("response_url", 2)[1].args["text"]
     assert "remote.git" in gone, gone
     said = json.dumps([c.args for c in harness.api.calls if c.method != "upload"])

@@ -14,11 +14,13 @@ from bot.adapters.git.runner import GitFailed, git_bytes
 _LS_FILES = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"]
 
 
-def scanned_files(root: Path) -> list[Path]:
-    """Regular files under ``root`` that the scan reads, sorted."""
+def scanned_files(root: Path, timeout_s: float = 120.0) -> list[Path]:
+    """Regular files under ``root`` that the scan reads, sorted; git may take ``timeout_s``."""
     root = Path(root)
     try:
-        listed = git_bytes([*_LS_FILES, "--", "."], root, config=("core.quotePath=false",))
+        listed = git_bytes(
+            [*_LS_FILES, "--", "."], root, config=("core.quotePath=false",), timeout_s=timeout_s
+        )
     except GitFailed:  # not inside a git work tree: files on disk
         found = (p for p in root.rglob("*") if ".git" not in p.relative_to(root).parts)
     else:

@@ -52,8 +52,10 @@ def _read(path: Path) -> str:
 class ManifestRepo:
     """A snapshot of the repository's YAML files as they are on disk when it is built."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, git_timeout_s: float = 120.0) -> None:
+        """``git_timeout_s`` bounds listing the repository's files (``git_budget_s``)."""
         self.root = Path(root)
+        self.git_timeout_s = git_timeout_s
         self.parsed: dict[str, Parsed] = {}
         self.skipped: dict[str, str] = {}  # files that could not be read, and why
         self.charts: dict[str, str] = {}  # chart directory -> chart name
@@ -62,7 +64,7 @@ class ManifestRepo:
     # --- discovery -------------------------------------------------------------------------------
 
     def _scan(self) -> None:
-        paths = scanned_files(self.root)
+        paths = scanned_files(self.root, self.git_timeout_s)
         for p in paths:
             rel = p.relative_to(self.root).as_posix()
             if p.name in ("Chart.yaml", "values.yaml") and (
