@@ -21,6 +21,8 @@ RECENT_LAGS = 24  # the last rows, whatever the sampling step
 MIN_WEEKS = 3  # a series shorter than this after validation is left to the local models
 MIN_TOTAL_ROWS = 2000  # fewer training rows than this: too little for trees
 TREES, LEAVES, RATE = 250, 63, 0.05
+# one thread: the local models already run one process per core, and OpenMP threads that spin
+# while other work holds the cores cost more CPU than they save
 
 
 def daily_lag(step: float) -> int:
@@ -65,7 +67,9 @@ def global_forecasts(
         return pd.concat(parts, ignore_index=True)
 
     model = MLForecast(
-        models={"lgb": lgb.LGBMRegressor(n_estimators=TREES, num_leaves=LEAVES, learning_rate=RATE, verbosity=-1)},
+        models={"lgb": lgb.LGBMRegressor(
+                n_estimators=TREES, num_leaves=LEAVES, learning_rate=RATE, n_jobs=1, verbosity=-1
+            )},
         freq=int(step),
         lags=sorted({*range(1, RECENT_LAGS + 1), *(k * daily for k in (1, 2, 3, 4, 5, 6, 7, 14))}),
         lag_transforms={1: [RollingMean(window_size=daily)], daily: [RollingMean(window_size=7 * daily)]},
