@@ -101,7 +101,9 @@ def backtest(name: str, times: np.ndarray, demand: np.ndarray, replicas: int) ->
     starts = breach_starts(times[scored], (demand > capacity)[scored])
     outcome.breaches = len(starts)
     opened = np.array(outcome.opened)
-    outcome.missed = sum(1 for t in starts if not np.any((opened <= t) & (opened >= t - HORIZON - CHECK_EVERY)))
+    outcome.missed = sum(
+        1 for t in starts if not np.any((opened <= t) & (opened >= t - HORIZON - CHECK_EVERY))
+    )
     return outcome
 
 

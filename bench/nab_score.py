@@ -174,7 +174,7 @@ def normalised(raw: float, n_windows: int, labelled: int | None = None) -> float
 GATES: tuple[float | None, ...] = (None, 0.99, 0.995, 0.999)
 
 
-def detect(values: np.ndarray, timestamps: np.ndarray, gate: float | None | str = "default") -> np.ndarray:
+def detect(values: np.ndarray, timestamps: np.ndarray, gate: float | str | None = "default") -> np.ndarray:
     from bot.foresight.anomaly import GATE, score_series
 
     stamps = timestamps.astype("datetime64[s]").astype(np.int64).astype(float)
@@ -190,7 +190,9 @@ def leave_one_group_out(files: list[NabFile]) -> None:
     for group in groups:
         train = [k for k, f in enumerate(files) if f.group != group]
         test = [k for k, f in enumerate(files) if f.group == group]
-        fitted = {gate: optimise([files[k] for k in train], [s[k] for k in train]) for gate, s in scores.items()}
+        fitted = {
+            gate: optimise([files[k] for k in train], [s[k] for k in train]) for gate, s in scores.items()
+        }
         gate = max(GATES, key=lambda g: fitted[g][1])
         threshold = fitted[gate][0]
         parts = [raw_score(files[k], scores[gate][k], threshold) for k in test]
@@ -206,7 +208,8 @@ def leave_one_group_out(files: list[NabFile]) -> None:
     print(f"  pooled held-out NAB standard score: {normalised(pooled_raw, pooled_windows, labelled):.1f}")
     for gate in GATES:
         _, raw, n_windows = optimise(files, scores[gate])
-        print(f"  in-sample (threshold tuned on all 34 files), gate {gate}: {normalised(raw, n_windows, labelled):.1f}")
+        score = normalised(raw, n_windows, labelled)
+        print(f"  in-sample (threshold tuned on all 34 files), gate {gate}: {score:.1f}")
 
 
 def _streaming_cost(f: NabFile, rows: int = 4000) -> float:

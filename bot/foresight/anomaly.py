@@ -204,7 +204,11 @@ def score_series(
 
 
 def _score(
-    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool, gate: float | None = GATE
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    offset: int,
+    nonnegative: bool,
+    gate: float | None = GATE,
 ) -> np.ndarray:
     """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was.
 

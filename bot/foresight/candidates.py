@@ -9,11 +9,10 @@ cycles, and it bounds the cost of a long history.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import warnings
 
 import numpy as np
 

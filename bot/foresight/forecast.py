@@ -104,8 +104,10 @@ def _seasons(job: _Job) -> list[int]:
 
 def _local(job: _Job) -> tuple[str, list[CandidateForecast], int | None]:
     seasons = _seasons(job)
-    return job.name, run_candidates(job.y, job.horizon, job.window, seasons, job.level), (
-        seasons[0] if seasons else None
+    return (
+        job.name,
+        run_candidates(job.y, job.horizon, job.window, seasons, job.level),
+        (seasons[0] if seasons else None),
     )
 
 
@@ -141,8 +143,10 @@ def forecast_many(
     for job, (name, candidates, first_season) in zip(jobs, local, strict=True):
         if name in extra:
             candidates = [*candidates, extra[name]]
-        out[name] = combine(candidates, job.y[-job.window :], level, first_season) if candidates else _flat(
-            job.y, horizon, level
+        out[name] = (
+            combine(candidates, job.y[-job.window :], level, first_season)
+            if candidates
+            else _flat(job.y, horizon, level)
         )
     return {name: out[name] for name in series}
 

@@ -67,9 +67,11 @@ def global_forecasts(
         return pd.concat(parts, ignore_index=True)
 
     model = MLForecast(
-        models={"lgb": lgb.LGBMRegressor(
+        models={
+            "lgb": lgb.LGBMRegressor(
                 n_estimators=TREES, num_leaves=LEAVES, learning_rate=RATE, n_jobs=1, verbosity=-1
-            )},
+            )
+        },
         freq=int(step),
         lags=sorted({*range(1, RECENT_LAGS + 1), *(k * daily for k in (1, 2, 3, 4, 5, 6, 7, 14))}),
         lag_transforms={1: [RollingMean(window_size=daily)], daily: [RollingMean(window_size=7 * daily)]},
