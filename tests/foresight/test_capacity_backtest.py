@@ -12,7 +12,8 @@ from tests.conftest import ROOT
 
 
 def _backtest() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("capacity_backtest", ROOT / "bench" / "capacity_backtest.py")
+    path = ROOT / "bench" / "capacity_backtest.py"
+    spec = importlib.util.spec_from_file_location("capacity_backtest", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("capacity_backtest", module)  # dataclasses look their module up there
