@@ -30,8 +30,13 @@ Usage: python bench/nab_score.py [--data ../shared/benchmarks/nab-subset] [--spl
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -224,6 +229,29 @@ def _streaming_cost(f: NabFile, rows: int = 4000) -> float:
     return (time.process_time() - started) / min(rows, len(f.values))
 
 
+def command_rate(files: list[NabFile]) -> tuple[int, float, float]:
+    """`tugboat anomaly-scores` end to end on one CSV of every file's rows, one after another
+    (5-minute steps): (rows, wall seconds, CPU seconds), start-up and CSV I/O included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.csv"
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(("timestamp", "value"))
+            values = np.concatenate([f.values for f in files])
+            out.writerows((1_400_000_000 + 300 * k, repr(float(v))) for k, v in enumerate(values))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot", "anomaly-scores", "--input", str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return len(values), wall, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -244,6 +272,11 @@ def main() -> None:
     print(f"files {len(files)}, rows {rows}, windows {n_windows} scored of {labelled} labelled")
     print(f"detector speed: {rows / cpu:,.0f} rows per CPU-second ({cpu:.2f} CPU-s, {elapsed:.2f} s wall)")
     print(f"StreamingDetector.update: {streaming * 1e3:.2f} ms of CPU per row on average ({files[-1].name})")
+    count, wall, cpu_cmd = command_rate(files)
+    print(
+        f"tugboat anomaly-scores on all {count} rows as one CSV: {count / cpu_cmd:,.0f} rows per CPU-second, "
+        f"{count / wall:,.0f} rows/s wall ({cpu_cmd:.1f} CPU-s, {wall:.1f} s)"
+    )
     print(f"threshold {threshold:.4f}")
     print(f"NAB standard score: {normalised(total, n_windows, labelled):.1f}")
     groups: dict[str, list[tuple[float, int, int]]] = {}
