@@ -12,10 +12,11 @@ RUN python -m venv /opt/tugboat \
  && /opt/tugboat/bin/pip install . \
  && /opt/tugboat/bin/pip uninstall -y pip setuptools wheel
 
-# Runtime stage: no compilers or build tools; git for the plain-git change host.
+# Runtime stage: no compilers or build tools; git for the plain-git change host, libgomp for
+# LightGBM (the forecaster's global model).
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git=1:2.39.* \
+ && apt-get install -y --no-install-recommends git=1:2.39.* libgomp1=12.2.* \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --home-dir /home/tugboat --create-home tugboat
 COPY --from=build /opt/tugboat /opt/tugboat

@@ -18,14 +18,25 @@ with a row-by-row transcription of those rules.
 threshold optimised on one half is applied to the other, which shows how well a design and its
 threshold carry over to series they were not tuned on.
 
-Usage: python bench/nab_score.py [--data ../shared/benchmarks/nab-subset] [--split]
+`--logo` is the headline: leave-one-group-out cross-validation over NAB's categories. For each
+category, the detector's setting (GATES: the per-series online threshold's quantile, or none) and
+the corpus threshold are chosen on the OTHER categories, and the held-out category is scored with
+them. Reported: each category's held-out score, their mean and standard deviation, and the pooled
+held-out score (every file scored with its own fold's choice, normalised over the whole corpus).
+
+Usage: python bench/nab_score.py [--data ../shared/benchmarks/nab-subset] [--split] [--logo]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -165,10 +176,45 @@ def normalised(raw: float, n_windows: int, labelled: int | None = None) -> float
     return 100.0 * (raw - null) / (perfect - null) if n_windows else float("nan")
 
 
-def detect(values: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    from bot.foresight.anomaly import score_series
+GATES: tuple[float | None, ...] = (None, 0.99, 0.995, 0.999)
 
-    return score_series(values, timestamps.astype("datetime64[s]").astype(np.int64).astype(float))
+
+def detect(values: np.ndarray, timestamps: np.ndarray, gate: float | str | None = "default") -> np.ndarray:
+    from bot.foresight.anomaly import GATE, score_series
+
+    stamps = timestamps.astype("datetime64[s]").astype(np.int64).astype(float)
+    return score_series(values, stamps, GATE if gate == "default" else gate)  # type: ignore[arg-type]
+
+
+def leave_one_group_out(files: list[NabFile]) -> None:
+    """Held-out scores per category, each with the setting and threshold chosen on the others."""
+    scores = {gate: [detect(f.values, f.timestamps, gate) for f in files] for gate in GATES}
+    groups = sorted({f.group for f in files})
+    pooled_raw, pooled_windows, held = 0.0, 0, []
+    print("leave-one-group-out (setting and threshold chosen on the other categories):")
+    for group in groups:
+        train = [k for k, f in enumerate(files) if f.group != group]
+        test = [k for k, f in enumerate(files) if f.group == group]
+        fitted = {
+            gate: optimise([files[k] for k in train], [s[k] for k in train]) for gate, s in scores.items()
+        }
+        gate = max(GATES, key=lambda g: fitted[g][1])
+        threshold = fitted[gate][0]
+        parts = [raw_score(files[k], scores[gate][k], threshold) for k in test]
+        raw, windows = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        pooled_raw, pooled_windows = pooled_raw + raw, pooled_windows + windows
+        label = "no windows" if not windows else f"held-out {normalised(raw, windows):6.1f}"
+        if windows:
+            held.append(normalised(raw, windows))
+        print(f"  {group:24s} gate {gate!s:6s} threshold {threshold:.3f}  {label}  raw {raw:7.2f}")
+    labelled = sum(len(f.windows) for f in files)
+    print(f"  held-out mean {np.mean(held):.1f} (sd {np.std(held, ddof=1):.1f}, min {min(held):.1f}, "
+          f"max {max(held):.1f}) over the {len(held)} categories with windows")  # fmt: skip
+    print(f"  pooled held-out NAB standard score: {normalised(pooled_raw, pooled_windows, labelled):.1f}")
+    for gate in GATES:
+        _, raw, n_windows = optimise(files, scores[gate])
+        score = normalised(raw, n_windows, labelled)
+        print(f"  in-sample (threshold tuned on all 34 files), gate {gate}: {score:.1f}")
 
 
 def _streaming_cost(f: NabFile, rows: int = 4000) -> float:
@@ -183,12 +229,38 @@ def _streaming_cost(f: NabFile, rows: int = 4000) -> float:
     return (time.process_time() - started) / min(rows, len(f.values))
 
 
+def command_rate(files: list[NabFile]) -> tuple[int, float, float]:
+    """`tugboat anomaly-scores` end to end on one CSV of every file's rows, one after another
+    (5-minute steps): (rows, wall seconds, CPU seconds), start-up and CSV I/O included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.csv"
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(("timestamp", "value"))
+            values = np.concatenate([f.values for f in files])
+            out.writerows((1_400_000_000 + 300 * k, repr(float(v))) for k, v in enumerate(values))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot", "anomaly-scores", "--input", str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return len(values), wall, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", action="store_true", help="also report the split-half check")
+    parser.add_argument("--logo", action="store_true", help="also report leave-one-group-out")
     args = parser.parse_args()
     files = load_corpus(args.data)
+    if args.logo:
+        leave_one_group_out(files)
     # CPU time, not wall time: the development machines are shared and often busy
     started, cpu_started = time.perf_counter(), time.process_time()
     scores = [detect(f.values, f.timestamps) for f in files]
@@ -200,6 +272,11 @@ def main() -> None:
     print(f"files {len(files)}, rows {rows}, windows {n_windows} scored of {labelled} labelled")
     print(f"detector speed: {rows / cpu:,.0f} rows per CPU-second ({cpu:.2f} CPU-s, {elapsed:.2f} s wall)")
     print(f"StreamingDetector.update: {streaming * 1e3:.2f} ms of CPU per row on average ({files[-1].name})")
+    count, wall, cpu_cmd = command_rate(files)
+    print(
+        f"tugboat anomaly-scores on all {count} rows as one CSV: {count / cpu_cmd:,.0f} rows per CPU-second, "
+        f"{count / wall:,.0f} rows/s wall ({cpu_cmd:.1f} CPU-s, {wall:.1f} s)"
+    )
     print(f"threshold {threshold:.4f}")
     print(f"NAB standard score: {normalised(total, n_windows, labelled):.1f}")
     groups: dict[str, list[tuple[float, int, int]]] = {}

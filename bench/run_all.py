@@ -21,9 +21,10 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("log templates (100k lines)", ["bench/bench_logs.py"], False),
     ("LLM calls and prompt tokens", ["bench/bench_llm_tokens.py"], False),
     ("Slack acknowledgement latency", ["bench/bench_slack_ack.py"], False),
-    ("anomaly detection (NAB subset)", ["bench/nab_score.py"], True),
+    ("anomaly detection (NAB subset, leave-one-group-out)", ["bench/nab_score.py", "--logo"], True),
     ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
     ("capacity forecasts", ["bench/bench_capacity.py"], False),
+    ("capacity job backtest", ["bench/capacity_backtest.py"], False),
     ("job queue latency and throughput", ["bench/bench_jobs.py"], False),
     ("investigate against slow dependencies", ["bench/bench_deadlines.py"], False),
 ]

@@ -19,6 +19,11 @@ rows 0..i:
    echo of an alarm already raised, and is reported at ECHO times its value. So is one that comes
    within SILENCE rows of an alarm (a row that was news at ALARM or above): an alert system pages
    once for a burst, not for every higher row of it.
+4. A threshold learned online per series: a score at or below the GATE quantile of the series' own
+   last GATE_HISTORY scores is ordinary for that series, and reported at ECHO times its value. The
+   one corpus-wide threshold then only has to separate each series' rare scores, whatever their
+   usual level. GATE was chosen by leave-one-group-out cross-validation over NAB's categories
+   (bench/nab_score.py --logo).
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `StreamingDetector` refreshes them at the same rows with the same code,
@@ -56,9 +61,13 @@ REFRACTORY = 256  # rows over which an alarm must beat the previous ones to be n
 ECHO = 0.25  # damping of an alarm that is not news
 ALARM = 0.5  # a news score at or above this is an alarm (the level HALF_SCORE aims the threshold at)
 SILENCE = 16  # rows after an alarm in which no further news is reported
+GATE = 0.999  # quantile of a series' own recent scores that a score must beat to count in full
+GATE_HISTORY = 4096  # rows of scores behind that quantile
 ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
 SPAN = (  # rows of history that the newest score depends on
-    SILENCE
+    GATE_HISTORY
+    + BLOCK
+    + SILENCE
     + REFRACTORY
     + CALIBRATION
     + SMOOTH
@@ -185,17 +194,27 @@ def _measure(
     return np.log1p(np.maximum(z_level, z_jump))
 
 
-def score_series(values: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
-    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` would give row by row."""
-    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True)
+def score_series(
+    values: np.ndarray, timestamps: np.ndarray | None = None, gate: float | None = GATE
+) -> np.ndarray:
+    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` would give row by row.
+
+    `gate` is the quantile of the series' recent scores a score must beat (None: no gate)."""
+    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True, gate=gate)
 
 
-def _score(values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool) -> np.ndarray:
+def _score(
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    offset: int,
+    nonnegative: bool,
+    gate: float | None = GATE,
+) -> np.ndarray:
     """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was.
 
     Rows that are at least SPAN rows into `values` get the same score as in the whole series, as
     long as `offset` is a multiple of ALIGN."""
-    return _pipeline(values, timestamps, offset, nonnegative)["score"]
+    return _pipeline(values, timestamps, offset, nonnegative, gate)["score"]
 
 
 def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
@@ -205,7 +224,7 @@ def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
 
 
 def _pipeline(
-    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool
+    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool, gate: float | None
 ) -> dict[str, np.ndarray]:
     """Every stage's per-row output: what `StreamingDetector` caches between block refreshes."""
     x = _transform(_ffill(values), nonnegative)
@@ -238,8 +257,25 @@ def _pipeline(
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
     stages["cal.centre"], stages["cal.spread"] = calibration
     stages["alarm"] = alarm
-    stages["score"] = _refractory(calibrated, recent_max, silenced)
+    stages["damped"] = _refractory(calibrated, recent_max, silenced)
+    if gate is None:
+        stages["gate"] = np.full(n, np.nan)
+    else:
+        stages["gate"] = _rows(_block_stats(stages["damped"], 0, GATE_HISTORY, _quantile(gate))[0], n)
+    stages["score"] = _gated(stages["damped"], stages["gate"])
     return stages
+
+
+def _quantile(q: float) -> StatsFn:
+    def stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.quantile(windows, q, axis=1), np.zeros(len(windows))
+
+    return stats
+
+
+def _gated(score: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """A score no higher than the series' own recent `gate` quantile is ordinary for it: damped."""
+    return np.where(np.isfinite(gate) & (score <= gate), ECHO * score, score)
 
 
 def _alarm(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
@@ -260,7 +296,8 @@ class StreamingDetector:
     BLOCK rows: at those rows an update runs the vectorised pass over the history (tens of ms);
     in between it reuses them and scores the new row alone (tens of µs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: float | None = GATE) -> None:
+        self._gate = gate
         self._values: list[float] = []
         self._stamps: list[float] = []
         self._offset = 0  # absolute index of the first kept row
@@ -289,6 +326,7 @@ class StreamingDetector:
                 None if np.isnan(stamps).any() else stamps,
                 self._offset,
                 self._nonnegative,
+                self._gate,
             )
         else:
             self._extend(row)
@@ -313,7 +351,8 @@ class StreamingDetector:
         stages["alarm"][row] = _alarm(cal, padded_max)[0]
         alarms = stages["alarm"][max(0, row - SILENCE) : row]
         silenced = np.array([max(float(alarms.max()) if len(alarms) else 0.0, 0.0)])
-        stages["score"][row] = _refractory(cal, padded_max, silenced)[0]
+        stages["damped"][row] = _refractory(cal, padded_max, silenced)[0]
+        stages["score"][row] = _gated(stages["damped"][i], stages["gate"][i])[0]
         self._stages = stages
 
 

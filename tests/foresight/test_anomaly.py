@@ -145,3 +145,18 @@ def test_a_flat_series_that_jumped_once_still_alarms_on_a_smaller_step() -> None
     scores = score_series(values, stamps)
     assert scores[800] > ALERT
     assert scores[1500:1505].max() > ALERT
+
+
+def test_online_gate_damps_what_is_ordinary_for_the_series() -> None:
+    """The gate is causal, and a spike rare for its series keeps its full score."""
+    rng = np.random.default_rng(8)
+    i = np.arange(6000)
+    values = 10 + np.sin(2 * np.pi * i / 288) + rng.normal(0, 0.2, len(i))
+    values[5000] += 6.0
+    stamps = 1.7e9 + 300.0 * i
+    gated = score_series(values, stamps)
+    plain = score_series(values, stamps, gate=None)
+    peak = 5000 + int(np.argmax(gated[5000:5004]))  # the short average can lag a row
+    assert gated[peak] == plain[peak] and gated[peak] > 0.5
+    assert np.all(gated <= plain) and np.any(gated < plain)  # the echoes after it are ordinary
+    np.testing.assert_array_equal(score_series(values[:5001], stamps[:5001])[:5001], gated[:5001])

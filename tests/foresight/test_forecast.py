@@ -69,3 +69,56 @@ def test_many_series_in_parallel_match_one_by_one() -> None:
     together = forecast_many(series, 24, workers=2)
     for name, (y, t) in series.items():
         np.testing.assert_allclose(together[name].mean, forecast(y, 24, timestamps=t).mean)
+
+
+def test_ensemble_beats_seasonal_naive_on_a_growing_seasonal_series() -> None:
+    ours, naive = [], []
+    for seed in range(4):
+        y, t = _load(35, 10 + seed, weekly=True)
+        history, actual = y[:-48], y[-48:]
+        fc = forecast(history, 48, timestamps=t[:-48])
+        ours.append(np.mean(np.abs(actual - fc.mean)))
+        naive.append(np.mean(np.abs(actual - np.tile(history[-24:], 2))))
+        assert fc.models and all(isinstance(m, str) for m in fc.models)
+    assert np.mean(ours) < 0.8 * np.mean(naive)
+
+
+def test_combination_weights_the_candidate_that_validated_best() -> None:
+    from bot.foresight.candidates import CandidateForecast
+    from bot.foresight.forecast import combine
+
+    actual = np.arange(10.0)
+    good = CandidateForecast("good", actual + 0.1, np.full(5, 1.0), np.full(5, 0.0), np.full(5, 2.0))
+    fair = CandidateForecast("fair", actual + 1.0, np.full(5, 5.0), np.full(5, 4.0), np.full(5, 6.0))
+    bad = CandidateForecast("bad", actual + 9.0, np.full(5, 99.0), np.full(5, 98.0), np.full(5, 100.0))
+    fc = combine([bad, fair, good], actual, 80, None)
+    assert fc.models == ("good", "fair")
+    # inverse-error weights 10:1 between the two best
+    np.testing.assert_allclose(fc.mean, (10 * 1.0 + 1 * 5.0) / 11)
+    assert np.all(fc.lower < fc.mean) and np.all(fc.upper > fc.mean)
+
+
+def test_validation_uses_only_the_history() -> None:
+    """The forecast from a history does not depend on what follows it."""
+    y, t = _load(28, 5)
+    first = forecast(y[:-48], 24, timestamps=t[:-48])
+    changed = y.copy()
+    changed[-48:] += 500.0
+    second = forecast(changed[:-48], 24, timestamps=t[:-48])
+    np.testing.assert_array_equal(first.mean, second.mean)
+
+
+def test_global_model_joins_when_there_are_enough_series() -> None:
+    series = {f"s{k}": _load(28, 20 + k) for k in range(4)}
+    from bot.foresight.candidates import validation_window
+    from bot.foresight.global_model import NAME, global_forecasts
+
+    window = validation_window(28 * 24, 24)
+    out = global_forecasts(series, 24, window, HOUR)
+    assert set(out) == set(series)
+    for name, (y, _) in series.items():
+        assert out[name].name == NAME
+        assert out[name].mean.shape == (24,) and out[name].validation.shape == (window,)
+        # it learned the daily cycle: its validation beats a flat line at the window's mean
+        actual = y[-window:]
+        assert np.mean(np.abs(out[name].validation - actual)) < 0.5 * np.mean(np.abs(actual - actual.mean()))
