@@ -19,3 +19,8 @@ class PolicyViolation(TugboatError):
 
 class ConflictError(TugboatError):
     """State moved under us: a branch head changed, a proposal was already decided."""
+
+
+class Tampered(ConflictError):
+    """A proposal's branch holds something Tugboat did not put there (a foreign commit, a force
+    push, a deletion); the proposal can never merge."""

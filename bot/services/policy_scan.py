@@ -26,11 +26,11 @@ import yaml
 from bot.adapters.git.patch import FilePatch, apply_diff, touched_files
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.domain.proposal import Action, Field_, Proposal
+from bot.ports.changes import FileVersions
 from bot.services import manifest_rules as rules
 from bot.settings import ApprovalPolicy
 
 SCAN_REFUSED = "proposal.scan_refused"  # audit kind of a refusal
-FileVersions = Mapping[str, tuple[bytes | None, bytes | None]]  # path -> (before, after)
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _ALLOWED_FIELDS = {f.value for f in Field_}
 
@@ -95,7 +95,11 @@ def scan_merge(
 
 
 def _versions_problems(
-    versions: FileVersions, policy: ApprovalPolicy, schema: ManifestSchema | None, notes: list[str], revert: bool
+    versions: FileVersions,
+    policy: ApprovalPolicy,
+    schema: ManifestSchema | None,
+    notes: list[str],
+    revert: bool,
 ) -> list[str]:
     reasons: list[str] = []
     for path, (before, after) in versions.items():

@@ -25,11 +25,11 @@ from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
 from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.checks import check_problems, review_problem
-from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
+from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
 from bot.observability.metrics import GITHUB_ERRORS
-from bot.ports.changes import ChangeRef, MergeResult
+from bot.ports.changes import ChangeRef, FileVersions, MergeResult
 from bot.settings import ApprovalPolicy, Settings
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,38 @@ class GitHubChangeHost:
                 return None
             return str(pr.head.sha)
 
+    def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
+        """The PR's head must be the approved commit and Tugboat's one commit carrying exactly the
+        diff; the files after a merge are the default branch's with the diff applied (what a
+        squash merge writes when it merges cleanly)."""
+        branch = PlainGitChangeHost.branch(proposal)
+        with _github_errors(f"checking {branch} on {self.full_name} before merging"):
+            pr = self._find_pull(branch)
+            if pr is None or pr.state != "open":
+                raise Tampered(
+                    f"{branch} has no open pull request on {self.full_name}: it was closed outside Tugboat"
+                )
+            head = str(pr.head.sha)
+            if not _same(head, approved_sha.strip().lower()):
+                raise _moved(pr.number, approved_sha, head)
+            try:
+                self._verify(proposal, branch, head)
+            except ConflictError:
+                raise Tampered(
+                    f"#{pr.number} at {head[:12]} is not the commit Tugboat made: its change against "
+                    "its parent is not the diff that was shown"
+                ) from None
+            base = str(self.repo.get_git_ref(f"heads/{self._default()}").object.sha)
+            paths = {p for f in touched_files(proposal.diff) for p in (f.old, f.new) if p}
+            before = {path: self._read(path, base) for path in sorted(paths)}
+            try:
+                after = apply_diff(proposal.diff, before)
+            except ConflictError:
+                raise ConflictError(
+                    f"#{pr.number} no longer merges cleanly: {self._default()} changed the same lines"
+                ) from None
+            return {path: (before.get(path), content) for path, content in after.items()}
+
     def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
         branch = PlainGitChangeHost.branch(proposal)
         approved = approved_sha.strip().lower()
@@ -145,10 +177,7 @@ class GitHubChangeHost:
                 if pr.state != "open":
                     raise ConflictError(f"#{number} was closed on GitHub; nothing was merged")
                 if not _same(head, approved):
-                    raise ConflictError(
-                        f"head moved after approval: approved {approved[:12]}, #{number} is now at "
-                        f"{head[:12]}. Approvals apply to one commit; review and approve the new head."
-                    )
+                    raise _moved(number, approved, head)
                 state = str(pr.mergeable_state or "unknown")
                 if state != "unknown" and pr.mergeable is not None:
                     break
@@ -324,9 +353,8 @@ class GitHubChangeHost:
         except GithubException as exc:
             detail = _message_of(exc)
             if exc.status == 409:
-                raise ConflictError(
-                    f"head moved: GitHub refused to merge #{number} because its head is no longer "
-                    f"{head[:12]} ({detail}). Review and approve the new head."
+                raise Tampered(
+                    f"GitHub refused to merge #{number} because its head is no longer {head[:12]} ({detail})"
                 ) from None
             if exc.status == 405:
                 latest = self.repo.get_pull(number)  # a retried merge whose first answer was lost?
@@ -343,6 +371,12 @@ class GitHubChangeHost:
         return MergeResult(
             True, status.sha, f"merged #{number} ({self.merge_method}) into {pr.base.ref} at {head[:12]}"
         )
+
+
+def _moved(number: int, approved: str, head: str) -> Tampered:
+    return Tampered(
+        f"#{number} moved after it was shown: Tugboat made {approved[:12]}, it is now {head[:12]}"
+    )
 
 
 def _same(head: str, approved: str) -> bool:

@@ -169,8 +169,9 @@ def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: boo
         blocks.append(section(code_block(proposal.diff)))
     where = proposal.url or proposal.branch
     if where:
+        head = (proposal.head_sha or "")[:12]
         blocks.append(
-            context(f"branch `{proposal.branch}` · head `{(proposal.head_sha or '')[:10]}` · {where}")
+            context(f"Approve approves commit `{head}` only · branch `{proposal.branch}` · {where}")
         )
     if draft_button:
         blocks.append(
@@ -182,12 +183,23 @@ def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: boo
                 "type": "actions",
                 "block_id": f"proposal:{proposal.id}",
                 "elements": [
-                    button("Approve", ACTION_APPROVE, proposal.id, "primary"),
+                    button("Approve", ACTION_APPROVE, approve_value(proposal), "primary"),
                     button("Reject", ACTION_REJECT, proposal.id, "danger"),
                 ],
             }
         )
     return fit(blocks)
+
+
+def approve_value(proposal: Proposal) -> str:
+    """The Approve button names the commit it approves: ``<proposal id>@<head sha>``."""
+    return f"{proposal.id}@{proposal.head_sha or ''}"
+
+
+def button_target(value: str) -> tuple[str, str]:
+    """(proposal id, the head sha the button was made for; "" when it names none)."""
+    proposal_id, _, head = value.partition("@")
+    return proposal_id, head
 
 
 def decision_blocks(proposal: Proposal, text: str) -> list[Block]:
