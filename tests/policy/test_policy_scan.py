@@ -289,5 +289,3 @@ def test_moved_lines_are_not_introduced_without_a_checkout() -> None:
         "registry.example.com/shop/checkout", "busybox"
     )
     only(scan(proposal(DEPLOY, broken, added, "cpu"), None), "the diff sets image 'busybox' has no tag")
-
-
