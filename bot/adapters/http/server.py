@@ -29,6 +29,7 @@ from bot.observability.metrics import (
     ALERTS_RECEIVED,
     ALERTS_REJECTED,
     SLACK_ACK_SECONDS,
+    SLACK_UNAUTHENTICATED,
     exposition,
     refresh_proposal_gauge,
 )
@@ -57,6 +58,16 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _unauthenticated_reason(request: Request, window_s: int = 300) -> str:
+    """Why Slack's signature check refused ``request`` (Bolt answers 401 alike for each)."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    if not request.headers.get("x-slack-signature") or not timestamp:
+        return "unsigned"
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > window_s:
+        return "stale_timestamp"
+    return "bad_signature"
+
+
 def create_app(
     *,
     store: Store,
@@ -80,6 +91,8 @@ def create_app(
             # well under a millisecond of CPU; a thread hop would only add GIL contention.
             response = bolt.dispatch(bolt_request)
         SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
+        if response.status == 401:  # Bolt's signature check refused it; no handler ran
+            SLACK_UNAUTHENTICATED.labels(reason=_unauthenticated_reason(request)).inc()
         return to_starlette_response(response)
 
     async def alertmanager(request: Request) -> Response:
