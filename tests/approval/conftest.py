@@ -13,10 +13,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -260,7 +259,3 @@ def serving(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serving]
         finally:
             for replica in replicas:
                 replica.stop()
-
-
-Scenario = Callable[[Serving], None]
-__all__ = ["APPROVERS", "PRIVILEGED_POD", "REQUESTER", "Serving", "Any"]
