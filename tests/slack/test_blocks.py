@@ -33,7 +33,7 @@ def test_investigation_blocks_rank_causes_with_evidence() -> None:
     out = blocks.investigation(_report())
     text = "\n".join(b["text"]["text"] for b in out if b["type"] == "section")
     assert "*1. bad deploy* in *svc0* — 90% confidence · commit `9c5e77e5`" in text
-    assert "• `E00` _prometheus_: error ratio 0.3% -> 14% at 00:58" in text
+    assert "• `E00` _prometheus_: error ratio 0.3% -&gt; 14% at 00:58" in text  # Slack shows ->
     assert text.count("`E0") == 4  # evidence per cause is capped
 
 

@@ -15,6 +15,7 @@ from bot.adapters.manifests.quantity import format_cpu, format_memory
 from bot.domain.alert import AlertGroup
 from bot.domain.proposal import FieldChange, Proposal
 from bot.domain.report import InvestigationReport, RootCause
+from bot.security.inert import inert_mrkdwn
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -93,9 +94,12 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
     labels = group.common_labels or alert.labels
     icon = ":white_check_mark:" if resolved_after else ":rotating_light:"
     state = f"resolved after {resolved_after}" if resolved_after else f"{len(group.alerts)} firing"
-    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-    where = ", ".join(
-        f"{k}={labels[k]}" for k in ("namespace", "service", "app", "deployment", "pod") if k in labels
+    # Annotations and labels are whatever the alert's author (or a templated metric) put there.
+    summary = inert_mrkdwn(alert.annotations.get("summary") or alert.annotations.get("description") or "")
+    where = inert_mrkdwn(
+        ", ".join(
+            f"{k}={labels[k]}" for k in ("namespace", "service", "app", "deployment", "pod") if k in labels
+        )
     )
     blocks = [
         header(f"{icon} {group.title}"),
@@ -112,22 +116,36 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
 def cause_line(rank: int, cause: RootCause) -> str:
     kind = _KIND_TEXT.get(cause.kind.value, cause.kind.value)
     commit = f" · commit `{cause.commit[:8]}`" if cause.commit else ""
-    return f"*{rank}. {kind}* in *{cause.service}* — {cause.confidence:.0%} confidence{commit}"
+    return f"*{rank}. {kind}* in *{inert_mrkdwn(cause.service)}* — {cause.confidence:.0%} confidence{commit}"
 
 
 def investigation(report: InvestigationReport, max_evidence: int = 4) -> list[Block]:
     """The thread reply with the ranked causes and their evidence."""
-    blocks: list[Block] = [section(f"*Investigation* ({report.duration_s:.1f}s)\n{report.summary}")]
+    # The summary may be the model's words, and evidence quotes log lines: both stay data.
+    blocks: list[Block] = [
+        section(f"*Investigation* ({report.duration_s:.1f}s)\n{inert_mrkdwn(report.summary)}")
+    ]
+    if report.llm is not None:
+        blocks.append(model_label(report.llm.model))
     for rank, cause in enumerate(report.root_causes[:3], start=1):
         lines = [cause_line(rank, cause)]
         for ev in cause.evidence[:max_evidence]:
             ref = f" `{ev.id}`" if ev.id else ""
-            lines.append(f"•{ref} _{ev.source}_: {ev.observation}")
+            lines.append(f"•{ref} _{ev.source}_: {inert_mrkdwn(ev.observation)}")
         blocks.append(section("\n".join(lines)))
     degraded = [s for s in report.sources if not s.ok]
     if degraded:
         blocks.append(context(*(f":warning: {s.name}: {s.detail}" for s in degraded[:5])))
     return fit(blocks)
+
+
+def model_label(model: str) -> Block:
+    """Says that the text above is the model's, not Tugboat's deterministic analysis."""
+    name = f" ({inert_mrkdwn(model)})" if model else ""
+    return context(
+        f":robot_face: Written by the language model{name}. The ranked causes and any proposed "
+        "change come from Tugboat's deterministic analysis."
+    )
 
 
 def _shown(field: str, value: object) -> str:
@@ -218,7 +236,7 @@ REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
 def alert_update(group: AlertGroup, new: int, total: int) -> list[Block]:
     """A thread reply for alerts that joined the group since the last message."""
     names = sorted({a.labels.get("pod") or a.labels.get("instance") or a.name for a in group.alerts})
-    shown = ", ".join(f"`{n}`" for n in names[:10]) + (
+    shown = ", ".join(f"`{inert_mrkdwn(n)}`" for n in names[:10]) + (
         f" and {len(names) - 10} more" if len(names) > 10 else ""
     )
     return [section(f":heavy_plus_sign: {new} more alert(s) firing in this group ({total} in all): {shown}")]
