@@ -18,7 +18,7 @@ class Approval(BaseModel):
     proposal_id: str
     user_id: str  # Slack user ID, or "cli:<name>" for terminal approvals
     decision: Decision
-    head_sha: str | None = None  # the commit the person saw; voided if the branch moves
+    head_sha: str | None = None  # the commit the person saw; it counts for that commit only
     reason: str = ""
     at: datetime
 

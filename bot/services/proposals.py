@@ -38,7 +38,8 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import Store
-from bot.services.policy_scan import SCAN_REFUSED, ManifestSchema, ScanResult, scan_merge, scan_proposal
+from bot.services import proposal_events as events
+from bot.services.policy_scan import ManifestSchema, ScanResult, scan_merge, scan_proposal
 from bot.settings import ApprovalPolicy
 
 log = logging.getLogger(__name__)
@@ -108,13 +109,13 @@ class ProposalWorkflow:
             }
         )
         self.store.save_proposal(proposal)
-        created = {**_summary(proposal), "scan_notes": list(scan.notes)}
+        created = {**events.summary(proposal), "scan_notes": list(scan.notes)}
         self._audit(AuditKind.PROPOSAL_CREATED, proposal, requested_by or "tugboat", created)
         return proposal
 
     def open(self, proposal_id: str, actor: str = "tugboat") -> Proposal:
         """Push the change as a branch or PR and record the head commit approvers will see."""
-        proposal = self._get(proposal_id)
+        proposal = self.get(proposal_id)
         if proposal.state is ProposalState.OPEN:
             return proposal  # a retry: the host is idempotent and the proposal already open
         if proposal.state is not ProposalState.DRAFT:
@@ -134,7 +135,7 @@ class ProposalWorkflow:
                 actor,
                 {"branch": ref.branch, "head_sha": ref.head_sha, "url": where},
             )
-        return self._get(proposal_id)
+        return self.get(proposal_id)
 
     # -- deciding ------------------------------------------------------------------------
     def decide(
@@ -174,14 +175,14 @@ class ProposalWorkflow:
         checked = self._check_decider(proposal_id, user_id, decision)
         return checked.message if isinstance(checked, Outcome) else None
 
-    def get(self, proposal_id: str) -> Proposal:
-        return self._get(proposal_id)
-
     def _check_decider(self, proposal_id: str, user_id: str, decision: Decision) -> Proposal | Outcome:
         """The open proposal ``user_id`` may decide on, or the audited refusal."""
         proposal = self.store.get_proposal(proposal_id)
         if proposal is None:
-            self._refused(None, proposal_id, user_id, decision, RefusalCode.UNKNOWN_PROPOSAL, "")
+            refused = events.decision_refused(
+                self.clock(), proposal_id, user_id, decision, RefusalCode.UNKNOWN_PROPOSAL, "no such proposal"
+            )
+            self.store.append_audit(refused)
             raise InvalidInput(f"no proposal with id {proposal_id!r}; it may have been drafted elsewhere")
         if proposal.state is not ProposalState.OPEN:
             why = f"this change is {STATE_TEXT[proposal.state]}; nothing to do"
@@ -191,7 +192,7 @@ class ProposalWorkflow:
                 self._audit(AuditKind.EXPIRED, proposal, "tugboat", {})
                 self._on_host(proposal, close="expired")
             why = "this proposal has expired; ask for a fresh one"
-            return self._refuse(self._get(proposal_id), user_id, decision, RefusalCode.EXPIRED, why)
+            return self._refuse(self.get(proposal_id), user_id, decision, RefusalCode.EXPIRED, why)
         refusal = approval_refusal(user_id, proposal, self.policy, self.group_members())
         if refusal:
             return self._refuse(proposal, user_id, decision, refusal.code, refusal.message)
@@ -206,68 +207,34 @@ class ProposalWorkflow:
         message: str,
         shown_head: str | None = None,
     ) -> Outcome:
-        self._refused(proposal, proposal.id, user_id, decision, code, message, shown_head)
-        return Outcome(proposal, message, accepted=False)
-
-    def _refused(
-        self,
-        proposal: Proposal | None,
-        proposal_id: str,
-        user_id: str,
-        decision: Decision,
-        code: RefusalCode,
-        why: str,
-        shown_head: str | None = None,
-    ) -> None:
-        """The audit event of a decision that did not count: who, on what, and why."""
-        data: dict[str, Any] = {"decision": decision.value, "refusal": code.value, "why": why}
-        if proposal is not None:
-            data["head_sha"] = proposal.head_sha
-        if shown_head is not None:
-            data["shown_head"] = shown_head
         self.store.append_audit(
-            AuditEvent(
-                at=self.clock(),
-                kind=AuditKind.DECISION_REFUSED.value,
-                actor=user_id,
-                proposal_id=proposal_id[:64] or None,
-                data=data,
+            events.decision_refused(
+                self.clock(),
+                proposal.id,
+                user_id,
+                decision,
+                code,
+                message,
+                head_sha=proposal.head_sha,
+                shown_head=shown_head,
             )
         )
+        return Outcome(proposal, message, accepted=False)
 
     def _tampered(self, proposal: Proposal, noticed_by: str, found: str | None, detail: str = "") -> Outcome:
         """Something other than Tugboat's commit is on the branch: the proposal ends here, for good.
         Never re-opened on foreign content; a fresh proposal must be drafted."""
-        moved = found != proposal.head_sha
-        what = (
-            f"its branch now holds {found[:12]}, not Tugboat's {(proposal.head_sha or '')[:12]}"
-            if found and moved
-            else "its branch was deleted"
-            if not found
-            else detail or "its branch's change is not the diff that was shown"
-        )
-        message = (
-            f"this proposal was closed because its branch was changed outside Tugboat ({what}); "
-            "nothing was merged. Ask for a fresh proposal."
-        )
+        what, message = events.tampering(proposal, found, detail)
         if self.store.transition(
             proposal.id, [ProposalState.OPEN, ProposalState.APPROVED], ProposalState.TAMPERED
         ):
-            self._audit(
-                AuditKind.TAMPERED,
-                proposal,
-                "tugboat",
-                {
-                    "expected_head": proposal.head_sha,
-                    "found_head": found,
-                    "noticed_by": noticed_by,
-                    "why": what,
-                },
-            )
+            seen = {"expected_head": proposal.head_sha, "found_head": found, "noticed_by": noticed_by}
+            self._audit(AuditKind.TAMPERED, proposal, "tugboat", {**seen, "why": what})
             self._on_host(proposal, comment=f"Tugboat closed this proposal: {message}", close="tampered")
-        if noticed_by != "tugboat":
-            self._refused(proposal, proposal.id, noticed_by, Decision.APPROVE, RefusalCode.TAMPERED, message)
-        return Outcome(self._get(proposal.id), message, accepted=False)
+        latest = self.get(proposal.id)
+        if noticed_by == "tugboat":
+            return Outcome(latest, message, accepted=False)
+        return self._refuse(latest, noticed_by, Decision.APPROVE, RefusalCode.TAMPERED, message)
 
     def _reject(self, proposal: Proposal, user_id: str, reason: str) -> Outcome:
         if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.REJECTED):
@@ -285,7 +252,7 @@ class ProposalWorkflow:
         self._audit(AuditKind.REJECTED, proposal, user_id, {"reason": reason})
         comment = f"Rejected in Slack by <@{user_id}>: {reason or 'no reason given'}"
         self._on_host(proposal, comment=comment, close=f"rejected by {user_id}")
-        return Outcome(self._get(proposal.id), f"rejected by <@{user_id}>")
+        return Outcome(self.get(proposal.id), f"rejected by <@{user_id}>")
 
     def _approve(self, proposal: Proposal, user_id: str, now: datetime, context: dict[str, Any]) -> Outcome:
         approval = Approval(
@@ -321,11 +288,11 @@ class ProposalWorkflow:
         if self.jobs is None:
             return self.merge(proposal.id)
         self._queue_merge(proposal.id, context)
-        return Outcome(self._get(proposal.id), f"approved by <@{user_id}>; merging", merging=True)
+        return Outcome(self.get(proposal.id), f"approved by <@{user_id}>; merging", merging=True)
 
     def _lost_race(self, proposal: Proposal, user_id: str, decision: Decision) -> Outcome:
         """Another decision (a click on another replica) changed the proposal first."""
-        latest = self._get(proposal.id)
+        latest = self.get(proposal.id)
         message = f"this change is {STATE_TEXT[latest.state]}; nothing to do"
         return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, message)
 
@@ -343,10 +310,10 @@ class ProposalWorkflow:
         except SourceUnavailable as exc:
             if self.on_merge_result is not None and self.store.claim_once(f"merge-waiting:{proposal_id}"):
                 waiting = f"the merge is waiting: {exc}; Tugboat keeps trying"
-                self.on_merge_result(Outcome(self._get(proposal_id), waiting, accepted=False), context or {})
+                self.on_merge_result(Outcome(self.get(proposal_id), waiting, accepted=False), context or {})
             raise
         except TugboatError as exc:
-            outcome = self._fail_merge(self._get(proposal_id), str(exc))
+            outcome = self._fail_merge(self.get(proposal_id), str(exc))
         already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
         if self.on_merge_result is not None and not already_merged:
             self.on_merge_result(outcome, context or {})
@@ -363,7 +330,7 @@ class ProposalWorkflow:
 
     def on_host_job(self, proposal_id: str, comment: str | None = None, close: str | None = None) -> None:
         """The ``proposal.on_host`` job (a retry after a comment went through comments again)."""
-        proposal = self._get(proposal_id)
+        proposal = self.get(proposal_id)
         if comment:
             self.host.comment(proposal, comment)
         if close:
@@ -372,7 +339,7 @@ class ProposalWorkflow:
     def _fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
         self._audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": reason})
         self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
-        return Outcome(self._get(proposal.id), f"merge refused: {reason}", accepted=False)
+        return Outcome(self.get(proposal.id), f"merge refused: {reason}", accepted=False)
 
     def resume_merges(self) -> list[str]:
         """Queue the merge of approved proposals whose job was lost (a crash between the
@@ -398,7 +365,7 @@ class ProposalWorkflow:
 
         Safe to call again after a crash: only a proposal in APPROVED state is merged.
         """
-        proposal = self._get(proposal_id)
+        proposal = self.get(proposal_id)
         if proposal.state is not ProposalState.APPROVED or not proposal.head_sha:
             return Outcome(
                 proposal, f"not merging: this change is {STATE_TEXT[proposal.state]}", accepted=False
@@ -423,7 +390,7 @@ class ProposalWorkflow:
         self._audit(
             AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
         )
-        merged = self._get(proposal.id)
+        merged = self.get(proposal.id)
         if self.on_merged is not None:
             try:
                 self.on_merged(merged, result.sha)
@@ -438,10 +405,7 @@ class ProposalWorkflow:
             return proposal.head_sha
 
     def _audit_scan_refusal(self, proposal: Proposal, actor: str, scan: ScanResult, when: str) -> None:
-        data = {**_summary(proposal), "when": when, "reasons": list(scan.reasons), "notes": list(scan.notes)}
-        self.store.append_audit(
-            AuditEvent(at=self.clock(), kind=SCAN_REFUSED, actor=actor, proposal_id=proposal.id, data=data)
-        )
+        self.store.append_audit(events.scan_refused(self.clock(), proposal, actor, scan, when))
 
     def expire_due(self) -> list[str]:
         """Expire open proposals past their deadline (a scheduled job)."""
@@ -458,7 +422,7 @@ class ProposalWorkflow:
         return expired
 
     # -- helpers -------------------------------------------------------------------------
-    def _get(self, proposal_id: str) -> Proposal:
+    def get(self, proposal_id: str) -> Proposal:
         proposal = self.store.get_proposal(proposal_id)
         if proposal is None:
             raise InvalidInput(f"no proposal with id {proposal_id!r}")
@@ -468,13 +432,3 @@ class ProposalWorkflow:
         self.store.append_audit(
             AuditEvent(at=self.clock(), kind=kind.value, actor=actor, proposal_id=proposal.id, data=data)
         )
-
-
-def _summary(proposal: Proposal) -> dict[str, Any]:
-    return {
-        "action": proposal.action.value,
-        "service": proposal.service,
-        "namespace": proposal.namespace,
-        "changes": [c.public() for c in proposal.changes],
-        "commit": proposal.commit,
-    }
