@@ -121,6 +121,8 @@ def test_expired_and_rejected_proposals_never_merge(
     clock.now += timedelta(hours=25)
     outcome = wf.decide(stale.id, "U_ALICE", Decision.APPROVE)
     assert not outcome.accepted and "expired" in outcome.message
+    refused = [e for e in store.audit_trail(stale.id) if e.kind == "proposal.decision_refused"]
+    assert [(e.actor, e.data["refusal"]) for e in refused] == [("U_ALICE", "expired")]
     fresh = _opened(wf, remote)
     rejected = wf.decide(fresh.id, "U_BOB", Decision.REJECT, reason="not during the sale")
     assert rejected.proposal.state is ProposalState.REJECTED
