@@ -26,34 +26,18 @@ from bot.domain.audit import AuditEvent
 from bot.domain.proposal import Proposal
 from tests.jobs.test_replicas import FAST_JOBS, Replica, wait_until
 from tests.support import slack_requests
-from tests.support.gitops import git
+from tests.support.gitops import DEPLOYMENT, git
 from tests.support.slack_api import Call, SlackApi, running_slack_api
 
 CHANNEL = "CINC"
 APPROVERS = ("UAPPROVER1", "UAPPROVER2")
 REQUESTER = "UREQUESTER"
 
-CHECKOUT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: checkout
-  namespace: shop
-spec:
-  replicas: 3  # owned by on-call
-  template:
-    spec:
-      containers:
-        - name: checkout
-          image: registry.example.com/shop/checkout:1.4.2
-          resources:
-            requests:
-              cpu: 250m
-              memory: 256Mi
-            limits:
-              cpu: "1"
-              memory: 512Mi
-"""
+# tests/support/gitops.py's Deployment, with requests
+CHECKOUT = DEPLOYMENT.replace(
+    "          resources:\n",
+    "          resources:\n            requests:\n              cpu: 250m\n              memory: 256Mi\n",
+)
 # Its memory limit sits below its request; the next commit raises it but breaks the YAML.
 PAYMENTS = (
     CHECKOUT.replace("checkout", "payments")
