@@ -364,7 +364,7 @@ class IncidentService:
             if opened
             else self.layout.proposal(proposal, with_buttons=False, draft_button=self.workflow is not None)
         )
-        self.chat.post_message(channel, f"Proposed change: {proposal.title}", body, thread)
+        self.chat.post_message(channel, f"Proposed change: {self.layout.inert(proposal.title)}", body, thread)
         if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
             diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
             self.chat.upload_files(channel, thread, [diff], "The full diff")

@@ -76,3 +76,19 @@ def test_an_alert_annotation_cannot_ping_the_channel(harness_factory: Callable[.
     shown = json.dumps([parent.args.get("text"), parent.args.get("blocks")])
     _clean(shown)
     assert "&lt;!channel&gt;" in shown  # still readable, as data
+
+
+def test_a_commit_subject_quoted_in_a_proposal_title_is_inert() -> None:
+    from bot.domain.proposal import Action, Proposal
+
+    revert = Proposal(
+        action=Action.REVERT,
+        service="checkout",
+        title=f"revert 1a2b3c4d ({HOSTILE}) for checkout",
+        diff="--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        head_sha="f" * 40,
+        branch="tugboat/p1",
+    )
+    shown = json.dumps(blocks.proposal_blocks(revert, with_buttons=True) + [blocks.shown_title(revert)])
+    _clean(shown)
+    assert "revert 1a2b3c4d (ping &lt;!channel&gt;" in shown

@@ -181,7 +181,7 @@ def change_text(change: FieldChange) -> str:
 def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: bool = False) -> list[Block]:
     """The proposed change: what, why, the diff, and the buttons."""
     changes = "\n".join(f"• `{c.file}`: {change_text(c)}" for c in proposal.changes) or "• no field changes"
-    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}".strip()
+    title = shown_title(proposal)
     blocks: list[Block] = [section(f"*Proposed change:* {title}\n{changes}")]
     if proposal.diff:
         blocks.append(section(code_block(proposal.diff)))
@@ -207,6 +207,15 @@ def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: boo
             }
         )
     return fit(blocks)
+
+
+def shown_title(proposal: Proposal) -> str:
+    """The proposal's title for a message; inert, since a revert's title quotes a commit subject."""
+    return (
+        inert_mrkdwn(proposal.title)
+        if proposal.title
+        else f"a change to {inert_mrkdwn(proposal.service or 'the repository')}"
+    )
 
 
 def approve_value(proposal: Proposal) -> str:
@@ -252,7 +261,7 @@ def refired_reply(group: AlertGroup) -> list[Block]:
 
 def reject_modal(proposal: Proposal, channel: str, message_ts: str) -> dict[str, Any]:
     """The form that asks why a proposal is rejected; the reply lands in ``view_submission``."""
-    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+    title = shown_title(proposal)
     return {
         "type": "modal",
         "callback_id": CALLBACK_REJECT,
@@ -288,7 +297,7 @@ def status_blocks(
     who_may = [f"<@{u}>" for u in approvers] + [f"<!subteam^{g}>" for g in groups]
     blocks = [header("Open proposals"), context("Approvers: " + (", ".join(who_may) or "none configured"))]
     for proposal, needed, approvers in rows:
-        title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+        title = shown_title(proposal)
         who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
         by = f" · requested by <@{proposal.requested_by}>" if proposal.requested_by else ""
         blocks.append(

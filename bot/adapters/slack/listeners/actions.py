@@ -109,7 +109,9 @@ def register(app: App, deps: SlackDeps) -> None:
             body_blocks = blocks.proposal_blocks(opened, with_buttons=True)
             who = existing.requested_by or user
             body_blocks.insert(1, blocks.context(f"drafted by <@{who}> · needs approval by someone else"))
-            deps.chat.update_message(channel, ts, f"Proposed change: {opened.title}", body_blocks)
+            deps.chat.update_message(
+                channel, ts, f"Proposed change: {blocks.shown_title(opened)}", body_blocks
+            )
 
         guarded(body, run)
 
@@ -208,7 +210,7 @@ def _after_decision(
     if outcome.accepted and final:
         text = _decided_text(verb, user, deps, outcome) + (f" · reason: {reason}" if reason else "")
         deps.chat.update_message(
-            channel, ts, f"{verb}: {proposal.title}", blocks.decision_blocks(proposal, text)
+            channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
         )
         return
     if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it

@@ -154,7 +154,7 @@ def _explain(deps: SlackDeps, parsed: Parsed, user: str, channel: str, command: 
 def _post_proposal(deps: SlackDeps, channel: str, user: str, proposal: Proposal) -> None:
     body = blocks.proposal_blocks(proposal, with_buttons=True)
     body.insert(1, blocks.context(f"requested by <@{user}> · needs approval by someone else"))
-    deps.chat.post_message(channel, f"Proposed change: {proposal.title}", body)
+    deps.chat.post_message(channel, f"Proposed change: {blocks.shown_title(proposal)}", body)
 
 
 def _scale(deps: SlackDeps, parsed: Parsed, user: str, channel: str, _: dict[str, Any]) -> None:
