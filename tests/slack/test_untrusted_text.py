@@ -89,6 +89,6 @@ def test_a_commit_subject_quoted_in_a_proposal_title_is_inert() -> None:
         head_sha="f" * 40,
         branch="tugboat/p1",
     )
-    shown = json.dumps(blocks.proposal_blocks(revert, with_buttons=True) + [blocks.shown_title(revert)])
+    shown = json.dumps([*blocks.proposal_blocks(revert, with_buttons=True), blocks.shown_title(revert)])
     _clean(shown)
     assert "revert 1a2b3c4d (ping &lt;!channel&gt;" in shown
