@@ -1,9 +1,8 @@
 """``tugboat serve --http`` as real processes (one on SQLite, two replicas on PostgreSQL) with the
 mock Slack Web API, signed Slack requests and a git remote an attacker can push to.
 
-The repository Tugboat is pointed at (``TUGBOAT_REPO``) is a clone whose checked-out branch
-accepts pushes (``receive.denyCurrentBranch=updateInstead``), so the same directory is the
-checkout the slash commands plan on and the remote proposals are pushed to and merged into.
+The repository Tugboat is pointed at (``TUGBOAT_REPO``) is a bare remote, as users deploy it:
+Tugboat plans on its own working clone, and proposals are pushed to and merged into the remote.
 """
 
 from __future__ import annotations
@@ -93,20 +92,21 @@ class GitOpsRepo:
 
 
 def make_repo(root: Path) -> GitOpsRepo:
-    path = root / "gitops"
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "receive.denyCurrentBranch", "updateInstead")
+    work = root / "gitops-work"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", "main")
     for rel, text in {
         "apps/checkout/deployment.yaml": CHECKOUT,
         "apps/payments/deployment.yaml": PAYMENTS,
     }.items():
-        (path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (path / rel).write_text(text)
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "initial layout")
-    (path / "apps/payments/deployment.yaml").write_text(PAYMENTS_BROKEN)
-    git(path, "commit", "-qam", "payments: raise the memory limit")
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "initial layout")
+    (work / "apps/payments/deployment.yaml").write_text(PAYMENTS_BROKEN)
+    git(work, "commit", "-qam", "payments: raise the memory limit")
+    path = root / "gitops.git"
+    git(root, "clone", "-q", "--bare", str(work), str(path))
     attacker = root / "attacker"
     git(root, "clone", "-q", str(path), str(attacker))
     return GitOpsRepo(path, attacker)
