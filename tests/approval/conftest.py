@@ -142,7 +142,8 @@ class Serving:
         return self.replicas[n % len(self.replicas)]
 
     def command(self, text: str, user: str = REQUESTER, on: int = 0) -> requests.Response:
-        return self.replica(on).slack(slack_requests.command(text, user=user, channel=CHANNEL))
+        made = slack_requests.command(text, user=user, channel=CHANNEL, response_url=self.api.response_url)
+        return self.replica(on).slack(made)
 
     def click(
         self, value: str, ts: str, user: str, on: int = 0, clicked_at: str | None = None
@@ -169,6 +170,13 @@ class Serving:
             lambda: len(self.ephemerals(user)) >= count, 60, f"{count} note(s) to {user}", self.replicas
         )
         return self.ephemerals(user)
+
+    def wait_response(self, count: int = 1) -> list[Call]:
+        """Answers to slash commands, posted to the command's ``response_url``."""
+        wait_until(
+            lambda: len(self.api.of("response_url")) >= count, 60, f"{count} command answer(s)", self.replicas
+        )
+        return self.api.of("response_url")
 
     def updates(self, ts: str) -> list[Call]:
         return [c for c in self.api.of("chat.update") if c.args.get("ts") == ts]

@@ -123,7 +123,7 @@ def test_a_replayed_click_does_nothing(serving: Serving) -> None:
 
 def test_a_limit_below_its_request_in_a_previously_invalid_file_is_refused(serving: Serving) -> None:
     serving.command("rollback payments", user=REQUESTER)
-    [note] = serving.wait_ephemeral(REQUESTER)
+    [note] = serving.wait_response()
     text = note.args["text"]
     assert "the policy scan refused this change" in text
     assert "memory limit 128Mi is below its request 256Mi" in text
