@@ -22,7 +22,9 @@ class AuditKind(StrEnum):
     PROPOSAL_OPENED = "proposal.opened"
     APPROVED = "proposal.approved"
     REJECTED = "proposal.rejected"
-    APPROVALS_VOIDED = "proposal.approvals_voided"
+    APPROVALS_VOIDED = "proposal.approvals_voided"  # older trails: a moved head voided approvals
+    DECISION_REFUSED = "proposal.decision_refused"  # a click that did not count, and why
+    TAMPERED = "proposal.tampered"  # foreign content on the proposal's branch: it ends here
     MERGE_REFUSED = "proposal.merge_refused"
     MERGED = "proposal.merged"
     EXPIRED = "proposal.expired"

@@ -28,6 +28,11 @@ class ConflictError(TugboatError):
     """State moved under us: a branch head changed, a proposal was already decided."""
 
 
+class Tampered(ConflictError):
+    """A proposal's branch holds something Tugboat did not put there (a foreign commit, a force
+    push, a deletion); the proposal can never merge."""
+
+
 class SourceTimedOut(SourceUnavailable):
     """A source accepted the request but gave no complete answer within its budget."""
 

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import datetime
 from fnmatch import fnmatch
 
+from bot.domain.approval import Refusal, RefusalCode
 from bot.domain.proposal import Proposal
 from bot.settings import ApprovalPolicy
 
@@ -30,18 +31,23 @@ def approval_refusal(
     proposal: Proposal,
     policy: ApprovalPolicy,
     group_members: Collection[str] = (),
-) -> str | None:
-    """Why ``user_id`` may not approve ``proposal``, or None when they may.
+) -> Refusal | None:
+    """Why ``user_id`` may not decide on ``proposal``, or None when they may.
 
     ``group_members`` are the user IDs of the policy's approver groups, resolved by the caller
     (through the Slack API, cached) because resolving them is I/O.
     """
     if not policy.approvers and not policy.approver_groups:
-        return "no approvers are configured (policy.approvers / policy.approver_groups)"
+        return Refusal(
+            RefusalCode.NO_APPROVERS,
+            "no approvers are configured (policy.approvers / policy.approver_groups)",
+        )
     if user_id not in policy.approvers and user_id not in group_members:
-        return f"<@{user_id}> is not an approver for this change"
+        return Refusal(RefusalCode.NOT_APPROVER, f"<@{user_id}> is not an approver for this change")
     if not policy.allow_self_approval and proposal.requested_by and user_id == proposal.requested_by:
-        return "you requested this change, so someone else must approve it"
+        return Refusal(
+            RefusalCode.SELF_APPROVAL, "you requested this change, so someone else must approve it"
+        )
     return None
 
 

@@ -62,13 +62,33 @@ class ProposalState(StrEnum):
     MERGED = "merged"
     REJECTED = "rejected"
     EXPIRED = "expired"
-    FAILED = "failed"  # merge refused (head moved, not mergeable, ...)
+    FAILED = "failed"  # merge refused (not mergeable, conflicts, scan refusal at merge time, ...)
     SUPERSEDED = "superseded"
+    TAMPERED = "tampered"  # its branch held something Tugboat did not put there; never merges
 
 
 TERMINAL_STATES = frozenset(
-    {ProposalState.MERGED, ProposalState.REJECTED, ProposalState.EXPIRED, ProposalState.SUPERSEDED}
+    {
+        ProposalState.MERGED,
+        ProposalState.REJECTED,
+        ProposalState.EXPIRED,
+        ProposalState.SUPERSEDED,
+        ProposalState.TAMPERED,
+    }
 )
+
+# How each state reads in a sentence shown to people ("this change is already ...").
+STATE_TEXT = {
+    ProposalState.DRAFT: "drafted but not opened yet",
+    ProposalState.OPEN: "open for approval",
+    ProposalState.APPROVED: "approved and merging",
+    ProposalState.MERGED: "merged",
+    ProposalState.REJECTED: "rejected",
+    ProposalState.EXPIRED: "expired",
+    ProposalState.FAILED: "stopped: its merge was refused",
+    ProposalState.SUPERSEDED: "replaced by a newer proposal",
+    ProposalState.TAMPERED: "closed because its branch was changed outside Tugboat",
+}
 
 
 def new_proposal_id() -> str:

@@ -42,6 +42,13 @@ SLACK_ERRORS = Counter(
 SLACK_REQUESTS = Counter(
     "tugboat_slack_requests", "Requests from Slack by outcome", ["outcome"], registry=REGISTRY
 )
+SLACK_UNAUTHENTICATED = Counter(
+    "tugboat_slack_unauthenticated_requests",
+    "Requests to /slack/events refused before any handler ran: unsigned, stale timestamp "
+    "(outside the 5-minute window) or bad signature",
+    ["reason"],
+    registry=REGISTRY,
+)
 
 
 SLACK_ACK_SECONDS = Histogram(

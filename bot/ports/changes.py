@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,11 @@ class MergeResult:
     message: str = ""
 
 
+# Every file a merge would change: path -> (as on the default branch now, as after the merge);
+# None where the file does not exist.
+FileVersions = Mapping[str, tuple[bytes | None, bytes | None]]
+
+
 class ChangeHost(Protocol):
     def open(self, proposal: Proposal) -> ChangeRef:
         """Push the proposal's diff as one commit on ``tugboat/<id>``; idempotent."""
@@ -31,10 +37,18 @@ class ChangeHost(Protocol):
         """The current head commit of the proposal's branch, or None if it is gone."""
         ...
 
-    def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
-        """Merge into the default branch only if the branch head is still ``approved_sha``.
+    def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
+        """What merging ``approved_sha`` would change, checked first: the branch head must be
+        ``approved_sha``, and that commit must be Tugboat's one commit whose change against its
+        parent is exactly the proposal's diff. Raises ``Tampered`` otherwise, ``ConflictError``
+        when it no longer merges cleanly."""
+        ...
 
-        Raises ``ConflictError`` when the head moved.
+    def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
+        """Merge into the default branch only if the branch head is still ``approved_sha``, in
+        one step that fails if either the branch or the default branch moved meanwhile.
+
+        Raises ``Tampered`` when the branch head is not ``approved_sha`` (or is gone).
         """
         ...
 

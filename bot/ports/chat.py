@@ -72,6 +72,11 @@ class MessageLayout(Protocol):
 
     long_diff: int  # a diff longer than this is shown cut, and attached whole
 
+    def inert(self, text: str) -> str:
+        """Untrusted text (labels, annotations, model output) made unable to mention anyone or
+        link anywhere in this chat tool; for message texts the layout does not build."""
+        ...
+
     def section(self, markdown: str) -> Block: ...
 
     def context(self, *items: str) -> Block: ...

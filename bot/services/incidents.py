@@ -233,7 +233,10 @@ class IncidentService:
         assert thread is not None
         if not new_thread and pending.refired:
             self.chat.post_message(
-                channel, f"Firing again: {group.title}", self.layout.refired_reply(group), thread
+                channel,
+                f"Firing again: {self.layout.inert(group.title)}",
+                self.layout.refired_reply(group),
+                thread,
             )
         elif group.status == "firing":
             # A new parent shows only the latest payload's alerts; alerts that arrived while it
@@ -244,7 +247,7 @@ class IncidentService:
                 total = len(record.fingerprints)
                 self.chat.post_message(
                     channel,
-                    f"{more} more alert(s) in {group.title}",
+                    f"{more} more alert(s) in {self.layout.inert(group.title)}",
                     self.layout.alert_update(group, more, total),
                     thread,
                 )
@@ -269,7 +272,7 @@ class IncidentService:
         parent = self.layout.incident_parent(group)
         if requested_by:
             parent.append(self.layout.context(f"requested by <@{requested_by}>"))
-        ts = self.chat.post_message(channel, f"{group.title} ({group.status})", parent)
+        ts = self.chat.post_message(channel, f"{self.layout.inert(group.title)} ({group.status})", parent)
         with self._group_lock(key):
             record = self.store.get_incident(key)
             if record is None:
@@ -284,7 +287,7 @@ class IncidentService:
         self.chat.update_message(
             channel,
             thread,
-            f"Resolved: {group.title}",
+            f"Resolved: {self.layout.inert(group.title)}",
             self.layout.incident_parent(group, resolved_after=duration),
         )
         self.chat.post_message(
@@ -326,7 +329,8 @@ class IncidentService:
                 record = self.store.get_incident(key)
                 if record is not None:
                     self.store.upsert_incident(record.model_copy(update={"report": report}))
-            self.chat.post_message(channel, report.summary, self.layout.investigation(report), thread)
+            text = self.layout.inert(report.summary)  # maybe the model's words
+            self.chat.post_message(channel, text, self.layout.investigation(report), thread)
             if paths:
                 self.chat.upload_files(
                     channel,
@@ -360,7 +364,7 @@ class IncidentService:
             if opened
             else self.layout.proposal(proposal, with_buttons=False, draft_button=self.workflow is not None)
         )
-        self.chat.post_message(channel, f"Proposed change: {proposal.title}", body, thread)
+        self.chat.post_message(channel, f"Proposed change: {self.layout.inert(proposal.title)}", body, thread)
         if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
             diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
             self.chat.upload_files(channel, thread, [diff], "The full diff")

@@ -4,9 +4,12 @@ With a repository checkout, the diff is applied to the files in memory (the chec
 written) and every changed manifest is checked: schema-valid (no new schema errors), inside
 the allowed fields, within the replica and resource bounds, limits >= requests, and
 introducing no privileged containers, added capabilities or mutable image tags. Without a
-checkout, only the diff text and the proposal's declared changes can be checked, and the
-result says so. Reverts restore content that was reviewed before, so the field allow-list
-does not apply to them; every other rule does.
+checkout, only the diff text and the proposal's declared changes can be checked when the
+proposal is drafted, and the result says so. Just before a merge, ``scan_merge`` runs the same
+file rules on the files as the merge will leave them, read from the change host; that scan
+never falls back to the diff text. A file that is not valid YAML after the change is refused.
+Reverts restore content that was reviewed before, so the field allow-list does not apply to
+them; every other rule does.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import yaml
 from bot.adapters.git.patch import FilePatch, apply_diff, touched_files
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.domain.proposal import Action, Field_, Proposal
+from bot.ports.changes import FileVersions
 from bot.services import manifest_rules as rules
 from bot.settings import ApprovalPolicy
 
 SCAN_REFUSED = "proposal.scan_refused"  # audit kind of a refusal
-TEXT_ONLY = "\0text-only"  # file_problems: this file could only be checked from the diff text
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _ALLOWED_FIELDS = {f.value for f in Field_}
 
@@ -70,11 +73,41 @@ def scan_proposal(
         if schema is None:
             notes.append("no Kubernetes schema validator configured: schemas were not checked")
         changed = _apply_in_memory(repo, proposal.diff, files, reasons)
-        for path, (before, after) in (changed or {}).items():
-            reasons += file_problems(path, before, after, policy, schema, notes, allow_any_field=revert)
-        if TEXT_ONLY in reasons:
-            reasons = [r for r in reasons if r != TEXT_ONLY]
-            reasons += diff_text_problems(proposal.diff) + declared_value_problems(proposal, policy)
+        reasons += _versions_problems(changed or {}, policy, schema, notes, revert)
+    return _result(reasons, notes)
+
+
+def scan_merge(
+    proposal: Proposal, versions: FileVersions, policy: ApprovalPolicy, schema: ManifestSchema | None = None
+) -> ScanResult:
+    """The scan just before a merge: ``versions`` holds every file the merge changes, as it is
+    on the default branch now and as the merge will leave it. Only these files are judged, in
+    full; the diff text plays no part."""
+    notes: list[str] = []
+    if schema is None:
+        notes.append("no Kubernetes schema validator configured: schemas were not checked")
+    try:
+        reasons = declared_problems(proposal, touched_files(proposal.diff))
+    except InvalidInput as exc:
+        return ScanResult(False, (str(exc),))
+    reasons += _versions_problems(versions, policy, schema, notes, proposal.action is Action.REVERT)
+    return _result(reasons, notes)
+
+
+def _versions_problems(
+    versions: FileVersions,
+    policy: ApprovalPolicy,
+    schema: ManifestSchema | None,
+    notes: list[str],
+    revert: bool,
+) -> list[str]:
+    reasons: list[str] = []
+    for path, (before, after) in versions.items():
+        reasons += file_problems(path, before, after, policy, schema, notes, allow_any_field=revert)
+    return reasons
+
+
+def _result(reasons: list[str], notes: list[str]) -> ScanResult:
     unique = list(dict.fromkeys(reasons))
     return ScanResult(not unique, tuple(unique), tuple(dict.fromkeys(notes)))
 
@@ -207,18 +240,25 @@ def file_problems(
     if not path.endswith(_MANIFEST_SUFFIXES):
         return [] if allow_any_field else [f"{path} is not a YAML manifest; proposals only edit manifests"]
     try:
-        old_docs = rules.classify(path, list(yaml.safe_load_all(before.decode()))) if before else []
-    except (yaml.YAMLError, UnicodeDecodeError):
-        # Not made worse by this change, and nothing to compare against: the caller falls back
-        # to the diff-text rules for it.
-        notes.append(f"{path} was not valid YAML before the change; only the diff text was checked")
-        return [TEXT_ONLY]
-    try:
         new_docs = rules.classify(path, list(yaml.safe_load_all(after.decode())))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return [f"{path} is not valid YAML after the change: {' '.join(str(exc).split())[:200]}"]
-    old_by_key = {d.key: d for d in old_docs}
     problems: list[str] = []
+    unreadable_before = False
+    try:
+        old_docs = rules.classify(path, list(yaml.safe_load_all(before.decode()))) if before else []
+    except (yaml.YAMLError, UnicodeDecodeError):
+        unreadable_before = True
+        # Nothing to compare against: every document is judged in full, as if new, and since
+        # what the change touches cannot be told apart, only a revert may go ahead.
+        old_docs = []
+        notes.append(f"{path} was not valid YAML before the change; the whole resulting file was checked")
+        if not allow_any_field:
+            problems.append(
+                f"{path} was not valid YAML before the change, so which fields the change touches "
+                "cannot be checked; fix the file by hand first"
+            )
+    old_by_key = {d.key: d for d in old_docs}
     for doc in new_docs:
         old = old_by_key.get(doc.key)
         old_data = old.data if old is not None else None
@@ -228,7 +268,7 @@ def file_problems(
             problems += _schema_problems(doc, old_data, schema, notes)
         else:
             problems += rules.structural_problems(doc)
-        if not allow_any_field:
+        if not allow_any_field and not unreadable_before:  # refused above, field by field moot
             for leaf in rules.changed_paths(old_data, doc.data):
                 if rules.field_of(doc, leaf) is None:
                     problems.append(

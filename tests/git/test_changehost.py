@@ -11,7 +11,7 @@ import pytest
 
 from bot.adapters.git.changehost import PlainGitChangeHost
 from bot.adapters.git.runner import redact
-from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
+from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered
 from bot.domain.proposal import Action, Proposal
 from tests.git.repos import Repo, bare_remote, deployment, run
 
@@ -116,8 +116,10 @@ def test_merge_refuses_when_branch_moved_after_approval(
     moved = other.commit("sneak in", {PATH: deployment("web", f"{IMG}:6.6.6", replicas=4)})
     other.git("push", "-q", "origin", "tugboat/p1")
     main_before = _remote_git(bare, "rev-parse", "main").strip()
-    expected = f"branch moved after approval: approved {ref.head_sha[:12]}, now {moved[:12]}"
-    with pytest.raises(ConflictError, match=expected):
+    expected = (
+        f"tugboat/p1 moved after it was shown: Tugboat made {ref.head_sha[:12]}, it is now {moved[:12]}"
+    )
+    with pytest.raises(Tampered, match=expected):
         host.merge(proposal, ref.head_sha)
     assert _remote_git(bare, "rev-parse", "main").strip() == main_before
 

@@ -179,6 +179,16 @@ def verify_existing(head: str = HEAD) -> list[dict[str, Any]]:
     ]
 
 
+def merge_preview() -> list[dict[str, Any]]:
+    """The PR, its head commit checked against the diff, then the touched file on main."""
+    return [
+        find_pull(listed()),
+        *verify_existing(),
+        exchange("GET", "/git/ref/heads/main", 200, w.ref("main", BASE)),
+        exchange("GET", f"/contents/{PATH}", 200, w.contents(PATH, OLD, BASE), query=f"ref={BASE}"),
+    ]
+
+
 def open_twice() -> list[dict[str, Any]]:
     return [*open_fresh(), find_pull(listed()), *verify_existing()]
 
@@ -375,12 +385,26 @@ SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     ],
     "workflow_approve": lambda: [
         *open_fresh(),
+        find_pull(listed()),  # the click: is the PR head still the commit shown?
         find_pull(listed()),
         exchange(
             "POST", f"/issues/{w.PR_NUMBER}/comments", 201, w.comment("Approved in Slack by <@U_ALICE>")
         ),
-        find_pull(listed()),
+        find_pull(listed()),  # just before the merge: the head once more...
+        *merge_preview(),  # ...its change is exactly the diff, and the files after the merge
         *merge_with(*checks_ok(), merge_answer(200, MERGED_200)),
+    ],
+    "merge_preview_foreign_content": lambda: [
+        find_pull(listed()),
+        exchange("GET", f"/git/commits/{HEAD}", 200, w.git_commit(HEAD, NEW_TREE, [BASE], MESSAGE)),
+        exchange("GET", f"/contents/{PATH}", 200, w.contents(PATH, OLD, BASE), query=f"ref={BASE}"),
+        exchange(
+            "GET",
+            f"/contents/{PATH}",
+            200,
+            w.contents(PATH, NEW.replace(b"replicas: 6", b"replicas: 0"), HEAD),
+            query=f"ref={HEAD}",
+        ),
     ],
 }
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.adapters.github.client import RateLimitWaitTooLong
 from bot.adapters.github.host import GitHubChangeHost
-from bot.domain.errors import ConflictError
+from bot.domain.errors import ConflictError, Tampered
 from bot.settings import ApprovalPolicy
 from tests.github import scenarios as sc
 from tests.github.conftest import RECORDING, github_cassette, record_target, recordable_proposal
@@ -78,9 +78,9 @@ def test_merge_at_the_approved_head(gh_host: Host) -> None:
 
 
 def test_merge_refuses_when_the_head_moved(gh_host: Host) -> None:
-    with github_cassette("merge_head_moved") as (_, sent), pytest.raises(ConflictError) as err:
+    with github_cassette("merge_head_moved") as (_, sent), pytest.raises(Tampered) as err:
         gh_host().merge(sc.proposal(), sc.HEAD)
-    assert "head moved after approval" in str(err.value)
+    assert f"#42 moved after it was shown: Tugboat made {sc.HEAD[:12]}" in str(err.value)
     assert sent.count("PUT", MERGE_PATH) == 0
 
 
@@ -143,10 +143,17 @@ def test_merge_refusals_are_clear(gh_host: Host, cassette: str, expected: str) -
 
 
 def test_merge_409_means_the_head_moved(gh_host: Host) -> None:
-    with github_cassette("merge_409"), pytest.raises(ConflictError) as err:
+    with github_cassette("merge_409"), pytest.raises(Tampered) as err:
         gh_host().merge(sc.proposal(), sc.HEAD)
-    assert "head moved: GitHub refused to merge #42" in str(err.value)
+    assert "GitHub refused to merge #42 because its head is no longer" in str(err.value)
     assert "Head branch was modified" in str(err.value)
+
+
+def test_the_merge_preview_checks_the_head_commit_against_the_diff(gh_host: Host) -> None:
+    with github_cassette("merge_preview_foreign_content") as (played, _), pytest.raises(Tampered) as err:
+        gh_host().merge_preview(sc.proposal(), sc.HEAD)
+    assert played.all_played
+    assert "#42 at" in str(err.value) and "not the diff that was shown" in str(err.value)
 
 
 def test_a_merge_whose_answer_was_lost_is_recognised(gh_host: Host) -> None:

@@ -27,7 +27,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bot import wiring
-from bot.adapters.slack.blocks import ACTION_APPROVE
+from bot.adapters.slack.blocks import ACTION_APPROVE, approve_value
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
 from bot.domain.proposal import Proposal, ProposalState
@@ -301,7 +301,7 @@ def test_an_approval_clicked_on_both_replicas_merges_once(
     proposal = _open_proposal(postgres_url, remote, tmp_path / "cache")
     before = remote.head()
     click = slack_requests.button(
-        ACTION_APPROVE, proposal.id, user=APPROVER, channel=CHANNEL, message_ts="1.5"
+        ACTION_APPROVE, approve_value(proposal), user=APPROVER, channel=CHANNEL, message_ts="1.5"
     )
     with ThreadPoolExecutor(2) as pool:  # the same click delivered to both replicas at once
         answers = list(pool.map(lambda replica: replica.slack(click), [one, two]))

@@ -254,27 +254,38 @@ def test_unknown_kinds_and_versions() -> None:
     assert SCHEMA.problems(rollout) is None
 
 
-def test_a_file_that_was_already_broken_falls_back_to_the_diff_text(checkout: Path) -> None:
+def test_a_file_that_was_already_broken_is_never_judged_from_the_diff_text(checkout: Path) -> None:
     broken = DEPLOYMENT.replace("        - name: checkout\n", "- name: checkout\n")  # invalid YAML
     (checkout / DEPLOY).write_text(broken)
-    fine = scan(proposal(DEPLOY, broken, broken.replace("replicas: 3", "replicas: 6"), "replicas"), checkout)
-    assert fine.ok and any("not valid YAML before the change" in n for n in fine.notes)
-    zero = scan(proposal(DEPLOY, broken, broken.replace("replicas: 3", "replicas: 0"), "replicas"), checkout)
-    only(zero, "sets a replica count to 0")
+    still_broken = scan(
+        proposal(DEPLOY, broken, broken.replace("replicas: 3", "replicas: 6"), "replicas"), checkout
+    )
+    only(still_broken, "is not valid YAML after the change")
+    repaired = DEPLOYMENT.replace('cpu: "1"', 'cpu: "2"')
+    only(scan(proposal(DEPLOY, broken, repaired, "cpu"), checkout), "was not valid YAML before the change")
     valid_before = scan(proposal(DEPLOY, DEPLOYMENT, broken, "replicas"), checkout)  # breaking it is refused
     only(valid_before, "does not apply")
 
 
-def test_moved_lines_are_not_introduced(checkout: Path) -> None:
-    # A broken file whose container list is re-indented by the edit: its untagged image moves,
-    # it is not introduced by this change.
+def test_a_revert_of_a_broken_file_is_checked_in_full(checkout: Path) -> None:
+    broken = DEPLOYMENT.replace("        - name: checkout\n", "- name: checkout\n")
+    (checkout / DEPLOY).write_text(broken)
+    low = DEPLOYMENT.replace("memory: 512Mi", "memory: 128Mi")  # below the 256Mi request
+    reverted = scan(proposal(DEPLOY, broken, low, "memory", action=Action.REVERT), checkout)
+    only(reverted, "memory limit 128Mi is below its request 256Mi")
+    assert any("whole resulting file was checked" in n for n in reverted.notes)
+    assert not any("was not valid YAML before" in r for r in reverted.reasons)  # reverts may repair
+    assert scan(proposal(DEPLOY, broken, DEPLOYMENT, "memory", action=Action.REVERT), checkout).ok
+
+
+def test_moved_lines_are_not_introduced_without_a_checkout() -> None:
+    # A container list re-indented by the edit: its untagged image moves, it is not introduced.
     untagged = DEPLOYMENT.replace(":1.4.2", "")
     broken = untagged.replace("        - name: checkout\n          image:", "- name: checkout\n  image:")
-    (checkout / DEPLOY).write_text(broken)
     repaired = untagged.replace('cpu: "1"', 'cpu: "2"')
-    result = scan(proposal(DEPLOY, broken, repaired, "cpu"), checkout)
+    result = scan(proposal(DEPLOY, broken, repaired, "cpu"), None)
     assert result.ok, result.reasons
     added = untagged.replace("checkout:1.4.2", "checkout").replace(
         "registry.example.com/shop/checkout", "busybox"
     )
-    only(scan(proposal(DEPLOY, broken, added, "cpu"), checkout), "the diff sets image 'busybox' has no tag")
+    only(scan(proposal(DEPLOY, broken, added, "cpu"), None), "the diff sets image 'busybox' has no tag")

@@ -88,14 +88,34 @@ class Harness:
         return self.slack(slack_requests.command(text, response_url=self.api.response_url, **fields))
 
     def click(
-        self, action_id: str, proposal_id: str, *, user: str, ts: str, thread: str | None = None
+        self,
+        action_id: str,
+        proposal_id: str,
+        *,
+        user: str,
+        ts: str,
+        thread: str | None = None,
+        value: str | None = None,
     ) -> requests.Response:
-        """A button of the proposal message ``ts`` in ``CHANNEL``, clicked by ``user``."""
+        """A button of the proposal message ``ts`` in ``CHANNEL``, clicked by ``user``. The
+        button's value is the one the message shows (Approve names its head), unless given."""
+        value = value or self.button_value(action_id, proposal_id)
         return self.slack(
             slack_requests.button(
-                action_id, proposal_id, user=user, channel=CHANNEL, message_ts=ts, thread_ts=thread
+                action_id, value, user=user, channel=CHANNEL, message_ts=ts, thread_ts=thread
             )
         )
+
+    def button_value(self, action_id: str, proposal_id: str) -> str:
+        """The value of the newest ``action_id`` button shown for ``proposal_id``."""
+        shown = [c for c in list(self.api.calls) if c.method in ("chat.postMessage", "chat.update")]
+        for call in reversed(shown):
+            for block in call.args.get("blocks") or []:
+                for element in block.get("elements") or [] if block.get("type") == "actions" else []:
+                    target = blocks.button_target(str(element.get("value", "")))[0]
+                    if element.get("action_id") == action_id and target == proposal_id:
+                        return str(element["value"])
+        return proposal_id
 
     def proposal_message(self) -> tuple[str, str, str]:
         """(proposal id, message ts, thread ts) of the posted proposal with buttons."""
@@ -103,7 +123,7 @@ class Harness:
             text = json.dumps(call.args.get("blocks"))
             if blocks.ACTION_APPROVE in text or blocks.ACTION_DRAFT in text:
                 actions = [b for b in call.args["blocks"] if b.get("type") == "actions"]
-                value = actions[-1]["elements"][0]["value"]
+                value = blocks.button_target(actions[-1]["elements"][0]["value"])[0]
                 thread = call.args["thread_ts"]
                 ts = next(m["ts"] for m in self.api.replies[thread] if m["text"] == call.args["text"])
                 return value, ts, thread

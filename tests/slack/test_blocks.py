@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 
 from bot.adapters.slack import blocks
@@ -32,7 +33,7 @@ def test_investigation_blocks_rank_causes_with_evidence() -> None:
     out = blocks.investigation(_report())
     text = "\n".join(b["text"]["text"] for b in out if b["type"] == "section")
     assert "*1. bad deploy* in *svc0* — 90% confidence · commit `9c5e77e5`" in text
-    assert "• `E00` _prometheus_: error ratio 0.3% -> 14% at 00:58" in text
+    assert "• `E00` _prometheus_: error ratio 0.3% -&gt; 14% at 00:58" in text  # Slack shows ->
     assert text.count("`E0") == 4  # evidence per cause is capped
 
 
@@ -60,7 +61,14 @@ def test_proposal_blocks_show_the_diff_and_the_right_buttons() -> None:
     with_buttons = blocks.proposal_blocks(proposal, with_buttons=True)
     actions = with_buttons[-1]
     assert [e["action_id"] for e in actions["elements"]] == [blocks.ACTION_APPROVE, blocks.ACTION_REJECT]
-    assert all(e["value"] == "abc123" for e in actions["elements"])
+    approve, reject = actions["elements"]
+    assert (approve["value"], reject["value"]) == ("abc123@", "abc123")  # Approve names the head
+    opened = blocks.proposal_blocks(
+        proposal.model_copy(update={"head_sha": "f" * 40, "branch": "b"}), with_buttons=True
+    )
+    assert opened[-1]["elements"][0]["value"] == "abc123@" + "f" * 40
+    assert blocks.button_target(opened[-1]["elements"][0]["value"]) == ("abc123", "f" * 40)
+    assert "Approve approves commit `ffffffffffff` only" in json.dumps(opened)
     diff_block = with_buttons[1]["text"]["text"]
     assert diff_block.startswith("```") and diff_block.endswith("```")
     assert diff_block.count("```") == 2  # the diff's own fence cannot close ours

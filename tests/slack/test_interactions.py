@@ -66,9 +66,16 @@ def test_auto_drafted_proposal_non_approver_refused_approver_merges(
     assert "replicas: 6" in h.remote.show("apps/checkout/deployment.yaml")
     h.click(blocks.ACTION_APPROVE, proposal_id, user=APPROVER, ts=ts, thread=thread)
     again = h.api.wait_for("chat.postEphemeral", 2)[1]
-    assert "already merged" in again.args["text"]
-    trail = [e.kind for e in h.runtime.deps.store.audit_trail(proposal_id)]
-    assert trail == ["proposal.created", "proposal.opened", "proposal.approved", "proposal.merged"]
+    assert "this change is merged" in again.args["text"]
+    trail = [(e.kind, e.actor) for e in h.runtime.deps.store.audit_trail(proposal_id)]
+    assert trail == [
+        ("proposal.created", "tugboat"),
+        ("proposal.opened", "tugboat"),
+        ("proposal.decision_refused", "UINTRUDER"),
+        ("proposal.approved", APPROVER),
+        ("proposal.merged", "tugboat"),
+        ("proposal.decision_refused", APPROVER),
+    ]
 
 
 def test_reject_opens_a_modal_and_the_submission_rejects_with_the_reason(
@@ -205,8 +212,9 @@ def test_double_click_and_replayed_click_merge_exactly_once(harness_factory: Cal
     h = harness_factory(auto_draft=True)
     h.alert(alert_payload())
     proposal_id, ts, thread = h.proposal_message()
+    value = h.button_value(blocks.ACTION_APPROVE, proposal_id)
     body, headers = sr.button(
-        blocks.ACTION_APPROVE, proposal_id, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
+        blocks.ACTION_APPROVE, value, user=APPROVER, channel=CHANNEL, message_ts=ts, thread_ts=thread
     )
     signed = {**headers, **sr.sign(body)}
     # a double click and a captured request replayed within Slack's window: the same bytes, 4 times

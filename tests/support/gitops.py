@@ -52,8 +52,10 @@ class GitOpsRemote:
         """Someone else pushes a commit onto a branch (e.g. after approval)."""
         git(self.work, "fetch", "-q", "origin")
         git(self.work, "checkout", "-q", "-B", branch, f"origin/{branch}")
+        (self.work / path).parent.mkdir(parents=True, exist_ok=True)
         (self.work / path).write_text(text)
-        git(self.work, "commit", "-qam", "sneaky change")
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-qm", "sneaky change")
         git(self.work, "push", "-q", "origin", branch)
         git(self.work, "checkout", "-q", "main")
         return git(self.work, "rev-parse", branch)

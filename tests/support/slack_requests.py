@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 
 SECRET = "test-signing-secret"
 TEAM = "T1"
+_CLICKS = itertools.count(1)
 
 
 def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
@@ -54,9 +56,22 @@ def _form(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return body, {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+def action_ts() -> str:
+    """A fresh ``action_ts``, as each real click carries its own."""
+    return f"{time.time():.6f}{next(_CLICKS):04d}"
+
+
 def button(
-    action_id: str, value: str, *, user: str, channel: str, message_ts: str, thread_ts: str | None = None
+    action_id: str,
+    value: str,
+    *,
+    user: str,
+    channel: str,
+    message_ts: str,
+    thread_ts: str | None = None,
+    clicked_at: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
+    """A click on a button; pass the same ``clicked_at`` to deliver one click twice."""
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "text": "proposal"}
     if thread_ts:
         message["thread_ts"] = thread_ts
@@ -82,7 +97,7 @@ def button(
                     "action_id": action_id,
                     "block_id": "b1",
                     "value": value,
-                    "action_ts": "1.1",
+                    "action_ts": clicked_at or action_ts(),
                 }
             ],
         }

@@ -96,7 +96,7 @@ def test_a_fix_that_does_not_work_offers_a_revert_through_the_same_approval(
     assert shown.text == f"Proposed change: {revert.title}" and shown.thread_ts == THREAD
     buttons = next(b for b in shown.blocks or [] if b["type"] == "actions")["elements"]
     assert [(e["action_id"], e["value"]) for e in buttons] == [
-        (blocks.ACTION_APPROVE, revert.id),
+        (blocks.ACTION_APPROVE, f"{revert.id}@{revert.head_sha}"),
         (blocks.ACTION_REJECT, revert.id),
     ]
     verified = [e for e in store.audit_trail(proposal_id) if e.kind == AuditKind.VERIFIED.value]

@@ -5,6 +5,10 @@ All work happens in a private bare clone under ``cache_dir`` with plumbing comma
 tree to get dirty. A file lock serialises operations on the clone across threads and
 processes on one machine; the remote itself arbitrates between machines (pushes that
 lose a race are rejected and retried or reported).
+
+A merge is a compare-and-swap: one atomic push moves the default branch only if it is still
+the commit the merge was built on *and* the proposal's branch is still the approved commit.
+Anything on a proposal branch other than Tugboat's one commit is tampering (``Tampered``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,19 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
-from bot.adapters.git.runner import GitFailed, git, push_raced, push_refused, race_pause
+from bot.adapters.git.runner import (
+    GitFailed,
+    git,
+    git_bytes,
+    push_raced,
+    push_refused,
+    race_pause,
+)
 from bot.adapters.git.source import RepoSource, display_name
 from bot.adapters.git.workclone import repo_lock
-from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
+from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered
 from bot.domain.proposal import Proposal
-from bot.ports.changes import ChangeRef, MergeResult
+from bot.ports.changes import ChangeRef, FileVersions, MergeResult
 
 BRANCH_PREFIX = "tugboat/"
 TRAILER = "Tugboat-Proposal"
@@ -97,43 +108,52 @@ class PlainGitChangeHost:
                 return sha
         return None
 
+    def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
+        branch = self.branch(proposal)
+        with self._locked():
+            self._fetch()
+            head = self._pinned_head(branch, approved_sha)
+            if not self._carries_exactly(proposal, head):
+                raise Tampered(
+                    f"{branch} at {head[:12]} is not the commit Tugboat made: its change against its "
+                    "parent is not the diff that was shown"
+                )
+            base = self._base()
+            tree = self._merge_tree(base, head, branch)
+            out = self._git(["diff-tree", "-r", "-z", "--name-only", "--no-renames", base, tree])
+            return {
+                path: (self._blob(base, path), self._blob(tree, path)) for path in out.split("\0") if path
+            }
+
     def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
         """Merge ``approved_sha`` (a full sha, or an unambiguous prefix of 7+ digits) with --no-ff."""
         branch = self.branch(proposal)
-        approved = approved_sha.strip().lower()
         with self._locked():
             for attempt in range(self.merge_attempts):
                 if attempt:
                     race_pause(attempt)  # lost a race: let the other push finish, then fetch
                 self._fetch()
-                head = self._ref(_TRACKING + branch)
-                if head is None:
-                    raise ConflictError(f"{branch} is gone from {self._where}; it was closed or deleted")
-                if len(approved) < 7 or not head.startswith(approved):
-                    raise ConflictError(
-                        f"branch moved after approval: approved {approved[:12]}, now {head[:12]}. "
-                        "Approvals apply to one commit; review and approve the new head."
-                    )
-                approved_sha = head
+                head = self._pinned_head(branch, approved_sha)
                 base = self._base()
-                if self._is_ancestor(approved_sha, base):
-                    merged = self._merge_commit_of(approved_sha, base) or base
+                if self._is_ancestor(head, base):
+                    merged = self._merge_commit_of(head, base) or base
                     return MergeResult(
                         True, merged, f"{branch} was already merged into {self.default_branch}"
                     )
-                tree = self._merge_tree(base, approved_sha, branch)
+                tree = self._merge_tree(base, head, branch)
                 message = (
                     f"Merge {branch} into {self.default_branch}: {_title(proposal)}\n\n"
-                    f"Approved head: {approved_sha}\n\n{TRAILER}: {proposal.id}\n"
+                    f"Approved head: {head}\n\n{TRAILER}: {proposal.id}\n"
                 )
-                sha = self._commit(tree, [base, approved_sha], message)
+                sha = self._commit(tree, [base, head], message)
                 self.source.refuse_push_to(self.default_branch)
                 try:
-                    push = ["push", "--quiet", self.remote, f"{sha}:refs/heads/{self.default_branch}"]
-                    self._git(push, what=f"pushing the merge of {branch}")
+                    self._git(
+                        self._pinned_push(sha, base, branch, head), what=f"pushing the merge of {branch}"
+                    )
                 except GitFailed as exc:
                     if _rejected(exc):
-                        continue  # the default branch moved under us: fetch and merge again
+                        continue  # a ref moved under us: the next fetch tells which one
                     if push_refused(exc):
                         raise ConflictError(
                             f"{self._where} refused the merge: {_short(exc.stderr)}"
@@ -149,6 +169,33 @@ class PlainGitChangeHost:
             f"{self.default_branch} at {self._where} kept moving during {self.merge_attempts} merge "
             "attempts; nothing was merged. Try the merge again."
         )
+
+    def _pinned_push(self, merge: str, base: str, branch: str, head: str) -> list[str]:
+        """One atomic push: the default branch moves to ``merge`` only if it is still ``base``
+        and ``branch`` is still ``head`` (pushed onto itself, so a no-op that carries a lease)."""
+        main = f"refs/heads/{self.default_branch}"
+        return [
+            "push",
+            "--quiet",
+            "--atomic",
+            f"--force-with-lease={main}:{base}",
+            f"--force-with-lease=refs/heads/{branch}:{head}",
+            self.remote,
+            f"{merge}:{main}",
+            f"{head}:refs/heads/{branch}",
+        ]
+
+    def _pinned_head(self, branch: str, approved_sha: str) -> str:
+        """The branch's head (fetched), which must be ``approved_sha``."""
+        approved = approved_sha.strip().lower()
+        head = self._ref(_TRACKING + branch)
+        if head is None:
+            raise Tampered(f"{branch} is gone from {self._where}: it was deleted outside Tugboat")
+        if len(approved) < 7 or not head.startswith(approved):
+            raise Tampered(
+                f"{branch} moved after it was shown: Tugboat made {approved[:12]}, it is now {head[:12]}"
+            )
+        return head
 
     def close(self, proposal: Proposal, reason: str) -> None:
         branch = self.branch(proposal)
@@ -201,14 +248,20 @@ class PlainGitChangeHost:
             )
         return base
 
+    def _carries_exactly(self, proposal: Proposal, commit: str) -> bool:
+        """True when ``commit`` has one parent and its tree is that parent's with the proposal's
+        diff applied: the branch's change against its base is the diff shown, byte for byte."""
+        parents = self._git(["rev-list", "--parents", "-n", "1", commit]).split()[1:]
+        if len(parents) != 1:
+            return False
+        try:
+            return self._apply(parents[0], proposal.diff, proposal.id) == self._tree(commit)
+        except ConflictError:
+            return False
+
     def _reuse(self, proposal: Proposal, branch: str, existing: str) -> ChangeRef:
         """The existing branch if it carries exactly this proposal's change, else a conflict."""
-        parents = self._git(["rev-list", "--parents", "-n", "1", existing]).split()[1:]
-        same = False
-        if len(parents) == 1:
-            with contextlib.suppress(ConflictError):
-                same = self._apply(parents[0], proposal.diff, proposal.id) == self._tree(existing)
-        if not same:
+        if not self._carries_exactly(proposal, existing):
             raise ConflictError(
                 f"{branch} already exists at {self._where} with other content (head {existing[:12]}); "
                 "close the proposal or delete the branch before opening it again"
@@ -267,6 +320,12 @@ class PlainGitChangeHost:
             if exc.returncode == 1:
                 return False
             raise
+
+    def _blob(self, tree: str, path: str) -> bytes | None:
+        try:
+            return git_bytes(["cat-file", "blob", f"{tree}:{path}"], self.clone, config=SAFE_CONFIG)
+        except GitFailed:
+            return None  # not in that tree
 
     def _tree(self, commit: str) -> str:
         return self._git(["rev-parse", f"{commit}^{{tree}}"]).strip()

@@ -96,8 +96,8 @@ def pr_body(
     parts.append(
         "---\n"
         f"<sub>{FOOTER_MARK} for proposal `{_code(proposal.id)}`. It merges only after the configured "
-        "approvers say yes in Slack, and only at the commit they approved: any new push voids "
-        "the approvals.</sub>"
+        "approvers say yes in Slack, and only at the commit they approved: a push by anyone "
+        "else closes this pull request unmerged.</sub>"
     )
     body = "\n\n".join(parts)
     if len(body) > MAX_BODY_CHARS:

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from github import Github, GithubException, InputGitTreeElement, UnknownObjectException
 from github.PullRequest import PullRequest
@@ -25,11 +25,11 @@ from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
 from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.checks import check_problems, review_problem
-from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable
+from bot.adapters.github.errors import github_errors, message_of
+from bot.domain.errors import ConflictError, InvalidInput, Tampered
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
-from bot.observability.metrics import GITHUB_ERRORS
-from bot.ports.changes import ChangeRef, MergeResult
+from bot.ports.changes import ChangeRef, FileVersions, MergeResult
 from bot.settings import ApprovalPolicy, Settings
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class GitHubChangeHost:
         branch = PlainGitChangeHost.branch(proposal)
         if not proposal.diff.strip():
             raise InvalidInput(f"proposal {proposal.id} has no diff; there is nothing to open")
-        with _github_errors(f"opening {branch} on {self.full_name}"):
+        with github_errors(f"opening {branch} on {self.full_name}"):
             pr = self._find_pull(branch)
             if pr is not None:
                 if pr.state != "open":  # list items carry merged_at, not merged
@@ -119,16 +119,48 @@ class GitHubChangeHost:
 
     def head(self, proposal: Proposal) -> str | None:
         branch = PlainGitChangeHost.branch(proposal)
-        with _github_errors(f"reading the head of {branch} on {self.full_name}"):
+        with github_errors(f"reading the head of {branch} on {self.full_name}"):
             pr = self._find_pull(branch)
             if pr is None or pr.state != "open":
                 return None
             return str(pr.head.sha)
 
+    def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
+        """The PR's head must be the approved commit and Tugboat's one commit carrying exactly the
+        diff; the files after a merge are the default branch's with the diff applied (what a
+        squash merge writes when it merges cleanly)."""
+        branch = PlainGitChangeHost.branch(proposal)
+        with github_errors(f"checking {branch} on {self.full_name} before merging"):
+            pr = self._find_pull(branch)
+            if pr is None or pr.state != "open":
+                raise Tampered(
+                    f"{branch} has no open pull request on {self.full_name}: it was closed outside Tugboat"
+                )
+            head = str(pr.head.sha)
+            if not _same(head, approved_sha.strip().lower()):
+                raise _moved(pr.number, approved_sha, head)
+            try:
+                self._verify(proposal, branch, head)
+            except ConflictError:
+                raise Tampered(
+                    f"#{pr.number} at {head[:12]} is not the commit Tugboat made: its change against "
+                    "its parent is not the diff that was shown"
+                ) from None
+            base = str(self.repo.get_git_ref(f"heads/{self._default()}").object.sha)
+            paths = {p for f in touched_files(proposal.diff) for p in (f.old, f.new) if p}
+            before = {path: self._read(path, base) for path in sorted(paths)}
+            try:
+                after = apply_diff(proposal.diff, before)
+            except ConflictError:
+                raise ConflictError(
+                    f"#{pr.number} no longer merges cleanly: {self._default()} changed the same lines"
+                ) from None
+            return {path: (before.get(path), content) for path, content in after.items()}
+
     def merge(self, proposal: Proposal, approved_sha: str) -> MergeResult:
         branch = PlainGitChangeHost.branch(proposal)
         approved = approved_sha.strip().lower()
-        with _github_errors(f"merging {branch} on {self.full_name}"):
+        with github_errors(f"merging {branch} on {self.full_name}"):
             found = self._find_pull(branch)
             if found is None:
                 raise ConflictError(f"{branch} has no pull request on {self.full_name}; it was closed")
@@ -145,10 +177,7 @@ class GitHubChangeHost:
                 if pr.state != "open":
                     raise ConflictError(f"#{number} was closed on GitHub; nothing was merged")
                 if not _same(head, approved):
-                    raise ConflictError(
-                        f"head moved after approval: approved {approved[:12]}, #{number} is now at "
-                        f"{head[:12]}. Approvals apply to one commit; review and approve the new head."
-                    )
+                    raise _moved(number, approved, head)
                 state = str(pr.mergeable_state or "unknown")
                 if state != "unknown" and pr.mergeable is not None:
                     break
@@ -177,7 +206,7 @@ class GitHubChangeHost:
 
     def close(self, proposal: Proposal, reason: str) -> None:
         branch = PlainGitChangeHost.branch(proposal)
-        with _github_errors(f"closing {branch} on {self.full_name}"):
+        with github_errors(f"closing {branch} on {self.full_name}"):
             pr = self._find_pull(branch)
             if pr is not None and pr.state == "open":
                 pr.create_issue_comment(f"Closed by Tugboat: {pr_text.inert(reason)}")
@@ -192,7 +221,7 @@ class GitHubChangeHost:
 
     def comment(self, proposal: Proposal, text: str) -> None:
         branch = PlainGitChangeHost.branch(proposal)
-        with _github_errors(f"commenting on {branch} on {self.full_name}"):
+        with github_errors(f"commenting on {branch} on {self.full_name}"):
             pr = self._find_pull(branch)
             if pr is not None:
                 pr.create_issue_comment(pr_text.inert(text))
@@ -298,7 +327,7 @@ class GitHubChangeHost:
                 base=self._default(), head=branch, title=pr_text.pr_title(proposal), body=body, draft=False
             )
         except GithubException as exc:
-            if exc.status != 422 or "already exists" not in _message_of(exc):
+            if exc.status != 422 or "already exists" not in message_of(exc):
                 raise
             existing = self._find_pull(branch)  # a retried POST whose first answer was lost
             if existing is None or existing.state != "open":
@@ -309,7 +338,7 @@ class GitHubChangeHost:
         try:
             pr.add_to_labels(*labels)
         except GithubException as exc:  # labels help triage; they never gate anything
-            log.warning("could not label #%s: %s", pr.number, _message_of(exc))
+            log.warning("could not label #%s: %s", pr.number, message_of(exc))
 
     # -- merging -------------------------------------------------------------------------
     def _merge_pinned(self, proposal: Proposal, pr: PullRequest, head: str) -> MergeResult:
@@ -322,11 +351,10 @@ class GitHubChangeHost:
                 commit_message=f"Approved head: {head}\n\n{TRAILER}: {proposal.id}",
             )
         except GithubException as exc:
-            detail = _message_of(exc)
+            detail = message_of(exc)
             if exc.status == 409:
-                raise ConflictError(
-                    f"head moved: GitHub refused to merge #{number} because its head is no longer "
-                    f"{head[:12]} ({detail}). Review and approve the new head."
+                raise Tampered(
+                    f"GitHub refused to merge #{number} because its head is no longer {head[:12]} ({detail})"
                 ) from None
             if exc.status == 405:
                 latest = self.repo.get_pull(number)  # a retried merge whose first answer was lost?
@@ -345,6 +373,12 @@ class GitHubChangeHost:
         )
 
 
+def _moved(number: int, approved: str, head: str) -> Tampered:
+    return Tampered(
+        f"#{number} moved after it was shown: Tugboat made {approved[:12]}, it is now {head[:12]}"
+    )
+
+
 def _same(head: str, approved: str) -> bool:
     return len(approved) >= 7 and head.lower().startswith(approved)
 
@@ -352,42 +386,3 @@ def _same(head: str, approved: str) -> bool:
 def _message(proposal: Proposal) -> str:
     title = pr_text.pr_title(proposal).removeprefix("[tugboat] ")
     return f"{title}\n\n{TRAILER}: {proposal.id}\n"
-
-
-def _message_of(exc: GithubException) -> str:
-    data = exc.data if isinstance(exc.data, dict) else {}
-    parts = [str(data.get("message") or exc.status)]
-    for err in data.get("errors") or []:
-        if isinstance(err, dict):
-            fields = (err.get("resource"), err.get("field"), err.get("code"))
-            text = err.get("message") or " ".join(str(f) for f in fields if f)
-        else:
-            text = str(err)
-        if text:
-            parts.append(str(text))
-    return "; ".join(parts)
-
-
-class _github_errors:
-    """Turn PyGithub's exceptions into Tugboat errors that say what failed and what to do."""
-
-    def __init__(self, doing: str) -> None:
-        self.doing = doing
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> Literal[False]:
-        if not isinstance(exc, GithubException):
-            return False
-        GITHUB_ERRORS.labels(status=str(exc.status)).inc()
-        detail = _message_of(exc)
-        if exc.status in (401, 403):
-            hint = "check the token or App installation and its permissions (docs/github.md)"
-        elif exc.status == 404:
-            hint = "the repository or object was not found, or the credentials cannot see it"
-        else:
-            hint = "GitHub answered with an error; try again later"
-        raise SourceUnavailable(f"GitHub {exc.status} while {self.doing}: {detail}; {hint}") from None

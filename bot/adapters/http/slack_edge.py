@@ -51,13 +51,14 @@ from bot.adapters.slack.payloads import (
     check_event,
     check_interaction,
 )
-from bot.observability.metrics import SLACK_REQUESTS
+from bot.observability.metrics import SLACK_REQUESTS, SLACK_UNAUTHENTICATED
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 DISPATCH_THREADS = 4  # Bolt's dispatch is ~1 ms of CPU; more threads would only contend for the GIL
 DISPATCH_BACKLOG = 512  # acknowledged requests waiting for Bolt; past it, 503 (Slack retries events)
+SIGNATURE_WINDOW_S = 300  # Slack's own replay window
 _REFUSED = {401: "unauthorised", 413: "too_large", 415: "unsupported_type", 400: "malformed"}
 
 
@@ -139,11 +140,17 @@ class SlackEdge:
     def _verify(self, request: Request, raw: bytes) -> None:
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
+        # Refused before any handler runs, so counted in /metrics rather than audited.
         if not timestamp.isdigit() or not signature.startswith("v0="):
+            SLACK_UNAUTHENTICATED.labels(reason="unsigned").inc()
             raise RequestRefused(401, "missing or malformed X-Slack-Signature / X-Slack-Request-Timestamp")
+        if abs(time.time() - int(timestamp)) > SIGNATURE_WINDOW_S:
+            SLACK_UNAUTHENTICATED.labels(reason="stale_timestamp").inc()
+            raise RequestRefused(401, "the request's timestamp is older than 5 minutes (a replay?)")
         # The SDK hashes text; a body that is not UTF-8 cannot come from Slack, signed or not.
         if not self.verifier.is_valid(utf8(raw), timestamp, signature):
-            raise RequestRefused(401, "invalid Slack signature, or a timestamp older than 5 minutes")
+            SLACK_UNAUTHENTICATED.labels(reason="bad_signature").inc()
+            raise RequestRefused(401, "invalid Slack signature")
 
     def accept(self, kind: str, raw: bytes) -> Accepted:
         """Parse and check a verified body and compute its acknowledgement (on the loop up to

@@ -15,6 +15,7 @@ from bot.adapters.manifests.quantity import format_cpu, format_memory
 from bot.domain.alert import AlertGroup
 from bot.domain.proposal import FieldChange, Proposal
 from bot.domain.report import InvestigationReport, RootCause
+from bot.security.inert import inert_mrkdwn
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -93,9 +94,12 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
     labels = group.common_labels or alert.labels
     icon = ":white_check_mark:" if resolved_after else ":rotating_light:"
     state = f"resolved after {resolved_after}" if resolved_after else f"{len(group.alerts)} firing"
-    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-    where = ", ".join(
-        f"{k}={labels[k]}" for k in ("namespace", "service", "app", "deployment", "pod") if k in labels
+    # Annotations and labels are whatever the alert's author (or a templated metric) put there.
+    summary = inert_mrkdwn(alert.annotations.get("summary") or alert.annotations.get("description") or "")
+    where = inert_mrkdwn(
+        ", ".join(
+            f"{k}={labels[k]}" for k in ("namespace", "service", "app", "deployment", "pod") if k in labels
+        )
     )
     blocks = [
         header(f"{icon} {group.title}"),
@@ -112,22 +116,36 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
 def cause_line(rank: int, cause: RootCause) -> str:
     kind = _KIND_TEXT.get(cause.kind.value, cause.kind.value)
     commit = f" · commit `{cause.commit[:8]}`" if cause.commit else ""
-    return f"*{rank}. {kind}* in *{cause.service}* — {cause.confidence:.0%} confidence{commit}"
+    return f"*{rank}. {kind}* in *{inert_mrkdwn(cause.service)}* — {cause.confidence:.0%} confidence{commit}"
 
 
 def investigation(report: InvestigationReport, max_evidence: int = 4) -> list[Block]:
     """The thread reply with the ranked causes and their evidence."""
-    blocks: list[Block] = [section(f"*Investigation* ({report.duration_s:.1f}s)\n{report.summary}")]
+    # The summary may be the model's words, and evidence quotes log lines: both stay data.
+    blocks: list[Block] = [
+        section(f"*Investigation* ({report.duration_s:.1f}s)\n{inert_mrkdwn(report.summary)}")
+    ]
+    if report.llm is not None:
+        blocks.append(model_label(report.llm.model))
     for rank, cause in enumerate(report.root_causes[:3], start=1):
         lines = [cause_line(rank, cause)]
         for ev in cause.evidence[:max_evidence]:
             ref = f" `{ev.id}`" if ev.id else ""
-            lines.append(f"•{ref} _{ev.source}_: {ev.observation}")
+            lines.append(f"•{ref} _{ev.source}_: {inert_mrkdwn(ev.observation)}")
         blocks.append(section("\n".join(lines)))
     degraded = [s for s in report.sources if not s.ok]
     if degraded:
         blocks.append(context(*(f":warning: {s.name}: {s.detail}" for s in degraded[:5])))
     return fit(blocks)
+
+
+def model_label(model: str) -> Block:
+    """Says that the text above is the model's, not Tugboat's deterministic analysis."""
+    name = f" ({inert_mrkdwn(model)})" if model else ""
+    return context(
+        f":robot_face: Written by the language model{name}. The ranked causes and any proposed "
+        "change come from Tugboat's deterministic analysis."
+    )
 
 
 def _shown(field: str, value: object) -> str:
@@ -163,14 +181,15 @@ def change_text(change: FieldChange) -> str:
 def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: bool = False) -> list[Block]:
     """The proposed change: what, why, the diff, and the buttons."""
     changes = "\n".join(f"• `{c.file}`: {change_text(c)}" for c in proposal.changes) or "• no field changes"
-    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}".strip()
+    title = shown_title(proposal)
     blocks: list[Block] = [section(f"*Proposed change:* {title}\n{changes}")]
     if proposal.diff:
         blocks.append(section(code_block(proposal.diff)))
     where = proposal.url or proposal.branch
     if where:
+        head = (proposal.head_sha or "")[:12]
         blocks.append(
-            context(f"branch `{proposal.branch}` · head `{(proposal.head_sha or '')[:10]}` · {where}")
+            context(f"Approve approves commit `{head}` only · branch `{proposal.branch}` · {where}")
         )
     if draft_button:
         blocks.append(
@@ -182,12 +201,32 @@ def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: boo
                 "type": "actions",
                 "block_id": f"proposal:{proposal.id}",
                 "elements": [
-                    button("Approve", ACTION_APPROVE, proposal.id, "primary"),
+                    button("Approve", ACTION_APPROVE, approve_value(proposal), "primary"),
                     button("Reject", ACTION_REJECT, proposal.id, "danger"),
                 ],
             }
         )
     return fit(blocks)
+
+
+def shown_title(proposal: Proposal) -> str:
+    """The proposal's title for a message; inert, since a revert's title quotes a commit subject."""
+    return (
+        inert_mrkdwn(proposal.title)
+        if proposal.title
+        else f"a change to {inert_mrkdwn(proposal.service or 'the repository')}"
+    )
+
+
+def approve_value(proposal: Proposal) -> str:
+    """The Approve button names the commit it approves: ``<proposal id>@<head sha>``."""
+    return f"{proposal.id}@{proposal.head_sha or ''}"
+
+
+def button_target(value: str) -> tuple[str, str]:
+    """(proposal id, the head sha the button was made for; "" when it names none)."""
+    proposal_id, _, head = value.partition("@")
+    return proposal_id, head
 
 
 def decision_blocks(proposal: Proposal, text: str) -> list[Block]:
@@ -206,7 +245,7 @@ REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
 def alert_update(group: AlertGroup, new: int, total: int) -> list[Block]:
     """A thread reply for alerts that joined the group since the last message."""
     names = sorted({a.labels.get("pod") or a.labels.get("instance") or a.name for a in group.alerts})
-    shown = ", ".join(f"`{n}`" for n in names[:10]) + (
+    shown = ", ".join(f"`{inert_mrkdwn(n)}`" for n in names[:10]) + (
         f" and {len(names) - 10} more" if len(names) > 10 else ""
     )
     return [section(f":heavy_plus_sign: {new} more alert(s) firing in this group ({total} in all): {shown}")]
@@ -222,7 +261,7 @@ def refired_reply(group: AlertGroup) -> list[Block]:
 
 def reject_modal(proposal: Proposal, channel: str, message_ts: str) -> dict[str, Any]:
     """The form that asks why a proposal is rejected; the reply lands in ``view_submission``."""
-    title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+    title = shown_title(proposal)
     return {
         "type": "modal",
         "callback_id": CALLBACK_REJECT,
@@ -258,7 +297,7 @@ def status_blocks(
     who_may = [f"<@{u}>" for u in approvers] + [f"<!subteam^{g}>" for g in groups]
     blocks = [header("Open proposals"), context("Approvers: " + (", ".join(who_may) or "none configured"))]
     for proposal, needed, approvers in rows:
-        title = proposal.title or f"{proposal.action.value} {proposal.service or ''}"
+        title = shown_title(proposal)
         who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
         by = f" · requested by <@{proposal.requested_by}>" if proposal.requested_by else ""
         blocks.append(

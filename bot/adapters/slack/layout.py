@@ -7,10 +7,14 @@ from bot.domain.alert import AlertGroup
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
 from bot.ports.chat import Block
+from bot.security.inert import inert_mrkdwn
 
 
 class BlockKitLayout:
     long_diff = blocks.MAX_SECTION - 8  # what a section shows of a diff inside its code fence
+
+    def inert(self, text: str) -> str:
+        return inert_mrkdwn(text)
 
     def section(self, markdown: str) -> Block:
         return blocks.section(markdown)

@@ -1,7 +1,9 @@
 """Buttons and the rejection form: Draft PR, Approve, Reject (a modal asks why).
 
 Every click is acknowledged at once; decisions run lazily through ``ProposalWorkflow``, which
-makes each of them happen exactly once. Refusals are shown only to the person who clicked.
+makes each of them happen exactly once. A click acts at most once: a second delivery of the same
+click (same user, proposal and ``action_ts``: a replay inside Slack's signature window, or a
+retry) does nothing, on any replica. Refusals are shown only to the person who clicked.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from bot.adapters.slack import blocks
 from bot.adapters.slack.deps import SlackDeps
 from bot.domain.approval import Decision
 from bot.domain.errors import TugboatError
-from bot.domain.policy import approval_refusal
-from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
-from bot.observability.metrics import MERGES
+from bot.domain.proposal import STATE_TEXT, TERMINAL_STATES, ProposalState
+from bot.observability.metrics import MERGES, SLACK_REQUESTS
 from bot.services.proposals import Outcome
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,27 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def _value(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("value", ""))
+
+
+def first_delivery(deps: SlackDeps, body: dict[str, Any]) -> bool:
+    """True the first time this click arrives. Its identity is who clicked, which button of which
+    proposal, and Slack's ``action_ts``; claimed in the database, so it holds across replicas."""
+    action = (body.get("actions") or [{}])[0]
+    proposal_id, _ = blocks.button_target(str(action.get("value", "")))
+    key = ":".join(
+        (
+            "click",
+            str(body["user"]["id"]),
+            str(action.get("action_id", "")),
+            proposal_id[:64],
+            str(action.get("action_ts", "")),
+        )
+    )
+    if deps.store.claim_once(key[:512]):
+        return True
+    SLACK_REQUESTS.labels(outcome="duplicate_click").inc()
+    log.info("a click was delivered again; it already acted once")
+    return False
 
 
 def _decided_text(verb: str, user: str, deps: SlackDeps, outcome: Outcome) -> str:
@@ -68,6 +90,8 @@ def register(app: App, deps: SlackDeps) -> None:
             if deps.workflow is None:
                 refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
                 return
+            if not first_delivery(deps, body):
+                return
             existing = deps.store.get_proposal(proposal_id)
             if existing is None:
                 if not deps.store.claim_once(f"draft:{proposal_id}"):
@@ -79,13 +103,15 @@ def register(app: App, deps: SlackDeps) -> None:
                     return
                 existing = deps.workflow.submit(proposal, requested_by=user)
             elif existing.state is not ProposalState.DRAFT:  # DRAFT: an earlier open failed, retry it
-                refuse(channel, user, thread, f"this change is already {existing.state.value}")
+                refuse(channel, user, thread, f"this change is already {STATE_TEXT[existing.state]}")
                 return
             opened = deps.workflow.open(existing.id, actor=existing.requested_by or user)
             body_blocks = blocks.proposal_blocks(opened, with_buttons=True)
             who = existing.requested_by or user
             body_blocks.insert(1, blocks.context(f"drafted by <@{who}> · needs approval by someone else"))
-            deps.chat.update_message(channel, ts, f"Proposed change: {opened.title}", body_blocks)
+            deps.chat.update_message(
+                channel, ts, f"Proposed change: {blocks.shown_title(opened)}", body_blocks
+            )
 
         guarded(body, run)
 
@@ -93,14 +119,19 @@ def register(app: App, deps: SlackDeps) -> None:
     def approve(body: dict[str, Any]) -> None:
         def run() -> None:
             channel, ts, thread = _where(body)
-            user, proposal_id = body["user"]["id"], _value(body)
+            user = body["user"]["id"]
+            proposal_id, shown_head = blocks.button_target(_value(body))
             workflow = deps.workflow
             if workflow is None:
                 refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
                 return
+            if not first_delivery(deps, body):
+                return
             # The merge may run as a job elsewhere: it reports back to this message (report_merge).
             where = {"channel": channel, "ts": ts, "thread": thread, "user": user}
-            outcome = workflow.decide(proposal_id, user, Decision.APPROVE, context=where)
+            outcome = workflow.decide(
+                proposal_id, user, Decision.APPROVE, context=where, shown_head=shown_head
+            )
             _after_decision(deps, outcome, "Approved", user, channel, ts, thread)
 
         guarded(body, run)
@@ -110,15 +141,18 @@ def register(app: App, deps: SlackDeps) -> None:
         # Lazy, but started as soon as the ack is sent: the trigger id lives for 3 seconds.
         def run() -> None:
             channel, ts, thread = _where(body)
-            user, proposal_id = body["user"]["id"], _value(body)
-            proposal = deps.store.get_proposal(proposal_id)
-            if proposal is None or deps.workflow is None:
-                refuse(channel, user, thread, "this proposal is no longer known")
+            user = body["user"]["id"]
+            proposal_id, _ = blocks.button_target(_value(body))
+            if deps.workflow is None:
+                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
                 return
-            reason = _refusal(deps, user, proposal)
-            if reason:
-                refuse(channel, user, thread, reason)
+            if not first_delivery(deps, body):
                 return
+            refusal = deps.workflow.refusal(proposal_id, user, Decision.REJECT)  # audited if any
+            if refusal:
+                refuse(channel, user, thread, refusal)
+                return
+            proposal = deps.workflow.get(proposal_id)
             deps.chat.open_modal(body["trigger_id"], blocks.reject_modal(proposal, channel, ts))
 
         guarded(body, run)
@@ -165,13 +199,6 @@ def report_merge(deps: SlackDeps) -> Any:
     return report
 
 
-def _refusal(deps: SlackDeps, user: str, proposal: Proposal) -> str | None:
-    if proposal.state is not ProposalState.OPEN:
-        return f"this change is already {proposal.state.value}"
-    assert deps.workflow is not None
-    return approval_refusal(user, proposal, deps.workflow.policy, deps.workflow.group_members())
-
-
 def _after_decision(
     deps: SlackDeps,
     outcome: Outcome,
@@ -182,7 +209,9 @@ def _after_decision(
     thread: str | None,
     reason: str = "",
 ) -> None:
-    """Show the result: buttons gone once decided; refusals and partial approvals to the clicker."""
+    """Show the result: buttons gone once decided; refusals and partial approvals to the clicker.
+    A proposal that ends without merging (expired, failed, tampered) loses its buttons too, and
+    a tampered one is announced in the thread, once."""
     proposal = outcome.proposal
     if outcome.merged:
         MERGES.inc()
@@ -190,13 +219,16 @@ def _after_decision(
     if outcome.accepted and final:
         text = _decided_text(verb, user, deps, outcome) + (f" · reason: {reason}" if reason else "")
         deps.chat.update_message(
-            channel, ts, f"{verb}: {proposal.title}", blocks.decision_blocks(proposal, text)
+            channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
         )
         return
     if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
         deps.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
         return
     deps.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
-    if not outcome.accepted and proposal.state in (ProposalState.EXPIRED, ProposalState.FAILED):
-        text = f"{proposal.state.value}: {outcome.message}"
+    closed = (ProposalState.EXPIRED, ProposalState.FAILED, ProposalState.TAMPERED)
+    if proposal.state in closed:
+        text = f":no_entry: Not merged. {outcome.message[:1].upper()}{outcome.message[1:]}"
         deps.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))
+    if proposal.state is ProposalState.TAMPERED and deps.store.claim_once(f"tampered-notice:{proposal.id}"):
+        deps.chat.post_message(channel, f":warning: {outcome.message}", thread_ts=thread or ts)

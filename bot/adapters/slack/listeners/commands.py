@@ -19,6 +19,7 @@ from bot.domain.alert import Alert, AlertGroup
 from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.proposal import Proposal
 from bot.ports.chat import Block
+from bot.security.inert import inert_mrkdwn
 
 log = logging.getLogger(__name__)
 COMMAND = "/tugboat"
@@ -183,20 +184,23 @@ def _explain(deps: SlackDeps, asked: Asked) -> None:
         raise InvalidInput(
             "no investigated incident in this channel yet; try `/tugboat investigate <service>`"
         )
-    text = incident.report.summary
+    report = incident.report
     if deps.assistant is not None:
-        answer = deps.assistant.explain(incident.report)
-        text = str(getattr(answer, "text", text))
+        answer = deps.assistant.explain(report)
+        if not getattr(answer, "fallback", True) and str(getattr(answer, "text", "")).strip():
+            usage = getattr(answer, "usage", None)
+            report = report.model_copy(update={"summary": str(answer.text), "llm": usage})
         _audit(deps, answer)
+    # The investigation blocks make the text inert and label the model's words.
     deps.chat.post_message(
-        channel, text, [blocks.section(text), *blocks.investigation(incident.report)[1:]], incident.thread_ts
+        channel, inert_mrkdwn(report.summary), blocks.investigation(report), incident.thread_ts
     )
 
 
 def _post_proposal(deps: SlackDeps, asked: Asked, proposal: Proposal) -> None:
     body = blocks.proposal_blocks(proposal, with_buttons=True)
     body.insert(1, blocks.context(f"requested by <@{asked.user}> · needs approval by someone else"))
-    deps.chat.post_message(asked.channel, f"Proposed change: {proposal.title}", body)
+    deps.chat.post_message(asked.channel, f"Proposed change: {blocks.shown_title(proposal)}", body)
 
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:

@@ -17,6 +17,7 @@ from bot.adapters.slack import blocks
 from bot.adapters.slack.deps import SlackDeps
 from bot.domain.errors import TugboatError
 from bot.ports.chat import ChatMessage
+from bot.security.inert import inert_mrkdwn
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -73,14 +74,16 @@ def answer_in_thread(
         )
         return
     if deps.assistant is None:
-        text = report.summary if report else "No investigation is attached to this thread."
+        text = inert_mrkdwn(report.summary) if report else "No investigation is attached to this thread."
         deps.chat.post_message(channel, text, thread_ts=thread)
         return
     history = history_of(deps.chat.thread_replies(channel, thread, HISTORY_MESSAGES), ts) if in_thread else []
     answer = deps.assistant.answer(question, f"{channel}:{thread}", history, report)
-    text = str(getattr(answer, "text", "")) or "I have no answer to that."
-    notes = [str(n) for n in getattr(answer, "notes", [])]
+    text = inert_mrkdwn(str(getattr(answer, "text", ""))) or "I have no answer to that."
+    notes = [inert_mrkdwn(str(n)) for n in getattr(answer, "notes", [])]
     body = [blocks.section(text)] + ([blocks.context(*notes[:3])] if notes else [])
+    if not getattr(answer, "fallback", True):  # the model's words, not the deterministic report
+        body.append(blocks.model_label(str(getattr(getattr(answer, "usage", None), "model", "") or "")))
     deps.chat.post_message(channel, text, body, thread_ts=thread)
     event = getattr(answer, "audit_event", None)
     if callable(event):

@@ -1,0 +1,94 @@
+"""Untrusted text (alert annotations and labels, log lines, model output) cannot ping anyone or
+pose as a link in Slack, and the model's words are labelled as the model's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.adapters.slack import blocks
+from bot.domain.report import CauseKind, Evidence, InvestigationReport, LLMUsage, RootCause
+from bot.security.inert import inert_mrkdwn
+from tests.slack.conftest import Harness, alert_payload
+
+HOSTILE = (
+    "ping <!channel> <!here> <@U0BOSS> <#C0SEC> <!subteam^S1> "
+    "<https://evil.example/x|Approve> https://evil.example www.evil.example"
+)
+CONTROL = (
+    "<!channel>",
+    "<!here>",
+    "<@U0BOSS>",
+    "<#C0SEC>",
+    "<!subteam^S1>",
+    "<https://",
+    "https://evil",
+    "www.evil",
+)
+
+
+def _clean(text: str) -> None:
+    for marker in CONTROL:
+        assert marker not in text, (marker, text)
+
+
+def test_inert_text_keeps_its_words_and_loses_its_power() -> None:
+    text = inert_mrkdwn(HOSTILE + " token=ghp_abcdefghijklmnopqrstuvwxyz0123456789 & more")
+    _clean(text)
+    assert "&lt;!channel&gt;" in text and "https[:]//evil.example" in text and "www[.]evil" in text
+    assert "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in text  # redacted before defanging
+    assert "&amp; more" in text
+
+
+def test_log_lines_and_model_text_in_an_investigation_are_inert_and_labelled() -> None:
+    report = InvestigationReport(
+        alert_name="HighLatency",
+        service="checkout",
+        at=datetime(2026, 12, 1, tzinfo=UTC),
+        summary=f"The model says: {HOSTILE}",
+        root_causes=[
+            RootCause(
+                kind=CauseKind.BAD_DEPLOY,
+                service="checkout",
+                confidence=0.9,
+                evidence=[Evidence(id="E1", source="logs", observation=f"log line: {HOSTILE}")],
+            )
+        ],
+        llm=LLMUsage(model="gpt-x", calls=1),
+    )
+    shown = json.dumps(blocks.investigation(report))
+    _clean(shown)
+    assert "Written by the language model (gpt-x)" in shown
+    deterministic = json.dumps(blocks.investigation(report.model_copy(update={"llm": None})))
+    assert "language model" not in deterministic
+
+
+def test_an_alert_annotation_cannot_ping_the_channel(harness_factory: Callable[..., Harness]) -> None:
+    h = harness_factory()
+    payload = alert_payload()
+    payload["commonAnnotations"]["summary"] = HOSTILE
+    for alert in payload["alerts"]:
+        alert["annotations"]["summary"] = HOSTILE
+        alert["labels"]["pod"] = "checkout-<!channel>"
+    assert h.alert(payload).status_code == 200
+    parent = h.api.wait_for("chat.postMessage")[0]
+    shown = json.dumps([parent.args.get("text"), parent.args.get("blocks")])
+    _clean(shown)
+    assert "&lt;!channel&gt;" in shown  # still readable, as data
+
+
+def test_a_commit_subject_quoted_in_a_proposal_title_is_inert() -> None:
+    from bot.domain.proposal import Action, Proposal
+
+    revert = Proposal(
+        action=Action.REVERT,
+        service="checkout",
+        title=f"revert 1a2b3c4d ({HOSTILE}) for checkout",
+        diff="--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        head_sha="f" * 40,
+        branch="tugboat/p1",
+    )
+    shown = json.dumps([*blocks.proposal_blocks(revert, with_buttons=True), blocks.shown_title(revert)])
+    _clean(shown)
+    assert "revert 1a2b3c4d (ping &lt;!channel&gt;" in shown
