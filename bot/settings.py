@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     )
     auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
     slack_update_interval_s: float = Field(default=5.0, ge=0, description="coalesce thread updates")
+    slack_upload_attempts: int = Field(
+        default=3, ge=1, le=10, description="tries per file upload before the thread says it failed"
+    )
 
     # GitHub (optional; plain git is the default change host)
     github_token: SecretStr | None = Field(

@@ -146,13 +146,14 @@ class Store(Protocol):
         """The group's items not folded in yet, oldest first."""
         ...
 
-    def inbox_groups(self) -> list[str]:
-        """Groups with items waiting."""
+    def groups_waiting(self) -> list[str]:
+        """Groups with inbox items not folded in yet, or a thread update not posted yet."""
         ...
 
-    def fold_inbox(self, incident: IncidentRecord, through: int) -> None:
-        """In one transaction: write the incident's alert state (everything but the report and
-        the thread, which have their own writers) and mark its items up to ``through`` folded."""
+    def fold_inbox(self, incident: IncidentRecord, through: int, *, clear_report: bool = False) -> None:
+        """In one transaction: write the incident's alert state (everything but the report, which
+        the investigation writes, unless ``clear_report``: a new firing) and mark its items up
+        to ``through`` folded in."""
         ...
 
     def purge_inbox(self, before: datetime) -> int:

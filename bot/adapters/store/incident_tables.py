@@ -122,14 +122,22 @@ class IncidentTables(Tables):
             for r in rows
         ]
 
-    def inbox_groups(self) -> list[str]:
-        query = select(AlertInboxRow.group_key).where(AlertInboxRow.processed_at.is_(None)).distinct()
+    def groups_waiting(self) -> list[str]:
+        inbox = select(AlertInboxRow.group_key).where(AlertInboxRow.processed_at.is_(None)).distinct()
+        pending = select(IncidentRow.group_key, IncidentRow.pending).where(IncidentRow.pending.is_not(None))
         with self._read() as conn:
-            return [str(key) for key in conn.execute(query).scalars()]
+            keys = dict.fromkeys(str(key) for key in conn.execute(inbox).scalars())
+            for key, value in conn.execute(pending):
+                if value and not ThreadUpdate.model_validate(value).empty:  # JSON null is not NULL
+                    keys[str(key)] = None
+        return list(keys)
 
-    def fold_inbox(self, incident: IncidentRecord, through: int) -> None:
+    def fold_inbox(self, incident: IncidentRecord, through: int, *, clear_report: bool = False) -> None:
+        values = _incident_values(incident)
+        if clear_report:
+            values["report"] = None
         with self._write() as conn:
-            self._upsert_incident(conn, incident.group_key, _incident_values(incident))
+            self._upsert_incident(conn, incident.group_key, values)
             conn.execute(
                 update(AlertInboxRow)
                 .where(
