@@ -317,3 +317,23 @@ def test_a_long_diff_is_attached_as_a_file(harness: Harness) -> None:
         harness.api.of("files.getUploadURLExternal")[0].args
     )
     assert harness.api.of("upload")[0].args["size"] == len(diff.encode())
+
+
+def test_a_failing_graph_upload_is_noted_and_the_proposal_still_arrives(harness: Harness) -> None:
+    harness.api.fail_always("upload", 500)  # Slack's file upload URL answers 500, every time
+    harness.alert(alert_payload())
+    proposal = harness.api.wait_for(
+        "chat.postMessage", text="Proposed change: traffic surge: scale checkout to 6"
+    )
+    notes = [c for c in harness.api.of("chat.postMessage") if "graph could not be uploaded" in c.args["text"]]
+    assert len(notes) == 1 and "checkout-rps" in notes[0].args["text"]
+    thread = proposal[0].args["thread_ts"]
+    assert notes[0].args["thread_ts"] == thread
+    assert len(harness.api.of("upload:failed")) == harness.settings.slack_upload_attempts  # bounded
+    harness.settle(2.0)  # nothing is posted again
+    summary = "checkout is saturated by a traffic surge"
+    assert [c.args["text"] for c in harness.api.of("chat.postMessage")].count(summary) == 1
+    assert len(_parents(harness)) == 1
+    order = [c.args["text"] for c in harness.api.of("chat.postMessage") if c.args.get("thread_ts") == thread]
+    assert order[0] == summary and order[-1].startswith("Proposed change")
+    assert not harness.api.of("files.completeUploadExternal")
