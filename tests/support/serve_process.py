@@ -1,0 +1,83 @@
+"""``tugboat serve --http`` as a real process (uvicorn, Bolt, the job worker), for tests that kill
+it, run two of it, or drive it hard. Its output goes to a log file shown on failure."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support import slack_requests
+from tests.support.asgi_server import _free_port
+
+
+class Replica:
+    """One ``tugboat serve --http`` process."""
+
+    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+        self.name, self.port = name, _free_port()
+        self.log = workdir / f"{name}.log"
+        args = [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} never became ready: {self.log.read_text()[-3000:]}")
+
+    def slack(self, made: tuple[bytes, dict[str, str]]) -> requests.Response:
+        body, headers = made
+        headers = {**headers, **slack_requests.sign(body)}
+        return requests.post(self.url + "/slack/events", data=body, headers=headers, timeout=10)
+
+    def alert(self, payload: dict[str, Any]) -> requests.Response:
+        return requests.post(self.url + "/alerts/alertmanager", json=payload, timeout=10)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, replicas: list[Replica]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {r.name}\n{r.log.read_text()[-2000:]}" for r in replicas)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
