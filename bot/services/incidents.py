@@ -200,15 +200,14 @@ class IncidentService:
                 self.layout.refired_reply(group),
                 thread,
             )
-        elif group.status == "firing":
-            # A new parent shows only the latest payload's alerts; alerts that arrived while it
-            # was being posted were folded into this update and are counted here instead.
-            shown = sum(1 for a in group.alerts if a.status == "firing") if pending.first else 0
-            more = pending.new_firing - shown
-            if more > 0:
-                text = f"{more} more alert(s) in {group.title}"
-                blocks = self.layout.alert_update(group, more, len(record.fingerprints))
-                self.steps.post(f"more:{step}", channel, text, blocks, thread)
+        # A new parent shows the alerts of the payload it was posted with; the others folded
+        # into this update are counted here, even when the group resolved meanwhile.
+        shown = len(group.alerts) if pending.first else 0  # the parent says "N firing" of them all
+        more = pending.new_firing - shown
+        if more > 0:
+            text = f"{more} more alert(s) in {group.title}"
+            blocks = self.layout.alert_update(group, more, len(record.fingerprints))
+            self.steps.post(f"more:{step}", channel, text, blocks, thread)
         if record.status == "resolved" and (pending.resolved or new_thread):
             self._resolve(record, channel, thread, group, step)
         elif new_thread or pending.first or pending.refired:
