@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
     ("capacity forecasts", ["bench/bench_capacity.py"], False),
     ("job queue latency and throughput", ["bench/bench_jobs.py"], False),
+    ("alert storm (10,000 alerts)", ["bench/bench_alert_storm.py"], False),
 ]
 
 

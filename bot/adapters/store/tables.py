@@ -3,8 +3,10 @@ INSERT that can say ON CONFLICT."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,12 @@ class Tables:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._url = engine.url
+        # SQLite has one writer at a time. Threads of this process queue here, in order, rather
+        # than in SQLite's busy handler, whose growing sleeps gave a webhook in a storm seconds of
+        # wait; other processes (the CLI) still wait on the busy timeout.
+        self._one_writer: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -35,6 +43,7 @@ class Tables:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with (
+            self._one_writer,
             reachable(self._url),
             self.engine.connect().execution_options(**{WRITE: True}) as conn,
             conn.begin(),
