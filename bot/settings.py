@@ -233,7 +233,9 @@ class Settings(BaseSettings):
     jobs_stalled_after_s: float = Field(
         default=60.0, gt=0, description="a worker silent this long is dead; its jobs run again elsewhere"
     )
-    jobs_sweep_s: float = Field(default=30.0, ge=1, description="how often stalled jobs are looked for")
+    jobs_sweep_s: float = Field(
+        default=30.0, ge=1, description="how often stalled jobs and unposted thread updates are looked for"
+    )
     jobs_shutdown_s: float = Field(default=60.0, ge=0, description="on shutdown, wait this long for jobs")
     jobs_keep_hours: int = Field(default=72, ge=1, description="finished jobs are deleted after this")
     housekeeping_cron: str = Field(
