@@ -150,10 +150,17 @@ class Store(Protocol):
         """Groups with inbox items not folded in yet, or a thread update not posted yet."""
         ...
 
-    def fold_inbox(self, incident: IncidentRecord, through: int, *, clear_report: bool = False) -> None:
-        """In one transaction: write the incident's alert state (everything but the report, which
-        the investigation writes, unless ``clear_report``: a new firing) and mark its items up
-        to ``through`` folded in."""
+    def fold_inbox(
+        self,
+        incident: IncidentRecord,
+        through: int,
+        *,
+        clear_report: bool = False,
+        audit: Sequence[AuditEvent] = (),
+    ) -> None:
+        """In one transaction: append ``audit``, write the incident's alert state (everything
+        but the report, which the investigation writes, unless ``clear_report``: a new firing)
+        and mark its items up to ``through`` folded in."""
         ...
 
     def purge_inbox(self, before: datetime) -> int:

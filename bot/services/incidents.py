@@ -158,10 +158,9 @@ class IncidentService:
             for item in items:
                 folded = fold(record, item, self.route)
                 record, refired = folded.incident, refired or folded.refired
-                if item.requested_by is None:
-                    trail.alert_received(self.store, item.alert, item.received_at)
             assert record is not None
-            self.store.fold_inbox(record, items[-1].id, clear_report=refired)
+            audit = [trail.alert_received_event(i.alert, i.received_at) for i in items if not i.requested_by]
+            self.store.fold_inbox(record, items[-1].id, clear_report=refired, audit=audit)
             if len(items) < FOLD_BATCH:
                 break
         if record is None or record.pending is None or record.pending.empty:

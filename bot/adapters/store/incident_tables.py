@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from bot.adapters.store.audit_chain import append_in
 from bot.adapters.store.schema import AlertInboxRow, IncidentRow, as_utc
 from bot.adapters.store.tables import ROWCOUNT, Tables, now
 from bot.domain.alert import AlertGroup
+from bot.domain.audit import AuditEvent
 from bot.domain.report import InvestigationReport
 from bot.ports.store import InboxItem, IncidentRecord, ThreadUpdate
 
@@ -132,11 +134,20 @@ class IncidentTables(Tables):
                     keys[str(key)] = None
         return list(keys)
 
-    def fold_inbox(self, incident: IncidentRecord, through: int, *, clear_report: bool = False) -> None:
+    def fold_inbox(
+        self,
+        incident: IncidentRecord,
+        through: int,
+        *,
+        clear_report: bool = False,
+        audit: Sequence[AuditEvent] = (),
+    ) -> None:
         values = _incident_values(incident)
         if clear_report:
             values["report"] = None
         with self._write() as conn:
+            for event in audit:
+                append_in(conn, event)
             self._upsert_incident(conn, incident.group_key, values)
             conn.execute(
                 update(AlertInboxRow)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.adapters.store.audit_chain import HEAD_ID, append_in
 from bot.adapters.store.engine import make_engine, parse_url, reachable
 from bot.adapters.store.incident_tables import IncidentTables
 from bot.adapters.store.migrate import upgrade
@@ -26,8 +26,6 @@ from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import FieldChange, Proposal, ProposalState
-
-_HEAD_ID = 1
 
 
 class SqlStore(IncidentTables):
@@ -137,40 +135,8 @@ class SqlStore(IncidentTables):
     # Audit trail
 
     def append_audit(self, event: AuditEvent) -> AuditEvent:
-        # Normalise first so that what is hashed is exactly what a read gives back: UTC time,
-        # and data as JSON makes it (tuples become lists, datetimes strings, as canonical() does).
-        try:
-            data = json.loads(json.dumps(event.data, default=str, allow_nan=False))
-        except ValueError as exc:
-            raise InvalidInput(f"audit event {event.kind!r} has data that is not JSON: {exc}") from None
-        normal = event.model_copy(update={"at": as_utc(event.at), "data": data})
         with self._write() as conn:
-            # Lock the head row (SQLite: the whole database is already ours since BEGIN IMMEDIATE),
-            # so concurrent appends queue here and each chains onto the one before.
-            head = conn.execute(
-                select(AuditHeadRow.seq, AuditHeadRow.hash)
-                .where(AuditHeadRow.id == _HEAD_ID)
-                .with_for_update()
-            ).one()
-            sealed = normal.sealed(head.hash).model_copy(update={"seq": head.seq + 1})
-            conn.execute(
-                insert(AuditEventRow).values(
-                    seq=sealed.seq,
-                    at=sealed.at,
-                    kind=sealed.kind,
-                    actor=sealed.actor,
-                    proposal_id=sealed.proposal_id,
-                    data=sealed.data,
-                    prev_hash=sealed.prev_hash,
-                    hash=sealed.hash,
-                )
-            )
-            conn.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == _HEAD_ID)
-                .values(seq=sealed.seq, hash=sealed.hash)
-            )
-        return sealed
+            return append_in(conn, event)
 
     def audit_trail(self, proposal_id: str | None = None) -> list[AuditEvent]:
         query = select(AuditEventRow.__table__).order_by(AuditEventRow.seq)
@@ -182,7 +148,7 @@ class SqlStore(IncidentTables):
     def audit_head(self) -> tuple[int, str]:
         with self._read() as conn:
             head = conn.execute(
-                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == _HEAD_ID)
+                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)
             ).one()
         return int(head.seq), str(head.hash)
 
