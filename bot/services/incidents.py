@@ -142,8 +142,12 @@ class IncidentService:
                 continue
             if incident.report is not None and incident.started_at and incident.started_at < old:
                 continue
-            if not self.store.is_claimed(posted_key(incident.group_key, started_of(incident))):
+            if self.store.is_claimed(posted_key(incident.group_key, started_of(incident))):
+                continue
+            try:
                 self._queue_investigation(incident, incident.channel, incident.thread_ts)
+            except TugboatError as exc:  # starting up matters more; the next start tries again
+                log.warning("could not queue the investigation of %s: %s", incident.group_key, exc)
         return waiting
 
     # -- delivery (the incident.deliver job) ------------------------------------------------
