@@ -136,7 +136,7 @@ def crash_and_resume(
         survivor.stop()
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_kill_after_a_burst_leaves_one_parent_per_group(
     slack: SlackApi, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
