@@ -78,12 +78,16 @@ class ChatSteps:
         intent = INTENT + marker
         if not self.store.claim_once(intent):  # an earlier attempt got this far
             since = self.store.claimed_at(intent)
-            found = self.chat.find_marked(
-                channel,
-                marker,
-                thread_ts=thread_ts,
-                since=since.timestamp() - CLOCK_SKEW_S if since is not None else None,
-            )
+            try:
+                found = self.chat.find_marked(
+                    channel,
+                    marker,
+                    thread_ts=thread_ts,
+                    since=since.timestamp() - CLOCK_SKEW_S if since is not None else None,
+                )
+            except TugboatError as exc:  # e.g. no history scope: a possible repeat beats silence
+                log.warning("could not look for an interrupted post (%s); posting it", exc)
+                found = None
             if found is not None:
                 log.info("found the message an interrupted run posted; not posting it again")
                 return found
