@@ -37,7 +37,7 @@ from bot.services.incident_report import (
     posted_key,
     started_of,
 )
-from bot.services.incident_updates import Receipt, fold, urgent
+from bot.services.incident_updates import Receipt, combine, fold, urgent
 from bot.services.intake import DeliveryDispatcher
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
@@ -151,10 +151,11 @@ class IncidentService:
         return waiting
 
     # -- delivery (the incident.deliver job) ------------------------------------------------
-    def deliver(self, key: str, **_: Any) -> None:
-        """Fold the group's stored notifications into its incident, then tell the thread.
-        (Extra arguments: jobs queued by an older version carried their update with them.)"""
+    def deliver(self, key: str, **queued_by_older_version: Any) -> None:
+        """Fold the group's stored notifications into its incident, then tell the thread."""
         record = self.store.get_incident(key)
+        if record is not None and record.alert is not None and queued_by_older_version:
+            record = self._adopt_older_update(record, queued_by_older_version)
         if record is not None and record.pending is not None and record.pending.delivering:
             record = self._post(record)  # a run cut short began this update: finish it as it was
         while items := self.store.inbox(key, FOLD_BATCH):
@@ -174,6 +175,16 @@ class IncidentService:
             self._defer_delivery(key, delay_s=wait)
             return
         self._post(record)
+
+    def _adopt_older_update(self, record: IncidentRecord, args: dict[str, Any]) -> IncidentRecord:
+        """A job queued before an upgrade (a rolling update) carried its update in its
+        arguments, not in the incident: store it there, so it is posted like any other."""
+        fields = {name: args[name] for name in ThreadUpdate.model_fields if name in args}
+        older = ThreadUpdate.model_validate({**fields, "through": 0, "delivering": False, "posted_at": None})
+        assert record.alert is not None
+        pending = combine(record.pending or ThreadUpdate(), older, record.alert)
+        self.store.set_incident_pending(record.group_key, pending)
+        return record.model_copy(update={"pending": pending})
 
     def _coalescing_wait(self, pending: ThreadUpdate) -> float:
         if urgent(pending) or pending.posted_at is None:

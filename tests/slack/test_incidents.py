@@ -337,3 +337,17 @@ def test_a_failing_graph_upload_is_noted_and_the_proposal_still_arrives(harness:
     order = [c.args["text"] for c in harness.api.of("chat.postMessage") if c.args.get("thread_ts") == thread]
     assert order[0] == summary and order[-1].startswith("Proposed change")
     assert not harness.api.of("files.completeUploadExternal")
+
+
+def test_a_delivery_queued_by_the_previous_version_is_still_posted(harness: Harness) -> None:
+    """During a rolling update, a new pod runs an ``incident.deliver`` job an old one queued: its
+    update travels in its arguments (the old format), not in the incident."""
+    payload = alert_payload(group_key="rolling")
+    harness.alert(payload)
+    harness.api.wait_for("files.completeUploadExternal")
+    incident = harness.incident("rolling")
+    old_args = {"group": payload, "new_firing": 2, "resolved": False, "refired": False, "first": False}
+    harness.runtime.deps.incidents.deliver("rolling", **old_args, requested_by=None)
+    [more] = harness.api.wait_for("chat.postMessage", text="2 more alert(s) in HighLatency in shop")
+    assert more.args["thread_ts"] == incident.thread_ts
+    assert len(_parents(harness)) == 1
