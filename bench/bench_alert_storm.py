@@ -71,6 +71,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -145,6 +151,7 @@ def main() -> None:
             statuses: list[int] = []
             order: list[tuple[float, float]] = []
             t0 = time.perf_counter()
+            cpu_before = cpu_seconds(proc.pid)
             with httpx.Client(base_url=base, timeout=60) as client:
 
                 def send(body: bytes) -> None:
@@ -169,6 +176,7 @@ def main() -> None:
                 with ThreadPoolExecutor(args.concurrency) as pool:
                     list(pool.map(send, bodies))
                 answered = time.perf_counter() - t0
+                cpu_answering = cpu_seconds(proc.pid) - cpu_before
             groups = {p["groupKey"] for p in payloads}
             with SqlStore.open(url) as store:
                 deadline = time.monotonic() + 300
@@ -178,6 +186,7 @@ def main() -> None:
                         break
                     time.sleep(0.2)
             settled = time.perf_counter() - t0
+            cpu_total = cpu_seconds(proc.pid) - cpu_before
             time.sleep(2.0)  # anything more that was going to be posted is posted now
             peak = peak_rss_mb(proc.pid)
         finally:
@@ -201,6 +210,7 @@ def main() -> None:
     slowest = sorted(order, key=lambda o: -o[1])[:5]
     print("slowest (sent at s, took ms): " + ", ".join(f"{a:.2f}/{b * 1000:.0f}" for a, b in slowest))
     print(f"threads up to date after {settled:.1f} s")
+    print(f"server CPU {cpu_answering:.2f} s while answering, {cpu_total:.2f} s until up to date")
     one_each = all(n == 1 for n in parents.values()) and len(parents) == len(groups)
     print(f"parent messages per group {sorted(parents.values())}   one each: {one_each}")
     print(f"alerts announced in the threads {announced} of {total}")
