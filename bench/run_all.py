@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("capacity job backtest", ["bench/capacity_backtest.py"], False),
     ("job queue latency and throughput", ["bench/bench_jobs.py"], False),
     ("investigate against slow dependencies", ["bench/bench_deadlines.py"], False),
+    ("alert storm (10,000 alerts)", ["bench/bench_alert_storm.py"], False),
 ]
 
 

@@ -231,6 +231,9 @@ class Settings(BaseSettings):
     )
     auto_draft: bool = Field(default=False, description="open the PR without a 'Draft PR' click")
     slack_update_interval_s: float = Field(default=5.0, ge=0, description="coalesce thread updates")
+    slack_upload_attempts: int = Field(
+        default=3, ge=1, le=10, description="tries per file upload before the thread says it failed"
+    )
 
     # GitHub (optional; plain git is the default change host)
     github_token: SecretStr | None = Field(
@@ -264,7 +267,9 @@ class Settings(BaseSettings):
     jobs_stalled_after_s: float = Field(
         default=60.0, gt=0, description="a worker silent this long is dead; its jobs run again elsewhere"
     )
-    jobs_sweep_s: float = Field(default=30.0, ge=1, description="how often stalled jobs are looked for")
+    jobs_sweep_s: float = Field(
+        default=30.0, ge=1, description="how often stalled jobs and unposted thread updates are looked for"
+    )
     jobs_shutdown_s: float = Field(default=60.0, ge=0, description="on shutdown, wait this long for jobs")
     jobs_keep_hours: int = Field(default=72, ge=1, description="finished jobs are deleted after this")
     housekeeping_cron: str = Field(

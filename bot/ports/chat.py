@@ -37,9 +37,24 @@ class Attachment:
 
 class ChatNotifier(Protocol):
     def post_message(
-        self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        thread_ts: str | None = None,
+        *,
+        marker: str | None = None,
     ) -> str:
-        """Post to a channel (or a thread when ``thread_ts``); returns the new message's ts."""
+        """Post to a channel (or a thread when ``thread_ts``); returns the new message's ts.
+
+        ``marker`` travels with the message, invisible, so ``find_marked`` can find it again."""
+        ...
+
+    def find_marked(
+        self, channel: str, marker: str, *, thread_ts: str | None = None, since: float | None = None
+    ) -> str | None:
+        """The ts of the message posted with ``marker`` in the channel (or the thread), looking
+        at messages from ``since`` (unix seconds) on; None when there is none."""
         ...
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -13,6 +14,35 @@ from bot.domain.approval import Approval
 from bot.domain.audit import AuditEvent
 from bot.domain.proposal import Proposal, ProposalState
 from bot.domain.report import InvestigationReport
+
+
+class ThreadUpdate(BaseModel):
+    """What happened to an alert group that its thread has not been told yet."""
+
+    new_firing: int = 0  # alerts that joined the group
+    resolved: bool = False
+    refired: bool = False
+    first: bool = False  # the group has no parent message yet, or someone asked for a thread
+    requested_by: str | None = None
+    through: int = 0  # the last inbox item folded in: names this update's messages
+    delivering: bool = False  # posting began; a run cut short finishes this update first
+    posted_at: datetime | None = None  # the thread's last update, for coalescing
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new_firing or self.resolved or self.refired or self.first)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One stored notification (or a person's request) waiting to be folded into its incident."""
+
+    id: int
+    group_key: str
+    alert: AlertGroup
+    received_at: datetime
+    channel: str | None = None  # where a person asked for the thread
+    requested_by: str | None = None
 
 
 class IncidentRecord(BaseModel):
@@ -27,6 +57,8 @@ class IncidentRecord(BaseModel):
     started_at: datetime | None = None
     resolved_at: datetime | None = None
     fingerprints: list[str] = Field(default_factory=list)  # alerts seen in this group
+    pending: ThreadUpdate | None = None
+    noticed_at: datetime | None = None  # when Tugboat received this firing: investigations' "as of"
 
 
 class Store(Protocol):
@@ -83,6 +115,58 @@ class Store(Protocol):
 
     def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]: ...
 
+    def set_incident_thread(self, group_key: str, channel: str, thread_ts: str) -> None:
+        """Record the thread's parent message (only these two columns)."""
+        ...
+
+    def set_incident_pending(self, group_key: str, pending: ThreadUpdate | None) -> None: ...
+
+    def set_incident_report(
+        self, group_key: str, started_at: datetime | None, report: InvestigationReport
+    ) -> bool:
+        """Store the report of the firing that started at ``started_at``; False (nothing stored)
+        when the group has fired again since."""
+        ...
+
+    # The alert inbox: webhooks stored at once, folded into incidents by a job.
+
+    def add_to_inbox(
+        self,
+        group: AlertGroup,
+        dedup_key: str,
+        received_at: datetime,
+        *,
+        channel: str | None = None,
+        requested_by: str | None = None,
+    ) -> bool:
+        """Store a notification; False when one with ``dedup_key`` was stored before."""
+        ...
+
+    def inbox(self, group_key: str, limit: int = 500) -> list[InboxItem]:
+        """The group's items not folded in yet, oldest first."""
+        ...
+
+    def groups_waiting(self) -> list[str]:
+        """Groups with inbox items not folded in yet, or a thread update not posted yet."""
+        ...
+
+    def fold_inbox(
+        self,
+        incident: IncidentRecord,
+        through: int,
+        *,
+        clear_report: bool = False,
+        audit: Sequence[AuditEvent] = (),
+    ) -> None:
+        """In one transaction: append ``audit``, write the incident's alert state (everything
+        but the report, which the investigation writes, unless ``clear_report``: a new firing)
+        and mark its items up to ``through`` folded in."""
+        ...
+
+    def purge_inbox(self, before: datetime) -> int:
+        """Forget folded items received before ``before``; returns how many."""
+        ...
+
     def claim_once(self, key: str) -> bool:
         """True the first time ``key`` is claimed, by any replica; False ever after.
 
@@ -92,6 +176,10 @@ class Store(Protocol):
 
     def is_claimed(self, key: str) -> bool:
         """Whether ``key`` was claimed (a done-marker that does not claim it)."""
+        ...
+
+    def claimed_at(self, key: str) -> datetime | None:
+        """When ``key`` was claimed, or None."""
         ...
 
     def purge_processed_keys(self, before: datetime) -> int:

@@ -1,48 +1,56 @@
 """Alert intake: one Alertmanager group becomes one chat thread, investigated in the background.
 
-``receive`` persists the notification before it returns (the webhook answers 200 only then) and
-drops exact duplicates through ``store.claim_once`` (Alertmanager retries, an HA pair, two bot
-replicas). Per group, chat updates are coalesced in memory for a few seconds, so a storm of
-alerts yields one parent message and a few thread replies, not one per alert. The updates and
-the investigations themselves are jobs on the queue (``JobQueue``): they run on one replica,
-are retried while Slack is unreachable, and run again elsewhere if the replica dies.
+``receive`` stores the notification in the inbox and returns (the webhook answers 200 then);
+an exact duplicate (Alertmanager retries, an HA pair, two bot replicas) is refused by the
+inbox's unique key. Everything else happens in jobs (``JobQueue``), one group at a time on any
+replica: ``incident.deliver`` folds the group's stored notifications into its incident and tells
+the thread (the parent message, "N more alerts", the resolution), coalescing a storm into a few
+updates; ``incident.investigate`` posts the report (bot/services/incident_report.py). What the
+thread has not been told yet is stored with the incident, so a refused job, a crash or a Slack
+outage delays an update but never loses it: ``incident.sweep`` queues the delivery of every
+group with something waiting. Each message is a step of its own (``ChatSteps``): a job run again
+after a crash finds what the earlier run posted instead of posting it twice.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
-import time
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.errors import TugboatError
-from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Proposal
-from bot.observability.metrics import INVESTIGATION_SECONDS, INVESTIGATIONS
-from bot.ports.chat import Attachment, ChatNotifier, MessageLayout
-from bot.ports.jobs import JobQueue, JobSpec
-from bot.ports.store import IncidentRecord, Store
+from bot.ports.chat import ChatNotifier, MessageLayout
+from bot.ports.jobs import JobQueue, JobSpec, every
+from bot.ports.store import IncidentRecord, Store, ThreadUpdate
 from bot.services import trail
-from bot.services.alert_keys import fingerprints, human_duration, notification_key
-from bot.services.incident_updates import PendingUpdate, Receipt
-from bot.services.investigate import Investigation
+from bot.services.alert_keys import human_duration, notification_key
+from bot.services.chat_steps import ChatSteps
+from bot.services.incident_report import (
+    IncidentReports,
+    InvestigateFn,
+    RenderFn,
+    posted_key,
+    started_of,
+)
+from bot.services.incident_updates import Receipt, combine, fold, urgent
+from bot.services.intake import DeliveryDispatcher
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-InvestigateFn = Callable[[AlertGroup, datetime], Investigation]
-RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
 DELIVER = "incident.deliver"
 INVESTIGATE = "incident.investigate"
-RESUME_INVESTIGATIONS = timedelta(hours=6)
-COALESCING_THREADS = 4  # they only wait out the coalescing window, then queue a job
+SWEEP = "incident.sweep"
+KEEP_INBOX = timedelta(days=7)  # as long as dedup keys: Alertmanager's repeats are far shorter
+FOLD_BATCH = 500
+
+__all__ = ["DELIVER", "INVESTIGATE", "SWEEP", "IncidentService", "InvestigateFn", "Receipt", "RenderFn"]
 
 
 class IncidentService:
@@ -60,71 +68,38 @@ class IncidentService:
         update_interval_s: float = 5.0,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
-        self.store, self.chat, self.investigate_fn = store, chat, investigate
-        self.settings, self.jobs, self.workflow, self.render = settings, jobs, workflow, render
-        self.layout = layout
-        self.update_interval_s = update_interval_s
-        self.clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=COALESCING_THREADS, thread_name_prefix="tugboat-coalesce")
-        self._lock = threading.Lock()
-        self._group_locks: dict[str, threading.Lock] = {}
-        self._pending: dict[str, PendingUpdate] = {}
-        self._scheduled: set[str] = set()
+        self.store, self.chat, self.settings, self.jobs = store, chat, settings, jobs
+        self.layout, self.update_interval_s, self.clock = layout, update_interval_s, clock
+        self.steps = ChatSteps(store, chat, upload_attempts=settings.slack_upload_attempts)
+        self.reports = IncidentReports(
+            store, chat, investigate, settings, self.steps,
+            layout=layout, clock=clock, workflow=workflow, render=render,
+        )  # fmt: skip
+        self._dispatcher = DeliveryDispatcher(self._defer_delivery)
         self._closing = threading.Event()
 
     def job_specs(self) -> list[JobSpec]:
         return [
-            # Slack unreachable or rate limiting beyond the client's own waits: try again later.
+            # Slack unreachable or rate limiting beyond the client's own waits: try again later
+            # (after the retries, the update is still stored: the sweep queues it again).
             JobSpec(DELIVER, self.deliver, retries=6, retry_on=(TugboatError,)),
-            JobSpec(INVESTIGATE, self.investigate, retries=3, retry_on=(TugboatError,)),
+            JobSpec(INVESTIGATE, self.reports.run, retries=3, retry_on=(TugboatError,)),
+            JobSpec(SWEEP, self._sweep_job, cron=every(self.settings.jobs_sweep_s)),
         ]
 
     # -- intake ---------------------------------------------------------------------------
     def receive(self, group: AlertGroup) -> Receipt:
-        """Persist the notification, then schedule its chat update unless it is a duplicate."""
-        key = group.group_key
-        with self._group_lock(key):
-            before = self.store.get_incident(key)
-            record, pending = self._merge(before, group)
-            self.store.upsert_incident(record)
-        # Claimed after the write: a crash in between leaves a retry that is not a duplicate.
-        if not self.store.claim_once(notification_key(group)):
-            return Receipt(key, duplicate=True)
-        trail.alert_received(self.store, group, self.clock())
-        self._schedule(key, pending)
-        return Receipt(key, duplicate=False)
-
-    def resume(self) -> int:
-        """After a restart: post the threads of stored firing incidents that never got one, and
-        queue the investigation of threads that have no report yet."""
-        firing = self.store.list_incidents(["firing"])
-        waiting = [i for i in firing if i.thread_ts is None and i.alert]
-        for incident in waiting:
-            assert incident.alert is not None
-            self._schedule(incident.group_key, PendingUpdate(incident.alert, first=True))
-        # Recent threads without a report: their investigation was lost with an in-memory queue
-        # (a job that is done, or waiting in PostgreSQL, makes this a no-op). An older one would
-        # read metrics long after the fact, so it is left alone.
-        recent = self.clock() - RESUME_INVESTIGATIONS
-        for incident in firing:
-            fresh = incident.started_at is not None and incident.started_at >= recent
-            if fresh and incident.thread_ts and incident.channel and incident.report is None:
-                self._queue_investigation(incident.group_key, incident.channel, incident.thread_ts, incident)
-        return len(waiting)
+        """Store the notification; its delivery is queued in the background."""
+        stored = self.store.add_to_inbox(group, notification_key(group), self.clock())
+        if stored:
+            self._dispatcher.nudge(group.group_key)
+        return Receipt(group.group_key, duplicate=not stored)
 
     def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
         """An investigation a person asked for: a thread of its own in ``channel``."""
-        record = IncidentRecord(
-            group_key=group.group_key,
-            channel=channel,
-            status="firing",
-            alert=group,
-            started_at=self.clock(),
-            fingerprints=fingerprints(group),
-        )
-        with self._group_lock(group.group_key):
-            self.store.upsert_incident(record)
-        self._schedule(group.group_key, PendingUpdate(group, first=True, requested_by=requested_by))
+        request = f"request:{uuid.uuid4().hex}"
+        self.store.add_to_inbox(group, request, self.clock(), channel=channel, requested_by=requested_by)
+        self._dispatcher.nudge(group.group_key)
 
     def route(self, group: AlertGroup) -> str | None:
         labels = {**group.common_labels, **group.primary.labels}
@@ -133,155 +108,144 @@ class IncidentService:
                 return route.channel
         return self.settings.slack_channel
 
-    def _merge(
-        self, record: IncidentRecord | None, group: AlertGroup
-    ) -> tuple[IncidentRecord, PendingUpdate]:
-        fps = fingerprints(group)
-        firing = {fp for fp, a in zip(fps, group.alerts, strict=True) if a.status == "firing"}
-        now = self.clock()
-        if record is None:
-            record = IncidentRecord(
-                group_key=group.group_key,
-                channel=self.route(group),
-                status=group.status,
-                alert=group,
-                started_at=group.started_at or now,
-                resolved_at=now if group.status == "resolved" else None,
-                fingerprints=fps,
-            )
-            return record, PendingUpdate(
-                group, new_firing=len(firing), resolved=group.status == "resolved", first=True
-            )
-        known = set(record.fingerprints)
-        pending = PendingUpdate(group, new_firing=len(firing - known))
-        update: dict[str, object] = {
-            "alert": group,
-            "fingerprints": [*record.fingerprints, *(f for f in fps if f not in known)],
-        }
-        if group.status == "resolved" and record.status != "resolved":
-            ends = [a.ends_at for a in group.alerts if a.ends_at]
-            update.update(status="resolved", resolved_at=max(ends) if ends else now)
-            pending.resolved = True
-        elif group.status == "firing" and record.status == "resolved":
-            update.update(status="firing", resolved_at=None, started_at=group.started_at or now, report=None)
-            pending.refired = True
-        return record.model_copy(update=update), pending
+    def _defer_delivery(self, key: str, delay_s: float = 0.0) -> None:
+        # One delivery per group at a time, on any replica (lock), and at most one waiting: it
+        # folds in everything stored by the time it runs (queueing lock).
+        self.jobs.defer(
+            DELIVER, {"key": key}, lock=f"incident:{key}", queueing_lock=f"deliver:{key}", delay_s=delay_s
+        )
 
-    # -- background delivery --------------------------------------------------------------
-    def _group_lock(self, key: str) -> threading.Lock:
-        with self._lock:
-            return self._group_locks.setdefault(key, threading.Lock())
+    def sweep(self) -> int:
+        """Queue the delivery of every group with something waiting; returns how many."""
+        keys = self.store.groups_waiting()
+        for key in keys:
+            self._dispatcher.nudge(key)
+        self.store.purge_inbox(self.clock() - KEEP_INBOX)
+        return len(keys)
 
-    def _schedule(self, key: str, pending: PendingUpdate) -> None:
-        with self._lock:
-            current = self._pending.get(key)
-            if current is None:
-                self._pending[key] = pending
-            else:  # coalesce: one chat update covers everything that happened meanwhile
-                current.group = pending.group
-                current.new_firing += pending.new_firing
-                current.resolved = (
-                    current.resolved or pending.resolved
-                ) and pending.group.status == "resolved"
-                current.refired = current.refired or pending.refired
-                current.first = current.first or pending.first
-            if key in self._scheduled:
-                return
-            self._scheduled.add(key)
-        self._pool.submit(self._drain, key)
+    def _sweep_job(self, at: datetime) -> None:
+        waiting = self.sweep()
+        if waiting:
+            log.info("sweep: %d alert group(s) with thread updates waiting", waiting)
 
-    def _drain(self, key: str) -> None:
-        while True:
-            with self._lock:
-                pending = self._pending.get(key)
-                if pending is None:
-                    self._scheduled.discard(key)
-                    return
-                wait = (
-                    0.0
-                    if pending.first or pending.resolved
-                    else self.update_interval_s - (time.monotonic() - pending.since)
-                )
-            if wait > 0 and not self._closing.is_set():
-                self._closing.wait(wait)  # let a storm settle into one update
-            with self._lock:
-                pending = self._pending.pop(key)
-            try:  # one job per group at a time, on any replica: updates stay in order
-                self.jobs.defer(DELIVER, pending.job_args(key), lock=f"incident:{key}")
-            except Exception:  # one group's failure must not stop the others
-                log.exception("queueing the chat update for alert group failed")
+    def resume(self) -> int:
+        """After a restart: deliver whatever was stored and not yet told, and investigate every
+        open thread whose report was not posted, whatever its age (as of the alert's time)."""
+        firing = self.store.list_incidents(["firing"])
+        for incident in firing:
+            if incident.thread_ts is None and incident.alert and (incident.pending or ThreadUpdate()).empty:
+                self.store.set_incident_pending(incident.group_key, ThreadUpdate(first=True))
+        waiting = self.sweep()
+        old = self.clock() - KEEP_INBOX  # older done-markers are purged; a stored report is posted
+        for incident in firing:
+            if not (incident.thread_ts and incident.channel):
+                continue
+            if incident.report is not None and incident.started_at and incident.started_at < old:
+                continue
+            if self.store.is_claimed(posted_key(incident.group_key, started_of(incident))):
+                continue
+            try:
+                self._queue_investigation(incident, incident.channel, incident.thread_ts)
+            except TugboatError as exc:  # starting up matters more; the next start tries again
+                log.warning("could not queue the investigation of %s: %s", incident.group_key, exc)
+        return waiting
 
-    def deliver(self, key: str, **pending: Any) -> None:
-        """The ``incident.deliver`` job: post what happened to the group since its last update."""
-        self._deliver(key, PendingUpdate.from_job(**pending))
-
-    def _deliver(self, key: str, pending: PendingUpdate) -> None:
+    # -- delivery (the incident.deliver job) ------------------------------------------------
+    def deliver(self, key: str, **queued_by_older_version: Any) -> None:
+        """Fold the group's stored notifications into its incident, then tell the thread."""
         record = self.store.get_incident(key)
-        if record is None:
+        if record is not None and record.alert is not None and queued_by_older_version:
+            record = self._adopt_older_update(record, queued_by_older_version)
+        if record is not None and record.pending is not None and record.pending.delivering:
+            record = self._post(record)  # a run cut short began this update: finish it as it was
+        while items := self.store.inbox(key, FOLD_BATCH):
+            refired = False
+            for item in items:
+                folded = fold(record, item, self.route)
+                record, refired = folded.incident, refired or folded.refired
+            assert record is not None
+            audit = [trail.alert_received_event(i.alert, i.received_at) for i in items if not i.requested_by]
+            self.store.fold_inbox(record, items[-1].id, clear_report=refired, audit=audit)
+            if len(items) < FOLD_BATCH:
+                break
+        if record is None or record.pending is None or record.pending.empty:
             return
-        group = pending.group
+        wait = self._coalescing_wait(record.pending)
+        if wait > 0:  # a storm settles into one update per interval
+            self._defer_delivery(key, delay_s=wait)
+            return
+        self._post(record)
+
+    def _adopt_older_update(self, record: IncidentRecord, args: dict[str, Any]) -> IncidentRecord:
+        """A job queued before an upgrade (a rolling update) carried its update in its
+        arguments, not in the incident: store it there, so it is posted like any other."""
+        fields = {name: args[name] for name in ThreadUpdate.model_fields if name in args}
+        older = ThreadUpdate.model_validate({**fields, "through": 0, "delivering": False, "posted_at": None})
+        assert record.alert is not None
+        pending = combine(record.pending or ThreadUpdate(), older, record.alert)
+        self.store.set_incident_pending(record.group_key, pending)
+        return record.model_copy(update={"pending": pending})
+
+    def _coalescing_wait(self, pending: ThreadUpdate) -> float:
+        if urgent(pending) or pending.posted_at is None:
+            return 0.0
+        return self.update_interval_s - (self.clock() - pending.posted_at).total_seconds()
+
+    def _post(self, record: IncidentRecord) -> IncidentRecord:
+        """Post the incident's pending update; each message is a step of its own."""
+        key, pending, group = record.group_key, record.pending, record.alert
+        assert pending is not None and group is not None
         channel = record.channel or self.route(group)
         if not channel:
             log.warning("no Slack channel for %s: set slack_channel or a slack_routes entry", group.title)
-            return
+            self.store.set_incident_pending(key, None)
+            return record.model_copy(update={"pending": None})
+        if not pending.delivering:
+            self.store.set_incident_pending(key, pending.model_copy(update={"delivering": True}))
         new_thread = record.thread_ts is None
-        if new_thread:
-            record = self._open_thread(key, channel, group, pending.requested_by)
-            if record is None or record.thread_ts is None:
-                return
-        thread = record.thread_ts
-        assert thread is not None
+        thread = record.thread_ts or self._open_thread(key, channel, group, pending.requested_by)
+        record = record.model_copy(update={"channel": channel, "thread_ts": thread})
+        step = f"{key}:{pending.through}"
         if not new_thread and pending.refired:
-            self.chat.post_message(
+            self.steps.post(
+                f"refired:{step}",
                 channel,
                 f"Firing again: {self.layout.inert(group.title)}",
                 self.layout.refired_reply(group),
                 thread,
             )
-        elif group.status == "firing":
-            # A new parent shows only the latest payload's alerts; alerts that arrived while it
-            # was being posted were coalesced into this update and are counted here instead.
-            shown = sum(1 for a in group.alerts if a.status == "firing") if pending.first else 0
-            more = pending.new_firing - shown
-            if more > 0:
-                total = len(record.fingerprints)
-                self.chat.post_message(
-                    channel,
-                    f"{more} more alert(s) in {self.layout.inert(group.title)}",
-                    self.layout.alert_update(group, more, total),
-                    thread,
-                )
+        # A new parent shows the alerts of the payload it was posted with; the others folded
+        # into this update are counted here, even when the group resolved meanwhile.
+        shown = len(group.alerts) if pending.first else 0  # the parent says "N firing" of them all
+        more = pending.new_firing - shown
+        if more > 0:
+            text = f"{more} more alert(s) in {self.layout.inert(group.title)}"
+            blocks = self.layout.alert_update(group, more, len(record.fingerprints))
+            self.steps.post(f"more:{step}", channel, text, blocks, thread)
         if record.status == "resolved" and (pending.resolved or new_thread):
-            self._resolve(record, channel, thread, group)
-            return
-        # ``first`` rather than "posted the parent just now": a retried first delivery still
-        # queues the investigation (a job that is already done does nothing).
-        if new_thread or pending.first or pending.refired:
-            self._queue_investigation(key, channel, thread, record)
+            self._resolve(record, channel, thread, group, step)
+        elif new_thread or pending.first or pending.refired:
+            # ``first`` rather than "posted the parent just now": a retried first delivery still
+            # queues the investigation (a job that is already done does nothing).
+            self._queue_investigation(record, channel, thread)
+        cleared = ThreadUpdate(posted_at=self.clock())
+        self.store.set_incident_pending(key, cleared)
+        return record.model_copy(update={"pending": cleared})
 
-    def _queue_investigation(self, key: str, channel: str, thread: str, record: IncidentRecord) -> None:
-        started = record.started_at.isoformat() if record.started_at else None
-        args = {"key": key, "channel": channel, "thread": thread, "started": started}
-        self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
-
-    def _open_thread(
-        self, key: str, channel: str, group: AlertGroup, requested_by: str | None
-    ) -> IncidentRecord | None:
-        """Post the parent message. Deliveries of a group hold the job lock ``incident:<key>``,
-        so no other replica is posting it meanwhile; a failed post raises and the job is retried."""
+    def _open_thread(self, key: str, channel: str, group: AlertGroup, requested_by: str | None) -> str:
+        """Post the parent message, or find the one an interrupted run posted, and record it."""
         parent = self.layout.incident_parent(group)
         if requested_by:
             parent.append(self.layout.context(f"requested by <@{requested_by}>"))
-        ts = self.chat.post_message(channel, f"{self.layout.inert(group.title)} ({group.status})", parent)
-        with self._group_lock(key):
-            record = self.store.get_incident(key)
-            if record is None:
-                return None
-            record = record.model_copy(update={"channel": channel, "thread_ts": ts})
-            self.store.upsert_incident(record)
-        return record
+        ts = self.steps.find_or_post(
+            f"parent:{key}", channel, f"{self.layout.inert(group.title)} ({group.status})", parent
+        )
+        self.store.set_incident_thread(key, channel, ts)
+        return ts
 
-    def _resolve(self, record: IncidentRecord, channel: str, thread: str, group: AlertGroup) -> None:
+    def _resolve(
+        self, record: IncidentRecord, channel: str, thread: str, group: AlertGroup, step: str
+    ) -> None:
         started, ended = record.started_at, record.resolved_at or self.clock()
         duration = human_duration((ended - started).total_seconds()) if started else "an unknown time"
         self.chat.update_message(
@@ -290,84 +254,28 @@ class IncidentService:
             f"Resolved: {self.layout.inert(group.title)}",
             self.layout.incident_parent(group, resolved_after=duration),
         )
-        self.chat.post_message(
-            channel, f"Resolved after {duration}", self.layout.resolved_reply(duration), thread
+        self.steps.post(
+            f"resolved:{step}",
+            channel,
+            f"Resolved after {duration}",
+            self.layout.resolved_reply(duration),
+            thread,
         )
 
-    # -- investigation --------------------------------------------------------------------
-    def investigate(self, key: str, channel: str, thread: str, started: str | None) -> None:
-        """The ``incident.investigate`` job. A run cut short (a replica dying, Slack failing) is
-        run again in full: the report is stored before it is posted (so follow-up questions see
-        it at once), and only the ``posted`` key, taken after posting, says the job is done."""
-        record = self.store.get_incident(key)
-        if record is None or record.alert is None:
-            return
-        if started != (record.started_at.isoformat() if record.started_at else None):
-            return  # the group fired again since: that firing has its own job
-        posted = f"investigation-posted:{key}:{started}"
-        if self.store.is_claimed(posted):
-            return
-        group = record.alert
-        t0 = time.monotonic()
-        try:
-            result = self.investigate_fn(group, self.clock())
-        except Exception as exc:  # the thread says so; the alert itself is already posted
-            INVESTIGATIONS.labels(outcome="failed").inc()
-            reason = str(exc) if isinstance(exc, TugboatError) else type(exc).__name__
-            log.warning("investigation failed for %s: %s", group.title, reason)
-            self.chat.post_message(channel, f"Investigation failed: {reason}", thread_ts=thread)
-            self.store.claim_once(posted)  # said in the thread; a new firing investigates again
-            return
-        INVESTIGATIONS.labels(outcome="ok").inc()
-        INVESTIGATION_SECONDS.observe(time.monotonic() - t0)
-        report = result.report
-        trail.investigation_done(self.store, group, report, self.clock())
-        with tempfile.TemporaryDirectory(prefix="tugboat-graphs-") as tmp:
-            paths = self._render(result.graphs, Path(tmp))
-            report = report.model_copy(update={"graphs": [p.name for p in paths]})
-            with self._group_lock(key):
-                record = self.store.get_incident(key)
-                if record is not None:
-                    self.store.upsert_incident(record.model_copy(update={"report": report}))
-            text = self.layout.inert(report.summary)  # maybe the model's words
-            self.chat.post_message(channel, text, self.layout.investigation(report), thread)
-            if paths:
-                self.chat.upload_files(
-                    channel,
-                    thread,
-                    [Attachment(p.name, path=p, title=p.stem) for p in paths],
-                    "Evidence graphs",
-                )
-        if report.proposal is not None and report.proposal.is_change:
-            self.post_proposal(channel, thread, report.proposal)
-        self.store.claim_once(posted)
-
-    def _render(self, specs: list[GraphSpec], directory: Path) -> list[Path]:
-        if not specs or self.render is None:
-            return []
-        try:
-            return self.render(specs, directory)
-        except Exception as exc:  # a graph that cannot be drawn is not worth losing the report
-            log.warning("graph rendering failed: %s", exc)
-            return []
+    def _queue_investigation(self, record: IncidentRecord, channel: str, thread: str) -> None:
+        key = record.group_key
+        at = record.noticed_at or record.started_at or self.clock()  # as of the alert's time
+        args = {
+            "key": key,
+            "channel": channel,
+            "thread": thread,
+            "started": started_of(record),
+            "at": at.isoformat(),
+        }
+        self.jobs.defer(INVESTIGATE, args, lock=f"investigate:{key}", queueing_lock=f"investigate:{key}")
 
     def post_proposal(self, channel: str, thread: str | None, proposal: Proposal) -> None:
-        """The change in the thread: opened with Approve/Reject (auto-draft), else a Draft PR button."""
-        opened: Proposal | None = None
-        if self.settings.auto_draft and self.workflow is not None:
-            try:
-                opened = self.workflow.open(self.workflow.submit(proposal, None).id)
-            except TugboatError as exc:
-                self.chat.post_message(channel, f"Could not open the change: {exc}", thread_ts=thread)
-        body = (
-            self.layout.proposal(opened, with_buttons=True)
-            if opened
-            else self.layout.proposal(proposal, with_buttons=False, draft_button=self.workflow is not None)
-        )
-        self.chat.post_message(channel, f"Proposed change: {self.layout.inert(proposal.title)}", body, thread)
-        if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
-            diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
-            self.chat.upload_files(channel, thread, [diff], "The full diff")
+        self.reports.post_proposal(channel, thread, proposal)
 
     # -- lookups for conversations and buttons ---------------------------------------------
     def by_thread(self, channel: str, thread_ts: str) -> IncidentRecord | None:
@@ -397,6 +305,6 @@ class IncidentService:
         return not self._closing.is_set()
 
     def close(self) -> None:
-        """Stop taking work and queue what is being coalesced (the waits end at once)."""
+        """Stop taking work and queue the deliveries still being handed to the queue."""
         self._closing.set()
-        self._pool.shutdown(wait=True)
+        self._dispatcher.close()

@@ -14,18 +14,20 @@ from bot.ports.store import Store
 
 
 def alert_received(store: Store, group: AlertGroup, at: datetime | None = None) -> AuditEvent:
-    return store.append_audit(
-        AuditEvent(
-            at=at or now_utc(),
-            kind=AuditKind.ALERT_RECEIVED.value,
-            actor="alertmanager",
-            data={
-                "group_key": group.group_key,
-                "status": group.status,
-                "alert": group.primary.name,
-                "fingerprints": sorted(a.fingerprint for a in group.alerts if a.fingerprint),
-            },
-        )
+    return store.append_audit(alert_received_event(group, at))
+
+
+def alert_received_event(group: AlertGroup, at: datetime | None = None) -> AuditEvent:
+    return AuditEvent(
+        at=at or now_utc(),
+        kind=AuditKind.ALERT_RECEIVED.value,
+        actor="alertmanager",
+        data={
+            "group_key": group.group_key,
+            "status": group.status,
+            "alert": group.primary.name,
+            "fingerprints": sorted(a.fingerprint for a in group.alerts if a.fingerprint),
+        },
     )
 
 

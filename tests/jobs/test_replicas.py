@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +20,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import requests
 from sqlalchemy.engine import make_url
 
 from bot import wiring
@@ -34,8 +30,8 @@ from bot.domain.proposal import Proposal, ProposalState
 from bot.settings import ApprovalPolicy, Settings
 from tests.slack.conftest import alert_payload
 from tests.support import slack_requests
-from tests.support.asgi_server import _free_port
 from tests.support.gitops import GitOpsRemote, git, make_remote, scale_proposal
+from tests.support.serve_process import Replica, wait_until
 from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -50,61 +46,6 @@ FAST_JOBS = {
     "TUGBOAT_JOBS_SWEEP_S": "1",
     "TUGBOAT_JOBS_SHUTDOWN_S": "5",
 }
-
-
-class Replica:
-    """One ``tugboat serve --http`` process; its output goes to a log file shown on failure."""
-
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
-        self.name, self.port = name, _free_port()
-        self.log = workdir / f"{name}.log"
-        args = [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} never became ready: {self.log.read_text()[-3000:]}")
-
-    def slack(self, made: tuple[bytes, dict[str, str]]) -> requests.Response:
-        body, headers = made
-        headers = {**headers, **slack_requests.sign(body)}
-        return requests.post(self.url + "/slack/events", data=body, headers=headers, timeout=10)
-
-    def alert(self, payload: dict[str, Any]) -> requests.Response:
-        return requests.post(self.url + "/alerts/alertmanager", json=payload, timeout=10)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 class JobTables:
@@ -132,17 +73,6 @@ class JobTables:
                 "SELECT count(*) FROM procrastinate_events WHERE job_id = %s AND type = 'started'", job_id
             )[0][0]
         )
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, replicas: list[Replica]) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    logs = "\n".join(f"--- {r.name}\n{r.log.read_text()[-2000:]}" for r in replicas)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from bot.domain.alert import AlertGroup
 from bot.domain.graph import GraphSpec
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.domain.series import Series
+from bot.ports.store import IncidentRecord
 from bot.services.investigate import Investigation
 from bot.settings import ApprovalPolicy, Settings
 from tests.support import slack_requests
@@ -135,6 +136,17 @@ class Harness:
 
     def settle(self, seconds: float = 0.5) -> None:
         time.sleep(seconds)
+
+    def incident(self, key: str, timeout: float = 20.0, **match: Any) -> IncidentRecord:
+        """The stored incident once the delivery job has folded the group's alerts in (and its
+        fields equal ``match``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.runtime.deps.store.get_incident(key)
+            if found is not None and all(getattr(found, k) == v for k, v in match.items()):
+                return found
+            assert time.monotonic() < deadline, f"incident {key} {match} not stored in {timeout}s: {found}"
+            time.sleep(0.05)
 
 
 def make_settings(api: SlackApi, tmp: Path, repo: Path, **overrides: Any) -> Settings:

@@ -118,7 +118,7 @@ def test_bad_payloads_get_clear_400s_and_valid_ones_are_kept(harness: Harness) -
     r = requests.post(url, json={**alert_payload(), "version": "3"}, timeout=5)
     assert r.status_code == 400 and "version" in r.json()["error"]
     assert harness.alert(alert_payload(group_key="kept")).status_code == 200
-    assert harness.runtime.deps.store.get_incident("kept") is not None
+    assert harness.incident("kept").alert is not None
     assert malformed() - before == 3
 
 
@@ -126,7 +126,7 @@ def test_webhook_token_is_required_when_configured(harness_factory) -> None:  # 
     h = harness_factory(alertmanager_token="s3cret")
     assert h.alert(alert_payload()).status_code == 401
     assert h.alert(alert_payload(), token="wrong").status_code == 401
-    assert h.runtime.deps.store.get_incident(alert_payload()["groupKey"]) is None
+    assert h.runtime.deps.store.groups_waiting() == []  # nothing stored
     assert h.alert(alert_payload(), token="s3cret").status_code == 200
 
 
@@ -242,7 +242,8 @@ def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkey
 
 
 def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The thread was posted, then the process died with the investigation in its in-memory queue."""
+    """The threads were posted, then the process died with the investigations in its in-memory
+    queue. Every one is investigated, however old, as of the alert's time."""
     from bot.adapters.slack.runtime import build_runtime
     from bot.adapters.store import SqlStore
     from bot.domain.alert import parse_alert_group
@@ -254,61 +255,55 @@ def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monke
 
     monkeypatch.chdir(tmp_path)
     remote = make_remote(tmp_path / "git")
-    thread = "1690000000.000100"
-    key = "threaded-before-crash"
+    now = datetime.now(UTC).replace(microsecond=0)
+    threads = {"recent": ("1690000000.000100", now), "old": ("1680000000.000100", now - timedelta(days=2))}
     with running_slack_api() as api:
         settings = make_settings(api, tmp_path, remote.work)
-        group = parse_alert_group(alert_payload(group_key=key))
         with SqlStore.open(settings.database_url) as store:  # what a crashed process left behind
-            now = datetime.now(UTC)
-            store.upsert_incident(
-                IncidentRecord(group_key=key, channel=CHANNEL, thread_ts=thread, alert=group, started_at=now)
-            )
-            stale = parse_alert_group(alert_payload(group_key="stale"))
-            store.upsert_incident(  # two days old: not worth investigating now
-                IncidentRecord(
-                    group_key="stale",
-                    channel=CHANNEL,
-                    thread_ts="1680000000.000100",
-                    alert=stale,
-                    started_at=now - timedelta(days=2),
+            for key, (thread, started) in threads.items():
+                group = parse_alert_group(alert_payload(group_key=key))
+                store.upsert_incident(
+                    IncidentRecord(
+                        group_key=key, channel=CHANNEL, thread_ts=thread, alert=group, started_at=started
+                    )
                 )
-            )
         runtime = build_runtime(settings, investigate=scale_investigation(remote.work))
         try:
             summary = "checkout is saturated by a traffic surge"
-            posted = api.wait_for("chat.postMessage", thread_ts=thread, text=summary)
-            assert posted[0].args["channel"] == CHANNEL
-            api.wait_for("files.completeUploadExternal", thread_ts=thread)
-            deadline = time.monotonic() + 20
-            while True:
-                incident = runtime.deps.store.get_incident(key)
-                if incident is not None and incident.report is not None:
-                    break
-                assert time.monotonic() < deadline, "the report was never stored"
-                time.sleep(0.05)
-            assert incident.thread_ts == thread  # the existing thread, not a new one
-            assert incident.report.summary == summary
+            for key, (thread, started) in threads.items():
+                posted = api.wait_for("chat.postMessage", thread_ts=thread, text=summary)
+                assert posted[0].args["channel"] == CHANNEL
+                api.wait_for("files.completeUploadExternal", thread_ts=thread)
+                deadline = time.monotonic() + 20
+                while True:
+                    incident = runtime.deps.store.get_incident(key)
+                    if incident is not None and incident.report is not None:
+                        break
+                    assert time.monotonic() < deadline, "the report was never stored"
+                    time.sleep(0.05)
+                assert incident.thread_ts == thread  # the existing thread, not a new one
+                assert incident.report.summary == summary
+                assert incident.report.at == started  # as of the alert's time, not of the restart
 
             def investigations() -> list[str]:
                 jobs = list(runtime.jobs.connector.jobs.values())  # a copy: the worker adds jobs
                 return [job["status"] for job in jobs if job["task_name"] == INVESTIGATE]
 
             deadline = time.monotonic() + 20
-            while investigations() != ["succeeded"]:  # everything it posts is posted
-                assert time.monotonic() < deadline, f"the investigation job is {investigations()}"
+            while investigations() != ["succeeded"] * 2:  # everything they post is posted
+                assert time.monotonic() < deadline, f"the investigation jobs are {investigations()}"
                 time.sleep(0.05)
             calls = len(api.calls)
 
-            assert runtime.deps.incidents.resume() == 0  # a second resume: the thread has its report
-            assert investigations() == ["succeeded"]  # nothing queued
+            assert runtime.deps.incidents.resume() == 0  # a second resume: the threads have their reports
+            assert investigations() == ["succeeded"] * 2  # nothing queued
         finally:
             runtime.close()  # runs whatever is queued before it returns
         assert len(api.calls) == calls, [c.method for c in api.calls[calls:]]
         assert not [c for c in api.of("chat.postMessage") if not c.args.get("thread_ts")]  # no new parent
-        assert len(api.of("chat.postMessage")) == len(
-            [c for c in api.of("chat.postMessage") if c.args.get("thread_ts") == thread]
-        )
+        assert {c.args.get("thread_ts") for c in api.of("chat.postMessage")} == {
+            t for t, _ in threads.values()
+        }
 
 
 def test_a_long_diff_is_attached_as_a_file(harness: Harness) -> None:
@@ -324,3 +319,37 @@ def test_a_long_diff_is_attached_as_a_file(harness: Harness) -> None:
         harness.api.of("files.getUploadURLExternal")[0].args
     )
     assert harness.api.of("upload")[0].args["size"] == len(diff.encode())
+
+
+def test_a_failing_graph_upload_is_noted_and_the_proposal_still_arrives(harness: Harness) -> None:
+    harness.api.fail_always("upload", 500)  # Slack's file upload URL answers 500, every time
+    harness.alert(alert_payload())
+    proposal = harness.api.wait_for(
+        "chat.postMessage", text="Proposed change: traffic surge: scale checkout to 6"
+    )
+    notes = [c for c in harness.api.of("chat.postMessage") if "graph could not be uploaded" in c.args["text"]]
+    assert len(notes) == 1 and "checkout-rps" in notes[0].args["text"]
+    thread = proposal[0].args["thread_ts"]
+    assert notes[0].args["thread_ts"] == thread
+    assert len(harness.api.of("upload:failed")) == harness.settings.slack_upload_attempts  # bounded
+    harness.settle(2.0)  # nothing is posted again
+    summary = "checkout is saturated by a traffic surge"
+    assert [c.args["text"] for c in harness.api.of("chat.postMessage")].count(summary) == 1
+    assert len(_parents(harness)) == 1
+    order = [c.args["text"] for c in harness.api.of("chat.postMessage") if c.args.get("thread_ts") == thread]
+    assert order[0] == summary and order[-1].startswith("Proposed change")
+    assert not harness.api.of("files.completeUploadExternal")
+
+
+def test_a_delivery_queued_by_the_previous_version_is_still_posted(harness: Harness) -> None:
+    """During a rolling update, a new pod runs an ``incident.deliver`` job an old one queued: its
+    update travels in its arguments (the old format), not in the incident."""
+    payload = alert_payload(group_key="rolling")
+    harness.alert(payload)
+    harness.api.wait_for("files.completeUploadExternal")
+    incident = harness.incident("rolling")
+    old_args = {"group": payload, "new_firing": 2, "resolved": False, "refired": False, "first": False}
+    harness.runtime.deps.incidents.deliver("rolling", **old_args, requested_by=None)
+    [more] = harness.api.wait_for("chat.postMessage", text="2 more alert(s) in HighLatency in shop")
+    assert more.args["thread_ts"] == incident.thread_ts
+    assert len(_parents(harness)) == 1

@@ -1,4 +1,6 @@
-"""``tugboat serve --http`` as a real process on a free loopback port, its log in a file."""
+"""``tugboat serve --http`` as a real process (uvicorn, Bolt, the job worker) on a free loopback
+port, for tests that kill it, run two of it, or drive it hard. Its output goes to a log file
+shown on failure."""
 
 from __future__ import annotations
 
@@ -8,20 +10,87 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from tests.support import slack_requests as sr
-from tests.support.promserver import free_port
+from tests.support import slack_requests
+from tests.support.asgi_server import _free_port
+
+
+class Replica:
+    """One ``tugboat serve --http`` process."""
+
+    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+        self.name, self.port = name, _free_port()
+        self.log = workdir / f"{name}.log"
+        args = [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} never became ready: {self.log.read_text()[-3000:]}")
+
+    def slack(self, made: tuple[bytes, dict[str, str]]) -> requests.Response:
+        body, headers = made
+        headers = {**headers, **slack_requests.sign(body)}
+        return requests.post(self.url + "/slack/events", data=body, headers=headers, timeout=10)
+
+    def alert(self, payload: dict[str, Any]) -> requests.Response:
+        return requests.post(self.url + "/alerts/alertmanager", json=payload, timeout=10)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, replicas: list[Replica]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {r.name}\n{r.log.read_text()[-2000:]}" for r in replicas)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
 @dataclass
 class ServeProcess:
     base: str
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[bytes]
     log: Path
 
     def logs(self) -> str:
@@ -30,47 +99,21 @@ class ServeProcess:
 
 @contextlib.contextmanager
 def serve_http(tmp: Path, slack_api_url: str, channel: str, **env: str) -> Iterator[ServeProcess]:
-    """Yields once ``/readyz`` answers 200; SIGTERM on exit (uvicorn drains, then exits)."""
-    port = free_port()
+    """One process on SQLite with the mock Slack API; yields once ``/readyz`` answers 200, and
+    stops it with SIGTERM (uvicorn drains, then exits)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TUGBOAT_"))}
     environ.update(
         SLACK_BOT_TOKEN="xoxb-proc",
-        SLACK_SIGNING_SECRET=sr.SECRET,
+        SLACK_SIGNING_SECRET=slack_requests.SECRET,
         TUGBOAT_SLACK_API_URL=slack_api_url,
         TUGBOAT_SLACK_CHANNEL=channel,
         TUGBOAT_DATABASE_URL=f"sqlite:///{tmp / 'tugboat.db'}",
         TUGBOAT_LLM_ENABLED="false",
         **env,
     )
-    exe = Path(sys.executable).parent / "tugboat"
-    log = tmp / "serve.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [str(exe), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            env=environ,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-            text=True,
-        )
-    served = ServeProcess(f"http://127.0.0.1:{port}", proc, log)
+    replica = Replica("serve", environ, tmp)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(served.base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, f"tugboat serve exited: {served.logs()[-2000:]}"
-            assert time.monotonic() < deadline, "tugboat serve did not become ready in 60 s"
-            time.sleep(0.2)
-        yield served
+        replica.wait_ready()
+        yield ServeProcess(replica.url, replica.proc, replica.log)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        replica.stop()

@@ -4,7 +4,11 @@ It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboa
 mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
 (and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls.
 ``fail_next(method, 429, retry_after=0)`` makes the next call to a method answer with a rate
-limit, to exercise the client's retry handler.
+limit, to exercise the client's retry handler; ``fail_always`` makes every call fail
+(``"upload"`` is the file upload URL), and ``slow`` delays a method's answer after the call is
+recorded, as a post that reached Slack before its sender died would. Messages keep their
+``metadata``; ``conversations.history`` and ``conversations.replies`` return it when asked with
+``include_all_metadata``.
 """
 
 from __future__ import annotations
@@ -36,9 +40,13 @@ class SlackApi:
         self.calls: list[Call] = []
         self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
         self.group_members: dict[str, list[str]] = {}
+        self.channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its top-level messages
         self._failures: dict[str, list[tuple[int, int]]] = {}
         self._holds: dict[str, threading.Event] = {}
+        self._always: dict[str, int] = {}
+        self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.base_url = ""
@@ -58,6 +66,22 @@ class SlackApi:
         (only "response_url" for now)."""
         with self._lock:
             return self._holds.setdefault(method, threading.Event())
+
+    def fail_always(self, method: str, status: int = 500) -> None:
+        with self._lock:
+            self._always[method] = status
+
+    def slow(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self._delays[method] = seconds
+
+    def delay(self, method: str) -> float:
+        with self._lock:
+            return self._delays.get(method, 0.0)
+
+    def always_failing(self, method: str) -> int | None:
+        with self._lock:
+            return self._always.get(method)
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -87,8 +111,8 @@ class SlackApi:
     ) -> tuple[int, dict[str, Any], dict]:
         with self._changed:
             failures = self._failures.get(method)
-            if failures:
-                status, retry_after = failures.pop(0)
+            if failures or method in self._always:
+                status, retry_after = failures.pop(0) if failures else (self._always[method], 0)
                 self.calls.append(Call(method + ":failed", args, token))
                 self._changed.notify_all()
                 return status, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
@@ -98,24 +122,37 @@ class SlackApi:
                 return 200, {"ok": False, "error": "not_authed"}, {}
             return 200, self._answer(method, args), {}
 
+    def _next_ts(self) -> str:
+        """Like Slack's: the time of posting, unique in the channel (called under the lock)."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
         if method == "auth.test":
             return {**ok, "user_id": BOT_USER, "bot_id": "BTUGBOAT", "team_id": "T1", "user": "tugboat"}
         if method == "chat.postMessage":
-            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            ts = self._next_ts()
             message = {"ts": ts, "text": args.get("text", ""), "bot_id": "BTUGBOAT", "user": BOT_USER}
+            metadata = args.get("metadata")
+            if metadata:
+                message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
             if args.get("thread_ts"):
                 self.replies.setdefault(str(args["thread_ts"]), []).append(message)
             else:
                 self.replies.setdefault(ts, []).append(message)
+                self.channels.setdefault(str(args.get("channel")), []).append(message)
             return {**ok, "channel": args.get("channel"), "ts": ts, "message": message}
         if method == "chat.update":
             return {**ok, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return {**ok, "message_ts": f"{1_700_000_000 + next(self._ts)}.000200"}
         if method == "conversations.replies":
-            return {**ok, "messages": self.replies.get(str(args.get("ts")), []), "has_more": False}
+            found = self.replies.get(str(args.get("ts")), [])
+            return {**ok, "messages": _listed(found, args, newest_first=False), "has_more": False}
+        if method == "conversations.history":
+            found = self.channels.get(str(args.get("channel")), [])
+            return {**ok, "messages": _listed(found, args, newest_first=True), "has_more": False}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {
@@ -133,6 +170,20 @@ class SlackApi:
         if method == "usergroups.users.list":
             return {**ok, "users": self.group_members.get(str(args.get("usergroup")), [])}
         return {"ok": False, "error": "unknown_method"}
+
+
+def _listed(
+    messages: list[dict[str, Any]], args: dict[str, Any], *, newest_first: bool
+) -> list[dict[str, Any]]:
+    """Messages from ``oldest`` on, as Slack lists them; metadata only when asked for."""
+    oldest = float(args.get("oldest") or 0)
+    with_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+    shown = [
+        m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+        for m in messages
+        if float(m["ts"]) >= oldest
+    ]
+    return list(reversed(shown)) if newest_first else shown
 
 
 def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
@@ -153,6 +204,13 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             path = url.path.rstrip("/")
             if path.startswith("/upload/"):
+                status = api.always_failing("upload")
+                if status is not None:
+                    with api._changed:
+                        api.calls.append(Call("upload:failed", {"file_id": path.rsplit("/", 1)[1]}, None))
+                        api._changed.notify_all()
+                    self._send(status, b"upload failed", {"Content-Type": "text/plain"})
+                    return
                 with api._changed:
                     api.calls.append(
                         Call(
@@ -190,6 +248,9 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization", "")
             token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
             status, payload, headers = api.handle(method, args, token)
+            pause = api.delay(method)
+            if pause:  # recorded (posted), but the answer comes late
+                time.sleep(pause)
             self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
 
         def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:

@@ -110,9 +110,16 @@ class RecordingChat:
         text: str,
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
+        *,
+        marker: str | None = None,
     ) -> str:
         self.posts.append(Post(channel, text, blocks, thread_ts))
         return f"{END}.{len(self.posts):06d}"
+
+    def find_marked(
+        self, channel: str, marker: str, *, thread_ts: str | None = None, since: float | None = None
+    ) -> str | None:
+        return None  # the post-merge watch posts no marked messages
 
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None

@@ -27,6 +27,8 @@ from bot.security.redact import redact, redact_data
 log = logging.getLogger(__name__)
 SLACK_RESPONSE_TIMEOUT_S = 15
 MAX_TEXT = 3000  # the fallback ``text`` shown in notifications; Slack truncates long ones anyway
+MARKER_EVENT = "tugboat_step"  # the metadata event type that marks Tugboat's own posts
+MAX_LOOKUP_PAGES = 5
 T = TypeVar("T")
 
 
@@ -58,7 +60,13 @@ class SlackNotifier:
             raise SourceUnavailable(f"Slack {method} failed: {type(exc).__name__}: {exc}") from None
 
     def post_message(
-        self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        thread_ts: str | None = None,
+        *,
+        marker: str | None = None,
     ) -> str:
         text, blocks = _clean(text, blocks)
         kwargs: dict[str, Any] = {"channel": channel, "text": truncate(text, MAX_TEXT)}
@@ -66,8 +74,35 @@ class SlackNotifier:
             kwargs["blocks"] = fit(blocks)[:MAX_BLOCKS]
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if marker:  # Slack message metadata: not shown, returned by history with include_all_metadata
+            kwargs["metadata"] = {"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}
         response = self._call("chat.postMessage", lambda: self.client.chat_postMessage(**kwargs))
         return str(response["ts"])
+
+    def find_marked(
+        self, channel: str, marker: str, *, thread_ts: str | None = None, since: float | None = None
+    ) -> str | None:
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        kwargs: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": 200}
+        if thread_ts:
+            kwargs["ts"] = thread_ts
+        if since is not None:
+            kwargs["oldest"] = f"{since:.6f}"
+        fetch = self.client.conversations_replies if thread_ts else self.client.conversations_history
+        for _ in range(MAX_LOOKUP_PAGES):  # bounded: the message, if any, is near ``since``
+            response = self._call(method, lambda: fetch(**kwargs))
+            for message in response.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if (
+                    meta.get("event_type") == MARKER_EVENT
+                    and (meta.get("event_payload") or {}).get("marker") == marker
+                ):
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            kwargs["cursor"] = cursor
+        return None
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None:
         text, blocks = _clean(text, blocks)

@@ -132,7 +132,25 @@ class IncidentRow(Base):
     started_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     fingerprints: Mapped[list[Any]]
+    pending: Mapped[dict[str, Any] | None]  # the thread update not yet posted (ThreadUpdate)
+    noticed_at: Mapped[datetime | None]  # when this firing was first received
     updated_at: Mapped[datetime]
+
+
+class AlertInboxRow(Base):
+    """Webhooks as they arrived, until the group's ``incident.deliver`` job folds them in."""
+
+    __tablename__ = "alert_inbox"
+    __table_args__ = (Index("ix_alert_inbox_waiting", "processed_at", "group_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_key: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str] = mapped_column(String(512), unique=True)
+    alert: Mapped[dict[str, Any]]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
 
 
 class ProcessedKeyRow(Base):

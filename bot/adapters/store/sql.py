@@ -2,49 +2,34 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.adapters.store.engine import WRITE, make_engine, parse_url, reachable
+from bot.adapters.store.audit_chain import HEAD_ID, append_in
+from bot.adapters.store.engine import make_engine, parse_url, reachable
+from bot.adapters.store.incident_tables import IncidentTables
 from bot.adapters.store.migrate import upgrade
 from bot.adapters.store.schema import (
     ApprovalRow,
     AuditEventRow,
     AuditHeadRow,
-    IncidentRow,
     ProcessedKeyRow,
     ProposalRow,
     as_utc,
 )
+from bot.adapters.store.tables import ROWCOUNT, now
 from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import FieldChange, Proposal, ProposalState
-from bot.ports.store import IncidentRecord
-
-_HEAD_ID = 1
-# INSERT ... ON CONFLICT DO NOTHING tells "inserted" from "already there" by its row count,
-# which SQLAlchemy only keeps for INSERTs when asked.
-_ROWCOUNT = {"preserve_rowcount": True}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SqlStore:
+class SqlStore(IncidentTables):
     """Every method is one short transaction; safe to share between threads and replicas."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._url = engine.url
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> SqlStore:
@@ -66,25 +51,6 @@ class SqlStore:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with reachable(self._url), self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with (
-            reachable(self._url),
-            self.engine.connect().execution_options(**{WRITE: True}) as conn,
-            conn.begin(),
-        ):
-            yield conn
-
-    def _insert(self, conn: Connection, table: Any) -> postgresql.Insert | sqlite.Insert:
-        """An INSERT that can say ON CONFLICT, in the connection's dialect (make_engine allows
-        only these two)."""
-        return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
     # Proposals
 
@@ -118,7 +84,7 @@ class SqlStore:
         stmt = (
             update(ProposalRow)
             .where(ProposalRow.id == proposal_id, ProposalRow.state.in_([s.value for s in from_states]))
-            .values(state=to_state.value, updated_at=_now())
+            .values(state=to_state.value, updated_at=now())
         )
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1
@@ -137,7 +103,7 @@ class SqlStore:
         try:
             with self._write() as conn:
                 stmt = self._insert(conn, ApprovalRow).values(**values).on_conflict_do_nothing()
-                return conn.execute(stmt, execution_options=_ROWCOUNT).rowcount == 1
+                return conn.execute(stmt, execution_options=ROWCOUNT).rowcount == 1
         except IntegrityError:  # the only constraint left is the proposal's foreign key
             raise InvalidInput(
                 f"cannot record a decision on unknown proposal {approval.proposal_id}"
@@ -169,40 +135,8 @@ class SqlStore:
     # Audit trail
 
     def append_audit(self, event: AuditEvent) -> AuditEvent:
-        # Normalise first so that what is hashed is exactly what a read gives back: UTC time,
-        # and data as JSON makes it (tuples become lists, datetimes strings, as canonical() does).
-        try:
-            data = json.loads(json.dumps(event.data, default=str, allow_nan=False))
-        except ValueError as exc:
-            raise InvalidInput(f"audit event {event.kind!r} has data that is not JSON: {exc}") from None
-        normal = event.model_copy(update={"at": as_utc(event.at), "data": data})
         with self._write() as conn:
-            # Lock the head row (SQLite: the whole database is already ours since BEGIN IMMEDIATE),
-            # so concurrent appends queue here and each chains onto the one before.
-            head = conn.execute(
-                select(AuditHeadRow.seq, AuditHeadRow.hash)
-                .where(AuditHeadRow.id == _HEAD_ID)
-                .with_for_update()
-            ).one()
-            sealed = normal.sealed(head.hash).model_copy(update={"seq": head.seq + 1})
-            conn.execute(
-                insert(AuditEventRow).values(
-                    seq=sealed.seq,
-                    at=sealed.at,
-                    kind=sealed.kind,
-                    actor=sealed.actor,
-                    proposal_id=sealed.proposal_id,
-                    data=sealed.data,
-                    prev_hash=sealed.prev_hash,
-                    hash=sealed.hash,
-                )
-            )
-            conn.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == _HEAD_ID)
-                .values(seq=sealed.seq, hash=sealed.hash)
-            )
-        return sealed
+            return append_in(conn, event)
 
     def audit_trail(self, proposal_id: str | None = None) -> list[AuditEvent]:
         query = select(AuditEventRow.__table__).order_by(AuditEventRow.seq)
@@ -214,58 +148,28 @@ class SqlStore:
     def audit_head(self) -> tuple[int, str]:
         with self._read() as conn:
             head = conn.execute(
-                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == _HEAD_ID)
+                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)
             ).one()
         return int(head.seq), str(head.hash)
-
-    # Incidents (Slack threads)
-
-    def get_incident(self, group_key: str) -> IncidentRecord | None:
-        with self._read() as conn:
-            row = conn.execute(
-                select(IncidentRow.__table__).where(IncidentRow.group_key == group_key)
-            ).first()
-        return _incident(row._mapping) if row else None
-
-    def upsert_incident(self, incident: IncidentRecord) -> None:
-        values = {
-            "channel": incident.channel,
-            "thread_ts": incident.thread_ts,
-            "status": incident.status,
-            "alert": incident.alert.model_dump(mode="json", by_alias=True) if incident.alert else None,
-            "report": incident.report.model_dump(mode="json", by_alias=True) if incident.report else None,
-            "started_at": incident.started_at,
-            "resolved_at": incident.resolved_at,
-            "fingerprints": list(incident.fingerprints),
-            "updated_at": _now(),
-        }
-        with self._write() as conn:
-            stmt = self._insert(conn, IncidentRow).values(group_key=incident.group_key, **values)
-            # A replica that read the row before the thread was posted must not erase it.
-            keep = {
-                name: func.coalesce(stmt.excluded[name], IncidentRow.__table__.c[name])
-                for name in ("channel", "thread_ts")
-            }
-            conn.execute(stmt.on_conflict_do_update(index_elements=["group_key"], set_={**values, **keep}))
-
-    def list_incidents(self, statuses: Iterable[str] | None = None) -> list[IncidentRecord]:
-        query = select(IncidentRow.__table__).order_by(IncidentRow.id)
-        if statuses is not None:
-            query = query.where(IncidentRow.status.in_(list(statuses)))
-        with self._read() as conn:
-            return [_incident(row._mapping) for row in conn.execute(query)]
 
     # Processed keys (deduplication)
 
     def claim_once(self, key: str) -> bool:
         with self._write() as conn:
-            stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=_now())
-            return conn.execute(stmt.on_conflict_do_nothing(), execution_options=_ROWCOUNT).rowcount == 1
+            stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=now())
+            return conn.execute(stmt.on_conflict_do_nothing(), execution_options=ROWCOUNT).rowcount == 1
 
     def is_claimed(self, key: str) -> bool:
         with self._read() as conn:
             found = conn.execute(select(ProcessedKeyRow.key).where(ProcessedKeyRow.key == key)).first()
         return found is not None
+
+    def claimed_at(self, key: str) -> datetime | None:
+        with self._read() as conn:
+            found = conn.execute(
+                select(ProcessedKeyRow.created_at).where(ProcessedKeyRow.key == key)
+            ).scalar_one_or_none()
+        return as_utc(found) if found is not None else None
 
     def purge_processed_keys(self, before: datetime) -> int:
         with self._write() as conn:
@@ -290,7 +194,7 @@ def _proposal_values(p: Proposal) -> dict[str, Any]:
         "url": p.url,
         "created_at": p.created_at,
         "expires_at": p.expires_at,
-        "updated_at": _now(),
+        "updated_at": now(),
     }
 
 
@@ -298,7 +202,3 @@ def _proposal(row: Any) -> Proposal:
     data = {k: v for k, v in row.items() if k != "updated_at"}
     data["changes"] = [FieldChange.model_validate(c) for c in data["changes"]]
     return Proposal.model_validate(data)
-
-
-def _incident(row: Any) -> IncidentRecord:
-    return IncidentRecord.model_validate({k: v for k, v in row.items() if k not in ("id", "updated_at")})
