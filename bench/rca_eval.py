@@ -43,6 +43,7 @@ def run_one(path: Path, tugboat: str, timeout: int, tolerant: bool) -> dict[str,
         "alert": exp.get("alert"),
         "downstream": "alerting_service" in exp,
         "quirk": "quirk" in exp,
+        "variants": exp.get("variants", []),
         "top1": False,
         "top3": False,
         "remediation": False,
@@ -124,6 +125,13 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
             for g, rs in sorted(groups.items())
         ]
         lines.append(f"  by {key:<10} " + "; ".join(parts))
+    variants = sorted({v for r in results for v in r.get("variants", [])})
+    parts = []
+    for v in variants:
+        rs = [r for r in results if v in r.get("variants", [])]
+        parts.append(f"{v}: top1 {_count(rs, 'top1')}/{len(rs)} rem {_count(rs, 'remediation')}/{len(rs)}")
+    if parts:
+        lines.append("  by variant    " + "; ".join(parts))
     return lines
 
 

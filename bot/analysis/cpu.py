@@ -93,11 +93,17 @@ def _demand_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     if sig.node_cpu:
         pressure = max(pressure, clamp((now / pods / sig.node_cpu - 0.5) / 0.4))
     harm = hurting(sig, ctx)
-    if per_request < DEMAND_RISE and not (harm and pressure > 0):
+    if per_request < DEMAND_RISE and not (harm and (pressure > 0 or per_request < 0.85)):
         return []  # CPU that follows the traffic is load, not a fault, unless it is what hurts
-    strength = clamp(math.log(max(per_request, 1.0) / DEMAND_RISE) / math.log(10))
-    score = 0.4 + 0.3 * strength + 0.15 * pressure + (0.1 if harm else 0.0)
     facts = ev.cpu_facts(sig, shift.onset)
     facts["traffic_ratio"] = ratio
+    if per_request < DEMAND_RISE:  # load: it counts as much as the harm it does and the CPU it lacks
+        # CPU that rises much less than the traffic it serves has hit a ceiling (node, threads)
+        lagging = clamp((0.85 - per_request) / 0.35)
+        score = 0.45 + 0.25 * max(pressure, lagging) + 0.1 + 0.1 * lagging
+        facts["load_only"] = 0.0 if lagging > 0 else 1.0
+    else:
+        strength = clamp(math.log(per_request / DEMAND_RISE) / math.log(10))
+        score = 0.4 + 0.3 * strength + 0.15 * pressure + (0.1 if harm else 0.0)
     surge_w = clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) and per_request < DEMAND_RISE else 0.0
     return _pair(sig, surge_w, score, shift.onset, ev.demand(sig, shift.onset, ratio), facts)

@@ -38,9 +38,10 @@ from bot.ports.gitrepo import WorkloadChange
 __all__ = ["Candidate", "hypotheses", "is_symptomatic", "onset_of", "traffic_ratio"]
 
 GC_SHARE = 0.85  # CPU of a workload whose memory explains the incident is its collector at work
+EXPLAINED_LOAD = 0.5  # CPU that follows traffic, on a workload whose callee explains its symptoms
 
 
-def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
+def _explained_directly(sig: WorkloadSignals, ctx: Context) -> list[str]:
     """Callees whose failures explain this workload's errors or latency."""
     out = []
     for callee in ctx.callees.get(sig.name, []):
@@ -60,6 +61,19 @@ def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
     return out
 
 
+def explained_by(sig: WorkloadSignals, ctx: Context, depth: int = 3) -> list[str]:
+    """Callees whose failures explain this workload's errors or latency, directly or through a
+    callee that a failing workload further down explains (faults travel up the call graph)."""
+    out = _explained_directly(sig, ctx)
+    if out or depth <= 1:
+        return out
+    for callee in ctx.callees.get(sig.name, []):
+        callee_sig = ctx.signals.get(callee)  # it may pass the errors on under our own thresholds
+        if callee_sig is not None and explained_by(callee_sig, ctx, depth - 1):
+            out.append(callee)
+    return out
+
+
 def hypotheses(ctx: Context) -> list[Candidate]:
     ev = EvidenceBuilder(ctx)
     cands: list[Candidate] = []
@@ -69,6 +83,9 @@ def hypotheses(ctx: Context) -> list[Candidate]:
         if any(m.score >= 0.6 for m in memory):
             for cand in cpu:
                 cand.score *= GC_SHARE
+        if any(c.facts.get("load_only") for c in cpu) and explained_by(sig, ctx):
+            for cand in cpu:
+                cand.score *= EXPLAINED_LOAD  # it is slow because what it calls is
         cands += cpu + memory + _deploy_causes(sig, ctx, ev)
     cands += _transient(ctx, ev, cands)
     for cand in cands:

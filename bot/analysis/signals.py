@@ -19,7 +19,7 @@ RULES: dict[str, dict[str, float | None]] = {
     "cpu_util": {"k": 6, "rel": 0.25, "abs_min": 0.1, "floor": 0.85},
     "mem_util": {"k": 6, "rel": 0.2, "abs_min": 0.08, "floor": 0.9},
     # against the workload's own baseline, for resources without a (binding) limit
-    "cpu": {"k": 6, "rel": 1.0, "abs_min": 0.05, "floor": None},
+    "cpu": {"k": 6, "rel": 0.5, "abs_min": 0.05, "floor": None},
     "mem": {"k": 6, "rel": 0.25, "abs_min": 16 * 2**20, "floor": None},
 }
 

@@ -94,7 +94,8 @@ def test_helm_autoscaling_switched_on_in_the_production_values_owns_the_replicas
     repo = ManifestRepo(root)
     eff = repo.effective("shipping", "replicas")
     assert (eff.field, eff.file, eff.value) == ("hpa.maxReplicas", "charts/shipping/values.yaml", 3)
-    assert "Application/shipping" in eff.explanation and "values.yaml < values-production.yaml" in eff.explanation
+    assert "Application/shipping" in eff.explanation
+    assert "values.yaml < values-production.yaml" in eff.explanation
     assert repo.effective("shipping", "hpa.maxReplicas").value == 3
     mem = repo.effective("shipping", "memory")
     assert (mem.file, mem.value) == ("charts/shipping/values-production.yaml", 2**30)  # staging is not listed

@@ -185,12 +185,24 @@ def _set_value(repo: Path, exp: dict[str, Any], value: float) -> str:
         f, pat = paths.get("values") or paths["deployment"], r"((?:replicaCount|  replicas): )\d+"
     elif field == "hpa.maxReplicas":
         f, pat = paths.get("values") or paths["hpa"], r"(maxReplicas: )\d+"
+    elif paths.get("patch") and re.search(
+        rf"limits/{field}$|^\s+{field}: ", (repo / paths["patch"]).read_text(), re.M
+    ):
+        f, pat = paths["patch"], rf"(limits/{field}\n\s+value: |^\s+{field}: )\S+"
     else:
         f = paths.get("values") or paths["deployment"]
-        pat = r"(limits:\n\s+cpu: )\S+" if field == "cpu" else r"(limits:\n\s+cpu: .*\n\s+memory: )\S+"
+        pat = r"(limits:\n\s+cpu: )\S+" if field == "cpu" else r"(limits:\n(?:\s+cpu: .*\n)?\s+memory: )\S+"
+    for later in reversed(paths.get("value_files") or []):  # Helm: the last values file that sets it
+        if re.search(pat, (repo / later).read_text(), re.M):
+            f = later
+            break
     path = repo / f
     new, n = re.subn(
-        pat, lambda m: m.group(1) + text_of.get(str(field), str(int(value))), path.read_text(), count=1
+        pat,
+        lambda m: m.group(1) + text_of.get(str(field), str(int(value))),
+        path.read_text(),
+        count=1,
+        flags=re.M,
     )
     assert n == 1, (f, pat)
     path.write_text(new)
