@@ -86,7 +86,8 @@ def hypotheses(ctx: Context) -> list[Candidate]:
         if any(c.facts.get("load_only") for c in cpu) and explained_by(sig, ctx):
             for cand in cpu:
                 cand.score *= EXPLAINED_LOAD  # it is slow because what it calls is
-        cands += cpu + memory + _deploy_causes(sig, ctx, ev)
+        own = cpu + memory + _deploy_causes(sig, ctx, ev)
+        cands += own or _origin(sig, ctx, ev)
     cands += _transient(ctx, ev, cands)
     for cand in cands:
         cand.score *= ctx.relevance(cand.workload)
@@ -205,6 +206,24 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
             score *= 0.6  # saturation under a surge explains the symptoms better than the change
     evidence = ev.deploy(sig, onset, change, rollout)
     return [Candidate(CauseKind.BAD_DEPLOY, sig.name, score, onset, change, evidence, {})]
+
+
+ORIGIN = 0.28  # under the weak bar: the fallback's CPU reading still joins it
+
+
+def _origin(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+    """Errors or latency that begin in this workload, still up, that nothing it calls explains and
+    no resource, limit or commit accounts for: a fault inside it (a release or setting outside the
+    repository, a dependency we cannot see). The weakest cause, but where the failure starts."""
+    ongoing = [k for k in ("err_ratio", "p99") if symptom(sig, k) and sig.shift(k).ongoing]
+    if not ongoing or explained_by(sig, ctx):
+        return []
+    onset = min(o for k in ongoing if (o := sig.shift(k).onset) is not None)
+    strength = max(clamp(sig.shift(k).elevated_fraction) for k in ongoing)
+    evidence = ev.symptoms(sig)
+    return [
+        Candidate(CauseKind.BAD_DEPLOY, sig.name, ORIGIN * (0.6 + 0.4 * strength), onset, None, evidence, {})
+    ]
 
 
 def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> list[Candidate]:

@@ -215,10 +215,11 @@ def _requests_and_nodes(sig: WorkloadSignals, data: Fetched, n: int) -> None:
 
 def data_start(data: Fetched) -> float:
     """When the recording begins: a window may reach back before the first scrape."""
+    series = list(data.container.get("cpu", {}).values())
+    if not series:  # no cAdvisor (a managed runtime): the request metrics say when it begins
+        series = [arr for red in data.red.values() for arr in red.values()]
     firsts = [
-        float(data.grid[np.flatnonzero(np.isfinite(arr))[0]])
-        for arr in data.container.get("cpu", {}).values()
-        if np.isfinite(arr).any()
+        float(data.grid[np.flatnonzero(np.isfinite(arr))[0]]) for arr in series if np.isfinite(arr).any()
     ]
     return min(firsts) if firsts else float(data.grid[0])
 
