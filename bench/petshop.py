@@ -194,7 +194,8 @@ def _alert(
         t = round(float(np.nanmin(avail[before])) if before.any() else 99.0, 3)
         errors = selector("http_requests_total", ns, who, Matcher("code", "5..", "=~"))
         total = selector("http_requests_total", ns, who)
-        expr = f"sum by (service) (rate({errors}[5m])) / sum by (service) (rate({total}[5m])) > {1 - t / 100:.4g}"
+        ratio = f"sum by (service) (rate({errors}[5m])) / sum by (service) (rate({total}[5m]))"
+        expr = f"{ratio} > {1 - t / 100:.4g}"
         name = "PetSiteAvailabilityLow"
     else:
         lat = values[(target["node"], "latency", "p90")]
