@@ -12,7 +12,8 @@ becomes a workload (its name made Kubernetes-like), ``requests`` (Sum) and ``ava
 ``http_request_duration_seconds{quantile}``, and each call-graph edge ``http_client_requests_total
 {service,peer,code}`` carrying the callee's requests and errors (the dataset has no per-edge
 counts). The five 5-minute CloudWatch periods are held over 30 s samples. The alert fires on the
-target (PetSite's latency or availability) at the target's timestamp; the GitOps repository has a
+target (PetSite's latency or availability) at the target's timestamp, and the investigation runs as
+of the end of the first whole period after it; the GitOps repository has a
 plain manifest per component and no change near the incident (the faults were injected through
 SSM parameters, outside git).
 
@@ -148,6 +149,8 @@ def build_store(
             )
         for q, stat in (("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99")):
             lat = values.get((node, "latency", stat))
+            if lat is not None:  # the dataset writes 0 where CloudWatch had no datapoint
+                lat = np.where(lat > 0, lat, np.nan)
             if lat is not None and np.isfinite(lat).any():
                 store.add(
                     "http_request_duration_seconds",
@@ -273,7 +276,10 @@ def convert(source: Source, case: str, out: Path) -> Path:
     d = out / case.replace("dataset/", "").replace("/train/", "-").replace("_", "-")
     d.mkdir(parents=True, exist_ok=True)
     store.write(d / "metrics.om.gz")
-    at = int(ts[-1]) + PERIOD - STEP
+    # as of the end of the first whole period after the alert: the episodes are short, and an
+    # investigation runs while the alert is fresh, not after the window the dataset happens to hold
+    after = ts[ts >= target["target"]["timestamp"]]
+    at = int(after[0] if after.size else ts[-1]) + PERIOD - STEP
     (d / "scenario.json").write_text(
         json.dumps(
             {"name": d.name, "at": at, "at_rfc3339": _rfc3339(at), "start": int(ts[0]), "step": STEP},

@@ -56,9 +56,14 @@ def _explained_directly(sig: WorkloadSignals, ctx: Context) -> list[str]:
             continue
         if ctx.alert_active and not ongoing_symptom(callee_sig, ctx.at):
             continue  # a callee that recovered cannot explain a caller that still fails
-        if edge.elevated or callee_sig.shift("p99").elevated:
+        if edge.elevated or (callee_sig.shift("p99").elevated and not _only_errors(sig)):
             out.append(callee)
     return out
+
+
+def _only_errors(sig: WorkloadSignals) -> bool:
+    """Errors without latency: a slow callee does not explain them, failing calls to it would."""
+    return symptom(sig, "err_ratio") and not symptom(sig, "p99")
 
 
 def explained_by(sig: WorkloadSignals, ctx: Context, depth: int = 3) -> list[str]:
