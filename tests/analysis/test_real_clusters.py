@@ -13,16 +13,18 @@ import random
 import numpy as np
 import pytest
 
+from bot.analysis.context import build_context
 from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, without_warmup
 from bot.analysis.hypotheses import Candidate
 from bot.analysis.ranking import confidences
+from bot.analysis.signals import build
 from bot.analysis.sizing import size
 from bot.domain.proposal import Action
 from bot.domain.report import CauseKind
 from bot.settings import ApprovalPolicy
 from tests.analysis.test_failure_classes import _ctx
-from tests.analysis.test_hypotheses import ONSET, N, _cluster, _flat, _step
+from tests.analysis.test_hypotheses import AT, BASELINE_END, ONSET, N, _cluster, _flat, _step
 
 MiB = 2**20
 
@@ -202,3 +204,14 @@ def test_a_surge_without_a_binding_limit_scales(limit: float) -> None:
     }
     intent = size(Candidate(CauseKind.TRAFFIC_SURGE, "front", 0.8, facts=facts), ApprovalPolicy())
     assert intent.action is Action.SCALE and intent.value > 3  # type: ignore[operator]
+
+
+def test_an_alert_whose_expression_returns_no_data_still_investigates_the_call_graph() -> None:
+    # front exports no latency metric (its alert's expression has no data); it calls back, which fails
+    data = _cluster({"front": {}, "back": {"err_ratio": _step(0.002, 0.3, 4)}})
+    del data.red["front"]
+    data.client[("front", "back")] = {"rps": _flat(50, 6), "err": _flat(50, 6) * _step(0.002, 0.3, 7)}
+    ctx = build_context(data, build(data, BASELINE_END), AT, BASELINE_END, {"app": "front"}, "front", [], [])
+    assert ctx.alert_active is None and ctx.hops_from_alert() == {"front": 0, "back": 1}
+    ranked = ranked_causes(ctx)
+    assert ranked and ranked[0].workload == "back"
