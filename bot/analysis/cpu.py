@@ -93,8 +93,12 @@ def _demand_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     if sig.node_cpu:
         pressure = max(pressure, clamp((now / pods / sig.node_cpu - 0.5) / 0.4))
     harm = hurting(sig, ctx)
-    if per_request < DEMAND_RISE and not (harm and (pressure > 0 or per_request < 0.85)):
-        return []  # CPU that follows the traffic is load, not a fault, unless it is what hurts
+    if per_request < DEMAND_RISE and (
+        sig.cpu_limit_per_pod or not (harm and (pressure > 0 or per_request < 0.85))
+    ):
+        # CPU that follows the traffic is load, not a fault: under a limit it does not reach it has
+        # headroom, and without one it counts only when it is what hurts
+        return []
     facts = ev.cpu_facts(sig, shift.onset)
     facts["traffic_ratio"] = ratio
     if per_request < DEMAND_RISE:  # load: it counts as much as the harm it does and the CPU it lacks

@@ -325,7 +325,7 @@ class Renderer:
             "autoscaling:",
             f"  enabled: {'true' if w.hpa and not prod else 'false'}",
             f"  minReplicas: {w.hpa[0] if w.hpa else 1}",
-            f"  maxReplicas: {w.hpa[1] if w.hpa and not self.max_in_prod(w) else 5}",
+            f"  maxReplicas: {w.hpa[1] if w.hpa and not (prod and self.max_in_prod(w)) else 5}",
             "  targetCPUUtilizationPercentage: 70",
         ]
         defaults = ["replicaCount: 1", "resources:", "  requests:", "    cpu: 100m", "    memory: 128Mi"]
