@@ -229,22 +229,6 @@ class MetricsBuilder:
                 thr = np.full(self.n, 0.002)
             periods = np.where(pod.alive, step * 10.0, 0.0)
             start = self.rng.uniform(1e3, 5e5)
-            if main and "cpu" in self.unset_limits:  # no CPU quota, no CFS accounting
-                add(
-                    "container_cpu_usage_seconds",
-                    "counter",
-                    "container_cpu_usage_seconds_total",
-                    lab,
-                    self.present(pod, counter(cpu * step, resets, start / 100)),
-                )
-                add(
-                    "container_memory_working_set_bytes",
-                    "gauge",
-                    "container_memory_working_set_bytes",
-                    lab,
-                    self.present(pod, np.round(ws)),
-                )
-                continue
             add(
                 "container_cpu_usage_seconds",
                 "counter",
@@ -252,20 +236,21 @@ class MetricsBuilder:
                 lab,
                 self.present(pod, counter(cpu * step, resets, start / 100)),
             )
-            add(
-                "container_cpu_cfs_periods",
-                "counter",
-                "container_cpu_cfs_periods_total",
-                lab,
-                self.present(pod, counter(periods, resets, start, integer=True)),
-            )
-            add(
-                "container_cpu_cfs_throttled_periods",
-                "counter",
-                "container_cpu_cfs_throttled_periods_total",
-                lab,
-                self.present(pod, counter(np.round(periods * thr), resets, start * 0.01, integer=True)),
-            )
+            if not (main and "cpu" in self.unset_limits):  # no CPU quota, no CFS accounting
+                add(
+                    "container_cpu_cfs_periods",
+                    "counter",
+                    "container_cpu_cfs_periods_total",
+                    lab,
+                    self.present(pod, counter(periods, resets, start, integer=True)),
+                )
+                add(
+                    "container_cpu_cfs_throttled_periods",
+                    "counter",
+                    "container_cpu_cfs_throttled_periods_total",
+                    lab,
+                    self.present(pod, counter(np.round(periods * thr), resets, start * 0.01, integer=True)),
+                )
             add(
                 "container_memory_working_set_bytes",
                 "gauge",
