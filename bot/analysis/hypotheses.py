@@ -38,6 +38,7 @@ from bot.ports.gitrepo import WorkloadChange
 __all__ = ["Candidate", "hypotheses", "is_symptomatic", "onset_of", "traffic_ratio"]
 
 GC_SHARE = 0.85  # CPU of a workload whose memory explains the incident is its collector at work
+SURGE_OVER_CHANGE = 0.6  # as for saturation under a surge in _deploy_causes
 EXPLAINED_LOAD = 0.5  # CPU that follows traffic, on a workload whose callee explains its symptoms
 
 
@@ -91,7 +92,11 @@ def hypotheses(ctx: Context) -> list[Candidate]:
         if any(c.facts.get("load_only") for c in cpu) and explained_by(sig, ctx):
             for cand in cpu:
                 cand.score *= EXPLAINED_LOAD  # it is slow because what it calls is
-        own = cpu + memory + _deploy_causes(sig, ctx, ev)
+        deploy = _deploy_causes(sig, ctx, ev)
+        if saturation(sig) <= 0.3 and any(c.kind is CauseKind.TRAFFIC_SURGE and c.score >= 0.6 for c in cpu):
+            for cand in deploy:  # no limit binds, but a surge it cannot keep up with explains it better
+                cand.score *= SURGE_OVER_CHANGE
+        own = cpu + memory + deploy
         cands += own or _origin(sig, ctx, ev)
     cands += _transient(ctx, ev, cands)
     for cand in cands:
