@@ -43,11 +43,13 @@ def run_one(path: Path, tugboat: str, timeout: int, tolerant: bool) -> dict[str,
         "alert": exp.get("alert"),
         "downstream": "alerting_service" in exp,
         "quirk": "quirk" in exp,
+        "variants": exp.get("variants", []),
         "top1": False,
         "top3": False,
         "remediation": False,
         "diff_ok": None,
         "seconds": None,
+        "confidence": None,
         "error": None,
     }
     with tempfile.TemporaryDirectory(prefix="rca-eval-") as tmp:
@@ -94,6 +96,8 @@ def run_one(path: Path, tugboat: str, timeout: int, tolerant: bool) -> dict[str,
         except json.JSONDecodeError:
             res["error"] = "stdout is not one JSON document: " + p.stdout[:200]
             return res
+        causes = out.get("root_causes") or []
+        res["confidence"] = causes[0].get("confidence") if causes else None
         try:
             res.update(grade(out, exp, repo, tolerant=tolerant))
         except Exception as exc:  # a grading failure is a finding about this scenario, not a crash
@@ -105,6 +109,23 @@ def _count(results: list[dict[str, Any]], key: str) -> int:
     return sum(bool(r[key]) for r in results)
 
 
+def calibration_error(results: list[dict[str, Any]], bins: int = 10) -> float:
+    """Expected calibration error of the top cause's confidence against top-1 being right:
+    the share-weighted gap between mean confidence and accuracy in ten equal-width bins."""
+    pairs = [(float(r["confidence"]), bool(r["top1"])) for r in results if r.get("confidence") is not None]
+    if not pairs:
+        return float("nan")
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in pairs if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if inside:
+            conf = sum(c for c, _ in inside) / len(inside)
+            acc = sum(ok for _, ok in inside) / len(inside)
+            total += abs(conf - acc) * len(inside) / len(pairs)
+    return total
+
+
 def summary(results: list[dict[str, Any]]) -> list[str]:
     n = len(results)
     diffs = [r["diff_ok"] for r in results if r["diff_ok"] is not None]
@@ -113,7 +134,7 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
     top1, top3, rem = (sum(bool(r[k]) for r in results) for k in ("top1", "top3", "remediation"))
     lines = [
         f"rca top1 {top1}/{n} top3 {top3}/{n} remediation {rem}/{n} diff_ok {sum(diffs)}/{len(diffs)} "
-        f"errors {sum(1 for r in results if r['error'])} median {med}"
+        f"errors {sum(1 for r in results if r['error'])} median {med} ECE {calibration_error(results):.3f}"
     ]
     for key in ("kind", "layout", "convention", "alert", "downstream", "quirk"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -124,6 +145,13 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
             for g, rs in sorted(groups.items())
         ]
         lines.append(f"  by {key:<10} " + "; ".join(parts))
+    variants = sorted({v for r in results for v in r.get("variants", [])})
+    parts = []
+    for v in variants:
+        rs = [r for r in results if v in r.get("variants", [])]
+        parts.append(f"{v}: top1 {_count(rs, 'top1')}/{len(rs)} rem {_count(rs, 'remediation')}/{len(rs)}")
+    if parts:
+        lines.append("  by variant    " + "; ".join(parts))
     return lines
 
 

@@ -1,11 +1,13 @@
 """Run every benchmark once and print their figures (``make bench``).
 
 Benchmarks that read ../shared/ (the example scenarios, NAB) run only when it is present; each
-benchmark is its own process so one failing does not hide the others.
+benchmark is its own process so one failing does not hide the others. The PetShop benchmark runs
+when PETSHOP_DATASET names a clone of the dataset.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +35,11 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
 
 def main() -> int:
     failed = []
-    for name, args, needs_shared in BENCHMARKS:
+    benchmarks = list(BENCHMARKS)
+    if os.environ.get("PETSHOP_DATASET"):  # a clone of amazon-science/petshop-root-cause-analysis
+        petshop = ["bench/petshop.py", "--source", os.environ["PETSHOP_DATASET"]]
+        benchmarks.append(("root cause on PetShop (real metrics)", petshop, False))
+    for name, args, needs_shared in benchmarks:
         print(f"\n=== {name}: {' '.join(args)}", flush=True)
         if needs_shared and not SHARED.is_dir():
             print(f"skipped: {SHARED} is absent")

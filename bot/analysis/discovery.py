@@ -65,6 +65,7 @@ class RedMetric:
     workload_label: str | None  # None: map the ``pod`` label instead
     histogram: str | None = None  # the matching ``_bucket`` metric for latency quantiles
     duration_sum: str | None = None
+    summary: str | None = None  # a summary's quantile gauge, for services that export one instead
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,22 @@ def histogram_for(count_name: str, names: Iterable[str]) -> str | None:
     buckets = sorted(n for n in pool if n.endswith("_bucket") and ("duration" in n or "latency" in n))
     server = [n for n in buckets if not _CLIENT.search(n)]
     return server[0] if server else None
+
+
+def summary_for(count_name: str, names: Iterable[str]) -> str | None:
+    """The summary (``{quantile}`` series named like the histogram without ``_bucket``) of a request
+    metric: some services report latency as precomputed quantiles rather than buckets."""
+    pool = set(names)
+    bucket = histogram_for(count_name, pool | {_bucket_guess(count_name)})
+    stem = bucket[: -len("_bucket")] if bucket else None
+    if stem and stem in pool and f"{stem}_count" in pool:
+        return stem
+    return None
+
+
+def _bucket_guess(count_name: str) -> str:
+    stem = count_name[: -len("_total")] if count_name.endswith("_total") else count_name
+    return re.sub(r"_requests?$", "_request", stem) + "_duration_seconds_bucket"
 
 
 def status_label(label_sets: list[dict[str, str]]) -> str | None:

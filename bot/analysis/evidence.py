@@ -57,6 +57,8 @@ class EvidenceBuilder:
             "thr_p95": _pctl(sig.series.get("thr"), since, 95),
             "rps_base": _pctl(rps, base, 50),
             "rps_peak": _pctl(rps, since, 95),
+            "request_per_pod": sig.cpu_request_per_pod or float("nan"),
+            "node_cpu": sig.node_cpu or float("nan"),
             "hpa_max": float(sig.hpa_max) if sig.hpa_max else float("nan"),
             "hpa_min": float(sig.hpa_min) if sig.hpa_min else float("nan"),
         }
@@ -68,6 +70,7 @@ class EvidenceBuilder:
             "peak": float(np.nanmax(mem)) if mem is not None and np.isfinite(mem).any() else float("nan"),
             "base": _pctl(mem, self._base(), 50),
             "oom": sig.oom_restarts,
+            "request": sig.mem_request_per_pod or float("nan"),
         }
 
     # -- evidence -------------------------------------------------------------------------
@@ -126,12 +129,51 @@ class EvidenceBuilder:
             )
         return out + self.symptoms(sig) + self._logs(sig.name)
 
+    def demand(self, sig: WorkloadSignals, onset: float | None, ratio: float) -> list[Evidence]:
+        """CPU that rose on its own where no limit binds: against its request and its nodes."""
+        facts = self.cpu_facts(sig, onset)
+        bound = (
+            f"a limit of {fmt.cores(facts['limit_per_pod'])}"
+            if np.isfinite(facts["limit_per_pod"])
+            else "no CPU limit"
+        )
+        against = (
+            [f"request {fmt.cores(facts['request_per_pod'])}"]
+            if np.isfinite(facts["request_per_pod"])
+            else []
+        )
+        against += (
+            [f"node {fmt.cores(facts['node_cpu'])} allocatable"] if np.isfinite(facts["node_cpu"]) else []
+        )
+        out = [
+            self._prom(
+                f"{sig.name} CPU {fmt.cores(facts['usage_per_pod_base'])} -> "
+                f"{fmt.cores(facts['usage_per_pod_p95'])} per pod (p95) from {fmt.hhmm(onset)}, with {bound}"
+                + (f" ({', '.join(against)})" if against else ""),
+                "cpu",
+            )
+        ]
+        if np.isfinite(ratio):
+            out.append(
+                self._prom(
+                    f"request rate x{ratio:.1f} of baseline since {fmt.hhmm(onset)}: "
+                    + ("the CPU rise outgrew the traffic" if ratio < 1.5 else "the traffic rose with it"),
+                    "rps",
+                )
+            )
+        return out + self.symptoms(sig) + self._logs(sig.name)
+
     def memory(self, sig: WorkloadSignals, onset: float | None) -> list[Evidence]:
         facts = self.memory_facts(sig)
+        bound = (
+            f"a memory limit of {fmt.nbytes(facts['limit'])}"
+            if np.isfinite(facts["limit"])
+            else f"no memory limit (request {fmt.nbytes(facts['request'])})"
+        )
         out = [
             self._prom(
                 f"{sig.name} working set {fmt.nbytes(facts['base'])} -> {fmt.nbytes(facts['peak'])} "
-                f"against a memory limit of {fmt.nbytes(facts['limit'])}",
+                f"against {bound}" + (", still growing" if sig.shift("mem").ongoing else ""),
                 "mem",
             )
         ]

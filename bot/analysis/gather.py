@@ -46,6 +46,9 @@ class Fetched:
     ownership: Ownership = field(default_factory=Ownership)
     container: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)  # cpu, thr, periods...
     limits: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, resource)
+    requests: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, resource)
+    pod_node: dict[str, str] = field(default_factory=dict)  # pod -> node it ran on
+    node_capacity: dict[tuple[str, str], float] = field(default_factory=dict)  # (node, cpu|memory)
     terminated: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, reason)
     waiting: dict[Key, np.ndarray] = field(default_factory=dict)
     images: dict[Key, str] = field(default_factory=dict)  # (pod, container) -> image
@@ -99,6 +102,17 @@ def to_grid(series: Series, grid: np.ndarray, step: float) -> np.ndarray:
     return out
 
 
+def without_warmup(values: np.ndarray, step: float, warmup_s: float) -> np.ndarray:
+    """A rate that begins inside the window covers less than its range at first and reads low:
+    its first ``warmup_s`` are dropped, so a new pod or a new series is no rise from a false baseline."""
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size == 0 or finite[0] == 0:
+        return values
+    out = values.copy()
+    out[finite[0] : finite[0] + int(np.ceil(warmup_s / step))] = np.nan
+    return out
+
+
 class Gatherer:
     def __init__(
         self,
@@ -129,14 +143,21 @@ class Gatherer:
         return cls(None, namespace, at, lookback_minutes).out  # type: ignore[arg-type]
 
     # -- helpers --------------------------------------------------------------------------
-    def _range(self, name: str, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
+    def _range(self, name: str, promql: str, warmup: bool = False) -> list[tuple[dict[str, str], np.ndarray]]:
         self.out.queries[name] = promql
         result = self.metrics.range(promql, self.start, self.at, self.step, deadline=self.deadline)
-        return [(s.labels, to_grid(s, self.out.grid, self.step)) for s in result]
+        arrays = [(s.labels, to_grid(s, self.out.grid, self.step)) for s in result]
+        if warmup:
+            return [(labels, without_warmup(arr, self.step, self.rate_s)) for labels, arr in arrays]
+        return arrays
 
     def _instant(self, name: str, promql: str) -> list[dict[str, str]]:
         self.out.queries[name] = promql
         return [s.labels for s in self.metrics.instant(promql, self.at, deadline=self.deadline)]
+
+    def _values(self, name: str, promql: str) -> list[tuple[dict[str, str], float]]:
+        self.out.queries[name] = promql
+        return [(s.labels, float(s.values[-1])) for s in self.metrics.instant(promql, self.at) if len(s)]
 
     def _run(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         results: dict[str, Any] = {}
@@ -223,7 +244,7 @@ class Gatherer:
             "periods": "container_cpu_cfs_periods_total",
         }
         for key, metric in rates.items():
-            jobs[key] = partial(self._range, key, Q.per_container_rate(metric, ns, self.rate_s))
+            jobs[key] = partial(self._range, key, Q.per_container_rate(metric, ns, self.rate_s), True)
         jobs["mem"] = lambda: self._range(
             "mem", Q.per_container_max("container_memory_working_set_bytes", ns)
         )
@@ -231,6 +252,12 @@ class Gatherer:
             "restarts", Q.per_container_max("kube_pod_container_status_restarts_total", ns)
         )
         jobs["limits"] = lambda: self._range("limits", Q.per_container_limits(ns))
+        jobs["requests"] = lambda: self._range("requests", Q.per_container_limits(ns, "requests"))
+        jobs["pod_node"] = lambda: self._instant(
+            "pod_node", Q.over_window("kube_pod_info", ns, ("pod", "node"), w)
+        )
+        jobs["allocatable"] = lambda: self._values("allocatable", Q.node_allocatable())
+        jobs["machine_cores"] = lambda: self._values("machine_cores", Q.machine_cores())
         jobs["terminated"] = lambda: self._range(
             "terminated", Q.per_container_reason("kube_pod_container_status_last_terminated_reason", ns)
         )
@@ -274,10 +301,19 @@ class Gatherer:
             out.container[key] = {
                 (ls.get("pod", ""), ls.get("container", "")): arr for ls, arr in res.get(key) or []
             }
-        out.limits = {
-            (ls.get("pod", ""), ls.get("container", ""), ls.get("resource", "")): arr
-            for ls, arr in res.get("limits") or []
+        for key in ("limits", "requests"):
+            setattr(
+                out,
+                key,
+                {
+                    (ls.get("pod", ""), ls.get("container", ""), ls.get("resource", "")): arr
+                    for ls, arr in res.get(key) or []
+                },
+            )
+        out.pod_node = {
+            ls["pod"]: ls["node"] for ls in res.get("pod_node") or [] if ls.get("pod") and ls.get("node")
         }
+        self._node_capacity(res)
         for key in ("terminated", "waiting"):
             setattr(
                 out,
@@ -304,6 +340,16 @@ class Gatherer:
         own.known |= set(own.replicaset_owner.values()) | set(out.deployments)
         own.known |= {name for kind, name in own.pod_owner.values() if kind != "ReplicaSet"}
         own.known |= {own.workload_of_pod(p) for p, _ in out.container.get("cpu", {})}
+
+    def _node_capacity(self, res: dict[str, Any]) -> None:
+        """Allocatable CPU and memory per node; cAdvisor's core count where kube-state-metrics is absent."""
+        nodes = set(self.out.pod_node.values())
+        for ls, value in res.get("machine_cores") or []:
+            if ls.get("node") in nodes:
+                self.out.node_capacity[(ls["node"], "cpu")] = value
+        for ls, value in res.get("allocatable") or []:
+            if ls.get("node") in nodes and ls.get("resource") in ("cpu", "memory"):
+                self.out.node_capacity[(ls["node"], ls["resource"])] = value
 
     def _round_two(self) -> dict[str, list[dict[str, str]]]:
         names = self.out.names

@@ -9,106 +9,40 @@ caller's client errors towards a failing callee) are discounted in favour of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from bot.analysis.context import Context
+from bot.analysis.cpu import cpu_causes
 from bot.analysis.evidence import EvidenceBuilder
+from bot.analysis.memory import memory_causes
 from bot.analysis.onset import elevated_share
 from bot.analysis.signals import WorkloadSignals
-from bot.domain.report import CauseKind, Evidence
+from bot.analysis.symptoms import (
+    CHANGE_SYMPTOMS,
+    COMMIT_AFTER_S,
+    COMMIT_BEFORE_S,
+    SYMPTOMS,
+    Candidate,
+    clamp,
+    is_symptomatic,
+    ongoing_symptom,
+    onset_of,
+    saturation,
+    symptom,
+    traffic_ratio,
+    unavailable_since,
+)
+from bot.domain.report import CauseKind
 from bot.ports.gitrepo import WorkloadChange
 
-SYMPTOMS = ("err_ratio", "p99", "thr", "cpu_util", "mem_util")
-CHANGE_SYMPTOMS = ("err_ratio", "p99", "mem_util")  # what a broken release shows, unlike a tight limit
-# Saturation signals rise with healthy load too; they are symptoms only near their limit.
-SYMPTOM_LEVEL = {"thr": 0.2, "cpu_util": 0.8, "mem_util": 0.8}
-COMMIT_BEFORE_S = 90 * 60  # a change this long before the onset may still be the cause
-COMMIT_AFTER_S = 3 * 60  # clocks and rate windows blur the order by a few minutes
+__all__ = ["Candidate", "hypotheses", "is_symptomatic", "onset_of", "traffic_ratio"]
+
+GC_SHARE = 0.85  # CPU of a workload whose memory explains the incident is its collector at work
+SURGE_OVER_CHANGE = 0.6  # as for saturation under a surge in _deploy_causes
+EXPLAINED_LOAD = 0.5  # CPU that follows traffic, on a workload whose callee explains its symptoms
 
 
-@dataclass
-class Candidate:
-    kind: CauseKind
-    workload: str
-    score: float
-    onset: float | None = None
-    change: WorkloadChange | None = None
-    evidence: list[Evidence] = field(default_factory=list)
-    facts: dict[str, float] = field(default_factory=dict)  # numbers the remediation is sized from
-
-
-def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
-    return max(lo, min(hi, x))
-
-
-def onset_of(
-    sig: WorkloadSignals, keys: Iterable[str] = SYMPTOMS, since: float | None = None
-) -> float | None:
-    onsets = [sig.shift(k).onset for k in keys if symptom(sig, k)]
-    onsets += sig.oom_times[:1]
-    if keys == SYMPTOMS:
-        onsets += [sig.crash_since]
-        onsets += [t for t in sig.restart_times if since is None or t > since][:1]
-    values = [o for o in onsets if o is not None]
-    return min(values) if values else None
-
-
-def unavailable_since(sig: WorkloadSignals) -> float | None:
-    """When replicas went missing, if they still are (a rolling update's brief dip is no symptom)."""
-    short = sig.shift("unavailable")
-    return short.onset if short.elevated and short.ongoing else None
-
-
-def is_symptomatic(sig: WorkloadSignals, since: float | None = None) -> bool:
-    restarted = any(since is None or t > since for t in sig.restart_times)
-    failing = sig.oom_restarts > 0 or sig.crashloop or restarted or unavailable_since(sig) is not None
-    return any(symptom(sig, k) for k in SYMPTOMS) or failing
-
-
-def ongoing_symptom(sig: WorkloadSignals, at: float, recent_s: float = 15 * 60) -> bool:
-    """Still failing at ``at``: a symptom that has not cleared, or restarts in the last minutes."""
-    if any(symptom(sig, k) and sig.shift(k).ongoing for k in SYMPTOMS) or sig.crashloop:
-        return True
-    return any(at - t <= recent_s for t in [*sig.restart_times, *sig.oom_times])
-
-
-def symptom(sig: WorkloadSignals, key: str) -> bool:
-    shift = sig.shift(key)
-    return shift.elevated and shift.peak >= SYMPTOM_LEVEL.get(key, 0.0)
-
-
-def saturation(sig: WorkloadSignals) -> float:
-    """0..1: how hard the workload runs into its CPU limit (0 when it does not)."""
-    thr, util = sig.shift("thr"), sig.shift("cpu_util")
-    score = 0.0
-    if thr.elevated:
-        score = max(score, _clamp((thr.peak - 0.1) / 0.5))
-    if util.elevated and util.peak >= 0.8:
-        score = max(score, _clamp((util.peak - 0.7) / 0.3))
-    return score
-
-
-def traffic_ratio(sig: WorkloadSignals, ctx: Context, since: float | None) -> float:
-    """Request rate since the onset over the baseline rate (namespace traffic as a fallback)."""
-    rps = sig.series.get("rps")
-    if rps is None or not np.isfinite(rps).any():
-        rps = ctx.namespace_rps
-    if rps is None:
-        return float("nan")
-    grid = ctx.grid
-    base = rps[(grid <= ctx.baseline_end) & np.isfinite(rps)]
-    after_from = since if since is not None else ctx.at - 15 * 60
-    recent = rps[(grid >= after_from) & np.isfinite(rps)]
-    if base.size == 0 or recent.size == 0:
-        return float("nan")
-    baseline = float(np.median(base))
-    return float(np.percentile(recent, 75)) / baseline if baseline > 0 else float("nan")
-
-
-def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
+def _explained_directly(sig: WorkloadSignals, ctx: Context) -> list[str]:
     """Callees whose failures explain this workload's errors or latency."""
     out = []
     for callee in ctx.callees.get(sig.name, []):
@@ -123,7 +57,25 @@ def explained_by(sig: WorkloadSignals, ctx: Context) -> list[str]:
             continue
         if ctx.alert_active and not ongoing_symptom(callee_sig, ctx.at):
             continue  # a callee that recovered cannot explain a caller that still fails
-        if edge.elevated or callee_sig.shift("p99").elevated:
+        if edge.elevated or (callee_sig.shift("p99").elevated and not _only_errors(sig)):
+            out.append(callee)
+    return out
+
+
+def _only_errors(sig: WorkloadSignals) -> bool:
+    """Errors without latency: a slow callee does not explain them, failing calls to it would."""
+    return symptom(sig, "err_ratio") and not symptom(sig, "p99")
+
+
+def explained_by(sig: WorkloadSignals, ctx: Context, depth: int = 3) -> list[str]:
+    """Callees whose failures explain this workload's errors or latency, directly or through a
+    callee that a failing workload further down explains (faults travel up the call graph)."""
+    out = _explained_directly(sig, ctx)
+    if out or depth <= 1:
+        return out
+    for callee in ctx.callees.get(sig.name, []):
+        callee_sig = ctx.signals.get(callee)  # it may pass the errors on under our own thresholds
+        if callee_sig is not None and explained_by(callee_sig, ctx, depth - 1):
             out.append(callee)
     return out
 
@@ -132,9 +84,20 @@ def hypotheses(ctx: Context) -> list[Candidate]:
     ev = EvidenceBuilder(ctx)
     cands: list[Candidate] = []
     for sig in ctx.signals.values():
-        cands += _saturation_causes(sig, ctx, ev)
-        cands += _memory_causes(sig, ctx, ev)
-        cands += _deploy_causes(sig, ctx, ev)
+        memory = memory_causes(sig, ctx, ev)
+        cpu = cpu_causes(sig, ctx, ev)
+        if any(m.score >= 0.6 for m in memory):
+            for cand in cpu:
+                cand.score *= GC_SHARE
+        if any(c.facts.get("load_only") for c in cpu) and explained_by(sig, ctx):
+            for cand in cpu:
+                cand.score *= EXPLAINED_LOAD  # it is slow because what it calls is
+        deploy = _deploy_causes(sig, ctx, ev)
+        if saturation(sig) <= 0.3 and any(c.kind is CauseKind.TRAFFIC_SURGE and c.score >= 0.6 for c in cpu):
+            for cand in deploy:  # no limit binds, but a surge it cannot keep up with explains it better
+                cand.score *= SURGE_OVER_CHANGE
+        own = cpu + memory + deploy
+        cands += own or _origin(sig, ctx, ev)
     cands += _transient(ctx, ev, cands)
     for cand in cands:
         cand.score *= ctx.relevance(cand.workload)
@@ -150,76 +113,6 @@ def cleared(ctx: Context) -> bool:
         return False
     sig = ctx.signals.get(ctx.alert_workload or "")
     return sig is None or not any(symptom(sig, k) and sig.shift(k).ongoing for k in ("err_ratio", "p99"))
-
-
-def _saturation_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-    sat = saturation(sig)
-    if sat <= 0 and sig.name == ctx.alert_workload and ctx.alert_active and ctx.alert_measures_cpu:
-        # The alert's own CPU condition sets where "near the limit" starts for this workload.
-        sat = 0.5 if sig.shift("cpu_util").elevated or sig.shift("thr").elevated else 0.0
-    if sat <= 0:
-        return []
-    # Saturation counts from its first sustained rise, even before it reaches the symptom level:
-    # the traffic it is compared with must be the traffic since then.
-    rises = [sig.shift(k).onset for k in ("thr", "cpu_util") if sig.shift(k).elevated]
-    onset = onset_of(sig, ("thr", "cpu_util")) or min((o for o in rises if o is not None), default=None)
-    ratio = traffic_ratio(sig, ctx, onset)
-    surge_w = _clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) else 0.3
-    # Saturation that still hurts requests (its own or its callers' view of it) explains an alert.
-    hurting = [sig.shift("err_ratio"), sig.shift("p99"), *(ctx.edge_shift(a, sig.name) for a in ctx.signals)]
-    impact = 0.1 if any(s.elevated and s.ongoing for s in hurting) else 0.0
-    base = 0.45 + 0.35 * sat + impact
-    facts = ev.cpu_facts(sig, onset)
-    facts["traffic_ratio"] = ratio
-    evidence = ev.saturation(sig, onset, ratio)
-    out = []
-    if surge_w > 0:
-        out.append(
-            Candidate(
-                CauseKind.TRAFFIC_SURGE, sig.name, base * (0.6 + 0.4 * surge_w), onset, None, evidence, facts
-            )
-        )
-    if surge_w < 1:
-        out.append(
-            Candidate(
-                CauseKind.CPU_LIMIT, sig.name, base * (1.0 - 0.6 * surge_w), onset, None, evidence, facts
-            )
-        )
-    return out
-
-
-def _memory_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-    mem = sig.shift("mem_util")
-    peak_util = float(np.nanmax(sig.series["mem_util"])) if sig.has("mem_util") else float("nan")
-    if sig.oom_restarts > 0:
-        score = 0.8 + 0.1 * _clamp(sig.oom_restarts / 3)
-    elif np.isfinite(peak_util) and peak_util >= 0.9 and sig.restarts > 0:
-        score = 0.65
-    elif np.isfinite(peak_util) and peak_util >= 0.95:
-        score = 0.45
-    else:
-        return []
-    onset = mem.onset if mem.elevated else (sig.oom_times[0] if sig.oom_times else None)
-    if not mem.elevated and _stale(ctx, sig.oom_times or sig.restart_times):
-        score *= 0.3  # kills long before the incident, with memory back to normal, did not cause it
-    if onset is not None and _recent_change(ctx, sig.name, onset, 30 * 60):
-        score *= 0.75  # memory that starts climbing right after a change to the workload is a leak
-    facts = ev.memory_facts(sig)
-    return [Candidate(CauseKind.MEMORY_LIMIT, sig.name, score, onset, None, ev.memory(sig, onset), facts)]
-
-
-def _stale(ctx: Context, times: list[float]) -> bool:
-    """Every event is in the baseline, and minutes before the alert began."""
-    if not times:
-        return False
-    began = ctx.alert_onset if ctx.alert_onset is not None else ctx.baseline_end
-    return max(times) < min(ctx.baseline_end, began - 10 * 60)
-
-
-def _recent_change(ctx: Context, workload: str, onset: float, before_s: float) -> bool:
-    return any(
-        onset - before_s <= c.at.timestamp() <= onset + COMMIT_AFTER_S for c in ctx.changes_for(workload)
-    )
 
 
 def symptom_onsets(sig: WorkloadSignals, since: float) -> list[float]:
@@ -300,7 +193,7 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
         return []
     if change is not None:
         lag = onset - change.at.timestamp()
-        timing = 1.0 if lag <= 20 * 60 else _clamp(1.0 - (lag - 20 * 60) / (COMMIT_BEFORE_S - 20 * 60), 0.2)
+        timing = 1.0 if lag <= 20 * 60 else clamp(1.0 - (lag - 20 * 60) / (COMMIT_BEFORE_S - 20 * 60), 0.2)
         kinds = change.kinds
         relevance = 1.0 if kinds & {"image", "env", "config"} else 0.7
         score = (0.5 + 0.3 * timing) * relevance
@@ -323,6 +216,24 @@ def _deploy_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
             score *= 0.6  # saturation under a surge explains the symptoms better than the change
     evidence = ev.deploy(sig, onset, change, rollout)
     return [Candidate(CauseKind.BAD_DEPLOY, sig.name, score, onset, change, evidence, {})]
+
+
+ORIGIN = 0.28  # under the weak bar: the fallback's CPU reading still joins it
+
+
+def _origin(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+    """Errors or latency that begin in this workload, still up, that nothing it calls explains and
+    no resource, limit or commit accounts for: a fault inside it (a release or setting outside the
+    repository, a dependency we cannot see). The weakest cause, but where the failure starts."""
+    ongoing = [k for k in ("err_ratio", "p99") if symptom(sig, k) and sig.shift(k).ongoing]
+    if not ongoing or explained_by(sig, ctx):
+        return []
+    onset = min(o for k in ongoing if (o := sig.shift(k).onset) is not None)
+    strength = max(clamp(sig.shift(k).elevated_fraction) for k in ongoing)
+    evidence = ev.symptoms(sig)
+    return [
+        Candidate(CauseKind.BAD_DEPLOY, sig.name, ORIGIN * (0.6 + 0.4 * strength), onset, None, evidence, {})
+    ]
 
 
 def _transient(ctx: Context, ev: EvidenceBuilder, cands: list[Candidate]) -> list[Candidate]:

@@ -94,7 +94,9 @@ def detect_shift(
         base_mask = np.arange(values.size) < max(values.size // 3, 1)
     med, mad = robust_baseline(values[base_mask])
     if not np.isfinite(med):
-        med, mad = 0.0, 0.0
+        if floor is None:  # the series begins after the baseline: there is nothing it rose from
+            return NO_SHIFT
+        med, mad = 0.0, 0.0  # only the absolute level can say it is abnormal
     threshold = max(med + k * mad, med * (1 + rel), med + abs_min)
     if floor is not None:
         threshold = min(threshold, floor) if med < floor else threshold

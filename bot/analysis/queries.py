@@ -29,11 +29,24 @@ def per_container_max(metric: str, namespace: str | None, *extra: Matcher) -> st
     return f"max by (pod, container) ({sel})"
 
 
-def per_container_limits(namespace: str | None) -> str:
+def per_container_limits(namespace: str | None, family: str = "limits") -> str:
+    """kube-state-metrics' CPU and memory ``limits`` (or ``requests``) per container."""
     sel = selector(
-        "kube_pod_container_resource_limits", ns_matcher(namespace), Matcher("resource", "cpu|memory", "=~")
+        f"kube_pod_container_resource_{family}",
+        ns_matcher(namespace),
+        Matcher("resource", "cpu|memory", "=~"),
     )
     return f"max by (pod, container, resource) ({sel})"
+
+
+def node_allocatable() -> str:
+    """What each node offers pods (kube-state-metrics), CPU in cores and memory in bytes."""
+    sel = selector("kube_node_status_allocatable", Matcher("resource", "cpu|memory", "=~"))
+    return f"max by (node, resource) ({sel})"
+
+
+def machine_cores() -> str:
+    return f"max by (node) ({selector('machine_cpu_cores')})"
 
 
 def per_container_reason(metric: str, namespace: str | None) -> str:
@@ -70,6 +83,12 @@ def latency_quantile(
 ) -> str:
     sel = selector(bucket_metric, ns_matcher(namespace))
     return f"histogram_quantile({q:g}, sum by ({by(('le', *group))}) (rate({sel}[{_dur(window_s)}])))"
+
+
+def summary_quantile(metric: str, namespace: str | None, group: tuple[str, ...]) -> str:
+    """The highest of a summary's tail quantiles (0.99, else 0.95 or 0.9) per workload."""
+    sel = selector(metric, ns_matcher(namespace), Matcher("quantile", "0.99|0.95|0.9", "=~"))
+    return f"max by ({by(group)}) ({sel})"
 
 
 def series_match(metric: str, namespace: str | None) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.analysis.gather import Fetched
 
 MAX_SERVER_METRICS = 4
-RangeFn = Callable[[str, str], list[tuple[dict[str, str], np.ndarray]]]
+RangeFn = Callable[[str, str, bool], list[tuple[dict[str, str], np.ndarray]]]
 
 
 def server_candidates(names: Iterable[str]) -> list[str]:
@@ -43,7 +43,11 @@ def pick_servers(
         status = disc.status_label(sets)
         picks.append(
             disc.RedMetric(
-                name=name, status_label=status, workload_label=wl, histogram=disc.histogram_for(name, names)
+                name=name,
+                status_label=status,
+                workload_label=wl,
+                histogram=disc.histogram_for(name, names),
+                summary=disc.summary_for(name, names),
             )
         )
     # Metrics that carry a status code first: without one there is no error ratio.
@@ -78,8 +82,8 @@ def jobs(
 ) -> dict[str, Callable[[], Any]]:
     out: dict[str, Callable[[], Any]] = {}
 
-    def add(key: str, promql: str) -> None:
-        out[key] = lambda: run_range(key, promql)
+    def add(key: str, promql: str, rate: bool = True) -> None:
+        out[key] = lambda: run_range(key, promql, rate)  # rates warm up when a series begins
 
     for i, m in enumerate(picks):
         group = (m.workload_label or "pod",)
@@ -90,6 +94,8 @@ def jobs(
             add(f"err{_suffix(i)}", Q.request_rate(m.name, ns, group, rate_s, m.status_label, regex))
         if m.histogram:
             add(f"p99{_suffix(i)}", Q.latency_quantile(m.histogram, ns, group, rate_s))
+        if m.summary:
+            add(f"p99s{_suffix(i)}", Q.summary_quantile(m.summary, ns, group), False)
     if client:
         cgroup = (client.caller_label, client.peer_label)
         add("c_rps", Q.request_rate(client.name, ns, cgroup, rate_s))
@@ -106,8 +112,8 @@ def absorb(
     covered: set[str] = set()
     for i, m in enumerate(picks):
         per: dict[str, dict[str, np.ndarray]] = {}
-        for key in ("rps", "err", "p99"):
-            for ls, arr in res.get(f"{key}{_suffix(i)}") or []:
+        for key, source in (("rps", "rps"), ("err", "err"), ("p99", "p99"), ("p99", "p99s")):
+            for ls, arr in res.get(f"{source}{_suffix(i)}") or []:
                 raw = ls.get(m.workload_label or "pod", "")
                 if not raw:
                     continue

@@ -18,6 +18,9 @@ RULES: dict[str, dict[str, float | None]] = {
     "thr": {"k": 6, "rel": 1.0, "abs_min": 0.08, "floor": 0.25},
     "cpu_util": {"k": 6, "rel": 0.25, "abs_min": 0.1, "floor": 0.85},
     "mem_util": {"k": 6, "rel": 0.2, "abs_min": 0.08, "floor": 0.9},
+    # against the workload's own baseline, for resources without a (binding) limit
+    "cpu": {"k": 6, "rel": 0.5, "abs_min": 0.05, "floor": None},
+    "mem": {"k": 6, "rel": 0.25, "abs_min": 16 * 2**20, "floor": None},
 }
 
 
@@ -38,6 +41,11 @@ class WorkloadSignals:
     shifts: dict[str, Shift] = field(default_factory=dict)
     cpu_limit_per_pod: float | None = None
     mem_limit_per_pod: float | None = None
+    cpu_request_per_pod: float | None = None
+    mem_request_per_pod: float | None = None
+    node_cpu: float | None = None  # the smallest allocatable CPU of the nodes its pods ran on
+    node_memory: float | None = None
+    nodes: tuple[str, ...] = ()
     replicas: int | None = None
     hpa: str | None = None
     hpa_max: int | None = None
@@ -180,6 +188,7 @@ def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
     sig.series["mem_limit"] = _max([lim for lim in mem_lim.values() if lim is not None], n)
     sig.cpu_limit_per_pod = _last(_max([lim for lim in cpu_lim.values() if lim is not None], n))
     sig.mem_limit_per_pod = _last(sig.series["mem_limit"])
+    _requests_and_nodes(sig, data, n)
     sig.series["pods"] = _sum(
         [np.isfinite(get("cpu", {})[k]).astype(float) for k in keys if k in get("cpu", {})], n
     )
@@ -187,12 +196,30 @@ def _resources(sig: WorkloadSignals, data: Fetched, n: int) -> None:
     _rollouts(sig, data, data_start(data))
 
 
+def _requests_and_nodes(sig: WorkloadSignals, data: Fetched, n: int) -> None:
+    """What the workload reserved, and what the nodes it runs on offer (a hog without a limit
+    is measured against these)."""
+    c = sig.container or ""
+    for resource, attr in (("cpu", "cpu_request_per_pod"), ("memory", "mem_request_per_pod")):
+        reqs = [data.requests[(p, c, resource)] for p in sig.pods if (p, c, resource) in data.requests]
+        setattr(sig, attr, _last(_max(reqs, n)) if reqs else None)
+    sig.nodes = tuple(sorted({data.pod_node[p] for p in sig.pods if p in data.pod_node}))
+    for resource, attr in (("cpu", "node_cpu"), ("memory", "node_memory")):
+        sizes = [
+            data.node_capacity[(node, resource)]
+            for node in sig.nodes
+            if (node, resource) in data.node_capacity
+        ]
+        setattr(sig, attr, min(sizes) if sizes else None)
+
+
 def data_start(data: Fetched) -> float:
     """When the recording begins: a window may reach back before the first scrape."""
+    series = list(data.container.get("cpu", {}).values())
+    if not series:  # no cAdvisor (a managed runtime): the request metrics say when it begins
+        series = [arr for red in data.red.values() for arr in red.values()]
     firsts = [
-        float(data.grid[np.flatnonzero(np.isfinite(arr))[0]])
-        for arr in data.container.get("cpu", {}).values()
-        if np.isfinite(arr).any()
+        float(data.grid[np.flatnonzero(np.isfinite(arr))[0]]) for arr in series if np.isfinite(arr).any()
     ]
     return min(firsts) if firsts else float(data.grid[0])
 

@@ -24,6 +24,7 @@ CPU_HEADROOM = 1.25
 MEMORY_HEADROOM = 1.5
 MIN_CPU_STEP = 1.5  # a new CPU limit at least 1.5x the old one, or throttling persists
 MIN_MEMORY_STEP = 2.0
+BASELINE_UTILISATION = 0.5  # without a CPU limit, a pod's baseline use is taken as half of what it can have
 MEBIBYTE = 1024**2
 
 
@@ -79,9 +80,19 @@ def cpu_demand(facts: dict[str, float]) -> float:
     return max(estimates) if estimates else float("nan")
 
 
+def _per_pod_capacity(f: dict[str, float]) -> float:
+    """What one pod may use: its CPU limit; without one, what it used at baseline taken as
+    BASELINE_UTILISATION of what it can have (a request alone reserves, it does not cap)."""
+    limit = f.get("limit_per_pod", float("nan"))
+    if _finite(limit):
+        return limit
+    base = f.get("usage_per_pod_base", float("nan"))
+    return base / BASELINE_UTILISATION if _finite(base) else float("nan")
+
+
 def _scale(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
     f = top.facts
-    limit, replicas = f.get("limit_per_pod", float("nan")), int(f.get("replicas") or 0)
+    limit, replicas = _per_pod_capacity(f), int(f.get("replicas") or 0)
     demand = cpu_demand(f)
     hpa_max = f.get("hpa_max", float("nan"))
     current = int(hpa_max) if _finite(hpa_max) else replicas
@@ -96,14 +107,27 @@ def _scale(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
     field = Field_.HPA_MAX_REPLICAS.value if _finite(hpa_max) else Field_.REPLICAS.value
     what = "HPA maxReplicas" if field == Field_.HPA_MAX_REPLICAS.value else "replicas"
     rationale = (
-        f"peak demand ~{fmt.cores(demand)} against {fmt.cores(limit)} per pod at "
+        f"peak demand ~{fmt.cores(demand)} against {fmt.cores(limit)} per pod"
+        + ("" if _finite(f.get("limit_per_pod")) else " (no CPU limit: sized from its baseline use)")
+        + " at "
         f"{TARGET_UTILISATION:.0%} target utilisation needs {needed} pods; {what} {current} -> {value}"
     )
     return RemediationIntent(Action.SCALE, top.workload, field, value, current, rationale=rationale)
 
 
+def limit_binds(f: dict[str, float]) -> bool:
+    """The workload has a CPU limit and runs into it (throttled, or near it)."""
+    limit, per_pod, thr = f.get("limit_per_pod"), f.get("usage_per_pod_p95"), f.get("thr_p95")
+    if not _finite(limit):
+        return False
+    throttled = thr is not None and math.isfinite(thr) and thr >= 0.05
+    return throttled or (_finite(per_pod) and per_pod >= 0.8 * limit)  # type: ignore[operator]
+
+
 def _cpu(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
     f = top.facts
+    if not limit_binds(f):
+        return _cpu_request(top, policy)
     limit = f.get("limit_per_pod", float("nan"))
     per_pod, thr = f.get("usage_per_pod_p95", float("nan")), f.get("thr_p95", 0.0)
     thr = thr if math.isfinite(thr) else 0.0
@@ -123,8 +147,58 @@ def _cpu(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
     )
 
 
+def _cpu_request(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
+    """CPU demand no limit holds back: reserve what it uses, so the scheduler places it where that
+    CPU exists and its neighbours keep theirs; when the request already covers it, add pods."""
+    f = top.facts
+    per_pod, request = f.get("usage_per_pod_p95", float("nan")), f.get("request_per_pod", float("nan"))
+    if not (_finite(per_pod) and _finite(request) and per_pod > request):
+        return _scale(top, policy)
+    value = min(per_pod * CPU_HEADROOM, policy.max_cpu_cores)
+    limit = f.get("limit_per_pod", float("nan"))
+    if _finite(limit):
+        value = min(value, limit)
+    value = math.ceil(value * 10 - 1e-9) / 10
+    if value <= request:
+        return _scale(top, policy)
+    bound = f"a limit of {fmt.cores(limit)} that it does not reach" if _finite(limit) else "no CPU limit"
+    rationale = (
+        f"CPU use ~{fmt.cores(per_pod)} per pod (p95) with {bound} is more than its request of "
+        f"{fmt.cores(request)}; CPU request {request:g} -> {value:g} cores"
+    )
+    return RemediationIntent(
+        Action.SET_CPU_REQUEST, top.workload, Field_.CPU_REQUEST.value, value, request, rationale=rationale
+    )
+
+
+def _memory_request(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
+    """A working set that grows without a limit: reserve it (a new limit would only kill the pod)."""
+    f = top.facts
+    peak, request = f.get("peak", float("nan")), f.get("request", float("nan"))
+    if not (_finite(peak) and _finite(request) and peak * MEMORY_HEADROOM > request):
+        return RemediationIntent(
+            Action.NONE, top.workload, rationale="no change proposed: no memory limit or request to raise"
+        )
+    value = min(peak * MEMORY_HEADROOM, float(policy.max_memory_bytes))
+    value_int = int(math.ceil(value / (64 * MEBIBYTE)) * 64 * MEBIBYTE)
+    rationale = (
+        f"working set peaked at {fmt.nbytes(peak)} with no memory limit; memory request "
+        f"{fmt.nbytes(request)} -> {fmt.nbytes(value_int)}"
+    )
+    return RemediationIntent(
+        Action.SET_MEMORY_REQUEST,
+        top.workload,
+        Field_.MEMORY_REQUEST.value,
+        value_int,
+        int(request),
+        rationale=rationale,
+    )
+
+
 def _memory(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
     f = top.facts
+    if not _finite(f.get("limit")):
+        return _memory_request(top, policy)
     limit, peak = f.get("limit", float("nan")), f.get("peak", float("nan"))
     if not _finite(limit):
         limit = peak if _finite(peak) else 512 * MEBIBYTE

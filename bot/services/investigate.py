@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
 from bot.analysis.context import build_context
+from bot.analysis.crosscheck import disagreement, no_op
 from bot.analysis.degraded import without_metrics
 from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, Gatherer
@@ -337,12 +338,22 @@ class Investigator:
                 # An HPA owns the count: raise its ceiling, never lower it.
                 cap = int(eff.value * self.settings.policy.max_replica_factor)
                 value = min(max(int(value), eff.value + 1), max(cap, eff.value + 1))
+            field = getattr(eff, "field", "") or intent.field or ""
+            if field == (intent.field or "") and (
+                why := disagreement(field, eff.value, intent.current, eff.file)
+            ):
+                notes.append(why)  # never present a no-op, or an edit the cluster does not run, as a fix
+                return base
             planned = planner.plan(intent.workload, intent.field or "", value, None)
         except Exception as exc:  # the manifest could not be located or edited
             notes.append(f"manifests: cannot plan {intent.field} for {intent.workload}: {exc}")
             return base
         notes.extend(n for n in getattr(planned, "notes", []) if n)
-        return base.model_copy(update={"changes": list(planned.changes), "diff": planned.diff})
+        changes = list(planned.changes)
+        if not planned.diff or (changes and (why := no_op(field, changes[0].from_, changes[0].to))):
+            notes.append(why if changes and why else f"the manifests already set {field}: no diff")
+            return base
+        return base.model_copy(update={"changes": changes, "diff": planned.diff})
 
     def _revert(self, base: Proposal, intent: RemediationIntent, notes: list[str]) -> Proposal:
         if self.history is None or not intent.commit:

@@ -213,6 +213,24 @@ class Rules:
             fixed=0.0,
         )
 
+    def memory_near_limit(self, svc: str) -> Rule:
+        def near(pod: str, i: int) -> float:
+            ws = self.store.select("container_memory_working_set_bytes", pod=pod, container=svc)
+            lim = self.store.select(
+                "kube_pod_container_resource_limits", pod=pod, container=svc, resource="memory"
+            )
+            return ws[0].values[i] / lim[0].values[i] if ws and lim else math.nan
+
+        vals, pod = self._per_pod(svc, near)
+        expr = (
+            'max by (namespace, pod, container) (container_memory_working_set_bytes{container!=""}) '
+            "/ max by (namespace, pod, container) "
+            '(kube_pod_container_resource_limits{resource="memory"}) > {T}'
+        )
+        return Rule(
+            "ContainerMemoryNearLimit", expr, vals, pod, "warning", f"{svc} is close to its memory limit"
+        )
+
     def restarts(self, svc: str) -> Rule:
         vals, pod = self._restarts(svc, 900)
         expr = "increase(kube_pod_container_status_restarts_total[15m]) > {T}"

@@ -22,6 +22,7 @@ from tests.scenariogen.metrics import build_store
 from tests.scenariogen.openmetrics import Store
 from tests.scenariogen.plan import Plan, make_plan
 from tests.scenariogen.sim import SvcSim, simulate
+from tests.scenariogen.variants import active_variants
 
 FOR_SECONDS = {"ContainerOOMKilled": 0, "KubePodCrashLooping": 300, "CPUThrottlingHigh": 300}
 
@@ -196,6 +197,7 @@ def _write(
         "seed": plan.seed,
         "attempt": attempt,
     }
+    expected["variants"] = active_variants(plan)
     if plan.alerting != plan.culprit:
         expected["alerting_service"] = plan.alerting
     if plan.quirk and plan.layout != "helm":

@@ -78,10 +78,14 @@ def effective(
     if service != expected["root_cause"]["service"]:
         paths = default_paths(layout, service)
     if layout == "helm":
-        values = load_docs(repo / paths["values"])[0]
+        values: dict[str, Any] = {}
+        for rel in paths.get("value_files") or [paths["values"]]:  # later files win, maps merged
+            values = _merge(values, load_docs(repo / rel)[0])
         if field == "replicas":
             return int(values["replicaCount"])
         if field == "hpa.maxReplicas":
+            if not (values.get("autoscaling") or {}).get("enabled"):
+                raise ValueError("autoscaling is not enabled")
             return int(values["autoscaling"]["maxReplicas"])
         limits = values["resources"]["limits"]
         return cpu_cores(limits["cpu"]) if field == "cpu" else mem_bytes(limits["memory"])
@@ -94,6 +98,10 @@ def effective(
         return int(load_docs(repo / paths["deployment"], tolerant)[0]["spec"]["replicas"])
     if field == "hpa.maxReplicas":
         return int(load_docs(repo / paths["hpa"])[0]["spec"]["maxReplicas"])
+    if paths.get("patch") and field in ("cpu", "memory"):
+        patched = _patched_limit(load_docs(repo / paths["patch"]), field)
+        if patched is not None:
+            return cpu_cores(patched) if field == "cpu" else mem_bytes(patched)
     dep = load_docs(repo / paths["deployment"], tolerant)[0]
     c = dep["spec"]["template"]["spec"]["containers"][0]
     if field == "cpu":
@@ -101,6 +109,26 @@ def effective(
     if field == "memory":
         return mem_bytes(c["resources"]["limits"]["memory"])
     raise ValueError(field)
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **{k: _merge(a[k], v) if k in a else v for k, v in b.items()}}
+    return b
+
+
+def _patched_limit(docs: list[Any], field: str) -> Any:
+    """The limit a strategic-merge or JSON 6902 patch of the overlay sets, or None."""
+    value = None
+    for d in docs:
+        if isinstance(d, list):
+            for op in d:
+                if op.get("op") in ("add", "replace") and op.get("path", "").endswith(f"/limits/{field}"):
+                    value = op["value"]
+        elif isinstance(d, dict):
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                value = ((c.get("resources") or {}).get("limits") or {}).get(field, value)
+    return value
 
 
 def changed_lines(diff: str) -> int:

@@ -116,6 +116,14 @@ def plan_events(plan: Plan, ws: list[Workload]) -> list[Event]:
                     {"rollout": True},
                 )
             )
+    if plan.extra.get("red_herring") and healthy:  # a healthy release minutes before the incident
+        w = rng.choice(healthy)
+        t = plan.onset - rng.randint(2, 12) * 60
+        evs.append(
+            Event(
+                t, rng.choice(names.BOTS), f"{w.name}: release {{tag}}", "release", w.name, {"rollout": True}
+            )
+        )
     if plan.kind == "bad_deploy":
         w = next(x for x in ws if x.name == plan.culprit)
         t = int(plan.extra["deploy_t"])

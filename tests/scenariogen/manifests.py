@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.scenariogen.plan import Plan
 
@@ -52,6 +53,9 @@ def mem_text(b: int, style: str) -> str:
     return f'"{mi}Mi"' if style == "quoted" else f"{mi}Mi"
 
 
+LIMITS_POINTER = "/spec/template/spec/containers/0/resources/limits"
+
+
 class Renderer:
     def __init__(self, plan: Plan) -> None:
         self.p = plan
@@ -70,15 +74,20 @@ class Renderer:
         # application settings in a ConfigMap (rolled by a reloader annotation) instead of inline env
         self.configmap = plan.layout != "helm" and rng.random() < 0.35
 
-    def paths(self, w: Workload) -> dict[str, str]:
+    def paths(self, w: Workload) -> dict[str, Any]:
         r = self.p.root
         if self.p.layout == "helm":
-            return {"values": f"{r}/{w.name}/values.yaml"}
-        out = {"deployment": f"{r}/{w.name}/deployment.yaml"}
+            values = f"{r}/{w.name}/values.yaml"
+            if self.p.extra.get("prod_values"):  # merged in the order the Application lists them
+                return {"values": values, "value_files": [values, f"{r}/{w.name}/values-production.yaml"]}
+            return {"values": values}
+        out: dict[str, Any] = {"deployment": f"{r}/{w.name}/deployment.yaml"}
         if w.hpa:
             out["hpa"] = f"{r}/{w.name}/hpa.yaml"
         if self.p.layout == "kustomize":
             out["overlay"] = f"{self.overlay}/kustomization.yaml"
+            if self.patched(w):
+                out["patch"] = f"{self.overlay}/{w.name}-resources.yaml"
         return out
 
     def render(self, ws: list[Workload]) -> dict[str, str]:
@@ -107,6 +116,9 @@ class Renderer:
                 )
         if self.p.layout == "kustomize":
             files[f"{self.overlay}/kustomization.yaml"] = self.overlay_file(ws)
+            for w in ws:
+                if self.patched(w):
+                    files[f"{self.overlay}/{w.name}-resources.yaml"] = self.resource_patch(w)
         return files
 
     def container(self, w: Workload, col: int, with_tag: bool) -> list[str]:
@@ -135,11 +147,8 @@ class Renderer:
             f"{inner}  requests:",
             f"{inner}    cpu: {cpu_text(w.cpu_request, q['cpu'])}",
             f"{inner}    memory: {mem_text(w.mem_request, q['mem'])}",
-            f"{inner}  limits:",
-            f"{inner}    cpu: {cpu_text(w.cpu_limit, q['cpu'])}"
-            + ("  # sized for steady-state load" if self.comments and q["cpu"] == "milli" else ""),
-            f"{inner}    memory: {mem_text(w.mem_limit, q['mem'])}",
         ]
+        lines += [f"{inner}{line}" for line in self.limit_lines(w, base=self.patched(w))]
         if w.sidecar in ("log-shipper", "otel-collector"):
             lines += [
                 f"{pad}- name: {w.sidecar}",
@@ -150,6 +159,37 @@ class Renderer:
                 f"{inner}    memory: 256Mi",
             ]
         return lines
+
+    def patched(self, w: Workload) -> bool:
+        return w.name in self.p.extra.get("patched", ())
+
+    def limit_lines(self, w: Workload, base: bool = False, indent: str = "  ") -> list[str]:
+        """``limits:`` and its values; a patched workload's base carries smaller defaults."""
+        x, q = self.p.extra, w.style
+        cpu, mem = (
+            (max(0.1, round(w.cpu_limit / 2, 1)), w.mem_limit // 2) if base else (w.cpu_limit, w.mem_limit)
+        )
+        out = []
+        if not x.get("no_cpu_limits"):
+            note = "  # sized for steady-state load" if self.comments and q["cpu"] == "milli" else ""
+            out.append(f"{indent}  cpu: {cpu_text(cpu, q['cpu'])}{note}")
+        if not x.get("no_mem_limits"):
+            out.append(f"{indent}  memory: {mem_text(mem, q['mem'])}")
+        return [f"{indent}limits:", *out] if out else []
+
+    def resource_patch(self, w: Workload) -> str:
+        """The production overlay's patch that sets the workload's limits."""
+        q = w.style
+        values = [] if self.p.extra.get("no_cpu_limits") else [("cpu", cpu_text(w.cpu_limit, q["cpu"]))]
+        values += [] if self.p.extra.get("no_mem_limits") else [("memory", mem_text(w.mem_limit, q["mem"]))]
+        if self.p.extra.get("patch_style") == "json6902":
+            return "".join(f"- op: replace\n  path: {LIMITS_POINTER}/{k}\n  value: {v}\n" for k, v in values)
+        head = (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+            f"  name: {w.name}\nspec:\n  template:\n    spec:\n      containers:\n"
+        )
+        body = f"        - name: {w.name}\n          resources:\n            limits:\n"
+        return head + body + "".join(f"              {k}: {v}\n" for k, v in values)
 
     def deployment(self, w: Workload) -> str:
         p = self.p
@@ -261,38 +301,62 @@ class Renderer:
         out.append("images:")
         for w in ws:
             out += [f"  - name: {w.image}", f'    newTag: "{w.tag}"']
+        patched = [w for w in ws if self.patched(w)]
+        if patched:
+            out.append("patches:")
+        for w in patched:
+            out.append(f"  - path: {w.name}-resources.yaml")
+            if self.p.extra.get("patch_style") == "json6902":
+                out += ["    target:", "      kind: Deployment", f"      name: {w.name}"]
         return "\n".join(out) + "\n"
 
     def helm(self, w: Workload) -> dict[str, str]:
         r, q = f"{self.p.root}/{w.name}", w.style
-        values = [
-            f"# Default values for {w.name}.",
+        prod = bool(self.p.extra.get("prod_values"))
+        real = [
             f"replicaCount: {w.replicas}",
-            "",
+            "resources:",
+            "  requests:",
+            f"    cpu: {cpu_text(w.cpu_request, q['cpu'])}",
+            f"    memory: {mem_text(w.mem_request, q['mem'])}",
+            *self.limit_lines(w),
+        ]
+        scaling = [
+            "autoscaling:",
+            f"  enabled: {'true' if w.hpa and not prod else 'false'}",
+            f"  minReplicas: {w.hpa[0] if w.hpa else 1}",
+            f"  maxReplicas: {w.hpa[1] if w.hpa and not (prod and self.max_in_prod(w)) else 5}",
+            "  targetCPUUtilizationPercentage: 70",
+        ]
+        defaults = ["replicaCount: 1", "resources:", "  requests:", "    cpu: 100m", "    memory: 128Mi"]
+        defaults += ["  limits:", "    cpu: 250m", "    memory: 256Mi"]
+        values = [f"# Default values for {w.name}.", *(defaults if prod else real[:1]), ""]
+        values += [
             "image:",
             f"  repository: {w.image}",
             f'  tag: "{w.tag}"',
             "  pullPolicy: IfNotPresent",
             "",
-            "env:",
         ]
-        values += [f'  {k}: "{v}"' for k, v in w.env.items()]
-        values += [
-            "",
-            "resources:",
-            "  requests:",
-            f"    cpu: {cpu_text(w.cpu_request, q['cpu'])}",
-            f"    memory: {mem_text(w.mem_request, q['mem'])}",
-            "  limits:",
-            f"    cpu: {cpu_text(w.cpu_limit, q['cpu'])}",
-            f"    memory: {mem_text(w.mem_limit, q['mem'])}",
-            "",
-            "autoscaling:",
-            f"  enabled: {'true' if w.hpa else 'false'}",
-            f"  minReplicas: {w.hpa[0] if w.hpa else 1}",
-            f"  maxReplicas: {w.hpa[1] if w.hpa else 5}",
-            "  targetCPUUtilizationPercentage: 70",
-        ]
+        values += ["env:", *(f'  {k}: "{v}"' for k, v in w.env.items()), ""]
+        values += [*([] if prod else real[1:]), "", *scaling]
+        out = {f"{r}/values.yaml": "\n".join(values) + "\n"}
+        if prod:
+            prod_lines = ["# production overrides", *real]
+            if w.hpa:
+                prod_lines += ["autoscaling:", "  enabled: true"]
+                prod_lines += [f"  maxReplicas: {w.hpa[1]}"] if self.max_in_prod(w) else []
+            out[f"{r}/values-production.yaml"] = "\n".join(prod_lines) + "\n"
+            out[f"{r}/values-staging.yaml"] = "replicaCount: 1\nresources:\n  limits:\n    memory: 192Mi\n"
+            out[f"argocd/{w.name}.yaml"] = (
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n"
+                f"  name: {self.p.namespace}-{w.name}\n  namespace: argocd\nspec:\n  project: default\n"
+                f"  source:\n    repoURL: https://git.example.com/{self.p.team}/gitops.git\n"
+                f"    targetRevision: main\n    path: {r}\n    helm:\n      valueFiles:\n"
+                "        - values.yaml\n        - values-production.yaml\n"
+                "  destination:\n    server: https://kubernetes.default.svc\n"
+                f"    namespace: {self.p.namespace}\n"
+            )
         chart = (
             f"apiVersion: v2\nname: {w.name}\ndescription: {w.name} service\n"
             "type: application\nversion: 0.3.0\n"
@@ -305,8 +369,8 @@ class Renderer:
             '          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
             "          resources:\n            {{- toYaml .Values.resources | nindent 12 }}\n"
         )
-        return {
-            f"{r}/values.yaml": "\n".join(values) + "\n",
-            f"{r}/Chart.yaml": chart,
-            f"{r}/templates/deployment.yaml": tpl,
-        }
+        return {**out, f"{r}/Chart.yaml": chart, f"{r}/templates/deployment.yaml": tpl}
+
+    def max_in_prod(self, w: Workload) -> bool:
+        """Whether values-production.yaml also sets maxReplicas (else values.yaml's holds)."""
+        return (self.p.seed + len(w.name)) % 2 == 0

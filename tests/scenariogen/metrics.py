@@ -11,6 +11,7 @@ import numpy as np
 from tests.scenariogen.openmetrics import Store, counter
 from tests.scenariogen.plan import Plan
 from tests.scenariogen.sim import PodSim, SvcSim
+from tests.scenariogen.variants import node_series, summary
 
 CLASSIC_BUCKETS = [
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
@@ -52,6 +53,9 @@ class MetricsBuilder:
         self.instance = self.rng.random() < 0.4
         self.cadvisor_image = self.rng.random() < 0.4
         self.err_code = ERR_CODE.get(plan.variant, self.rng.choice(["500", "503"]))
+        self.unset_limits = tuple(
+            r for r, key in (("cpu", "no_cpu_limits"), ("memory", "no_mem_limits")) if plan.extra.get(key)
+        )
 
     def build(self) -> Store:
         for ss in self.world.values():
@@ -60,6 +64,8 @@ class MetricsBuilder:
                 self.cadvisor(ss, pod)
                 self.red(ss, pod)
             self.clients(ss)
+        if self.plan.extra.get("node_metrics"):
+            node_series(self.plan, self.world, self.store)
         return self.store
 
     # -- helpers ------------------------------------------------------------------------
@@ -119,22 +125,25 @@ class MetricsBuilder:
             )
             for container, cpu_l, mem_l, cpu_r, mem_r, image in self.containers(ss, pod):
                 c = {**podl, "container": container}
+                unset = self.unset_limits if container == s.name else ()
                 for fam, vals in (("limits", (cpu_l, mem_l)), ("requests", (cpu_r, mem_r))):
                     name = f"kube_pod_container_resource_{fam}"
-                    add(
-                        name,
-                        "gauge",
-                        name,
-                        {**c, "resource": "cpu", "unit": "core"},
-                        self.present(pod, np.full(self.n, vals[0])),
-                    )
-                    add(
-                        name,
-                        "gauge",
-                        name,
-                        {**c, "resource": "memory", "unit": "byte"},
-                        self.present(pod, np.full(self.n, float(vals[1]))),
-                    )
+                    if not (fam == "limits" and "cpu" in unset):
+                        add(
+                            name,
+                            "gauge",
+                            name,
+                            {**c, "resource": "cpu", "unit": "core"},
+                            self.present(pod, np.full(self.n, vals[0])),
+                        )
+                    if not (fam == "limits" and "memory" in unset):
+                        add(
+                            name,
+                            "gauge",
+                            name,
+                            {**c, "resource": "memory", "unit": "byte"},
+                            self.present(pod, np.full(self.n, float(vals[1]))),
+                        )
                 add(
                     "kube_pod_container_info",
                     "gauge",
@@ -227,20 +236,21 @@ class MetricsBuilder:
                 lab,
                 self.present(pod, counter(cpu * step, resets, start / 100)),
             )
-            add(
-                "container_cpu_cfs_periods",
-                "counter",
-                "container_cpu_cfs_periods_total",
-                lab,
-                self.present(pod, counter(periods, resets, start, integer=True)),
-            )
-            add(
-                "container_cpu_cfs_throttled_periods",
-                "counter",
-                "container_cpu_cfs_throttled_periods_total",
-                lab,
-                self.present(pod, counter(np.round(periods * thr), resets, start * 0.01, integer=True)),
-            )
+            if not (main and "cpu" in self.unset_limits):  # no CPU quota, no CFS accounting
+                add(
+                    "container_cpu_cfs_periods",
+                    "counter",
+                    "container_cpu_cfs_periods_total",
+                    lab,
+                    self.present(pod, counter(periods, resets, start, integer=True)),
+                )
+                add(
+                    "container_cpu_cfs_throttled_periods",
+                    "counter",
+                    "container_cpu_cfs_throttled_periods_total",
+                    lab,
+                    self.present(pod, counter(np.round(periods * thr), resets, start * 0.01, integer=True)),
+                )
             add(
                 "container_memory_working_set_bytes",
                 "gauge",
@@ -288,7 +298,10 @@ class MetricsBuilder:
                         counter(inc, pod.restarts, offset * (0.9 if code == "200" else 0.01), integer=True),
                     ),
                 )
-            self.histogram("http_request_duration_seconds", lab, pod, served, pod.lat, offset)
+            if ss.svc.name in self.plan.extra.get("summary_latency", ()):
+                summary(self.store, lab, self.present(pod, pod.lat), self.sigma, pod, served, offset)
+            else:
+                self.histogram("http_request_duration_seconds", lab, pod, served, pod.lat, offset)
         else:
             for code in ("200", self.err_code):
                 self.histogram(

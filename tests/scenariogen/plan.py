@@ -2,7 +2,9 @@
 
 Knobs (all optional; a knob left out is drawn at random): kind, layout, convention,
 downstream, alert, label, quirk, hpa, variant, n_services, step, window_min, onset_min,
-distractors, sidecars, grpc, name, at.
+distractors, sidecars, grpc, name, at; and the real-cluster variants (tests/scenariogen/variants.py):
+no_cpu_limits, no_mem_limits, node_metrics, prod_values, kustomize_patches, summary_latency,
+two_hops, red_herring.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.scenariogen import names
+from tests.scenariogen.variants import draw_variants
 
 KINDS = ("traffic_surge", "cpu_limit", "memory_limit", "bad_deploy", "transient")
 LAYOUTS = ("plain", "kustomize", "helm")
 VARIANTS = {
     "traffic_surge": ("entry", "direct"),
     "cpu_limit": ("cost",),
-    "memory_limit": ("growth",),
+    "memory_limit": ("growth", "growth", "pre_oom"),
     "bad_deploy": ("errors", "crashloop", "leak", "latency"),
     "transient": ("latency", "errors"),
 }
@@ -92,13 +95,23 @@ ALERTS = {
     "transient": ["latency_p99", "error_ratio"],
 }
 VARIANT_ALERTS = {
+    "pre_oom": ["memory_near_limit"],
     "crashloop": ["crashloop", "restarts", "availability"],
     "leak": ["oom", "restarts"],
     "latency": ["latency_p99"],
     "errors": ["error_ratio", "error_ratio", "grpc_errors"],
 }
 RED_ALERTS = ("latency_p99", "error_ratio", "grpc_errors")
-ALERT_STYLES = (*RED_ALERTS, "throttling", "cpu_saturation", "oom", "restarts", "crashloop", "availability")
+ALERT_STYLES = (
+    *RED_ALERTS,
+    "throttling",
+    "cpu_saturation",
+    "oom",
+    "restarts",
+    "crashloop",
+    "availability",
+    "memory_near_limit",
+)
 
 
 def _quantity_limit(rng: random.Random) -> float:
@@ -170,11 +183,14 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     culprit = svcs[culprit_i]
     downstream = knobs.get("downstream")
     if downstream is None:
-        downstream = culprit_i > 0 and kind != "transient" and rng.random() < 0.55
+        downstream = culprit_i > 0 and kind != "transient" and variant != "pre_oom" and rng.random() < 0.55
     alert = knobs.get("alert") or rng.choice(VARIANT_ALERTS.get(variant, ALERTS[kind]))
     if downstream and culprit_i > 0:
         callers = [s for s in svcs if culprit.name in s.callees]
         alerting = callers[0].name
+        grand = [s for s in svcs if alerting in s.callees]
+        if grand and knobs.get("two_hops", rng.random() < 0.35):  # the alert fires two calls away
+            alerting = grand[0].name
         alert = knobs.get("alert") or (
             "latency_p99" if kind in ("traffic_surge", "cpu_limit") or variant == "latency" else "error_ratio"
         )
@@ -241,6 +257,7 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
         for s in svcs:
             s.replicas = min(s.replicas, 3 if s is culprit else 2)
     _shape_incident(rng, plan, culprit, bool(hpa), downstream)
+    draw_variants(random.Random(seed * 31 + 5), plan, knobs)
     return plan
 
 

@@ -245,7 +245,12 @@ class Simulator:
         bad_rs = ss.pods[-1].rs if culprit and p.kind == "bad_deploy" else None
         for k, pod in enumerate(ss.pods):
             new = pod.rs == bad_rs
-            if culprit and p.kind == "memory_limit":
+            if culprit and p.variant == "pre_oom":  # a leak that has not been killed yet
+                grow_i = self.i_on
+                reach = self.rng.uniform(0.93, 0.985) if k == 0 else self.rng.uniform(0.8, 0.95)
+                frac_end = (reach * s.mem_limit - 0.7 * s.mem_base) / (0.995 * s.mem_limit - 0.7 * s.mem_base)
+                self.memory(s, pod, grow_i, max(1.0, (n - 1 - grow_i) * p.step / frac_end), 0)
+            elif culprit and p.kind == "memory_limit":
                 self.memory(
                     s,
                     pod,

@@ -185,12 +185,24 @@ def _set_value(repo: Path, exp: dict[str, Any], value: float) -> str:
         f, pat = paths.get("values") or paths["deployment"], r"((?:replicaCount|  replicas): )\d+"
     elif field == "hpa.maxReplicas":
         f, pat = paths.get("values") or paths["hpa"], r"(maxReplicas: )\d+"
+    elif paths.get("patch") and re.search(
+        rf"limits/{field}$|^\s+{field}: ", (repo / paths["patch"]).read_text(), re.M
+    ):
+        f, pat = paths["patch"], rf"(limits/{field}\n\s+value: |^\s+{field}: )\S+"
     else:
         f = paths.get("values") or paths["deployment"]
-        pat = r"(limits:\n\s+cpu: )\S+" if field == "cpu" else r"(limits:\n\s+cpu: .*\n\s+memory: )\S+"
+        pat = r"(limits:\n\s+cpu: )\S+" if field == "cpu" else r"(limits:\n(?:\s+cpu: .*\n)?\s+memory: )\S+"
+    for later in reversed(paths.get("value_files") or []):  # Helm: the last values file that sets it
+        if re.search(pat, (repo / later).read_text(), re.M):
+            f = later
+            break
     path = repo / f
     new, n = re.subn(
-        pat, lambda m: m.group(1) + text_of.get(str(field), str(int(value))), path.read_text(), count=1
+        pat,
+        lambda m: m.group(1) + text_of.get(str(field), str(int(value))),
+        path.read_text(),
+        count=1,
+        flags=re.M,
     )
     assert n == 1, (f, pat)
     path.write_text(new)
@@ -337,3 +349,24 @@ def test_grading_agrees_with_shared_grader(suite: list[Path], shared_dir: Path, 
                 assert effective(repo, exp, svc, field) == mod.effective(str(repo), exp["layout"], svc, field)
                 checked += 1
     assert checked >= 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "knobs"),
+    [
+        ("memory_limit", {"layout": "kustomize", "kustomize_patches": True, "variant": "growth"}),
+        ("cpu_limit", {"layout": "kustomize", "kustomize_patches": True}),
+        ("traffic_surge", {"layout": "helm", "prod_values": True, "hpa": True}),
+        ("memory_limit", {"variant": "pre_oom", "layout": "helm", "prod_values": True}),
+        ("traffic_surge", {"no_cpu_limits": True, "node_metrics": True, "layout": "plain"}),
+        ("bad_deploy", {"red_herring": True, "summary_latency": True, "convention": "classic"}),
+    ],
+)
+def test_real_cluster_variants_are_consistent(kind: str, knobs: dict[str, Any], tmp_path: Path) -> None:
+    d = generate(tmp_path / "s", 321, kind, step=60, **knobs)
+    exp = _json(d / "expected.json")
+    for key, value in knobs.items():
+        if key not in ("layout", "hpa", "variant", "convention") and value is True:
+            assert key in exp["variants"], (key, exp["variants"])
+    _check_remediation(d, _clone(d, tmp_path / "r"))

@@ -30,14 +30,65 @@ def chart_kind(root: Path, chart_dir: str) -> str:
     return "Deployment"
 
 
-def values_file(parsed: dict[str, Parsed], w: Workload, path: list[str]) -> str:
-    """A production values file that sets ``path`` wins over the chart's values.yaml."""
-    assert w.chart is not None
+def _listed(doc: dict[str, Any], chart_dir: str) -> list[str] | None:
+    """Values files, repository-relative, that an Argo CD Application or a Flux HelmRelease renders
+    the chart at ``chart_dir`` with (None when the document does not deploy that chart)."""
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    if doc.get("kind") == "Application":
+        sources = [spec.get("source"), *(spec.get("sources") or [])]
+        for src in sources:
+            if isinstance(src, dict) and posixpath.normpath(str(src.get("path", ""))) == chart_dir:
+                files = dig(src, ["helm", "valueFiles"]) or []
+                return [
+                    posixpath.normpath(posixpath.join(chart_dir, str(f))) for f in files if "$" not in str(f)
+                ]
+    if doc.get("kind") == "HelmRelease":
+        chart = dig(spec, ["chart", "spec"]) or {}
+        if isinstance(chart, dict) and posixpath.normpath(str(chart.get("chart", ""))) == chart_dir:
+            files = chart.get("valuesFiles") or ([chart["valuesFile"]] if chart.get("valuesFile") else [])
+            return [posixpath.normpath(str(f)) for f in files]  # relative to the source's root
+    return None
+
+
+def value_files(parsed: dict[str, Parsed], chart_dir: str) -> tuple[list[str], str]:
+    """The chart's values files in the order Helm merges them, later ones winning, and why: the
+    chart's values.yaml, then the files its Argo CD Application or Flux HelmRelease lists, in that
+    order; without either, values.yaml then a production values file."""
+    default = posixpath.join(chart_dir, "values.yaml")
+    for rel, p in sorted(parsed.items()):
+        for _i, doc in p.documents():
+            listed = _listed(doc, chart_dir) if isinstance(doc, dict) else None
+            if listed is not None:
+                files = [default, *(f for f in listed if f != default)]
+                name = (doc.get("metadata") or {}).get("name", "?")
+                return files, f"{doc['kind']}/{name} in {rel} lists its values files"
     for candidate in PROD_VALUES:
-        rel = posixpath.join(w.chart, candidate)
-        if rel in parsed and dig(parsed[rel].data[0], list(path)) is not None:
-            return rel
-    return w.file
+        rel = posixpath.join(chart_dir, candidate)
+        if rel in parsed:
+            return [
+                default,
+                rel,
+            ], f"no Application or HelmRelease lists its values files; {rel} is the production one"
+    return [default], ""
+
+
+def merged_values(parsed: dict[str, Parsed], w: Workload) -> tuple[dict[str, Any], list[str], str]:
+    """The workload's values as Helm merges its files (its umbrella section only), the files, and why."""
+    assert w.chart is not None
+    files, why = value_files(parsed, w.chart)
+    merged: Any = {}
+    for rel in files:
+        if rel in parsed and parsed[rel].data:
+            merged = _merge(merged, dig(parsed[rel].data[0], [w.values_prefix] if w.values_prefix else []))
+    return (merged if isinstance(merged, dict) else {}), files, why
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **{k: _merge(a.get(k), v) if k in a else v for k, v in b.items()}}
+    return a if b is None else b
 
 
 def chart_sections(values: Any) -> list[str]:
@@ -49,28 +100,43 @@ def chart_sections(values: Any) -> list[str]:
 
 
 def helm_effective(parsed: dict[str, Parsed], w: Workload, name: str) -> Effective:
+    assert w.chart is not None
     prefix = [w.values_prefix] if w.values_prefix else []
-    values = dig(parsed[w.file].data[0], prefix)
+    values, files, why = merged_values(parsed, w)
     scaler = helm_autoscaling(values)
+    order = " < ".join(posixpath.basename(f) for f in files)
+    chain = f"chart {w.chart} merges {order}" + (f" ({why})" if why else "")
     if name == "replicas" and scaler:
-        path = [*prefix, scaler, "maxReplicas"]
-        why = f"{w.file} enables {scaler}, which owns the replica count; scaling raises its maxReplicas"
-        return Effective(w.file, ".".join(path), dig(values, path[len(prefix) :]), why, "hpa.maxReplicas")
-    if name in ("hpa.maxReplicas", "hpa.minReplicas"):
+        path, field = [*prefix, scaler, "maxReplicas"], "hpa.maxReplicas"
+        chain += f"; the merged values enable {scaler}, which owns the replica count"
+    elif name in ("hpa.maxReplicas", "hpa.minReplicas"):
         if not scaler:
-            raise InvalidInput(f"{w.file} does not enable autoscaling for {w.name}")
-        path = [scaler, name.split(".")[1]]
+            raise InvalidInput(
+                f"no values file of chart {w.chart} ({order}) enables autoscaling for {w.name}"
+            )
+        path, field = [*prefix, scaler, name.split(".")[1]], name
     elif name == "image":
-        path = ["image", "tag"]
+        path, field = [*prefix, "image", "tag"], name
     else:
-        path = [helm_replicas_key(values)] if name == "replicas" else HELM_PATHS[name]
-    path = [*prefix, *path]
-    rel = values_file(parsed, w, path)
-    data = parsed[rel].data[0]
+        path, field = (
+            [*prefix, *([helm_replicas_key(values)] if name == "replicas" else HELM_PATHS[name])],
+            name,
+        )
+    setters = [
+        rel
+        for rel in files
+        if rel in parsed and parsed[rel].data and dig(parsed[rel].data[0], path) is not None
+    ]
+    rel = setters[-1] if setters else w.file
+    raw = dig(values, path[len(prefix) :])
     if name == "image":
-        repository = [*prefix, "image", "repository"]
-        repo, tag = dig(data, repository) or dig(parsed[w.file].data[0], repository), dig(data, path)
-        value: Any = join_image(str(repo), str(tag) if tag is not None else None, None) if repo else tag
+        repo = dig(values, ["image", "repository"])
+        value: Any = join_image(str(repo), str(raw) if raw is not None else None, None) if repo else raw
     else:
-        value = to_units(name, dig(data, path)) if dig(data, path) is not None else None
-    return Effective(rel, ".".join(path), value, f"chart {w.chart} takes {'.'.join(path)} from {rel}", name)
+        value = to_units("replicas" if field.startswith("hpa") else name, raw) if raw is not None else None
+    where = (
+        f"{rel} sets {'.'.join(path)}, last of the files that set it"
+        if setters
+        else f"no values file sets {'.'.join(path)}"
+    )
+    return Effective(rel, ".".join(path), value, f"{chain}; {where}", field)

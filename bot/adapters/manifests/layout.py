@@ -38,9 +38,12 @@ class Kustomization:
         merge = self.data.get("patchesStrategicMerge")
         if isinstance(merge, list):
             found += [e for e in merge if isinstance(e, str) and "\n" not in e]
-        patches = self.data.get("patches")
-        if isinstance(patches, list):
-            found += [e["path"] for e in patches if isinstance(e, dict) and isinstance(e.get("path"), str)]
+        for key in ("patches", "patchesJson6902"):
+            patches = self.data.get(key)
+            if isinstance(patches, list):
+                found += [
+                    e["path"] for e in patches if isinstance(e, dict) and isinstance(e.get("path"), str)
+                ]
         return [posixpath.normpath(posixpath.join(self.directory, f)) for f in found]
 
     def replica_override(self, name: str) -> int | None:

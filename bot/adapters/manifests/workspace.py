@@ -7,13 +7,12 @@ the minimal edit of the file that really decides the value, with a diff ``git ap
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot.adapters.manifests.editor import BY_LINE_NOTE, Parsed, edit_path, parse, unified_diff
 from bot.adapters.manifests.files import scanned_files
-from bot.adapters.manifests.helm import chart_kind, chart_sections, helm_effective
+from bot.adapters.manifests.helm import chart_kind, chart_sections, helm_effective, merged_values
 from bot.adapters.manifests.layout import (
     Kustomization,
     chain_for,
@@ -26,6 +25,7 @@ from bot.adapters.manifests.layout import (
     split_image,
 )
 from bot.adapters.manifests.model import Effective, PlannedEdit, Workload
+from bot.adapters.manifests.patches import last_patch, pointers
 from bot.adapters.manifests.repair import repair_dedented_lists
 from bot.adapters.manifests.resources import (
     HPA_KIND,
@@ -195,15 +195,20 @@ class ManifestRepo:
             )
         section, quantity = ("limits" if name in ("cpu", "memory") else "requests"), name.split("_")[0]
         chain, why = chain_for(self.kustomizations, w.file)
+        pointer = pointers([*base, "resources", section, quantity])
         for k in chain:
-            patched = self._patched(
-                w, k, lambda d: dig(_container(d, chosen), ["resources", section, quantity])
-            )
-            if patched:
-                path = f"spec.template.spec.containers[name={chosen}].resources.{section}.{quantity}"
-                text = _join(f"{patched[0]} (a patch in {k.file}) sets {section}.{quantity} of {chosen}", why)
-                value = to_units(name, patched[1])
-                return Effective(patched[0], path, value, text, name, w.resource, chosen)
+            hit = last_patch(
+                self.parsed, k, w.kind, w.name,
+                lambda d: dig(_container(d, chosen), ["resources", section, quantity]), pointer
+            )  # fmt: skip
+            if hit:
+                path = (
+                    hit.path or f"spec.template.spec.containers[name={chosen}].resources.{section}.{quantity}"
+                )
+                text = _join(
+                    f"{hit.file} ({hit.kind} in {k.file}) sets {section}.{quantity} of {chosen}", why
+                )
+                return Effective(hit.file, path, to_units(name, hit.value), text, name, w.resource, chosen)
         raw = dig(spec, ["containers", position, "resources", section, quantity])
         how = f"container {chosen} of {w.resource} in {w.file}"
         return Effective(
@@ -235,11 +240,13 @@ class ManifestRepo:
                 return Effective(
                     k.file, f"replicas[name={w.name}].count", count, _join(text, why), "replicas"
                 )
-            patched = self._patched(w, k, lambda doc: dig(doc, ["spec", "replicas"]))
-            if patched:
-                text = f"{patched[0]} (a patch in {k.file}) sets the replica count of {w.resource}"
+            hit = last_patch(
+                self.parsed, k, w.kind, w.name, lambda doc: dig(doc, ["spec", "replicas"]), "/spec/replicas"
+            )
+            if hit:
+                text = f"{hit.file} ({hit.kind} in {k.file}) sets the replica count of {w.resource}"
                 return Effective(
-                    patched[0], "spec.replicas", patched[1], _join(text, why), "replicas", w.resource
+                    hit.file, hit.path or "spec.replicas", hit.value, _join(text, why), "replicas", w.resource
                 )
         value = dig(self._doc(w.file, w.kind, w.name), ["spec", "replicas"])
         text = f"{w.resource} in {w.file} sets spec.replicas"
@@ -266,22 +273,18 @@ class ManifestRepo:
                 )
                 text = f"{k.file} overrides image {name} of container {container} in {w.file}"
                 return Effective(k.file, f"images[name={name}].{key}", new, _join(text, why), "image")
+        position = base[-1]
         for k in chain:
-            patched = self._patched(w, k, lambda d: dig(_container(d, container), ["image"]))
-            if patched:
-                text = _join(f"{patched[0]} (a patch in {k.file}) sets the image of {container}", why)
-                path = f"spec.template.spec.containers[name={container}].image"
-                return Effective(patched[0], path, patched[1], text, "image", w.resource, container)
+            hit = last_patch(
+                self.parsed, k, w.kind, w.name, lambda d: dig(_container(d, container), ["image"]),
+                pointers(["spec", "template", "spec", "containers", position, "image"]),
+            )  # fmt: skip
+            if hit:
+                text = _join(f"{hit.file} ({hit.kind} in {k.file}) sets the image of {container}", why)
+                path = hit.path or f"spec.template.spec.containers[name={container}].image"
+                return Effective(hit.file, path, hit.value, text, "image", w.resource, container)
         text = f"container {container} of {w.resource} in {w.file} sets its image"
         return Effective(w.file, format_path([*base, "image"]), image, text, "image", w.resource, container)
-
-    def _patched(self, w: Workload, k: Kustomization, read: Callable[[Any], Any]) -> tuple[str, Any] | None:
-        """(patch file, value) when a patch of ``k`` sets the value ``read`` picks from the workload."""
-        for rel in k.patch_files():
-            for _i, doc in self.parsed[rel].documents() if rel in self.parsed else []:
-                if _is_doc(doc, w.kind, w.name) and (value := read(doc)) is not None:
-                    return rel, value
-        return None
 
     # --- planning ---------------------------------------------------------------------------------
 
@@ -302,8 +305,8 @@ class ManifestRepo:
             writes = image_writes(
                 eff.path.rsplit(".", 1)[0], str(eff.value), str(value), eff.path.endswith(".digest"), eff.file
             )
-        elif eff.file in self.kustomizations or w.chart is not None:
-            writes = [(eff.path, self._text_value(eff, value))]
+        elif eff.file in self.kustomizations or w.chart is not None or eff.path.startswith("["):
+            writes = [(eff.path, self._text_value(eff, value))]  # an entry, a values key, a JSON patch
         else:
             text = self.parsed[eff.file].text
             resource = eff.document or w.resource
@@ -320,7 +323,7 @@ class ManifestRepo:
 
     def _hpa_min(self, w: Workload) -> int | None:
         if w.chart is not None:
-            values = dig(self.parsed[w.file].data[0], [w.values_prefix] if w.values_prefix else [])
+            values = merged_values(self.parsed, w)[0]
             scaler = helm_autoscaling(values)
             return dig(values, [scaler, "minReplicas"]) if scaler else None
         if not w.hpa_file or not w.hpa_name:
@@ -335,7 +338,8 @@ class ManifestRepo:
                 raise InvalidInput(f"{eff.file} sets image.repository; change it to {name} by hand")
             return tag or digest or str(value)
         field = normalise_field(eff.field) if eff.field not in ("replicas",) else "replicas"
-        return to_text(field, value, dig(self.parsed[eff.file].data[0], eff.path.split(".")))
+        parsed = self.parsed[eff.file]
+        return to_text(field, value, dig(parsed.data[0], _data_path(parsed, eff.path)))
 
     def _read_back(self, eff: Effective, text: str) -> Any:
         parsed = parse(text, eff.file)
