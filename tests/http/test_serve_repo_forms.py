@@ -156,10 +156,16 @@ def _alert(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("form", ["bare", "clone", "file-url", "http-with-token"])
+@pytest.mark.parametrize(
+    ("form", "uploads_fail"),
+    [("bare", False), ("clone", False), ("file-url", False), ("http-with-token", False), ("bare", True)],
+    ids=["bare", "clone", "file-url", "http-with-token", "bare-upload-failing"],
+)
 def test_whole_loop_with_each_form_of_the_repository_setting(
-    tmp_path: Path, prometheus_binaries: None, form: str
+    tmp_path: Path, prometheus_binaries: None, form: str, uploads_fail: bool
 ) -> None:
+    """With Slack's file upload failing, the graph is noted as missing and the proposal still
+    arrives after the report, which is posted once."""
     now = int(time.time())
     start = (now - 120 * 60 - 60) // STEP * STEP  # the synthetic two hours end a minute ago
     cluster = Cluster(start=start, fault="oom")
@@ -196,6 +202,8 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
             TUGBOAT_CAPACITY_CRON="",
             TUGBOAT_SLACK_UPDATE_INTERVAL_S="0.3",
         )
+        if uploads_fail:
+            api.fail_always("upload", 500)
         with _serving(env, tmp_path) as (base, proc):
             r = requests.post(
                 base + "/alerts/alertmanager",
@@ -205,7 +213,17 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
             )
             assert r.status_code == 200
             [(fix_id, fix_ts, thread)] = _proposals(api, 1)
-            assert api.wait_for("files.completeUploadExternal", timeout=60)  # the evidence graph
+            if uploads_fail:
+                # the steps run in order: the report, its graph (tried, then noted), the proposal
+                said = [
+                    c.args["text"] for c in api.of("chat.postMessage") if c.args.get("thread_ts") == thread
+                ]
+                assert said.count(said[0]) == 1, said  # the report, once
+                assert [t for t in said if t.startswith("Evidence graph could not be uploaded")], said
+                assert said[-1].startswith("Proposed change"), said
+                assert not api.of("files.completeUploadExternal")
+            else:
+                assert api.wait_for("files.completeUploadExternal", timeout=60)  # the evidence graph
             r = _post(base, sr.command("scale front 3", user="UASKER"))
             assert r.status_code == 200
             proposals = _proposals(api, 2)
