@@ -136,10 +136,14 @@ def forecast_many(
     workers = workers or min(2, os.cpu_count() or 1)
     if workers <= 1 or len(jobs) < 4:
         local = [_local(job) for job in jobs]
+        extra = _global(jobs, horizon)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            local = list(pool.map(_local, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
-    extra = _global(jobs, horizon)
+            pending = pool.map(_local, jobs, chunksize=max(1, len(jobs) // (8 * workers)))
+            # the global model trains here while the workers fit the local ones: otherwise its
+            # single-threaded fit would leave a core idle at the end
+            extra = _global(jobs, horizon)
+            local = list(pending)
     for job, (name, candidates, first_season) in zip(jobs, local, strict=True):
         if name in extra:
             candidates = [*candidates, extra[name]]
