@@ -3,8 +3,8 @@
 An ensemble chosen per series by validation on that series' own history:
 
 1. candidates (`bot.foresight.candidates`): statsforecast's MSTL (daily and, when the data shows
-   it, weekly cycles) with an AutoETS or an AutoARIMA trend, AutoTheta and the seasonal naive
-   method; without a season AutoETS, AutoTheta, AutoARIMA and the naive method. With enough
+   it, weekly cycles) with an AutoETS trend, AutoTheta and the seasonal naive method; without a
+   season AutoETS, AutoTheta, AutoARIMA and the naive method. With enough
    series, a LightGBM model over all of them (`bot.foresight.global_model`) joins in;
 2. each candidate forecasts the last `window` rows of the history from the rows before them;
 3. the TOP_K candidates with the smallest validation error are averaged, weighted by the inverse
