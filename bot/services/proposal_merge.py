@@ -50,24 +50,16 @@ class MergeHooks(Protocol):
     on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None
 
 
+@dataclass(frozen=True, eq=False)
 class ProposalMerger:
     """Merges approved proposals and carries every change-host side effect of the life cycle."""
 
-    def __init__(
-        self,
-        store: Store,
-        host: ChangeHost,
-        policy: ApprovalPolicy,
-        clock: Clock,
-        schema: ManifestSchema | None,
-        hooks: MergeHooks,
-    ) -> None:
-        self.store = store
-        self.host = host
-        self.policy = policy
-        self.clock = clock
-        self.schema = schema
-        self.hooks = hooks
+    store: Store
+    host: ChangeHost
+    policy: ApprovalPolicy
+    clock: Clock
+    schema: ManifestSchema | None
+    hooks: MergeHooks
 
     def job_specs(self) -> list[JobSpec]:
         return [
