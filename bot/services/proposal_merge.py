@@ -1,0 +1,224 @@
+"""The merge side of the proposal life cycle: the ``proposal.merge`` job, the checks just before a
+merge and the merge pinned to the approved commit, comments and closes on the change host, the
+resumption of stranded merges, and expiry.
+
+A merge happens only for a proposal already APPROVED by ``ProposalWorkflow``; each step is a
+conditional transition in the store, so a retried or resumed job acts exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered, TugboatError
+from bot.domain.policy import is_expired
+from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
+from bot.ports.changes import ChangeHost
+from bot.ports.jobs import JobQueue, JobSpec
+from bot.ports.store import Store
+from bot.services import proposal_events as events
+from bot.services.policy_scan import ManifestSchema, ScanResult, scan_merge
+from bot.settings import ApprovalPolicy
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+MERGE = "proposal.merge"
+ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision led to, phrased for the person who clicked."""
+
+    proposal: Proposal
+    message: str
+    merged: bool = False
+    accepted: bool = True  # False when the decision was refused
+    merging: bool = False  # approved; the merge is queued (``on_merge_result`` tells how it went)
+
+
+class MergeHooks(Protocol):
+    """What the composition root plugs into the workflow once the rest is built (read at each use)."""
+
+    jobs: JobQueue | None
+    on_merged: Callable[[Proposal, str | None], Any] | None
+    on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None
+
+
+@dataclass(frozen=True, eq=False)
+class ProposalMerger:
+    """Merges approved proposals and carries every change-host side effect of the life cycle."""
+
+    store: Store
+    host: ChangeHost
+    policy: ApprovalPolicy
+    clock: Clock
+    schema: ManifestSchema | None
+    hooks: MergeHooks
+
+    def job_specs(self) -> list[JobSpec]:
+        return [
+            JobSpec(MERGE, self.merge_job, retries=6, retry_on=(SourceUnavailable,)),
+            JobSpec(ON_HOST, self.on_host_job, retries=6, retry_on=(SourceUnavailable,)),
+        ]
+
+    # -- the merge job -------------------------------------------------------------------
+    def queue_merge(self, proposal_id: str, context: dict[str, Any]) -> None:
+        jobs = self.hooks.jobs
+        assert jobs is not None
+        args = {"proposal_id": proposal_id, "context": context}
+        jobs.defer(MERGE, args, lock=f"proposal:{proposal_id}", queueing_lock=f"merge:{proposal_id}")
+
+    def merge_job(self, proposal_id: str, context: dict[str, Any] | None = None) -> None:
+        """The ``proposal.merge`` job. A no-op unless the proposal is still APPROVED, so a
+        second run (a retry, a resumed merge) never merges twice. An unreachable host is retried
+        (the clicker is told once); any other error fails the proposal, with its reason."""
+        report = self.hooks.on_merge_result
+        try:
+            outcome = self.merge(proposal_id)
+        except SourceUnavailable as exc:
+            if report is not None and self.store.claim_once(f"merge-waiting:{proposal_id}"):
+                waiting = f"the merge is waiting: {exc}; Tugboat keeps trying"
+                report(Outcome(self.get(proposal_id), waiting, accepted=False), context or {})
+            raise
+        except TugboatError as exc:
+            outcome = self.fail_merge(self.get(proposal_id), str(exc))
+        already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
+        if report is not None and not already_merged:
+            report(outcome, context or {})
+
+    def resume_merges(self) -> list[str]:
+        """Queue the merge of approved proposals whose job was lost (a crash between the
+        approval and the queueing); waiting or running merges are not queued twice."""
+        stranded = [p.id for p in self.store.list_proposals([ProposalState.APPROVED])]
+        if self.hooks.jobs is not None:
+            for proposal_id in stranded:
+                self.queue_merge(proposal_id, {})
+        return stranded
+
+    # -- merging -------------------------------------------------------------------------
+    def merge(self, proposal_id: str) -> Outcome:
+        """Merge an approved proposal, checked once more just before: the branch still holds the
+        approved commit and nothing else, its change is exactly the diff shown, and the policy
+        scan passes on the files as the merge will leave them. The merge is pinned to that commit.
+
+        Safe to call again after a crash: only a proposal in APPROVED state is merged.
+        """
+        proposal = self.get(proposal_id)
+        if proposal.state is not ProposalState.APPROVED or not proposal.head_sha:
+            return Outcome(
+                proposal, f"not merging: this change is {STATE_TEXT[proposal.state]}", accepted=False
+            )
+        try:
+            current = self.host.head(proposal)
+            if current != proposal.head_sha:
+                return self._tampered_outcome(proposal, found=current)
+            versions = self.host.merge_preview(proposal, proposal.head_sha)
+            scan = scan_merge(proposal, versions, self.policy, self.schema)
+            if not scan.ok:
+                self.audit_scan_refusal(proposal, "tugboat", scan, "merging")
+                return self.fail_merge(proposal, scan.explain())
+            result = self.host.merge(proposal, proposal.head_sha)
+        except Tampered as exc:
+            return self._tampered_outcome(proposal, found=self._head_or_none(proposal), detail=str(exc))
+        except ConflictError as exc:
+            return self.fail_merge(proposal, str(exc))
+        if not result.merged:
+            return self.fail_merge(proposal, result.message)
+        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.MERGED)
+        self.audit(
+            AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
+        )
+        merged = self.get(proposal.id)
+        if self.hooks.on_merged is not None:
+            try:
+                self.hooks.on_merged(merged, result.sha)
+            except Exception:
+                log.exception("the post-merge hook failed for proposal %s", proposal.id)
+        return Outcome(merged, result.message, merged=True)
+
+    def fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
+        self.audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": reason})
+        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
+        return Outcome(self.get(proposal.id), f"merge refused: {reason}", accepted=False)
+
+    def tampered(self, proposal: Proposal, noticed_by: str, found: str | None, detail: str = "") -> str:
+        """End the proposal for good: something other than Tugboat's commit is on its branch.
+        Never re-opened on foreign content; a fresh proposal must be drafted. Returns the
+        sentence for people."""
+        what, message = events.tampering(proposal, found, detail)
+        if self.store.transition(
+            proposal.id, [ProposalState.OPEN, ProposalState.APPROVED], ProposalState.TAMPERED
+        ):
+            seen = {"expected_head": proposal.head_sha, "found_head": found, "noticed_by": noticed_by}
+            self.audit(AuditKind.TAMPERED, proposal, "tugboat", {**seen, "why": what})
+            self.on_host(proposal, comment=f"Tugboat closed this proposal: {message}", close="tampered")
+        return message
+
+    def _tampered_outcome(self, proposal: Proposal, found: str | None, detail: str = "") -> Outcome:
+        message = self.tampered(proposal, "tugboat", found, detail)
+        return Outcome(self.get(proposal.id), message, accepted=False)
+
+    def _head_or_none(self, proposal: Proposal) -> str | None:
+        try:
+            return self.host.head(proposal)
+        except SourceUnavailable:
+            return proposal.head_sha
+
+    # -- on the change host --------------------------------------------------------------
+    def on_host(self, proposal: Proposal, comment: str | None = None, close: str | None = None) -> None:
+        """Tell the change host about a decision: queued when there is a queue, so an unreachable
+        host is retried; the decision itself is already recorded. Same lock as the merge, so
+        "approved by" is commented before the merge runs."""
+        jobs = self.hooks.jobs
+        if jobs is None:
+            self.on_host_job(proposal.id, comment, close)
+            return
+        args = {"proposal_id": proposal.id, "comment": comment, "close": close}
+        jobs.defer(ON_HOST, args, lock=f"proposal:{proposal.id}")
+
+    def on_host_job(self, proposal_id: str, comment: str | None = None, close: str | None = None) -> None:
+        """The ``proposal.on_host`` job (a retry after a comment went through comments again)."""
+        proposal = self.get(proposal_id)
+        if comment:
+            self.host.comment(proposal, comment)
+        if close:
+            self.host.close(proposal, close)
+
+    # -- expiry --------------------------------------------------------------------------
+    def expire(self, proposal: Proposal, states: list[ProposalState]) -> bool:
+        """Expire ``proposal`` if it is still in one of ``states`` (False when something else
+        changed it first); its branch, if pushed, is closed."""
+        if not self.store.transition(proposal.id, states, ProposalState.EXPIRED):
+            return False
+        self.audit(AuditKind.EXPIRED, proposal, "tugboat", {})
+        if proposal.branch:
+            self.on_host(proposal, close="expired")
+        return True
+
+    def expire_due(self) -> list[str]:
+        """Expire open proposals past their deadline (a scheduled job)."""
+        now = self.clock()
+        due = self.store.list_proposals([ProposalState.OPEN, ProposalState.DRAFT])
+        states = [ProposalState.OPEN, ProposalState.DRAFT]
+        return [p.id for p in due if is_expired(p, now) and self.expire(p, states)]
+
+    # -- shared with the workflow --------------------------------------------------------
+    def get(self, proposal_id: str) -> Proposal:
+        proposal = self.store.get_proposal(proposal_id)
+        if proposal is None:
+            raise InvalidInput(f"no proposal with id {proposal_id!r}")
+        return proposal
+
+    def audit(self, kind: AuditKind, proposal: Proposal, actor: str, data: dict[str, Any]) -> None:
+        self.store.append_audit(
+            AuditEvent(at=self.clock(), kind=kind.value, actor=actor, proposal_id=proposal.id, data=data)
+        )
+
+    def audit_scan_refusal(self, proposal: Proposal, actor: str, scan: ScanResult, when: str) -> None:
+        self.store.append_audit(events.scan_refused(self.clock(), proposal, actor, scan, when))
