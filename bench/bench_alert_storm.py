@@ -28,6 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import wait_ready  # noqa: E402
 from bot.adapters.store import SqlStore  # noqa: E402
 from tests.support import slack_requests as sr  # noqa: E402
 from tests.support.promserver import free_port  # noqa: E402
@@ -75,22 +76,6 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time of the process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(
-                "tugboat serve exited early: " + (proc.stderr.read().decode() if proc.stderr else "")
-            )
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("tugboat serve did not become ready")
 
 
 def counted(api: SlackApi) -> tuple[dict[str, int], int]:

@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import wait_ready  # noqa: E402
 from tests.support import slack_requests as sr  # noqa: E402
 from tests.support.promserver import free_port  # noqa: E402
 
@@ -122,22 +123,6 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", acc
 """
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(
-                "tugboat serve exited early: " + (proc.stderr.read().decode() if proc.stderr else "")
-            )
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("tugboat serve did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
@@ -185,8 +170,8 @@ def main() -> None:
         bare = subprocess.Popen([sys.executable, "-c", BASELINE, str(bare_port)], stderr=subprocess.DEVNULL)
         base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
         try:
-            _wait_ready(base, proc)
-            _wait_ready(bare_base, bare)
+            wait_ready(base, proc)
+            wait_ready(bare_base, bare)
             before = _histogram(httpx.get(base + "/metrics", timeout=10).text)
             servers = [
                 Connections(base + "/slack/events", commands),

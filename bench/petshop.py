@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.petshop_convert import Source, convert, zscore_ranking
+from bench.serving import investigate_argv
 
 
 def investigate(d: Path, tugboat: str) -> tuple[list[str], float]:
@@ -46,22 +47,7 @@ def investigate(d: Path, tugboat: str) -> tuple[list[str], float]:
         subprocess.run(["git", "clone", "-q", "-b", "main", str(d / "repo.bundle"), str(repo)], check=True)
         logs.write_text("")
         with running_prometheus(d / "metrics.om.gz") as url:
-            cmd = [
-                tugboat,
-                "investigate",
-                "--alert",
-                str(d / "alert.json"),
-                "--prometheus-url",
-                url,
-                "--logs-file",
-                str(logs),
-                "--repo",
-                str(repo),
-                "--at",
-                str(sc["at"]),
-                "--no-llm",
-                "--json",
-            ]
+            cmd = investigate_argv(tugboat, d, url, logs, repo, sc["at"])
             t0 = time.monotonic()
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             seconds = time.monotonic() - t0

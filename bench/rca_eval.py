@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.serving import investigate_argv
 from tests.scenariogen.cli import suite
 from tests.scenariogen.grading import grade
 from tests.support.promserver import running_prometheus
@@ -62,22 +63,7 @@ def run_one(path: Path, tugboat: str, timeout: int, tolerant: bool) -> dict[str,
             shutil.copyfileobj(a, b)
         try:
             with running_prometheus(path / "metrics.om.gz") as url:
-                cmd = [
-                    tugboat,
-                    "investigate",
-                    "--alert",
-                    str(path / "alert.json"),
-                    "--prometheus-url",
-                    url,
-                    "--logs-file",
-                    str(logs),
-                    "--repo",
-                    str(repo),
-                    "--at",
-                    str(sc["at"]),
-                    "--no-llm",
-                    "--json",
-                ]
+                cmd = investigate_argv(tugboat, path, url, logs, repo, sc["at"])
                 env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "SLACK", "GITHUB"))}
                 t0 = time.monotonic()
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
