@@ -8,7 +8,6 @@ Tugboat plans on its own working clone, and proposals are pushed to and merged i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from bot.domain.proposal import Proposal
 from tests.jobs.test_replicas import FAST_JOBS, Replica, wait_until
 from tests.support import slack_requests
 from tests.support.gitops import DEPLOYMENT, git
+from tests.support.serve_process import serve_env
 from tests.support.slack_api import Call, SlackApi, running_slack_api
 
 CHANNEL = "CINC"
@@ -227,19 +227,14 @@ def serving(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serving]
     }
     replicas: list[Replica] = []
     with running_slack_api() as api:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TUGBOAT_", "SLACK_", "GITHUB_"))},
+        env = serve_env(
+            api.base_url,
+            CHANNEL,
+            database_url,
             **FAST_JOBS,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": slack_requests.SECRET,
-            "TUGBOAT_SLACK_API_URL": api.base_url,
-            "TUGBOAT_SLACK_CHANNEL": CHANNEL,
-            "TUGBOAT_DATABASE_URL": database_url,
-            "TUGBOAT_LLM_ENABLED": "false",
-            "TUGBOAT_LOG_JSON": "false",
-            "TUGBOAT_REPO": str(repo.path),
-            "TUGBOAT_POLICY": json.dumps(policy),
-        }
+            TUGBOAT_REPO=str(repo.path),
+            TUGBOAT_POLICY=json.dumps(policy),
+        )
         try:
             for n in range(count):
                 workdir = tmp_path / f"replica{n}"

@@ -10,7 +10,6 @@ the process, the hardest case: everything is recovered from the database.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,8 +18,7 @@ from typing import Any
 import pytest
 
 from bot.adapters.store import SqlStore
-from tests.support import slack_requests
-from tests.support.serve_process import Replica, wait_until
+from tests.support.serve_process import Replica, serve_env, wait_until
 from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.slow]
@@ -65,24 +63,21 @@ def slack() -> Iterator[SlackApi]:
         yield api
 
 
-def serve_env(api: SlackApi, database_url: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TUGBOAT_", "SLACK_", "GITHUB_"))},
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": slack_requests.SECRET,
-        "TUGBOAT_SLACK_API_URL": api.base_url,
-        "TUGBOAT_SLACK_CHANNEL": CHANNEL,
-        "TUGBOAT_DATABASE_URL": database_url,
-        "TUGBOAT_LLM_ENABLED": "false",
-        "TUGBOAT_LOG_JSON": "false",
-        "TUGBOAT_SLACK_UPDATE_INTERVAL_S": "0.2",
-        "TUGBOAT_JOBS_POLL_S": "0.1",
-        "TUGBOAT_JOBS_SWEEP_S": "1",
-        # On PostgreSQL the killed replica's jobs stay "doing" until its heartbeat is stale.
-        "TUGBOAT_JOBS_HEARTBEAT_S": "0.5",
-        "TUGBOAT_JOBS_STALLED_AFTER_S": "3",
-        "TUGBOAT_POLICY": json.dumps({"approvers": ["UAPPROVER"]}),
-    }
+def crash_env(api: SlackApi, database_url: str) -> dict[str, str]:
+    return serve_env(
+        api.base_url,
+        CHANNEL,
+        database_url,
+        **{
+            "TUGBOAT_SLACK_UPDATE_INTERVAL_S": "0.2",
+            "TUGBOAT_JOBS_POLL_S": "0.1",
+            "TUGBOAT_JOBS_SWEEP_S": "1",
+            # On PostgreSQL the killed replica's jobs stay "doing" until its heartbeat is stale.
+            "TUGBOAT_JOBS_HEARTBEAT_S": "0.5",
+            "TUGBOAT_JOBS_STALLED_AFTER_S": "3",
+            "TUGBOAT_POLICY": json.dumps({"approvers": ["UAPPROVER"]}),
+        },
+    )
 
 
 def parents_by_group(api: SlackApi) -> dict[str, list[dict[str, Any]]]:
@@ -147,4 +142,4 @@ def test_kill_after_a_burst_leaves_one_parent_per_group(
     )
     with SqlStore.open(url) as store:
         for round_ in range(ROUNDS):
-            crash_and_resume(slack, serve_env(slack, url), store, tmp_path, round_)
+            crash_and_resume(slack, crash_env(slack, url), store, tmp_path, round_)

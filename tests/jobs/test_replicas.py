@@ -9,7 +9,6 @@ from procrastinate's own tables.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from bot.settings import ApprovalPolicy, Settings
 from tests.slack.conftest import alert_payload
 from tests.support import slack_requests
 from tests.support.gitops import GitOpsRemote, git, make_remote, scale_proposal
-from tests.support.serve_process import Replica, wait_until
+from tests.support.serve_process import Replica, serve_env, wait_until
 from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -83,19 +82,14 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., Replica
         pass
     with running_slack_api() as api:
         remote = make_remote(tmp_path / "gitops")
-        base = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TUGBOAT_", "SLACK_", "GITHUB_"))},
+        base = serve_env(
+            api.base_url,
+            CHANNEL,
+            postgres_url,
             **FAST_JOBS,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": slack_requests.SECRET,
-            "TUGBOAT_SLACK_API_URL": api.base_url,
-            "TUGBOAT_SLACK_CHANNEL": CHANNEL,
-            "TUGBOAT_DATABASE_URL": postgres_url,
-            "TUGBOAT_LLM_ENABLED": "false",
-            "TUGBOAT_LOG_JSON": "false",
-            "TUGBOAT_SLACK_UPDATE_INTERVAL_S": "0.2",
-            "TUGBOAT_POLICY": json.dumps({"approvers": [APPROVER]}),
-        }
+            TUGBOAT_SLACK_UPDATE_INTERVAL_S="0.2",
+            TUGBOAT_POLICY=json.dumps({"approvers": [APPROVER]}),
+        )
 
         def start(name: str, **env: str) -> Replica:
             workdir = tmp_path / name

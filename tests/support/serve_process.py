@@ -97,20 +97,27 @@ class ServeProcess:
         return self.log.read_text(errors="replace")
 
 
+def serve_env(slack_api_url: str, channel: str, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``serve`` process under test: this one's, less any Tugboat, Slack or
+    GitHub settings, plus the mock Slack API, a channel, a database, no model and ``settings``."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TUGBOAT_", "SLACK_", "GITHUB_"))},
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": slack_requests.SECRET,
+        "TUGBOAT_SLACK_API_URL": slack_api_url,
+        "TUGBOAT_SLACK_CHANNEL": channel,
+        "TUGBOAT_DATABASE_URL": database_url,
+        "TUGBOAT_LLM_ENABLED": "false",
+        "TUGBOAT_LOG_JSON": "false",
+        **settings,
+    }
+
+
 @contextlib.contextmanager
 def serve_http(tmp: Path, slack_api_url: str, channel: str, **env: str) -> Iterator[ServeProcess]:
     """One process on SQLite with the mock Slack API; yields once ``/readyz`` answers 200, and
     stops it with SIGTERM (uvicorn drains, then exits)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TUGBOAT_"))}
-    environ.update(
-        SLACK_BOT_TOKEN="xoxb-proc",
-        SLACK_SIGNING_SECRET=slack_requests.SECRET,
-        TUGBOAT_SLACK_API_URL=slack_api_url,
-        TUGBOAT_SLACK_CHANNEL=channel,
-        TUGBOAT_DATABASE_URL=f"sqlite:///{tmp / 'tugboat.db'}",
-        TUGBOAT_LLM_ENABLED="false",
-        **env,
-    )
+    environ = serve_env(slack_api_url, channel, f"sqlite:///{tmp / 'tugboat.db'}", **env)
     replica = Replica("serve", environ, tmp)
     try:
         replica.wait_ready()
