@@ -51,13 +51,13 @@ test-fast: $(DEV_STAMP)
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests bench scenariogen testkit
+	$(BIN)/ruff format --check bot tests bench scenariogen testkit
 	$(BIN)/mypy
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff check --fix bot tests bench
-	$(BIN)/ruff format bot tests bench
+	$(BIN)/ruff check --fix bot tests bench scenariogen testkit
+	$(BIN)/ruff format bot tests bench scenariogen testkit
 
 ## bench: speed and quality figures (see bench/README.md)
 bench: $(DEV_STAMP) system-deps

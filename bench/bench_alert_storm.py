@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serving import wait_ready  # noqa: E402
 from bot.adapters.store import SqlStore  # noqa: E402
-from tests.support import slack_requests as sr  # noqa: E402
-from tests.support.promserver import free_port  # noqa: E402
-from tests.support.slack_api import SlackApi, running_slack_api  # noqa: E402
+from testkit import slack_requests as sr  # noqa: E402
+from testkit.promserver import free_port  # noqa: E402
+from testkit.slack_api import SlackApi, running_slack_api  # noqa: E402
 
 WARM_UP = "Storm999"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.openai_server import FakeOpenAI
-from tests.support.slow_servers import dripping_server, hanging_server
+from testkit.openai_server import FakeOpenAI
+from testkit.slow_servers import dripping_server, hanging_server
 
 ALERT = {
     "version": "4",

@@ -28,7 +28,7 @@ from bot.adapters.prometheus import PrometheusMetrics
 from bot.domain.alert import parse_alert_group
 from bot.services.investigate import Investigator
 from bot.settings import Settings
-from tests.support.promserver import running_prometheus
+from testkit.promserver import running_prometheus
 
 DEFAULT_EXAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "scenarios" / "examples"
 

@@ -5,7 +5,7 @@
 
 Two backends: in memory (procrastinate's in-memory connector, as for a SQLite ``database_url``
 under a temp dir) and PostgreSQL (a throwaway database on the test server of
-``tests/support/databases.py``, migrated with ``SqlStore.open`` and dropped at the end; skipped
+``testkit/databases.py``, migrated with ``SqlStore.open`` and dropped at the end; skipped
 with a reason when the server is unusable, unless asked for by name). Default settings
 throughout: ``jobs_poll_s`` 1.0, ``jobs_concurrency`` 4.
 
@@ -40,7 +40,7 @@ from bot.adapters.jobs.queue import ProcrastinateQueue  # noqa: E402
 from bot.adapters.store import SqlStore  # noqa: E402
 from bot.ports.jobs import JobSpec  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.support.databases import (  # noqa: E402
+from testkit.databases import (  # noqa: E402
     postgres_problem,
     postgres_server_url,
     sqlite_url,

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import wait_ready  # noqa: E402
-from tests.support import slack_requests as sr  # noqa: E402
-from tests.support.promserver import free_port  # noqa: E402
+from testkit import slack_requests as sr  # noqa: E402
+from testkit.promserver import free_port  # noqa: E402
 
 
 def _commands(n: int, response_url: str, only_help: bool = False) -> list[tuple[bytes, dict[str, str]]]:
@@ -133,7 +133,7 @@ def main() -> None:
     port = free_port()
     # The mock Slack API runs in a process of its own: in this one it would steal the client's CPU.
     mock = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.slack_api"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "testkit.slack_api"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     assert mock.stdout is not None
     api_url = mock.stdout.readline().strip()

@@ -39,7 +39,7 @@ from bench.serving import investigate_argv
 
 def investigate(d: Path, tugboat: str) -> tuple[list[str], float]:
     """The services tugboat ranks, best first (each once), and the seconds it took."""
-    from tests.support.promserver import running_prometheus
+    from testkit.promserver import running_prometheus
 
     sc = json.loads((d / "scenario.json").read_text())
     with tempfile.TemporaryDirectory(prefix="petshop-") as tmp:

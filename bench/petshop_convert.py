@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.adapters.prometheus.promql import Matcher, selector
-from tests.scenariogen.openmetrics import Store, counter
+from bot.ports.promql import Matcher, selector
+from scenariogen.openmetrics import Store, counter
 
 STEP = 30
 PERIOD = 300

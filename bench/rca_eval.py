@@ -28,9 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.serving import investigate_argv
-from tests.scenariogen.cli import suite
-from tests.scenariogen.grading import grade
-from tests.support.promserver import running_prometheus
+from scenariogen.cli import suite
+from scenariogen.grading import grade
+from testkit.promserver import running_prometheus
 
 
 def run_one(path: Path, tugboat: str, timeout: int, tolerant: bool) -> dict[str, Any]:

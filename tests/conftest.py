@@ -41,7 +41,7 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def prometheus_binaries() -> None:
-    from tests.support.promserver import PrometheusMissing, binaries
+    from testkit.promserver import PrometheusMissing, binaries
 
     try:
         binaries()
@@ -55,14 +55,14 @@ def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
 
 
-# Databases (tests/support/databases.py). `store_url` runs a test once on SQLite and once on
+# Databases (testkit/databases.py). `store_url` runs a test once on SQLite and once on
 # PostgreSQL; `postgres_url` is PostgreSQL only. Both hand out an empty database per test.
 
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test session, dropped at the end."""
-    from tests.support.databases import postgres_problem, throwaway_database, url_string
+    from testkit.databases import postgres_problem, throwaway_database, url_string
 
     problem = postgres_problem()
     need(problem is None, problem or "")
@@ -75,7 +75,7 @@ def postgres_url(postgres_database: str) -> str:
     """A SQLAlchemy URL to an empty schema of the session's PostgreSQL database."""
     from sqlalchemy.engine import make_url
 
-    from tests.support.databases import fresh_schema, url_string
+    from testkit.databases import fresh_schema, url_string
 
     return url_string(fresh_schema(make_url(postgres_database)))
 
@@ -83,7 +83,7 @@ def postgres_url(postgres_database: str) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database URL: a SQLite file under tmp_path, or a fresh PostgreSQL schema."""
-    from tests.support.databases import sqlite_url
+    from testkit.databases import sqlite_url
 
     if request.param == "sqlite":
         return sqlite_url(tmp_path)

@@ -10,7 +10,7 @@ Tugboat holds no cluster credentials, so it reads what both tools already publis
 With ``argocd_url`` and a read-only ``ARGOCD_AUTH_TOKEN``, Argo CD's own API is read instead
 (``GET /api/v1/applications/<name>``), which also names the synced revision.
 
-Label values are put into PromQL only through ``bot.adapters.prometheus.promql``.
+Label values are put into PromQL only through ``bot.ports.promql``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 import requests
 
-from bot.adapters.prometheus.promql import Matcher, selector
 from bot.domain.errors import InvalidInput, SourceUnavailable
 from bot.ports.metrics import MetricsSource
+from bot.ports.promql import Matcher, selector
 from bot.settings import Settings
 
 _TOOL_NAMES = {"argocd": "Argo CD", "flux": "Flux"}

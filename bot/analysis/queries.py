@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.adapters.prometheus.promql import Matcher, by, metric_name, selector
+from bot.ports.promql import Matcher, by, metric_name, selector
 
 GRPC_ERRORS = "Unknown|Internal|Unavailable|DeadlineExceeded|DataLoss|ResourceExhausted"
 HTTP_5XX = "5.."

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from bot.domain import quantity
+from bot.domain.errors import InvalidInput
 from bot.domain.report import InvestigationReport
 from bot.settings import ApprovalPolicy
 
@@ -34,17 +36,6 @@ _FIELDS_FOR_ACTION: dict[str, set[str]] = {
     "none": set(),
 }
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_MEM_UNITS = {
-    "": 1,
-    "k": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-    "T": 1000**4,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "Ti": 1024**4,
-}
 
 
 class ModelProposal(BaseModel):
@@ -69,17 +60,19 @@ class ProposalCheck:
 
 
 def parse_cpu(value: Any) -> float:
-    text = str(value).strip()
-    if text.endswith("m"):
-        return float(text[:-1]) / 1000
-    return float(text)
+    """The model's CPU value in cores; ValueError (a per-field error for the model) when malformed."""
+    try:
+        return quantity.parse_cpu(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def parse_memory(value: Any) -> int:
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kMGT]i?|)\s*", str(value))
-    if not m:
-        raise ValueError(f"not a memory quantity: {value!r}")
-    return int(float(m.group(1)) * _MEM_UNITS[m.group(2)])
+    """The model's memory value in bytes; ValueError when malformed."""
+    try:
+        return quantity.parse_memory(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def safe_repo_path(repo_root: Path, path: str) -> Path:

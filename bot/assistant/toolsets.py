@@ -16,9 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from bot.adapters.prometheus.promql import quote
 from bot.domain.errors import InvalidInput
 from bot.ports.logs import FilterOp, LogQuery, MatchOp
+from bot.ports.promql import quote
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 DURATION = re.compile(r"^[1-9][0-9]{0,4}(ms|s|m|h|d|w)$")

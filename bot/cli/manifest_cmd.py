@@ -78,8 +78,8 @@ def set_value(
 
 def _units(field: str, raw: str) -> Any:
     """A command-line value in the field's units: 3, 750m or 0.75 (cores), 1Gi or bytes, an image."""
-    from bot.adapters.manifests.quantity import parse_cpu, parse_memory
     from bot.adapters.manifests.resources import canonical_field
+    from bot.domain.quantity import parse_cpu, parse_memory
 
     name = canonical_field(field)
     if name == "image":

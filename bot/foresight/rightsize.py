@@ -20,8 +20,8 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.adapters.manifests.quantity import format_cpu, format_memory
 from bot.domain.proposal import Proposal
+from bot.domain.quantity import format_cpu, format_memory
 
 MIN_CHANGE = 0.10  # changes smaller than this share of the current value are not worth a PR
 MIN_CPU = 0.010  # cores

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from bot.adapters.manifests.workspace import ManifestRepo, Workload
-from bot.adapters.prometheus.promql import Matcher, by, selector
 from bot.analysis import discovery as disc
 from bot.analysis import red
 from bot.analysis.gather import to_grid
@@ -28,6 +27,7 @@ from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
+from bot.ports.promql import Matcher, by, selector
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 

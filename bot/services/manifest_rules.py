@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.manifests.quantity import parse_cpu, parse_memory
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Field_
+from bot.domain.quantity import parse_cpu, parse_memory
 from bot.settings import ApprovalPolicy
 
 Path_ = tuple[str, ...]  # keys, with "*" for list positions

@@ -19,11 +19,11 @@ import numpy as np
 from bot.adapters.manifests.editor import unified_diff
 from bot.adapters.manifests.layout import dig
 from bot.adapters.manifests.workspace import ManifestRepo, Workload
-from bot.adapters.prometheus.promql import Matcher
 from bot.domain.alert import now_utc
 from bot.domain.proposal import Action, Proposal
 from bot.foresight import rightsize as rs
 from bot.ports.metrics import MetricsSource
+from bot.ports.promql import Matcher
 from bot.services.capacity import Key, MetricWindow, container_rows, dur, lookup, sources
 from bot.settings import Settings
 

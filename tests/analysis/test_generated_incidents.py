@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from scenariogen import KINDS, generate
+from scenariogen.grading import grade
 from tests.analysis.test_shared_examples import investigate_example
-from tests.scenariogen import KINDS, generate
-from tests.scenariogen.grading import grade
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 

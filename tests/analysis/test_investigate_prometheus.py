@@ -16,8 +16,8 @@ from bot.domain.proposal import Action
 from bot.domain.report import CauseKind
 from bot.services.investigate import Investigator
 from bot.settings import Settings
+from testkit.promserver import running_prometheus
 from tests.analysis.synth import Cluster
-from tests.support.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus
 

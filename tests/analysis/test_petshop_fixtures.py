@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.promserver import running_prometheus
+from testkit.promserver import running_prometheus
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "petshop"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())

@@ -17,7 +17,7 @@ from bot.adapters.prometheus import PrometheusMetrics
 from bot.domain.alert import parse_alert_group
 from bot.services.investigate import Investigation, Investigator
 from bot.settings import Settings
-from tests.support.promserver import running_prometheus
+from testkit.promserver import running_prometheus
 
 pytestmark = [pytest.mark.shared, pytest.mark.prometheus, pytest.mark.slow]
 

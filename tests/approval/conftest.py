@@ -22,17 +22,17 @@ from bot.adapters.slack import blocks
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditEvent
 from bot.domain.proposal import Proposal
+from testkit import slack_requests
+from testkit.gitops import DEPLOYMENT, git
+from testkit.serve_process import serve_env
+from testkit.slack_api import Call, SlackApi, running_slack_api
 from tests.jobs.test_replicas import FAST_JOBS, Replica, wait_until
-from tests.support import slack_requests
-from tests.support.gitops import DEPLOYMENT, git
-from tests.support.serve_process import serve_env
-from tests.support.slack_api import Call, SlackApi, running_slack_api
 
 CHANNEL = "CINC"
 APPROVERS = ("UAPPROVER1", "UAPPROVER2")
 REQUESTER = "UREQUESTER"
 
-# tests/support/gitops.py's Deployment, with requests
+# testkit/gitops.py's Deployment, with requests
 CHECKOUT = DEPLOYMENT.replace(
     "          resources:\n",
     "          resources:\n            requests:\n              cpu: 250m\n              memory: 256Mi\n",

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from bot.domain.proposal import ProposalState
+from testkit import slack_requests
 from tests.approval.conftest import APPROVERS, PRIVILEGED_POD, REQUESTER, Serving
 from tests.jobs.test_replicas import wait_until
-from tests.support import slack_requests
 
 pytestmark = [pytest.mark.slow]
 FIRST, SECOND = APPROVERS

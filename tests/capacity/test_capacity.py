@@ -20,9 +20,9 @@ from bot.domain.errors import SourceUnavailable
 from bot.domain.proposal import Action, ProposalState
 from bot.services.capacity import CapacityPlanner, forecast_for_slack, run_capacity_job, submit_findings
 from bot.settings import Settings
+from testkit.gitops import make_remote
+from testkit.promserver import running_prometheus
 from tests.capacity.synth import DAY, START, Cluster, Workload, daily, deployment
-from tests.support.gitops import make_remote
-from tests.support.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus
 

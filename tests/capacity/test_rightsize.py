@@ -16,9 +16,9 @@ from bot.adapters.prometheus import PrometheusMetrics
 from bot.cli.main import app
 from bot.services.rightsize import Rightsizer, rightsize_for_slack
 from bot.settings import Settings
+from testkit.gitops import make_remote
+from testkit.promserver import running_prometheus
 from tests.capacity.synth import DAY, START, Cluster, MiB, Workload
-from tests.support.gitops import make_remote
-from tests.support.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus
 

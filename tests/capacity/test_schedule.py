@@ -11,9 +11,9 @@ import pytest
 from bot import wiring
 from bot.adapters.slack.blocks import ACTION_APPROVE
 from bot.settings import Settings
+from testkit.gitops import make_remote
+from testkit.slack_api import running_slack_api
 from tests.capacity.test_capacity import AT, FILES, prometheus  # noqa: F401 - the module fixture
-from tests.support.gitops import make_remote
-from tests.support.slack_api import running_slack_api
 
 
 @pytest.mark.prometheus

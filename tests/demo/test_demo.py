@@ -14,7 +14,7 @@ from bot import wiring
 from bot.adapters.prometheus.recording import RecordingAdapter, ReplayAdapter
 from bot.demo.runner import DEMO_PROMETHEUS, DemoData, demo_settings, prepare_repository
 from bot.domain.alert import parse_alert_group
-from tests.support.promserver import running_prometheus
+from testkit.promserver import running_prometheus
 
 DATA = DemoData.packaged()
 RECORDING = DATA.path("prometheus-recording.json.gz")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.promserver import free_port
+from testkit.promserver import free_port
 
 Answer = tuple[int, dict[str, str], Any]
 Routes = dict[str, Callable[[], Answer]]

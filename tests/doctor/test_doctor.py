@@ -24,9 +24,9 @@ from bot.services.doctor.infra import (
     check_prometheus,
 )
 from bot.settings import Settings
+from testkit.gitops import make_remote
+from testkit.promserver import running_prometheus
 from tests.doctor.loopback import Answer, serving, unreachable
-from tests.support.gitops import make_remote
-from tests.support.promserver import running_prometheus
 
 # -- Prometheus, Loki, LLM ----------------------------------------------------------------------
 

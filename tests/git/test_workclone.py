@@ -26,7 +26,7 @@ from bot.adapters.git.workclone import WorkingClone
 from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.errors import InvalidInput, SourceUnavailable
 from bot.settings import Settings
-from tests.support.gitops import DEPLOYMENT, git, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, git, make_remote, scale_proposal
 
 TOKEN = "ghs_s3cr3tT0ken"
 
@@ -320,7 +320,7 @@ def test_an_http_remote_with_a_token_fetches_opens_and_merges(
 ) -> None:
     """Over git's own smart-HTTP server with basic auth, as GitHub serves HTTPS: the token from
     the settings authenticates every fetch and push, and appears nowhere else."""
-    from tests.support.githttp import serving_git
+    from testkit.githttp import serving_git
 
     caplog.set_level(logging.DEBUG)
     remote = make_remote(tmp_path / "git")

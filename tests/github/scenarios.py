@@ -17,8 +17,8 @@ import yaml
 
 from bot.adapters.git.patch import apply_diff
 from bot.domain.proposal import Action, FieldChange, Proposal
+from testkit.gitops import DEPLOYMENT
 from tests.github import wire as w
-from tests.support.gitops import DEPLOYMENT
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "github"
 PROPOSAL_ID = "a1b2c3d4e5f6"

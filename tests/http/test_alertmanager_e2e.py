@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from testkit import alertmanager, promserver
 from tests.conftest import need
 from tests.slack.conftest import CHANNEL, Harness
-from tests.support import alertmanager, promserver
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 import requests
 
+from testkit import slack_requests as sr
 from tests.slack.conftest import CHANNEL, Harness, alert_payload
-from tests.support import slack_requests as sr
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}

@@ -21,10 +21,10 @@ import requests
 from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
+from testkit import slack_requests as sr
+from testkit.serve_process import serve_http
+from testkit.slack_api import running_slack_api
 from tests.slack.conftest import CHANNEL, alert_payload
-from tests.support import slack_requests as sr
-from tests.support.serve_process import serve_http
-from tests.support.slack_api import running_slack_api
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 HEALTHZ_SLOWEST_S = 2.0  # generous for a loaded 2-core CI machine; a blocked loop takes far longer

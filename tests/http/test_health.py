@@ -12,9 +12,9 @@ import requests
 from bot.adapters.http.server import create_app
 from bot.adapters.store import SqlStore
 from bot.services.incidents import IncidentService
+from testkit.asgi_server import serving
+from testkit.databases import sqlite_url
 from tests.slack.conftest import Harness
-from tests.support.asgi_server import serving
-from tests.support.databases import sqlite_url
 
 JOB_PROBLEM = "the job worker is not running (see the log for why)"
 

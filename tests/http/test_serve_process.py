@@ -7,10 +7,10 @@ from pathlib import Path
 
 import requests
 
+from testkit import slack_requests as sr
+from testkit.serve_process import serve_http
+from testkit.slack_api import running_slack_api
 from tests.slack.conftest import CHANNEL, alert_payload
-from tests.support import slack_requests as sr
-from tests.support.serve_process import serve_http
-from tests.support.slack_api import running_slack_api
 
 
 def test_serve_http_process_end_to_end(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ import pytest
 import requests
 
 from bot.adapters.slack import blocks
+from testkit import slack_requests as sr
+from testkit.githttp import serving_git
+from testkit.gitops import git
+from testkit.promserver import free_port, running_prometheus
+from testkit.slack_api import SlackApi, running_slack_api
 from tests.analysis.synth import STEP, Cluster
 from tests.analysis.test_investigate_prometheus import DEPLOYMENT
-from tests.support import slack_requests as sr
-from tests.support.githttp import serving_git
-from tests.support.gitops import git
-from tests.support.promserver import free_port, running_prometheus
-from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from bot.adapters.store import SqlStore
-from tests.support.serve_process import Replica, serve_env, wait_until
-from tests.support.slack_api import SlackApi, running_slack_api
+from testkit.serve_process import Replica, serve_env, wait_until
+from testkit.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from bot.adapters.jobs.queue import REMOVE_OLD, ProcrastinateQueue
 from bot.adapters.store import SqlStore
 from bot.ports.jobs import JobSpec, every
 from bot.settings import Settings
-from tests.support.databases import sqlite_url
+from testkit.databases import sqlite_url
 
 WAIT_S = 20.0
 

@@ -27,11 +27,11 @@ from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
 from bot.domain.proposal import Proposal, ProposalState
 from bot.settings import ApprovalPolicy, Settings
+from testkit import slack_requests
+from testkit.gitops import GitOpsRemote, git, make_remote, scale_proposal
+from testkit.serve_process import Replica, serve_env, wait_until
+from testkit.slack_api import SlackApi, running_slack_api
 from tests.slack.conftest import alert_payload
-from tests.support import slack_requests
-from tests.support.gitops import GitOpsRemote, git, make_remote, scale_proposal
-from tests.support.serve_process import Replica, serve_env, wait_until
-from tests.support.slack_api import SlackApi, running_slack_api
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from bot.assistant.tools import ToolContext, build_tools, run_tool
 from bot.domain.errors import InvalidInput
 from bot.ports.logs import LogLine
 from bot.security.fence import Fence
+from testkit.gitops import git, make_remote
 from tests.llm.samples import PLANTED_SECRETS
-from tests.support.gitops import git, make_remote
 
 
 def test_recent_commits_and_manifests_from_a_real_repository(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.demo.runner import DemoData, prepare_repository
-from tests.support.openai_server import fake_openai
-from tests.support.promserver import running_prometheus
+from testkit.openai_server import fake_openai
+from testkit.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus
 DATA = DemoData.packaged()

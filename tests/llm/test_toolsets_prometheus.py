@@ -13,7 +13,7 @@ from bot.adapters.llm.tokens import count_tokens
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.assistant.tools import ToolContext, build_tools, run_tool
 from bot.assistant.toolsets import load_toolsets
-from tests.support.promserver import running_prometheus
+from testkit.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.manifests.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 from bot.domain.errors import InvalidInput
+from bot.domain.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,11 @@ from bot.adapters.manifests import editor
 from bot.adapters.manifests.editor import BY_LINE_NOTE, edit_path, parse
 from bot.adapters.manifests.layout import split_image
 from bot.adapters.manifests.lines import parse_lines
-from bot.adapters.manifests.quantity import parse_cpu, parse_memory
 from bot.adapters.manifests.resources import WORKLOAD_KINDS, containers_of, edit_field
 from bot.adapters.manifests.tree import Mapping, Scalar, Sequence, compose, to_data
 from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.errors import InvalidInput
+from bot.domain.quantity import parse_cpu, parse_memory
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.shared

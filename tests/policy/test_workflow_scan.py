@@ -17,8 +17,8 @@ from bot.domain.proposal import Action, FieldChange, Proposal, ProposalState
 from bot.services.policy_scan import SCAN_REFUSED
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import ApprovalPolicy
+from testkit.gitops import GitOpsRemote, git, make_remote
 from tests.policy.manifests import DEPLOYMENT, FILES, diff
-from tests.support.gitops import GitOpsRemote, git, make_remote
 
 PATH = "apps/checkout/deployment.yaml"
 

@@ -12,7 +12,7 @@ import pytest
 from bot.adapters.prometheus import Matcher, PrometheusMetrics, selector
 from bot.adapters.prometheus.recording import RecordingAdapter, ReplayAdapter
 from bot.domain.errors import SourceUnavailable
-from tests.support.promserver import free_port, running_prometheus
+from testkit.promserver import free_port, running_prometheus
 
 pytestmark = pytest.mark.prometheus
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.adapters.prometheus.promql import Matcher, by, quote, regex_literal, selector
+from bot.ports.promql import Matcher, by, quote, regex_literal, selector
 
 
 def test_quote_escapes_everything_that_could_break_out() -> None:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.scenariogen import KINDS, generate
-from tests.scenariogen.cli import knobs_from, parser
-from tests.scenariogen.demo import DEMO_KNOBS, DEMO_SEED, DEST, FILES
-from tests.scenariogen.grading import effective, grade, load_docs
-from tests.scenariogen.names import rfc3339
-from tests.scenariogen.plan import make_plan
+from scenariogen import KINDS, generate
+from scenariogen.cli import knobs_from, parser
+from scenariogen.demo import DEMO_KNOBS, DEMO_SEED, DEST, FILES
+from scenariogen.grading import effective, grade, load_docs
+from scenariogen.names import rfc3339
+from scenariogen.plan import make_plan
 
 CASES: list[tuple[str, int, dict[str, Any]]] = [
     ("traffic_surge", 11, {"layout": "kustomize", "hpa": True, "root": "base"}),
@@ -309,7 +309,7 @@ def _query(url: str, path: str, **params: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.prometheus
 def test_alert_expression_fires_in_real_prometheus(suite: list[Path], prometheus_binaries: None) -> None:
-    from tests.support.promserver import running_prometheus
+    from testkit.promserver import running_prometheus
 
     for d in [*suite, DEST]:
         sc, exp = _json(d / "scenario.json"), _json(d / "expected.json")

@@ -16,7 +16,7 @@ from bot.domain.errors import InvalidInput, Tampered
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
-from tests.support.gitops import DEPLOYMENT, GitOpsRemote, git, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, GitOpsRemote, git, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 APPROVERS = ["U_ALICE", "U_BOB", "U_CAROL"]

@@ -19,9 +19,9 @@ from bot.domain.errors import SourceTimedOut
 from bot.domain.proposal import Action
 from bot.domain.report import CauseKind, InvestigationReport
 from bot.settings import Settings
+from testkit.promserver import free_port
+from testkit.slow_servers import dripping_server, elapsed, hanging_server
 from tests.git.repos import Repo, deployment
-from tests.support.promserver import free_port
-from tests.support.slow_servers import dripping_server, elapsed, hanging_server
 
 AT = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
 

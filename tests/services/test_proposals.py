@@ -19,7 +19,7 @@ from bot.ports.jobs import JobArgs
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
-from tests.support.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 

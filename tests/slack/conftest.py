@@ -24,10 +24,10 @@ from bot.domain.series import Series
 from bot.ports.store import IncidentRecord
 from bot.services.investigate import Investigation
 from bot.settings import ApprovalPolicy, Settings
-from tests.support import slack_requests
-from tests.support.asgi_server import serving
-from tests.support.gitops import GitOpsRemote, make_remote, scale_proposal
-from tests.support.slack_api import SlackApi, running_slack_api
+from testkit import slack_requests
+from testkit.asgi_server import serving
+from testkit.gitops import GitOpsRemote, make_remote, scale_proposal
+from testkit.slack_api import SlackApi, running_slack_api
 
 CHANNEL = "CINC"
 APPROVER = "UAPPROVER"

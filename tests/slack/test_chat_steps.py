@@ -14,7 +14,7 @@ from bot.adapters.store import SqlStore
 from bot.ports.chat import Attachment
 from bot.services.chat_steps import INTENT, ChatSteps
 from bot.settings import Settings
-from tests.support.slack_api import SlackApi, running_slack_api
+from testkit.slack_api import SlackApi, running_slack_api
 
 
 @pytest.fixture

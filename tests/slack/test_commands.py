@@ -11,8 +11,8 @@ import pytest
 
 from bot.adapters.slack import blocks
 from bot.domain.proposal import ProposalState
+from testkit import slack_requests as sr
 from tests.slack.conftest import APPROVER, CHANNEL, Harness
-from tests.support import slack_requests as sr
 
 
 def test_help_and_usage_errors_are_ephemeral_acks(harness: Harness) -> None:
@@ -65,7 +65,7 @@ def test_limits_and_status_commands(harness: Harness) -> None:
 
 
 def test_rollback_reverts_the_newest_commit_touching_the_workload(harness: Harness) -> None:
-    from tests.support.gitops import git
+    from testkit.gitops import git
 
     path = harness.remote.work / "apps/checkout/deployment.yaml"
     path.write_text(path.read_text().replace("checkout:1.4.2", "checkout:1.5.0"))
@@ -112,8 +112,8 @@ def test_rightsize_in_slack_with_a_real_prometheus(
 ) -> None:
     from datetime import UTC, datetime
 
+    from testkit.promserver import running_prometheus
     from tests.capacity.synth import DAY, START, Cluster, MiB, Workload
-    from tests.support.promserver import running_prometheus
 
     at = START + 2 * DAY
     usage = Workload("checkout", lambda t: 0.2, memory=lambda a: 100 * MiB, memory_limit=512 * MiB)

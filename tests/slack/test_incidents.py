@@ -187,10 +187,10 @@ def test_alert_keys() -> None:
 
 def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from bot.adapters.slack.runtime import build_runtime
+    from testkit.asgi_server import serving
+    from testkit.gitops import make_remote
+    from testkit.slack_api import running_slack_api
     from tests.slack.conftest import make_settings, scale_investigation
-    from tests.support.asgi_server import serving
-    from tests.support.gitops import make_remote
-    from tests.support.slack_api import running_slack_api
 
     monkeypatch.chdir(tmp_path)
     remote = make_remote(tmp_path / "git")
@@ -220,9 +220,9 @@ def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkey
     from bot.adapters.store import SqlStore
     from bot.domain.alert import parse_alert_group
     from bot.ports.store import IncidentRecord
+    from testkit.gitops import make_remote
+    from testkit.slack_api import running_slack_api
     from tests.slack.conftest import make_settings, scale_investigation
-    from tests.support.gitops import make_remote
-    from tests.support.slack_api import running_slack_api
 
     monkeypatch.chdir(tmp_path)
     remote = make_remote(tmp_path / "git")
@@ -249,9 +249,9 @@ def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monke
     from bot.domain.alert import parse_alert_group
     from bot.ports.store import IncidentRecord
     from bot.services.incidents import INVESTIGATE
+    from testkit.gitops import make_remote
+    from testkit.slack_api import running_slack_api
     from tests.slack.conftest import make_settings, scale_investigation
-    from tests.support.gitops import make_remote
-    from tests.support.slack_api import running_slack_api
 
     monkeypatch.chdir(tmp_path)
     remote = make_remote(tmp_path / "git")

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from bot.adapters.slack import blocks
 from bot.domain.proposal import ProposalState
+from testkit import slack_requests as sr
 from tests.slack.conftest import APPROVER, CHANNEL, Harness, alert_payload
-from tests.support import slack_requests as sr
 
 
 def test_forged_and_stale_signatures_are_refused_and_do_nothing(harness: Harness) -> None:

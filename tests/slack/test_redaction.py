@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from bot.adapters.slack import blocks
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.ports.chat import Attachment
-from tests.support.slack_api import running_slack_api
+from testkit.slack_api import running_slack_api
 
 SECRETS = [
     "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2",

@@ -23,11 +23,11 @@ from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.services.investigate import Investigation
 from bot.settings import Settings
+from testkit import slack_requests as sr
+from testkit.asgi_server import serving
+from testkit.gitops import make_remote
+from testkit.slack_api import running_slack_api
 from tests.slack.conftest import CHANNEL, Harness, alert_payload, make_settings, scale_investigation
-from tests.support import slack_requests as sr
-from tests.support.asgi_server import serving
-from tests.support.gitops import make_remote
-from tests.support.slack_api import running_slack_api
 
 
 def _settings(**values: object) -> Settings:

@@ -26,8 +26,8 @@ from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
 from bot.services.verify import PostMergeService
 from bot.settings import ApprovalPolicy, Settings
-from tests.support.gitops import GitOpsRemote, make_remote, scale_proposal
-from tests.support.promserver import running_prometheus
+from testkit.gitops import GitOpsRemote, make_remote, scale_proposal
+from testkit.promserver import running_prometheus
 
 END = 1_790_000_000  # a fixed past moment: every query is "as of", never the wall clock
 START = END - 4 * 3600

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from bot.adapters.gitops_status import GitOpsStatus
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.domain.errors import SourceUnavailable
-from tests.support.asgi_server import serving
-from tests.support.promserver import free_port
+from testkit.asgi_server import serving
+from testkit.promserver import free_port
 from tests.verify.conftest import MERGED, at, settings_for
 
 TOKEN = "argocd-read-only"

@@ -14,7 +14,7 @@ from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import AuditKind, verify_trail
 from bot.domain.proposal import Action, ProposalState
-from tests.support.gitops import DEPLOYMENT, git
+from testkit.gitops import DEPLOYMENT, git
 from tests.verify.conftest import (
     APPROVER,
     CHANNEL,

@@ -16,8 +16,8 @@ from bot.domain.audit import AuditKind
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Action
 from bot.ports.store import IncidentRecord
-from tests.support.gitops import make_remote, scale_proposal
-from tests.support.promserver import free_port
+from testkit.gitops import make_remote, scale_proposal
+from testkit.promserver import free_port
 from tests.verify.conftest import (
     APPROVER,
     MERGED,

@@ -10,9 +10,9 @@ from typing import Any
 
 from bot.adapters.manifests.editor import Edit, Parsed, edit_path, parse
 from bot.adapters.manifests.fields import FIELDS
-from bot.adapters.manifests.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 from bot.adapters.manifests.tree import Segment, format_path
 from bot.domain.errors import InvalidInput
+from bot.domain.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Rollout")
 HPA_KIND = "HorizontalPodAutoscaler"

@@ -11,9 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.adapters.manifests.quantity import format_cpu, format_memory
 from bot.domain.alert import AlertGroup
 from bot.domain.proposal import FieldChange, Proposal
+from bot.domain.quantity import format_cpu, format_memory
 from bot.domain.report import InvestigationReport, RootCause
 from bot.security.inert import inert_mrkdwn
 

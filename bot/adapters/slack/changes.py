@@ -67,7 +67,7 @@ def scale(deps: SlackDeps, workload: str, replicas: int, user: str) -> Proposal:
 
 
 def limits(deps: SlackDeps, workload: str, resource: str, value: str, user: str) -> Proposal:
-    from bot.adapters.manifests.quantity import format_cpu, format_memory, parse_cpu, parse_memory
+    from bot.domain.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 
     policy = deps.settings.policy
     if resource == "cpu":

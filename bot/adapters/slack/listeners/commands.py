@@ -79,7 +79,7 @@ def parse(text: str, max_chars: int) -> Parsed:
     if name == "limits":
         if args[1].lower() not in ("cpu", "memory"):
             raise InvalidInput(f"say `cpu` or `memory`, got `{args[1]}`; usage: `{COMMAND} {usage}`")
-        from bot.adapters.manifests.quantity import parse_quantity
+        from bot.domain.quantity import parse_quantity
 
         parse_quantity(args[2])  # a bad quantity is a usage error, answered in the ack
         return Parsed(name, (args[0], args[1].lower(), args[2]))

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 
-from tests.scenariogen import names
-from tests.scenariogen.openmetrics import Series, Store
-from tests.scenariogen.plan import Plan
+from scenariogen import names
+from scenariogen.openmetrics import Series, Store
+from scenariogen.plan import Plan
 
 CADVISOR = ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes")
 WORKLOAD_LABELS = (

@@ -2,7 +2,7 @@
 
 Knobs (all optional; a knob left out is drawn at random): kind, layout, convention,
 downstream, alert, label, quirk, hpa, variant, n_services, step, window_min, onset_min,
-distractors, sidecars, grpc, name, at; and the real-cluster variants (tests/scenariogen/variants.py):
+distractors, sidecars, grpc, name, at; and the real-cluster variants (scenariogen/variants.py):
 no_cpu_limits, no_mem_limits, node_metrics, prod_values, kustomize_patches, summary_latency,
 two_hops, red_herring.
 """
@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.scenariogen import names
-from tests.scenariogen.variants import draw_variants
+from scenariogen import names
+from scenariogen.variants import draw_variants
 
 KINDS = ("traffic_surge", "cpu_limit", "memory_limit", "bad_deploy", "transient")
 LAYOUTS = ("plain", "kustomize", "helm")

@@ -13,16 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from tests.scenariogen import names
-from tests.scenariogen.alerting import NoSeparation, Rule, Rules, fires, payload, threshold
-from tests.scenariogen.extras import pod_level_cgroups, staging_copies
-from tests.scenariogen.history import Event, build_repo, plan_events, workloads
-from tests.scenariogen.logs import write_logs
-from tests.scenariogen.metrics import build_store
-from tests.scenariogen.openmetrics import Store
-from tests.scenariogen.plan import Plan, make_plan
-from tests.scenariogen.sim import SvcSim, simulate
-from tests.scenariogen.variants import active_variants
+from scenariogen import names
+from scenariogen.alerting import NoSeparation, Rule, Rules, fires, payload, threshold
+from scenariogen.extras import pod_level_cgroups, staging_copies
+from scenariogen.history import Event, build_repo, plan_events, workloads
+from scenariogen.logs import write_logs
+from scenariogen.metrics import build_store
+from scenariogen.openmetrics import Store
+from scenariogen.plan import Plan, make_plan
+from scenariogen.sim import SvcSim, simulate
+from scenariogen.variants import active_variants
 
 FOR_SECONDS = {"ContainerOOMKilled": 0, "KubePodCrashLooping": 300, "CPUThrottlingHigh": 300}
 
@@ -179,7 +179,7 @@ def _write(
         files = subprocess.run(
             ["git", "-C", str(repo), "ls-files"], check=True, capture_output=True, text=True
         ).stdout.split()
-    from tests.scenariogen.manifests import Renderer
+    from scenariogen.manifests import Renderer
 
     culprit_w = next(w for w in ws if w.name == plan.culprit)
     expected: dict[str, Any] = {

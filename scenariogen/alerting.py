@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from bot.adapters.prometheus.promql import Matcher, selector
-from tests.scenariogen import names
-from tests.scenariogen.openmetrics import Series, Store, increase
-from tests.scenariogen.plan import Plan
+from bot.ports.promql import Matcher, selector
+from scenariogen import names
+from scenariogen.openmetrics import Series, Store, increase
+from scenariogen.plan import Plan
 
 
 class NoSeparation(RuntimeError):

@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
-from tests.support import slack_requests
-from tests.support.asgi_server import _free_port
+from testkit import slack_requests
+from testkit.asgi_server import _free_port
 
 
 class Replica:

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.scenariogen.plan import Plan
+from scenariogen.plan import Plan
 
 CONFIG_KEYS = [
     ("FEATURE_NEW_PRICING", "false", "true"),

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tests.scenariogen import names
-from tests.scenariogen.plan import Plan, Service
+from scenariogen import names
+from scenariogen.plan import Plan, Service
 
 
 @dataclass

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.scenariogen import names
-from tests.scenariogen.manifests import CONFIG_KEYS, Renderer, Workload
-from tests.scenariogen.plan import Plan
+from scenariogen import names
+from scenariogen.manifests import CONFIG_KEYS, Renderer, Workload
+from scenariogen.plan import Plan
 
 
 @dataclass

@@ -8,10 +8,10 @@ import random
 
 import numpy as np
 
-from tests.scenariogen.openmetrics import Store, counter
-from tests.scenariogen.plan import Plan
-from tests.scenariogen.sim import PodSim, SvcSim
-from tests.scenariogen.variants import node_series, summary
+from scenariogen.openmetrics import Store, counter
+from scenariogen.plan import Plan
+from scenariogen.sim import PodSim, SvcSim
+from scenariogen.variants import node_series, summary
 
 CLASSIC_BUCKETS = [
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],

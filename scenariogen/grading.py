@@ -1,8 +1,8 @@
 """The shared grader's checks (top-1/top-3 cause, remediation value, diff applies and is minimal,
 revert equals ``git revert``), with an ``effective()`` that reads every generated layout.
 
-It mirrors /work/shared/scenarios/grade.py, which a user's clone does not have, and extends its
-layout handling through ``expected["paths"]`` (plain roots other than apps/, Helm values).
+It mirrors the scenario grader (grade.py, beside the scenario sets) and extends its layout
+handling through ``expected["paths"]`` (plain roots other than apps/, Helm values).
 """
 
 from __future__ import annotations

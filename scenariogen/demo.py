@@ -1,11 +1,11 @@
 """The incident shipped with ``tugboat demo`` (bot/demo/data): small, clear and reproducible.
 
-    .venv/bin/python -m tests.scenariogen.demo [DEST]   # default: bot/demo/data
+    .venv/bin/python -m scenariogen.demo [DEST]   # default: bot/demo/data
 
 A memory_limit incident on a plain layout with valid YAML: 4 services, 90 minutes at 30 s.
 The shipped files came from the generator as of commit 68ed803; the generator has grown since, so
 running this writes different bytes, and tests/demo's recorded Prometheus answers must then be
-re-recorded. The shipped data is checked for what matters instead (tests/scenariogen).
+re-recorded. The shipped data is checked for what matters instead (scenariogen).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.scenariogen.core import generate
+from scenariogen.core import generate
 
 DEMO_SEED = 4
 DEMO_KNOBS: dict[str, Any] = {
@@ -34,7 +34,7 @@ DEMO_KNOBS: dict[str, Any] = {
     "name": "demo",
 }
 FILES = ("alert.json", "metrics.om.gz", "logs.jsonl.gz", "repo.bundle", "scenario.json", "expected.json")
-DEST = Path(__file__).resolve().parents[2] / "bot" / "demo" / "data"
+DEST = Path(__file__).resolve().parents[1] / "bot" / "demo" / "data"
 
 
 def write_demo(dest: Path = DEST) -> Path:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from tests.scenariogen import names
-from tests.scenariogen.plan import Plan
-from tests.scenariogen.sim import PodSim, SvcSim
+from scenariogen import names
+from scenariogen.plan import Plan
+from scenariogen.sim import PodSim, SvcSim
 
 EXCEPTIONS = [
     (

@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.promserver import free_port
+from testkit.promserver import free_port
 
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 

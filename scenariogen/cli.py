@@ -1,4 +1,4 @@
-"""Command line: ``python -m tests.scenariogen OUT_DIR --n 60 --seed 1 [knobs]``."""
+"""Command line: ``python -m scenariogen OUT_DIR --n 60 --seed 1 [knobs]``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.scenariogen.core import generate
-from tests.scenariogen.plan import KINDS, LAYOUTS
+from scenariogen.core import generate
+from scenariogen.plan import KINDS, LAYOUTS
 
 
 def _bool(v: str) -> bool:
@@ -23,7 +23,7 @@ def _bool(v: str) -> bool:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m tests.scenariogen", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m scenariogen", description=__doc__)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--n", type=int, default=60, help="number of scenarios (kinds rotate unless --kind)")
     ap.add_argument("--seed", type=int, default=1, help="suite seed; scenario i uses seed*10007+i")

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tests.scenariogen.openmetrics import Store, counter
+from scenariogen.openmetrics import Store, counter
 
 if TYPE_CHECKING:
-    from tests.scenariogen.plan import Plan
-    from tests.scenariogen.sim import PodSim, SvcSim
+    from scenariogen.plan import Plan
+    from scenariogen.sim import PodSim, SvcSim
 
 CPU_ALERTS = ("throttling", "cpu_saturation")
 MEMORY_ALERTS = ("oom", "memory_near_limit")

@@ -1,0 +1,5 @@
+import sys
+
+from scenariogen.cli import main
+
+sys.exit(main())

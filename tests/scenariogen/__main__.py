@@ -1,5 +1,0 @@
-import sys
-
-from tests.scenariogen.cli import main
-
-sys.exit(main())
