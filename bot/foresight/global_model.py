@@ -21,6 +21,10 @@ RECENT_LAGS = 24  # the last rows, whatever the sampling step
 MIN_WEEKS = 3  # a series shorter than this after validation is left to the local models
 MIN_TOTAL_ROWS = 2000  # fewer training rows than this: too little for trees
 TREES, LEAVES, RATE = 250, 63, 0.05
+# absolute error (the median), not squared: forecasts are scored by absolute error (MASE), and ops
+# series have bursts that a squared loss chases (on M4's training series: MASE 0.926 alone against
+# 0.943, and 0.823 against 0.857 in the ensemble, for the same cost)
+OBJECTIVE = "l1"
 # one thread: the local models already run one process per core, and OpenMP threads that spin
 # while other work holds the cores cost more CPU than they save
 
@@ -69,7 +73,12 @@ def global_forecasts(
     model = MLForecast(
         models={
             "lgb": lgb.LGBMRegressor(
-                n_estimators=TREES, num_leaves=LEAVES, learning_rate=RATE, n_jobs=1, verbosity=-1
+                n_estimators=TREES,
+                num_leaves=LEAVES,
+                learning_rate=RATE,
+                objective=OBJECTIVE,
+                n_jobs=1,
+                verbosity=-1,
             )
         },
         freq=int(step),

@@ -90,11 +90,12 @@ def test_combination_weights_the_candidate_that_validated_best() -> None:
     actual = np.arange(10.0)
     good = CandidateForecast("good", actual + 0.1, np.full(5, 1.0), np.full(5, 0.0), np.full(5, 2.0))
     fair = CandidateForecast("fair", actual + 1.0, np.full(5, 5.0), np.full(5, 4.0), np.full(5, 6.0))
+    poor = CandidateForecast("poor", actual + 2.0, np.full(5, 9.0), np.full(5, 8.0), np.full(5, 10.0))
     bad = CandidateForecast("bad", actual + 9.0, np.full(5, 99.0), np.full(5, 98.0), np.full(5, 100.0))
-    fc = combine([bad, fair, good], actual, 80, None)
-    assert fc.models == ("good", "fair")
-    # inverse-error weights 10:1 between the two best
-    np.testing.assert_allclose(fc.mean, (10 * 1.0 + 1 * 5.0) / 11)
+    fc = combine([bad, poor, fair, good], actual, 80, None)
+    assert fc.models == ("good", "fair", "poor")
+    # inverse-square-error weights 100:1:1/4 among the three best; the worst is left out
+    np.testing.assert_allclose(fc.mean, (100 * 1.0 + 1 * 5.0 + 0.25 * 9.0) / 101.25)
     assert np.all(fc.lower < fc.mean) and np.all(fc.upper > fc.mean)
 
 
