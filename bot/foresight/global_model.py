@@ -3,8 +3,8 @@
 Each series is differenced at its daily lag and standardised on its own, so one model learns the
 shapes that many series share (the daily profile's drift, the week's rhythm, recovery after a
 dip) while each keeps its level and scale. The model is trained once, on every series without its
-last `window` rows, forecasts those rows (the validation forecast that the ensemble weighs it
-by), and then forecasts the horizon from the whole history with the same trees.
+last two windows of `window` rows; the same trees forecast the earlier window, the last one (the
+validation forecast that the ensemble weighs it by) and the horizon from the whole history.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def daily_lag(step: float) -> int:
 
 
 def usable(length: int, window: int, step: float) -> bool:
-    return length - window >= MIN_WEEKS * 7 * daily_lag(step)
+    return length - 2 * window >= MIN_WEEKS * 7 * daily_lag(step)
 
 
 def _hour(ds: np.ndarray) -> np.ndarray:
@@ -57,7 +57,7 @@ def global_forecasts(
 
     daily = daily_lag(step)
     names = [n for n, (y, _) in series.items() if usable(len(y), window, step)]
-    if sum(len(series[n][0]) - window for n in names) < MIN_TOTAL_ROWS:
+    if sum(len(series[n][0]) - 2 * window for n in names) < MIN_TOTAL_ROWS:
         return {}
 
     def frame(cut: int) -> pd.DataFrame:
@@ -87,13 +87,15 @@ def global_forecasts(
         date_features=[_hour, _weekday],
         target_transforms=[Differences([daily]), LocalStandardScaler()],
     )
-    model.fit(frame(window), static_features=[])
-    validation = _by_series(model.predict(window))
+    model.fit(frame(2 * window), static_features=[])
+    earlier = _by_series(model.predict(window))
+    validation = _by_series(model.predict(window, new_df=frame(window)))
     ahead = _by_series(model.predict(horizon, new_df=frame(0)))
+    parts = (earlier, validation, ahead)
     return {
-        n: CandidateForecast(NAME, validation[n], ahead[n], ahead[n], ahead[n])
+        n: CandidateForecast(NAME, earlier[n], validation[n], ahead[n], ahead[n], ahead[n])
         for n in names
-        if n in validation and n in ahead and np.isfinite(validation[n]).all() and np.isfinite(ahead[n]).all()
+        if all(n in part and np.isfinite(part[n]).all() for part in parts)
     }
 
 
