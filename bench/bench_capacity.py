@@ -1,7 +1,7 @@
 """Capacity forecasts: is the next daily peak predicted, and is a coming breach caught?
 
 Compares ``bot.foresight.capacity.forecast_load`` (MSTL in log space, what the capacity planner
-uses) with the general ``bot.foresight.forecast.forecast`` (MSTL + Theta ensemble, linear space):
+uses) with the general ``bot.foresight.forecast.forecast`` (the ensemble, linear space):
 - simulated loads at 5-minute samples, 4 days of history and the next day held back, growing
   -5..+20% a day with multiplicative daily cycles and 2..10% noise; capacity is set at 1.1 x the
   history's peak, so about half the series breach it the next day;
@@ -34,7 +34,7 @@ STEP, DAY = 300.0, 86_400.0
 Method = Callable[[np.ndarray, np.ndarray, int], Forecast]
 METHODS: dict[str, Method] = {
     "forecast_load (log MSTL)": lambda v, t, h: forecast_load(v, t, h, 80),
-    "forecast (MSTL+Theta)": lambda v, t, h: forecast(v, h, level=80, timestamps=t),
+    "forecast (ensemble)": lambda v, t, h: forecast(v, h, level=80, timestamps=t),
 }
 
 

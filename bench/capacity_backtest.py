@@ -19,20 +19,27 @@ Series: simulated traffic (daily and weekly cycles, growth, launches that step t
 and steady ones that should never get a PR), and NAB's Twitter volume series (5-minute mention
 counts over two months) as real traffic, at an assumed CPU cost per mention.
 
-Usage: python bench/capacity_backtest.py [--data DIR] [--weeks 6] [--workers 2]
+`--forecaster ensemble` replays the same job with the general ensemble
+(`bot.foresight.forecast.forecast`, split-conformal intervals) in place of the planner's
+`forecast_load`, to compare the two.
+
+Usage: python bench/capacity_backtest.py [--data DIR] [--weeks 6] [--workers 2] [--forecaster NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bot.foresight import capacity as cap
+from bot.foresight.forecast import Forecast, forecast
 
 HOUR, DAY, WEEK = 3600.0, 86_400.0, 7 * 86_400.0
 STEP = 360.0  # the planner's grid for a 168-hour look-back (MetricWindow)
@@ -41,6 +48,14 @@ MERGE_DELAY = 1 * HOUR  # from the PR opening to its merge: someone approves it 
 REARM = 6 * HOUR
 TARGET, LEVEL, CPU_PER_POD, MAX_REPLICAS = 0.7, 80, 1.0, 50
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab-subset"
+Forecaster = Callable[[np.ndarray, np.ndarray, int, int], Forecast]  # values, timestamps, horizon, level
+
+
+def _ensemble(values: np.ndarray, timestamps: np.ndarray, horizon: int, level: int) -> Forecast:
+    return forecast(values, horizon, level=level, timestamps=timestamps)
+
+
+FORECASTERS: dict[str, Forecaster] = {"planner": cap.forecast_load, "ensemble": _ensemble}
 
 
 @dataclass
@@ -65,7 +80,13 @@ def breach_starts(times: np.ndarray, over: np.ndarray) -> list[float]:
     return starts
 
 
-def backtest(name: str, times: np.ndarray, demand: np.ndarray, replicas: int) -> Outcome:
+def backtest(
+    name: str,
+    times: np.ndarray,
+    demand: np.ndarray,
+    replicas: int,
+    forecaster: Forecaster = cap.forecast_load,
+) -> Outcome:
     """Run the job every CHECK_EVERY over the series; count leads, false positives and misses."""
     capacity = np.full(len(times), replicas * CPU_PER_POD * TARGET)  # the capacity in force
     first = times[0] + LOOKBACK
@@ -79,7 +100,7 @@ def backtest(name: str, times: np.ndarray, demand: np.ndarray, replicas: int) ->
         now = int(np.searchsorted(times, at, side="right"))
         lo = int(np.searchsorted(times, at - LOOKBACK))
         history = cap.Demand(times[lo:now], demand[lo:now])
-        fc = cap.forecast_load(history.cpu, history.timestamps, int(HORIZON / STEP), LEVEL)
+        fc = forecaster(history.cpu, history.timestamps, int(HORIZON / STEP), LEVEL)
         projection = cap.project(history, fc, None, STEP)
         current = cap.Capacity(count, CPU_PER_POD, TARGET)
         bound = min(MAX_REPLICAS, max(2 * count, count))
@@ -143,9 +164,9 @@ def initial_replicas(times: np.ndarray, demand: np.ndarray) -> int:
     return max(1, math.ceil(float(np.max(first_week)) / (0.85 * CPU_PER_POD * TARGET)))
 
 
-def _run(item: tuple[str, np.ndarray, np.ndarray]) -> Outcome:
+def _run(forecaster: str, item: tuple[str, np.ndarray, np.ndarray]) -> Outcome:
     name, times, demand = item
-    return backtest(name, times, demand, initial_replicas(times, demand))
+    return backtest(name, times, demand, initial_replicas(times, demand), FORECASTERS[forecaster])
 
 
 def main() -> None:
@@ -155,12 +176,13 @@ def main() -> None:
     parser.add_argument("--simulated", type=int, default=6)
     parser.add_argument("--real", type=int, default=4, help="NAB Twitter series to use")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--forecaster", choices=sorted(FORECASTERS), default="planner")
     args = parser.parse_args()
     items = simulated(args.simulated, args.weeks)
     if args.data.is_dir():
         items += twitter(args.data, args.weeks)[: args.real]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        outcomes = list(pool.map(_run, items))
+        outcomes = list(pool.map(partial(_run, args.forecaster), items))
     for kind in ("simulated", "twitter", "all"):
         chosen = [o for o in outcomes if kind == "all" or o.name.startswith(kind)]
         if not chosen:

@@ -1,10 +1,12 @@
-"""The local forecasting models, each scored on the series' own last window before it forecasts.
+"""The local forecasting models, each scored on the series' own last windows before it forecasts.
 
-Every candidate is a statsforecast model. It is fitted once, on the history without its last
-`window` rows, and forecasts that window (the cross-validation forecast the ensemble weighs it
-by); the same fitted parameters then forecast the horizon from the whole history (`forward`), so
-a candidate costs one fit. Only the most recent FIT_ROWS rows are fitted: enough for weekly
-cycles, and it bounds the cost of a long history.
+Every candidate is a statsforecast model. It is fitted once, on the history without its last two
+windows of `window` rows, and forecasts the earlier of the two (`earlier`); the same fitted
+parameters then forecast the last window from the history before it (`validation`, the
+cross-validation forecast the ensemble selects and weighs by) and the horizon from the whole
+history (`forward`), so a candidate costs one fit and neither window was seen by it. Only the
+most recent FIT_ROWS rows are fitted: enough for weekly cycles, and it bounds the cost of a long
+history.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class CandidateForecast:
     """One model's forecast of the validation window and of the horizon (with its interval)."""
 
     name: str
+    earlier: np.ndarray  # forecast of the `window` rows before the last `window`, from the rows before
     validation: np.ndarray  # forecast of the last `window` rows of the history, from the rows before
     mean: np.ndarray
     lower: np.ndarray
@@ -50,10 +53,11 @@ def model_specs(seasons: list[int]) -> dict[str, Callable[[], Any]]:
     daily = seasons[0]
     return {
         "MSTL+AutoETS": lambda: MSTL(season_length=seasons, trend_forecaster=AutoETS(model="ZZN")),
-        # left out, from M4's hourly training series: seasonal AutoETS cost more than the rest
-        # together and was never among the best (its trend role is MSTL's); MSTL with an AutoARIMA
-        # trend cost more than the other local models together for 0.014 of MASE (bench/RESULTS.md)
-        "AutoTheta": lambda: AutoTheta(season_length=daily),
+        # left out, from M4's hourly training series (each without its last 48 points): seasonal
+        # AutoETS cost more than the rest together and was never among the best (its trend role
+        # is MSTL's); MSTL with an AutoARIMA trend cost more than the other local models together
+        # for 0.014 of MASE; seasonal AutoTheta was the dearest left (0.06 CPU-s per series) and
+        # the ensemble was better without it (MASE 0.822 against 0.830) (bench/RESULTS.md)
         "seasonal naive": lambda: SeasonalNaive(season_length=daily),
     }
 
@@ -61,7 +65,7 @@ def model_specs(seasons: list[int]) -> dict[str, Callable[[], Any]]:
 def run_candidates(
     y: np.ndarray, horizon: int, window: int, seasons: list[int], level: int, names: list[str] | None = None
 ) -> list[CandidateForecast]:
-    """Fit every candidate on y[:-window], forecast the window, then the horizon from all of y."""
+    """Fit every candidate on y[:-2 window]; forecast both windows, then the horizon from all of y."""
     out = []
     for name, make in model_specs(seasons).items():
         if names is not None and name not in names:
@@ -74,30 +78,34 @@ def run_candidates(
 
 def _run_one(
     make: Callable[[], Any], y: np.ndarray, horizon: int, window: int, level: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    fit_on = y[:-window][-FIT_ROWS:]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    fit_on = y[: -2 * window][-FIT_ROWS:]
+    before = y[:-window][-FIT_ROWS:]
     recent = y[-FIT_ROWS:]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsforecast's optimiser notes: the validation judges the fit
         try:
             model = make().fit(y=fit_on)
-            validation = np.asarray(model.predict(h=window)["mean"], dtype=float)
+            earlier = np.asarray(model.predict(h=window)["mean"], dtype=float)
             try:
+                validation = model.forward(y=before, h=window)["mean"]
                 out = model.forward(y=recent, h=horizon, level=[level])
             except (NotImplementedError, AttributeError):  # a model without `forward` is refitted
+                validation = make().forecast(y=before, h=window)["mean"]
                 out = make().forecast(y=recent, h=horizon, level=[level])
         except (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError):
             return None  # a degenerate fit: the other candidates still answer
+    validation = np.asarray(validation, dtype=float)
     mean = np.asarray(out["mean"], dtype=float)
     lower = np.asarray(out.get(f"lo-{level}", mean), dtype=float)
     upper = np.asarray(out.get(f"hi-{level}", mean), dtype=float)
-    if not (np.isfinite(validation).all() and np.isfinite(mean).all()):
+    if not (np.isfinite(earlier).all() and np.isfinite(validation).all() and np.isfinite(mean).all()):
         return None
     lower = np.where(np.isfinite(lower), lower, mean)
     upper = np.where(np.isfinite(upper), upper, mean)
-    return validation, mean, np.minimum(lower, mean), np.maximum(upper, mean)
+    return earlier, validation, mean, np.minimum(lower, mean), np.maximum(upper, mean)
 
 
 def validation_window(length: int, horizon: int) -> int:
-    """Rows held out of the history for validation: the horizon, but at most a fifth of it."""
+    """Rows in each of the two validation windows: the horizon, but at most a fifth of the history."""
     return max(0, min(horizon, length // 5))

@@ -54,3 +54,24 @@ def test_a_breach_nobody_could_foresee_is_counted_as_missed() -> None:
     assert outcome.breaches == 1
     assert outcome.missed == 1
     assert not outcome.leads
+
+
+def test_the_backtest_replays_the_forecaster_it_is_given_on_the_past_only() -> None:
+    from bot.foresight.forecast import Forecast
+
+    bt = _backtest()
+    t = 1.7e9 + bt.STEP * np.arange(int(10 * bt.DAY / bt.STEP))
+    demand = np.full(len(t), 2.0)  # flat, never near capacity: every PR is a false positive
+    seen: list[float] = []
+
+    def alarmist(values: np.ndarray, stamps: np.ndarray, horizon: int, level: int) -> Forecast:
+        seen.append(float(stamps[-1]))
+        high = np.full(horizon, 100.0)
+        return Forecast(high, high, high, None)
+
+    outcome = bt.backtest("flat", t, demand, bt.initial_replicas(t, demand), alarmist)
+    assert seen and len(outcome.opened) > 0
+    assert all(last <= at for last, at in zip(seen, outcome.opened, strict=False))
+    assert outcome.false_positives == len(outcome.opened)
+    assert not outcome.leads and outcome.breaches == 0
+    assert set(bt.FORECASTERS) == {"planner", "ensemble"}

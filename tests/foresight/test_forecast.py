@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
 from bot.domain.errors import InvalidInput
-from bot.foresight.forecast import forecast, forecast_many
+from bot.foresight.candidates import CandidateForecast
+from bot.foresight.forecast import combine, forecast, forecast_many
 from bot.foresight.season import detect_period
 
 HOUR = 3600.0
@@ -83,19 +86,59 @@ def test_ensemble_beats_seasonal_naive_on_a_growing_seasonal_series() -> None:
     assert np.mean(ours) < 0.8 * np.mean(naive)
 
 
-def test_combination_weights_the_candidate_that_validated_best() -> None:
-    from bot.foresight.candidates import CandidateForecast
-    from bot.foresight.forecast import combine
+def _candidate(name: str, earlier: np.ndarray, validation: np.ndarray, mean: float) -> CandidateForecast:
+    return CandidateForecast(
+        name, earlier, validation, np.full(5, mean), np.full(5, mean - 1.0), np.full(5, mean + 1.0)
+    )
 
+
+def test_combination_weights_the_candidate_that_validated_best() -> None:
     actual = np.arange(10.0)
-    good = CandidateForecast("good", actual + 0.1, np.full(5, 1.0), np.full(5, 0.0), np.full(5, 2.0))
-    fair = CandidateForecast("fair", actual + 1.0, np.full(5, 5.0), np.full(5, 4.0), np.full(5, 6.0))
-    bad = CandidateForecast("bad", actual + 9.0, np.full(5, 99.0), np.full(5, 98.0), np.full(5, 100.0))
-    fc = combine([bad, fair, good], actual, 80, None)
-    assert fc.models == ("good", "fair")
-    # inverse-error weights 10:1 between the two best
-    np.testing.assert_allclose(fc.mean, (10 * 1.0 + 1 * 5.0) / 11)
+    earlier = np.zeros(10)
+    good = _candidate("good", earlier, actual + 0.1, 1.0)
+    fair = _candidate("fair", earlier, actual + 1.0, 5.0)
+    poor = _candidate("poor", earlier, actual + 2.0, 9.0)
+    bad = _candidate("bad", earlier, actual + 9.0, 99.0)
+    fc = combine([bad, poor, fair, good], np.concatenate([earlier + 1.0, actual]), 80, None)
+    assert fc.models == ("good", "fair", "poor")
+    # inverse-square-error weights 100:1:1/4 among the three best; the worst is left out
+    np.testing.assert_allclose(fc.mean, (100 * 1.0 + 1 * 5.0 + 0.25 * 9.0) / 101.25)
     assert np.all(fc.lower < fc.mean) and np.all(fc.upper > fc.mean)
+
+
+def test_interval_is_calibrated_on_the_window_the_choice_did_not_see() -> None:
+    """Perfect on the last window, errors 0..9 on the earlier one: the interval is their quantile."""
+    actual = np.arange(10.0)
+    earlier = np.full(10, 50.0)
+    chosen = _candidate("chosen", earlier, actual, 3.0)
+    fc = combine([chosen], np.concatenate([earlier + np.arange(10.0), actual]), 80, None)
+    # the finite-sample conformal rank: ceil(11 x 0.8) / 10 = the 0.9 quantile of 0..9
+    np.testing.assert_allclose(fc.upper - fc.mean, np.quantile(np.arange(10.0), 0.9))
+    np.testing.assert_allclose(fc.mean - fc.lower, np.quantile(np.arange(10.0), 0.9))
+
+
+def test_80_percent_interval_covers_80_percent_where_the_truth_is_known() -> None:
+    """Daily cycles plus Gaussian noise of sigma 10: the ideal 80% interval is +-12.8 and covers
+    exactly 80%. Many series at once, so the global model takes part as on M4."""
+    rng = np.random.default_rng(42)
+    sigma, horizon = 10.0, 48
+    series, future = {}, {}
+    for k in range(16):
+        i = np.arange(28 * 24)
+        level = rng.uniform(100, 300)
+        y = (
+            level
+            + 0.3 * level * np.sin(2 * np.pi * (i + rng.integers(24)) / 24)
+            + rng.normal(0, sigma, len(i))
+        )
+        series[f"s{k}"] = (y[:-horizon], 1.7e9 + HOUR * i[:-horizon])
+        future[f"s{k}"] = y[-horizon:]
+    out = forecast_many(series, horizon, workers=2)
+    covered = [np.mean((future[n] >= fc.lower) & (future[n] <= fc.upper)) for n, fc in out.items()]
+    assert 0.72 <= float(np.mean(covered)) <= 0.88
+    ideal = NormalDist().inv_cdf(0.9) * sigma
+    width = float(np.median([np.median(fc.upper - fc.mean) for fc in out.values()]))
+    assert 0.8 * ideal <= width <= 1.3 * ideal
 
 
 def test_validation_uses_only_the_history() -> None:
@@ -119,6 +162,7 @@ def test_global_model_joins_when_there_are_enough_series() -> None:
     for name, (y, _) in series.items():
         assert out[name].name == NAME
         assert out[name].mean.shape == (24,) and out[name].validation.shape == (window,)
+        assert out[name].earlier.shape == (window,)
         # it learned the daily cycle: its validation beats a flat line at the window's mean
         actual = y[-window:]
         assert np.mean(np.abs(out[name].validation - actual)) < 0.5 * np.mean(np.abs(actual - actual.mean()))
