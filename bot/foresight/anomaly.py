@@ -1,6 +1,6 @@
 """Causal streaming anomaly scores for one metric.
 
-Three stages, each a function of a bounded trailing window, so the score of row i depends only on
+Four stages, each a function of a bounded trailing window, so the score of row i depends only on
 rows 0..i:
 
 1. A raw anomaly measure: the largest robust z-score among a few views of the newest value, each
@@ -15,24 +15,29 @@ rows 0..i:
 2. Calibration, after Numenta's anomaly likelihood: the short-term average of log(1 + measure) is
    compared with its own recent distribution (median and upper quartile), so a series that is
    always jumpy does not alarm all the time, and mapped into [0, 1).
-3. Refractory damping: a score that does not beat every score of the last REFRACTORY rows is an
+3. Refractory damping: a score that does not beat every score of the last `refractory` rows is an
    echo of an alarm already raised, and is reported at ECHO times its value. So is one that comes
    within SILENCE rows of an alarm (a row that was news at ALARM or above): an alert system pages
    once for a burst, not for every higher row of it.
-4. A threshold learned online per series: a score at or below the GATE quantile of the series' own
-   last GATE_HISTORY scores is ordinary for that series, and reported at ECHO times its value. The
-   one corpus-wide threshold then only has to separate each series' rare scores, whatever their
-   usual level. GATE was chosen by leave-one-group-out cross-validation over NAB's categories
-   (bench/nab_score.py --logo).
+4. A threshold learned online per series: a score at or below the `gate` quantile of the series'
+   own last GATE_HISTORY scores is ordinary for that series, and reported at ECHO times its value.
+   The default quantile is 1.0, a record rule: only a score above every one of the series' last
+   GATE_HISTORY (two weeks at 5-minute rows) counts in full. The one corpus-wide threshold then
+   only has to separate each series' rare scores, whatever their usual level.
+
+`Setting` holds the two free choices (the gate's quantile and the refractory rows); the defaults
+are the setting with the best leave-one-group-out cross-validated score over NAB's categories
+(bench/nab_score.py --logo).
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
-the vectorised path fast; `StreamingDetector` refreshes them at the same rows with the same code,
-so `update` and `score_series` agree exactly.
+the vectorised path fast; `anomaly_stream.StreamingDetector` refreshes them at the same rows with
+the same code, so `update` and `score_series` agree exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -57,25 +62,46 @@ TAIL = 0.75  # quantile of the measure's recent history that sets its spread
 MIN_SPREAD = 0.25  # floor on that spread (log units): a tiny spread is no evidence of calm
 HALF_SCORE = 4.0  # spreads above the median that score 0.5: where the alert threshold belongs
 WARMUP = 64  # rows scored 0 while the statistics settle
-REFRACTORY = 256  # rows over which an alarm must beat the previous ones to be news
+REFRACTORY = 64  # rows over which an alarm must beat the previous ones to be news
 ECHO = 0.25  # damping of an alarm that is not news
 ALARM = 0.5  # a news score at or above this is an alarm (the level HALF_SCORE aims the threshold at)
 SILENCE = 16  # rows after an alarm in which no further news is reported
-GATE = 0.999  # quantile of a series' own recent scores that a score must beat to count in full
+GATE = 1.0  # quantile of a series' own recent scores that a score must beat to count in full
 GATE_HISTORY = 4096  # rows of scores behind that quantile
 ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
-SPAN = (  # rows of history that the newest score depends on
-    GATE_HISTORY
-    + BLOCK
-    + SILENCE
-    + REFRACTORY
-    + CALIBRATION
-    + SMOOTH
-    + 2 * BLOCK
-    + 1  # the seasonal difference looks at the previous row's reference
-    + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
-)
-KEEP = SPAN + ALIGN  # rows a streaming detector keeps
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The detector's free choices, chosen by leave-one-group-out cross-validation over NAB's
+    categories (bench/nab_score.py --logo): the gate's quantile (None: no gate), and the rows over
+    which an alarm must beat the previous ones to be news."""
+
+    gate: float | None = GATE
+    refractory: int = REFRACTORY
+
+    @property
+    def span(self) -> int:
+        """Rows of history that the newest score depends on."""
+        return (
+            GATE_HISTORY
+            + BLOCK
+            + SILENCE
+            + self.refractory
+            + CALIBRATION
+            + SMOOTH
+            + 2 * BLOCK
+            + 1  # the seasonal difference looks at the previous row's reference
+            + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
+        )
+
+    @property
+    def keep(self) -> int:
+        """Rows a streaming detector keeps."""
+        return self.span + ALIGN
+
+
+DEFAULT = Setting()
 
 
 def _stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,12 +221,10 @@ def _measure(
 
 
 def score_series(
-    values: np.ndarray, timestamps: np.ndarray | None = None, gate: float | None = GATE
+    values: np.ndarray, timestamps: np.ndarray | None = None, setting: Setting = DEFAULT
 ) -> np.ndarray:
-    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` would give row by row.
-
-    `gate` is the quantile of the series' recent scores a score must beat (None: no gate)."""
-    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True, gate=gate)
+    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` gives them row by row."""
+    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True, setting=setting)
 
 
 def _score(
@@ -208,13 +232,13 @@ def _score(
     timestamps: np.ndarray | None,
     offset: int,
     nonnegative: bool,
-    gate: float | None = GATE,
+    setting: Setting = DEFAULT,
 ) -> np.ndarray:
     """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was.
 
-    Rows that are at least SPAN rows into `values` get the same score as in the whole series, as
-    long as `offset` is a multiple of ALIGN."""
-    return _pipeline(values, timestamps, offset, nonnegative, gate)["score"]
+    Rows that are at least `setting.span` rows into `values` get the same score as in the whole
+    series, as long as `offset` is a multiple of ALIGN."""
+    return _pipeline(values, timestamps, offset, nonnegative, setting)["score"]
 
 
 def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
@@ -224,7 +248,7 @@ def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
 
 
 def _pipeline(
-    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool, gate: float | None
+    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool, setting: Setting
 ) -> dict[str, np.ndarray]:
     """Every stage's per-row output: what `StreamingDetector` caches between block refreshes."""
     x = _transform(_ffill(values), nonnegative)
@@ -248,8 +272,8 @@ def _pipeline(
     avg = _short_mean(measure, i, SMOOTH)
     calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)
     calibrated = _calibrate(avg, calibration[0], calibration[1], i + offset)
-    padded = np.concatenate((np.zeros(REFRACTORY), calibrated))
-    recent_max = sliding_window_view(padded, REFRACTORY)[:n].max(axis=1)
+    padded = np.concatenate((np.zeros(setting.refractory), calibrated))
+    recent_max = sliding_window_view(padded, setting.refractory)[:n].max(axis=1)
     alarm = _alarm(calibrated, recent_max)
     silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
     stages = {"x": x, "period": period_rows, "measure": measure, "calibrated": calibrated}
@@ -258,10 +282,11 @@ def _pipeline(
     stages["cal.centre"], stages["cal.spread"] = calibration
     stages["alarm"] = alarm
     stages["damped"] = _refractory(calibrated, recent_max, silenced)
-    if gate is None:
+    if setting.gate is None:
         stages["gate"] = np.full(n, np.nan)
     else:
-        stages["gate"] = _rows(_block_stats(stages["damped"], 0, GATE_HISTORY, _quantile(gate))[0], n)
+        gate = _block_stats(stages["damped"], 0, GATE_HISTORY, _quantile(setting.gate))[0]
+        stages["gate"] = _rows(gate, n)
     stages["score"] = _gated(stages["damped"], stages["gate"])
     return stages
 
@@ -287,73 +312,6 @@ def _refractory(score: np.ndarray, recent_max: np.ndarray, silenced: np.ndarray)
     """A score that does not beat the recent ones is an echo of them, and one that follows an alarm
     closely is its continuation: report both damped."""
     return np.where((score > recent_max) & (silenced == 0.0), score, ECHO * score)
-
-
-class StreamingDetector:
-    """Scores one metric a row at a time, exactly as `score_series` scores the whole series.
-
-    It keeps a bounded history (at most KEEP rows). The trailing statistics only change every
-    BLOCK rows: at those rows an update runs the vectorised pass over the history (tens of ms);
-    in between it reuses them and scores the new row alone (tens of µs)."""
-
-    def __init__(self, gate: float | None = GATE) -> None:
-        self._gate = gate
-        self._values: list[float] = []
-        self._stamps: list[float] = []
-        self._offset = 0  # absolute index of the first kept row
-        self._nonnegative = True  # every row dropped from the history was >= 0
-        self._stages: dict[str, np.ndarray] = {}  # the last full pass, extended row by row
-        self._last = float("nan")
-
-    def update(self, value: float, timestamp: float | None = None) -> float:
-        value = float(value)
-        if not np.isfinite(value):
-            value = self._last if np.isfinite(self._last) else value
-        self._last = value
-        self._values.append(value)
-        self._stamps.append(float("nan") if timestamp is None else float(timestamp))
-        if len(self._values) >= KEEP + ALIGN:
-            dropped = self._values[:ALIGN]
-            self._nonnegative = self._nonnegative and min(dropped) >= 0.0
-            del self._values[:ALIGN], self._stamps[:ALIGN]
-            self._offset += ALIGN
-            self._stages = {}
-        row = len(self._values) - 1
-        if row % BLOCK == 0 or not self._stages:
-            stamps = np.array(self._stamps)
-            self._stages = _pipeline(
-                np.array(self._values),
-                None if np.isnan(stamps).any() else stamps,
-                self._offset,
-                self._nonnegative,
-                self._gate,
-            )
-        else:
-            self._extend(row)
-        return float(self._stages["score"][row])
-
-    def _extend(self, row: int) -> None:
-        """Score the newest row with the statistics in force for its block."""
-        nonneg = self._nonnegative and min(self._values) >= 0.0  # as _transform sees this row
-        newest = np.array([self._values[row]])
-        x_new = np.log1p(np.maximum(newest, 0.0)) if nonneg else newest
-        i = np.array([row])
-        stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
-        stages["x"][row] = x_new[0]
-        names = ("value", "diff", "season", "season_diff")
-        stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in names}
-        stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
-        avg = _short_mean(stages["measure"], i, SMOOTH)
-        cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
-        stages["calibrated"][row] = cal[0]
-        recent = stages["calibrated"][max(0, row - REFRACTORY) : row]
-        padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
-        stages["alarm"][row] = _alarm(cal, padded_max)[0]
-        alarms = stages["alarm"][max(0, row - SILENCE) : row]
-        silenced = np.array([max(float(alarms.max()) if len(alarms) else 0.0, 0.0)])
-        stages["damped"][row] = _refractory(cal, padded_max, silenced)[0]
-        stages["score"][row] = _gated(stages["damped"][i], stages["gate"][i])[0]
-        self._stages = stages
 
 
 def _seasonal_reference(x: np.ndarray, i: np.ndarray, period: np.ndarray | int) -> np.ndarray:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.foresight.anomaly import StreamingDetector, score_series
+from bot.foresight.anomaly import Setting, score_series
+from bot.foresight.anomaly_stream import StreamingDetector
 
-ALERT = 0.45  # about the threshold that the NAB benchmark finds best (bench/RESULTS.md)
+UNGATED = Setting(gate=None)  # stages 1-3 alone: the measure, its calibration, refractory damping
+ALERT = 0.45  # the ALARM level the calibration aims at (before the per-series gate)
 
 
 def _noise(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +80,10 @@ def test_seasonal_peaks_are_not_anomalies_but_a_missing_peak_is() -> None:
 
 
 def test_bounded_history_gives_the_same_newest_score() -> None:
-    """What a long-running StreamingDetector does after trimming its history to KEEP rows."""
-    from bot.foresight.anomaly import ALIGN, KEEP, _score
+    """What a long-running StreamingDetector does after trimming its history to `keep` rows."""
+    from bot.foresight.anomaly import ALIGN, DEFAULT, _score
 
-    values, stamps = _seasonal(KEEP + 3 * ALIGN + 17, 5)
+    values, stamps = _seasonal(DEFAULT.keep + 3 * ALIGN + 17, 5)
     values[-5] += 90
     full = score_series(values, stamps)
     for offset in (ALIGN, 3 * ALIGN):
@@ -107,7 +109,8 @@ def test_jumps_that_every_cycle_makes_are_not_anomalies() -> None:
     scores = score_series(values, 1.7e9 + 300.0 * i)
     assert scores[288 * 5 :].max() < 0.1
     values[288 * 10 + 50 : 288 * 10 + 60] = 80.0  # ... but an edge out of its time is
-    assert score_series(values, 1.7e9 + 300.0 * i)[288 * 10 + 50 : 288 * 10 + 55].max() > ALERT
+    stamps = 1.7e9 + 300.0 * i
+    assert score_series(values, stamps, UNGATED)[288 * 10 + 50 : 288 * 10 + 55].max() > ALERT
 
 
 def test_a_quantised_series_does_not_alarm_on_single_steps() -> None:
@@ -118,7 +121,7 @@ def test_a_quantised_series_does_not_alarm_on_single_steps() -> None:
     values[np.cumsum(rng.integers(10, 200, 40))[:30]] = 6.0
     assert score_series(values, stamps)[500:].max() < ALERT
     values[2500:] += 5.0  # a real change is still one
-    assert score_series(values, stamps)[2500:2505].max() > ALERT
+    assert score_series(values, stamps, UNGATED)[2500:2505].max() > ALERT
     detector = StreamingDetector()
     streamed = [detector.update(v, t) for v, t in zip(values[:700], stamps[:700], strict=True)]
     np.testing.assert_array_equal(streamed, score_series(values[:700], stamps[:700]))
@@ -142,7 +145,7 @@ def test_a_flat_series_that_jumped_once_still_alarms_on_a_smaller_step() -> None
     values = np.full(2000, 3.0)
     values[800] = 300.0  # one reading far off, then back
     values[1500:] = 12.0
-    scores = score_series(values, stamps)
+    scores = score_series(values, stamps, UNGATED)  # the gate would damp the second, smaller one
     assert scores[800] > ALERT
     assert scores[1500:1505].max() > ALERT
 
@@ -155,8 +158,35 @@ def test_online_gate_damps_what_is_ordinary_for_the_series() -> None:
     values[5000] += 6.0
     stamps = 1.7e9 + 300.0 * i
     gated = score_series(values, stamps)
-    plain = score_series(values, stamps, gate=None)
+    plain = score_series(values, stamps, UNGATED)
     peak = 5000 + int(np.argmax(gated[5000:5004]))  # the short average can lag a row
     assert gated[peak] == plain[peak] and gated[peak] > 0.5
     assert np.all(gated <= plain) and np.any(gated < plain)  # the echoes after it are ordinary
     np.testing.assert_array_equal(score_series(values[:5001], stamps[:5001])[:5001], gated[:5001])
+
+
+def test_the_record_gate_counts_only_what_beats_the_series_recent_scores() -> None:
+    """Gate 1.0: a spike far smaller than one the series made in its last GATE_HISTORY rows is an
+    echo of it; one as small after GATE_HISTORY rows without the big one counts in full."""
+    from bot.foresight.anomaly import ECHO, GATE_HISTORY
+
+    rng = np.random.default_rng(11)
+    n = 3000 + GATE_HISTORY + 1000
+    values = 50.0 + rng.normal(0.0, 1.0, n)
+    stamps = 1.7e9 + 300.0 * np.arange(n)
+    later = 3000 + GATE_HISTORY
+    values[1000] += 200.0  # the record
+    values[2000] += 12.0  # within GATE_HISTORY of it: ordinary for this series now
+    values[later] += 12.0  # as small, but the record has left the gate's history
+    record = Setting(gate=1.0)
+    gated = score_series(values, stamps, record)
+    plain = score_series(values, stamps, UNGATED)
+    assert gated[1000] == plain[1000] > ALERT
+    near = slice(2000, 2004)
+    assert plain[near].max() > ALERT
+    np.testing.assert_array_equal(gated[near], ECHO * plain[near])
+    peak = later + int(np.argmax(plain[later : later + 4]))
+    assert gated[peak] == plain[peak] > ALERT
+    detector = StreamingDetector(record)
+    streamed = [detector.update(v, t) for v, t in zip(values[:2100], stamps[:2100], strict=True)]
+    np.testing.assert_array_equal(streamed, gated[:2100])

@@ -1,0 +1,88 @@
+"""`StreamingDetector`: the anomaly scores of `bot.foresight.anomaly`, one row at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.foresight.anomaly import (
+    ALIGN,
+    BLOCK,
+    DEFAULT,
+    SILENCE,
+    SMOOTH,
+    Setting,
+    _alarm,
+    _calibrate,
+    _gated,
+    _measure,
+    _pipeline,
+    _refractory,
+    _short_mean,
+)
+
+
+class StreamingDetector:
+    """Scores one metric a row at a time, exactly as `score_series` scores the whole series.
+
+    It keeps a bounded history (at most `setting.keep` rows). The trailing statistics only change every
+    BLOCK rows: at those rows an update runs the vectorised pass over the history (tens of ms);
+    in between it reuses them and scores the new row alone (tens of µs)."""
+
+    def __init__(self, setting: Setting = DEFAULT) -> None:
+        self._setting = setting
+        self._values: list[float] = []
+        self._stamps: list[float] = []
+        self._offset = 0  # absolute index of the first kept row
+        self._nonnegative = True  # every row dropped from the history was >= 0
+        self._stages: dict[str, np.ndarray] = {}  # the last full pass, extended row by row
+        self._last = float("nan")
+
+    def update(self, value: float, timestamp: float | None = None) -> float:
+        value = float(value)
+        if not np.isfinite(value):
+            value = self._last if np.isfinite(self._last) else value
+        self._last = value
+        self._values.append(value)
+        self._stamps.append(float("nan") if timestamp is None else float(timestamp))
+        if len(self._values) >= self._setting.keep + ALIGN:
+            dropped = self._values[:ALIGN]
+            self._nonnegative = self._nonnegative and min(dropped) >= 0.0
+            del self._values[:ALIGN], self._stamps[:ALIGN]
+            self._offset += ALIGN
+            self._stages = {}
+        row = len(self._values) - 1
+        if row % BLOCK == 0 or not self._stages:
+            stamps = np.array(self._stamps)
+            self._stages = _pipeline(
+                np.array(self._values),
+                None if np.isnan(stamps).any() else stamps,
+                self._offset,
+                self._nonnegative,
+                self._setting,
+            )
+        else:
+            self._extend(row)
+        return float(self._stages["score"][row])
+
+    def _extend(self, row: int) -> None:
+        """Score the newest row with the statistics in force for its block."""
+        nonneg = self._nonnegative and min(self._values) >= 0.0  # as _transform sees this row
+        newest = np.array([self._values[row]])
+        x_new = np.log1p(np.maximum(newest, 0.0)) if nonneg else newest
+        i = np.array([row])
+        stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
+        stages["x"][row] = x_new[0]
+        names = ("value", "diff", "season", "season_diff")
+        stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in names}
+        stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
+        avg = _short_mean(stages["measure"], i, SMOOTH)
+        cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
+        stages["calibrated"][row] = cal[0]
+        recent = stages["calibrated"][max(0, row - self._setting.refractory) : row]
+        padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
+        stages["alarm"][row] = _alarm(cal, padded_max)[0]
+        alarms = stages["alarm"][max(0, row - SILENCE) : row]
+        silenced = np.array([max(float(alarms.max()) if len(alarms) else 0.0, 0.0)])
+        stages["damped"][row] = _refractory(cal, padded_max, silenced)[0]
+        stages["score"][row] = _gated(stages["damped"][i], stages["gate"][i])[0]
+        self._stages = stages
