@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -123,6 +124,12 @@ class SlackEdge:
         self._pool = ThreadPoolExecutor(DISPATCH_THREADS, thread_name_prefix="tugboat-dispatch")
         self._waiting = threading.BoundedSemaphore(DISPATCH_BACKLOG)
         self.gate = QuietGate()
+        self._backlog: deque[tuple[Accepted, dict[str, str | Sequence[str]], float]] = deque()
+        self._lock = threading.Lock()
+        self._queued = threading.Event()
+        self._closing = False
+        self._feeder = threading.Thread(target=self._feed, name="tugboat-dispatch-feed", daemon=True)
+        self._feeder.start()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Timed from the moment uvicorn hands the request over (headers read, body not yet) to
@@ -212,17 +219,37 @@ class SlackEdge:
         return Accepted(b"", body if isinstance(event, EventCallback) else None)
 
     def _dispatch_later(self, accepted: Accepted, headers: dict[str, str | Sequence[str]]) -> bool:
+        """On the loop: queue the request for the feeder, waking it only if it sleeps (no thread
+        wakes per request: a wake-up per ack cost the loop ~40 us, the woken thread's GIL turn)."""
         if not self._waiting.acquire(blocking=False):
             return False
-        try:
-            self._pool.submit(self._dispatch, accepted, headers, self.gate.clock())
-        except RuntimeError:  # shutting down: the pool takes nothing new
-            self._waiting.release()
-            return False
+        with self._lock:
+            if self._closing:  # shutting down: nothing new is taken
+                self._waiting.release()
+                return False
+            self._backlog.append((accepted, headers, self.gate.clock()))
+        if not self._queued.is_set():
+            self._queued.set()
         return True
 
-    def _dispatch(self, accepted: Accepted, headers: dict[str, str | Sequence[str]], since: float) -> None:
-        self.gate.wait(since)
+    def _feed(self) -> None:
+        """The feeder thread: once a lull in the acknowledgements comes (``QuietGate``), hands
+        the queued requests to the dispatch pool, oldest first."""
+        while True:
+            self._queued.wait()
+            self._queued.clear()  # before draining: an append from now on sets it again
+            while True:
+                with self._lock:
+                    if not self._backlog:
+                        if self._closing:
+                            return
+                        break
+                    accepted, headers, since = self._backlog[0]
+                self.gate.wait(since)
+                self._pool.submit(self._dispatch, accepted, headers)
+                self._backlog.popleft()
+
+    def _dispatch(self, accepted: Accepted, headers: dict[str, str | Sequence[str]]) -> None:
         try:
             body = accepted.for_bolt()
             assert body is not None  # only requests with something for Bolt are dispatched
@@ -238,4 +265,8 @@ class SlackEdge:
 
     def close(self) -> None:
         """Finish dispatching what was acknowledged (its lazy work goes to Bolt's executor)."""
+        with self._lock:
+            self._closing = True
+        self._queued.set()
+        self._feeder.join()
         self._pool.shutdown(wait=True)
