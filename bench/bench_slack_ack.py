@@ -4,8 +4,10 @@ slash commands, beside a trivial uvicorn/Starlette app on the same machine.
 Starts a mock Slack Web API and the real server as subprocesses (so the load generator shares an
 interpreter with neither). Each round, 50 keep-alive connections send one signed ``/tugboat``
 command each at the same moment; the time to each HTTP response is what Slack's 3-second
-deadline protects. The same rounds then go to a trivial app (read the body, answer 200): the
-target is an ack p99 at most 1.5x the trivial app's.
+deadline protects. The same rounds, alternating, go to two trivial apps under the same uvicorn
+options (read the body, answer 200): a Starlette app and a bare ASGI callable. The target is an
+ack p99 at most 1.5x the trivial app's; the summary prints both ratios, and each server's loop CPU
+per request (the main thread's CPU time, steadier than latencies on a shared machine).
 
     .venv/bin/python bench/bench_slack_ack.py [--rounds 10] [--concurrency 50] [--only-help]
 """

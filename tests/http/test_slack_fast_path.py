@@ -90,3 +90,23 @@ def test_acks_and_refusals_are_counted_as_before(harness: Harness) -> None:
     assert r.status_code == 401
     assert _metric(harness, "tugboat_slack_ack_seconds_count") == acks + 2
     assert _metric(harness, "tugboat_slack_unauthenticated_requests_total") == forged + 1
+
+
+def test_close_dispatches_everything_acknowledged_and_then_takes_nothing() -> None:
+    from bot.adapters.http.slack_edge import Accepted, SlackEdge
+    from bot.settings import Settings
+
+    seen: list[str] = []
+
+    class Bolt:
+        def dispatch(self, request: object) -> object:
+            seen.append(request.body["user_id"])  # type: ignore[attr-defined]
+            return type("Response", (), {"status": 200})()
+
+    edge = SlackEdge(Bolt(), Settings(slack_signing_secret="s", slack_bot_token="xoxb-x"))  # type: ignore[arg-type]
+    for user in ("U1", "U2", "U3"):
+        body, _ = sr.command("status", user=user)
+        assert edge._dispatch_later(Accepted(b"", None, body.decode()), {})
+    edge.close()
+    assert seen == ["U1", "U2", "U3"]  # decoded in full, oldest first
+    assert not edge._dispatch_later(Accepted(b"", {"user_id": "U4"}), {})

@@ -10,7 +10,13 @@ signature is checked:
    URL-verification challenge, or an empty 200;
 5. Bolt's dispatch (middleware, listeners and their lazy work), on a small pool of threads
    after the answer, so concurrent requests are dispatched concurrently and none waits for
-   another's listener; a dispatcher waits for a lull in the acknowledgements (``QuietGate``).
+   another's listener; one feeder thread hands them to the pool after a lull in the
+   acknowledgements (``QuietGate``), so an ack never wakes a thread.
+
+The edge is an ASGI app of its own, reached before Starlette's routing (``server.SlackFastPath``):
+headers straight from the scope, answers sent as encoded bytes. A form's values stay
+percent-encoded on the loop (``limits.encoded_form``) except the command's text; Bolt's copy is
+decoded in full on a dispatch thread.
 
 Steps 3 and 4 run in a worker thread for bodies over ``INLINE_BYTES``, so a large body never
 holds up ``/healthz`` or the other requests; on the loop, each request costs a bounded amount
