@@ -4,8 +4,10 @@ slash commands, beside a trivial uvicorn/Starlette app on the same machine.
 Starts a mock Slack Web API and the real server as subprocesses (so the load generator shares an
 interpreter with neither). Each round, 50 keep-alive connections send one signed ``/tugboat``
 command each at the same moment; the time to each HTTP response is what Slack's 3-second
-deadline protects. The same rounds then go to a trivial app (read the body, answer 200): the
-target is an ack p99 at most 1.5x the trivial app's.
+deadline protects. The same rounds, alternating, go to two trivial apps under the same uvicorn
+options (read the body, answer 200): a Starlette app and a bare ASGI callable. The target is an
+ack p99 at most 1.5x the trivial app's; the summary prints both ratios, and each server's loop CPU
+per request (the main thread's CPU time, steadier than latencies on a shared machine).
 
     .venv/bin/python bench/bench_slack_ack.py [--rounds 10] [--concurrency 50] [--only-help]
 """
@@ -108,6 +110,9 @@ async def _alternating(
     return measured
 
 
+# The trivial apps: read the body, answer 200, under the same uvicorn options as `tugboat serve`
+# (log_level, access_log, log_config; uvloop and httptools chosen the same way). "starlette" is
+# the app the issue compares with; "asgi" is the floor, a bare ASGI callable with no framework.
 BASELINE = """
 import sys, uvicorn
 from starlette.applications import Starlette
@@ -118,9 +123,29 @@ async def ok(request):
     return Response("")
 async def ready(request):
     return Response("")
-app = Starlette(routes=[Route("/slack/events", ok, methods=["POST"]), Route("/readyz", ready)])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False)
+async def bare(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+starlette = Starlette(routes=[Route("/slack/events", ok, methods=["POST"]), Route("/readyz", ready)])
+app = bare if sys.argv[2] == "asgi" else starlette
+port = int(sys.argv[1])
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, log_config=None)
 """
+BASELINES = {"starlette": "trivial Starlette app", "asgi": "trivial bare ASGI app"}
+
+
+def _loop_cpu_ns(pid: int) -> int:
+    """CPU time of the process's main thread, where uvicorn's event loop (and so every
+    acknowledgement) runs; Bolt's dispatch and the work after the ack run on other threads."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0])
+
+
+def _process_cpu_ns(pid: int) -> int:
+    return sum(int(t.read_text().split()[0]) for t in Path(f"/proc/{pid}/task").glob("*/schedstat"))
 
 
 def main() -> None:
@@ -166,34 +191,58 @@ def main() -> None:
             str(args.workers),
         ]
         proc = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        bare_port = free_port()
-        bare = subprocess.Popen([sys.executable, "-c", BASELINE, str(bare_port)], stderr=subprocess.DEVNULL)
-        base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+        bare_ports = {name: free_port() for name in BASELINES}
+        bares = {
+            name: subprocess.Popen(
+                [sys.executable, "-c", BASELINE, str(bare_ports[name]), name], stderr=subprocess.DEVNULL
+            )
+            for name in BASELINES
+        }
+        base = f"http://127.0.0.1:{port}"
+        urls = [base] + [f"http://127.0.0.1:{bare_ports[name]}" for name in BASELINES]
+        pids = [proc.pid] + [bares[name].pid for name in BASELINES]
         try:
-            wait_ready(base, proc)
-            wait_ready(bare_base, bare)
+            for url, server_proc in zip(urls, [proc, *bares.values()], strict=True):
+                wait_ready(url, server_proc)
             before = _histogram(httpx.get(base + "/metrics", timeout=10).text)
-            servers = [
-                Connections(base + "/slack/events", commands),
-                Connections(bare_base + "/slack/events", commands),
-            ]
-            tugboat_rounds, floor_rounds = asyncio.run(_alternating(servers, args.rounds, args.concurrency))
+            servers = [Connections(url + "/slack/events", commands) for url in urls]
+            cpu_before = [_loop_cpu_ns(pid) for pid in pids], _process_cpu_ns(proc.pid)
+            measured = asyncio.run(_alternating(servers, args.rounds, args.concurrency))
+            cpu_after = [_loop_cpu_ns(pid) for pid in pids], _process_cpu_ns(proc.pid)
             after = _histogram(httpx.get(base + "/metrics", timeout=10).text)
         finally:
-            for server_proc in (proc, bare):
+            for server_proc in (proc, *bares.values()):
                 server_proc.terminate()
                 server_proc.wait(30)
+    # Each server also answered the two warm-up bursts inside the CPU window.
+    requests = (args.rounds + 2) * args.concurrency
+    loop_us = [(b - a) / requests / 1000 for a, b in zip(cpu_before[0], cpu_after[0], strict=True)]
+    process_us = (cpu_after[1] - cpu_before[1]) / requests / 1000
+    _report(args, measured, loop_us, process_us, _quantiles(before, after))
+
+
+def _report(
+    args: argparse.Namespace,
+    measured: list[list[list[float]]],
+    loop_us: list[float],
+    process_us: float,
+    server: str,
+) -> None:
     print(
         f"slack ack latency, client side: {args.rounds} rounds of {args.concurrency} concurrent signed "
         f"commands, {args.workers} worker(s), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
-    latencies = [x for burst in tugboat_rounds for x in burst]
-    floor = [x for burst in floor_rounds for x in burst]
-    print(_summary("tugboat serve --http", latencies) + _typical(tugboat_rounds))
-    print(_summary("trivial uvicorn app", floor) + _typical(floor_rounds))
-    ratio = _p99(latencies) / _p99(floor)
-    print(f"{'p99 ratio':<24} {ratio:.2f}x   (target <= 1.5x)")
-    print(f"{'server side (histogram)':<24} {_quantiles(before, after)}")
+    labels = ["tugboat serve --http", *BASELINES.values()]
+    flat = [[x for burst in rounds for x in burst] for rounds in measured]
+    for label, latencies, rounds, cpu in zip(labels, flat, measured, loop_us, strict=True):
+        print(_summary(label, latencies) + _typical(rounds) + f"   loop CPU {cpu:5.1f} us/request")
+    print(f"{'':<24} (tugboat's whole process, the work after the ack included: {process_us:.0f} us/request)")
+    for label, latencies, cpu in zip(labels[1:], flat[1:], loop_us[1:], strict=True):
+        ratio = _p99(flat[0]) / _p99(latencies)
+        print(
+            f"{'ratio to ' + label:<40} p99 {ratio:.2f}x (target <= 1.5x)   loop CPU {loop_us[0] / cpu:.2f}x"
+        )
+    print(f"{'server side (histogram)':<24} {server}")
 
 
 def _histogram(metrics: str) -> list[tuple[float, float]]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.adapters.http.limits import INLINE_BYTES, RequestRefused, media_type, parse_json, read_capped, utf8
 from bot.domain.alert import AlertGroup, parse_alert_group
@@ -31,7 +30,6 @@ from bot.domain.errors import InvalidInput
 from bot.observability.metrics import (
     ALERTS_RECEIVED,
     ALERTS_REJECTED,
-    SLACK_ACK_SECONDS,
     exposition,
     refresh_proposal_gauge,
 )
@@ -46,25 +44,21 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-class AckTimer:
-    """Times Slack requests from the moment uvicorn hands them over (headers read, body not yet)
-    to the first byte of the answer: the body, verification, parsing and any wait included."""
+class SlackFastPath:
+    """``POST /slack/events`` goes straight to the edge, an ASGI app of its own that reads the
+    scope's headers and sends pre-encoded answers (``slack_edge.py``), past Starlette's routing,
+    request and response objects; everything else goes on to the router. Installed as the
+    outermost user middleware, so only Starlette's error guard runs before it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, slack: ASGIApp | None) -> None:
+        self.app, self.slack = app, slack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != SLACK_PATH:
+        slack = self.slack
+        if slack and scope["type"] == "http" and scope["path"] == SLACK_PATH and scope["method"] == "POST":
+            await slack(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def timed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                SLACK_ACK_SECONDS.observe(time.perf_counter() - started)
-            await send(message)
-
-        await self.app(scope, receive, timed)
 
 
 def _alert_group(body: bytes, max_depth: int) -> AlertGroup:
@@ -81,17 +75,15 @@ def create_app(
     *,
     store: Store,
     incidents: IncidentService,
-    slack_events: Callable[[Request], Awaitable[Response]] | None,
+    slack_events: ASGIApp | None,
     alertmanager_token: str | None = None,
     alertmanager_max_body: int = 8 * 1024 * 1024,
     max_json_depth: int = 32,
     on_shutdown: Callable[[], None] | None = None,
     jobs_running: Callable[[], bool] = lambda: True,
 ) -> Starlette:
-    async def slack(request: Request) -> Response:
-        if slack_events is None:
-            return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
-        return await slack_events(request)
+    async def slack(_: Request) -> Response:  # POST goes to the fast path when there is an edge
+        return _error(404, "Slack events are not served over HTTP here (Socket Mode or no Slack app)")
 
     async def alertmanager(request: Request) -> Response:
         if alertmanager_token:
@@ -100,9 +92,11 @@ def create_app(
                 ALERTS_REJECTED.labels(reason="unauthorised").inc()
                 return _error(401, "missing or wrong bearer token (see alertmanager_token)")
         try:
-            if media_type(request) not in ("application/json", ""):  # Alertmanager sends JSON
+            headers = request.headers
+            if media_type(headers.get("content-type", "")) not in ("application/json", ""):  # Alertmanager's
                 raise RequestRefused(415, "the webhook takes application/json (an Alertmanager webhook body)")
-            body = await read_capped(request, alertmanager_max_body)
+            length = headers.get("content-length", "")
+            body = await read_capped(request.receive, length, alertmanager_max_body)
             if len(body) <= INLINE_BYTES:
                 group = _alert_group(body, max_json_depth)
             else:
@@ -164,5 +158,5 @@ def create_app(
             Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(AckTimer)],
+        middleware=[Middleware(SlackFastPath, slack=slack_events)],
     )
