@@ -24,8 +24,8 @@ from bot.assistant.service import Answer, Assistant, collect_answer  # noqa: E40
 from bot.assistant.tools import ToolContext  # noqa: E402
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.llm.conftest import Recording, openai_cassette  # noqa: E402
-from tests.llm.samples import AT, SAMPLE_REPORTS  # noqa: E402
+from testkit.llm_samples import AT, SAMPLE_REPORTS  # noqa: E402
+from testkit.openai_cassettes import Recording, openai_cassette  # noqa: E402
 
 
 def large_report() -> InvestigationReport:

@@ -93,10 +93,8 @@ def build_investigator(settings: Settings, logs_file: Path | None) -> Investigat
 
 
 def _render(report: InvestigationReport, specs: list[GraphSpec], directory: Path) -> InvestigationReport:
-    try:
-        from bot.adapters.graphs import render_all
-    except ImportError:
-        return report
+    from bot.adapters.graphs import render_all
+
     paths = render_all(specs, directory)
     return report.model_copy(update={"graphs": [p.name for p in paths]})
 

@@ -107,10 +107,8 @@ def _default_planner(repo_root: Path | None, git_budget_s: float) -> Planner | N
 
 
 def _default_describe() -> Describe:
-    try:
-        from bot.adapters.git.changes import describe
-    except ImportError:  # the classifier is optional; the fallback reads paths and changed lines
-        return describe_fallback
+    from bot.adapters.git.changes import describe
+
     return describe
 
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from tests.llm.conftest import openai_cassette
-from tests.llm.samples import PLANTED_SECRETS, cpu_limit_report
+from testkit.llm_samples import PLANTED_SECRETS, cpu_limit_report
+from testkit.openai_cassettes import openai_cassette
 
 ALERT = Path(__file__).resolve().parent.parent / "fixtures" / "alerts" / "throttling.json"
 AT = "2026-11-20T10:30:00Z"

@@ -15,8 +15,8 @@ from bot.adapters.llm.tokens import count_tokens
 from bot.adapters.logs.jsonl import JsonlLogSource
 from bot.assistant.service import Answer, Assistant
 from bot.assistant.tools import ToolContext
-from tests.llm.conftest import REPLAYING, openai_cassette
-from tests.llm.samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report
+from testkit.llm_samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report
+from testkit.openai_cassettes import REPLAYING, openai_cassette
 
 
 def _messages_text(body: dict) -> str:

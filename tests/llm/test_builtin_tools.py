@@ -16,7 +16,7 @@ from bot.domain.errors import InvalidInput
 from bot.ports.logs import LogLine
 from bot.security.fence import Fence
 from testkit.gitops import git, make_remote
-from tests.llm.samples import PLANTED_SECRETS
+from testkit.llm_samples import PLANTED_SECRETS
 
 
 def test_recent_commits_and_manifests_from_a_real_repository(tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ from bot.assistant.service import Assistant
 from bot.assistant.tools import ToolContext
 from bot.services.narrate import narrate
 from bot.settings import Settings
+from testkit.llm_samples import cpu_limit_report
 from testkit.openai_server import FakeOpenAI, fake_openai
 from testkit.promserver import free_port
 from testkit.slow_servers import dripping_server, elapsed
 from tests.git.repos import deployment
-from tests.llm.samples import cpu_limit_report
 
 Make = Callable[..., Settings]
 

@@ -16,8 +16,8 @@ from bot.domain.errors import InvalidInput
 from bot.security.fence import Fence
 from bot.security.redact import redact, redact_counted, redact_data
 from bot.settings import ApprovalPolicy
-from tests.llm.conftest import openai_cassette
-from tests.llm.samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report, memory_report
+from testkit.llm_samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report, memory_report
+from testkit.openai_cassettes import openai_cassette
 
 IN_CONTEXT = [
     f"export AWS_ACCESS_KEY_ID={PLANTED_SECRETS['aws_key']}",

@@ -66,3 +66,26 @@ def test_refuses_lines_that_fit_nowhere() -> None:
         parse_lines("a:\n    b: 1\n  c: 2\n")
     with pytest.raises(InvalidInput, match="not valid YAML"):
         parse("a:\n    b: 1\n  c: 2\n")
+
+
+def test_diff_tracker_reads_keys_and_comments_as_the_line_reader_does() -> None:
+    """One definition of a key and a comment on a line serves both tolerant readers: the
+    manifests' line reader and the diff classifier's line tracker agree on every scalar."""
+    from bot.adapters.git.yamlpaths import track
+
+    text = (
+        'metadata:\n  "app.kubernetes.io/name": ledger  # the selector\n'
+        "  url: http://ledger:8080/x  # not a key\n  note: tag#1\n"
+    )
+    [tree] = parse_lines(text)
+    read = {str(k): str(v) for k, v in to_data(tree)["metadata"].items()}
+    tracked = {info.path[-1]: info.value for info in track(text).lines if info.value is not None}
+    assert (
+        read
+        == tracked
+        == {
+            "app.kubernetes.io/name": "ledger",
+            "url": "http://ledger:8080/x",
+            "note": "tag#1",
+        }
+    )

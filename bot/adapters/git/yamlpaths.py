@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-# A mapping key: plain (may hold dots, slashes, spaces) or quoted, then ":" and a space or EOL.
-_KEY = re.compile(r"""^(?P<key>"[^"]*"|'[^']*'|[^\s#'"\-\[{][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+(?P<rest>.*)|$)""")
+from bot.adapters.manifests.lines import comment_start, key_end
+
 _IDENTITY_KEYS = ("name", "key", "mountPath", "containerPort", "path")
 
 
@@ -94,10 +94,10 @@ def track(text: str) -> Tracked:
             col += len(rest) - len(body)
             rest = body
         if rest:
-            match = _KEY.match(rest)
-            if match:
-                key = match.group("key").strip().strip("\"'")
-                value = _scalar(match.group("rest") or "")
+            colon = key_end(rest, 0)
+            if colon >= 0:
+                key = rest[:colon].strip().strip("\"'")
+                value = _scalar(rest[colon + 1 :])
                 if stack and stack[-1].kind == "item" and key in _IDENTITY_KEYS and value:
                     identities.setdefault(stack[-1].label, value)
                 name = value if key == "name" else _flow_name(value)
@@ -171,7 +171,7 @@ def _scalar(text: str) -> str | None:
     if text[0] in "\"'":
         end = text.find(text[0], 1)
         return text[1:end] if end > 0 else text[1:]
-    return re.split(r"\s+#", text, maxsplit=1)[0].strip() or None
+    return text[: comment_start(text, 0)].strip() or None
 
 
 def _documents(lines: list[LineInfo], count: int) -> list[Document]:

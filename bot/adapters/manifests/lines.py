@@ -10,7 +10,10 @@ the key that owns it::
 This reader builds the same located tree as ``tree.compose`` from lines alone. It knows block
 mappings, block sequences, single-line scalars (plain or quoted) and skips block scalars; flow
 collections are kept as opaque text. A ``- `` item right after an empty ``key:`` belongs to that
-key whatever its column. It is used only when the YAML parser refuses the file."""
+key whatever its column. It is used only when the YAML parser refuses the file.
+
+``comment_start`` and ``key_end`` are the one definition of a comment and a key on a line; the
+diff classifier's line tracker (``bot.adapters.git.yamlpaths``) reads lines with them too."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ class _Pending:
     at: int  # character index right after the ``:`` or ``-``
 
 
-def _comment_start(line: str, start: int) -> int:
+def comment_start(line: str, start: int) -> int:
     """Index where a trailing comment starts (or the line's length), respecting quotes."""
     quote = ""
     i = start
@@ -52,7 +55,7 @@ def _comment_start(line: str, start: int) -> int:
     return len(line)
 
 
-def _key_end(line: str, start: int) -> int:
+def key_end(line: str, start: int) -> int:
     """Index of the ``:`` that ends a key starting at ``start``, or -1 when the line is a scalar."""
     if line[start : start + 1] in ('"', "'"):
         close = line.find(line[start], start + 1)
@@ -61,7 +64,7 @@ def _key_end(line: str, start: int) -> int:
         return -1
     if line[start : start + 1] in ("{", "[", "|", ">", "&", "*", "!", "#"):
         return -1
-    end = _comment_start(line, start)
+    end = comment_start(line, start)
     i = line.find(":", start, end)
     while i >= 0:
         if i + 1 == end or line[i + 1] in " \t":
@@ -72,7 +75,7 @@ def _key_end(line: str, start: int) -> int:
 
 def _scalar(line: str, offset: int, start: int) -> Scalar:
     """The value text from ``start`` to the comment or the line's end."""
-    end = _comment_start(line, start)
+    end = comment_start(line, start)
     text = line[start:end].rstrip()
     style = text[:1] if text[:1] in ('"', "'") else ""
     value = resolve_text(text) if text else None
@@ -159,7 +162,7 @@ def parse_lines(text: str) -> list[Node | None]:
             nested: Mapping | Sequence | None = None
             if line[pos : pos + 2] == "- " or line[pos:] == "-":
                 nested = Sequence(column=pos)
-            elif _key_end(line, pos) >= 0:
+            elif key_end(line, pos) >= 0:
                 nested = Mapping(column=pos)
             if nested is None and line[pos] in "|>":
                 owner.items[-1] = Scalar(None, here + pos, here + len(line), line[pos])
@@ -173,7 +176,7 @@ def parse_lines(text: str) -> list[Node | None]:
             owner = nested
         if pending is not None or not isinstance(owner, Mapping):
             continue
-        colon = _key_end(line, pos)
+        colon = key_end(line, pos)
         if colon < 0:
             raise NotReadable(f"line {len(text[:here].splitlines()) + 1} is neither a key nor a list item")
         key = _key(line, here, pos, colon)

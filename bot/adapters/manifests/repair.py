@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.manifests.lines import NotReadable, _comment_start, _key_end, parse_lines
+from bot.adapters.manifests.lines import NotReadable, comment_start, key_end, parse_lines
 from bot.adapters.manifests.tree import load_data, split_lines, to_data
 
 
@@ -46,8 +46,8 @@ def _empty_key(line: str) -> str | None:
     if not _is_content(body) or _is_item(body):
         return None
     text = line.rstrip("\r\n")
-    colon = _key_end(text, col)
-    if colon < 0 or text[colon + 1 : _comment_start(text, colon + 1)].strip():
+    colon = key_end(text, col)
+    if colon < 0 or text[colon + 1 : comment_start(text, colon + 1)].strip():
         return None
     return text[col:colon].strip()
 

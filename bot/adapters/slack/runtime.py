@@ -72,13 +72,7 @@ class AssistantSeam:
         return self._assistant(now_utc()).explain(report)
 
 
-def assistant_seam(
-    settings: Settings, investigator: Callable[[], Investigator] | None
-) -> AssistantSeam | None:
-    try:
-        import bot.assistant.service  # noqa: F401  (the assistant is optional)
-    except ImportError:
-        return None
+def assistant_seam(settings: Settings, investigator: Callable[[], Investigator] | None) -> AssistantSeam:
     return AssistantSeam(settings, investigator)
 
 
@@ -257,8 +251,6 @@ def _investigate_with(investigator: Callable[[], Investigator], settings: Settin
 
 
 def _renderer() -> Any:
-    try:
-        from bot.adapters.graphs import render_all
-    except ImportError:  # matplotlib missing: reports go out without graphs
-        return None
+    from bot.adapters.graphs import render_all  # here: matplotlib is slow to import
+
     return render_all

@@ -258,8 +258,6 @@ def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: floa
 
 def check_git(settings: Settings, timeout_s: float) -> CheckResult:
     name = "Git remote"
-    if not (settings.repo or settings.github_repo):
-        return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
     from bot import wiring
     from bot.adapters.git.runner import GitFailed, git
 
@@ -267,8 +265,8 @@ def check_git(settings: Settings, timeout_s: float) -> CheckResult:
     remote = "TUGBOAT_REPO"
     try:
         clone = wiring.repository(settings)  # the remote Tugboat fetches from and pushes to
-        if clone is None:
-            return skipped(name, "set TUGBOAT_REPO to the GitOps repository")
+        if clone is None:  # the one rule of wiring.repository: --repo, TUGBOAT_REPO, github_repo
+            return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
         remote = clone.source.name
         heads = git(
             ["ls-remote", "--heads", clone.source.url, branch],

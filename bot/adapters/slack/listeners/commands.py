@@ -227,13 +227,10 @@ def _status(deps: SlackDeps, asked: Asked) -> None:
 def _foresight(deps: SlackDeps, asked: Asked) -> None:
     """Capacity forecast or rightsizing from the workload's history (bot.services.capacity/rightsize)."""
     parsed = asked.parsed
-    try:
-        if parsed.name == "forecast":
-            from bot.services.capacity import forecast_for_slack as answer
-        else:
-            from bot.services.rightsize import rightsize_for_slack as answer
-    except ImportError:
-        raise InvalidInput(f"`{parsed.name}` is not available in this version of Tugboat") from None
+    if parsed.name == "forecast":
+        from bot.services.capacity import forecast_for_slack as answer
+    else:
+        from bot.services.rightsize import rightsize_for_slack as answer
     namespace = parsed.args[1] if len(parsed.args) > 1 else None
     repo_dir = deps.checkout() if deps.checkout is not None else None
     text = answer(parsed.args[0], deps.settings, at=deps.clock(), namespace=namespace, repo_dir=repo_dir)

@@ -74,12 +74,14 @@ def cpu_limit_report(*, with_secrets: bool = False, injection: str = "") -> Inve
         service="checkout",
         namespace="shop",
         changes=[
-            FieldChange(
-                file="apps/checkout/deployment.yaml",
-                field="replicas",
-                **{"from": 3},
-                to=6,
-                resource="Deployment/checkout",
+            FieldChange.model_validate(
+                {
+                    "file": "apps/checkout/deployment.yaml",
+                    "field": "replicas",
+                    "from": 3,
+                    "to": 6,
+                    "resource": "Deployment/checkout",
+                }
             )
         ],
         diff="--- a/apps/checkout/deployment.yaml\n+++ b/apps/checkout/deployment.yaml\n"
