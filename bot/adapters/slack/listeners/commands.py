@@ -17,7 +17,7 @@ from bot.adapters.slack.deps import SlackDeps
 from bot.adapters.slack.notifier import respond
 from bot.domain.alert import Alert, AlertGroup
 from bot.domain.errors import InvalidInput, TugboatError
-from bot.ports.chat import Block
+from bot.ports.chat import Block, ChatNotifier, ReplyTarget
 from bot.security.inert import inert_mrkdwn
 from bot.services.change_requests import ChangeRequest
 
@@ -112,8 +112,13 @@ def run(command: dict[str, Any], deps: SlackDeps) -> None:
     handler = _HANDLERS.get(parsed.name)
     if handler is None:
         return
-    reply = _replier(deps, command)
-    asked = Asked(parsed, command["user_id"], command["channel_id"], command.get("thread_ts"), reply)
+    where = ReplyTarget(
+        str(command["channel_id"]),
+        thread_ts=command.get("thread_ts"),
+        user=str(command["user_id"]),
+        response_url=command.get("response_url") or None,
+    )
+    asked = Asked(parsed, where, deps.chat)
     try:
         handler(deps, asked)
     except TugboatError as exc:
@@ -127,33 +132,33 @@ def register(app: App) -> None:
     app.command(COMMAND)(ack=acknowledge, lazy=[run])
 
 
-Reply = Callable[[str, list[Block] | None], None]
-
-
-def _replier(deps: SlackDeps, command: dict[str, Any]) -> Reply:
-    """Follow-ups only the asker sees go to the command's ``response_url``: it works in channels
-    the bot is not a member of, where chat.postEphemeral fails."""
-    url = str(command.get("response_url") or "")
-    user, channel = command["user_id"], command["channel_id"]
-
-    def reply(text: str, body: list[Block] | None) -> None:
-        if url:
-            respond(url, text, body)
-        else:  # not from Slack's request URL or Socket Mode (they always carry one)
-            deps.chat.post_ephemeral(channel, user, text, body)
-
-    return reply
-
-
 @dataclass(frozen=True)
 class Asked:
-    """One command as the handlers see it: what was asked, by whom, where, and how to answer."""
+    """One command as the handlers see it: what was asked, and where (by whom) to answer."""
 
     parsed: Parsed
-    user: str
-    channel: str
-    thread_ts: str | None
-    reply: Reply  # only the asker sees it
+    where: ReplyTarget
+    chat: ChatNotifier
+
+    @property
+    def user(self) -> str:
+        return self.where.user or ""
+
+    @property
+    def channel(self) -> str:
+        return self.where.channel
+
+    @property
+    def thread_ts(self) -> str | None:
+        return self.where.thread_ts
+
+    def reply(self, text: str, body: list[Block] | None) -> None:
+        """Only the asker sees it. Through the command's ``response_url``: it works in channels
+        the bot is not a member of, where chat.postEphemeral fails."""
+        if self.where.response_url:
+            respond(self.where.response_url, text, body)
+        else:  # not from Slack's request URL or Socket Mode (they always carry one)
+            self.chat.post_ephemeral(self.channel, self.user, text, body)
 
 
 Handler = Callable[[SlackDeps, Asked], None]
