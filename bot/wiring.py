@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.adapters.git.workclone import WorkingClone
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.services.capacity_schedule import CapacityJob
+    from bot.services.change_requests import ChangeRequests, KnownProposals
     from bot.services.proposals import ProposalWorkflow
     from bot.services.verify import PostMergeService
 
@@ -267,8 +268,9 @@ def capacity_check(
     if not (settings.capacity_cron and settings.prometheus_url and checkout and settings.slack_channel):
         return None
     from bot.adapters.slack import blocks
+    from bot.adapters.slack.replies import finding_text
     from bot.ports.chat import Attachment
-    from bot.services.capacity import finding_text, run_capacity_job
+    from bot.services.capacity import run_capacity_job
 
     channel = settings.slack_channel
 
@@ -285,3 +287,28 @@ def capacity_check(
         return run_capacity_job(settings, now, repo_dir=checkout(), workflow=workflow, notify=notify)
 
     return job
+
+
+def change_requests(
+    settings: Settings,
+    store: Store,
+    workflow: ProposalWorkflow | None,
+    checkout: Callable[[], Path] | None,
+    history: GitHistory | None,
+    reports: KnownProposals | None,
+) -> ChangeRequests:
+    """Scale, limits, rollback and drafts asked for in chat; ``checkout`` fetches the GitOps
+    repository's newest commit, whose manifests each request is planned on."""
+    from bot.adapters.git.changes import describe
+    from bot.adapters.manifests.workspace import ManifestRepo
+    from bot.services.change_requests import ChangeRequests
+
+    return ChangeRequests(
+        settings.policy,
+        store,
+        workflow,
+        workspace=(lambda: ManifestRepo(checkout())) if checkout is not None else None,
+        history=history,
+        changed_workloads=describe,
+        reports=reports,
+    )

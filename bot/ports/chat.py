@@ -26,6 +26,42 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class ReplyTarget:
+    """Where the answer to something a person did in chat goes: the channel, the message to
+    update (e.g. the one whose button was clicked), its thread, the person, and the chat tool's
+    own reply address (Slack's ``response_url``). Travels with use cases and, as ``to_dict``,
+    in jobs' stored arguments."""
+
+    channel: str
+    ts: str | None = None
+    thread_ts: str | None = None
+    user: str | None = None
+    response_url: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON for a job's arguments: only the fields that are set."""
+        return {k: v for k, v in vars(self).items() if v}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ReplyTarget | None:
+        """The target ``to_dict`` wrote, or an older job's ``{"channel", "ts", "thread", "user"}``;
+        None when there is nowhere to reply (e.g. a merge resumed by housekeeping)."""
+        if not data or not data.get("channel"):
+            return None
+
+        def text(*keys: str) -> str | None:
+            return next((str(data[k]) for k in keys if data.get(k)), None)
+
+        return cls(
+            channel=str(data["channel"]),
+            ts=text("ts"),
+            thread_ts=text("thread_ts", "thread"),
+            user=text("user"),
+            response_url=text("response_url"),
+        )
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file for a thread: a path on disk, or text content with a file name."""
 

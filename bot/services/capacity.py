@@ -284,7 +284,7 @@ class CapacityPlanner:
         )
 
 
-# -- the scheduled job and the Slack entry points ---------------------------------------------------
+# -- the scheduled job and the one-workload forecast ---------------------------------------------------
 
 
 @dataclass
@@ -367,7 +367,7 @@ def run_capacity_job(
     return submit_findings(findings, workflow, notify)
 
 
-def forecast_for_slack(
+def forecast(
     workload: str,
     settings: Settings,
     *,
@@ -375,21 +375,8 @@ def forecast_for_slack(
     namespace: str | None = None,
     metrics: MetricsSource | None = None,
     repo_dir: Path | None = None,
-) -> str:
-    """Text for ``/tugboat forecast WORKLOAD``: the capacity judgement, with the proposal it implies."""
+) -> list[cap.CapacityFinding]:
+    """``/tugboat forecast WORKLOAD``: the capacity judgement of the workload (one finding per
+    namespace that runs it), each with the proposal it implies; empty when nothing is known."""
     metrics, repo = sources(settings, metrics, repo_dir)
-    findings = CapacityPlanner(metrics, repo, settings).check(at, namespace, only={workload})
-    return "\n".join(finding_text(f) for f in findings)
-
-
-def finding_text(f: cap.CapacityFinding) -> str:
-    where = f"{f.workload}" + (f" ({f.namespace})" if f.namespace else "")
-    head = f"*{where}*: " + ("will run short" if f.short else "enough capacity") + f": {f.reason}"
-    lines = [head, *(f"• {n}" for n in f.notes)]
-    if f.proposal is not None:
-        lines.append(
-            f"proposal: {f.proposal.title}"
-            + (f" ({f.proposal.url or f.proposal.branch})" if f.proposal.branch else "")
-        )
-        lines.append(f"```{f.proposal.diff}```")
-    return "\n".join(lines)
+    return CapacityPlanner(metrics, repo, settings).check(at, namespace, only={workload})

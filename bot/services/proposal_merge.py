@@ -19,6 +19,7 @@ from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Ta
 from bot.domain.policy import is_expired
 from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
+from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import Store
 from bot.services import proposal_events as events
@@ -47,7 +48,7 @@ class MergeHooks(Protocol):
 
     jobs: JobQueue | None
     on_merged: Callable[[Proposal, str | None], Any] | None
-    on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None
+    on_merge_result: Callable[[Outcome, ReplyTarget | None], Any] | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,29 +69,31 @@ class ProposalMerger:
         ]
 
     # -- the merge job -------------------------------------------------------------------
-    def queue_merge(self, proposal_id: str, context: dict[str, Any]) -> None:
+    def queue_merge(self, proposal_id: str, reply_to: ReplyTarget | None) -> None:
         jobs = self.hooks.jobs
         assert jobs is not None
-        args = {"proposal_id": proposal_id, "context": context}
+        args = {"proposal_id": proposal_id, "context": reply_to.to_dict() if reply_to else {}}
         jobs.defer(MERGE, args, lock=f"proposal:{proposal_id}", queueing_lock=f"merge:{proposal_id}")
 
     def merge_job(self, proposal_id: str, context: dict[str, Any] | None = None) -> None:
-        """The ``proposal.merge`` job. A no-op unless the proposal is still APPROVED, so a
+        """The ``proposal.merge`` job; ``context`` is the ``ReplyTarget`` (as a dict) that the
+        outcome is reported to. A no-op unless the proposal is still APPROVED, so a
         second run (a retry, a resumed merge) never merges twice. An unreachable host is retried
         (the clicker is told once); any other error fails the proposal, with its reason."""
         report = self.hooks.on_merge_result
+        reply_to = ReplyTarget.from_dict(context)
         try:
             outcome = self.merge(proposal_id)
         except SourceUnavailable as exc:
             if report is not None and self.store.claim_once(f"merge-waiting:{proposal_id}"):
                 waiting = f"the merge is waiting: {exc}; Tugboat keeps trying"
-                report(Outcome(self.get(proposal_id), waiting, accepted=False), context or {})
+                report(Outcome(self.get(proposal_id), waiting, accepted=False), reply_to)
             raise
         except TugboatError as exc:
             outcome = self.fail_merge(self.get(proposal_id), str(exc))
         already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
         if report is not None and not already_merged:
-            report(outcome, context or {})
+            report(outcome, reply_to)
 
     def resume_merges(self) -> list[str]:
         """Queue the merge of approved proposals whose job was lost (a crash between the
@@ -98,7 +101,7 @@ class ProposalMerger:
         stranded = [p.id for p in self.store.list_proposals([ProposalState.APPROVED])]
         if self.hooks.jobs is not None:
             for proposal_id in stranded:
-                self.queue_merge(proposal_id, {})
+                self.queue_merge(proposal_id, None)
         return stranded
 
     # -- merging -------------------------------------------------------------------------

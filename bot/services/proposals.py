@@ -28,6 +28,7 @@ from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
 from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
+from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import Store
 from bot.services import proposal_events as events
@@ -60,9 +61,9 @@ class ProposalWorkflow:
         # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
         self.on_merged: Callable[[Proposal, str | None], Any] | None = None
         # Set by the composition root: merges then run as jobs, and their outcome is reported
-        # with the context the decision came with (e.g. the Slack message to update).
+        # to where the decision came from (e.g. the Slack message to update).
         self.jobs: JobQueue | None = None
-        self.on_merge_result: Callable[[Outcome, dict[str, Any]], Any] | None = None
+        self.on_merge_result: Callable[[Outcome, ReplyTarget | None], Any] | None = None
         # Merging and the change host's side of every decision; it reads the hooks above at each use.
         self.merges = ProposalMerger(store, host, policy, clock, schema, hooks=self)
 
@@ -143,7 +144,7 @@ class ProposalWorkflow:
         user_id: str,
         decision: Decision,
         reason: str = "",
-        context: dict[str, Any] | None = None,
+        reply_to: ReplyTarget | None = None,
         *,
         shown_head: str | None = None,
     ) -> Outcome:
@@ -166,7 +167,7 @@ class ProposalWorkflow:
         current = self.host.head(proposal)
         if current != proposal.head_sha:
             return self._tampered(proposal, user_id, found=current)
-        return self._approve(proposal, user_id, self.clock(), context or {})
+        return self._approve(proposal, user_id, self.clock(), reply_to)
 
     def refusal(self, proposal_id: str, user_id: str, decision: Decision) -> str | None:
         """Why ``user_id`` may not decide on the proposal now (audited), or None when they may:
@@ -242,7 +243,9 @@ class ProposalWorkflow:
         self.merges.on_host(proposal, comment=comment, close=f"rejected by {user_id}")
         return Outcome(self.get(proposal.id), f"rejected by <@{user_id}>")
 
-    def _approve(self, proposal: Proposal, user_id: str, now: datetime, context: dict[str, Any]) -> Outcome:
+    def _approve(
+        self, proposal: Proposal, user_id: str, now: datetime, reply_to: ReplyTarget | None
+    ) -> Outcome:
         approval = Approval(
             proposal_id=proposal.id,
             user_id=user_id,
@@ -260,7 +263,7 @@ class ProposalWorkflow:
             )
         self.merges.audit(AuditKind.APPROVED, proposal, user_id, {"head_sha": proposal.head_sha})
         needed = required_approvals(proposal, self.policy)
-        have = self._approvers_at_head(proposal)
+        have = self.approvers_at_head(proposal)
         if len(have) < needed:
             return Outcome(proposal, f"approved by <@{user_id}> ({len(have)} of {needed} approvals)")
         if not in_change_window(self.policy, now):
@@ -276,7 +279,7 @@ class ProposalWorkflow:
         self.merges.on_host(proposal, comment=f"Approved in Slack by {approvers}")
         if self.jobs is None:
             return self.merge(proposal.id)
-        self.merges.queue_merge(proposal.id, context)
+        self.merges.queue_merge(proposal.id, reply_to)
         return Outcome(self.get(proposal.id), f"approved by <@{user_id}>; merging", merging=True)
 
     def _lost_race(self, proposal: Proposal, user_id: str, decision: Decision) -> Outcome:
@@ -285,7 +288,8 @@ class ProposalWorkflow:
         message = f"this change is {STATE_TEXT[latest.state]}; nothing to do"
         return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, message)
 
-    def _approvers_at_head(self, proposal: Proposal) -> set[str]:
+    def approvers_at_head(self, proposal: Proposal) -> set[str]:
+        """Who approved the proposal's current head commit (approvals of older heads do not count)."""
         return {
             a.user_id
             for a in self.store.approvals(proposal.id)

@@ -150,7 +150,7 @@ def _resources_proposal(root: Path, w: Workload, container: str | None, rec: rs.
     )
 
 
-def rightsize_for_slack(
+def rightsize(
     workload: str,
     settings: Settings,
     *,
@@ -158,11 +158,7 @@ def rightsize_for_slack(
     namespace: str | None = None,
     metrics: MetricsSource | None = None,
     repo_dir: Path | None = None,
-) -> str:
-    """Text for ``/tugboat rightsize WORKLOAD``: the recommendation, its notes and its diff."""
+) -> rs.Recommendation:
+    """``/tugboat rightsize WORKLOAD``: the recommendation, with its proposal when it changes anything."""
     metrics, repo = sources(settings, metrics, repo_dir)
-    rec = Rightsizer(metrics, repo, settings).recommend(workload, at, namespace)
-    lines = [f"*{rec.summary()}*", *(f"• {n}" for n in rec.notes)]
-    if rec.proposal is not None:
-        lines.append(f"```{rec.proposal.diff}```")
-    return "\n".join(lines)
+    return Rightsizer(metrics, repo, settings).recommend(workload, at, namespace)

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 
 from bot import wiring
 from bot.adapters.prometheus import PrometheusMetrics
+from bot.adapters.slack.replies import forecast_text
 from bot.cli.main import app
 from bot.domain.approval import Decision
 from bot.domain.errors import SourceUnavailable
 from bot.domain.proposal import Action, ProposalState
-from bot.services.capacity import CapacityPlanner, forecast_for_slack, run_capacity_job, submit_findings
+from bot.services.capacity import CapacityPlanner, forecast, run_capacity_job, submit_findings
 from bot.settings import Settings
 from testkit.gitops import make_remote
 from testkit.promserver import running_prometheus
@@ -153,9 +154,11 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
     assert flat_finding.reason.startswith("peak forecast ")
     share = int(flat_finding.reason.split()[2].rstrip("%"))
     assert 35 <= share <= 55  # 0.6 cores of 2 x 1 x 0.7 = 1.4
-    text = forecast_for_slack(
+    found = forecast(
         "catalog", Settings(prometheus_url=prometheus), at=datetime.fromtimestamp(AT, UTC), repo_dir=repo
     )
+    assert [f.workload for f in found] == ["catalog"] and not found[0].short
+    text = forecast_text(found)
     assert text.startswith("*catalog (shop)*: enough capacity: peak forecast")
 
 

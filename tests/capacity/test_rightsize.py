@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.prometheus import PrometheusMetrics
+from bot.adapters.slack.replies import recommendation_text
 from bot.cli.main import app
-from bot.services.rightsize import Rightsizer, rightsize_for_slack
+from bot.services.rightsize import Rightsizer, rightsize
 from bot.settings import Settings
 from testkit.gitops import make_remote
 from testkit.promserver import running_prometheus
@@ -185,9 +186,11 @@ def test_too_little_history_is_refused(prometheus: str, repo: Path) -> None:
     rec = _recommend(prometheus, repo, "fresh")
     assert rec.refused is not None and rec.refused.startswith("only 3 h of data for fresh, need 24 h")
     assert rec.proposal is None and not rec.changes
-    text = rightsize_for_slack(
+    found = rightsize(
         "fresh", Settings(prometheus_url=prometheus), at=datetime.fromtimestamp(AT, UTC), repo_dir=repo
     )
+    assert found.refused == rec.refused and found.proposal is None
+    text = recommendation_text(found)
     assert "not rightsized: only 3 h of data" in text
     result = CliRunner().invoke(
         app, ["rightsize", "fresh", "--prometheus-url", prometheus, "--repo", str(repo), "--at", str(AT)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.errors import SourceUnavailable, TugboatError
 from bot.domain.proposal import Proposal, ProposalState
+from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobArgs
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
@@ -199,7 +201,7 @@ class Deferred:
 def _approved(wf: ProposalWorkflow, remote: GitOpsRemote) -> Proposal:
     """Approved with a job queue: the merge is queued, not run."""
     proposal = _opened(wf, remote)
-    outcome = wf.decide(proposal.id, "U_ALICE", Decision.APPROVE, context={"channel": "C1", "ts": "1.2"})
+    outcome = wf.decide(proposal.id, "U_ALICE", Decision.APPROVE, reply_to=ReplyTarget("C1", ts="1.2"))
     assert outcome.merging and not outcome.merged, outcome.message
     assert outcome.proposal.state is ProposalState.APPROVED
     return outcome.proposal
@@ -271,7 +273,7 @@ def test_the_merge_job_merges_once_and_reports_once(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path
 ) -> None:
     wf = _workflow(store, remote, tmp_path)
-    wf.jobs = Deferred()
+    wf.jobs = jobs = Deferred()
     merges: list[str] = []
     merge = wf.host.merge
 
@@ -280,10 +282,11 @@ def test_the_merge_job_merges_once_and_reports_once(
         return merge(proposal, approved_sha)
 
     wf.host.merge = counted_merge  # type: ignore[method-assign]
-    results: list[tuple[Outcome, dict[str, Any]]] = []
-    wf.on_merge_result = lambda outcome, context: results.append((outcome, context))
+    results: list[tuple[Outcome, ReplyTarget | None]] = []
+    wf.on_merge_result = lambda outcome, where: results.append((outcome, where))
     proposal = _approved(wf, remote)
-    context = {"channel": "C1", "ts": "1.2"}
+    [queued] = [args for name, args, _ in jobs.calls if name == MERGE]
+    context = json.loads(json.dumps((queued or {})["context"]))  # as stored: JSON naming the target
 
     wf.merge_job(proposal.id, context)
 
@@ -291,7 +294,7 @@ def test_the_merge_job_merges_once_and_reports_once(
     assert len(results) == 1
     outcome, given = results[0]
     assert outcome.merged and outcome.proposal.state is ProposalState.MERGED
-    assert given == context
+    assert given == ReplyTarget("C1", ts="1.2") == ReplyTarget.from_dict(context)
     assert "replicas: 6" in remote.show(PATH)
     main = remote.head()
 
@@ -310,8 +313,8 @@ def test_the_merge_job_waits_out_an_unreachable_host_and_tells_the_clicker_once(
 ) -> None:
     wf = _workflow(store, remote, tmp_path)
     wf.jobs = Deferred()
-    results: list[tuple[Outcome, dict[str, Any]]] = []
-    wf.on_merge_result = lambda outcome, context: results.append((outcome, context))
+    results: list[tuple[Outcome, ReplyTarget | None]] = []
+    wf.on_merge_result = lambda outcome, where: results.append((outcome, where))
     proposal = _approved(wf, remote)
     merge = wf.host.merge
 
@@ -324,7 +327,7 @@ def test_the_merge_job_waits_out_an_unreachable_host_and_tells_the_clicker_once(
             wf.merge_job(proposal.id, {"channel": "C1", "ts": "1.2"})
     assert len(results) == 1
     waiting, where = results[0]
-    assert not waiting.accepted and "waiting" in waiting.message and where["ts"] == "1.2"
+    assert not waiting.accepted and "waiting" in waiting.message and where and where.ts == "1.2"
     assert _state(store, proposal.id) is ProposalState.APPROVED  # still to be merged
 
     wf.host.merge = merge  # type: ignore[method-assign]

@@ -1,8 +1,9 @@
 """The one Bolt app: a Web API client that honours rate limits, our middleware, the listeners.
 
-Every listener is an ack function that only acknowledges (or answers a usage error) plus lazy
-functions that do the work. With ``process_before_response`` the ack runs inline in the request's
-thread, so the answer to Slack never waits behind a busy executor or Bolt's 10 ms ack polling;
+Every listener is a module-level ack function that only acknowledges (or answers a usage error)
+plus lazy functions that do the work; Bolt injects ``deps`` (the services) by name. With
+``process_before_response`` the ack runs inline in the request's thread, so the answer to Slack
+never waits behind a busy executor or Bolt's 10 ms ack polling;
 the lazy work runs on ``executor``, a pool the caller owns and shuts down gracefully.
 """
 
@@ -21,7 +22,7 @@ from bot.adapters.slack.deps import SlackDeps
 from bot.adapters.slack.listeners import actions as action_listeners
 from bot.adapters.slack.listeners import commands as command_listeners
 from bot.adapters.slack.listeners import events as event_listeners
-from bot.adapters.slack.middleware import NoBodies, dedupe_event_retries
+from bot.adapters.slack.middleware import NoBodies, dedupe_event_retries, provide
 from bot.domain.errors import InvalidInput
 from bot.settings import Settings
 
@@ -73,7 +74,8 @@ def build_app(deps: SlackDeps, client: WebClient, executor: Executor, *, socket_
             f"Slack refused the bot token ({exc}); check SLACK_BOT_TOKEN and TUGBOAT_SLACK_API_URL"
         ) from None
     app.use(dedupe_event_retries(deps.store))
-    command_listeners.register(app, deps)
-    action_listeners.register(app, deps)
-    event_listeners.register(app, deps)
+    app.use(provide(deps))
+    command_listeners.register(app)
+    action_listeners.register(app)
+    event_listeners.register(app)
     return app

@@ -1,4 +1,7 @@
-"""What the Slack listeners need, handed to them by the composition (never built here)."""
+"""What the Slack listeners need, handed to them by the composition (never built here).
+
+The app's middleware puts the one ``SlackDeps`` in each request's Bolt context as ``deps``, and
+Bolt injects it by name into any listener that takes a ``deps`` argument."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from typing import Any, Protocol
 from bot.domain.alert import now_utc
 from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
-from bot.ports.gitrepo import GitHistory
 from bot.ports.store import Store
+from bot.services.change_requests import ChangeRequests
 from bot.services.incidents import IncidentService
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
@@ -38,9 +41,14 @@ class SlackDeps:
     store: Store
     chat: ChatNotifier
     incidents: IncidentService
+    change_requests: ChangeRequests
     workflow: ProposalWorkflow | None = None
     assistant: Answerer | None = None
-    history: GitHistory | None = None
     # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
     checkout: Callable[[], Path] | None = None
     clock: Callable[[], datetime] = field(default=now_utc)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SlackDeps:
+        """Bolt deep-copies a request's context for its lazy listeners; the services are shared
+        (a store, a pool, clients), so the copy is this same object."""
+        return self

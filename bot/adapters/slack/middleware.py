@@ -1,4 +1,5 @@
-"""Global Bolt middleware: drop Slack's event retries, log requests without their bodies.
+"""Global Bolt middleware: hand listeners their dependencies, drop Slack's event retries, log
+requests without their bodies.
 
 Runs after Bolt's own request verification, so a forged request never claims a key.
 """
@@ -9,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 
 from bot.observability.metrics import SLACK_REQUESTS
 from bot.ports.store import Store
@@ -28,6 +29,17 @@ def _kind(body: dict[str, Any]) -> str:
     if body.get("type") == "event_callback":
         return f"event:{(body.get('event') or {}).get('type', '?')}"
     return str(body.get("type") or "unknown")
+
+
+def provide(deps: Any) -> Callable[..., None]:
+    """Put ``deps`` (``SlackDeps``) in each request's context, where Bolt's argument injection
+    finds it for every listener that takes an argument named ``deps``."""
+
+    def inject(context: BoltContext, next: Callable[[], None]) -> None:
+        context["deps"] = deps
+        next()
+
+    return inject
 
 
 def dedupe_event_retries(store: Store) -> Callable[..., BoltResponse | None]:

@@ -138,14 +138,15 @@ def build_runtime(
         render=render,
         update_interval_s=settings.slack_update_interval_s,
     )
+    history = clone.history(settings.git_budget_s) if clone is not None else None
     deps = SlackDeps(
         settings=settings,
         store=store,
         chat=chat,
         incidents=incidents,
+        change_requests=wiring.change_requests(settings, store, workflow, checkout, history, incidents),
         workflow=workflow,
         assistant=assistant_seam(settings, investigator),
-        history=clone.history(settings.git_budget_s) if clone is not None else None,
         checkout=checkout,
     )
     if workflow is not None:

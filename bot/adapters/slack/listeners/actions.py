@@ -1,25 +1,29 @@
 """Buttons and the rejection form: Draft PR, Approve, Reject (a modal asks why).
 
-Every click is acknowledged at once; decisions run lazily through ``ProposalWorkflow``, which
-makes each of them happen exactly once. A click acts at most once: a second delivery of the same
-click (same user, proposal and ``action_ts``: a replay inside Slack's signature window, or a
-retry) does nothing, on any replica. Refusals are shown only to the person who clicked.
+Every click is acknowledged at once; its work runs lazily, in a module-level listener that Bolt
+hands ``deps`` (bot.adapters.slack.deps). Drafts and decisions are ``ChangeRequests``' (through
+``ProposalWorkflow``, which checks the approver policy and makes each happen exactly once); the
+listeners only read the click and show the typed outcome. A click acts at most once: a second
+delivery of the same click (same user, proposal and ``action_ts``: a replay inside Slack's
+signature window, or a retry) does nothing, on any replica. Refusals are shown only to the person who clicked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.slack import blocks
+from bot.adapters.slack import blocks, replies
 from bot.adapters.slack.deps import SlackDeps
-from bot.domain.approval import Decision
 from bot.domain.errors import TugboatError
-from bot.domain.proposal import STATE_TEXT, TERMINAL_STATES, ProposalState
+from bot.domain.proposal import TERMINAL_STATES, ProposalState
 from bot.observability.metrics import MERGES, SLACK_REQUESTS
+from bot.ports.chat import ReplyTarget
 from bot.services.proposals import Outcome
 
 log = logging.getLogger(__name__)
@@ -64,114 +68,90 @@ def _decided_text(verb: str, user: str, deps: SlackDeps, outcome: Outcome) -> st
     return f"{verb} by <@{user}> at {when} · {outcome.message}"
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    def just_ack(ack: Ack) -> None:
-        ack()
+def _clicked(body: dict[str, Any]) -> ReplyTarget:
+    """Where a click's answers go: its message (and thread) in its channel, and who clicked."""
+    channel, ts, thread = _where(body)
+    return ReplyTarget(channel, ts=ts, thread_ts=thread, user=str(body["user"]["id"]))
 
-    def refuse(channel: str, user: str, thread: str | None, text: str) -> None:
-        deps.chat.post_ephemeral(channel, user, f":no_entry: {text}", thread_ts=thread)
 
-    def guarded(body: dict[str, Any], fn: Any) -> None:
-        channel, _, thread = _where(body)
-        user = body["user"]["id"]
-        try:
-            fn()
-        except TugboatError as exc:
-            refuse(channel, user, thread, str(exc))
-        except Exception:
-            log.exception("button handler failed")
-            refuse(channel, user, thread, "that did not work; see Tugboat's log")
+@contextmanager
+def _refusals_to_clicker(deps: SlackDeps, where: ReplyTarget) -> Iterator[None]:
+    """A refusal (or a failure, in a few words) is shown only to the person who clicked."""
+    try:
+        yield
+    except TugboatError as exc:
+        _refuse(deps, where, str(exc))
+    except Exception:
+        log.exception("button handler failed")
+        _refuse(deps, where, "that did not work; see Tugboat's log")
 
-    # -- Draft PR ------------------------------------------------------------------------
-    def draft(body: dict[str, Any]) -> None:
-        def run() -> None:
-            channel, ts, thread = _where(body)
-            user, proposal_id = body["user"]["id"], _value(body)
-            if deps.workflow is None:
-                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
-                return
-            if not first_delivery(deps, body):
-                return
-            existing = deps.store.get_proposal(proposal_id)
-            if existing is None:
-                if not deps.store.claim_once(f"draft:{proposal_id}"):
-                    refuse(channel, user, thread, "this change is already being drafted")
-                    return
-                proposal = deps.incidents.proposal_from_reports(proposal_id)
-                if proposal is None:
-                    refuse(channel, user, thread, "this proposal is no longer known; investigate again")
-                    return
-                existing = deps.workflow.submit(proposal, requested_by=user)
-            elif existing.state is not ProposalState.DRAFT:  # DRAFT: an earlier open failed, retry it
-                refuse(channel, user, thread, f"this change is already {STATE_TEXT[existing.state]}")
-                return
-            opened = deps.workflow.open(existing.id, actor=existing.requested_by or user)
-            body_blocks = blocks.proposal_blocks(opened, with_buttons=True)
-            who = existing.requested_by or user
-            body_blocks.insert(1, blocks.context(f"drafted by <@{who}> · needs approval by someone else"))
-            deps.chat.update_message(
-                channel, ts, f"Proposed change: {blocks.shown_title(opened)}", body_blocks
-            )
 
-        guarded(body, run)
+def _refuse(deps: SlackDeps, where: ReplyTarget, text: str) -> None:
+    deps.chat.post_ephemeral(where.channel, where.user or "", f":no_entry: {text}", thread_ts=where.thread_ts)
 
-    # -- Approve -------------------------------------------------------------------------
-    def approve(body: dict[str, Any]) -> None:
-        def run() -> None:
-            channel, ts, thread = _where(body)
-            user = body["user"]["id"]
-            proposal_id, shown_head = blocks.button_target(_value(body))
-            workflow = deps.workflow
-            if workflow is None:
-                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
-                return
-            if not first_delivery(deps, body):
-                return
-            # The merge may run as a job elsewhere: it reports back to this message (report_merge).
-            where = {"channel": channel, "ts": ts, "thread": thread, "user": user}
-            outcome = workflow.decide(
-                proposal_id, user, Decision.APPROVE, context=where, shown_head=shown_head
-            )
-            _after_decision(deps, outcome, "Approved", user, channel, ts, thread)
 
-        guarded(body, run)
+def just_ack(ack: Ack) -> None:
+    ack()
 
-    # -- Reject: a modal asks for the reason -----------------------------------------------
-    def open_reject_form(body: dict[str, Any]) -> None:
-        # Lazy, but started as soon as the ack is sent: the trigger id lives for 3 seconds.
-        def run() -> None:
-            channel, ts, thread = _where(body)
-            user = body["user"]["id"]
-            proposal_id, _ = blocks.button_target(_value(body))
-            if deps.workflow is None:
-                refuse(channel, user, thread, "no GitOps repository is configured (TUGBOAT_REPO)")
-                return
-            if not first_delivery(deps, body):
-                return
-            refusal = deps.workflow.refusal(proposal_id, user, Decision.REJECT)  # audited if any
-            if refusal:
-                refuse(channel, user, thread, refusal)
-                return
-            proposal = deps.workflow.get(proposal_id)
-            deps.chat.open_modal(body["trigger_id"], blocks.reject_modal(proposal, channel, ts))
 
-        guarded(body, run)
+def draft(body: dict[str, Any], deps: SlackDeps) -> None:
+    """Draft PR: the investigation's proposed fix, opened for approval."""
+    where = _clicked(body)
+    with _refusals_to_clicker(deps, where):
+        deps.change_requests.require_repository()
+        if not first_delivery(deps, body):
+            return
+        opened = deps.change_requests.draft(_value(body), where.user or "")
+        text, shown = replies.change_request(opened, verb="drafted")
+        deps.chat.update_message(where.channel, where.ts or "", text, shown)
 
-    def reject_submitted(body: dict[str, Any]) -> None:
-        view = body.get("view") or {}
-        meta = _metadata(view.get("private_metadata"))
-        channel, ts, proposal_id = (str(meta.get(k) or "") for k in ("channel", "ts", "proposal"))
-        user = body["user"]["id"]
-        values = (view.get("state") or {}).get("values") or {}
-        reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
-        try:
-            if deps.workflow is None:
-                return
-            outcome = deps.workflow.decide(proposal_id, user, Decision.REJECT, reason.strip())
-            _after_decision(deps, outcome, "Rejected", user, channel, ts, None, reason.strip())
-        except TugboatError as exc:
-            deps.chat.post_ephemeral(channel, user, f":no_entry: {exc}")
 
+def approve(body: dict[str, Any], deps: SlackDeps) -> None:
+    """Approve the commit the button shows; the merge may run as a job elsewhere, and then
+    reports back to this message (``report_merge``)."""
+    where = _clicked(body)
+    with _refusals_to_clicker(deps, where):
+        deps.change_requests.require_repository()
+        if not first_delivery(deps, body):
+            return
+        proposal_id, shown_head = blocks.button_target(_value(body))
+        outcome = deps.change_requests.approve(proposal_id, where.user or "", shown_head, where)
+        show_decision(deps, outcome, "Approved", where)
+
+
+def open_reject_form(body: dict[str, Any], deps: SlackDeps) -> None:
+    """Reject: a modal asks for the reason. Lazy, but started as soon as the ack is sent: the
+    trigger id lives for 3 seconds."""
+    where = _clicked(body)
+    with _refusals_to_clicker(deps, where):
+        deps.change_requests.require_repository()
+        if not first_delivery(deps, body):
+            return
+        proposal_id, _ = blocks.button_target(_value(body))
+        refusal = deps.change_requests.why_not_reject(proposal_id, where.user or "")
+        if refusal:
+            _refuse(deps, where, refusal)
+            return
+        proposal = deps.change_requests.workflow.get(proposal_id)
+        deps.chat.open_modal(body["trigger_id"], blocks.reject_modal(proposal, where.channel, where.ts or ""))
+
+
+def reject_submitted(body: dict[str, Any], deps: SlackDeps) -> None:
+    view = body.get("view") or {}
+    meta = _metadata(view.get("private_metadata"))
+    channel, ts, proposal_id = (str(meta.get(k) or "") for k in ("channel", "ts", "proposal"))
+    user = str(body["user"]["id"])
+    values = (view.get("state") or {}).get("values") or {}
+    reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
+    try:
+        outcome = deps.change_requests.reject(proposal_id, user, reason)
+        show_decision(deps, outcome, "Rejected", ReplyTarget(channel, ts=ts, user=user), reason.strip())
+    except TugboatError as exc:
+        deps.chat.post_ephemeral(channel, user, f":no_entry: {exc}")
+
+
+def register(app: App) -> None:
+    """Every click is acknowledged at once; its work runs lazily with ``deps`` injected."""
     app.action(blocks.ACTION_DRAFT)(ack=just_ack, lazy=[draft])
     app.action(blocks.ACTION_APPROVE)(ack=just_ack, lazy=[approve])
     app.action(blocks.ACTION_REJECT)(ack=just_ack, lazy=[open_reject_form])
@@ -191,27 +171,18 @@ def report_merge(deps: SlackDeps) -> Any:
     """``ProposalWorkflow.on_merge_result``: a queued merge's outcome, shown on the message whose
     Approve button queued it (a merge resumed by housekeeping has no message to update)."""
 
-    def report(outcome: Outcome, where: dict[str, Any]) -> None:
-        if where.get("channel") and where.get("ts"):
-            channel, ts, user = str(where["channel"]), str(where["ts"]), str(where.get("user") or "")
-            _after_decision(deps, outcome, "Approved", user, channel, ts, where.get("thread"))
+    def report(outcome: Outcome, where: ReplyTarget | None) -> None:
+        if where is not None and where.ts:
+            show_decision(deps, outcome, "Approved", where)
 
     return report
 
 
-def _after_decision(
-    deps: SlackDeps,
-    outcome: Outcome,
-    verb: str,
-    user: str,
-    channel: str,
-    ts: str,
-    thread: str | None,
-    reason: str = "",
-) -> None:
+def show_decision(deps: SlackDeps, outcome: Outcome, verb: str, where: ReplyTarget, reason: str = "") -> None:
     """Show the result: buttons gone once decided; refusals and partial approvals to the clicker.
     A proposal that ends without merging (expired, failed, tampered) loses its buttons too, and
     a tampered one is announced in the thread, once."""
+    channel, ts, thread, user = where.channel, where.ts or "", where.thread_ts, where.user or ""
     proposal = outcome.proposal
     if outcome.merged:
         MERGES.inc()

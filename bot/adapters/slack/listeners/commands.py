@@ -12,14 +12,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.adapters.slack import blocks, changes
+from bot.adapters.slack import blocks, replies
 from bot.adapters.slack.deps import SlackDeps
 from bot.adapters.slack.notifier import respond
 from bot.domain.alert import Alert, AlertGroup
 from bot.domain.errors import InvalidInput, TugboatError
-from bot.domain.proposal import Proposal
-from bot.ports.chat import Block
+from bot.ports.chat import Block, ChatNotifier, ReplyTarget
 from bot.security.inert import inert_mrkdwn
+from bot.services.change_requests import ChangeRequest
 
 log = logging.getLogger(__name__)
 COMMAND = "/tugboat"
@@ -98,61 +98,67 @@ def acknowledgement(text: str, max_chars: int) -> dict[str, str]:
     return {"text": f"Working on `{COMMAND} {text.strip()}`…", "response_type": "ephemeral"}
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    max_chars = deps.settings.slack_max_text_chars
+def acknowledge(ack: Ack, command: dict[str, Any], deps: SlackDeps) -> None:
+    answer = acknowledgement(command.get("text", ""), deps.settings.slack_max_text_chars)
+    ack(text=answer["text"], response_type=answer["response_type"])
 
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        answer = acknowledgement(command.get("text", ""), max_chars)
-        ack(text=answer["text"], response_type=answer["response_type"])
 
-    def run(command: dict[str, Any]) -> None:
-        try:
-            parsed = parse(command.get("text", ""), max_chars)
-        except InvalidInput:
-            return  # already answered by the ack
-        handler = _HANDLERS.get(parsed.name)
-        if handler is None:
-            return
-        reply = _replier(deps, command)
-        asked = Asked(parsed, command["user_id"], command["channel_id"], command.get("thread_ts"), reply)
-        try:
-            handler(deps, asked)
-        except TugboatError as exc:
-            asked.reply(f":warning: {exc}", None)
-        except Exception:  # a person gets a short note; the details go to the log
-            log.exception("/tugboat %s failed", parsed.name)
-            asked.reply(f":warning: `{parsed.name}` failed; see Tugboat's log", None)
+def run(command: dict[str, Any], deps: SlackDeps) -> None:
+    """The lazy half: the command's handler, its refusals and failures told to the asker."""
+    try:
+        parsed = parse(command.get("text", ""), deps.settings.slack_max_text_chars)
+    except InvalidInput:
+        return  # already answered by the ack
+    handler = _HANDLERS.get(parsed.name)
+    if handler is None:
+        return
+    where = ReplyTarget(
+        str(command["channel_id"]),
+        thread_ts=command.get("thread_ts"),
+        user=str(command["user_id"]),
+        response_url=command.get("response_url") or None,
+    )
+    asked = Asked(parsed, where, deps.chat)
+    try:
+        handler(deps, asked)
+    except TugboatError as exc:
+        asked.reply(f":warning: {exc}", None)
+    except Exception:  # a person gets a short note; the details go to the log
+        log.exception("/tugboat %s failed", parsed.name)
+        asked.reply(f":warning: `{parsed.name}` failed; see Tugboat's log", None)
 
+
+def register(app: App) -> None:
     app.command(COMMAND)(ack=acknowledge, lazy=[run])
-
-
-Reply = Callable[[str, list[Block] | None], None]
-
-
-def _replier(deps: SlackDeps, command: dict[str, Any]) -> Reply:
-    """Follow-ups only the asker sees go to the command's ``response_url``: it works in channels
-    the bot is not a member of, where chat.postEphemeral fails."""
-    url = str(command.get("response_url") or "")
-    user, channel = command["user_id"], command["channel_id"]
-
-    def reply(text: str, body: list[Block] | None) -> None:
-        if url:
-            respond(url, text, body)
-        else:  # not from Slack's request URL or Socket Mode (they always carry one)
-            deps.chat.post_ephemeral(channel, user, text, body)
-
-    return reply
 
 
 @dataclass(frozen=True)
 class Asked:
-    """One command as the handlers see it: what was asked, by whom, where, and how to answer."""
+    """One command as the handlers see it: what was asked, and where (by whom) to answer."""
 
     parsed: Parsed
-    user: str
-    channel: str
-    thread_ts: str | None
-    reply: Reply  # only the asker sees it
+    where: ReplyTarget
+    chat: ChatNotifier
+
+    @property
+    def user(self) -> str:
+        return self.where.user or ""
+
+    @property
+    def channel(self) -> str:
+        return self.where.channel
+
+    @property
+    def thread_ts(self) -> str | None:
+        return self.where.thread_ts
+
+    def reply(self, text: str, body: list[Block] | None) -> None:
+        """Only the asker sees it. Through the command's ``response_url``: it works in channels
+        the bot is not a member of, where chat.postEphemeral fails."""
+        if self.where.response_url:
+            respond(self.where.response_url, text, body)
+        else:  # not from Slack's request URL or Socket Mode (they always carry one)
+            self.chat.post_ephemeral(self.channel, self.user, text, body)
 
 
 Handler = Callable[[SlackDeps, Asked], None]
@@ -197,43 +203,44 @@ def _explain(deps: SlackDeps, asked: Asked) -> None:
     )
 
 
-def _post_proposal(deps: SlackDeps, asked: Asked, proposal: Proposal) -> None:
-    body = blocks.proposal_blocks(proposal, with_buttons=True)
-    body.insert(1, blocks.context(f"requested by <@{asked.user}> · needs approval by someone else"))
-    deps.chat.post_message(asked.channel, f"Proposed change: {blocks.shown_title(proposal)}", body)
+def _post_request(deps: SlackDeps, asked: Asked, request: ChangeRequest) -> None:
+    text, body = replies.change_request(request)
+    deps.chat.post_message(asked.channel, text, body)
 
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:
     workload, replicas = asked.parsed.args
-    _post_proposal(deps, asked, changes.scale(deps, workload, int(replicas), asked.user))
+    _post_request(deps, asked, deps.change_requests.scale(workload, int(replicas), asked.user))
 
 
 def _limits(deps: SlackDeps, asked: Asked) -> None:
     workload, resource, value = asked.parsed.args
-    _post_proposal(deps, asked, changes.limits(deps, workload, resource, value, asked.user))
+    _post_request(deps, asked, deps.change_requests.limits(workload, resource, value, asked.user))
 
 
 def _rollback(deps: SlackDeps, asked: Asked) -> None:
-    _post_proposal(deps, asked, changes.rollback(deps, asked.parsed.args[0], asked.user))
+    _post_request(deps, asked, deps.change_requests.rollback(asked.parsed.args[0], asked.user))
 
 
 def _status(deps: SlackDeps, asked: Asked) -> None:
-    rows = changes.open_proposals(deps)
-    policy = deps.settings.policy
-    body = blocks.status_blocks(rows, policy.approvers, policy.approver_groups)
-    asked.reply(f"{len(rows)} open proposal(s)", body)
+    asked.reply(*replies.status(deps.change_requests.status()))
 
 
 def _foresight(deps: SlackDeps, asked: Asked) -> None:
     """Capacity forecast or rightsizing from the workload's history (bot.services.capacity/rightsize)."""
+    from bot.services.capacity import forecast
+    from bot.services.rightsize import rightsize
+
     parsed = asked.parsed
-    if parsed.name == "forecast":
-        from bot.services.capacity import forecast_for_slack as answer
-    else:
-        from bot.services.rightsize import rightsize_for_slack as answer
     namespace = parsed.args[1] if len(parsed.args) > 1 else None
     repo_dir = deps.checkout() if deps.checkout is not None else None
-    text = answer(parsed.args[0], deps.settings, at=deps.clock(), namespace=namespace, repo_dir=repo_dir)
+    at, settings = deps.clock(), deps.settings
+    if parsed.name == "forecast":
+        findings = forecast(parsed.args[0], settings, at=at, namespace=namespace, repo_dir=repo_dir)
+        text = replies.forecast_text(findings)
+    else:
+        rec = rightsize(parsed.args[0], settings, at=at, namespace=namespace, repo_dir=repo_dir)
+        text = replies.recommendation_text(rec)
     text = text or f"no workload named {parsed.args[0]} with usage history"
     deps.chat.post_message(
         asked.channel, text, [blocks.section(text), blocks.context(f"asked by <@{asked.user}>")]

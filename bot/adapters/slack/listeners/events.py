@@ -34,24 +34,26 @@ def history_of(messages: list[ChatMessage], skip_ts: str) -> list[tuple[str, str
     ]
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    def mentioned(event: dict[str, Any]) -> None:
-        channel, ts = event.get("channel", ""), event.get("ts", "")
-        thread = event.get("thread_ts") or ts
-        question = question_of(event.get("text", ""))
-        try:
-            answer_in_thread(deps, channel, thread, ts, question, in_thread=bool(event.get("thread_ts")))
-        except TugboatError as exc:
-            deps.chat.post_message(channel, f":warning: {exc}", thread_ts=thread)
-        except Exception:
-            log.exception("answering a mention failed")
-            deps.chat.post_message(
-                channel, ":warning: I could not answer that; see Tugboat's log", thread_ts=thread
-            )
+def mentioned(event: dict[str, Any], deps: SlackDeps) -> None:
+    channel, ts = event.get("channel", ""), event.get("ts", "")
+    thread = event.get("thread_ts") or ts
+    question = question_of(event.get("text", ""))
+    try:
+        answer_in_thread(deps, channel, thread, ts, question, in_thread=bool(event.get("thread_ts")))
+    except TugboatError as exc:
+        deps.chat.post_message(channel, f":warning: {exc}", thread_ts=thread)
+    except Exception:
+        log.exception("answering a mention failed")
+        deps.chat.post_message(
+            channel, ":warning: I could not answer that; see Tugboat's log", thread_ts=thread
+        )
 
-    def just_ack(ack: Ack) -> None:
-        ack()
 
+def just_ack(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App) -> None:
     app.event("app_mention")(ack=just_ack, lazy=[mentioned])
 
 
