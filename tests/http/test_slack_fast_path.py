@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from bot.adapters.http.limits import RequestRefused, encoded_form, parse_form
 from bot.adapters.slack.listeners.commands import acknowledgement
+from testkit import slack_requests as sr
 from tests.slack.conftest import Harness
-from tests.support import slack_requests as sr
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
