@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.analysis.kinds import label
 from bot.domain.alert import AlertGroup
 from bot.domain.proposal import FieldChange, Proposal
 from bot.domain.quantity import format_cpu, format_memory
@@ -23,14 +24,6 @@ MAX_HEADER = 150
 MAX_BUTTON_VALUE = 2000
 
 Block = dict[str, Any]
-
-_KIND_TEXT = {
-    "traffic_surge": "traffic surge",
-    "cpu_limit": "CPU limit too low",
-    "memory_limit": "memory limit too low",
-    "bad_deploy": "bad deploy",
-    "transient": "transient (already cleared)",
-}
 
 ACTION_DRAFT = "tugboat_draft_pr"
 ACTION_APPROVE = "tugboat_approve"
@@ -114,7 +107,7 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
 
 
 def cause_line(rank: int, cause: RootCause) -> str:
-    kind = _KIND_TEXT.get(cause.kind.value, cause.kind.value)
+    kind = label(cause.kind)
     commit = f" · commit `{cause.commit[:8]}`" if cause.commit else ""
     return f"*{rank}. {kind}* in *{inert_mrkdwn(cause.service)}* — {cause.confidence:.0%} confidence{commit}"
 
