@@ -1,8 +1,9 @@
 """The interface every root-cause kind implements, and the remediation it sizes.
 
 A kind is one class (in the manner of KRR's strategies behind ``BaseStrategy``): the words
-people read about it, its thresholds as a typed settings model, and how it sizes the fix for a
-top cause of its kind. The registry in ``bot.analysis.kinds`` lists the kinds.
+people read about it, its thresholds as a typed settings model, the candidates its evidence
+supports, and how it sizes the fix for a top cause of its kind. The registry in
+``bot.analysis.kinds`` lists the kinds; ``bot.analysis.hypotheses`` weighs them against each other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.analysis.context import Context
+from bot.analysis.evidence import EvidenceBuilder
+from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action
 from bot.domain.report import CauseKind
@@ -56,6 +60,18 @@ class BaseKind(ABC, Generic[S]):
     def sentence(self, top: Candidate) -> str:
         """What caused it, in words: ``a memory limit below the working set of payments``."""
         return f"{self.phrase} {top.workload}"
+
+    def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+        """This kind's hypotheses for one workload, scored from its own evidence."""
+        return []
+
+    def unexplained(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+        """Hypotheses for a workload for which no kind's ``candidates`` found anything."""
+        return []
+
+    def episode(self, ctx: Context, ev: EvidenceBuilder, others: list[Candidate]) -> list[Candidate]:
+        """Hypotheses about the incident as a whole, once every workload's ``others`` are known."""
+        return []
 
     @abstractmethod
     def size_remediation(self, top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:

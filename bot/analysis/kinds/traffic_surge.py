@@ -7,7 +7,11 @@ from __future__ import annotations
 import math
 
 from bot.analysis import fmt
+from bot.analysis.context import Context
+from bot.analysis.cpu import cpu_causes
+from bot.analysis.evidence import EvidenceBuilder
 from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent
+from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action, Field_
 from bot.domain.report import CauseKind
@@ -77,6 +81,10 @@ class TrafficSurge(BaseKind[TrafficSurgeSettings]):
     label = "traffic surge"
     phrase = "a traffic surge beyond the capacity of"
     settings_type = TrafficSurgeSettings
+
+    def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+        # One CPU reading decides between a surge and a tight limit; each kind keeps its own.
+        return [c for c in cpu_causes(sig, ctx, ev) if c.kind is self.name]
 
     def size_remediation(self, top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
         return scale(top, policy, self.settings)
