@@ -52,6 +52,27 @@ class Field_(StrEnum):
     IMAGE = "image"
 
 
+# The fields as people name them.
+FIELD_WORDS = {
+    Field_.REPLICAS: "replicas",
+    Field_.HPA_MIN_REPLICAS: "HPA minReplicas",
+    Field_.HPA_MAX_REPLICAS: "HPA maxReplicas",
+    Field_.CPU_REQUEST: "CPU request",
+    Field_.CPU_LIMIT: "CPU limit",
+    Field_.MEMORY_REQUEST: "memory request",
+    Field_.MEMORY_LIMIT: "memory limit",
+    Field_.IMAGE: "image",
+}
+
+
+def field_words(field: str) -> str:
+    """``memory request`` for ``memory_request``; a field outside the allow-list as it is."""
+    try:
+        return FIELD_WORDS[Field_(field)]
+    except ValueError:
+        return field
+
+
 class FieldChange(BaseModel):
     """One value changed in one file. Units: replicas int, CPU cores float, memory bytes int."""
 

@@ -40,7 +40,7 @@ def trail(store: SqlStore) -> list[AuditEvent]:
 def test_show_prints_a_table(trail: list[AuditEvent], store_url: str) -> None:
     result = runner.invoke(app, ["audit", "show", "--database-url", store_url])
     assert result.exit_code == 0, result.output
-    assert "proposal.created" in result.output and "proposal.merged" in result.output
+    assert "proposal created" in result.output and "merged" in result.output
     assert trail[2].hash[:12] in result.output
     assert "2026-03-14 09:02:00" in result.output
 

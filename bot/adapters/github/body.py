@@ -13,7 +13,7 @@ import re
 from urllib.parse import quote, urlencode
 
 from bot.analysis.kinds import label
-from bot.domain.proposal import Proposal, action_words
+from bot.domain.proposal import Proposal, action_words, field_words
 from bot.domain.report import InvestigationReport
 
 FOOTER_MARK = "Drafted by Tugboat"
@@ -67,7 +67,7 @@ def pr_body(
         rows = ["| file | resource | field | from | to |", "|---|---|---|---|---|"]
         for c in proposal.changes:
             resource = "/".join(x for x in (c.resource, c.container) if x) or "-"
-            cells = [c.file, resource, c.field, c.from_, c.to]
+            cells = [c.file, resource, field_words(c.field), c.from_, c.to]
             rows.append("| " + " | ".join(f"`{_code(str(v))}`" for v in cells) + " |")
         parts.append("#### Change\n" + "\n".join(rows))
     if report is not None and report.root_causes:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.analysis.kinds import label
 from bot.domain.alert import AlertGroup
-from bot.domain.proposal import FieldChange, Proposal
+from bot.domain.proposal import FieldChange, Proposal, field_words
 from bot.domain.quantity import format_cpu, format_memory
 from bot.domain.report import InvestigationReport, RootCause
 from bot.security.inert import inert_mrkdwn
@@ -155,18 +155,8 @@ def _shown(field: str, value: object) -> str:
     return str(value)
 
 
-_FIELD_NAMES = {
-    "cpu": "CPU limit",
-    "memory": "memory limit",
-    "cpu_request": "CPU request",
-    "memory_request": "memory request",
-    "hpa.maxReplicas": "HPA maxReplicas",
-    "hpa.minReplicas": "HPA minReplicas",
-}
-
-
 def change_text(change: FieldChange) -> str:
-    name = _FIELD_NAMES.get(change.field, change.field)
+    name = field_words(change.field)
     where = f" ({change.container})" if change.container else ""
     return f"{name}{where} {_shown(change.field, change.from_)} → *{_shown(change.field, change.to)}*"
 
