@@ -22,6 +22,7 @@ import bot.domain
 from bot.adapters.github.body import pr_body, pr_title
 from bot.adapters.slack import blocks
 from bot.analysis.kinds import KINDS
+from bot.assistant.context import deterministic_narrative
 from bot.cli.investigate_cmd import _show
 from bot.cli.main import app
 from bot.domain.proposal import Action, Proposal
@@ -124,6 +125,7 @@ def test_rendered_reports_speak_in_words(make: Any, capsys: pytest.CaptureFixtur
     texts = {
         "slack investigation": visible(blocks.investigation(report)),
         "PR body": pr_body(report.proposal, report) if report.proposal else "",
+        "answer without a model": deterministic_narrative(report),
     }
     if report.proposal is not None:
         texts["slack proposal"] = visible(blocks.proposal_blocks(report.proposal, with_buttons=True))
