@@ -100,7 +100,7 @@ def verify_trail(events: Sequence[AuditEvent], head: tuple[int, str] | None = No
     problems: list[str] = []
     prev_hash, prev_seq = GENESIS_HASH, 0
     for position, event in enumerate(events, start=1):
-        label = f"event #{event.seq if event.seq is not None else position} ({event.kind})"
+        label = f"event #{event.seq if event.seq is not None else position} ({event_words(event.kind)})"
         if event.seq is not None:
             if event.seq <= prev_seq:
                 problems.append(f"{label} is out of order: it follows #{prev_seq}")

@@ -156,5 +156,7 @@ def test_the_demo_its_pr_and_its_audit_trail_speak_in_words(tmp_path: Path) -> N
     shown = CliRunner().invoke(app, ["audit", "show", "--database-url", url])
     assert shown.exit_code == 0, shown.output
     assert "investigation completed" in shown.output and leaks(shown.output) == []
+    verified = CliRunner().invoke(app, ["audit", "verify", "--database-url", url])
+    assert verified.exit_code == 0 and leaks(verified.output) == [], verified.output
     raw = CliRunner().invoke(app, ["audit", "show", "--json", "--database-url", url])
     assert "investigation.completed" in raw.output  # machine-readable output keeps the values
