@@ -10,20 +10,12 @@ import numpy as np
 from bot.analysis import fmt
 from bot.analysis.context import Context
 from bot.analysis.hypotheses import Candidate
+from bot.analysis.kinds import kind, label
 from bot.analysis.sizing import RemediationIntent
 from bot.domain.graph import GraphSpec, Threshold
 from bot.domain.proposal import Action
 from bot.domain.report import CauseKind
 from bot.domain.series import Series
-
-_KIND_WORDS = {
-    CauseKind.TRAFFIC_SURGE: "a traffic surge beyond the capacity of",
-    CauseKind.CPU_LIMIT: "a CPU limit too low for the steady load of",
-    CauseKind.MEMORY_LIMIT: "a memory limit below the working set of",
-    CauseKind.BAD_DEPLOY: "a recent change to",
-    CauseKind.TRANSIENT: "a transient condition in",
-}
-
 
 _SOURCES = ("metrics", "logs", "changes")
 
@@ -72,9 +64,7 @@ def _summary(
         )
     top = ranked[0]
     likely = "may be caused by" if "metrics" in missing else "is most likely caused by"
-    text = f"{alert_name}{about}{where} {likely} {_KIND_WORDS[top.kind]} {top.workload}"
-    if top.kind is CauseKind.BAD_DEPLOY and top.change is not None:
-        text += f" (commit {top.change.sha[:8]} '{top.change.subject}')"
+    text = f"{alert_name}{about}{where} {likely} {kind(top.kind).sentence(top)}"
     if top.onset is not None and top.kind is not CauseKind.TRANSIENT:
         text += f", starting around {fmt.hhmm(top.onset)}"
     text += "."
@@ -91,7 +81,7 @@ def _summary(
     if ctx.alert_cleared and top.kind is not CauseKind.TRANSIENT:
         text += f" The alert condition no longer holds at {fmt.hhmm(ctx.at)}."
     if len(ranked) > 1:
-        others = ", ".join(f"{c.kind.value} in {c.workload}" for c in ranked[1:3])
+        others = ", ".join(f"{label(c.kind)} in {c.workload}" for c in ranked[1:3])
         text += f" Less likely: {others}."
     if intent is not None:
         if intent.action is Action.NONE:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 from bot.adapters.llm.tokens import truncate_to_tokens
+from bot.analysis.kinds import label
+from bot.domain.proposal import action_words, field_words
 from bot.domain.report import Evidence, InvestigationReport
 from bot.security.fence import Fence
 from bot.security.redact import redact
@@ -32,8 +34,10 @@ def _proposal_line(report: InvestigationReport) -> str:
     p = report.proposal
     if p is None:
         return "none"
-    changes = "; ".join(f"{c.resource or c.file} {c.field}: {c.from_} -> {c.to}" for c in p.changes[:6])
-    return f"{p.action.value} {p.service or ''} ({changes or p.title or 'no field changes'})".strip()
+    changes = "; ".join(
+        f"{c.resource or c.file} {field_words(c.field)}: {c.from_} -> {c.to}" for c in p.changes[:6]
+    )
+    return f"{action_words(p.action, p.service)} ({changes or p.title or 'no field changes'})"
 
 
 def report_context(report: InvestigationReport, fence: Fence, budget_tokens: int = 2500) -> str:
@@ -112,7 +116,7 @@ def deterministic_narrative(report: InvestigationReport) -> str:
         ids = {(e.source, e.observation): e.id for e in evidence}
         refs = ", ".join(i for i in (ids.get((e.source, e.observation)) for e in top.evidence) if i)
         lines.append(
-            f"Most likely cause: {top.kind.value.replace('_', ' ')} in {top.service}"
+            f"Most likely cause: {label(top.kind)} in {top.service}"
             f" (confidence {top.confidence:.0%})" + (f" [{refs}]" if refs else "") + "."
         )
     for e in evidence[:6]:

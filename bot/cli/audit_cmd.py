@@ -42,8 +42,26 @@ def open_store(database_url: str | None) -> SqlStore:
     return SqlStore.open(url)
 
 
+def _words(value: object) -> object:
+    """The event's data with a cause kind or an action in the words people read (``--json``
+    keeps the stored values)."""
+    from bot.analysis.kinds import label
+    from bot.domain.proposal import Action, action_words
+    from bot.domain.report import CauseKind
+
+    if isinstance(value, dict):
+        return {k: _words(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_words(v) for v in value]
+    if isinstance(value, str) and value in {k.value for k in CauseKind}:
+        return label(value)
+    if isinstance(value, str) and value in {a.value for a in Action}:
+        return action_words(Action(value))
+    return value
+
+
 def _summary(data: dict[str, object]) -> str:
-    text = json.dumps(data, sort_keys=True, default=str) if data else ""
+    text = json.dumps(_words(data), sort_keys=True, default=str) if data else ""
     return text if len(text) <= DATA_WIDTH else text[: DATA_WIDTH - 1] + "…"
 
 
@@ -51,12 +69,14 @@ def audit_table(events: Sequence[AuditEvent]) -> Table:
     """The trail as a rich table (also used by the demo)."""
     from rich.table import Table  # imported here: start-up time of every other command
 
-    table = Table("seq", "at (UTC)", "kind", "actor", "proposal", "data", "hash", box=None)
+    from bot.domain.audit import event_words
+
+    table = Table("seq", "at (UTC)", "event", "actor", "proposal", "data", "hash", box=None)
     for e in events:
         table.add_row(
             str(e.seq),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.kind,
+            event_words(e.kind),
             e.actor,
             e.proposal_id or "",
             _summary(e.data),

@@ -105,16 +105,19 @@ def _show(report: InvestigationReport) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from bot.analysis.kinds import label
+    from bot.domain.proposal import action_words
+
     console = Console()
     console.print(Panel(report.summary, title=f"{report.alert_name} at {report.at:%Y-%m-%d %H:%M} UTC"))
     table = Table("#", "cause", "service", "confidence", "evidence")
     for i, rc in enumerate(report.root_causes, 1):
         lines = "\n".join(f"[{e.id}] {e.observation}" for e in rc.evidence[:4])
-        table.add_row(str(i), rc.kind.value, rc.service, f"{rc.confidence:.0%}", lines)
+        table.add_row(str(i), label(rc.kind), rc.service, f"{rc.confidence:.0%}", lines)
     console.print(table)
     prop = report.proposal
     if prop is not None:
-        console.print(f"[bold]Proposal:[/bold] {prop.action.value} {prop.service or ''} {prop.rationale}")
+        console.print(f"[bold]Proposal:[/bold] {action_words(prop.action, prop.service)}: {prop.rationale}")
         if prop.diff:
             console.print(prop.diff, markup=False, highlight=False)
     for status in report.sources:

@@ -28,7 +28,7 @@ from bot.adapters.slack import blocks
 from bot.cli.render import print_message
 from bot.domain.alert import parse_alert_group
 from bot.domain.approval import Decision
-from bot.domain.audit import AuditEvent, verify_trail
+from bot.domain.audit import AuditEvent, event_words, verify_trail
 from bot.domain.errors import TugboatError
 from bot.domain.proposal import ProposalState
 from bot.services import trail
@@ -179,7 +179,7 @@ def _trail_table(events: list[AuditEvent]) -> Table:
     """A compact view that fits a terminal; `tugboat audit show` has every field."""
     table = Table("seq", "time", "event", "by", "hash", box=None)
     for e in events:
-        table.add_row(str(e.seq), f"{e.at:%H:%M:%S}", e.kind, e.actor, e.hash[:12])
+        table.add_row(str(e.seq), f"{e.at:%H:%M:%S}", event_words(e.kind), e.actor, e.hash[:12])
     return table
 
 

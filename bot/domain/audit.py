@@ -31,6 +31,33 @@ class AuditKind(StrEnum):
     VERIFIED = "proposal.verified"
 
 
+# The events as people read them in a trail.
+AUDIT_WORDS = {
+    AuditKind.ALERT_RECEIVED: "alert received",
+    AuditKind.INVESTIGATION: "investigation completed",
+    AuditKind.MODEL_CALL: "model called",
+    AuditKind.PROPOSAL_CREATED: "proposal created",
+    AuditKind.PROPOSAL_OPENED: "proposal opened",
+    AuditKind.APPROVED: "approved",
+    AuditKind.REJECTED: "rejected",
+    AuditKind.APPROVALS_VOIDED: "approvals voided",
+    AuditKind.DECISION_REFUSED: "decision refused",
+    AuditKind.TAMPERED: "branch tampered with",
+    AuditKind.MERGE_REFUSED: "merge refused",
+    AuditKind.MERGED: "merged",
+    AuditKind.EXPIRED: "expired",
+    AuditKind.VERIFIED: "verified after merge",
+}
+
+
+def event_words(kind: str) -> str:
+    """``proposal opened`` for ``proposal.opened``; a kind this version does not know, spelled out."""
+    try:
+        return AUDIT_WORDS[AuditKind(kind)]
+    except ValueError:
+        return kind.replace(".", " ").replace("_", " ")
+
+
 class AuditEvent(BaseModel):
     seq: int | None = None
     at: datetime
@@ -73,7 +100,7 @@ def verify_trail(events: Sequence[AuditEvent], head: tuple[int, str] | None = No
     problems: list[str] = []
     prev_hash, prev_seq = GENESIS_HASH, 0
     for position, event in enumerate(events, start=1):
-        label = f"event #{event.seq if event.seq is not None else position} ({event.kind})"
+        label = f"event #{event.seq if event.seq is not None else position} ({event_words(event.kind)})"
         if event.seq is not None:
             if event.seq <= prev_seq:
                 problems.append(f"{label} is out of order: it follows #{prev_seq}")

@@ -21,6 +21,24 @@ class Action(StrEnum):
     NONE = "none"
 
 
+# What each action does, in the words of a PR title: "<words> <workload>".
+ACTION_WORDS = {
+    Action.SCALE: "scale out",
+    Action.SET_CPU_LIMIT: "raise the CPU limit of",
+    Action.SET_MEMORY_LIMIT: "raise the memory limit of",
+    Action.SET_CPU_REQUEST: "raise the CPU request of",
+    Action.SET_MEMORY_REQUEST: "raise the memory request of",
+    Action.SET_RESOURCES: "rightsize",
+    Action.REVERT: "revert the change to",
+    Action.NONE: "no change to",
+}
+
+
+def action_words(action: Action, workload: str | None = None) -> str:
+    """``raise the memory limit of payments``: an action as people read it."""
+    return f"{ACTION_WORDS[action]} {workload or ''}".strip()
+
+
 class Field_(StrEnum):
     """The manifest fields a proposal may change (the allow-list)."""
 
@@ -32,6 +50,27 @@ class Field_(StrEnum):
     MEMORY_REQUEST = "memory_request"
     MEMORY_LIMIT = "memory"
     IMAGE = "image"
+
+
+# The fields as people name them.
+FIELD_WORDS = {
+    Field_.REPLICAS: "replicas",
+    Field_.HPA_MIN_REPLICAS: "HPA minReplicas",
+    Field_.HPA_MAX_REPLICAS: "HPA maxReplicas",
+    Field_.CPU_REQUEST: "CPU request",
+    Field_.CPU_LIMIT: "CPU limit",
+    Field_.MEMORY_REQUEST: "memory request",
+    Field_.MEMORY_LIMIT: "memory limit",
+    Field_.IMAGE: "image",
+}
+
+
+def field_words(field: str) -> str:
+    """``memory request`` for ``memory_request``; a field outside the allow-list as it is."""
+    try:
+        return FIELD_WORDS[Field_(field)]
+    except ValueError:
+        return field
 
 
 class FieldChange(BaseModel):

@@ -26,6 +26,7 @@ from bot.analysis.degraded import without_metrics
 from bot.analysis.fallback import ranked_causes
 from bot.analysis.gather import Fetched, Gatherer
 from bot.analysis.hypotheses import is_symptomatic, onset_of
+from bot.analysis.kinds import label
 from bot.analysis.narrative import graphs, summary
 from bot.analysis.ranking import rank, to_root_causes
 from bot.analysis.signals import build, data_start
@@ -35,7 +36,7 @@ from bot.domain.alert import AlertGroup
 from bot.domain.deadline import Deadline
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
-from bot.domain.proposal import Action, FieldChange, Proposal
+from bot.domain.proposal import Action, FieldChange, Proposal, action_words
 from bot.domain.report import InvestigationReport, SourceStatus
 from bot.ports.gitrepo import Commit, GitHistory, WorkloadChange
 from bot.ports.logs import LineFilter, LogLine, LogQuery, LogSource, Matcher
@@ -187,7 +188,7 @@ class Investigator:
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (
-            self._proposal(intent, top.kind.value if top else "", namespace, planner, notes)
+            self._proposal(intent, label(top.kind) if top else "", namespace, planner, notes)
             if intent
             else None
         )
@@ -314,7 +315,7 @@ class Investigator:
             service=intent.workload,
             namespace=namespace,
             commit=intent.commit,
-            title=f"{kind}: {intent.action.value} {intent.workload}",
+            title=f"{kind}: {action_words(intent.action, intent.workload)}",
             rationale=intent.rationale,
             created_at=datetime.now(UTC),
         )

@@ -40,7 +40,7 @@ def trail(store: SqlStore) -> list[AuditEvent]:
 def test_show_prints_a_table(trail: list[AuditEvent], store_url: str) -> None:
     result = runner.invoke(app, ["audit", "show", "--database-url", store_url])
     assert result.exit_code == 0, result.output
-    assert "proposal.created" in result.output and "proposal.merged" in result.output
+    assert "proposal created" in result.output and "merged" in result.output
     assert trail[2].hash[:12] in result.output
     assert "2026-03-14 09:02:00" in result.output
 
@@ -66,7 +66,7 @@ def test_verify_intact_then_broken(trail: list[AuditEvent], store: SqlStore, sto
     result = runner.invoke(app, ["audit", "verify", "--database-url", store_url])
     assert result.exit_code == 1
     assert "audit trail BROKEN" in result.output
-    assert "event #2 (proposal.approved) was altered" in result.output
+    assert "event #2 (approved) was altered" in result.output
 
 
 def test_export_writes_json_lines_that_verify_offline(
@@ -136,7 +136,7 @@ def test_verify_an_export_file(trail: list[AuditEvent], store_url: str, tmp_path
     lines = out.read_text().splitlines()
     out.write_text("\n".join([lines[0], lines[2]]) + "\n")  # drop the middle event
     result = runner.invoke(app, ["audit", "verify", "--file", str(out)])
-    assert result.exit_code == 1 and "event #3 (proposal.merged) follows #1" in result.output
+    assert result.exit_code == 1 and "event #3 (merged) follows #1" in result.output
 
     out.write_text("not json\n")
     result = runner.invoke(app, ["audit", "verify", "--file", str(out)])

@@ -31,7 +31,7 @@ from bot.adapters.git.runner import (
 from bot.adapters.git.source import RepoSource, display_name
 from bot.adapters.git.workclone import repo_lock
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered
-from bot.domain.proposal import Proposal
+from bot.domain.proposal import Proposal, action_words
 from bot.ports.changes import ChangeRef, FileVersions, MergeResult
 
 BRANCH_PREFIX = "tugboat/"
@@ -342,7 +342,7 @@ class PlainGitChangeHost:
 
 def _title(proposal: Proposal) -> str:
     lines = proposal.title.strip().splitlines()
-    return lines[0][:100] if lines else f"{proposal.action.value} {proposal.service or ''}".strip()
+    return lines[0][:100] if lines else action_words(proposal.action, proposal.service)
 
 
 def _message(proposal: Proposal) -> str:

@@ -12,7 +12,8 @@ import json
 import re
 from urllib.parse import quote, urlencode
 
-from bot.domain.proposal import Proposal
+from bot.analysis.kinds import label
+from bot.domain.proposal import Proposal, action_words, field_words
 from bot.domain.report import InvestigationReport
 
 FOOTER_MARK = "Drafted by Tugboat"
@@ -22,7 +23,7 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 
 def pr_title(proposal: Proposal) -> str:
     lines = proposal.title.strip().splitlines()
-    title = lines[0] if lines else f"{proposal.action.value} {proposal.service or ''}".strip()
+    title = lines[0] if lines else action_words(proposal.action, proposal.service)
     return f"[tugboat] {inert(title)}"[:120]
 
 
@@ -66,14 +67,14 @@ def pr_body(
         rows = ["| file | resource | field | from | to |", "|---|---|---|---|---|"]
         for c in proposal.changes:
             resource = "/".join(x for x in (c.resource, c.container) if x) or "-"
-            cells = [c.file, resource, c.field, c.from_, c.to]
+            cells = [c.file, resource, field_words(c.field), c.from_, c.to]
             rows.append("| " + " | ".join(f"`{_code(str(v))}`" for v in cells) + " |")
         parts.append("#### Change\n" + "\n".join(rows))
     if report is not None and report.root_causes:
         parts.append("#### Root causes")
         for rank, cause in enumerate(report.root_causes, start=1):
             head = (
-                f"{rank}. **{cause.kind.value}** in `{_code(cause.service)}` "
+                f"{rank}. **{label(cause.kind)}** in `{_code(cause.service)}` "
                 f"(confidence {cause.confidence:.0%})"
             )
             if cause.commit:

@@ -11,8 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.analysis.kinds import label
 from bot.domain.alert import AlertGroup
-from bot.domain.proposal import FieldChange, Proposal
+from bot.domain.proposal import FieldChange, Proposal, field_words
 from bot.domain.quantity import format_cpu, format_memory
 from bot.domain.report import InvestigationReport, RootCause
 from bot.security.inert import inert_mrkdwn
@@ -23,14 +24,6 @@ MAX_HEADER = 150
 MAX_BUTTON_VALUE = 2000
 
 Block = dict[str, Any]
-
-_KIND_TEXT = {
-    "traffic_surge": "traffic surge",
-    "cpu_limit": "CPU limit too low",
-    "memory_limit": "memory limit too low",
-    "bad_deploy": "bad deploy",
-    "transient": "transient (already cleared)",
-}
 
 ACTION_DRAFT = "tugboat_draft_pr"
 ACTION_APPROVE = "tugboat_approve"
@@ -114,7 +107,7 @@ def incident_parent(group: AlertGroup, resolved_after: str | None = None) -> lis
 
 
 def cause_line(rank: int, cause: RootCause) -> str:
-    kind = _KIND_TEXT.get(cause.kind.value, cause.kind.value)
+    kind = label(cause.kind)
     commit = f" · commit `{cause.commit[:8]}`" if cause.commit else ""
     return f"*{rank}. {kind}* in *{inert_mrkdwn(cause.service)}* — {cause.confidence:.0%} confidence{commit}"
 
@@ -162,18 +155,8 @@ def _shown(field: str, value: object) -> str:
     return str(value)
 
 
-_FIELD_NAMES = {
-    "cpu": "CPU limit",
-    "memory": "memory limit",
-    "cpu_request": "CPU request",
-    "memory_request": "memory request",
-    "hpa.maxReplicas": "HPA maxReplicas",
-    "hpa.minReplicas": "HPA minReplicas",
-}
-
-
 def change_text(change: FieldChange) -> str:
-    name = _FIELD_NAMES.get(change.field, change.field)
+    name = field_words(change.field)
     where = f" ({change.container})" if change.container else ""
     return f"{name}{where} {_shown(change.field, change.from_)} → *{_shown(change.field, change.to)}*"
 
