@@ -27,7 +27,7 @@ from bot.cli.investigate_cmd import _show
 from bot.cli.main import app
 from bot.domain.proposal import Action, Proposal
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
-from tests.llm.samples import cpu_limit_report, memory_report
+from testkit.llm_samples import cpu_limit_report, memory_report
 
 AT = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 
