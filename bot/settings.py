@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         default=".tugboat", description="Tugboat's own files: its working clone of the GitOps repository"
     )
     lookback_minutes: int = Field(default=120, ge=10, description="history an investigation reads")
+    history_minutes: int = Field(
+        default=240,
+        ge=0,
+        description="read back this far where Prometheus has the series (a baseline before any warm-up)",
+    )
 
     # Deadlines: total wall-clock budgets, every attempt and wait included (docs/operations.md)
     investigation_budget_s: float = Field(

@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--label", help="alert label: service|app|deployment|app.kubernetes.io/name|job")
     ap.add_argument("--downstream", type=_bool, help="alert on a caller of the faulty service (yes/no)")
+    ap.add_argument(
+        "--two-hops",
+        type=_bool,
+        help="with --downstream: alert on the caller's caller where one exists (yes/no)",
+    )
     ap.add_argument("--quirk", type=_bool, help="dedent the containers list as the examples do (yes/no)")
     ap.add_argument("--hpa", type=_bool, help="give a surging workload an HPA pinned at max (yes/no)")
     ap.add_argument("--distractors", type=_bool, help="unrelated commits and traffic near the onset (yes/no)")

@@ -149,6 +149,11 @@ def _topology(rng: random.Random, svcs: list[Service]) -> None:
             svcs[i].external_rps = rng.uniform(5, 60)
 
 
+def _callers_callers(svcs: list[Service], name: str) -> list[Service]:
+    callers = {s.name for s in svcs if name in s.callees}
+    return [s for s in svcs if callers & set(s.callees)]
+
+
 def _pick(rng: random.Random, knobs: dict[str, Any], key: str, options: Any) -> Any:
     value = knobs.get(key)
     return rng.choice(list(options)) if value is None else value
@@ -180,6 +185,9 @@ def make_plan(seed: int, kind: str | None = None, **knobs: Any) -> Plan:
     onset -= onset % step
     # the culprit is a backend more often than the edge; downstream means the alert fires on a caller
     culprit_i = rng.randrange(1, n_services) if rng.random() < 0.8 else 0
+    if knobs.get("two_hops") and kind != "transient" and variant != "pre_oom":
+        deep = [i for i in range(1, n_services) if _callers_callers(svcs, svcs[i].name)]
+        culprit_i = rng.choice(deep) if deep else culprit_i  # asked for: a culprit two calls deep
     culprit = svcs[culprit_i]
     downstream = knobs.get("downstream")
     if downstream is None:

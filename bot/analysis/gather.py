@@ -121,6 +121,7 @@ class Gatherer:
         at: datetime,
         lookback_minutes: int,
         alert_expr: str | None = None,
+        history_minutes: int = 0,
         rate_window_s: float = 180.0,
         deadline: Deadline | None = None,
     ) -> None:
@@ -128,14 +129,41 @@ class Gatherer:
         self.deadline = deadline
         self._breaker = _Breaker()
         self.at = at
-        self.start = datetime.fromtimestamp(at.timestamp() - lookback_minutes * 60, UTC)
-        span = at.timestamp() - self.start.timestamp()
-        self.step = float(max(30.0, np.ceil(span / MAX_POINTS / 15) * 15))
-        grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
-        self.out = Fetched(grid=grid, step=self.step, namespace=namespace, alert_expr=alert_expr)
         self.ns = namespace
-        self.window_s = span
+        self.alert_expr = alert_expr
         self.rate_s = rate_window_s
+        self.history_s = max(history_minutes, lookback_minutes) * 60.0
+        self._window(lookback_minutes * 60.0)
+
+    def _window(self, span: float) -> None:
+        """Read ``span`` seconds up to the alert; the step grows with it, so every range query
+        stays within MAX_POINTS points whatever the span."""
+        self.start = datetime.fromtimestamp(self.at.timestamp() - span, UTC)
+        self.step = float(max(30.0, np.ceil(span / MAX_POINTS / 15) * 15))
+        grid = np.arange(self.start.timestamp(), self.at.timestamp() + 1e-6, self.step)
+        self.out = Fetched(grid=grid, step=self.step, namespace=self.ns, alert_expr=self.alert_expr)
+        self.window_s = span
+
+    def _longer_history(self) -> None:
+        """Read further back than the lookback where Prometheus has the namespace's CPU series
+        (one coarse query): a baseline from before a series' warm-up, not from inside it."""
+        span = self.window_s
+        if self.history_s <= span:
+            return
+        start = datetime.fromtimestamp(self.at.timestamp() - self.history_s, UTC)
+        step = float(max(60.0, np.ceil(self.history_s / 120 / 15) * 15))
+        promql = Q.series_count("container_cpu_usage_seconds_total", self.ns)
+        try:
+            found = self.metrics.range(promql, start, self.at, step, deadline=self.deadline)
+        except Exception as exc:  # no longer history: the lookback as configured
+            log.info("history probe failed: %s", exc)
+            return
+        times = [float(s.timestamps[np.isfinite(s.values)][0]) for s in found if np.isfinite(s.values).any()]
+        if not times:
+            return
+        earliest = self.at.timestamp() - min(times)
+        if earliest > span + step:
+            self._window(min(self.history_s, earliest))
 
     @classmethod
     def empty(cls, namespace: str | None, at: datetime, lookback_minutes: int) -> Fetched:
@@ -207,6 +235,7 @@ class Gatherer:
 
     # -- rounds ---------------------------------------------------------------------------
     def fetch(self) -> Fetched:
+        self._longer_history()
         self._round_one()
         if not self.out.ok or self._skip_reason():
             return self.out  # nothing answered, or no time left: do not pile more queries on top

@@ -54,6 +54,11 @@ def per_container_reason(metric: str, namespace: str | None) -> str:
     return f"max by (pod, container, reason) ({sel})"
 
 
+def series_count(metric: str, namespace: str | None) -> str:
+    """How many of the namespace's series of ``metric`` exist at each step (how far back they go)."""
+    return f"count ({selector(metric, ns_matcher(namespace))})"
+
+
 def over_window(metric: str, namespace: str | None, labels: tuple[str, ...], window_s: float) -> str:
     """Every label set seen in the window, evaluated once at the end (owners, images, HPAs)."""
     sel = selector(metric, ns_matcher(namespace))

@@ -216,7 +216,13 @@ class Investigator:
             empty = Gatherer.empty(namespace, at, self.settings.lookback_minutes)
             return empty, SourceStatus(name="prometheus", ok=False, detail="no Prometheus configured")
         gatherer = Gatherer(
-            self.metrics, namespace, at, self.settings.lookback_minutes, expr, deadline=deadline
+            self.metrics,
+            namespace,
+            at,
+            self.settings.lookback_minutes,
+            expr,
+            history_minutes=self.settings.history_minutes,
+            deadline=deadline,
         )
         data = gatherer.fetch()
         if not data.ok:
