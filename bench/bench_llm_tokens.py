@@ -17,8 +17,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.adapters.llm.prompts import render_prompt  # noqa: E402
-from bot.adapters.llm.tokens import count_tokens, encoding_name  # noqa: E402
+from bot.assistant.prompts import render_prompt  # noqa: E402
+from bot.ports.tokens import count_tokens, encoding_name  # noqa: E402
 from bot.adapters.prometheus import PrometheusMetrics  # noqa: E402
 from bot.assistant.service import Answer, Assistant, collect_answer  # noqa: E402
 from bot.assistant.tools import ToolContext  # noqa: E402

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.adapters.git.workclone import WorkingClone
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.services.capacity_schedule import CapacityJob
+    from bot.services.doctor import Check
     from bot.services.proposals import ProposalWorkflow
     from bot.services.verify import PostMergeService
 
@@ -271,6 +272,7 @@ def capacity_check(
     from bot.services.capacity import finding_text, run_capacity_job
 
     channel = settings.slack_channel
+    metrics = metrics_source(settings)
 
     def notify(finding: Any, proposal: Proposal) -> None:
         text = finding_text(finding)
@@ -282,6 +284,35 @@ def capacity_check(
                 chat.upload_files(channel, ts, [Attachment(filename=p.name, path=p) for p in paths])
 
     def job(now: datetime) -> Any:
-        return run_capacity_job(settings, now, repo_dir=checkout(), workflow=workflow, notify=notify)
+        return run_capacity_job(
+            settings, now, repo_dir=checkout(), metrics=metrics, workflow=workflow, notify=notify
+        )
 
     return job
+
+
+def doctor_checks() -> dict[str, Check]:
+    """The probes ``tugboat doctor`` runs, by the name it shows, with the adapters they test
+    built here (bot/adapters/doctor)."""
+    from functools import partial
+
+    from bot.adapters.doctor.hosted import check_github, check_slack
+    from bot.adapters.doctor.infra import (
+        check_database,
+        check_git,
+        check_jobs,
+        check_llm,
+        check_loki,
+        check_prometheus,
+    )
+
+    return {
+        "Slack": check_slack,
+        "GitHub": check_github,
+        "Prometheus": partial(check_prometheus, source=metrics_source),
+        "Loki": check_loki,
+        "LLM": check_llm,
+        "Database": check_database,
+        "Job queue": check_jobs,
+        "Git remote": partial(check_git, repository=repository),
+    }

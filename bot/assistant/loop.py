@@ -21,10 +21,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 
 from bot.adapters.llm.chat import Failure, RetryPolicy
-from bot.adapters.llm.tokens import count_message_tokens, count_tokens
 from bot.assistant.tools import PROPOSE_CHANGE, AssistantTool, run_tool
 from bot.domain.deadline import Deadline
 from bot.domain.report import LLMUsage
+from bot.ports.tokens import count_message_tokens, count_tokens
 from bot.security.fence import Fence
 
 ProposalHandler = Callable[[dict[str, Any]], str]

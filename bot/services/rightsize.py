@@ -160,7 +160,7 @@ def rightsize_for_slack(
     repo_dir: Path | None = None,
 ) -> str:
     """Text for ``/tugboat rightsize WORKLOAD``: the recommendation, its notes and its diff."""
-    metrics, repo = sources(settings, metrics, repo_dir)
+    metrics, repo = sources(metrics, repo_dir)
     rec = Rightsizer(metrics, repo, settings).recommend(workload, at, namespace)
     lines = [f"*{rec.summary()}*", *(f"• {n}" for n in rec.notes)]
     if rec.proposal is not None:

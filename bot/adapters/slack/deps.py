@@ -12,6 +12,7 @@ from bot.domain.alert import now_utc
 from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
+from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService
 from bot.services.proposals import ProposalWorkflow
@@ -43,4 +44,5 @@ class SlackDeps:
     history: GitHistory | None = None
     # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
     checkout: Callable[[], Path] | None = None
+    metrics: MetricsSource | None = None  # Prometheus, for forecasts and rightsizing
     clock: Callable[[], datetime] = field(default=now_utc)

@@ -153,6 +153,7 @@ def build_runtime(
         assistant=assistant_seam(settings, investigator),
         history=clone.history(settings.git_budget_s) if clone is not None else None,
         checkout=checkout,
+        metrics=wiring.metrics_source(settings),
     )
     if workflow is not None:
         workflow.on_merge_result = report_merge(deps)

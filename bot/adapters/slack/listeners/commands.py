@@ -236,7 +236,14 @@ def _foresight(deps: SlackDeps, asked: Asked) -> None:
         raise InvalidInput(f"`{parsed.name}` is not available in this version of Tugboat") from None
     namespace = parsed.args[1] if len(parsed.args) > 1 else None
     repo_dir = deps.checkout() if deps.checkout is not None else None
-    text = answer(parsed.args[0], deps.settings, at=deps.clock(), namespace=namespace, repo_dir=repo_dir)
+    text = answer(
+        parsed.args[0],
+        deps.settings,
+        at=deps.clock(),
+        namespace=namespace,
+        metrics=deps.metrics,
+        repo_dir=repo_dir,
+    )
     text = text or f"no workload named {parsed.args[0]} with usage history"
     deps.chat.post_message(
         asked.channel, text, [blocks.section(text), blocks.context(f"asked by <@{asked.user}>")]
