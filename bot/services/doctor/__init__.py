@@ -3,9 +3,9 @@
 Each check (a probe in ``bot.adapters.doctor``) talks to the real service with a short timeout
 (Slack ``auth.test``, GitHub repository access and App permissions, Prometheus ``/-/ready`` and
 a query, Loki ``/ready``, the LLM's model list, the database and its migration revision, the job
-queue's tables, live workers and recent failures, ``git ls-remote``). Checks run in parallel. A component that is not
-configured is reported as such, never as a failure. Nothing is written anywhere: the database is
-not migrated, nothing is posted.
+queue's tables, live workers and recent failures, ``git ls-remote``). Checks run in parallel. A
+component that is not configured is reported as such, never as a failure. Nothing is written
+anywhere: the database is not migrated, nothing is posted.
 """
 
 from __future__ import annotations
