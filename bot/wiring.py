@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.adapters.git.source import GitAuth
     from bot.adapters.git.workclone import WorkingClone
     from bot.adapters.jobs.queue import ProcrastinateQueue
+    from bot.adapters.store import SqlStore
     from bot.services.capacity_schedule import CapacityJob
     from bot.services.doctor import Check
     from bot.services.proposals import ProposalWorkflow
@@ -165,10 +166,22 @@ def investigator(
     )
 
 
-def store(settings: Settings, url: str | None = None) -> Store:
+def store(settings: Settings, url: str | None = None, *, must_exist: bool = False) -> SqlStore:
+    """The configured store; with ``must_exist`` a SQLite file that does not exist yet is an
+    error, not a new file (``tugboat audit`` reads the bot's database)."""
     from bot.adapters.store import SqlStore
+    from bot.adapters.store.engine import parse_url
 
-    return SqlStore.open(url or settings.database_url)
+    url = url or settings.database_url
+    parsed = parse_url(url)
+    if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise InvalidInput(
+                f"no Tugboat database at {path.resolve()}; point database_url (TUGBOAT_DATABASE_URL "
+                "or --database-url) at the bot's database"
+            )
+    return SqlStore.open(url)
 
 
 def change_host(settings: Settings, *, remote: str | None = None) -> ChangeHost:

@@ -36,7 +36,6 @@ KNOWN_CONSTRUCTION = {
     ("bot.assistant.proposals", "ManifestRepo"),
     ("bot.assistant.service", "Failure"),
     ("bot.assistant.service", "RetryPolicy"),
-    ("bot.cli.audit_cmd", "SqlStore.open"),
     ("bot.cli.manifest_cmd", "ManifestRepo"),
     ("bot.demo.runner", "ReplayAdapter.load"),
     ("bot.services.capacity", "ManifestRepo"),
