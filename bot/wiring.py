@@ -154,8 +154,14 @@ def investigator(
     loki_url: str | None = None,
     repo: Path | None = None,
     transport: BaseAdapter | None = None,
+    recording: Path | None = None,
 ) -> Investigator:
-    """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now."""
+    """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now.
+    ``recording`` replays recorded Prometheus answers instead of asking one (the demo)."""
+    if recording is not None:
+        from bot.adapters.prometheus.recording import ReplayAdapter
+
+        transport = ReplayAdapter.load(recording)
     repo = repo or checkout(settings)
     return Investigator(
         metrics_source(settings, prometheus_url, transport),

@@ -37,7 +37,6 @@ KNOWN_CONSTRUCTION = {
     ("bot.assistant.service", "Failure"),
     ("bot.assistant.service", "RetryPolicy"),
     ("bot.cli.manifest_cmd", "ManifestRepo"),
-    ("bot.demo.runner", "ReplayAdapter.load"),
     ("bot.services.capacity", "ManifestRepo"),
     ("bot.services.investigate", "ManifestRepo"),
     ("bot.services.rightsize", "ManifestRepo"),
