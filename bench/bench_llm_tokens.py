@@ -17,12 +17,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.adapters.llm.prompts import render_prompt  # noqa: E402
-from bot.adapters.llm.tokens import count_tokens, encoding_name  # noqa: E402
 from bot.adapters.prometheus import PrometheusMetrics  # noqa: E402
+from bot.assistant.prompts import render_prompt  # noqa: E402
 from bot.assistant.service import Answer, Assistant, collect_answer  # noqa: E402
 from bot.assistant.tools import ToolContext  # noqa: E402
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause  # noqa: E402
+from bot.ports.tokens import count_tokens, encoding_name  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from testkit.llm_samples import AT, SAMPLE_REPORTS  # noqa: E402
 from testkit.openai_cassettes import Recording, openai_cassette  # noqa: E402

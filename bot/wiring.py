@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from bot.adapters.git.source import GitAuth
     from bot.adapters.git.workclone import WorkingClone
     from bot.adapters.jobs.queue import ProcrastinateQueue
+    from bot.adapters.store import SqlStore
     from bot.services.capacity_schedule import CapacityJob
     from bot.services.change_requests import ChangeRequests, KnownProposals
+    from bot.services.doctor import Check
     from bot.services.proposals import ProposalWorkflow
     from bot.services.verify import PostMergeService
 
@@ -153,8 +155,14 @@ def investigator(
     loki_url: str | None = None,
     repo: Path | None = None,
     transport: BaseAdapter | None = None,
+    recording: Path | None = None,
 ) -> Investigator:
-    """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now."""
+    """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now.
+    ``recording`` replays recorded Prometheus answers instead of asking one (the demo)."""
+    if recording is not None:
+        from bot.adapters.prometheus.recording import ReplayAdapter
+
+        transport = ReplayAdapter.load(recording)
     repo = repo or checkout(settings)
     return Investigator(
         metrics_source(settings, prometheus_url, transport),
@@ -165,10 +173,22 @@ def investigator(
     )
 
 
-def store(settings: Settings, url: str | None = None) -> Store:
+def store(settings: Settings, url: str | None = None, *, must_exist: bool = False) -> SqlStore:
+    """The configured store; with ``must_exist`` a SQLite file that does not exist yet is an
+    error, not a new file (``tugboat audit`` reads the bot's database)."""
     from bot.adapters.store import SqlStore
+    from bot.adapters.store.engine import parse_url
 
-    return SqlStore.open(url or settings.database_url)
+    url = url or settings.database_url
+    parsed = parse_url(url)
+    if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise InvalidInput(
+                f"no Tugboat database at {path.resolve()}; point database_url (TUGBOAT_DATABASE_URL "
+                "or --database-url) at the bot's database"
+            )
+    return SqlStore.open(url)
 
 
 def change_host(settings: Settings, *, remote: str | None = None) -> ChangeHost:
@@ -273,6 +293,7 @@ def capacity_check(
     from bot.services.capacity import run_capacity_job
 
     channel = settings.slack_channel
+    metrics = metrics_source(settings)
 
     def notify(finding: Any, proposal: Proposal) -> None:
         text = finding_text(finding)
@@ -284,7 +305,9 @@ def capacity_check(
                 chat.upload_files(channel, ts, [Attachment(filename=p.name, path=p) for p in paths])
 
     def job(now: datetime) -> Any:
-        return run_capacity_job(settings, now, repo_dir=checkout(), workflow=workflow, notify=notify)
+        return run_capacity_job(
+            settings, now, repo_dir=checkout(), metrics=metrics, workflow=workflow, notify=notify
+        )
 
     return job
 
@@ -312,3 +335,30 @@ def change_requests(
         changed_workloads=describe,
         reports=reports,
     )
+
+
+def doctor_checks() -> dict[str, Check]:
+    """The probes ``tugboat doctor`` runs, by the name it shows, with the adapters they test
+    built here (bot/adapters/doctor)."""
+    from functools import partial
+
+    from bot.adapters.doctor.hosted import check_github, check_slack
+    from bot.adapters.doctor.infra import (
+        check_database,
+        check_git,
+        check_jobs,
+        check_llm,
+        check_loki,
+        check_prometheus,
+    )
+
+    return {
+        "Slack": check_slack,
+        "GitHub": check_github,
+        "Prometheus": partial(check_prometheus, source=metrics_source),
+        "Loki": check_loki,
+        "LLM": check_llm,
+        "Database": check_database,
+        "Job queue": check_jobs,
+        "Git remote": partial(check_git, repository=repository),
+    }

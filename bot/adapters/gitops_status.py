@@ -15,47 +15,23 @@ Label values are put into PromQL only through ``bot.ports.promql``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
 import requests
 
 from bot.domain.errors import InvalidInput, SourceUnavailable
+from bot.ports.gitops import SyncStatus
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher, selector
 from bot.settings import Settings
 
-_TOOL_NAMES = {"argocd": "Argo CD", "flux": "Flux"}
 _FLUX_STATUS = {"True": "Ready", "False": "NotReady", "Unknown": "Reconciling"}
 
 
-@dataclass(frozen=True)
-class SyncStatus:
-    tool: str  # "argocd" or "flux"
-    app: str
-    sync: str  # Argo CD: Synced, OutOfSync, Unknown; Flux: Ready, NotReady, Reconciling
-    health: str | None = None  # Argo CD only: Healthy, Progressing, Degraded, Missing, ...
-    revision: str | None = None  # what Flux applied last, when it exports it
-
-    @property
-    def settled(self) -> bool:
-        """The tool reports the desired state applied (and, for Argo CD, healthy)."""
-        if self.tool == "argocd":
-            return self.sync == "Synced" and self.health in (None, "Healthy")
-        return self.sync == "Ready"
-
-    def text(self, merge_sha: str | None = None) -> str:
-        """``Argo CD `checkout`: Synced, Healthy at `3f2a…``, and whether that is the merge."""
-        parts = [self.sync, *([self.health] if self.health else [])]
-        revision = f" at `{self.revision[:40]}`" if self.revision else ""
-        if self.revision and merge_sha:
-            revision += " (the merge)" if merge_sha in self.revision else " (not the merge yet)"
-        return f"{_TOOL_NAMES.get(self.tool, self.tool)} `{self.app}`: {', '.join(parts)}{revision}"
-
-
 class GitOpsStatus:
-    """Reads the sync status of the application that deploys a service, as of a moment."""
+    """The ``GitOpsSync`` port (bot/ports/gitops.py) on Prometheus or Argo CD's API: the sync
+    status of the application that deploys a service, as of a moment."""
 
     def __init__(self, metrics: MetricsSource, settings: Settings) -> None:
         self.metrics = metrics

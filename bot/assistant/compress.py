@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from bot.adapters.llm.tokens import truncate_to_tokens
 from bot.analysis.logtemplates import summarize
 from bot.analysis.onset import detect_shift
 from bot.domain.series import Series
 from bot.ports.logs import LogLine
+from bot.ports.tokens import truncate_to_tokens
 from bot.security.redact import redact
 
 MAX_SERIES = 8

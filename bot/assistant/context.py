@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.adapters.llm.tokens import truncate_to_tokens
 from bot.analysis.kinds import label
 from bot.domain.proposal import action_words, field_words
 from bot.domain.report import Evidence, InvestigationReport
+from bot.ports.tokens import truncate_to_tokens
 from bot.security.fence import Fence
 from bot.security.redact import redact
 

@@ -20,11 +20,11 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 
-from bot.adapters.llm.chat import Failure, RetryPolicy
-from bot.adapters.llm.tokens import count_message_tokens, count_tokens
 from bot.assistant.tools import PROPOSE_CHANGE, AssistantTool, run_tool
 from bot.domain.deadline import Deadline
 from bot.domain.report import LLMUsage
+from bot.ports.llm import Failure, NoRetry, Retry
+from bot.ports.tokens import count_message_tokens, count_tokens
 from bot.security.fence import Fence
 
 ProposalHandler = Callable[[dict[str, Any]], str]
@@ -85,14 +85,14 @@ def run_loop(
     tool_output_tokens: int,
     on_proposal: ProposalHandler | None = None,
     stream: bool = False,
-    retry: RetryPolicy | None = None,
+    retry: Retry | None = None,
     deadline: Deadline | None = None,
 ) -> Iterator[Event]:
     """Yield text deltas (when streaming) and tool events, then ``Done`` with the result."""
     result = LoopResult()
     messages = list(messages)
     used_tools = False
-    retry = retry or RetryPolicy(0, deadline)
+    retry = retry or NoRetry()
     while True:
         last_call = result.usage.calls + 1 >= max_calls
         can_call_tools = len(result.tool_calls) < max_tool_calls and not last_call

@@ -19,11 +19,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from bot.adapters.llm.chat import Failure, RetryPolicy, build_chat_model, describe_failure
-from bot.adapters.llm.prompts import render_prompt
-from bot.adapters.llm.tokens import truncate_to_tokens
+from bot.adapters.llm.chat import RetryPolicy, build_chat_model, describe_failure
 from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
 from bot.assistant.loop import Done, Event, LoopResult, TextDelta, run_loop
+from bot.assistant.prompts import render_prompt
 from bot.assistant.proposals import ModelProposal, known_workloads, repo_facts, validate_model_proposal
 from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import ToolSpec, load_toolsets
@@ -31,6 +30,8 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.deadline import Deadline
 from bot.domain.report import InvestigationReport, LLMUsage
 from bot.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
+from bot.ports.llm import Failure
+from bot.ports.tokens import truncate_to_tokens
 from bot.security.fence import Fence
 from bot.security.redact import StreamRedactor, redact
 from bot.settings import Settings

@@ -25,21 +25,10 @@ DATA_WIDTH = 80
 
 def open_store(database_url: str | None) -> SqlStore:
     """The configured store. A SQLite file that does not exist yet is an error, not a new file."""
-    # Imported here so that other commands do not pay for SQLAlchemy and Alembic at start-up.
-    from bot.adapters.store import SqlStore
-    from bot.adapters.store.engine import parse_url
+    from bot import wiring  # imported here: other commands do not pay for SQLAlchemy and Alembic
     from bot.settings import load_settings
 
-    url = load_settings(database_url=database_url).database_url
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
-        if not path.is_file():
-            raise InvalidInput(
-                f"no Tugboat database at {path.resolve()}; point database_url (TUGBOAT_DATABASE_URL "
-                "or --database-url) at the bot's database"
-            )
-    return SqlStore.open(url)
+    return wiring.store(load_settings(database_url=database_url), must_exist=True)
 
 
 def _words(value: object) -> object:

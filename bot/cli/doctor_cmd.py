@@ -21,9 +21,10 @@ def doctor(
 
     Unconfigured components are shown as "not configured". Exit code 1 when a configured one fails.
     """
+    from bot import wiring
     from bot.settings import load_settings  # imported here: start-up time of every other command
 
-    results = run_checks(load_settings(), timeout)
+    results = run_checks(load_settings(), timeout, wiring.doctor_checks())
     if as_json:
         typer.echo(
             json.dumps({"healthy": healthy(results), "checks": [r.as_dict() for r in results]}, indent=2)

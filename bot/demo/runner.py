@@ -23,7 +23,6 @@ from rich.table import Table
 
 from bot import wiring
 from bot.adapters.graphs import render_all
-from bot.adapters.prometheus.recording import ReplayAdapter
 from bot.adapters.slack import blocks
 from bot.cli.render import print_message
 from bot.domain.alert import parse_alert_group
@@ -122,7 +121,7 @@ def run_demo(
         prometheus_url=DEMO_PROMETHEUS,
         logs_file=data.path("logs.jsonl.gz"),
         repo=tree,
-        transport=ReplayAdapter.load(data.path("prometheus-recording.json.gz")),
+        recording=data.path("prometheus-recording.json.gz"),
     )
     investigation = investigator.investigate(group, data.at)
     report = investigation.report

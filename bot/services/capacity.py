@@ -328,18 +328,13 @@ def submit_findings(
     return run
 
 
-def sources(
-    settings: Settings, metrics: MetricsSource | None, repo_dir: Path | None
-) -> tuple[MetricsSource, Path]:
-    from bot import wiring
-
-    metrics = metrics or wiring.metrics_source(settings)
+def sources(metrics: MetricsSource | None, repo_dir: Path | None) -> tuple[MetricsSource, Path]:
+    """The Prometheus and checkout the composition root handed over, or a clear error."""
     if metrics is None:
         raise InvalidInput("no Prometheus configured: set TUGBOAT_PROMETHEUS_URL or pass --prometheus-url")
-    repo = repo_dir or wiring.checkout(settings)
-    if repo is None:
+    if repo_dir is None:
         raise InvalidInput("no GitOps repository: set TUGBOAT_REPO (or pass --repo)")
-    return metrics, repo
+    return metrics, repo_dir
 
 
 def run_capacity_job(
@@ -349,21 +344,16 @@ def run_capacity_job(
     namespace: str | None = None,
     repo_dir: Path | None = None,
     metrics: MetricsSource | None = None,
-    workflow: ProposalWorkflow | None = None,
+    workflow: ProposalWorkflow,
     notify: Notify | None = None,
 ) -> CapacityRun:
     """The scheduled check: forecast every workload, open a proposal for each one running short.
 
     ``namespace`` limits it to one namespace; ``repo_dir`` is a checkout to read manifests from
-    (default: the GitOps repository, fetched now); proposals are branches or PRs on it through the
+    (the composition root fetches it); proposals are branches or PRs on it through the
     configured change host."""
-    from bot import wiring
-
-    metrics, repo = sources(settings, metrics, repo_dir)
+    metrics, repo = sources(metrics, repo_dir)
     findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc(), namespace)
-    if workflow is None:
-        host = wiring.change_host(settings)
-        workflow = wiring.workflow(settings, wiring.store(settings), host, repo_path=repo)
     return submit_findings(findings, workflow, notify)
 
 
@@ -378,5 +368,5 @@ def forecast(
 ) -> list[cap.CapacityFinding]:
     """``/tugboat forecast WORKLOAD``: the capacity judgement of the workload (one finding per
     namespace that runs it), each with the proposal it implies; empty when nothing is known."""
-    metrics, repo = sources(settings, metrics, repo_dir)
+    metrics, repo = sources(metrics, repo_dir)
     return CapacityPlanner(metrics, repo, settings).check(at, namespace, only={workload})

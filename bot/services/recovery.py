@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bot.adapters.gitops_status import GitOpsStatus
 from bot.analysis.onset import robust_baseline
 from bot.domain.alert import now_utc
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec, Threshold
 from bot.domain.series import Series
+from bot.ports.gitops import GitOpsSync
 from bot.ports.metrics import MetricsSource
 from bot.ports.store import IncidentRecord
 from bot.settings import Settings
@@ -127,7 +127,7 @@ class RecoveryWatcher:
         metrics: MetricsSource,
         settings: Settings,
         clock: Callable[[], datetime] = now_utc,
-        gitops: GitOpsStatus | None = None,
+        gitops: GitOpsSync | None = None,
     ) -> None:
         self.metrics, self.settings, self.clock = metrics, settings, clock
         self.gitops = gitops

@@ -160,5 +160,5 @@ def rightsize(
     repo_dir: Path | None = None,
 ) -> rs.Recommendation:
     """``/tugboat rightsize WORKLOAD``: the recommendation, with its proposal when it changes anything."""
-    metrics, repo = sources(settings, metrics, repo_dir)
+    metrics, repo = sources(metrics, repo_dir)
     return Rightsizer(metrics, repo, settings).recommend(workload, at, namespace)

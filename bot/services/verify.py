@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.gitops_status import GitOpsStatus
 from bot.domain.alert import now_utc
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.ports.chat import Attachment, ChatNotifier, MessageLayout
+from bot.ports.gitops import GitOpsSync
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec, every
 from bot.ports.store import IncidentRecord, Store
@@ -67,7 +67,7 @@ class PostMergeService:
         layout: MessageLayout,
         clock: Callable[[], datetime] = now_utc,
         render: RenderFn | None = None,
-        gitops: GitOpsStatus | None = None,
+        gitops: GitOpsSync | None = None,
     ) -> None:
         self.store, self.chat, self.workflow, self.watcher = store, notifier, workflow, watcher
         self.layout = layout

@@ -101,7 +101,16 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
         policy={"approvers": ["U_ALICE"]},
     )
     at = datetime.fromtimestamp(AT, UTC)
-    run = run_capacity_job(settings, at, namespace="shop", repo_dir=remote.work)
+    host = wiring.change_host(settings)
+    workflow = wiring.workflow(settings, wiring.store(settings), host, repo_path=remote.work)
+    run = run_capacity_job(
+        settings,
+        at,
+        namespace="shop",
+        repo_dir=remote.work,
+        metrics=wiring.metrics_source(settings),
+        workflow=workflow,
+    )
 
     by_name = {f.workload: f for f in run.findings}
     assert set(by_name) == {"checkout", "catalog", "search"}
@@ -155,7 +164,11 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
     share = int(flat_finding.reason.split()[2].rstrip("%"))
     assert 35 <= share <= 55  # 0.6 cores of 2 x 1 x 0.7 = 1.4
     found = forecast(
-        "catalog", Settings(prometheus_url=prometheus), at=datetime.fromtimestamp(AT, UTC), repo_dir=repo
+        "catalog",
+        Settings(prometheus_url=prometheus),
+        at=datetime.fromtimestamp(AT, UTC),
+        metrics=PrometheusMetrics(prometheus),
+        repo_dir=repo,
     )
     assert [f.workload for f in found] == ["catalog"] and not found[0].short
     text = forecast_text(found)

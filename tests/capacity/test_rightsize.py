@@ -187,7 +187,11 @@ def test_too_little_history_is_refused(prometheus: str, repo: Path) -> None:
     assert rec.refused is not None and rec.refused.startswith("only 3 h of data for fresh, need 24 h")
     assert rec.proposal is None and not rec.changes
     found = rightsize(
-        "fresh", Settings(prometheus_url=prometheus), at=datetime.fromtimestamp(AT, UTC), repo_dir=repo
+        "fresh",
+        Settings(prometheus_url=prometheus),
+        at=datetime.fromtimestamp(AT, UTC),
+        metrics=PrometheusMetrics(prometheus),
+        repo_dir=repo,
     )
     assert found.refused == rec.refused and found.proposal is None
     text = recommendation_text(found)

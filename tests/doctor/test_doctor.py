@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli.main import app
-from bot.services.doctor import CheckResult, Status, healthy, run_checks
-from bot.services.doctor.infra import (
+from bot import wiring
+from bot.adapters.doctor.infra import (
     check_database,
     check_git,
     check_jobs,
@@ -23,6 +22,8 @@ from bot.services.doctor.infra import (
     check_loki,
     check_prometheus,
 )
+from bot.cli.main import app
+from bot.services.doctor import CheckResult, Status, healthy, run_checks
 from bot.settings import Settings
 from testkit.gitops import make_remote
 from testkit.promserver import running_prometheus
@@ -34,13 +35,13 @@ from tests.doctor.loopback import Answer, serving, unreachable
 @pytest.mark.prometheus
 def test_prometheus_ready_and_answering(prometheus_binaries: None) -> None:
     with running_prometheus() as url:
-        result = check_prometheus(Settings(prometheus_url=url), 5)
+        result = check_prometheus(Settings(prometheus_url=url), 5, source=wiring.metrics_source)
     assert result.status is Status.OK, result
     assert "queries answer" in result.detail
 
 
 def test_prometheus_unreachable() -> None:
-    result = check_prometheus(Settings(prometheus_url=unreachable()), 2)
+    result = check_prometheus(Settings(prometheus_url=unreachable()), 2, source=wiring.metrics_source)
     assert result.status is Status.FAIL
     assert "Connection refused" in result.detail and "TUGBOAT_PROMETHEUS_URL" in result.fix
 
@@ -205,11 +206,13 @@ def test_job_queue_tables_missing(postgres_url: str) -> None:
 
 def test_git_remote(tmp_path: Path) -> None:
     remote = make_remote(tmp_path / "gitops")
-    result = check_git(Settings(repo=str(remote.bare)), 5)
+    result = check_git(Settings(repo=str(remote.bare)), 5, repository=wiring.repository)
     assert result.status is Status.OK and remote.head()[:12] in result.detail
-    no_branch = check_git(Settings(repo=str(remote.bare), repo_default_branch="production"), 5)
+    no_branch = check_git(
+        Settings(repo=str(remote.bare), repo_default_branch="production"), 5, repository=wiring.repository
+    )
     assert no_branch.status is Status.FAIL and "TUGBOAT_REPO_DEFAULT_BRANCH" in no_branch.fix
-    gone = check_git(Settings(repo=str(tmp_path / "nowhere.git")), 5)
+    gone = check_git(Settings(repo=str(tmp_path / "nowhere.git")), 5, repository=wiring.repository)
     assert gone.status is Status.FAIL and "TUGBOAT_REPO" in gone.fix
 
 

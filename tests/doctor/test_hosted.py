@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.doctor.hosted import SLACK_SCOPES, check_github, check_slack
 from bot.services.doctor import Status
-from bot.services.doctor.hosted import SLACK_SCOPES, check_github, check_slack
 from bot.settings import Settings
 from tests.doctor.loopback import Answer, serving, unreachable
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.llm.tokens import count_tokens
 from bot.adapters.logs.jsonl import JsonlLogSource
 from bot.assistant.service import Answer, Assistant
 from bot.assistant.tools import ToolContext
+from bot.ports.tokens import count_tokens
 from testkit.llm_samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report
 from testkit.openai_cassettes import REPLAYING, openai_cassette
 

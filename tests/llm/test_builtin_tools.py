@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.git.history import LocalGitHistory
-from bot.adapters.llm.prompts import load_prompt, render_prompt
-from bot.adapters.llm.tokens import count_tokens
 from bot.assistant.compress import for_model, summarise_logs
+from bot.assistant.prompts import load_prompt, render_prompt
 from bot.assistant.tools import ToolContext, build_tools, run_tool
 from bot.domain.errors import InvalidInput
 from bot.ports.logs import LogLine
+from bot.ports.tokens import count_tokens
 from bot.security.fence import Fence
 from testkit.gitops import git, make_remote
 from testkit.llm_samples import PLANTED_SECRETS

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.llm.tokens import count_tokens
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.assistant.tools import ToolContext, build_tools, run_tool
 from bot.assistant.toolsets import load_toolsets
+from bot.ports.tokens import count_tokens
 from testkit.promserver import running_prometheus
 
 pytestmark = pytest.mark.prometheus

@@ -19,6 +19,7 @@ from langchain_core.language_models import BaseChatModel
 
 from bot.adapters.http_budget import TotalTimeoutTransport, connection_failure
 from bot.domain.deadline import Deadline
+from bot.ports.llm import Failure
 from bot.settings import Settings
 
 _RETRIED_STATUS = {408, 409, 429}
@@ -77,7 +78,8 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How one model call is retried: at most ``retries`` times, all within ``deadline``."""
+    """The ``Retry`` port (bot/ports/llm.py) for OpenAI-compatible APIs: one model call is
+    retried at most ``retries`` times, all within ``deadline``."""
 
     retries: int
     deadline: Deadline | None = None
@@ -91,15 +93,6 @@ class RetryPolicy:
         if self.deadline is not None and wait >= self.deadline.remaining():
             return None  # the next attempt could not finish in time: say so now
         return wait
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What ended a model answer early, as spoken to people."""
-
-    exc: BaseException
-    attempts: int
-    deadline: Deadline | None = None
 
 
 def describe_failure(failure: Failure, settings: Settings) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from bot.domain.alert import now_utc
 from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
+from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
 from bot.services.change_requests import ChangeRequests
 from bot.services.incidents import IncidentService
@@ -46,6 +47,7 @@ class SlackDeps:
     assistant: Answerer | None = None
     # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
     checkout: Callable[[], Path] | None = None
+    metrics: MetricsSource | None = None  # Prometheus, for forecasts and rightsizing
     clock: Callable[[], datetime] = field(default=now_utc)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackDeps:

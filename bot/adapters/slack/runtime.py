@@ -148,6 +148,7 @@ def build_runtime(
         workflow=workflow,
         assistant=assistant_seam(settings, investigator),
         checkout=checkout,
+        metrics=wiring.metrics_source(settings),
     )
     if workflow is not None:
         workflow.on_merge_result = report_merge(deps)

@@ -236,10 +236,14 @@ def _foresight(deps: SlackDeps, asked: Asked) -> None:
     repo_dir = deps.checkout() if deps.checkout is not None else None
     at, settings = deps.clock(), deps.settings
     if parsed.name == "forecast":
-        findings = forecast(parsed.args[0], settings, at=at, namespace=namespace, repo_dir=repo_dir)
+        findings = forecast(
+            parsed.args[0], settings, at=at, namespace=namespace, metrics=deps.metrics, repo_dir=repo_dir
+        )
         text = replies.forecast_text(findings)
     else:
-        rec = rightsize(parsed.args[0], settings, at=at, namespace=namespace, repo_dir=repo_dir)
+        rec = rightsize(
+            parsed.args[0], settings, at=at, namespace=namespace, metrics=deps.metrics, repo_dir=repo_dir
+        )
         text = replies.recommendation_text(rec)
     text = text or f"no workload named {parsed.args[0]} with usage history"
     deps.chat.post_message(

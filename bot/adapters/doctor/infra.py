@@ -1,8 +1,9 @@
-"""Doctor checks for what Tugboat reads and stores: Prometheus, Loki, the LLM, the database, the
-job queue and the git remote."""
+"""Doctor probes (``tugboat doctor``) for what Tugboat reads and stores: Prometheus, Loki, the
+LLM, the database, the job queue and the git remote."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +14,17 @@ from bot.services.doctor.base import CheckResult, Status, egress_fix, fail, ok, 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from bot.adapters.git.workclone import WorkingClone
+    from bot.ports.metrics import MetricsSource
     from bot.settings import Settings
 
 # -- Prometheus, Loki, LLM ----------------------------------------------------------------------
 
 
-def check_prometheus(settings: Settings, timeout_s: float) -> CheckResult:
+def check_prometheus(
+    settings: Settings, timeout_s: float, *, source: Callable[[Settings], MetricsSource | None]
+) -> CheckResult:
+    """``source`` builds the metrics source from settings (the composition root's)."""
     name = "Prometheus"
     if not settings.prometheus_url:
         return skipped(name, "set TUGBOAT_PROMETHEUS_URL (e.g. http://prometheus.monitoring:9090)")
@@ -36,14 +42,12 @@ def check_prometheus(settings: Settings, timeout_s: float) -> CheckResult:
         )
     if ready.status_code != 200:
         return fail(name, f"/-/ready answered {ready.status_code}", "wait for Prometheus to finish starting")
-    from bot import wiring
-
-    source = wiring.metrics_source(
+    metrics = source(
         settings.model_copy(update={"prometheus_timeout_s": timeout_s, "prometheus_budget_s": timeout_s})
     )
-    assert source is not None
+    assert metrics is not None
     try:
-        answer = source.instant("vector(1)", datetime.now(UTC))
+        answer = metrics.instant("vector(1)", datetime.now(UTC))
     except Exception as exc:
         return fail(name, f"ready, but a query failed: {reason(exc)}", fix)
     if len(answer) != 1:
@@ -256,15 +260,17 @@ def _queue_state(connection: Connection, stalled_after_s: float, timeout_s: floa
     )
 
 
-def check_git(settings: Settings, timeout_s: float) -> CheckResult:
+def check_git(
+    settings: Settings, timeout_s: float, *, repository: Callable[[Settings], WorkingClone | None]
+) -> CheckResult:
+    """``repository`` builds Tugboat's clone from settings (the composition root's)."""
     name = "Git remote"
-    from bot import wiring
     from bot.adapters.git.runner import GitFailed, git
 
     branch = settings.repo_default_branch
     remote = "TUGBOAT_REPO"
     try:
-        clone = wiring.repository(settings)  # the remote Tugboat fetches from and pushes to
+        clone = repository(settings)  # the remote Tugboat fetches from and pushes to
         if clone is None:  # the one rule of wiring.repository: --repo, TUGBOAT_REPO, github_repo
             return skipped(name, "set TUGBOAT_REPO to the GitOps repository (a path or git URL)")
         remote = clone.source.name

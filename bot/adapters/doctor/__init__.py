@@ -1,0 +1,1 @@
+"""The probes ``tugboat doctor`` runs: each talks to one real service with a short timeout."""
