@@ -28,7 +28,6 @@ KNOWN_CORE_IMPORTS = {
     ("bot.services.rightsize", "bot.adapters.manifests.workspace"),
 }
 KNOWN_CONSTRUCTION = {
-    ("bot.adapters.slack.changes", "ManifestRepo"),
     ("bot.adapters.slack.runtime", "SlackEdge"),
     ("bot.assistant.proposals", "ManifestRepo"),
     ("bot.assistant.service", "RetryPolicy"),
