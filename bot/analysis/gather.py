@@ -153,10 +153,12 @@ class Gatherer:
         start = datetime.fromtimestamp(self.at.timestamp() - self.history_s, UTC)
         step = float(max(60.0, np.ceil(self.history_s / 120 / 15) * 15))
         promql = Q.series_count("container_cpu_usage_seconds_total", self.ns)
-        try:
-            found = self.metrics.range(promql, start, self.at, step, deadline=self.deadline)
-        except Exception as exc:  # no longer history: the lookback as configured
-            log.info("history probe failed: %s", exc)
+        # Guarded like every query: a Prometheus that does not answer it trips the breaker, so
+        # the rounds after it are not sent into the same wait; any failure keeps the lookback.
+        found = self._run(
+            {"history": lambda: self.metrics.range(promql, start, self.at, step, deadline=self.deadline)}
+        ).get("history")
+        if found is None:
             return
         times = [float(s.timestamps[np.isfinite(s.values)][0]) for s in found if np.isfinite(s.values).any()]
         if not times:
