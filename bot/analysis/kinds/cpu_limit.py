@@ -7,12 +7,8 @@ from __future__ import annotations
 import math
 
 from bot.analysis import fmt
-from bot.analysis.context import Context
-from bot.analysis.cpu import cpu_causes
-from bot.analysis.evidence import EvidenceBuilder
-from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent
-from bot.analysis.kinds.traffic_surge import TrafficSurgeSettings, finite, scale
-from bot.analysis.signals import WorkloadSignals
+from bot.analysis.kinds.base import KindSettings, RemediationIntent
+from bot.analysis.kinds.traffic_surge import CpuReadingKind, TrafficSurgeSettings, finite, scale
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action, Field_
 from bot.domain.report import CauseKind
@@ -37,15 +33,11 @@ def limit_binds(f: dict[str, float], settings: CpuLimitSettings | None = None) -
     return throttled or (finite(per_pod) and per_pod >= s.near_limit * limit)  # type: ignore[operator]
 
 
-class CpuLimit(BaseKind[CpuLimitSettings]):
+class CpuLimit(CpuReadingKind[CpuLimitSettings]):
     name = CauseKind.CPU_LIMIT
     label = "CPU limit too low"
     phrase = "a CPU limit too low for the steady load of"
     settings_type = CpuLimitSettings
-
-    def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-        # One CPU reading decides between a surge and a tight limit; each kind keeps its own.
-        return [c for c in cpu_causes(sig, ctx, ev) if c.kind is self.name]
 
     def size_remediation(self, top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
         f, s = top.facts, self.settings

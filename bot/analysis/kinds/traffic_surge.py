@@ -10,7 +10,7 @@ from bot.analysis import fmt
 from bot.analysis.context import Context
 from bot.analysis.cpu import cpu_causes
 from bot.analysis.evidence import EvidenceBuilder
-from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent
+from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent, S
 from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action, Field_
@@ -76,15 +76,19 @@ def _per_pod_capacity(f: dict[str, float], settings: TrafficSurgeSettings) -> fl
     return base / settings.baseline_utilisation if finite(base) else float("nan")
 
 
-class TrafficSurge(BaseKind[TrafficSurgeSettings]):
+class CpuReadingKind(BaseKind[S]):
+    """A kind read off the one CPU reading (``bot.analysis.cpu``), which decides between a surge
+    and a tight limit for each workload; each kind keeps the candidates of its own name."""
+
+    def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+        return [c for c in cpu_causes(sig, ctx, ev) if c.kind is self.name]
+
+
+class TrafficSurge(CpuReadingKind[TrafficSurgeSettings]):
     name = CauseKind.TRAFFIC_SURGE
     label = "traffic surge"
     phrase = "a traffic surge beyond the capacity of"
     settings_type = TrafficSurgeSettings
-
-    def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-        # One CPU reading decides between a surge and a tight limit; each kind keeps its own.
-        return [c for c in cpu_causes(sig, ctx, ev) if c.kind is self.name]
 
     def size_remediation(self, top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
         return scale(top, policy, self.settings)
