@@ -20,7 +20,7 @@ import numpy as np
 from bot.adapters.manifests.workspace import ManifestRepo, Workload
 from bot.analysis import discovery as disc
 from bot.analysis import red
-from bot.analysis.gather import to_grid
+from bot.analysis.grid import to_grid
 from bot.analysis.workloads import Ownership
 from bot.domain.alert import now_utc
 from bot.domain.errors import InvalidInput, TugboatError
