@@ -7,7 +7,7 @@ Layout (ports and adapters):
   services/  use cases that combine the core with ports (investigate, propose, approve, merge)
   adapters/  the outside world: Prometheus, logs, git, store, manifests, Slack, LLM
   cli/       the typer command line
-  wiring.py  the one composition root that builds adapters from Settings
+  wiring/    the one composition root that builds adapters from Settings
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""The composition root: the one place that builds adapters from Settings and wires use cases.
+
+Commands and servers ask this package for what they need; nothing else constructs adapters.
+Each module builds one area: evidence sources, the repository, persistence, where changes go,
+the doctor's probes.
+"""
+
+from bot.wiring.changes import capacity_check, change_host, change_requests, post_merge, workflow
+from bot.wiring.doctor import doctor_checks
+from bot.wiring.persistence import job_queue, store
+from bot.wiring.repository import checkout, git_auth, repository
+from bot.wiring.sources import git_history, investigator, log_source, metrics_source
+
+__all__ = [
+    "capacity_check",
+    "change_host",
+    "change_requests",
+    "checkout",
+    "doctor_checks",
+    "git_auth",
+    "git_history",
+    "investigator",
+    "job_queue",
+    "log_source",
+    "metrics_source",
+    "post_merge",
+    "repository",
+    "store",
+    "workflow",
+]
