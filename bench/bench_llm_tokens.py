@@ -17,9 +17,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot import wiring  # noqa: E402
 from bot.adapters.prometheus import PrometheusMetrics  # noqa: E402
 from bot.assistant.prompts import render_prompt  # noqa: E402
-from bot.assistant.service import Answer, Assistant, collect_answer  # noqa: E402
+from bot.assistant.service import Answer, collect_answer  # noqa: E402
 from bot.assistant.tools import ToolContext  # noqa: E402
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause  # noqa: E402
 from bot.ports.tokens import count_tokens, encoding_name  # noqa: E402
@@ -93,10 +94,12 @@ def main() -> int:
     reports = {**{k: f() for k, f in SAMPLE_REPORTS.items()}, "large": large_report()}
     for name, report in reports.items():
         rows.append(
-            _measure(f"explain/{name}", "explain_plain", lambda r=report: Assistant(settings).explain(r))
+            _measure(
+                f"explain/{name}", "explain_plain", lambda r=report: wiring.assistant(settings).explain(r)
+            )
         )
     cpu = reports["cpu_limit"]
-    ask = Assistant(settings, toolsets={})
+    ask = wiring.assistant(settings, toolsets={})
     rows.append(
         _measure(
             "answer+tool/cpu_limit",
@@ -108,9 +111,9 @@ def main() -> int:
         _measure(
             "answer+capped tools/cpu_limit",
             "tool_cap",
-            lambda: Assistant(settings.model_copy(update={"llm_max_tool_calls": 2}), toolsets={}).answer(
-                "what is the bottleneck?", "b", [], cpu
-            ),
+            lambda: wiring.assistant(
+                settings.model_copy(update={"llm_max_tool_calls": 2}), toolsets={}
+            ).answer("what is the bottleneck?", "b", [], cpu),
         )
     )
     # Every source configured: all shipped toolsets are offered (the endpoints are never called
@@ -120,9 +123,9 @@ def main() -> int:
         _measure(
             "answer+all tools/cpu_limit",
             "tool_cap",
-            lambda: Assistant(settings.model_copy(update={"llm_max_tool_calls": 2}), context=full).answer(
-                "what is the bottleneck?", "b", [], cpu
-            ),
+            lambda: wiring.assistant(
+                settings.model_copy(update={"llm_max_tool_calls": 2}), context=full
+            ).answer("what is the bottleneck?", "b", [], cpu),
         )
     )
     system_tokens = count_tokens(render_prompt("system"))

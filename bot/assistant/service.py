@@ -15,11 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from bot.adapters.llm.chat import RetryPolicy, build_chat_model, describe_failure
 from bot.assistant.context import check_citations, deterministic_narrative, numbered_evidence, report_context
 from bot.assistant.loop import Done, Event, LoopResult, TextDelta, run_loop
 from bot.assistant.prompts import render_prompt
@@ -30,7 +28,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.deadline import Deadline
 from bot.domain.report import InvestigationReport, LLMUsage
 from bot.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_TOKENS
-from bot.ports.llm import Failure
+from bot.ports.llm import ChatModels, Failure
 from bot.ports.tokens import truncate_to_tokens
 from bot.security.fence import Fence
 from bot.security.redact import StreamRedactor, redact
@@ -101,13 +99,15 @@ class Assistant:
     def __init__(
         self,
         settings: Settings,
+        models: ChatModels,
         *,
-        model: BaseChatModel | None = None,
         context: ToolContext | None = None,
         toolsets: dict[str, ToolSpec] | None = None,
     ) -> None:
+        """``models`` is how the model is reached (bot/ports/llm.py); ``context`` what its tools
+        read (without one, only the report's evidence)."""
         self.settings = settings
-        self._model = model
+        self.models = models
         self.context = context
         self._toolsets = toolsets
 
@@ -211,9 +211,8 @@ class Assistant:
             yield self._fallback(report, _DISABLED, thread_id)
             return
         deadline = Deadline(s.llm_answer_budget_s, "the model answer")
-        try:
-            model = self._model or build_chat_model(s, deadline)
-        except ValueError:
+        model = self.models.model(deadline)
+        if model is None:
             yield self._fallback(report, _NO_KEY, thread_id)
             return
         suggestions: list[ModelProposal] = []
@@ -264,7 +263,7 @@ class Assistant:
             tool_output_tokens=s.llm_tool_output_tokens,
             on_proposal=on_proposal,
             stream=stream,
-            retry=RetryPolicy(s.llm_max_retries, deadline),
+            retry=self.models.retry(deadline),
             deadline=deadline,
         )
         streamed = StreamRedactor()
@@ -280,7 +279,7 @@ class Assistant:
                         yield tail
         except Exception as exc:  # anything else that broke the answer: the deterministic analysis stands
             MODEL_CALLS.labels(outcome="failed").inc()
-            reason = describe_failure(Failure(exc, 1, deadline), s)
+            reason = self.models.describe(Failure(exc, 1, deadline))
             log.warning("LLM answer failed: %s", reason)
             yield self._fallback(report, reason, thread_id)
             return
@@ -295,7 +294,7 @@ class Assistant:
     ) -> Answer:
         """The deterministic analysis, with what the failed answer cost and why it failed."""
         assert result.failure is not None
-        reason = describe_failure(result.failure, self.settings)
+        reason = self.models.describe(result.failure)
         log.warning("LLM call failed: %s", reason)
         if not result.usage.model:
             result.usage.model = self.settings.llm_model

@@ -33,8 +33,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Ask about an alert; the answer cites the investigation's evidence ([E1], [E2]...)."""
-    from bot.assistant.service import Assistant
-    from bot.assistant.tools import ToolContext
+    from bot import wiring
     from bot.security.redact import redact_data
     from bot.settings import load_settings
 
@@ -45,14 +44,12 @@ def ask(
     settings = load_settings(**overrides)
     when = parse_at(at)
     report: InvestigationReport | None = None
-    context = ToolContext(at=when, output_tokens=settings.llm_tool_output_tokens)
+    investigator = None
     if alert is not None:
         investigator = build_investigator(settings, logs_file)
         report = investigator.run(read_alert(alert), when)
-        context.metrics, context.logs = investigator.metrics, investigator.logs
-        context.git, context.repo_dir = investigator.history, investigator.repo_root
-        context.report = report
-    answer = Assistant(settings, context=context).answer(question, "cli", [], report)
+    context = wiring.tool_context(settings, when, investigator, report)
+    answer = wiring.assistant(settings, context=context).answer(question, "cli", [], report)
     if report is not None:
         report = report.model_copy(update={"llm": answer.usage, "notes": [*report.notes, *answer.notes]})
     if as_json:

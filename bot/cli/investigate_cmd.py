@@ -76,9 +76,10 @@ def investigate(
     if graphs_dir is not None and result.graphs:
         report = _render(report, result.graphs, graphs_dir)
     if not no_llm and settings.llm_configured:
+        from bot import wiring
         from bot.services.narrate import narrate  # langchain loads only when a model is used
 
-        report = narrate(report, settings)
+        report = narrate(report, wiring.assistant(settings))
     if as_json:
         typer.echo(json.dumps(report.public(), default=str))
         return

@@ -50,9 +50,9 @@ def serve(
     """Run the Slack bot, the Alertmanager webhook, /healthz, /readyz and /metrics."""
     import uvicorn
 
-    from bot.adapters.slack.runtime import build_runtime, settle_heap
     from bot.observability.logging import configure_logging
     from bot.settings import load_settings
+    from bot.wiring.serve import build_runtime, settle_heap
 
     settings = load_settings(http_port=port, http_host=host)
     configure_logging(settings)  # JSON lines (or text), secrets redacted, for every library
@@ -112,7 +112,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         f"tugboat serving on http://{settings.http_host}:{settings.http_port} ({workers} workers)", err=True
     )
     uvicorn.run(
-        "bot.adapters.slack.runtime:asgi_app",
+        "bot.wiring.serve:asgi_app",
         factory=True,
         host=settings.http_host,
         port=settings.http_port,

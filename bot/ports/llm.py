@@ -1,12 +1,16 @@
-"""What the assistant needs from a chat model besides the model itself: how a call is retried
-and what ended an answer early. The OpenAI-compatible adapter is bot/adapters/llm/chat.py."""
+"""How the assistant reaches a chat model: the model for one answer, how its calls are retried,
+and what ended an answer early, in words. The OpenAI-compatible adapter is
+bot/adapters/llm/chat.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.deadline import Deadline
+
+if TYPE_CHECKING:  # langchain is loaded only when a model is asked
+    from langchain_core.language_models import BaseChatModel
 
 
 class Retry(Protocol):
@@ -29,3 +33,20 @@ class Failure:
     exc: BaseException
     attempts: int
     deadline: Deadline | None = None
+
+
+class ChatModels(Protocol):
+    """Where the assistant's model comes from (built in the composition root)."""
+
+    def model(self, deadline: Deadline) -> BaseChatModel | None:
+        """The model for one answer, its requests ended by ``deadline``; None when no model
+        is configured (no API key)."""
+        ...
+
+    def retry(self, deadline: Deadline) -> Retry:
+        """How that answer's calls are retried, all within ``deadline``."""
+        ...
+
+    def describe(self, failure: Failure) -> str:
+        """A short, secret-free reason for people: ``timed out after 30 s``, ``rate limited``."""
+        ...

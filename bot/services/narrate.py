@@ -7,14 +7,22 @@ stays and a note says why. What the model cost is reported whether its answer ar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 from bot.domain.report import InvestigationReport
-from bot.settings import Settings
+
+if TYPE_CHECKING:  # the assistant pulls in langchain: loaded only when a model explains
+    from bot.assistant.service import Answer
 
 
-def narrate(report: InvestigationReport, settings: Settings) -> InvestigationReport:
-    from bot.assistant.service import Assistant
+class Explainer(Protocol):
+    """The assistant (``bot.assistant.service.Assistant``), as narration uses it."""
 
-    answer = Assistant(settings).explain(report)
+    def explain(self, report: InvestigationReport) -> Answer: ...
+
+
+def narrate(report: InvestigationReport, assistant: Explainer) -> InvestigationReport:
+    answer = assistant.explain(report)
     update: dict[str, object] = {"notes": [*report.notes, *answer.notes]}
     if answer.usage.spent:
         update["llm"] = answer.usage

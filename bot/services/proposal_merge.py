@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered, TugboatError
@@ -21,6 +21,7 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
+from bot.ports.merges import MergeListener, Outcome
 from bot.ports.store import Store
 from bot.services import proposal_events as events
 from bot.services.policy_scan import ManifestSchema, ScanResult, scan_merge
@@ -32,35 +33,19 @@ MERGE = "proposal.merge"
 ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a decision led to, phrased for the person who clicked."""
-
-    proposal: Proposal
-    message: str
-    merged: bool = False
-    accepted: bool = True  # False when the decision was refused
-    merging: bool = False  # approved; the merge is queued (``on_merge_result`` tells how it went)
-
-
-class MergeHooks(Protocol):
-    """What the composition root plugs into the workflow once the rest is built (read at each use)."""
-
-    jobs: JobQueue | None
-    on_merged: Callable[[Proposal, str | None], Any] | None
-    on_merge_result: Callable[[Outcome, ReplyTarget | None], Any] | None
-
-
 @dataclass(frozen=True, eq=False)
 class ProposalMerger:
-    """Merges approved proposals and carries every change-host side effect of the life cycle."""
+    """Merges approved proposals and carries every change-host side effect of the life cycle.
+    With a job queue (``jobs``) merges and the change host's side run as jobs; without one they
+    run at once. ``listeners`` hear of each merge and of how each queued merge went."""
 
     store: Store
     host: ChangeHost
     policy: ApprovalPolicy
     clock: Clock
     schema: ManifestSchema | None
-    hooks: MergeHooks
+    jobs: JobQueue | None = None
+    listeners: tuple[MergeListener, ...] = ()
 
     def job_specs(self) -> list[JobSpec]:
         return [
@@ -70,36 +55,38 @@ class ProposalMerger:
 
     # -- the merge job -------------------------------------------------------------------
     def queue_merge(self, proposal_id: str, reply_to: ReplyTarget | None) -> None:
-        jobs = self.hooks.jobs
-        assert jobs is not None
+        assert self.jobs is not None
         args = {"proposal_id": proposal_id, "context": reply_to.to_dict() if reply_to else {}}
-        jobs.defer(MERGE, args, lock=f"proposal:{proposal_id}", queueing_lock=f"merge:{proposal_id}")
+        self.jobs.defer(MERGE, args, lock=f"proposal:{proposal_id}", queueing_lock=f"merge:{proposal_id}")
 
     def merge_job(self, proposal_id: str, context: dict[str, Any] | None = None) -> None:
         """The ``proposal.merge`` job; ``context`` is the ``ReplyTarget`` (as a dict) that the
         outcome is reported to. A no-op unless the proposal is still APPROVED, so a
         second run (a retry, a resumed merge) never merges twice. An unreachable host is retried
         (the clicker is told once); any other error fails the proposal, with its reason."""
-        report = self.hooks.on_merge_result
         reply_to = ReplyTarget.from_dict(context)
         try:
             outcome = self.merge(proposal_id)
         except SourceUnavailable as exc:
-            if report is not None and self.store.claim_once(f"merge-waiting:{proposal_id}"):
+            if self.listeners and self.store.claim_once(f"merge-waiting:{proposal_id}"):
                 waiting = f"the merge is waiting: {exc}; Tugboat keeps trying"
-                report(Outcome(self.get(proposal_id), waiting, accepted=False), reply_to)
+                self._finished(Outcome(self.get(proposal_id), waiting, accepted=False), reply_to)
             raise
         except TugboatError as exc:
             outcome = self.fail_merge(self.get(proposal_id), str(exc))
         already_merged = not outcome.merged and outcome.proposal.state is ProposalState.MERGED
-        if report is not None and not already_merged:
-            report(outcome, reply_to)
+        if not already_merged:
+            self._finished(outcome, reply_to)
+
+    def _finished(self, outcome: Outcome, reply_to: ReplyTarget | None) -> None:
+        for listener in self.listeners:
+            listener.merge_finished(outcome, reply_to)
 
     def resume_merges(self) -> list[str]:
         """Queue the merge of approved proposals whose job was lost (a crash between the
         approval and the queueing); waiting or running merges are not queued twice."""
         stranded = [p.id for p in self.store.list_proposals([ProposalState.APPROVED])]
-        if self.hooks.jobs is not None:
+        if self.jobs is not None:
             for proposal_id in stranded:
                 self.queue_merge(proposal_id, None)
         return stranded
@@ -138,11 +125,11 @@ class ProposalMerger:
             AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
         )
         merged = self.get(proposal.id)
-        if self.hooks.on_merged is not None:
+        for listener in self.listeners:
             try:
-                self.hooks.on_merged(merged, result.sha)
+                listener.merged(merged, result.sha)
             except Exception:
-                log.exception("the post-merge hook failed for proposal %s", proposal.id)
+                log.exception("a merge listener failed for proposal %s", proposal.id)
         return Outcome(merged, result.message, merged=True)
 
     def fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
@@ -178,12 +165,11 @@ class ProposalMerger:
         """Tell the change host about a decision: queued when there is a queue, so an unreachable
         host is retried; the decision itself is already recorded. Same lock as the merge, so
         "approved by" is commented before the merge runs."""
-        jobs = self.hooks.jobs
-        if jobs is None:
+        if self.jobs is None:
             self.on_host_job(proposal.id, comment, close)
             return
         args = {"proposal_id": proposal.id, "comment": comment, "close": close}
-        jobs.defer(ON_HOST, args, lock=f"proposal:{proposal.id}")
+        self.jobs.defer(ON_HOST, args, lock=f"proposal:{proposal.id}")
 
     def on_host_job(self, proposal_id: str, comment: str | None = None, close: str | None = None) -> None:
         """The ``proposal.on_host`` job (a retry after a comment went through comments again)."""

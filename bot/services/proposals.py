@@ -16,7 +16,7 @@ host, is ``ProposalMerger``'s (``proposal_merge``); this module decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,11 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
+from bot.ports.merges import MergeListener, Outcome
 from bot.ports.store import Store
 from bot.services import proposal_events as events
 from bot.services.policy_scan import ManifestSchema, scan_proposal
-from bot.services.proposal_merge import MERGE, ON_HOST, Clock, Outcome, ProposalMerger
+from bot.services.proposal_merge import MERGE, ON_HOST, Clock, ProposalMerger
 from bot.settings import ApprovalPolicy
 
 __all__ = ["MERGE", "ON_HOST", "Outcome", "ProposalWorkflow"]
@@ -49,7 +50,12 @@ class ProposalWorkflow:
         group_members: Callable[[], Collection[str]] = lambda: (),
         repo_path: Path | Callable[[], Path] | None = None,
         schema: ManifestSchema | None = None,
+        jobs: JobQueue | None = None,
+        listeners: Sequence[MergeListener] = (),
     ) -> None:
+        """With ``jobs``, merges and the change host's side of decisions run as jobs, and each
+        queued merge's outcome goes to ``listeners`` (e.g. the Slack message to update);
+        ``listeners`` also hear of every merge, once (the post-merge watch)."""
         self.store = store
         self.host = host
         self.policy = policy
@@ -58,14 +64,9 @@ class ProposalWorkflow:
         # The checkout the policy scan reads (never writes); a callable fetches it at each scan.
         self.repo_path = repo_path
         self.schema = schema
-        # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
-        self.on_merged: Callable[[Proposal, str | None], Any] | None = None
-        # Set by the composition root: merges then run as jobs, and their outcome is reported
-        # to where the decision came from (e.g. the Slack message to update).
-        self.jobs: JobQueue | None = None
-        self.on_merge_result: Callable[[Outcome, ReplyTarget | None], Any] | None = None
-        # Merging and the change host's side of every decision; it reads the hooks above at each use.
-        self.merges = ProposalMerger(store, host, policy, clock, schema, hooks=self)
+        self.jobs = jobs
+        # Merging and the change host's side of every decision.
+        self.merges = ProposalMerger(store, host, policy, clock, schema, jobs, tuple(listeners))
 
     def job_specs(self) -> list[JobSpec]:
         return self.merges.job_specs()

@@ -1,12 +1,10 @@
-"""After the merge: say so in the incident thread, then watch whether the fix worked.
+"""After the merge: decide whether the fix worked, and say so in the incident thread.
 
-``merged`` is called once per merged proposal (``ProposalWorkflow.on_merged`` -> ``after_merge``). It posts
-"Merged <branch> at <sha>", the GitOps sync status when one is configured, and records a
-``proposal.watching`` audit event: the watch's state lives in the audit trail, so any replica
-(or a restarted one) picks it up. ``tick`` is the periodic job ``proposal.watch`` (every
-``verify_interval_s``, on one replica) and, once ``RecoveryWatcher`` decides, posts "recovered"
-with a graph, or "not recovered" with a revert of the merge commit opened through
-``ProposalWorkflow`` (the same approval path as any change), then records ``proposal.verified``.
+``MergeWatch`` (bot/services/merge_watch.py) announces each merge and records the watch in the
+audit trail. ``tick`` is the periodic job ``proposal.watch`` (every ``verify_interval_s``, on one
+replica) and, once ``RecoveryWatcher`` decides, posts "recovered" with a graph, or "not
+recovered" with a revert of the merge commit opened through ``ProposalWorkflow`` (the same
+approval path as any change), then records ``proposal.verified``.
 """
 
 from __future__ import annotations
@@ -14,44 +12,30 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.domain.alert import now_utc
-from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.audit import AuditKind
 from bot.domain.errors import TugboatError
 from bot.domain.graph import GraphSpec
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.ports.chat import Attachment, ChatNotifier, MessageLayout
-from bot.ports.gitops import GitOpsSync
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec, every
 from bot.ports.store import IncidentRecord, Store
+from bot.services.merge_watch import WATCHING, Watch, record, say, watch_of
 from bot.services.proposals import ProposalWorkflow
 from bot.services.recovery import RecoveryWatcher, Signals, Verdict, service_of
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WATCHING = "proposal.watching"
+__all__ = ["WATCHING", "WATCH_JOB", "PostMergeService", "Watch"]
 WATCH_JOB = "proposal.watch"
 REVERT_REQUESTER = "tugboat"
 RenderFn = Callable[[list[GraphSpec], Path], list[Path]]
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A merged proposal whose effect is being watched, as recorded in its audit trail."""
-
-    proposal: Proposal
-    incident_key: str
-    merged_at: datetime
-    merge_sha: str | None
-    channel: str
-    thread_ts: str
-    signals: Signals | None = None  # None for watches recorded before signals were kept
 
 
 class PostMergeService:
@@ -67,91 +51,17 @@ class PostMergeService:
         layout: MessageLayout,
         clock: Callable[[], datetime] = now_utc,
         render: RenderFn | None = None,
-        gitops: GitOpsSync | None = None,
     ) -> None:
         self.store, self.chat, self.workflow, self.watcher = store, notifier, workflow, watcher
         self.layout = layout
         self.history, self.settings, self.clock = history, settings, clock
-        self.render, self.gitops = render, gitops
+        self.render = render
 
     def job_specs(self) -> list[JobSpec]:
         return [JobSpec(WATCH_JOB, self._tick_job, cron=every(self.settings.verify_interval_s))]
 
     def _tick_job(self, at: datetime) -> None:
         self.tick()  # now, not ``at``: a late run judges what Prometheus shows now
-
-    # -- registering a merge ------------------------------------------------------------------
-    def merged(
-        self, proposal: Proposal, incident_key: str | None = None, merge_sha: str | None = None
-    ) -> Watch | None:
-        """Announce the merge in the incident's thread and start watching; None when the
-        proposal belongs to no incident thread (e.g. a ``/tugboat scale`` command)."""
-        incident = self.store.get_incident(incident_key) if incident_key else self._incident_of(proposal)
-        if incident is None or not incident.channel or not incident.thread_ts:
-            return None
-        if not self.store.claim_once(f"verify-watch:{proposal.id}"):
-            return None  # another replica (or a retry) registered it
-        merge_sha = merge_sha or self._merge_sha(proposal.id)
-        signals = Signals.of(incident)
-        watch = Watch(
-            proposal,
-            incident.group_key,
-            self.clock(),
-            merge_sha,
-            incident.channel,
-            incident.thread_ts,
-            signals,
-        )
-        window = self.settings.verify_window_minutes
-        data = {
-            "incident": watch.incident_key,
-            "merged_at": watch.merged_at.isoformat(),
-            "merge_sha": merge_sha,
-            "channel": watch.channel,
-            "thread_ts": watch.thread_ts,
-            "window_minutes": window,
-            "signals": signals.public(),
-        }
-        self._audit(WATCHING, proposal, data)
-        where = proposal.branch or proposal.url or proposal.id
-        text = (
-            f":twisted_rightwards_arrows: Merged `{where}` at `{(merge_sha or 'unknown')[:10]}`; "
-            f"watching for recovery for {window} min"
-        )
-        self._say(watch, text, self._sync_line(incident, merge_sha))
-        return watch
-
-    def _say(self, watch: Watch, text: str, footnote: str | None) -> None:
-        body = [self.layout.section(text), *([self.layout.context(footnote)] if footnote else [])]
-        self.chat.post_message(watch.channel, text, body, watch.thread_ts)
-
-    def after_merge(self, proposal: Proposal, merge_sha: str | None) -> None:
-        """The ``ProposalWorkflow.on_merged`` hook: the proposal's incident is found from its id."""
-        self.merged(proposal, merge_sha=merge_sha)
-
-    def _incident_of(self, proposal: Proposal) -> IncidentRecord | None:
-        for incident in reversed(self.store.list_incidents()):
-            if incident.report and incident.report.proposal and incident.report.proposal.id == proposal.id:
-                return incident
-        return None
-
-    def _merge_sha(self, proposal_id: str) -> str | None:
-        merges = [e for e in self.store.audit_trail(proposal_id) if e.kind == AuditKind.MERGED.value]
-        if not merges:
-            return None
-        return str(merges[-1].data.get("merge_sha") or "") or None
-
-    def _sync_line(self, incident: IncidentRecord, merge_sha: str | None) -> str | None:
-        if self.gitops is None or not self.gitops.configured:
-            return None
-        service, namespace = service_of(incident)
-        try:
-            status = self.gitops.status(service, namespace, self.clock())
-        except TugboatError as exc:
-            return f"GitOps sync status unavailable: {exc}"
-        if status is None:
-            return f"{self.gitops.tool} exports no status for `{self.gitops.app_name(service, namespace)}`"
-        return status.text(merge_sha)
 
     # -- the scheduled check --------------------------------------------------------------------
     def due(self, now: datetime | None = None) -> list[Watch]:
@@ -170,7 +80,7 @@ class PostMergeService:
                 continue
             started = [e for e in trail if e.kind == WATCHING]
             if started:
-                out.append(_watch(proposal, started[-1].data))
+                out.append(watch_of(proposal, started[-1].data))
         return out
 
     def tick(self, now: datetime | None = None) -> list[tuple[Watch, Verdict]]:
@@ -214,12 +124,12 @@ class PostMergeService:
             log.exception("posting the verdict of proposal %s failed", watch.proposal.id)
             data["post_error"] = str(exc) if isinstance(exc, TugboatError) else type(exc).__name__
         finally:
-            self._audit(AuditKind.VERIFIED.value, watch.proposal, data)
+            record(self.store, self.clock(), AuditKind.VERIFIED.value, watch.proposal, data)
 
     def _post_recovered(self, watch: Watch, verdict: Verdict) -> None:
         minutes = _minutes(self.clock() - watch.merged_at)
         text = f":white_check_mark: Recovered {minutes} after the merge: {verdict.observation}"
-        self._say(watch, text, verdict.sync)
+        say(self.chat, self.layout, watch, text, verdict.sync)
         if verdict.graph is None or self.render is None:
             return
         with tempfile.TemporaryDirectory(prefix="tugboat-verify-") as tmp:
@@ -233,7 +143,7 @@ class PostMergeService:
             f":x: Not recovered {self.settings.verify_window_minutes} min after the merge: "
             f"{verdict.observation}"
         )
-        self._say(watch, text, verdict.sync)
+        say(self.chat, self.layout, watch, text, verdict.sync)
         if not verdict.details.get("signals"):  # no evidence either way: a revert is not indicated
             note = "Nothing could be checked, so no revert is proposed (`/tugboat rollback` proposes one)."
             self.chat.post_message(watch.channel, note, thread_ts=watch.thread_ts)
@@ -289,24 +199,6 @@ class PostMergeService:
         )
         submitted = self.workflow.submit(revert, requested_by=REVERT_REQUESTER)
         return self.workflow.open(submitted.id, actor=REVERT_REQUESTER)
-
-    def _audit(self, kind: str, proposal: Proposal, data: dict[str, Any]) -> None:
-        self.store.append_audit(
-            AuditEvent(at=self.clock(), kind=kind, actor="tugboat", proposal_id=proposal.id, data=data)
-        )
-
-
-def _watch(proposal: Proposal, data: dict[str, Any]) -> Watch:
-    signals = data.get("signals")
-    return Watch(
-        proposal,
-        str(data["incident"]),
-        datetime.fromisoformat(str(data["merged_at"])),
-        data.get("merge_sha"),
-        str(data["channel"]),
-        str(data["thread_ts"]),
-        Signals.from_public(signals) if isinstance(signals, dict) else None,
-    )
 
 
 def _minutes(delta: timedelta) -> str:

@@ -2,16 +2,25 @@
 
 Commands and servers ask this package for what they need; nothing else constructs adapters.
 Each module builds one area: evidence sources, the repository, persistence, where changes go,
-the doctor's probes.
+the assistant, the doctor's probes; ``bot.wiring.serve`` builds what ``tugboat serve`` runs.
 """
 
-from bot.wiring.changes import capacity_check, change_host, change_requests, post_merge, workflow
+from bot.wiring.changes import (
+    capacity_check,
+    change_host,
+    change_requests,
+    merge_watch,
+    post_merge,
+    workflow,
+)
 from bot.wiring.doctor import doctor_checks
+from bot.wiring.llm import assistant, tool_context
 from bot.wiring.persistence import job_queue, store
 from bot.wiring.repository import checkout, git_auth, repository
 from bot.wiring.sources import git_history, investigator, log_source, metrics_source
 
 __all__ = [
+    "assistant",
     "capacity_check",
     "change_host",
     "change_requests",
@@ -22,9 +31,11 @@ __all__ = [
     "investigator",
     "job_queue",
     "log_source",
+    "merge_watch",
     "metrics_source",
     "post_merge",
     "repository",
     "store",
+    "tool_context",
     "workflow",
 ]

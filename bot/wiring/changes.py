@@ -4,16 +4,21 @@ post-merge watch, the capacity check and chat change requests."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.alert import now_utc
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Proposal
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ChatNotifier
+from bot.ports.gitops import GitOpsSync
 from bot.ports.gitrepo import GitHistory
+from bot.ports.jobs import JobQueue
+from bot.ports.merges import MergeListener
+from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
 from bot.settings import Settings
 from bot.wiring.repository import repository
@@ -22,6 +27,7 @@ from bot.wiring.sources import metrics_source
 if TYPE_CHECKING:
     from bot.services.capacity_schedule import CapacityJob
     from bot.services.change_requests import ChangeRequests, KnownProposals
+    from bot.services.merge_watch import MergeWatch
     from bot.services.proposals import ProposalWorkflow
     from bot.services.verify import PostMergeService
 
@@ -54,14 +60,44 @@ def workflow(
     store: Store,
     host: ChangeHost,
     repo_path: Path | Callable[[], Path] | None = None,
+    *,
+    jobs: JobQueue | None = None,
+    group_members: Callable[[], Collection[str]] = lambda: (),
+    listeners: Sequence[MergeListener] = (),
+    clock: Callable[[], datetime] = now_utc,
 ) -> ProposalWorkflow:
     """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
-    for each scan); without one the scan reads the diff only and says so."""
+    for each scan); without one the scan reads the diff only and says so. With ``jobs`` merges
+    run as jobs; ``listeners`` hear of merges (``merge_watch``, the chat tool's reports)."""
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 
     schema = KubernetesSchema(settings.kubernetes_version)
-    return ProposalWorkflow(store, host, settings.policy, repo_path=repo_path, schema=schema)
+    return ProposalWorkflow(
+        store,
+        host,
+        settings.policy,
+        clock=clock,
+        group_members=group_members,
+        repo_path=repo_path,
+        schema=schema,
+        jobs=jobs,
+        listeners=listeners,
+    )
+
+
+def merge_watch(
+    settings: Settings, store: Store, chat: ChatNotifier, clock: Callable[[], datetime] = now_utc
+) -> MergeWatch | None:
+    """What announces each merge in its incident's thread and starts the post-merge watch: a
+    listener for ``workflow``. None without Prometheus or when ``verify_enabled`` is off."""
+    metrics = _verify_metrics(settings)
+    if metrics is None:
+        return None
+    from bot.adapters.slack.layout import BlockKitLayout
+    from bot.services.merge_watch import MergeWatch
+
+    return MergeWatch(store, chat, BlockKitLayout(), settings, clock=clock, gitops=_gitops(metrics, settings))
 
 
 def post_merge(
@@ -72,21 +108,19 @@ def post_merge(
     history: GitHistory | None,
     render: Any = None,
 ) -> PostMergeService | None:
-    """The post-merge watch, hooked into ``workflow`` (``on_merged``); None without Prometheus
-    or when ``verify_enabled`` is off. ``history`` is what reverts are computed on (it must
-    see the merge: ``WorkingClone.history`` fetches first)."""
-    metrics = metrics_source(settings)
-    if metrics is None or not settings.verify_enabled:
+    """The verdicts of the watches ``merge_watch`` starts (a job), with reverts opened through
+    ``workflow``; None without Prometheus or when ``verify_enabled`` is off. ``history`` is what
+    reverts are computed on (it must see the merge: ``WorkingClone.history`` fetches first)."""
+    metrics = _verify_metrics(settings)
+    if metrics is None:
         return None
-    from bot.adapters.gitops_status import GitOpsStatus
+    from bot.adapters.slack.layout import BlockKitLayout
     from bot.services.recovery import RecoveryWatcher
     from bot.services.verify import PostMergeService
 
-    gitops = GitOpsStatus(metrics, settings)
+    gitops = _gitops(metrics, settings)
     watcher = RecoveryWatcher(metrics, settings, clock=workflow.clock, gitops=gitops)
-    from bot.adapters.slack.layout import BlockKitLayout
-
-    service = PostMergeService(
+    return PostMergeService(
         store,
         chat,
         workflow,
@@ -96,10 +130,17 @@ def post_merge(
         layout=BlockKitLayout(),
         clock=workflow.clock,
         render=render,
-        gitops=gitops,
     )
-    workflow.on_merged = service.after_merge
-    return service
+
+
+def _verify_metrics(settings: Settings) -> MetricsSource | None:
+    return metrics_source(settings) if settings.verify_enabled else None
+
+
+def _gitops(metrics: MetricsSource, settings: Settings) -> GitOpsSync:
+    from bot.adapters.gitops_status import GitOpsStatus
+
+    return GitOpsStatus(metrics, settings)
 
 
 def capacity_check(

@@ -18,7 +18,6 @@ SHARED_ADAPTER_INFRA = ("bot.adapters.http_budget",)  # HTTP time budgets every 
 # so this list only ever shrinks.
 KNOWN_CORE_IMPORTS = {
     ("bot.assistant.proposals", "bot.adapters.manifests.workspace"),
-    ("bot.assistant.service", "bot.adapters.llm.chat"),
     ("bot.services.capacity", "bot.adapters.manifests.workspace"),
     ("bot.services.investigate", "bot.adapters.git.changes"),
     ("bot.services.investigate", "bot.adapters.manifests.workspace"),
@@ -28,9 +27,7 @@ KNOWN_CORE_IMPORTS = {
     ("bot.services.rightsize", "bot.adapters.manifests.workspace"),
 }
 KNOWN_CONSTRUCTION = {
-    ("bot.adapters.slack.runtime", "SlackEdge"),
     ("bot.assistant.proposals", "ManifestRepo"),
-    ("bot.assistant.service", "RetryPolicy"),
     ("bot.cli.manifest_cmd", "ManifestRepo"),
     ("bot.services.capacity", "ManifestRepo"),
     ("bot.services.investigate", "ManifestRepo"),

@@ -89,9 +89,9 @@ def test_json_carries_answer_usage_and_report(tmp_cwd: Path, monkeypatch: pytest
 
 def test_answer_audit_event_records_cost_not_text(llm_settings) -> None:
     with openai_cassette("explain_plain", rerecordable=False):
-        from bot.assistant.service import Assistant
+        from bot import wiring
 
-        answer = Assistant(llm_settings()).explain(cpu_limit_report())
+        answer = wiring.assistant(llm_settings()).explain(cpu_limit_report())
     event = answer.audit_event(datetime(2026, 11, 20, 10, 31, tzinfo=UTC), proposal_id="p-cpu-checkout")
     assert event.kind == "model.call" and event.data["llm"]["prompt_tokens"] == 1012
     assert event.data["llm"]["model"].startswith("gpt-4.1-mini") and "text" not in event.data

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import wiring
 from bot.adapters.logs.jsonl import JsonlLogSource
-from bot.assistant.service import Answer, Assistant
+from bot.assistant.service import Answer
 from bot.assistant.tools import ToolContext
 from bot.ports.tokens import count_tokens
 from testkit.llm_samples import AT, LOG_LINES_WITH_SECRETS, PLANTED_SECRETS, cpu_limit_report
@@ -26,7 +27,7 @@ def _messages_text(body: dict) -> str:
 def test_explain_cites_evidence_and_records_usage(llm_settings) -> None:
     report = cpu_limit_report()
     with openai_cassette("explain_plain") as rec:
-        answer = Assistant(llm_settings()).explain(report)
+        answer = wiring.assistant(llm_settings()).explain(report)
     assert not answer.fallback
     assert len(rec.bodies) == 1 and "tools" not in rec.bodies[0]  # explain is one call, no tools
     assert set(answer.citations) <= {"E1", "E2", "E3", "E4", "E5"}
@@ -62,7 +63,7 @@ def test_cassettes_hold_no_credentials() -> None:
 def test_prompt_budget_for_a_typical_report(llm_settings) -> None:
     """Prompt tokens for a typical report: one call, well under 8000; system prompt under 1k."""
     with openai_cassette("explain_plain") as rec:
-        answer = Assistant(llm_settings()).explain(cpu_limit_report())
+        answer = wiring.assistant(llm_settings()).explain(cpu_limit_report())
     system = rec.bodies[0]["messages"][0]["content"]
     assert count_tokens(system) < 1000
     counted = sum(count_tokens(str(m["content"])) + 4 for m in rec.bodies[0]["messages"])
@@ -87,7 +88,7 @@ def test_tool_round_trip_redacts_tool_output(llm_settings, tmp_path: Path) -> No
     ctx = ToolContext(at=AT, logs=JsonlLogSource(logs))
     report = cpu_limit_report(with_secrets=True)
     with openai_cassette("answer_tool_roundtrip", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(), context=ctx).answer(
+        answer = wiring.assistant(llm_settings(), context=ctx).answer(
             "are there errors in the logs?",
             "T1",
             [("alice", f"my token is {PLANTED_SECRETS['github_pat']}")],
@@ -109,7 +110,7 @@ def test_tool_round_trip_redacts_tool_output(llm_settings, tmp_path: Path) -> No
 
 def test_rate_limit_is_retried_with_backoff(llm_settings) -> None:
     with openai_cassette("rate_limit_then_ok", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_retries=2)).explain(cpu_limit_report())
+        answer = wiring.assistant(llm_settings(llm_max_retries=2)).explain(cpu_limit_report())
     assert len(rec.bodies) == 2  # the 429, then the retry
     assert not answer.fallback and answer.citations == ["E1", "E2", "E3"]
 
@@ -117,7 +118,7 @@ def test_rate_limit_is_retried_with_backoff(llm_settings) -> None:
 def test_server_errors_fall_back_to_the_deterministic_analysis(llm_settings) -> None:
     report = cpu_limit_report()
     with openai_cassette("server_error", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_retries=1)).explain(report)
+        answer = wiring.assistant(llm_settings(llm_max_retries=1)).explain(report)
     assert len(rec.bodies) == 2
     assert answer.fallback
     assert answer.notes == ["LLM unavailable (HTTP 500 after 2 attempts); showing the deterministic analysis"]
@@ -127,9 +128,9 @@ def test_server_errors_fall_back_to_the_deterministic_analysis(llm_settings) -> 
 
 def test_no_key_or_disabled_means_deterministic(llm_settings) -> None:
     report = cpu_limit_report()
-    no_key = Assistant(llm_settings(openai_api_key=None)).explain(report)
+    no_key = wiring.assistant(llm_settings(openai_api_key=None)).explain(report)
     assert no_key.fallback and no_key.notes[0].startswith("LLM not configured (no OPENAI_API_KEY)")
-    off = Assistant(llm_settings(llm_enabled=False)).answer("why?", "T1", [], report)
+    off = wiring.assistant(llm_settings(llm_enabled=False)).answer("why?", "T1", [], report)
     assert (off.fallback and off.usage.calls == 0 and "Scale" not in off.text) or "replicas" in off.text
 
 
@@ -163,7 +164,7 @@ def slow_server() -> Iterator[str]:
 def test_timeout_falls_back_with_a_one_line_note(llm_settings, slow_server: str) -> None:
     settings = llm_settings(openai_base_url=slow_server, llm_timeout_s=0.3, llm_max_retries=0)
     started = time.monotonic()
-    answer = Assistant(settings).explain(cpu_limit_report())
+    answer = wiring.assistant(settings).explain(cpu_limit_report())
     assert answer.fallback
     assert answer.notes == ["LLM unavailable (timed out after 0.3 s); showing the deterministic analysis"]
     assert time.monotonic() - started < 1.4
@@ -171,7 +172,7 @@ def test_timeout_falls_back_with_a_one_line_note(llm_settings, slow_server: str)
 
 def test_small_context_models_get_a_smaller_prompt(llm_settings) -> None:
     with openai_cassette("explain_plain") as rec:
-        answer = Assistant(llm_settings(llm_max_prompt_tokens=600)).explain(cpu_limit_report())
+        answer = wiring.assistant(llm_settings(llm_max_prompt_tokens=600)).explain(cpu_limit_report())
     assert not answer.fallback
     sent = sum(count_tokens(str(m["content"])) + 4 for m in rec.bodies[0]["messages"])
     assert sent <= 600 and "truncated to fit the token budget" in _messages_text(rec.bodies[0])
@@ -180,7 +181,7 @@ def test_small_context_models_get_a_smaller_prompt(llm_settings) -> None:
 def test_prompt_token_cap_stops_before_calling(llm_settings, tmp_path: Path) -> None:
     (tmp_path / "system.md").write_text("Be thorough. " * 400)  # an override far over the budget
     with openai_cassette("server_error", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_prompt_tokens=600, prompts_dir=str(tmp_path))).explain(
+        answer = wiring.assistant(llm_settings(llm_max_prompt_tokens=600, prompts_dir=str(tmp_path))).explain(
             cpu_limit_report()
         )
     assert rec.bodies == []  # nothing sent: the prompt alone is over the cap
@@ -190,7 +191,7 @@ def test_prompt_token_cap_stops_before_calling(llm_settings, tmp_path: Path) -> 
 def test_tool_call_cap_forces_a_final_answer(llm_settings) -> None:
     report = cpu_limit_report()
     with openai_cassette("tool_cap", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_tool_calls=2), toolsets={}).answer(
+        answer = wiring.assistant(llm_settings(llm_max_tool_calls=2), toolsets={}).answer(
             "what is the bottleneck?", "T2", [], report
         )
     assert len(answer.tool_calls) == 2
@@ -204,7 +205,7 @@ def test_tool_call_cap_forces_a_final_answer(llm_settings) -> None:
 
 def test_streaming_and_plain_callers_share_the_loop(llm_settings) -> None:
     report = cpu_limit_report()
-    assistant = Assistant(llm_settings(llm_enabled=False))
+    assistant = wiring.assistant(llm_settings(llm_enabled=False))
     items = list(assistant.stream_answer("why?", "T3", [], report))
     assert isinstance(items[-1], Answer) and items[-1].fallback
 
@@ -213,7 +214,9 @@ def test_streaming_uses_the_same_loop_with_tools(llm_settings) -> None:
     report = cpu_limit_report()
     with openai_cassette("stream_tool_roundtrip", rerecordable=False) as rec:
         items = list(
-            Assistant(llm_settings(), toolsets={}).stream_answer("how bad is throttling?", "T4", [], report)
+            wiring.assistant(llm_settings(), toolsets={}).stream_answer(
+                "how bad is throttling?", "T4", [], report
+            )
         )
     deltas, answer = [i for i in items if isinstance(i, str)], items[-1]
     assert isinstance(answer, Answer) and not answer.fallback
@@ -235,7 +238,7 @@ def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
     repo = Path(__file__).resolve().parent.parent.parent
     ctx = ToolContext(at=AT, metrics=PrometheusMetrics("http://127.0.0.1:9"), repo_dir=repo)
     with openai_cassette("tool_cap", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_tool_calls=2), context=ctx).answer(
+        answer = wiring.assistant(llm_settings(llm_max_tool_calls=2), context=ctx).answer(
             "what is the bottleneck?", "T5", [], cpu_limit_report()
         )
     assert len(rec.bodies[0]["tools"]) >= 10
@@ -250,7 +253,7 @@ def test_answer_budget_with_every_toolset_offered(llm_settings) -> None:
 
 def test_model_call_cap_forces_the_last_call_to_answer(llm_settings) -> None:
     with openai_cassette("call_cap", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(llm_max_calls=3, llm_max_tool_calls=4), toolsets={}).answer(
+        answer = wiring.assistant(llm_settings(llm_max_calls=3, llm_max_tool_calls=4), toolsets={}).answer(
             "why?", "T6", [], cpu_limit_report()
         )
     assert answer.usage.calls == 3 and answer.usage.tool_calls == 2

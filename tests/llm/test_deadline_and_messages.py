@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant.service import Assistant
+from bot import wiring
 from bot.assistant.tools import ToolContext
 from bot.services.narrate import narrate
 from bot.settings import Settings
@@ -39,7 +39,7 @@ def test_a_model_that_drips_one_byte_every_2s_ends_within_the_answer_budget(llm_
         )
         report = cpu_limit_report()
         t0 = time.monotonic()
-        narrated = narrate(report, settings)
+        narrated = narrate(report, wiring.assistant(settings))
         took = elapsed(t0)
     assert took < 3.0 + 2.5, took  # the budget, plus at most one gap between two bytes
     assert endpoint.connections == 1  # no retry could finish in time, so none was started
@@ -56,7 +56,9 @@ def test_a_model_that_drips_one_byte_every_2s_ends_within_the_answer_budget(llm_
 
 def test_a_refused_endpoint_is_called_refused(llm_settings: Make) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    answer = Assistant(llm_settings(openai_base_url=url, llm_max_retries=1)).explain(cpu_limit_report())
+    answer = wiring.assistant(llm_settings(openai_base_url=url, llm_max_retries=1)).explain(
+        cpu_limit_report()
+    )
     assert answer.fallback
     assert answer.notes == [
         f"LLM unavailable (cannot connect to {url}: connection refused after 2 attempts); "
@@ -68,7 +70,7 @@ def test_a_refused_endpoint_is_called_refused(llm_settings: Make) -> None:
 def test_a_tool_asked_for_where_none_is_offered_is_not_called_a_tool_call_limit(llm_settings: Make) -> None:
     script: list = [[("query_prometheus", {"query": "up"})]]
     with fake_openai("unused", script=script) as model:
-        answer = Assistant(llm_settings(openai_base_url=model.url)).explain(cpu_limit_report())
+        answer = wiring.assistant(llm_settings(openai_base_url=model.url)).explain(cpu_limit_report())
     assert answer.fallback and len(model.requests) == 1
     assert answer.notes == [
         "LLM unavailable (no answer: the model asked for query_prometheus although no tools are "
@@ -82,7 +84,7 @@ def test_usage_spent_before_a_failure_is_reported(llm_settings: Make) -> None:
     script: list = [[("investigation_evidence", {})], 500, 500]
     with fake_openai("unused", script=script) as model:
         settings = llm_settings(openai_base_url=model.url, llm_max_retries=1)
-        answer = Assistant(settings, toolsets={}).answer("why?", "T1", [], cpu_limit_report())
+        answer = wiring.assistant(settings, toolsets={}).answer("why?", "T1", [], cpu_limit_report())
     assert len(model.requests) == 3  # the tool round, then the answer and its one retry
     assert answer.fallback
     assert answer.notes == ["LLM unavailable (HTTP 500 after 2 attempts); showing the deterministic analysis"]
@@ -107,7 +109,7 @@ def test_a_suggestion_for_a_workload_in_the_repository_is_checked_against_it(
     context = ToolContext(at=cpu_limit_report().at, repo_dir=repo)
     with fake_openai("Cart is busy too [E1].", script=script) as model:
         settings = llm_settings(openai_base_url=model.url)
-        answer = Assistant(settings, context=context, toolsets={}).answer(
+        answer = wiring.assistant(settings, context=context, toolsets={}).answer(
             "cart?", "T1", [], cpu_limit_report()
         )
     assert answer.proposal_suggestion is not None and answer.proposal_suggestion.workload == "cart"
@@ -125,6 +127,6 @@ def test_the_model_is_reached_through_the_environments_proxy(
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         settings = llm_settings(openai_base_url="http://model.invalid/v1")
-        answer = Assistant(settings).explain(cpu_limit_report())
+        answer = wiring.assistant(settings).explain(cpu_limit_report())
     assert not answer.fallback, answer.notes
     assert proxy.requests[0]["path"] == "http://model.invalid/v1/chat/completions"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot import wiring
 from bot.assistant.proposals import ModelProposal, safe_repo_path, validate_model_proposal
-from bot.assistant.service import Assistant
 from bot.assistant.tools import ToolContext, build_tools
 from bot.assistant.toolsets import load_toolsets, parse_toolset_file
 from bot.domain.errors import InvalidInput
@@ -179,7 +179,7 @@ def test_injections_leave_the_proposal_and_approval_path_unchanged(llm_settings)
     report = cpu_limit_report(injection=" | ".join(INJECTIONS))
     deterministic = copy.deepcopy(report.proposal)
     with openai_cassette("injection_obeyed", rerecordable=False) as rec:
-        answer = Assistant(llm_settings(), toolsets={}).answer(
+        answer = wiring.assistant(llm_settings(), toolsets={}).answer(
             "what should we do?", "T9", [("mallory", INJECTIONS[1])], report
         )
     # The model obeyed the injection; code refused every suggestion.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from bot.domain.audit import verify_trail
 from bot.domain.errors import SourceUnavailable, TugboatError
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.chat import ReplyTarget
-from bot.ports.jobs import JobArgs
+from bot.ports.jobs import JobArgs, JobQueue
+from bot.ports.merges import MergeListener
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy, PolicyRule
@@ -40,12 +42,20 @@ def remote(tmp_path: Path) -> GitOpsRemote:
 
 
 def _workflow(
-    store: SqlStore, remote: GitOpsRemote, tmp_path: Path, clock: Clock | None = None, **policy: object
+    store: SqlStore,
+    remote: GitOpsRemote,
+    tmp_path: Path,
+    clock: Clock | None = None,
+    jobs: JobQueue | None = None,
+    listeners: Sequence[MergeListener] = (),
+    **policy: object,
 ) -> ProposalWorkflow:
     host = PlainGitChangeHost(str(remote.bare), tmp_path / "cache")
     rules = policy.pop("rules", [])
     approval_policy = ApprovalPolicy(approvers=["U_ALICE", "U_BOB", "U_CAROL"], rules=rules, **policy)
-    return ProposalWorkflow(store, host, approval_policy, clock=clock or Clock())
+    return ProposalWorkflow(
+        store, host, approval_policy, clock=clock or Clock(), jobs=jobs, listeners=listeners
+    )
 
 
 def _opened(wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL") -> Proposal:
@@ -198,6 +208,19 @@ class Deferred:
         return True
 
 
+class Reported:
+    """A ``MergeListener`` handing each queued merge's outcome to ``report``."""
+
+    def __init__(self, report: Callable[[Outcome, ReplyTarget | None], Any]) -> None:
+        self.report = report
+
+    def merged(self, proposal: Proposal, merge_sha: str | None) -> None:
+        pass
+
+    def merge_finished(self, outcome: Outcome, reply_to: ReplyTarget | None) -> None:
+        self.report(outcome, reply_to)
+
+
 def _approved(wf: ProposalWorkflow, remote: GitOpsRemote) -> Proposal:
     """Approved with a job queue: the merge is queued, not run."""
     proposal = _opened(wf, remote)
@@ -217,9 +240,8 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path
 ) -> None:
     clock = Clock()
-    wf = _workflow(store, remote, tmp_path, clock=clock)
     jobs = Deferred()
-    wf.jobs = jobs
+    wf = _workflow(store, remote, tmp_path, clock=clock, jobs=jobs)
     stale = _opened(wf, remote)
     approved = _approved(wf, remote)  # its merge job is lost with this process, say
     clock.now += timedelta(hours=25)  # past the 24 h expiry
@@ -272,8 +294,10 @@ def test_housekeeping_without_a_workflow_still_forgets_old_keys(store: SqlStore)
 def test_the_merge_job_merges_once_and_reports_once(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path
 ) -> None:
-    wf = _workflow(store, remote, tmp_path)
-    wf.jobs = jobs = Deferred()
+    results: list[tuple[Outcome, ReplyTarget | None]] = []
+    report = Reported(lambda outcome, where: results.append((outcome, where)))
+    jobs = Deferred()
+    wf = _workflow(store, remote, tmp_path, jobs=jobs, listeners=[report])
     merges: list[str] = []
     merge = wf.host.merge
 
@@ -282,8 +306,6 @@ def test_the_merge_job_merges_once_and_reports_once(
         return merge(proposal, approved_sha)
 
     wf.host.merge = counted_merge  # type: ignore[method-assign]
-    results: list[tuple[Outcome, ReplyTarget | None]] = []
-    wf.on_merge_result = lambda outcome, where: results.append((outcome, where))
     proposal = _approved(wf, remote)
     [queued] = [args for name, args, _ in jobs.calls if name == MERGE]
     context = json.loads(json.dumps((queued or {})["context"]))  # as stored: JSON naming the target
@@ -311,10 +333,9 @@ def test_the_merge_job_merges_once_and_reports_once(
 def test_the_merge_job_waits_out_an_unreachable_host_and_tells_the_clicker_once(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path
 ) -> None:
-    wf = _workflow(store, remote, tmp_path)
-    wf.jobs = Deferred()
     results: list[tuple[Outcome, ReplyTarget | None]] = []
-    wf.on_merge_result = lambda outcome, where: results.append((outcome, where))
+    report = Reported(lambda outcome, where: results.append((outcome, where)))
+    wf = _workflow(store, remote, tmp_path, jobs=Deferred(), listeners=[report])
     proposal = _approved(wf, remote)
     merge = wf.host.merge
 
@@ -338,10 +359,9 @@ def test_the_merge_job_waits_out_an_unreachable_host_and_tells_the_clicker_once(
 def test_the_merge_job_fails_the_proposal_on_any_other_error(
     store: SqlStore, remote: GitOpsRemote, tmp_path: Path
 ) -> None:
-    wf = _workflow(store, remote, tmp_path)
-    wf.jobs = Deferred()
     results: list[Outcome] = []
-    wf.on_merge_result = lambda outcome, context: results.append(outcome)
+    report = Reported(lambda outcome, context: results.append(outcome))
+    wf = _workflow(store, remote, tmp_path, jobs=Deferred(), listeners=[report])
     proposal = _approved(wf, remote)
 
     def forbidden(proposal: Proposal, approved_sha: str) -> Any:
@@ -361,9 +381,8 @@ def test_with_a_queue_the_host_hears_of_decisions_through_jobs_in_order(
 ) -> None:
     """The decision is recorded at once; the comment and the close wait for a reachable host, and
     "approved by" is queued before the merge, under the same lock, so it runs first."""
-    wf = _workflow(store, remote, tmp_path)
     jobs = Deferred()
-    wf.jobs = jobs
+    wf = _workflow(store, remote, tmp_path, jobs=jobs)
     approved = _approved(wf, remote)
     assert [(name, extra["lock"]) for name, _, extra in jobs.calls] == [
         (ON_HOST, f"proposal:{approved.id}"),

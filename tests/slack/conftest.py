@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.runtime import Runtime, build_runtime
 from bot.domain.alert import AlertGroup
 from bot.domain.graph import GraphSpec
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
@@ -24,6 +23,7 @@ from bot.domain.series import Series
 from bot.ports.store import IncidentRecord
 from bot.services.investigate import Investigation
 from bot.settings import ApprovalPolicy, Settings
+from bot.wiring.serve import Runtime, build_runtime
 from testkit import slack_requests
 from testkit.asgi_server import serving
 from testkit.gitops import GitOpsRemote, make_remote, scale_proposal

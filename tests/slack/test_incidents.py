@@ -186,7 +186,7 @@ def test_alert_keys() -> None:
 
 
 def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bot.adapters.slack.runtime import build_runtime
+    from bot.wiring.serve import build_runtime
     from testkit.asgi_server import serving
     from testkit.gitops import make_remote
     from testkit.slack_api import running_slack_api
@@ -216,10 +216,10 @@ def test_two_replicas_on_one_database_post_one_thread(tmp_path, monkeypatch) -> 
 
 
 def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bot.adapters.slack.runtime import build_runtime
     from bot.adapters.store import SqlStore
     from bot.domain.alert import parse_alert_group
     from bot.ports.store import IncidentRecord
+    from bot.wiring.serve import build_runtime
     from testkit.gitops import make_remote
     from testkit.slack_api import running_slack_api
     from tests.slack.conftest import make_settings, scale_investigation
@@ -244,11 +244,11 @@ def test_restart_posts_stored_incidents_that_never_got_a_thread(tmp_path, monkey
 def test_restart_investigates_stored_threads_that_have_no_report(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The threads were posted, then the process died with the investigations in its in-memory
     queue. Every one is investigated, however old, as of the alert's time."""
-    from bot.adapters.slack.runtime import build_runtime
     from bot.adapters.store import SqlStore
     from bot.domain.alert import parse_alert_group
     from bot.ports.store import IncidentRecord
     from bot.services.incidents import INVESTIGATE
+    from bot.wiring.serve import build_runtime
     from testkit.gitops import make_remote
     from testkit.slack_api import running_slack_api
     from tests.slack.conftest import make_settings, scale_investigation

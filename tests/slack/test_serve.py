@@ -17,12 +17,12 @@ import pytest
 import requests
 from slack_bolt import BoltRequest
 
-from bot.adapters.slack.runtime import build_runtime
 from bot.cli.serve_cmd import choose_transport
 from bot.domain.alert import AlertGroup, parse_alert_group
 from bot.domain.errors import InvalidInput
 from bot.services.investigate import Investigation
 from bot.settings import Settings
+from bot.wiring.serve import build_runtime
 from testkit import slack_requests as sr
 from testkit.asgi_server import serving
 from testkit.gitops import make_remote

@@ -5,7 +5,7 @@ chat that records what Tugboat posts (and checks each uploaded file while it exi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from bot.domain.approval import Decision
 from bot.domain.proposal import Proposal
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.ports.chat import Attachment, ChatMessage
+from bot.ports.merges import MergeListener
 from bot.ports.store import IncidentRecord, Store
 from bot.services.proposals import ProposalWorkflow
 from bot.services.verify import PostMergeService
@@ -225,10 +226,17 @@ def incident_for(scenario: str, proposal: Proposal) -> IncidentRecord:
 
 
 def workflow_for(
-    store: Store, remote: GitOpsRemote, tmp: Path, clock: Clock, settings: Settings
+    store: Store,
+    remote: GitOpsRemote,
+    tmp: Path,
+    clock: Clock,
+    settings: Settings,
+    listeners: Sequence[MergeListener] = (),
 ) -> ProposalWorkflow:
     host = PlainGitChangeHost(str(remote.bare), tmp / "cache")
-    return ProposalWorkflow(store, host, settings.policy, clock=clock, repo_path=remote.work)
+    return ProposalWorkflow(
+        store, host, settings.policy, clock=clock, repo_path=remote.work, listeners=listeners
+    )
 
 
 def merge_fix(
@@ -244,12 +252,14 @@ def merge_fix(
     remote = make_remote(tmp_path / "gitops")
     clock = Clock(MERGED - 600)
     config = settings_for(prom_url, **settings)
-    workflow = workflow_for(store, remote, tmp_path, clock, config)
     chat = RecordingChat()
+    watch = wiring.merge_watch(config, store, chat, clock=clock)
+    assert watch is not None
+    workflow = workflow_for(store, remote, tmp_path, clock, config, listeners=[watch])
     service = wiring.post_merge(
         config, store, chat, workflow, wiring.git_history(remote.work), render=render_all
     )
-    assert service is not None and workflow.on_merged == service.after_merge
+    assert service is not None and workflow.merges.listeners == (watch,)
     proposal = scale_proposal(remote.work)
     store.upsert_incident(edit(incident_for(scenario, proposal)))
     opened = workflow.open(workflow.submit(proposal, requested_by="U_ONCALL").id)

@@ -73,8 +73,10 @@ def test_a_merge_outside_an_incident_thread_is_not_watched(
     remote = make_remote(tmp_path / "gitops")
     clock = Clock(MERGED)
     config = settings_for(closed_prometheus)
-    workflow = workflow_for(store, remote, tmp_path, clock, config)
     chat = RecordingChat()
+    watch = wiring.merge_watch(config, store, chat, clock=clock)
+    assert watch is not None
+    workflow = workflow_for(store, remote, tmp_path, clock, config, listeners=[watch])
     service = wiring.post_merge(config, store, chat, workflow, wiring.git_history(remote.work))
     assert service is not None
     opened = workflow.open(workflow.submit(scale_proposal(remote.work), requested_by="U_ONCALL").id)
@@ -84,6 +86,7 @@ def test_a_merge_outside_an_incident_thread_is_not_watched(
         wiring.post_merge(settings_for(closed_prometheus, verify_enabled=False), store, chat, workflow, None)
         is None
     )
+    assert wiring.merge_watch(settings_for(closed_prometheus, verify_enabled=False), store, chat) is None
 
 
 def test_application_name_template(closed_prometheus: str) -> None:

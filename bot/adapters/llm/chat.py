@@ -19,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 
 from bot.adapters.http_budget import TotalTimeoutTransport, connection_failure
 from bot.domain.deadline import Deadline
-from bot.ports.llm import Failure
+from bot.ports.llm import Failure, Retry
 from bot.settings import Settings
 
 _RETRIED_STATUS = {408, 409, 429}
@@ -93,6 +93,25 @@ class RetryPolicy:
         if self.deadline is not None and wait >= self.deadline.remaining():
             return None  # the next attempt could not finish in time: say so now
         return wait
+
+
+@dataclass(frozen=True)
+class OpenAIChatModels:
+    """The ``ChatModels`` port (bot/ports/llm.py) on an OpenAI-compatible API, as configured."""
+
+    settings: Settings
+
+    def model(self, deadline: Deadline) -> BaseChatModel | None:
+        try:
+            return build_chat_model(self.settings, deadline)
+        except ValueError:  # no API key (the model's own settings checks raise it too)
+            return None
+
+    def retry(self, deadline: Deadline) -> Retry:
+        return RetryPolicy(self.settings.llm_max_retries, deadline)
+
+    def describe(self, failure: Failure) -> str:
+        return describe_failure(failure, self.settings)
 
 
 def describe_failure(failure: Failure, settings: Settings) -> str:

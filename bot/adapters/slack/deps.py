@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.adapters.slack.decisions import SlackDecisions
 from bot.domain.alert import now_utc
 from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
@@ -43,6 +44,7 @@ class SlackDeps:
     chat: ChatNotifier
     incidents: IncidentService
     change_requests: ChangeRequests
+    decisions: SlackDecisions  # shows each decision's outcome on the message that asked
     workflow: ProposalWorkflow | None = None
     assistant: Answerer | None = None
     # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).

@@ -21,10 +21,8 @@ from slack_bolt import Ack, App
 from bot.adapters.slack import blocks, replies
 from bot.adapters.slack.deps import SlackDeps
 from bot.domain.errors import TugboatError
-from bot.domain.proposal import TERMINAL_STATES, ProposalState
-from bot.observability.metrics import MERGES, SLACK_REQUESTS
+from bot.observability.metrics import SLACK_REQUESTS
 from bot.ports.chat import ReplyTarget
-from bot.services.proposals import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +59,6 @@ def first_delivery(deps: SlackDeps, body: dict[str, Any]) -> bool:
     SLACK_REQUESTS.labels(outcome="duplicate_click").inc()
     log.info("a click was delivered again; it already acted once")
     return False
-
-
-def _decided_text(verb: str, user: str, deps: SlackDeps, outcome: Outcome) -> str:
-    when = deps.clock().strftime("%Y-%m-%d %H:%M UTC")
-    return f"{verb} by <@{user}> at {when} · {outcome.message}"
 
 
 def _clicked(body: dict[str, Any]) -> ReplyTarget:
@@ -108,7 +101,7 @@ def draft(body: dict[str, Any], deps: SlackDeps) -> None:
 
 def approve(body: dict[str, Any], deps: SlackDeps) -> None:
     """Approve the commit the button shows; the merge may run as a job elsewhere, and then
-    reports back to this message (``report_merge``)."""
+    reports back to this message (``SlackDecisions.merge_finished``)."""
     where = _clicked(body)
     with _refusals_to_clicker(deps, where):
         deps.change_requests.require_repository()
@@ -116,7 +109,7 @@ def approve(body: dict[str, Any], deps: SlackDeps) -> None:
             return
         proposal_id, shown_head = blocks.button_target(_value(body))
         outcome = deps.change_requests.approve(proposal_id, where.user or "", shown_head, where)
-        show_decision(deps, outcome, "Approved", where)
+        deps.decisions.show(outcome, "Approved", where)
 
 
 def open_reject_form(body: dict[str, Any], deps: SlackDeps) -> None:
@@ -145,7 +138,7 @@ def reject_submitted(body: dict[str, Any], deps: SlackDeps) -> None:
     reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
     try:
         outcome = deps.change_requests.reject(proposal_id, user, reason)
-        show_decision(deps, outcome, "Rejected", ReplyTarget(channel, ts=ts, user=user), reason.strip())
+        deps.decisions.show(outcome, "Rejected", ReplyTarget(channel, ts=ts, user=user), reason.strip())
     except TugboatError as exc:
         deps.chat.post_ephemeral(channel, user, f":no_entry: {exc}")
 
@@ -165,41 +158,3 @@ def _metadata(raw: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-def report_merge(deps: SlackDeps) -> Any:
-    """``ProposalWorkflow.on_merge_result``: a queued merge's outcome, shown on the message whose
-    Approve button queued it (a merge resumed by housekeeping has no message to update)."""
-
-    def report(outcome: Outcome, where: ReplyTarget | None) -> None:
-        if where is not None and where.ts:
-            show_decision(deps, outcome, "Approved", where)
-
-    return report
-
-
-def show_decision(deps: SlackDeps, outcome: Outcome, verb: str, where: ReplyTarget, reason: str = "") -> None:
-    """Show the result: buttons gone once decided; refusals and partial approvals to the clicker.
-    A proposal that ends without merging (expired, failed, tampered) loses its buttons too, and
-    a tampered one is announced in the thread, once."""
-    channel, ts, thread, user = where.channel, where.ts or "", where.thread_ts, where.user or ""
-    proposal = outcome.proposal
-    if outcome.merged:
-        MERGES.inc()
-    final = proposal.state in TERMINAL_STATES or proposal.state is ProposalState.FAILED
-    if outcome.accepted and final:
-        text = _decided_text(verb, user, deps, outcome) + (f" · reason: {reason}" if reason else "")
-        deps.chat.update_message(
-            channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
-        )
-        return
-    if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
-        deps.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
-        return
-    deps.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
-    closed = (ProposalState.EXPIRED, ProposalState.FAILED, ProposalState.TAMPERED)
-    if proposal.state in closed:
-        text = f":no_entry: Not merged. {outcome.message[:1].upper()}{outcome.message[1:]}"
-        deps.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))
-    if proposal.state is ProposalState.TAMPERED and deps.store.claim_once(f"tampered-notice:{proposal.id}"):
-        deps.chat.post_message(channel, f":warning: {outcome.message}", thread_ts=thread or ts)

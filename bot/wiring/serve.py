@@ -1,5 +1,10 @@
-"""Composition for ``tugboat serve``: the Slack app, the incident service and the HTTP app,
-built from Settings through ``bot.wiring`` (the same path in production and in tests)."""
+"""What ``tugboat serve`` runs: the Slack app, the incident service, the proposal workflow, the
+jobs and the HTTP app, built from Settings (the same path in production and in tests).
+
+Each object is built complete, in the order its parts need: the Slack client, chat and store
+first; then whoever hears of merges (the Slack reports, the post-merge watch); then the workflow
+that tells them; then everything that uses the workflow.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +12,34 @@ import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App
-from slack_sdk import WebClient
-from starlette.applications import Starlette
-
-from bot import wiring
-from bot.adapters.git.workclone import WorkingClone
-from bot.adapters.http.server import create_app
-from bot.adapters.http.slack_edge import SlackEdge
-from bot.adapters.jobs.queue import ProcrastinateQueue
-from bot.adapters.slack.app import build_app, web_client
-from bot.adapters.slack.deps import SlackDeps
-from bot.adapters.slack.layout import BlockKitLayout
-from bot.adapters.slack.listeners.actions import report_merge
-from bot.adapters.slack.notifier import SlackNotifier, UserGroups
-from bot.domain.alert import AlertGroup, now_utc
-from bot.domain.report import InvestigationReport
+from bot import wiring  # its functions by name, so a test may replace one (e.g. the job queue)
+from bot.domain.alert import AlertGroup
+from bot.ports.chat import ChatNotifier
+from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec
+from bot.ports.merges import MergeListener
 from bot.ports.store import Store
-from bot.services.capacity_schedule import capacity_job_spec
-from bot.services.housekeeping import housekeeping_spec
 from bot.services.incidents import IncidentService, InvestigateFn
 from bot.services.investigate import Investigation, Investigator
-from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
+from bot.wiring.llm import AssistantPerQuestion
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+    from starlette.applications import Starlette
+
+    from bot.adapters.http.slack_edge import SlackEdge
+    from bot.adapters.jobs.queue import ProcrastinateQueue
+    from bot.adapters.slack.deps import SlackDeps
+    from bot.services.proposals import ProposalWorkflow
 
 log = logging.getLogger(__name__)
 SLACK_WORKERS = 4  # Slack calls, git and decisions; few, so acks keep the interpreter (GIL) to themselves
-
-
-class AssistantSeam:
-    """The assistant, built per question so its tools read as of that moment (the repository
-    fetched then)."""
-
-    def __init__(self, settings: Settings, investigator: Callable[[], Investigator] | None) -> None:
-        self.settings, self.investigator = settings, investigator
-
-    def _assistant(self, at: datetime) -> Any:
-        from bot.assistant.service import Assistant
-        from bot.assistant.tools import ToolContext
-
-        inv = self.investigator() if self.investigator is not None else None
-        context = ToolContext(at=at, output_tokens=self.settings.llm_tool_output_tokens)
-        if inv is not None:
-            context.metrics, context.logs, context.git, context.repo_dir = (
-                inv.metrics, inv.logs, inv.history, inv.repo_root,
-            )  # fmt: skip
-        return Assistant(self.settings, context=context)
-
-    def answer(
-        self,
-        question: str,
-        thread_id: str,
-        history: list[tuple[str, str]],
-        report: InvestigationReport | None,
-    ) -> Any:
-        return self._assistant(now_utc()).answer(question, thread_id, history, report)
-
-    def explain(self, report: InvestigationReport) -> Any:
-        return self._assistant(now_utc()).explain(report)
-
-
-def assistant_seam(settings: Settings, investigator: Callable[[], Investigator] | None) -> AssistantSeam:
-    return AssistantSeam(settings, investigator)
 
 
 @dataclass
@@ -107,51 +73,65 @@ def build_runtime(
 ) -> Runtime:
     """The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
+    from bot.adapters.http.server import create_app
+    from bot.adapters.http.slack_edge import SlackEdge
+    from bot.adapters.slack.app import build_app, web_client
+    from bot.adapters.slack.decisions import SlackDecisions
+    from bot.adapters.slack.deps import SlackDeps
+    from bot.adapters.slack.layout import BlockKitLayout
+    from bot.adapters.slack.notifier import SlackNotifier, UserGroups
+
     client = web_client(settings)
+    chat = SlackNotifier(client)
     store = store or wiring.store(settings)
     clone = wiring.repository(settings)
     checkout = clone.checkout if clone is not None else None
+    history = clone.history(settings.git_budget_s) if clone is not None else None
 
     def investigator() -> Investigator:
         # Evidence from the last fetched commit beats none when the remote is briefly unreachable.
         return wiring.investigator(settings, repo=clone.checkout(stale_ok=True) if clone else None)
 
-    if investigate is None:
-        investigate = _investigate_with(investigator, settings)
     jobs = wiring.job_queue(settings)
-    workflow: ProposalWorkflow | None = None
-    if clone is not None:
-        host = wiring.change_host(settings)
-        workflow = wiring.workflow(settings, store, host, repo_path=clone.checkout)
-        workflow.group_members = UserGroups(client, settings.policy.approver_groups)
-        workflow.jobs = jobs  # merges and PR comments run as jobs
-    chat = SlackNotifier(client)
     render = _renderer()
+    # Whoever hears of merges is built before the workflow that tells them.
+    decisions = SlackDecisions(chat, store)
+    watch = wiring.merge_watch(settings, store, chat)
+    proposals: ProposalWorkflow | None = None
+    if clone is not None:
+        listeners: list[MergeListener] = [decisions, *([watch] if watch else [])]
+        proposals = wiring.workflow(
+            settings,
+            store,
+            wiring.change_host(settings),
+            repo_path=clone.checkout,
+            jobs=jobs,  # merges and PR comments run as jobs
+            group_members=UserGroups(client, settings.policy.approver_groups),
+            listeners=listeners,
+        )
     incidents = IncidentService(
         store,
         chat,
-        investigate,
+        investigate or _investigate_with(investigator, settings),
         settings,
         jobs,
         layout=BlockKitLayout(),
-        workflow=workflow,
+        workflow=proposals,
         render=render,
         update_interval_s=settings.slack_update_interval_s,
     )
-    history = clone.history(settings.git_budget_s) if clone is not None else None
     deps = SlackDeps(
         settings=settings,
         store=store,
         chat=chat,
         incidents=incidents,
-        change_requests=wiring.change_requests(settings, store, workflow, checkout, history, incidents),
-        workflow=workflow,
-        assistant=assistant_seam(settings, investigator),
+        change_requests=wiring.change_requests(settings, store, proposals, checkout, history, incidents),
+        decisions=decisions,
+        workflow=proposals,
+        assistant=AssistantPerQuestion(settings, investigator),
         checkout=checkout,
         metrics=wiring.metrics_source(settings),
     )
-    if workflow is not None:
-        workflow.on_merge_result = report_merge(deps)
     # Lazy Slack work (decisions, merges, answers) runs here, apart from the ack path.
     executor = ThreadPoolExecutor(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")
     try:
@@ -178,7 +158,7 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge)
-    for spec in _job_specs(settings, store, chat, incidents, workflow, clone, render):
+    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -217,24 +197,27 @@ def _drain(executor: ThreadPoolExecutor, incidents: IncidentService) -> None:
 def _job_specs(
     settings: Settings,
     store: Store,
-    chat: SlackNotifier,
+    chat: ChatNotifier,
     incidents: IncidentService,
-    workflow: ProposalWorkflow | None,
-    clone: WorkingClone | None,
+    proposals: ProposalWorkflow | None,
+    history: GitHistory | None,
+    checkout: Callable[[], Any] | None,
     render: Any,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
-    specs = [*incidents.job_specs(), housekeeping_spec(store, workflow, settings.housekeeping_cron)]
-    if workflow is None:
+    from bot.services.capacity_schedule import capacity_job_spec
+    from bot.services.housekeeping import housekeeping_spec
+
+    specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, settings.housekeeping_cron)]
+    if proposals is None:
         return specs
-    specs += workflow.job_specs()
-    # The recovery watch after merges (bot/services/verify.py); hooks itself into the workflow.
-    history = clone.history(settings.git_budget_s) if clone is not None else None
-    post_merge = wiring.post_merge(settings, store, chat, workflow, history, render)
-    if post_merge:
-        specs += post_merge.job_specs()
+    specs += proposals.job_specs()
+    # The verdicts of the watches the merge watch starts (bot/services/verify.py).
+    verdicts = wiring.post_merge(settings, store, chat, proposals, history, render)
+    if verdicts:
+        specs += verdicts.job_specs()
     # Capacity forecasts ahead of the peak (bot/services/capacity_schedule.py).
-    capacity = wiring.capacity_check(settings, chat, workflow, clone.checkout if clone else None, render)
+    capacity = wiring.capacity_check(settings, chat, proposals, checkout, render)
     if capacity:
         specs.append(capacity_job_spec(capacity, settings.capacity_cron))
     return specs
@@ -246,7 +229,7 @@ def _investigate_with(investigator: Callable[[], Investigator], settings: Settin
         if settings.llm_configured:  # the model explains in plain words; causes and proposal stay
             from bot.services.narrate import narrate
 
-            result.report = narrate(result.report, settings)
+            return replace(result, report=narrate(result.report, wiring.assistant(settings)))
         return result
 
     return run

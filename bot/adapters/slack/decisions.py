@@ -1,0 +1,68 @@
+"""Decisions' outcomes, shown on the Slack message whose button asked for them.
+
+``SlackDecisions`` is also a ``MergeListener`` (bot/ports/merges.py): a merge queued by an
+approval reports back to the approval's message. It needs only the chat and the store, so the
+composition root builds it before the workflow that tells it of merges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adapters.slack import blocks
+from bot.domain.alert import now_utc
+from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
+from bot.observability.metrics import MERGES
+from bot.ports.chat import ChatNotifier, ReplyTarget
+from bot.ports.merges import Outcome
+from bot.ports.store import Store
+
+
+@dataclass(frozen=True, eq=False)
+class SlackDecisions:
+    chat: ChatNotifier
+    store: Store
+    clock: Callable[[], datetime] = now_utc
+
+    def merged(self, proposal: Proposal, merge_sha: str | None) -> None:
+        """Nothing to show: the approval's message hears how its merge went (``merge_finished``)."""
+
+    def merge_finished(self, outcome: Outcome, reply_to: ReplyTarget | None) -> None:
+        """A queued merge's outcome, shown on the message whose Approve button queued it (a merge
+        resumed by housekeeping has no message to update)."""
+        if reply_to is not None and reply_to.ts:
+            self.show(outcome, "Approved", reply_to)
+
+    def show(self, outcome: Outcome, verb: str, where: ReplyTarget, reason: str = "") -> None:
+        """Show the result: buttons gone once decided; refusals and partial approvals to the
+        clicker. A proposal that ends without merging (expired, failed, tampered) loses its
+        buttons too, and a tampered one is announced in the thread, once."""
+        channel, ts, thread, user = where.channel, where.ts or "", where.thread_ts, where.user or ""
+        proposal = outcome.proposal
+        if outcome.merged:
+            MERGES.inc()
+        final = proposal.state in TERMINAL_STATES or proposal.state is ProposalState.FAILED
+        if outcome.accepted and final:
+            text = self._decided_text(verb, user, outcome) + (f" · reason: {reason}" if reason else "")
+            self.chat.update_message(
+                channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
+            )
+            return
+        if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
+            self.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
+            return
+        self.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
+        closed = (ProposalState.EXPIRED, ProposalState.FAILED, ProposalState.TAMPERED)
+        if proposal.state in closed:
+            text = f":no_entry: Not merged. {outcome.message[:1].upper()}{outcome.message[1:]}"
+            self.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))
+        if proposal.state is ProposalState.TAMPERED and self.store.claim_once(
+            f"tampered-notice:{proposal.id}"
+        ):
+            self.chat.post_message(channel, f":warning: {outcome.message}", thread_ts=thread or ts)
+
+    def _decided_text(self, verb: str, user: str, outcome: Outcome) -> str:
+        when = self.clock().strftime("%Y-%m-%d %H:%M UTC")
+        return f"{verb} by <@{user}> at {when} · {outcome.message}"
