@@ -96,9 +96,9 @@ def build_runtime(
     render = _renderer()
     # Whoever hears of merges is built before the workflow that tells them.
     decisions = SlackDecisions(chat, store)
-    watch = wiring.merge_watch(settings, store, chat)
     proposals: ProposalWorkflow | None = None
     if clone is not None:
+        watch = wiring.merge_watch(settings, store, chat)
         listeners: list[MergeListener] = [decisions, *([watch] if watch else [])]
         proposals = wiring.workflow(
             settings,
@@ -112,7 +112,7 @@ def build_runtime(
     incidents = IncidentService(
         store,
         chat,
-        investigate or _investigate_with(investigator, settings),
+        investigate if investigate is not None else _investigate_with(investigator, settings),
         settings,
         jobs,
         layout=BlockKitLayout(),
