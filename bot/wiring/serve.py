@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot import wiring  # its functions by name, so a test may replace one (e.g. the job queue)
-from bot.domain.alert import AlertGroup
+from bot.domain.alert import AlertGroup, now_utc
 from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec
@@ -70,8 +70,11 @@ def build_runtime(
     socket_mode: bool = False,
     store: Store | None = None,
     investigate: InvestigateFn | None = None,
+    clock: Callable[[], datetime] = now_utc,
 ) -> Runtime:
-    """The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
+    """``clock`` is what chat commands read as now (a test's fixed moment).
+
+    The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
     from bot.adapters.http.server import create_app
     from bot.adapters.http.slack_edge import SlackEdge
@@ -131,6 +134,7 @@ def build_runtime(
         assistant=AssistantPerQuestion(settings, investigator),
         checkout=checkout,
         metrics=wiring.metrics_source(settings),
+        clock=clock,
     )
     # Lazy Slack work (decisions, merges, answers) runs here, apart from the ack path.
     executor = ThreadPoolExecutor(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")

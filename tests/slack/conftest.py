@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from bot.adapters.slack import blocks
-from bot.domain.alert import AlertGroup
+from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.graph import GraphSpec
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, RootCause
 from bot.domain.series import Series
@@ -171,13 +171,13 @@ def harness_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.chdir(tmp_path)  # no tugboat.yaml from the developer's checkout
     stack: list[Any] = []
 
-    def make(**overrides: Any) -> Harness:
+    def make(clock: Callable[[], datetime] = now_utc, **overrides: Any) -> Harness:
         api_cm = running_slack_api()
         api = api_cm.__enter__()
         stack.append(api_cm)
         remote = make_remote(tmp_path / f"git{len(stack)}")
         settings = make_settings(api, tmp_path, remote.work, **overrides)
-        runtime = build_runtime(settings, investigate=scale_investigation(remote.work))
+        runtime = build_runtime(settings, investigate=scale_investigation(remote.work), clock=clock)
         server_cm = serving(runtime.http)
         url = server_cm.__enter__()
         stack.append(server_cm)

@@ -119,8 +119,7 @@ def test_rightsize_in_slack_with_a_real_prometheus(
     usage = Workload("checkout", lambda t: 0.2, memory=lambda a: 100 * MiB, memory_limit=512 * MiB)
     om = Cluster(START, at, [usage]).build().write(tmp_path / "metrics.om")
     with running_prometheus(om) as url:
-        h = harness_factory(prometheus_url=url)
-        h.runtime.deps.clock = lambda: datetime.fromtimestamp(at, UTC)
+        h = harness_factory(prometheus_url=url, clock=lambda: datetime.fromtimestamp(at, UTC))
         h.command("rightsize checkout shop", user="UASKER")
         answer = h.api.wait_for("chat.postMessage", channel=CHANNEL, timeout=60)[0]
     text = answer.args["text"]
