@@ -49,9 +49,16 @@ def ask(
     if alert is not None:
         investigator = build_investigator(settings, logs_file)
         report = investigator.run(read_alert(alert), when)
-        context.metrics, context.logs = investigator.metrics, investigator.logs
-        context.git, context.repo_dir = investigator.history, investigator.repo_root
-        context.report = report
+        context = ToolContext(
+            at=when,
+            report=report,
+            metrics=investigator.metrics,
+            logs=investigator.logs,
+            git=investigator.history,
+            repo_dir=investigator.repo_root,
+            workspace=investigator.workspace,
+            output_tokens=settings.llm_tool_output_tokens,
+        )
     answer = Assistant(settings, context=context).answer(question, "cli", [], report)
     if report is not None:
         report = report.model_copy(update={"llm": answer.usage, "notes": [*report.notes, *answer.notes]})

@@ -2,7 +2,7 @@
 
 Commands and servers ask this package for what they need; nothing else constructs adapters.
 Each module builds one area: evidence sources, the repository, persistence, where changes go,
-the doctor's probes.
+the doctor's probes, the manifests.
 """
 
 from bot.wiring.changes import capacity_check, change_host, change_requests, post_merge, workflow
@@ -10,12 +10,22 @@ from bot.wiring.doctor import doctor_checks
 from bot.wiring.persistence import job_queue, store
 from bot.wiring.repository import checkout, git_auth, repository
 from bot.wiring.sources import git_history, investigator, log_source, metrics_source
+from bot.wiring.workspace import (
+    capacity_planner,
+    changes_classifier,
+    current_workspace,
+    rightsizer,
+    workspace,
+)
 
 __all__ = [
     "capacity_check",
+    "capacity_planner",
     "change_host",
     "change_requests",
+    "changes_classifier",
     "checkout",
+    "current_workspace",
     "doctor_checks",
     "git_auth",
     "git_history",
@@ -25,6 +35,8 @@ __all__ = [
     "metrics_source",
     "post_merge",
     "repository",
+    "rightsizer",
     "store",
     "workflow",
+    "workspace",
 ]

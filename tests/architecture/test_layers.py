@@ -17,24 +17,12 @@ SHARED_ADAPTER_INFRA = ("bot.adapters.http_budget",)  # HTTP time budgets every 
 # Still to move behind ports (issue 15). The test fails when one is added AND when one is gone,
 # so this list only ever shrinks.
 KNOWN_CORE_IMPORTS = {
-    ("bot.assistant.proposals", "bot.adapters.manifests.workspace"),
     ("bot.assistant.service", "bot.adapters.llm.chat"),
-    ("bot.services.capacity", "bot.adapters.manifests.workspace"),
-    ("bot.services.investigate", "bot.adapters.git.changes"),
-    ("bot.services.investigate", "bot.adapters.manifests.workspace"),
     ("bot.services.policy_scan", "bot.adapters.git.patch"),
-    ("bot.services.rightsize", "bot.adapters.manifests.editor"),
-    ("bot.services.rightsize", "bot.adapters.manifests.layout"),
-    ("bot.services.rightsize", "bot.adapters.manifests.workspace"),
 }
 KNOWN_CONSTRUCTION = {
     ("bot.adapters.slack.runtime", "SlackEdge"),
-    ("bot.assistant.proposals", "ManifestRepo"),
     ("bot.assistant.service", "RetryPolicy"),
-    ("bot.cli.manifest_cmd", "ManifestRepo"),
-    ("bot.services.capacity", "ManifestRepo"),
-    ("bot.services.investigate", "ManifestRepo"),
-    ("bot.services.rightsize", "ManifestRepo"),
 }
 _FACTORIES = ("open", "load")  # class methods that build an instance
 

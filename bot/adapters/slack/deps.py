@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from bot.domain.alert import now_utc
@@ -16,6 +15,7 @@ from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
 from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
+from bot.ports.workspace import CurrentWorkspace
 from bot.services.change_requests import ChangeRequests
 from bot.services.incidents import IncidentService
 from bot.services.proposals import ProposalWorkflow
@@ -45,8 +45,8 @@ class SlackDeps:
     change_requests: ChangeRequests
     workflow: ProposalWorkflow | None = None
     assistant: Answerer | None = None
-    # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
-    checkout: Callable[[], Path] | None = None
+    # The manifests at the GitOps repository's newest commit, fetched at each call.
+    workspace: CurrentWorkspace | None = None
     metrics: MetricsSource | None = None  # Prometheus, for forecasts and rightsizing
     clock: Callable[[], datetime] = field(default=now_utc)
 

@@ -54,8 +54,8 @@ class AssistantSeam:
         inv = self.investigator() if self.investigator is not None else None
         context = ToolContext(at=at, output_tokens=self.settings.llm_tool_output_tokens)
         if inv is not None:
-            context.metrics, context.logs, context.git, context.repo_dir = (
-                inv.metrics, inv.logs, inv.history, inv.repo_root,
+            context.metrics, context.logs, context.git, context.repo_dir, context.workspace = (
+                inv.metrics, inv.logs, inv.history, inv.repo_root, inv.workspace,
             )  # fmt: skip
         return Assistant(self.settings, context=context)
 
@@ -147,7 +147,7 @@ def build_runtime(
         change_requests=wiring.change_requests(settings, store, workflow, checkout, history, incidents),
         workflow=workflow,
         assistant=assistant_seam(settings, investigator),
-        checkout=checkout,
+        workspace=wiring.current_workspace(checkout),
         metrics=wiring.metrics_source(settings),
     )
     if workflow is not None:
