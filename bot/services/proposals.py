@@ -30,6 +30,7 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
+from bot.ports.patch import ApplyDiff
 from bot.ports.store import Store
 from bot.services import proposal_events as events
 from bot.services.policy_scan import ManifestSchema, scan_proposal
@@ -49,6 +50,7 @@ class ProposalWorkflow:
         group_members: Callable[[], Collection[str]] = lambda: (),
         repo_path: Path | Callable[[], Path] | None = None,
         schema: ManifestSchema | None = None,
+        apply_diff: ApplyDiff | None = None,
     ) -> None:
         self.store = store
         self.host = host
@@ -58,6 +60,7 @@ class ProposalWorkflow:
         # The checkout the policy scan reads (never writes); a callable fetches it at each scan.
         self.repo_path = repo_path
         self.schema = schema
+        self.apply_diff = apply_diff  # applies a diff to the checkout's files in memory
         # Told of each merge, once (PostMergeService.merged); its failure never undoes the merge.
         self.on_merged: Callable[[Proposal, str | None], Any] | None = None
         # Set by the composition root: merges then run as jobs, and their outcome is reported
@@ -95,7 +98,7 @@ class ProposalWorkflow:
         if not proposal.is_change:
             raise InvalidInput("this proposal changes nothing, so there is nothing to open")
         repo = self.repo_path() if callable(self.repo_path) else self.repo_path
-        scan = scan_proposal(proposal, self.policy, repo, self.schema)
+        scan = scan_proposal(proposal, self.policy, repo, self.schema, apply_diff=self.apply_diff)
         if not scan.ok:
             self.merges.audit_scan_refusal(proposal, requested_by or "tugboat", scan, "drafting")
             raise PolicyViolation(scan.explain())

@@ -58,11 +58,14 @@ def workflow(
 ) -> ProposalWorkflow:
     """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
     for each scan); without one the scan reads the diff only and says so."""
+    from bot.adapters.git.patch import apply_diff
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 
     schema = KubernetesSchema(settings.kubernetes_version)
-    return ProposalWorkflow(store, host, settings.policy, repo_path=repo_path, schema=schema)
+    return ProposalWorkflow(
+        store, host, settings.policy, repo_path=repo_path, schema=schema, apply_diff=apply_diff
+    )
 
 
 def post_merge(

@@ -18,7 +18,6 @@ SHARED_ADAPTER_INFRA = ("bot.adapters.http_budget",)  # HTTP time budgets every 
 # so this list only ever shrinks.
 KNOWN_CORE_IMPORTS = {
     ("bot.assistant.service", "bot.adapters.llm.chat"),
-    ("bot.services.policy_scan", "bot.adapters.git.patch"),
 }
 KNOWN_CONSTRUCTION = {
     ("bot.adapters.slack.runtime", "SlackEdge"),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.kubeschema import KubernetesSchema
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Action, FieldChange, Proposal
@@ -39,7 +40,7 @@ def proposal(
 
 
 def scan(p: Proposal, repo: Path | None, policy: ApprovalPolicy = POLICY) -> ScanResult:
-    return scan_proposal(p, policy, repo, SCHEMA)
+    return scan_proposal(p, policy, repo, SCHEMA, apply_diff=apply_diff)
 
 
 def only(result: ScanResult, *fragments: str) -> None:

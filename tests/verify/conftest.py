@@ -16,6 +16,7 @@ import pytest
 
 from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.graphs import render_all
 from bot.domain.alert import parse_alert_group
 from bot.domain.approval import Decision
@@ -228,7 +229,9 @@ def workflow_for(
     store: Store, remote: GitOpsRemote, tmp: Path, clock: Clock, settings: Settings
 ) -> ProposalWorkflow:
     host = PlainGitChangeHost(str(remote.bare), tmp / "cache")
-    return ProposalWorkflow(store, host, settings.policy, clock=clock, repo_path=remote.work)
+    return ProposalWorkflow(
+        store, host, settings.policy, clock=clock, repo_path=remote.work, apply_diff=apply_diff
+    )
 
 
 def merge_fix(
