@@ -58,6 +58,13 @@ def test_a_sound_scale_up_passes_with_schema_validation(checkout: Path) -> None:
     assert (checkout / DEPLOY).read_text() == DEPLOYMENT  # the checkout is never written
 
 
+def test_a_checkout_is_never_scanned_without_applying_the_diff(checkout: Path) -> None:
+    """Reading the diff text alone would miss what the whole file becomes: a wiring mistake."""
+    change = proposal(DEPLOY, DEPLOYMENT, DEPLOYMENT.replace("replicas: 3", "replicas: 6"), "replicas")
+    with pytest.raises(ValueError, match="needs apply_diff"):
+        scan_proposal(change, POLICY, checkout, SCHEMA)
+
+
 @pytest.mark.parametrize(
     ("replicas", "expected"),
     [

@@ -3,7 +3,8 @@
 Plain manifests, Kustomize overlays (``replicas:`` and ``images:`` override the base), Helm values
 files, and HorizontalPodAutoscalers (which own the replica count) are understood. Where a value is
 set is resolved in ``effective``; ``plan`` drafts the minimal edit of the file that really decides
-it, with a diff ``git apply`` accepts."""
+it, with a diff ``git apply`` accepts. ``ManifestRepo`` is the core's ``ManifestWorkspace``
+(``bot.ports.workspace``); only the composition root builds it."""
 
 from __future__ import annotations
 
