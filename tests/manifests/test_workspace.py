@@ -365,5 +365,5 @@ def test_the_autoscaler_of_a_workload_is_read_as_a_copy(tmp_path: Path) -> None:
     found = repo.autoscaler(repo.find("web"))
     assert found is not None and found["kind"] == "HorizontalPodAutoscaler"
     assert found["spec"]["maxReplicas"] == 6
-    found["spec"] = {}
+    found["spec"]["maxReplicas"] = 1
     assert repo.effective("web", "hpa.maxReplicas").value == 6

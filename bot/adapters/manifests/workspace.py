@@ -8,6 +8,7 @@ it, with a diff ``git apply`` accepts. ``ManifestRepo`` is the core's ``Manifest
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import shutil
 import tempfile
@@ -275,17 +276,17 @@ class ManifestRepo:
         changes: list[FieldChange] = []
         notes: list[str] = []
         with tempfile.TemporaryDirectory(prefix="tugboat-plan-") as tmp:
-            copy = Path(tmp) / "repo"
-            shutil.copytree(self.root, copy, ignore=shutil.ignore_patterns(".git"))
+            tree = Path(tmp) / "repo"
+            shutil.copytree(self.root, tree, ignore=shutil.ignore_patterns(".git"))
             for field, value in values:
-                scratch = ManifestRepo(copy, self.git_timeout_s)
+                scratch = ManifestRepo(tree, self.git_timeout_s)
                 planned = scratch.plan(name, field, value, container)
                 for rel in planned.new_texts:
                     originals.setdefault(rel, scratch.parsed[rel].text)
                 scratch.apply(planned)
                 changes += planned.changes
                 notes += [n for n in planned.notes if n not in notes]
-            texts = {rel: _read(copy / rel) for rel in originals}
+            texts = {rel: _read(tree / rel) for rel in originals}
         diff = "".join(unified_diff(rel, old, texts[rel]) for rel, old in sorted(originals.items()))
         changed = {rel: new for rel, new in texts.items() if new != originals[rel]}
         return PlannedEdit(changes, diff, changed, notes)
@@ -296,7 +297,7 @@ class ManifestRepo:
             return None
         for _i, doc in self.parsed[workload.hpa_file].documents():
             if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == workload.hpa_name:
-                return dict(doc)
+                return copy.deepcopy(doc)
         return None
 
     def apply(self, planned: PlannedEdit) -> None:
