@@ -367,3 +367,23 @@ def test_the_autoscaler_of_a_workload_is_read_as_a_copy(tmp_path: Path) -> None:
     assert found["spec"]["maxReplicas"] == 6
     found["spec"]["maxReplicas"] = 1
     assert repo.effective("web", "hpa.maxReplicas").value == 6
+
+
+def test_the_root_opens_the_manifests_as_of_each_fetch(tmp_path: Path) -> None:
+    """``current_workspace`` fetches at every call, so a request plans on the newest commit."""
+    from bot import wiring
+
+    assert wiring.current_workspace(None) is None
+    root = git_repo(tmp_path, {"apps/web/deployment.yaml": deployment("web")})
+    fetches: list[Path] = []
+
+    def fetch() -> Path:
+        fetches.append(root)
+        return root
+
+    opened = wiring.current_workspace(fetch)
+    assert opened is not None and fetches == []  # nothing is fetched until a request needs it
+    assert [w.name for w in opened().workloads()] == ["web"]
+    (root / "apps/api/deployment.yaml").parent.mkdir(parents=True)
+    (root / "apps/api/deployment.yaml").write_text(deployment("api"))
+    assert [w.name for w in opened().workloads()] == ["api", "web"] and len(fetches) == 2
