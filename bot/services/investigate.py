@@ -125,12 +125,12 @@ class Investigator:
         f_metrics = pool.submit(self._metrics, namespace, at, alert.expr, deadline)
         f_commits = pool.submit(self._commits, at - COMMIT_LOOKBACK, at, deadline)
         f_logs = pool.submit(self._logs, namespace, start, at, deadline)
-        f_planner = pool.submit(self._load_planner)
+        f_manifests = pool.submit(self._open_manifests)
         empty = Gatherer.empty(namespace, at, lookback)
         data, m_status = _by_deadline(f_metrics, deadline, "prometheus", empty)
         commits, g_status = _by_deadline(f_commits, deadline, "git", [])
         lines, l_status = _by_deadline(f_logs, deadline, "logs", [])
-        planner, p_status = _by_deadline(f_planner, deadline, "manifests", None)
+        manifests, p_status = _by_deadline(f_manifests, deadline, "manifests", None)
         pool.shutdown(wait=False, cancel_futures=True)
         sources += [m_status, l_status, g_status, p_status]
         if deadline.expired:
@@ -141,7 +141,7 @@ class Investigator:
         alert_start = group.started_at.timestamp() if group.started_at else None
         baseline_end = baseline_until(data_start(data), at.timestamp(), alert_start)
         signals = build(data, baseline_end)
-        repo_names = self._repo_workloads(planner)
+        repo_names = self._repo_workloads(manifests)
         known = set(signals) | repo_names | data.ownership.known
         workload = resolve_alert_workload(labels, data.ownership, known)
         changes = self._changes(commits, sorted(known))
@@ -162,7 +162,7 @@ class Investigator:
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (
-            self._proposal(intent, label(top.kind) if top else "", namespace, planner, notes)
+            self._proposal(intent, label(top.kind) if top else "", namespace, manifests, notes)
             if intent
             else None
         )
@@ -237,14 +237,14 @@ class Investigator:
             return [], SourceStatus(name="logs", ok=False, detail=str(exc)[:300])
         return lines, SourceStatus(name="logs", ok=True, detail=f"{len(lines)} error lines")
 
-    def _load_planner(self) -> tuple[ManifestWorkspace | None, SourceStatus]:
+    def _open_manifests(self) -> tuple[ManifestWorkspace | None, SourceStatus]:
         if self.workspace is None:
             return None, SourceStatus(name="manifests", ok=False, detail="no repository")
         try:
-            planner = self.workspace()
+            manifests = self.workspace()
         except Exception as exc:  # unreadable manifests degrade the proposal only
             return None, SourceStatus(name="manifests", ok=False, detail=str(exc)[:300])
-        return planner, SourceStatus(name="manifests", ok=True)
+        return manifests, SourceStatus(name="manifests", ok=True)
 
     def _missing(self, sources: list[SourceStatus]) -> dict[str, str]:
         """Sources the summary must name as missing: metrics always, logs and changes when they
@@ -260,11 +260,11 @@ class Investigator:
             and s.detail != "the alert names no namespace"
         }
 
-    def _repo_workloads(self, planner: ManifestWorkspace | None) -> set[str]:
-        if planner is None:
+    def _repo_workloads(self, manifests: ManifestWorkspace | None) -> set[str]:
+        if manifests is None:
             return set()
         try:
-            return {w.name for w in planner.workloads()}
+            return {w.name for w in manifests.workloads()}
         except Exception:
             return set()
 
@@ -285,7 +285,7 @@ class Investigator:
         intent: RemediationIntent,
         kind: str,
         namespace: str | None,
-        planner: ManifestWorkspace | None,
+        manifests: ManifestWorkspace | None,
         notes: list[str],
     ) -> Proposal:
         base = Proposal(
@@ -301,12 +301,12 @@ class Investigator:
             return base
         if intent.action is Action.REVERT:
             return self._revert(base, intent, notes)
-        if planner is None:
+        if manifests is None:
             notes.append("no manifest repository: the proposal has no diff")
             return base
         value = intent.value
         try:
-            eff = planner.effective(intent.workload, intent.field or "", None)
+            eff = manifests.effective(intent.workload, intent.field or "", None)
             if eff.field == "hpa.maxReplicas" and isinstance(eff.value, int) and value is not None:
                 # An HPA owns the count: raise its ceiling, never lower it.
                 cap = int(eff.value * self.settings.policy.max_replica_factor)
@@ -317,7 +317,7 @@ class Investigator:
             ):
                 notes.append(why)  # never present a no-op, or an edit the cluster does not run, as a fix
                 return base
-            planned = planner.plan(intent.workload, intent.field or "", value, None)
+            planned = manifests.plan(intent.workload, intent.field or "", value, None)
         except Exception as exc:  # the manifest could not be located or edited
             notes.append(f"manifests: cannot plan {intent.field} for {intent.workload}: {exc}")
             return base
