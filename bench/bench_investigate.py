@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot import wiring
 from bot.adapters.git.history import LocalGitHistory
 from bot.adapters.logs.jsonl import JsonlLogSource
 from bot.adapters.prometheus import PrometheusMetrics
@@ -52,7 +53,15 @@ def bench_one(scenario: Path, repeat: int) -> tuple[list[float], list[float], in
         with running_prometheus(scenario / "metrics.om.gz") as url:
             for _ in range(repeat):
                 metrics = PrometheusMetrics(url)
-                inv = Investigator(metrics, JsonlLogSource(logs), LocalGitHistory(repo), repo, Settings())
+                inv = Investigator(
+                    metrics,
+                    JsonlLogSource(logs),
+                    LocalGitHistory(repo),
+                    repo,
+                    Settings(),
+                    workspace=lambda: wiring.workspace(repo),
+                    describe=wiring.changes_classifier(),
+                )
                 t0, c0 = time.perf_counter(), time.process_time()
                 report = inv.run(group, at)
                 times.append(time.perf_counter() - t0)

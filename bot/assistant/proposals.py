@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from bot.domain import quantity
 from bot.domain.errors import InvalidInput
 from bot.domain.report import InvestigationReport
+from bot.ports.workspace import CurrentWorkspace
 from bot.settings import ApprovalPolicy
 
 ModelAction = Literal[
@@ -105,16 +106,16 @@ def known_workloads(report: InvestigationReport | None) -> set[str]:
     return names
 
 
-def repo_facts(repo_root: Path | None, workload: str, fld: str | None) -> tuple[set[str], dict[str, Any]]:
-    """The workload names in the repository's manifests, and the current value of ``fld`` in
-    ``workload`` where the manifests set it: what a suggestion about a workload the
-    investigation did not rank is checked against."""
-    if repo_root is None:
+def repo_facts(
+    workspace: CurrentWorkspace | None, workload: str, fld: str | None
+) -> tuple[set[str], dict[str, Any]]:
+    """The workload names in the repository's manifests (``workspace`` opens them), and the
+    current value of ``fld`` in ``workload`` where the manifests set it: what a suggestion
+    about a workload the investigation did not rank is checked against."""
+    if workspace is None:
         return set(), {}
-    from bot.adapters.manifests.workspace import ManifestRepo  # only when the model suggests a change
-
     try:
-        repo = ManifestRepo(repo_root)
+        repo = workspace()
         names = {w.name for w in repo.workloads()}
     except Exception:  # unreadable manifests: the suggestion is checked against the report alone
         return set(), {}

@@ -226,7 +226,7 @@ class Assistant:
                 return f"rejected: malformed proposal ({exc.errors()[0]['msg']})"
             repo = self.context.repo_dir if self.context else None
             names, current = (
-                repo_facts(repo, mp.workload, mp.field)
+                repo_facts(self.context.workspace if self.context else None, mp.workload, mp.field)
                 if mp.workload not in known_workloads(report)
                 else (set(), {})
             )

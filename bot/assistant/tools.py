@@ -20,6 +20,7 @@ from bot.domain.report import InvestigationReport
 from bot.ports.gitrepo import GitHistory
 from bot.ports.logs import LogSource
 from bot.ports.metrics import MetricsSource
+from bot.ports.workspace import CurrentWorkspace
 
 PROPOSE_CHANGE = "propose_change"
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +44,7 @@ class ToolContext:
     logs: LogSource | None = None
     git: GitHistory | None = None
     repo_dir: Path | None = None
+    workspace: CurrentWorkspace | None = None  # opens the manifests of ``repo_dir``
     output_tokens: int = 600
     deadline: Deadline | None = None  # the answer's: a tool's source calls end by then too
 

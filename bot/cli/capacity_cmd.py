@@ -66,7 +66,8 @@ def capacity(
     graphs_dir: Path | None = typer.Option(None, "--graphs", help="Write forecast graphs (PNG) here."),
 ) -> None:
     """Forecast each workload's load and propose more replicas before it outgrows its capacity."""
-    from bot.services.capacity import CapacityPlanner, submit_findings
+    from bot import wiring
+    from bot.services.capacity import submit_findings
 
     logging.basicConfig(level=logging.ERROR)
     hours = parse_hours(horizon, "--horizon")
@@ -74,7 +75,8 @@ def capacity(
         raise InvalidInput(f"--horizon {horizon} is too far: forecasts from a week of history reach 14 days")
     when = parse_at(at)
     settings, metrics, checkout = _inputs(prometheus_url, repo)
-    findings = CapacityPlanner(metrics, checkout, settings).check(when, namespace, horizon_hours=hours)
+    planner = wiring.capacity_planner(settings, metrics, checkout)
+    findings = planner.check(when, namespace, horizon_hours=hours)
     if propose:
         run = submit_findings(findings, _workflow(settings, checkout))
         for line in run.skipped:
@@ -119,12 +121,12 @@ def rightsize(
     """Recommend requests and limits from usage history (OOM kills and autoscalers included).
 
     Exits 1 when it refuses (too little history)."""
-    from bot.services.rightsize import Rightsizer
+    from bot import wiring
 
     logging.basicConfig(level=logging.ERROR)
     when = parse_at(at)
     settings, metrics, checkout = _inputs(prometheus_url, repo)
-    rec = Rightsizer(metrics, checkout, settings).recommend(workload, when, namespace)
+    rec = wiring.rightsizer(settings, metrics, checkout).recommend(workload, when, namespace)
     if propose and rec.proposal is not None:
         workflow = _workflow(settings, checkout)
         submitted = workflow.submit(rec.proposal, requested_by="tugboat:rightsize")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.adapters.manifests.fields import FIELDS
 from bot.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from bot.ports.workspace import ManifestWorkspace
 
 # The editor and its YAML parsers are imported inside the commands: start-up time of every other command.
 
@@ -97,14 +100,15 @@ def _units(field: str, raw: str) -> Any:
 REPO_HELP = "The GitOps repository (a git URL, a bare repository or a clone) or a directory of manifests."
 
 
-def _checkout(repo: str) -> Path:
+def _workspace(repo: str) -> ManifestWorkspace:
+    """The manifests of ``repo``: a clone's or a directory's files as they are on disk."""
     from bot import wiring
     from bot.settings import load_settings
 
     found = wiring.checkout(load_settings(), repo, as_on_disk=True)
     if found is None:
         raise InvalidInput("name the GitOps repository or a directory of manifests")
-    return found
+    return wiring.workspace(found)
 
 
 @app.command("effective")
@@ -115,9 +119,7 @@ def effective(
     container: str | None = typer.Option(None, "--container", help="The container, when there are several."),
 ) -> None:
     """Show which file and path decide a workload's value (overlay, HPA, Helm values or the manifest)."""
-    from bot.adapters.manifests.workspace import ManifestRepo
-
-    found = ManifestRepo(_checkout(repo)).effective(workload, field, container)
+    found = _workspace(repo).effective(workload, field, container)
     typer.echo(json.dumps(asdict(found), indent=2))
 
 
@@ -133,9 +135,7 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the changes and notes as JSON too."),
 ) -> None:
     """Print the minimal diff that sets a workload's value where it takes effect."""
-    from bot.adapters.manifests.workspace import ManifestRepo
-
-    manifests = ManifestRepo(_checkout(repo))
+    manifests = _workspace(repo)
     planned = manifests.plan(workload, field, _units(field, value), container)
     if as_json:
         changes = [c.public() for c in planned.changes]

@@ -13,21 +13,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
-from bot.adapters.manifests.workspace import ManifestRepo, Workload
 from bot.analysis import discovery as disc
 from bot.analysis import red
 from bot.analysis.grid import to_grid
 from bot.analysis.workloads import Ownership
 from bot.domain.alert import now_utc
 from bot.domain.errors import InvalidInput, TugboatError
+from bot.domain.manifest import Workload
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher, by, selector
+from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
@@ -120,7 +120,7 @@ class MetricWindow:
         return out
 
 
-def lookup(repo: ManifestRepo, name: str, namespace: str | None) -> Workload | None:
+def lookup(repo: ManifestWorkspace, name: str, namespace: str | None) -> Workload | None:
     hits = [
         w for w in repo.workloads() if w.name == name and (not namespace or w.namespace in (None, namespace))
     ]
@@ -157,8 +157,9 @@ def _fill(values: np.ndarray) -> np.ndarray:
 
 
 class CapacityPlanner:
-    def __init__(self, metrics: MetricsSource, repo_root: Path | str, settings: Settings) -> None:
-        self.metrics, self.repo_root, self.settings = metrics, Path(repo_root), settings
+    def __init__(self, metrics: MetricsSource, workspace: ManifestWorkspace, settings: Settings) -> None:
+        """``workspace``: the manifests capacities are read from and proposals planned on."""
+        self.metrics, self.workspace, self.settings = metrics, workspace, settings
 
     def check(
         self,
@@ -176,7 +177,7 @@ class CapacityPlanner:
         if only and not keys:
             raise InvalidInput(f"Prometheus has no kube-state-metrics replicas for {', '.join(sorted(only))}")
         cpu, rps = fetch.cpu(), fetch.request_rates(names)
-        repo = ManifestRepo(self.repo_root)
+        repo = self.workspace
         horizon = math.ceil((horizon_hours or s.capacity_horizon_hours) * 3600 / fetch.step)
         findings: list[cap.CapacityFinding] = []
         ready: dict[Key, tuple[Workload, cap.Capacity, cap.Demand]] = {}
@@ -249,7 +250,7 @@ class CapacityPlanner:
             findings[findings.index(finding)] = judged
         return findings
 
-    def _capacity(self, repo: ManifestRepo, w: Workload) -> tuple[cap.Capacity | None, str | None]:
+    def _capacity(self, repo: ManifestWorkspace, w: Workload) -> tuple[cap.Capacity | None, str | None]:
         replicas = repo.effective(w, "replicas")
         limit = repo.effective(w, "cpu")
         source, per_pod = "limit", limit.value
@@ -263,7 +264,7 @@ class CapacityPlanner:
             count, float(per_pod), self.settings.capacity_target_utilisation, hpa, source
         ), limit.container
 
-    def _scale(self, repo: ManifestRepo, w: Workload, finding: cap.CapacityFinding) -> Proposal:
+    def _scale(self, repo: ManifestWorkspace, w: Workload, finding: cap.CapacityFinding) -> Proposal:
         assert finding.replicas and finding.breach_at and finding.capacity
         planned = repo.plan(w, "replicas", finding.replicas)
         hpa = finding.capacity.hpa
@@ -328,13 +329,16 @@ def submit_findings(
     return run
 
 
-def sources(metrics: MetricsSource | None, repo_dir: Path | None) -> tuple[MetricsSource, Path]:
-    """The Prometheus and checkout the composition root handed over, or a clear error."""
+def sources(
+    metrics: MetricsSource | None, workspace: CurrentWorkspace | None
+) -> tuple[MetricsSource, ManifestWorkspace]:
+    """The Prometheus and the manifests (opened now) the composition root handed over, or a
+    clear error."""
     if metrics is None:
         raise InvalidInput("no Prometheus configured: set TUGBOAT_PROMETHEUS_URL or pass --prometheus-url")
-    if repo_dir is None:
+    if workspace is None:
         raise InvalidInput("no GitOps repository: set TUGBOAT_REPO (or pass --repo)")
-    return metrics, repo_dir
+    return metrics, workspace()
 
 
 def run_capacity_job(
@@ -342,17 +346,17 @@ def run_capacity_job(
     at: datetime | None = None,
     *,
     namespace: str | None = None,
-    repo_dir: Path | None = None,
+    workspace: CurrentWorkspace | None = None,
     metrics: MetricsSource | None = None,
     workflow: ProposalWorkflow,
     notify: Notify | None = None,
 ) -> CapacityRun:
     """The scheduled check: forecast every workload, open a proposal for each one running short.
 
-    ``namespace`` limits it to one namespace; ``repo_dir`` is a checkout to read manifests from
-    (the composition root fetches it); proposals are branches or PRs on it through the
-    configured change host."""
-    metrics, repo = sources(metrics, repo_dir)
+    ``namespace`` limits it to one namespace; ``workspace`` opens the manifests to read (the
+    composition root fetches the repository first); proposals are branches or PRs on it
+    through the configured change host."""
+    metrics, repo = sources(metrics, workspace)
     findings = CapacityPlanner(metrics, repo, settings).check(at or now_utc(), namespace)
     return submit_findings(findings, workflow, notify)
 
@@ -364,9 +368,9 @@ def forecast(
     at: datetime | None = None,
     namespace: str | None = None,
     metrics: MetricsSource | None = None,
-    repo_dir: Path | None = None,
+    workspace: CurrentWorkspace | None = None,
 ) -> list[cap.CapacityFinding]:
     """``/tugboat forecast WORKLOAD``: the capacity judgement of the workload (one finding per
     namespace that runs it), each with the proposal it implies; empty when nothing is known."""
-    metrics, repo = sources(metrics, repo_dir)
+    metrics, repo = sources(metrics, workspace)
     return CapacityPlanner(metrics, repo, settings).check(at, namespace, only={workload})

@@ -10,7 +10,7 @@ investigated fixes are. Refusals are ``TugboatError``s phrased for the asker; re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -19,45 +19,17 @@ from bot.domain.alert import now_utc
 from bot.domain.approval import Decision
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.domain.policy import required_approvals
-from bot.domain.proposal import STATE_TEXT, Action, FieldChange, Proposal, ProposalState
+from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState
 from bot.domain.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 from bot.ports.chat import ReplyTarget
 from bot.ports.gitrepo import Commit, GitHistory, WorkloadChange
 from bot.ports.store import Store
+from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
 from bot.services.proposals import Outcome, ProposalWorkflow
 from bot.settings import ApprovalPolicy
 
 ROLLBACK_LOOKBACK = timedelta(days=30)
 NO_REPOSITORY = "no GitOps repository is configured: set TUGBOAT_REPO to enable changes"
-
-
-# -- what the service needs from the manifest workspace (``ManifestRepo`` satisfies it) ----------
-class FoundWorkload(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def namespace(self) -> str | None: ...
-    @property
-    def resource(self) -> str: ...
-
-
-class PlannedChange(Protocol):
-    @property
-    def changes(self) -> list[FieldChange]: ...
-    @property
-    def diff(self) -> str: ...
-    @property
-    def notes(self) -> list[str]: ...
-
-
-class Workspace(Protocol):
-    """The GitOps repository's manifests as of one commit: find a workload, plan an edit."""
-
-    def workloads(self) -> Sequence[FoundWorkload]: ...
-
-    def find(self, name: str) -> Any: ...  # a FoundWorkload, handed back to ``plan``
-
-    def plan(self, workload: Any, field: str, value: Any) -> PlannedChange: ...
 
 
 # The changes classifier: the workloads (of those named) a commit touched.
@@ -101,7 +73,7 @@ class ChangeRequests:
         store: Store,
         workflow: ProposalWorkflow | None,
         *,
-        workspace: Callable[[], Workspace] | None = None,
+        workspace: CurrentWorkspace | None = None,
         history: GitHistory | None = None,
         changed_workloads: ChangedWorkloads | None = None,
         reports: KnownProposals | None = None,
@@ -125,7 +97,7 @@ class ChangeRequests:
         if self._workflow is None:
             raise InvalidInput(NO_REPOSITORY)
 
-    def workspace(self) -> Workspace:
+    def workspace(self) -> ManifestWorkspace:
         if self._workspace is None:
             raise InvalidInput(NO_REPOSITORY)
         return self._workspace()

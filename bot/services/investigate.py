@@ -16,7 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from bot.analysis import lognotes
 from bot.analysis.commits import Describe, describe_fallback
@@ -41,6 +41,7 @@ from bot.domain.report import InvestigationReport, SourceStatus
 from bot.ports.gitrepo import Commit, GitHistory, WorkloadChange
 from bot.ports.logs import LineFilter, LogLine, LogQuery, LogSource, Matcher
 from bot.ports.metrics import MetricsSource
+from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,40 +78,10 @@ def _short(detail: str) -> str:
     return re.sub(r"\s*\(query: .*\)$", "", re.sub(r"^[a-z_0-9]+: ", "", detail), flags=re.S)
 
 
-class PlannedEditLike(Protocol):
-    changes: list[FieldChange]
-    diff: str
-    notes: list[str]
-
-
-class Planner(Protocol):
-    """Where a manifest value is effectively set, and the minimal edit that changes it."""
-
-    def plan(self, workload: Any, field: str, value: Any, container: str | None = None) -> Any: ...
-
-    def effective(self, workload: Any, field: str, container: str | None = None) -> Any: ...
-
-    def workloads(self) -> list[Any]: ...
-
-
 @dataclass
 class Investigation:
     report: InvestigationReport
     graphs: list[GraphSpec] = field(default_factory=list)
-
-
-def _default_planner(repo_root: Path | None, git_budget_s: float) -> Planner | None:
-    if repo_root is None:
-        return None
-    from bot.adapters.manifests.workspace import ManifestRepo
-
-    return ManifestRepo(repo_root, git_timeout_s=git_budget_s)
-
-
-def _default_describe() -> Describe:
-    from bot.adapters.git.changes import describe
-
-    return describe
 
 
 class Investigator:
@@ -122,13 +93,16 @@ class Investigator:
         repo_root: Path | str | None,
         settings: Settings,
         *,
-        planner: Planner | None = None,
-        describe: Describe | None = None,
+        workspace: CurrentWorkspace | None = None,
+        describe: Describe = describe_fallback,
     ) -> None:
+        """``workspace`` opens the manifests of ``repo_root``, which proposals are planned on;
+        ``describe`` tells which workloads a commit changed (the root passes the reader of the
+        commit's YAML; the fallback looks for the workloads' names in the changed lines)."""
         self.metrics, self.logs, self.history = metrics, logs, history
         self.repo_root = Path(repo_root) if repo_root else None
         self.settings = settings
-        self._planner = planner
+        self.workspace = workspace
         self._describe = describe
         self.graphs: list[GraphSpec] = []
 
@@ -151,12 +125,12 @@ class Investigator:
         f_metrics = pool.submit(self._metrics, namespace, at, alert.expr, deadline)
         f_commits = pool.submit(self._commits, at - COMMIT_LOOKBACK, at, deadline)
         f_logs = pool.submit(self._logs, namespace, start, at, deadline)
-        f_planner = pool.submit(self._load_planner)
+        f_manifests = pool.submit(self._open_manifests)
         empty = Gatherer.empty(namespace, at, lookback)
         data, m_status = _by_deadline(f_metrics, deadline, "prometheus", empty)
         commits, g_status = _by_deadline(f_commits, deadline, "git", [])
         lines, l_status = _by_deadline(f_logs, deadline, "logs", [])
-        planner, p_status = _by_deadline(f_planner, deadline, "manifests", None)
+        manifests, p_status = _by_deadline(f_manifests, deadline, "manifests", None)
         pool.shutdown(wait=False, cancel_futures=True)
         sources += [m_status, l_status, g_status, p_status]
         if deadline.expired:
@@ -167,7 +141,7 @@ class Investigator:
         alert_start = group.started_at.timestamp() if group.started_at else None
         baseline_end = baseline_until(data_start(data), at.timestamp(), alert_start)
         signals = build(data, baseline_end)
-        repo_names = self._repo_workloads(planner)
+        repo_names = self._repo_workloads(manifests)
         known = set(signals) | repo_names | data.ownership.known
         workload = resolve_alert_workload(labels, data.ownership, known)
         changes = self._changes(commits, sorted(known))
@@ -188,7 +162,7 @@ class Investigator:
         top = ranked[0] if ranked else None
         intent = size(top, self.settings.policy) if top else None
         proposal = (
-            self._proposal(intent, label(top.kind) if top else "", namespace, planner, notes)
+            self._proposal(intent, label(top.kind) if top else "", namespace, manifests, notes)
             if intent
             else None
         )
@@ -263,16 +237,14 @@ class Investigator:
             return [], SourceStatus(name="logs", ok=False, detail=str(exc)[:300])
         return lines, SourceStatus(name="logs", ok=True, detail=f"{len(lines)} error lines")
 
-    def _load_planner(self) -> tuple[Planner | None, SourceStatus]:
-        if self._planner is not None:
-            return self._planner, SourceStatus(name="manifests", ok=True)
+    def _open_manifests(self) -> tuple[ManifestWorkspace | None, SourceStatus]:
+        if self.workspace is None:
+            return None, SourceStatus(name="manifests", ok=False, detail="no repository")
         try:
-            planner = _default_planner(self.repo_root, self.settings.git_budget_s)
+            manifests = self.workspace()
         except Exception as exc:  # unreadable manifests degrade the proposal only
             return None, SourceStatus(name="manifests", ok=False, detail=str(exc)[:300])
-        if planner is None:
-            return None, SourceStatus(name="manifests", ok=False, detail="no repository")
-        return planner, SourceStatus(name="manifests", ok=True)
+        return manifests, SourceStatus(name="manifests", ok=True)
 
     def _missing(self, sources: list[SourceStatus]) -> dict[str, str]:
         """Sources the summary must name as missing: metrics always, logs and changes when they
@@ -288,16 +260,16 @@ class Investigator:
             and s.detail != "the alert names no namespace"
         }
 
-    def _repo_workloads(self, planner: Planner | None) -> set[str]:
-        if planner is None:
+    def _repo_workloads(self, manifests: ManifestWorkspace | None) -> set[str]:
+        if manifests is None:
             return set()
         try:
-            return {w.name for w in planner.workloads()}
+            return {w.name for w in manifests.workloads()}
         except Exception:
             return set()
 
     def _changes(self, commits: list[Commit], workloads: list[str]) -> list[WorkloadChange]:
-        describe = self._describe or _default_describe()
+        describe = self._describe
         out: list[WorkloadChange] = []
         for commit in commits:
             try:
@@ -313,7 +285,7 @@ class Investigator:
         intent: RemediationIntent,
         kind: str,
         namespace: str | None,
-        planner: Planner | None,
+        manifests: ManifestWorkspace | None,
         notes: list[str],
     ) -> Proposal:
         base = Proposal(
@@ -329,31 +301,27 @@ class Investigator:
             return base
         if intent.action is Action.REVERT:
             return self._revert(base, intent, notes)
-        if planner is None:
+        if manifests is None:
             notes.append("no manifest repository: the proposal has no diff")
             return base
         value = intent.value
         try:
-            eff = planner.effective(intent.workload, intent.field or "", None)
-            if (
-                getattr(eff, "field", "") == "hpa.maxReplicas"
-                and isinstance(eff.value, int)
-                and value is not None
-            ):
+            eff = manifests.effective(intent.workload, intent.field or "", None)
+            if eff.field == "hpa.maxReplicas" and isinstance(eff.value, int) and value is not None:
                 # An HPA owns the count: raise its ceiling, never lower it.
                 cap = int(eff.value * self.settings.policy.max_replica_factor)
                 value = min(max(int(value), eff.value + 1), max(cap, eff.value + 1))
-            field = getattr(eff, "field", "") or intent.field or ""
+            field = eff.field or intent.field or ""
             if field == (intent.field or "") and (
                 why := disagreement(field, eff.value, intent.current, eff.file)
             ):
                 notes.append(why)  # never present a no-op, or an edit the cluster does not run, as a fix
                 return base
-            planned = planner.plan(intent.workload, intent.field or "", value, None)
+            planned = manifests.plan(intent.workload, intent.field or "", value, None)
         except Exception as exc:  # the manifest could not be located or edited
             notes.append(f"manifests: cannot plan {intent.field} for {intent.workload}: {exc}")
             return base
-        notes.extend(n for n in getattr(planned, "notes", []) if n)
+        notes.extend(n for n in planned.notes if n)
         changes = list(planned.changes)
         if not planned.diff or (changes and (why := no_op(field, changes[0].from_, changes[0].to))):
             notes.append(why if changes and why else f"the manifests already set {field}: no diff")

@@ -23,10 +23,11 @@ from typing import Any, Protocol
 
 import yaml
 
-from bot.adapters.git.patch import FilePatch, apply_diff, touched_files
+from bot.domain.diff import FilePatch, touched_files
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.domain.proposal import Action, Field_, Proposal
 from bot.ports.changes import FileVersions
+from bot.ports.patch import ApplyDiff
 from bot.services import manifest_rules as rules
 from bot.settings import ApprovalPolicy
 
@@ -56,7 +57,11 @@ def scan_proposal(
     policy: ApprovalPolicy,
     repo: Path | None = None,
     schema: ManifestSchema | None = None,
+    *,
+    apply_diff: ApplyDiff | None = None,
 ) -> ScanResult:
+    """``apply_diff`` applies the diff to the files of the checkout ``repo`` in memory; a scan
+    with a checkout needs it."""
     reasons: list[str] = []
     notes: list[str] = []
     try:
@@ -72,7 +77,9 @@ def scan_proposal(
     else:
         if schema is None:
             notes.append("no Kubernetes schema validator configured: schemas were not checked")
-        changed = _apply_in_memory(repo, proposal.diff, files, reasons)
+        if apply_diff is None:  # a wiring mistake: never scan a checkout by the diff text alone
+            raise ValueError("a policy scan of a checkout needs apply_diff")
+        changed = _apply_in_memory(repo, proposal.diff, files, reasons, apply_diff)
         reasons += _versions_problems(changed or {}, policy, schema, notes, revert)
     return _result(reasons, notes)
 
@@ -192,7 +199,7 @@ def diff_text_problems(diff: str) -> list[str]:
 
 # -- with a checkout -------------------------------------------------------------------------
 def _apply_in_memory(
-    repo: Path, diff: str, files: list[FilePatch], reasons: list[str]
+    repo: Path, diff: str, files: list[FilePatch], reasons: list[str], apply_diff: ApplyDiff
 ) -> dict[str, tuple[bytes | None, bytes | None]] | None:
     root = repo.resolve()
     originals: dict[str, bytes | None] = {}

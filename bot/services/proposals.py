@@ -31,6 +31,7 @@ from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.merges import MergeListener, Outcome
+from bot.ports.patch import ApplyDiff
 from bot.ports.store import Store
 from bot.services import proposal_events as events
 from bot.services.policy_scan import ManifestSchema, scan_proposal
@@ -52,6 +53,7 @@ class ProposalWorkflow:
         schema: ManifestSchema | None = None,
         jobs: JobQueue | None = None,
         listeners: Sequence[MergeListener] = (),
+        apply_diff: ApplyDiff | None = None,
     ) -> None:
         """With ``jobs``, merges and the change host's side of decisions run as jobs, and each
         queued merge's outcome goes to ``listeners`` (e.g. the Slack message to update);
@@ -65,6 +67,7 @@ class ProposalWorkflow:
         self.repo_path = repo_path
         self.schema = schema
         self.jobs = jobs
+        self.apply_diff = apply_diff  # applies a diff to the checkout's files in memory
         # Merging and the change host's side of every decision.
         self.merges = ProposalMerger(store, host, policy, clock, schema, jobs, tuple(listeners))
 
@@ -96,7 +99,7 @@ class ProposalWorkflow:
         if not proposal.is_change:
             raise InvalidInput("this proposal changes nothing, so there is nothing to open")
         repo = self.repo_path() if callable(self.repo_path) else self.repo_path
-        scan = scan_proposal(proposal, self.policy, repo, self.schema)
+        scan = scan_proposal(proposal, self.policy, repo, self.schema, apply_diff=self.apply_diff)
         if not scan.ok:
             self.merges.audit_scan_refusal(proposal, requested_by or "tugboat", scan, "drafting")
             raise PolicyViolation(scan.explain())

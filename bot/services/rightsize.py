@@ -7,37 +7,34 @@ reads the current values and any autoscaler from the repository, and plans the e
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.adapters.manifests.editor import unified_diff
-from bot.adapters.manifests.layout import dig
-from bot.adapters.manifests.workspace import ManifestRepo, Workload
 from bot.domain.alert import now_utc
+from bot.domain.manifest import Workload, dig
 from bot.domain.proposal import Action, Proposal
 from bot.foresight import rightsize as rs
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher
+from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
 from bot.services.capacity import Key, MetricWindow, container_rows, dur, lookup, sources
 from bot.settings import Settings
 
 
 class Rightsizer:
-    def __init__(self, metrics: MetricsSource, repo_root: Path | str, settings: Settings) -> None:
-        self.metrics, self.repo_root, self.settings = metrics, Path(repo_root), settings
+    def __init__(self, metrics: MetricsSource, workspace: ManifestWorkspace, settings: Settings) -> None:
+        """``workspace``: the manifests the recommendation reads and plans on."""
+        self.metrics, self.workspace, self.settings = metrics, workspace, settings
 
     def recommend(
         self, workload: str, at: datetime | None = None, namespace: str | None = None
     ) -> rs.Recommendation:
         at = at or now_utc()
         s = self.settings
-        repo = ManifestRepo(self.repo_root)
+        repo = self.workspace
         w = lookup(repo, workload, namespace) or repo.find(workload)
         eff = {f: repo.effective(w, f) for f in ("cpu_request", "cpu", "memory_request", "memory")}
         container = eff["cpu"].container
@@ -75,7 +72,7 @@ class Rightsizer:
             hpa=_autoscaler(repo, w),
         )
         if rec.changes:
-            rec.proposal = _resources_proposal(self.repo_root, w, container, rec)
+            rec.proposal = _resources_proposal(repo, w, container, rec)
         return rec
 
     def _instants(self, fetch: MetricWindow, key: Key, container: str | None) -> dict[str, Any]:
@@ -104,39 +101,24 @@ class Rightsizer:
         }
 
 
-def _autoscaler(repo: ManifestRepo, w: Workload) -> rs.Autoscaler | None:
-    if not w.hpa_file or not w.hpa_name or w.hpa_file not in repo.parsed:
+def _autoscaler(repo: ManifestWorkspace, w: Workload) -> rs.Autoscaler | None:
+    doc = repo.autoscaler(w)
+    if doc is None or not w.hpa_name:
         return None
-    for _i, doc in repo.parsed[w.hpa_file].documents():
-        if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == w.hpa_name:
-            spec = doc.get("spec") or {}
-            target = spec.get("targetCPUUtilizationPercentage")
-            for metric in spec.get("metrics") or []:
-                if dig(metric, ["resource", "name"]) == "cpu":
-                    target = dig(metric, ["resource", "target", "averageUtilization"]) or target
-            return rs.Autoscaler(w.hpa_name, float(target) / 100 if target else None)
-    return None
+    spec = doc.get("spec") or {}
+    target = spec.get("targetCPUUtilizationPercentage")
+    for metric in spec.get("metrics") or []:
+        if dig(metric, ["resource", "name"]) == "cpu":
+            target = dig(metric, ["resource", "target", "averageUtilization"]) or target
+    return rs.Autoscaler(w.hpa_name, float(target) / 100 if target else None)
 
 
-def _resources_proposal(root: Path, w: Workload, container: str | None, rec: rs.Recommendation) -> Proposal:
+def _resources_proposal(
+    repo: ManifestWorkspace, w: Workload, container: str | None, rec: rs.Recommendation
+) -> Proposal:
     """All of a recommendation's fields as one proposal, each edited where it takes effect."""
-    originals: dict[str, str] = {}
-    changes, notes = [], []
-    with tempfile.TemporaryDirectory(prefix="tugboat-rightsize-") as tmp:
-        copy = Path(tmp) / "repo"
-        shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"))
-        for change in rec.changes:
-            repo = ManifestRepo(copy)
-            planned = repo.plan(w.name, change.field, change.value, container)
-            for rel in planned.new_texts:
-                originals.setdefault(rel, repo.parsed[rel].text)
-            repo.apply(planned)
-            changes += planned.changes
-            notes += [n for n in planned.notes if n not in notes]
-        diff = "".join(
-            unified_diff(rel, old, (copy / rel).read_bytes().decode("utf-8"))
-            for rel, old in sorted(originals.items())
-        )
+    planned = repo.plan_all(w.name, [(c.field, c.value) for c in rec.changes], container)
+    changes, notes, diff = planned.changes, planned.notes, planned.diff
     title = f"Rightsize {w.name}: " + ", ".join(rs.LABELS[c.field] for c in rec.changes)
     rationale = "\n".join([c.text() for c in rec.changes] + rec.notes + notes)
     return Proposal(
@@ -157,8 +139,9 @@ def rightsize(
     at: datetime | None = None,
     namespace: str | None = None,
     metrics: MetricsSource | None = None,
-    repo_dir: Path | None = None,
+    workspace: CurrentWorkspace | None = None,
 ) -> rs.Recommendation:
-    """``/tugboat rightsize WORKLOAD``: the recommendation, with its proposal when it changes anything."""
-    metrics, repo = sources(metrics, repo_dir)
+    """``/tugboat rightsize WORKLOAD``: the recommendation, with its proposal when it changes
+    anything; ``workspace`` opens the repository's manifests as of now."""
+    metrics, repo = sources(metrics, workspace)
     return Rightsizer(metrics, repo, settings).recommend(workload, at, namespace)

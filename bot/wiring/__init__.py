@@ -2,7 +2,8 @@
 
 Commands and servers ask this package for what they need; nothing else constructs adapters.
 Each module builds one area: evidence sources, the repository, persistence, where changes go,
-the assistant, the doctor's probes; ``bot.wiring.serve`` builds what ``tugboat serve`` runs.
+the assistant, the doctor's probes, the manifests; ``bot.wiring.serve`` builds what ``tugboat
+serve`` runs.
 """
 
 from bot.wiring.changes import (
@@ -18,13 +19,23 @@ from bot.wiring.llm import assistant, tool_context
 from bot.wiring.persistence import job_queue, store
 from bot.wiring.repository import checkout, git_auth, repository
 from bot.wiring.sources import git_history, investigator, log_source, metrics_source
+from bot.wiring.workspace import (
+    capacity_planner,
+    changes_classifier,
+    current_workspace,
+    rightsizer,
+    workspace,
+)
 
 __all__ = [
     "assistant",
     "capacity_check",
+    "capacity_planner",
     "change_host",
     "change_requests",
+    "changes_classifier",
     "checkout",
+    "current_workspace",
     "doctor_checks",
     "git_auth",
     "git_history",
@@ -35,7 +46,9 @@ __all__ = [
     "metrics_source",
     "post_merge",
     "repository",
+    "rightsizer",
     "store",
     "tool_context",
     "workflow",
+    "workspace",
 ]

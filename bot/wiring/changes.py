@@ -23,6 +23,7 @@ from bot.ports.store import Store
 from bot.settings import Settings
 from bot.wiring.repository import repository
 from bot.wiring.sources import metrics_source
+from bot.wiring.workspace import changes_classifier, current_workspace
 
 if TYPE_CHECKING:
     from bot.services.capacity_schedule import CapacityJob
@@ -69,6 +70,7 @@ def workflow(
     """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
     for each scan); without one the scan reads the diff only and says so. With ``jobs`` merges
     run as jobs; ``listeners`` hear of merges (``merge_watch``, the chat tool's reports)."""
+    from bot.adapters.git.patch import apply_diff
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
 
@@ -81,6 +83,7 @@ def workflow(
         group_members=group_members,
         repo_path=repo_path,
         schema=schema,
+        apply_diff=apply_diff,
         jobs=jobs,
         listeners=listeners,
     )
@@ -172,9 +175,11 @@ def capacity_check(
                 paths = render([finding.graph], Path(tmp))
                 chat.upload_files(channel, ts, [Attachment(filename=p.name, path=p) for p in paths])
 
+    opened = current_workspace(checkout)
+
     def job(now: datetime) -> Any:
         return run_capacity_job(
-            settings, now, repo_dir=checkout(), metrics=metrics, workflow=workflow, notify=notify
+            settings, now, workspace=opened, metrics=metrics, workflow=workflow, notify=notify
         )
 
     return job
@@ -190,16 +195,14 @@ def change_requests(
 ) -> ChangeRequests:
     """Scale, limits, rollback and drafts asked for in chat; ``checkout`` fetches the GitOps
     repository's newest commit, whose manifests each request is planned on."""
-    from bot.adapters.git.changes import describe
-    from bot.adapters.manifests.workspace import ManifestRepo
     from bot.services.change_requests import ChangeRequests
 
     return ChangeRequests(
         settings.policy,
         store,
         workflow,
-        workspace=(lambda: ManifestRepo(checkout())) if checkout is not None else None,
+        workspace=current_workspace(checkout),
         history=history,
-        changed_workloads=describe,
+        changed_workloads=changes_classifier(),
         reports=reports,
     )

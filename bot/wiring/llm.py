@@ -45,6 +45,7 @@ def tool_context(
         logs=inv.logs if inv else None,
         git=inv.history if inv else None,
         repo_dir=inv.repo_root if inv else None,
+        workspace=inv.workspace if inv else None,
         output_tokens=settings.llm_tool_output_tokens,
     )
 

@@ -132,7 +132,7 @@ def build_runtime(
         decisions=decisions,
         workflow=proposals,
         assistant=AssistantPerQuestion(settings, investigator),
-        checkout=checkout,
+        workspace=wiring.current_workspace(checkout),
         metrics=wiring.metrics_source(settings),
         clock=clock,
     )

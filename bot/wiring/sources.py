@@ -13,6 +13,7 @@ from bot.ports.metrics import MetricsSource
 from bot.services.investigate import Investigator
 from bot.settings import Settings
 from bot.wiring.repository import checkout
+from bot.wiring.workspace import changes_classifier, workspace
 
 
 def metrics_source(
@@ -79,4 +80,6 @@ def investigator(
         git_history(repo, settings),
         repo,
         settings,
+        workspace=(lambda: workspace(repo, settings)) if repo is not None else None,
+        describe=changes_classifier(),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import wiring
 from bot.adapters.git.history import LocalGitHistory
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.domain.alert import parse_alert_group
@@ -98,13 +99,26 @@ def _alert(labels: dict[str, str], expr: str, starts: int) -> object:
     )
 
 
+def _investigator(metrics: PrometheusMetrics, repo: Path) -> Investigator:
+    """The investigator the root builds, on these metrics."""
+    return Investigator(
+        metrics,
+        None,
+        LocalGitHistory(repo),
+        repo,
+        Settings(),
+        workspace=lambda: wiring.workspace(repo),
+        describe=wiring.changes_classifier(),
+    )
+
+
 def _investigate(tmp_path: Path, cluster: Cluster, bad_release: bool, labels: dict[str, str], expr: str):
     om = cluster.build().write(tmp_path / "metrics.om")
     repo, sha = _repo(tmp_path, cluster, bad_release)
     group = _alert(labels, expr, cluster.onset + 300)
     with running_prometheus(om) as url:
         metrics = PrometheusMetrics(url)
-        inv = Investigator(metrics, None, LocalGitHistory(repo), repo, Settings())
+        inv = _investigator(metrics, repo)
         result = inv.investigate(group, datetime.fromtimestamp(cluster.at, UTC))  # type: ignore[arg-type]
         queries = metrics.queries_run
     return result, sha, queries
@@ -170,7 +184,7 @@ def test_unreachable_prometheus_degrades_the_report(tmp_path: Path) -> None:
         {"alertname": "HighErrorRate", "namespace": "shop", "app": "front"}, "up == 0", cluster.onset
     )
     metrics = PrometheusMetrics("http://127.0.0.1:9", timeout_s=1)
-    inv = Investigator(metrics, None, LocalGitHistory(repo), repo, Settings())
+    inv = _investigator(metrics, repo)
     report = inv.run(group, datetime.fromtimestamp(cluster.at, UTC))  # type: ignore[arg-type]
     status = {s.name: s for s in report.sources}
     assert not status["prometheus"].ok and "cannot connect" in status["prometheus"].detail

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import wiring
 from bot.adapters.git.history import LocalGitHistory
 from bot.adapters.logs.jsonl import JsonlLogSource
 from bot.adapters.prometheus import PrometheusMetrics
@@ -42,7 +43,13 @@ def investigate_example(scenario: Path, work: Path) -> tuple[Investigation, dict
     group = parse_alert_group((scenario / "alert.json").read_bytes())
     with running_prometheus(scenario / "metrics.om.gz") as url:
         investigator = Investigator(
-            PrometheusMetrics(url), JsonlLogSource(logs), LocalGitHistory(repo), repo, Settings()
+            PrometheusMetrics(url),
+            JsonlLogSource(logs),
+            LocalGitHistory(repo),
+            repo,
+            Settings(),
+            workspace=lambda: wiring.workspace(repo),
+            describe=wiring.changes_classifier(),
         )
         result = investigator.investigate(group, datetime.fromtimestamp(meta["at"], UTC))
     return result, json.loads((scenario / "expected.json").read_text())

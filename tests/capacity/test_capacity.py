@@ -107,7 +107,7 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
         settings,
         at,
         namespace="shop",
-        repo_dir=remote.work,
+        workspace=lambda: wiring.workspace(remote.work),
         metrics=wiring.metrics_source(settings),
         workflow=workflow,
     )
@@ -155,7 +155,7 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
 
 def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path) -> None:
     repo = make_remote(tmp_path / "gitops", FILES).work
-    findings = CapacityPlanner(PrometheusMetrics(prometheus), repo, Settings()).check(
+    findings = CapacityPlanner(PrometheusMetrics(prometheus), wiring.workspace(repo), Settings()).check(
         datetime.fromtimestamp(AT, UTC), only={"catalog"}
     )
     [flat_finding] = findings
@@ -168,7 +168,7 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
         Settings(prometheus_url=prometheus),
         at=datetime.fromtimestamp(AT, UTC),
         metrics=PrometheusMetrics(prometheus),
-        repo_dir=repo,
+        workspace=lambda: wiring.workspace(repo),
     )
     assert [f.workload for f in found] == ["catalog"] and not found[0].short
     text = forecast_text(found)
@@ -177,7 +177,7 @@ def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path
 
 def test_an_autoscaler_running_short_gets_its_max_replicas_raised(prometheus: str, tmp_path: Path) -> None:
     repo = make_remote(tmp_path / "gitops", FILES).work
-    [edge] = CapacityPlanner(PrometheusMetrics(prometheus), repo, Settings()).check(
+    [edge] = CapacityPlanner(PrometheusMetrics(prometheus), wiring.workspace(repo), Settings()).check(
         datetime.fromtimestamp(AT, UTC), namespace="gateway"
     )
     assert edge.short and edge.capacity is not None and edge.capacity.hpa == "edge" and edge.replicas == 4

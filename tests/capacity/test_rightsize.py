@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot import wiring
 from bot.adapters.prometheus import PrometheusMetrics
 from bot.adapters.slack.replies import recommendation_text
 from bot.cli.main import app
@@ -110,7 +111,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _recommend(url: str, repo: Path, workload: str):  # type: ignore[no-untyped-def]
-    return Rightsizer(PrometheusMetrics(url), repo, Settings()).recommend(
+    return Rightsizer(PrometheusMetrics(url), wiring.workspace(repo), Settings()).recommend(
         workload, datetime.fromtimestamp(AT, UTC)
     )
 
@@ -191,7 +192,7 @@ def test_too_little_history_is_refused(prometheus: str, repo: Path) -> None:
         Settings(prometheus_url=prometheus),
         at=datetime.fromtimestamp(AT, UTC),
         metrics=PrometheusMetrics(prometheus),
-        repo_dir=repo,
+        workspace=lambda: wiring.workspace(repo),
     )
     assert found.refused == rec.refused and found.proposal is None
     text = recommendation_text(found)

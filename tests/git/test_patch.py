@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
+from bot.adapters.git.patch import apply_diff, blob_sha
+from bot.domain.diff import touched_files
 from bot.domain.errors import ConflictError, InvalidInput
 
 DIFF = """\

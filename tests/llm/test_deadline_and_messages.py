@@ -106,7 +106,7 @@ def test_a_suggestion_for_a_workload_in_the_repository_is_checked_against_it(
     too_far = {**scale, "value": 40}
     ghost = {**scale, "workload": "ghost"}
     script: list = [[("propose_change", scale), ("propose_change", too_far), ("propose_change", ghost)]]
-    context = ToolContext(at=cpu_limit_report().at, repo_dir=repo)
+    context = ToolContext(at=cpu_limit_report().at, repo_dir=repo, workspace=lambda: wiring.workspace(repo))
     with fake_openai("Cart is busy too [E1].", script=script) as model:
         settings = llm_settings(openai_base_url=model.url)
         answer = wiring.assistant(settings, context=context, toolsets={}).answer(

@@ -335,3 +335,55 @@ def test_helm_umbrella_chart_sections(tmp_path: Path) -> None:
     planned = ManifestRepo(root).plan(frontend, "image", "registry.example.com/shop/frontend:1.0.1")
     assert planned.changes[0].to == "registry.example.com/shop/frontend:1.0.1"
     apply(root, planned)
+
+
+def test_several_values_of_one_workload_as_one_edit(tmp_path: Path) -> None:
+    """``plan_all`` plans each value on the files as the ones before left them: both lines of the
+    one file change, the diff applies at HEAD, and the tree itself is not written."""
+    before = deployment("web", 2, cpu="500m")
+    root = git_repo(tmp_path, {"apps/web/deployment.yaml": before})
+    repo = ManifestRepo(root)
+    planned = repo.plan_all("web", [("cpu", 1.5), ("memory", 2**30)])
+    assert [(c.field, c.from_, c.to) for c in planned.changes] == [
+        ("cpu", 0.5, 1.5),
+        ("memory", 2**29, 2**30),
+    ]
+    assert (root / "apps/web/deployment.yaml").read_text() == before
+    assert set(planned.new_texts) == {"apps/web/deployment.yaml"}
+    subprocess.run(["git", "-C", str(root), "apply", "-"], input=planned.diff.encode(), check=True)
+    assert (root / "apps/web/deployment.yaml").read_text() == planned.new_texts["apps/web/deployment.yaml"]
+    plus = [
+        ln[1:].strip() for ln in planned.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")
+    ]
+    assert plus == ["cpu: 1500m", "memory: 1Gi"]
+    assert repo.autoscaler(repo.find("web")) is None
+
+
+def test_the_autoscaler_of_a_workload_is_read_as_a_copy(tmp_path: Path) -> None:
+    root = git_repo(tmp_path, {"web.yaml": deployment("web"), "hpa.yaml": hpa("web", 2, 6)})
+    repo = ManifestRepo(root)
+    found = repo.autoscaler(repo.find("web"))
+    assert found is not None and found["kind"] == "HorizontalPodAutoscaler"
+    assert found["spec"]["maxReplicas"] == 6
+    found["spec"]["maxReplicas"] = 1
+    assert repo.effective("web", "hpa.maxReplicas").value == 6
+
+
+def test_the_root_opens_the_manifests_as_of_each_fetch(tmp_path: Path) -> None:
+    """``current_workspace`` fetches at every call, so a request plans on the newest commit."""
+    from bot import wiring
+
+    assert wiring.current_workspace(None) is None
+    root = git_repo(tmp_path, {"apps/web/deployment.yaml": deployment("web")})
+    fetches: list[Path] = []
+
+    def fetch() -> Path:
+        fetches.append(root)
+        return root
+
+    opened = wiring.current_workspace(fetch)
+    assert opened is not None and fetches == []  # nothing is fetched until a request needs it
+    assert [w.name for w in opened().workloads()] == ["web"]
+    (root / "apps/api/deployment.yaml").parent.mkdir(parents=True)
+    (root / "apps/api/deployment.yaml").write_text(deployment("api"))
+    assert [w.name for w in opened().workloads()] == ["api", "web"] and len(fetches) == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.kubeschema import KubernetesSchema
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import Action, FieldChange, Proposal
@@ -39,7 +40,7 @@ def proposal(
 
 
 def scan(p: Proposal, repo: Path | None, policy: ApprovalPolicy = POLICY) -> ScanResult:
-    return scan_proposal(p, policy, repo, SCHEMA)
+    return scan_proposal(p, policy, repo, SCHEMA, apply_diff=apply_diff)
 
 
 def only(result: ScanResult, *fragments: str) -> None:
@@ -55,6 +56,13 @@ def test_a_sound_scale_up_passes_with_schema_validation(checkout: Path) -> None:
     assert result.ok, result.reasons
     assert result.notes == ()  # schema found and valid; nothing degraded
     assert (checkout / DEPLOY).read_text() == DEPLOYMENT  # the checkout is never written
+
+
+def test_a_checkout_is_never_scanned_without_applying_the_diff(checkout: Path) -> None:
+    """Reading the diff text alone would miss what the whole file becomes: a wiring mistake."""
+    change = proposal(DEPLOY, DEPLOYMENT, DEPLOYMENT.replace("replicas: 3", "replicas: 6"), "replicas")
+    with pytest.raises(ValueError, match="needs apply_diff"):
+        scan_proposal(change, POLICY, checkout, SCHEMA)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import wiring
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.kubeschema import KubernetesSchema
-from bot.adapters.manifests.workspace import ManifestRepo
 from bot.domain.proposal import Action, Proposal
 from bot.services.policy_scan import scan_proposal
 from bot.settings import ApprovalPolicy
@@ -25,7 +26,7 @@ def test_planned_changes_on_the_examples_pass(shared_dir: Path, tmp_path: Path, 
     bundle = shared_dir / "scenarios" / "examples" / example / "repo.bundle"
     checkout = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", "-b", "main", str(bundle), str(checkout)], check=True)
-    repo, schema, policy = ManifestRepo(checkout), KubernetesSchema("1.31"), ApprovalPolicy()
+    repo, schema, policy = wiring.workspace(checkout), KubernetesSchema("1.31"), ApprovalPolicy()
     scanned = 0
     for workload in repo.workloads():
         for field, factor in (("replicas", 2), ("memory", 1.5), ("cpu", 1.5)):
@@ -37,7 +38,7 @@ def test_planned_changes_on_the_examples_pass(shared_dir: Path, tmp_path: Path, 
             proposal = Proposal(
                 action=ACTIONS[field], service=workload.name, changes=planned.changes, diff=planned.diff
             )
-            result = scan_proposal(proposal, policy, checkout, schema)
+            result = scan_proposal(proposal, policy, checkout, schema, apply_diff=apply_diff)
             assert result.ok, (workload.name, field, result.reasons)
             scanned += 1
     assert scanned >= 6

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.git.changehost import PlainGitChangeHost
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.kubeschema import KubernetesSchema
 from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
@@ -36,6 +37,7 @@ def _workflow(store: SqlStore, remote: GitOpsRemote, tmp_path: Path) -> Proposal
         clock=lambda: datetime(2026, 11, 25, 10, tzinfo=UTC),
         repo_path=remote.work,
         schema=KubernetesSchema("1.31"),
+        apply_diff=apply_diff,
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from bot import wiring
 from bot.adapters.git.changehost import PlainGitChangeHost
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.graphs import render_all
 from bot.domain.alert import parse_alert_group
 from bot.domain.approval import Decision
@@ -235,7 +236,13 @@ def workflow_for(
 ) -> ProposalWorkflow:
     host = PlainGitChangeHost(str(remote.bare), tmp / "cache")
     return ProposalWorkflow(
-        store, host, settings.policy, clock=clock, repo_path=remote.work, listeners=listeners
+        store,
+        host,
+        settings.policy,
+        clock=clock,
+        repo_path=remote.work,
+        apply_diff=apply_diff,
+        listeners=listeners,
     )
 
 

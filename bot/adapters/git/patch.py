@@ -1,8 +1,9 @@
 """Apply a proposal's unified diff to file contents in memory, with ``git apply`` doing the work.
 
 Used where there is no clone to apply into: the GitHub host (contents come from the API) and
-the policy scan (contents come from a checkout that must not be written). ``git apply`` runs
-in a throwaway repository holding only the touched files, so it never sees anything else.
+the policy scan (contents come from a checkout that must not be written), as its ``ApplyDiff``.
+``git apply`` runs in a throwaway repository holding only the touched files, so it never sees
+anything else. Which files a diff names is ``bot.domain.diff``.
 """
 
 from __future__ import annotations
@@ -11,69 +12,12 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bot.adapters.git.history import SAFE_CONFIG
 from bot.adapters.git.runner import GitFailed, git
+from bot.domain.diff import safe_path, touched_files
 from bot.domain.errors import ConflictError, InvalidInput
-
-_HEADER = re.compile(r"^(---|\+\+\+) (?P<path>.+?)\s*$")
-_NULL = "/dev/null"
-
-
-@dataclass(frozen=True)
-class FilePatch:
-    """One file the diff touches. ``old`` is None for a new file, ``new`` None for a deletion."""
-
-    old: str | None
-    new: str | None
-
-    @property
-    def path(self) -> str:
-        return self.new or self.old or ""
-
-
-def touched_files(diff: str) -> list[FilePatch]:
-    """The files named by the diff's ``---``/``+++`` headers, in order.
-
-    Every path is checked: relative, no ``..`` component, no leading ``/``. A diff whose
-    headers cannot be read is refused rather than guessed at.
-    """
-    patches: list[FilePatch] = []
-    old: str | None = None
-    pending = False
-    for line in diff.splitlines():
-        match = _HEADER.match(line)
-        if not match:
-            continue
-        raw = match.group("path").split("\t", 1)[0]
-        if line.startswith("---"):
-            old, pending = _strip(raw, "a/"), True
-        elif pending:
-            patches.append(FilePatch(old=old, new=_strip(raw, "b/")))
-            pending = False
-    if not patches:
-        raise InvalidInput("the diff names no files (no ---/+++ headers); it cannot be applied")
-    return patches
-
-
-def _strip(raw: str, prefix: str) -> str | None:
-    if raw == _NULL:
-        return None
-    path = raw[len(prefix) :] if raw.startswith(prefix) else raw
-    safe_path(path)
-    return path
-
-
-def safe_path(path: str) -> str:
-    """``path`` if it is a plain relative path inside a repository, else InvalidInput."""
-    pure = PurePosixPath(path)
-    if not path or path.startswith("/") or "\\" in path or pure.is_absolute():
-        raise InvalidInput(f"the diff names {path!r}: only relative paths inside the repository are allowed")
-    if any(part in ("..", ".git") for part in pure.parts) or path.startswith("~"):
-        raise InvalidInput(f"the diff names {path!r}: '..', '~' and .git paths are not allowed")
-    return path
 
 
 def apply_diff(diff: str, originals: Mapping[str, bytes | None]) -> dict[str, bytes | None]:

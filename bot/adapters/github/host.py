@@ -22,10 +22,11 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
-from bot.adapters.git.patch import apply_diff, blob_sha, touched_files
+from bot.adapters.git.patch import apply_diff, blob_sha
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.checks import check_problems, review_problem
 from bot.adapters.github.errors import github_errors, message_of
+from bot.domain.diff import touched_files
 from bot.domain.errors import ConflictError, InvalidInput, Tampered
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport

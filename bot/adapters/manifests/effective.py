@@ -9,8 +9,7 @@ from typing import Any
 
 from bot.adapters.manifests.editor import Parsed
 from bot.adapters.manifests.helm import helm_effective
-from bot.adapters.manifests.layout import Kustomization, chain_for, dig, join_image, split_image
-from bot.adapters.manifests.model import Effective, Workload
+from bot.adapters.manifests.layout import Kustomization, chain_for, join_image, split_image
 from bot.adapters.manifests.patches import last_patch, pointers
 from bot.adapters.manifests.resources import (
     HPA_KIND,
@@ -21,6 +20,7 @@ from bot.adapters.manifests.resources import (
 )
 from bot.adapters.manifests.tree import Segment, format_path
 from bot.domain.errors import InvalidInput
+from bot.domain.manifest import Effective, Workload, dig
 
 
 class EffectiveValues:

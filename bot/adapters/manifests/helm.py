@@ -10,14 +10,13 @@ from bot.adapters.manifests.editor import Parsed
 from bot.adapters.manifests.layout import (
     HELM_PATHS,
     PROD_VALUES,
-    dig,
     helm_autoscaling,
     helm_replicas_key,
     join_image,
 )
-from bot.adapters.manifests.model import Effective, Workload
 from bot.adapters.manifests.resources import WORKLOAD_KINDS, to_units
 from bot.domain.errors import InvalidInput
+from bot.domain.manifest import Effective, Workload, dig
 
 
 def chart_kind(root: Path, chart_dir: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,15 +163,6 @@ def helm_replicas_key(values: Any) -> str:
     if isinstance(values, dict) and "replicas" in values and "replicaCount" not in values:
         return "replicas"
     return "replicaCount"
-
-
-def dig(data: Any, path: Sequence[str | int]) -> Any:
-    for step in path:
-        if isinstance(step, int):
-            data = data[step] if isinstance(data, list) and -len(data) <= step < len(data) else None
-        else:
-            data = data.get(step) if isinstance(data, dict) else None
-    return data
 
 
 def image_writes(

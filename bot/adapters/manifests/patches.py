@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.adapters.manifests.editor import Parsed
-from bot.adapters.manifests.layout import Kustomization, dig
+from bot.adapters.manifests.layout import Kustomization
+from bot.domain.manifest import dig
 
 
 @dataclass(frozen=True)

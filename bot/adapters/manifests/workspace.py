@@ -3,11 +3,16 @@
 Plain manifests, Kustomize overlays (``replicas:`` and ``images:`` override the base), Helm values
 files, and HorizontalPodAutoscalers (which own the replica count) are understood. Where a value is
 set is resolved in ``effective``; ``plan`` drafts the minimal edit of the file that really decides
-it, with a diff ``git apply`` accepts."""
+it, with a diff ``git apply`` accepts. ``ManifestRepo`` is the core's ``ManifestWorkspace``
+(``bot.ports.workspace``); only the composition root builds it."""
 
 from __future__ import annotations
 
+import copy
 import posixpath
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,6 @@ from bot.adapters.manifests.helm import chart_kind, chart_sections, merged_value
 from bot.adapters.manifests.layout import (
     Kustomization,
     chain_for,
-    dig,
     helm_autoscaling,
     image_writes,
     is_kustomization,
@@ -26,7 +30,6 @@ from bot.adapters.manifests.layout import (
     link,
     split_image,
 )
-from bot.adapters.manifests.model import Effective, PlannedEdit, Workload
 from bot.adapters.manifests.repair import repair_dedented_lists
 from bot.adapters.manifests.resources import (
     HPA_KIND,
@@ -40,6 +43,7 @@ from bot.adapters.manifests.resources import (
 )
 from bot.adapters.manifests.tree import locate, parse_path
 from bot.domain.errors import InvalidInput
+from bot.domain.manifest import Effective, PlannedEdit, Workload, dig
 from bot.domain.proposal import FieldChange
 
 __all__ = ["Effective", "ManifestRepo", "PlannedEdit", "Workload"]
@@ -261,6 +265,40 @@ class ManifestRepo:
             f"GitOps tool could apply it; this change also re-indents those {repair.lines_moved} lines"
         )
         return repair.text
+
+    def plan_all(
+        self, workload: Workload | str, values: Sequence[tuple[str, Any]], container: str | None = None
+    ) -> PlannedEdit:
+        """Several values of one workload as one edit: each is planned on a scratch copy of the
+        tree as the ones before it left it, so two values in one file both land."""
+        name = workload.name if isinstance(workload, Workload) else workload
+        originals: dict[str, str] = {}
+        changes: list[FieldChange] = []
+        notes: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="tugboat-plan-") as tmp:
+            tree = Path(tmp) / "repo"
+            shutil.copytree(self.root, tree, ignore=shutil.ignore_patterns(".git"))
+            for field, value in values:
+                scratch = ManifestRepo(tree, self.git_timeout_s)
+                planned = scratch.plan(name, field, value, container)
+                for rel in planned.new_texts:
+                    originals.setdefault(rel, scratch.parsed[rel].text)
+                scratch.apply(planned)
+                changes += planned.changes
+                notes += [n for n in planned.notes if n not in notes]
+            texts = {rel: _read(tree / rel) for rel in originals}
+        diff = "".join(unified_diff(rel, old, texts[rel]) for rel, old in sorted(originals.items()))
+        changed = {rel: new for rel, new in texts.items() if new != originals[rel]}
+        return PlannedEdit(changes, diff, changed, notes)
+
+    def autoscaler(self, workload: Workload) -> dict[str, Any] | None:
+        """A copy of the HorizontalPodAutoscaler document that scales the workload, if any."""
+        if not workload.hpa_file or not workload.hpa_name or workload.hpa_file not in self.parsed:
+            return None
+        for _i, doc in self.parsed[workload.hpa_file].documents():
+            if isinstance(doc, dict) and (doc.get("metadata") or {}).get("name") == workload.hpa_name:
+                return copy.deepcopy(doc)
+        return None
 
     def apply(self, planned: PlannedEdit) -> None:
         """Write a plan's new texts to the working tree (bytes, so line endings stay as they are)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from bot.adapters.slack.decisions import SlackDecisions
@@ -17,6 +16,7 @@ from bot.domain.report import InvestigationReport
 from bot.ports.chat import ChatNotifier
 from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
+from bot.ports.workspace import CurrentWorkspace
 from bot.services.change_requests import ChangeRequests
 from bot.services.incidents import IncidentService
 from bot.services.proposals import ProposalWorkflow
@@ -47,8 +47,8 @@ class SlackDeps:
     decisions: SlackDecisions  # shows each decision's outcome on the message that asked
     workflow: ProposalWorkflow | None = None
     assistant: Answerer | None = None
-    # The GitOps repository's newest commit, fetched at each call (bot.adapters.git.workclone).
-    checkout: Callable[[], Path] | None = None
+    # The manifests at the GitOps repository's newest commit, fetched at each call.
+    workspace: CurrentWorkspace | None = None
     metrics: MetricsSource | None = None  # Prometheus, for forecasts and rightsizing
     clock: Callable[[], datetime] = field(default=now_utc)
 

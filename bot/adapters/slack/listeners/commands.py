@@ -233,16 +233,25 @@ def _foresight(deps: SlackDeps, asked: Asked) -> None:
 
     parsed = asked.parsed
     namespace = parsed.args[1] if len(parsed.args) > 1 else None
-    repo_dir = deps.checkout() if deps.checkout is not None else None
     at, settings = deps.clock(), deps.settings
     if parsed.name == "forecast":
         findings = forecast(
-            parsed.args[0], settings, at=at, namespace=namespace, metrics=deps.metrics, repo_dir=repo_dir
+            parsed.args[0],
+            settings,
+            at=at,
+            namespace=namespace,
+            metrics=deps.metrics,
+            workspace=deps.workspace,
         )
         text = replies.forecast_text(findings)
     else:
         rec = rightsize(
-            parsed.args[0], settings, at=at, namespace=namespace, metrics=deps.metrics, repo_dir=repo_dir
+            parsed.args[0],
+            settings,
+            at=at,
+            namespace=namespace,
+            metrics=deps.metrics,
+            workspace=deps.workspace,
         )
         text = replies.recommendation_text(rec)
     text = text or f"no workload named {parsed.args[0]} with usage history"

@@ -1,7 +1,9 @@
-"""What ManifestRepo reports: workloads, where a value takes effect, and planned edits."""
+"""What a GitOps repository's manifests tell: the workloads they define, where a value takes
+effect, and the edit planned to change it (``bot.ports.workspace.ManifestWorkspace``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,3 +44,13 @@ class PlannedEdit:
     diff: str
     new_texts: dict[str, str]
     notes: list[str] = field(default_factory=list)
+
+
+def dig(data: Any, path: Sequence[str | int]) -> Any:
+    """The value at ``path`` in parsed YAML (keys and list positions); None where it is absent."""
+    for step in path:
+        if isinstance(step, int):
+            data = data[step] if isinstance(data, list) and -len(data) <= step < len(data) else None
+        else:
+            data = data.get(step) if isinstance(data, dict) else None
+    return data
