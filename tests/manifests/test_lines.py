@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.adapters.manifests.editor import edit_path, parse
 from bot.adapters.manifests.lines import NotReadable, parse_lines
@@ -69,8 +70,8 @@ def test_refuses_lines_that_fit_nowhere() -> None:
 
 
 def test_diff_tracker_reads_keys_and_comments_as_the_line_reader_does() -> None:
-    """One definition of a key and a comment on a line serves both tolerant readers: the
-    manifests' line reader and the diff classifier's line tracker agree on every scalar."""
+    """One reader serves the manifests' editor and the diff classifier's line paths: both see
+    the same keys and values, comments dropped."""
     from bot.adapters.git.yamlpaths import track
 
     text = (
@@ -89,3 +90,34 @@ def test_diff_tracker_reads_keys_and_comments_as_the_line_reader_does() -> None:
             "note": "tag#1",
         }
     )
+
+
+def test_an_empty_key_does_not_take_the_next_item_of_an_enclosing_list() -> None:
+    """``- name: b`` at the column of the list that holds ``a`` is that list's next item, as YAML
+    reads it, in the tree and in the line paths alike."""
+    from bot.adapters.git.yamlpaths import track
+
+    text = "items:\n- name: a\n  env:\n- name: b\n  env:\n    - name: X\n"
+    [tree] = parse_lines(text)
+    assert to_data(tree) == yaml.safe_load(text)
+    paths = [".".join(info.path) for info in track(text).lines]
+    assert paths == [
+        "items",
+        "items.[a].name",
+        "items.[a].env",
+        "items.[b].name",
+        "items.[b].env",
+        "items.[b].env.[X].name",
+    ]
+
+
+def test_a_separator_inside_a_block_scalar_is_text() -> None:
+    from bot.adapters.git.yamlpaths import track
+
+    text = "kind: ConfigMap\ndata:\n  all.yaml: |\n    a: 1\n    ---\n    b: 2\n---\nkind: Secret\n"
+    [config, secret] = parse_lines(text)
+    assert to_data(config)["data"] == {"all.yaml": None} and to_data(secret) == {"kind": "Secret"}
+    tracked = track(text)
+    assert [d.kind for d in tracked.docs] == ["ConfigMap", "Secret"]
+    assert [info.doc for info in tracked.lines] == [0, 0, 0, 0, 0, 0, 1, 1]
+    assert tracked.lines[5].path == ("data", "all.yaml", "b") and tracked.lines[5].value == "2"

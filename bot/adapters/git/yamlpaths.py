@@ -1,9 +1,10 @@
 """Which key path each line of a YAML-ish file sits under, without requiring valid YAML.
 
-GitOps repositories in the wild hold manifests that a strict parser rejects (a ``containers:``
-list dedented to column 0 is common and kubectl-tolerated after templating), and a diff is
-about lines anyway. This tracker follows indentation, ``key:`` lines and ``- `` items, and
-gives each line a path such as ``spec.template.spec.containers[web].image``.
+GitOps repositories hold manifests that a strict parser rejects (a ``containers:`` list dedented
+to column 0 is common and kubectl-tolerated after templating), and a diff is about lines anyway.
+The manifests' tolerant line reader (``bot.adapters.manifests.lines``) tells what encloses each
+line; this module names list items by their identity, giving paths such as
+``spec.template.spec.containers[web].image``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot.adapters.manifests.lines import comment_start, key_end
+from bot.adapters.manifests.lines import read_lines
 
 _IDENTITY_KEYS = ("name", "key", "mountPath", "containerPort", "path")
 
@@ -40,16 +41,6 @@ class Document:
 
 
 @dataclass
-class _Frame:
-    indent: int
-    kind: str  # "key", "item" or "scalar" (a block scalar's body)
-    label: str  # the key, or the item's number
-    child_indent: int | None = None
-    is_seq: bool = False
-    start: int = 0  # for a block scalar: the index of its ``key: |`` line
-
-
-@dataclass
 class Tracked:
     lines: list[LineInfo]
     docs: list[Document] = field(default_factory=list)
@@ -57,68 +48,35 @@ class Tracked:
 
 def track(text: str) -> Tracked:
     """Key paths for every line of ``text`` (one entry per line, same order)."""
-    raw: list[tuple[tuple[str, ...], str | None, int, bool]] = []
-    identities: dict[str, str] = {}
-    nested: dict[str, str] = {}  # an item's fallback identity: a ``name`` anywhere inside it
+    read = read_lines(text)
+    values = [line.value if line.block is not None else _unquote(line.value) for line in read]
+    identities: dict[int, str] = {}  # an item's identity: its name (or key, ...), or its scalar
+    nested: dict[int, str] = {}  # an item's fallback identity: a ``name`` anywhere inside it
     blocks: dict[int, list[int]] = {}  # block scalar start line -> its body lines
-    lines_in = text.splitlines()
-    stack: list[_Frame] = []
-    doc = 0
-    items = 0
-    for line in lines_in:
-        stripped = line.strip()
-        if stripped in ("---", "...") or stripped.startswith("--- "):
-            stack, doc = [], doc + 1
-            raw.append(((), None, doc, False))
+    for index, (line, value) in enumerate(zip(read, values, strict=True)):
+        if line.block is not None:
+            blocks.setdefault(line.block, []).append(index)
             continue
-        indent = len(line) - len(line.lstrip(" "))
-        if stripped and stack and stack[-1].kind == "scalar" and indent <= stack[-1].indent:
-            stack.pop()  # the block scalar ended
-        if stack and stack[-1].kind == "scalar":
-            blocks.setdefault(stack[-1].start, []).append(len(raw))
-            raw.append((_labels(stack), stripped or None, doc, bool(stripped)))
+        if not line.keyed:
+            if line.path and isinstance(line.path[-1], int) and value:
+                identities.setdefault(line.path[-1], value)
             continue
-        if not stripped or stripped.startswith("#"):
-            raw.append((_labels(stack), None, doc, False))
-            continue
-        is_item = stripped == "-" or stripped.startswith("- ")
-        while stack and not _contains(stack, indent, is_item):
-            stack.pop()
-        if stack and stack[-1].child_indent is None:
-            stack[-1].child_indent, stack[-1].is_seq = indent, is_item
-        col, rest, value = indent, stripped, None
-        while rest == "-" or rest.startswith("- "):
-            items += 1
-            stack.append(_Frame(col, "item", str(items)))
-            body = rest[1:].lstrip(" ")
-            col += len(rest) - len(body)
-            rest = body
-        if rest:
-            colon = key_end(rest, 0)
-            if colon >= 0:
-                key = rest[:colon].strip().strip("\"'")
-                value = _scalar(rest[colon + 1 :])
-                if stack and stack[-1].kind == "item" and key in _IDENTITY_KEYS and value:
-                    identities.setdefault(stack[-1].label, value)
-                name = value if key == "name" else _flow_name(value)
-                for frame in stack:
-                    if name and frame.kind == "item":
-                        nested.setdefault(frame.label, name)
-                raw.append(((*_labels(stack), key), value, doc, True))
-                if value is None:
-                    stack.append(_Frame(col, "key", key))
-                elif value[:1] in ("|", ">") and re.fullmatch(r"[|>][0-9+-]*", value):
-                    stack.append(_Frame(col, "scalar", key, start=len(raw) - 1))
-                continue
-            value = _scalar(rest)
-            if stack and stack[-1].kind == "item" and value:
-                identities.setdefault(stack[-1].label, value)
-        raw.append((_labels(stack), value, doc, True))
+        key, parent = line.path[-1], line.path[-2:-1]
+        if parent and isinstance(parent[0], int) and key in _IDENTITY_KEYS and value:
+            identities.setdefault(parent[0], value)
+        name = value if key == "name" else _flow_name(value)
+        for step in line.path:
+            if name and isinstance(step, int):
+                nested.setdefault(step, name)
     names = nested | identities
-    lines = [LineInfo(_render(path, names), value, d, sig) for path, value, d, sig in raw]
+    lines = [
+        LineInfo(_render(line.path, names), value, line.doc, line.significant)
+        for line, value in zip(read, values, strict=True)
+    ]
+    text_lines = text.splitlines()
     for start, block in blocks.items():
-        _track_block(lines, lines_in, start, block)
-    return Tracked(lines, _documents(lines, doc + 1))
+        _track_block(lines, text_lines, start, block)
+    return Tracked(lines, _documents(lines, (read[-1].doc if read else 0) + 1))
 
 
 def _track_block(lines: list[LineInfo], text: list[str], start: int, body: list[int]) -> None:
@@ -137,41 +95,16 @@ def _flow_name(value: str | None) -> str | None:
     return match.group(1).strip("\"'") if match and (value or "").startswith("{") else None
 
 
-def _contains(stack: list[_Frame], indent: int, is_item: bool) -> bool:
-    """Whether the innermost frame still encloses a line at ``indent``."""
-    frame = stack[-1]
-    if frame.kind in ("item", "scalar"):
-        return indent > frame.indent
-    if frame.child_indent is None:
-        if indent > frame.indent or (is_item and indent == frame.indent):
-            return True
-        # A list dedented below its key (``containers:`` then ``- name:`` at column 0) belongs
-        # to that key unless an enclosing list already owns items at this column.
-        return is_item and not any(
-            (f.kind == "item" and f.indent == indent) or (f.is_seq and f.child_indent == indent)
-            for f in stack[:-1]
-        )
-    if frame.is_seq:
-        return indent > frame.child_indent or (indent == frame.child_indent and is_item)
-    return indent >= frame.child_indent
+def _render(path: tuple[str | int, ...], identities: dict[int, str]) -> tuple[str, ...]:
+    return tuple(f"[{identities.get(p, '')}]" if isinstance(p, int) else p for p in path)
 
 
-def _labels(stack: list[_Frame]) -> tuple[str, ...]:
-    return tuple(f.label if f.kind != "item" else f"#{f.label}" for f in stack)
-
-
-def _render(path: tuple[str, ...], identities: dict[str, str]) -> tuple[str, ...]:
-    return tuple(f"[{identities.get(p[1:], '')}]" if p.startswith("#") else p for p in path)
-
-
-def _scalar(text: str) -> str | None:
-    text = text.strip()
-    if not text or text.startswith("#"):
-        return None
-    if text[0] in "\"'":
-        end = text.find(text[0], 1)
-        return text[1:end] if end > 0 else text[1:]
-    return text[: comment_start(text, 0)].strip() or None
+def _unquote(text: str | None) -> str | None:
+    """A value's text without its quotes (up to the first closing one)."""
+    if text is None or text[:1] not in ("'", '"'):
+        return text
+    end = text.find(text[0], 1)
+    return text[1:end] if end > 0 else text[1:]
 
 
 def _documents(lines: list[LineInfo], count: int) -> list[Document]:
