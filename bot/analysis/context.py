@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.analysis.gather import Fetched
+from bot.analysis.fetched import Fetched
 from bot.analysis.onset import NO_SHIFT, Shift, detect_shift
 from bot.analysis.signals import RULES, WorkloadSignals
 from bot.ports.gitrepo import WorkloadChange

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,8 +20,8 @@ import numpy as np
 from bot.analysis import discovery as disc
 from bot.analysis import queries as Q
 from bot.analysis import red
+from bot.analysis.fetched import Fetched
 from bot.analysis.grid import to_grid, without_warmup
-from bot.analysis.workloads import Ownership
 from bot.domain.deadline import Deadline
 from bot.domain.errors import SourceTimedOut, SourceUnavailable, SourceUnreachable
 from bot.ports.metrics import MetricsSource
@@ -31,42 +30,6 @@ log = logging.getLogger(__name__)
 
 MAX_WORKERS = 8
 MAX_POINTS = 400
-
-Key = tuple[str, ...]
-
-
-@dataclass
-class Fetched:
-    """Everything fetched, aligned on one time grid (unix seconds)."""
-
-    grid: np.ndarray
-    step: float
-    namespace: str | None
-    names: set[str] = field(default_factory=set)
-    ownership: Ownership = field(default_factory=Ownership)
-    container: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)  # cpu, thr, periods...
-    limits: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, resource)
-    requests: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, resource)
-    pod_node: dict[str, str] = field(default_factory=dict)  # pod -> node it ran on
-    node_capacity: dict[tuple[str, str], float] = field(default_factory=dict)  # (node, cpu|memory)
-    terminated: dict[Key, np.ndarray] = field(default_factory=dict)  # (pod, container, reason)
-    waiting: dict[Key, np.ndarray] = field(default_factory=dict)
-    images: dict[Key, str] = field(default_factory=dict)  # (pod, container) -> image
-    deployments: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    hpas: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    hpa_target: dict[str, str] = field(default_factory=dict)  # hpa -> workload
-    red: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # workload -> rps/err/p99
-    client: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
-    alert_series: list[tuple[dict[str, str], np.ndarray]] = field(default_factory=list)
-    alert_expr: str | None = None
-    queries: dict[str, str] = field(default_factory=dict)  # what ran, for evidence
-    failures: list[str] = field(default_factory=list)
-    server_metric: disc.RedMetric | None = None
-    client_metric: disc.ClientMetric | None = None
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.names) or any(self.container.values())
 
 
 class _Skipped(Exception):

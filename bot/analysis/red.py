@@ -8,15 +8,13 @@ so requests counted twice (a counter and a histogram of the same requests) are n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from bot.analysis import discovery as disc
 from bot.analysis import queries as Q
-
-if TYPE_CHECKING:
-    from bot.analysis.gather import Fetched
+from bot.analysis.fetched import Fetched
 
 MAX_SERVER_METRICS = 4
 RangeFn = Callable[[str, str, bool], list[tuple[dict[str, str], np.ndarray]]]

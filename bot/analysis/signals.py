@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.analysis.gather import Fetched, Key
+from bot.analysis.fetched import Fetched, Key
 from bot.analysis.onset import NO_SHIFT, Shift, detect_shift
 
 # Shift rules per signal: (k * MAD, relative rise, absolute rise, absolute floor, min run).

@@ -14,7 +14,7 @@ import pytest
 
 from bot.analysis.context import Context, build_context
 from bot.analysis.fallback import ranked_causes
-from bot.analysis.gather import Fetched
+from bot.analysis.fetched import Fetched
 from bot.analysis.hypotheses import Candidate, hypotheses
 from bot.analysis.ranking import rank
 from bot.analysis.signals import build

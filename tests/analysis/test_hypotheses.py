@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.analysis.context import build_context
-from bot.analysis.gather import Fetched
+from bot.analysis.fetched import Fetched
 from bot.analysis.hypotheses import hypotheses
 from bot.analysis.ranking import confidences, rank, to_root_causes
 from bot.analysis.signals import build

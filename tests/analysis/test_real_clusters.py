@@ -15,7 +15,7 @@ import pytest
 
 from bot.analysis.context import build_context
 from bot.analysis.fallback import ranked_causes
-from bot.analysis.gather import Fetched
+from bot.analysis.fetched import Fetched
 from bot.analysis.grid import without_warmup
 from bot.analysis.hypotheses import Candidate
 from bot.analysis.ranking import confidences
