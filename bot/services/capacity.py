@@ -23,7 +23,7 @@ from bot.analysis.workloads import Ownership
 from bot.domain.alert import now_utc
 from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.manifest import Workload
-from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher, by, selector
@@ -315,7 +315,8 @@ def submit_findings(
             and p.namespace == finding.proposal.namespace
         ]
         if same:
-            run.skipped.append(f"{finding.workload}: proposal {same[0].id} is already {same[0].state.value}")
+            already = STATE_TEXT[same[0].state]
+            run.skipped.append(f"{finding.workload}: proposal {same[0].id} is already {already}")
             continue
         try:  # the policy scan may refuse one proposal; the others still go out
             submitted = workflow.submit(finding.proposal, requested_by=REQUESTED_BY)

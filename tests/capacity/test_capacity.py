@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +19,8 @@ from bot.adapters.slack.replies import forecast_text
 from bot.cli.main import app
 from bot.domain.approval import Decision
 from bot.domain.errors import SourceUnavailable
-from bot.domain.proposal import Action, ProposalState
+from bot.domain.proposal import Action, Proposal, ProposalState
+from bot.foresight.capacity import CapacityFinding
 from bot.services.capacity import CapacityPlanner, forecast, run_capacity_job, submit_findings
 from bot.settings import Settings
 from testkit.gitops import make_remote
@@ -145,12 +147,28 @@ def test_growing_peak_gets_one_scale_proposal_opened_before_the_breach(
     # a scheduled re-run finds the open proposal and does not open another
     wf = wiring.workflow(settings, wiring.store(settings), wiring.change_host(settings))
     again = submit_findings(run.findings, wf)
-    assert not again.opened and again.skipped == [f"checkout: proposal {proposal.id} is already open"]
+    assert not again.opened and again.skipped == [
+        f"checkout: proposal {proposal.id} is already open for approval"
+    ]
 
     # a person approves (as the Slack button does): it merges, and GitOps has the new count
     outcome = wf.decide(proposal.id, "U_ALICE", Decision.APPROVE)
     assert outcome.merged, outcome.message
     assert f"replicas: {short.replicas}  #" in remote.show("apps/checkout/deployment.yaml")
+
+
+def test_a_drafted_proposal_is_skipped_in_plain_words(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path / "data"), database_url=f"sqlite:///{tmp_path / 'tugboat.db'}")
+    store = wiring.store(settings)
+    drafted = Proposal(action=Action.SCALE, service="checkout", namespace="shop")
+    store.save_proposal(drafted)
+    at = datetime.fromtimestamp(AT, UTC)
+    finding = CapacityFinding(
+        "checkout", "shop", at, True, "short", proposal=drafted.model_copy(update={"id": "new"})
+    )
+    run = submit_findings([finding], SimpleNamespace(store=store))  # only its store is read
+    assert run.skipped == [f"checkout: proposal {drafted.id} is already drafted but not opened yet"]
+    assert "draft" not in run.skipped[0].split()
 
 
 def test_flat_load_is_left_alone_with_the_reason(prometheus: str, tmp_path: Path) -> None:
