@@ -75,6 +75,10 @@ def test_demo_runs_end_to_end_from_an_empty_directory(tmp_path: Path) -> None:
     expected = json.loads(DATA.path("expected.json").read_text())
     assert expected["root_cause"]["service"] in out
     assert "Merged." in out and "audit chain intact" in out
+    # the approval line names the branch once, and ends with it (no pull request in the demo)
+    [approve_line, *_] = [line for line in out.splitlines() if "Approve approves commit" in line]
+    assert approve_line.count("tugboat/") == 1
+    assert approve_line.rstrip(" │").split()[-2:-1] == ["branch"]
     log = subprocess.run(
         ["git", "-C", str(workdir / "gitops.git"), "log", "--oneline", "-3", "main"],
         capture_output=True,

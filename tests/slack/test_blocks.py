@@ -69,6 +69,15 @@ def test_proposal_blocks_show_the_diff_and_the_right_buttons() -> None:
     assert opened[-1]["elements"][0]["value"] == "abc123@" + "f" * 40
     assert blocks.button_target(opened[-1]["elements"][0]["value"]) == ("abc123", "f" * 40)
     assert "Approve approves commit `ffffffffffff` only" in json.dumps(opened)
+    assert opened[-2]["elements"][0]["text"] == "Approve approves commit `ffffffffffff` only · branch `b`"
+    url = "https://github.com/o/r/pull/7"
+    with_pr = blocks.proposal_blocks(
+        proposal.model_copy(update={"head_sha": "f" * 40, "branch": "b", "url": url}), with_buttons=True
+    )
+    assert (
+        with_pr[-2]["elements"][0]["text"]
+        == f"Approve approves commit `ffffffffffff` only · branch `b` · {url}"
+    )
     diff_block = with_buttons[1]["text"]["text"]
     assert diff_block.startswith("```") and diff_block.endswith("```")
     assert diff_block.count("```") == 2  # the diff's own fence cannot close ours

@@ -168,12 +168,11 @@ def proposal_blocks(proposal: Proposal, *, with_buttons: bool, draft_button: boo
     blocks: list[Block] = [section(f"*Proposed change:* {title}\n{changes}")]
     if proposal.diff:
         blocks.append(section(code_block(proposal.diff)))
-    where = proposal.url or proposal.branch
-    if where:
+    if proposal.url or proposal.branch:
         head = (proposal.head_sha or "")[:12]
-        blocks.append(
-            context(f"Approve approves commit `{head}` only · branch `{proposal.branch}` · {where}")
-        )
+        where = [f"branch `{proposal.branch}`"] if proposal.branch else []
+        where += [proposal.url] if proposal.url else []  # the pull request, where there is one
+        blocks.append(context(" · ".join([f"Approve approves commit `{head}` only", *where])))
     if draft_button:
         blocks.append(
             {"type": "actions", "elements": [button("Draft PR", ACTION_DRAFT, proposal.id, "primary")]}
