@@ -2,8 +2,10 @@
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import numpy as np
@@ -118,15 +120,18 @@ def test_record_then_replay_without_a_server(prom_url: str, tmp_path: Path) -> N
 
 
 class _Refusing(http.server.BaseHTTPRequestHandler):
-    """Answers every request with the status named by the first path segment (e.g. /429/...)."""
+    """Answers every request with the status named by the first path segment (e.g. /429/...),
+    and a Retry-After of N seconds for /429+N/..."""
 
     hits = 0
 
     def do_GET(self) -> None:
         type(self).hits += 1
-        code = int(self.path.strip("/").split("/")[0])
+        code, _, retry_after = self.path.strip("/").split("/")[0].partition("+")
         body = b'{"status":"error","errorType":"x","error":"too many queries"}'
-        self.send_response(code)
+        self.send_response(int(code))
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -153,6 +158,37 @@ def test_rate_limits_are_retried_then_named(refusing_server: str) -> None:
         PrometheusMetrics(url, timeout_s=2).instant("up", _at(END))
     assert _Refusing.hits == 3  # retried within the budget, then given up
     assert f"Prometheus at {url} is rate limiting queries (HTTP 429) after 3 attempts" in str(err.value)
+
+
+def test_retry_after_is_honoured_within_the_budget(refusing_server: str) -> None:
+    url = f"{refusing_server}/503+1"
+    _Refusing.hits = 0
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as err:
+        PrometheusMetrics(url, timeout_s=2, budget_s=5).instant("up", _at(END))
+    took = time.monotonic() - started
+    assert _Refusing.hits == 3 and 2.0 <= took < 5.0  # waited the second asked for, twice
+    assert "(HTTP 503) after 3 attempts and asked to wait 1 s" in str(err.value)
+
+
+def test_a_retry_after_beyond_the_budget_ends_the_query_at_once(refusing_server: str) -> None:
+    url = f"{refusing_server}/429+30"
+    _Refusing.hits = 0
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as err:
+        PrometheusMetrics(url, timeout_s=2, budget_s=5).range("up", _at(END - 600), _at(END), 60)
+    assert _Refusing.hits == 1 and time.monotonic() - started < 2.0
+    assert f"Prometheus at {url} is rate limiting queries (HTTP 429) and asked to wait 30 s" in str(err.value)
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    from bot.adapters.prometheus.client import _retry_after
+
+    assert _retry_after("3") == 3.0 and _retry_after("-1") == 0.0
+    assert _retry_after(None) is None and _retry_after("soon") is None
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 55 <= (_retry_after(later) or 0) <= 60
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
 def test_a_wrong_url_is_called_not_found(refusing_server: str) -> None:

@@ -1,8 +1,9 @@
 """MetricsSource over a real Prometheus, with bounded and memoised queries.
 
 Each query has a total budget (``budget_s``), attempts and waits included; the caller's
-deadline, when it ends sooner, cuts it shorter. Failures say what happened: refused, timed out
-after N s, rate limited, or not found at that URL.
+deadline, when it ends sooner, cuts it shorter. A 429 or 503 answer's ``Retry-After`` is honoured
+when the wait fits in what is left of the budget; otherwise the query gives up at once. Failures
+say what happened: refused, timed out after N s, rate limited, or not found at that URL.
 """
 
 from __future__ import annotations
@@ -11,14 +12,22 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.adapters import BaseAdapter
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
 from urllib3.util.retry import Retry
 
 from bot.adapters.http_budget import TotalTimeoutAdapter, connection_failure
@@ -31,14 +40,16 @@ MAX_POINTS = 2000
 # Few, quick retries: an unreachable Prometheus should degrade the report in seconds.
 ATTEMPTS = 3
 _RETRIED_STATUS = {429, 502, 503, 504}
+_ASKS_TO_WAIT = {429, 503}  # the statuses whose Retry-After says when to come back
+_BACKOFF = wait_exponential(multiplier=0.2, max=2.0)
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.S)
 T = TypeVar("T")
 
 
 class _HTTPStatus(Exception):
-    def __init__(self, code: int, body: str) -> None:
+    def __init__(self, code: int, body: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {code}")
-        self.code, self.body = code, body
+        self.code, self.body, self.retry_after = code, body, retry_after
 
 
 class PrometheusMetrics:
@@ -61,6 +72,9 @@ class PrometheusMetrics:
         self._client = PrometheusConnect(url=self.url, headers=headers or None, retry=Retry(0, read=False))
         self._session: requests.Session = self._client._session
         self._session.mount(self.url, transport if transport is not None else TotalTimeoutAdapter())
+        # Every answer passes here, whichever call sent it: a refusal keeps its Retry-After,
+        # which the client library's own error would drop.
+        self._session.hooks["response"].append(_refuse_unless_ok)
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self.queries_run = 0
@@ -113,8 +127,9 @@ class PrometheusMetrics:
         started, attempts = time.monotonic(), 0
         try:
             for attempt in Retrying(
+                # the wait counts against the budget: a Retry-After beyond it ends the query now
                 stop=stop_after_attempt(ATTEMPTS) | stop_before_delay(budget.remaining()),
-                wait=wait_exponential(multiplier=0.2, max=2.0),
+                wait=_pause,
                 retry=retry_if_exception(_transient),
                 reraise=True,
             ):
@@ -176,8 +191,6 @@ class PrometheusMetrics:
         resp = self._session.get(
             self.url + path, params=params, headers=self._client.headers, timeout=timeout
         )
-        if resp.status_code != 200:
-            raise _HTTPStatus(resp.status_code, resp.text)
         try:
             body = resp.json()
         except ValueError:
@@ -211,7 +224,8 @@ class PrometheusMetrics:
 
 
 def _checked(call: Callable[[], T]) -> T:
-    """The client's answer, with its non-200 error turned into the status it stands for."""
+    """The client's answer, with its non-200 error turned into the status it stands for (the
+    response hook has already done so for answers that came through the session)."""
     try:
         return call()
     except PrometheusApiClientException as exc:
@@ -219,6 +233,37 @@ def _checked(call: Callable[[], T]) -> T:
         if match is None:
             raise
         raise _HTTPStatus(int(match.group(1)), match.group(2)) from None
+
+
+def _refuse_unless_ok(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    if resp.status_code < 400:
+        return resp  # an answer, or a redirect for requests to follow
+    asked = _retry_after(resp.headers.get("Retry-After")) if resp.status_code in _ASKS_TO_WAIT else None
+    raise _HTTPStatus(resp.status_code, resp.text, asked)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _pause(state: RetryCallState) -> float:
+    """The backoff, or longer when the server said when to come back."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    asked = exc.retry_after if isinstance(exc, _HTTPStatus) else None
+    return max(_BACKOFF(state), asked or 0.0)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -239,14 +284,15 @@ def _waited(seconds: float, budget: Deadline, attempts: int) -> str:
 
 def _status_reason(url: str, exc: _HTTPStatus, tries: str) -> str:
     body = _error_text(exc.body)
+    asked = f" and asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
     if exc.code == 429:
-        return f"Prometheus at {url} is rate limiting queries (HTTP 429){tries}"
+        return f"Prometheus at {url} is rate limiting queries (HTTP 429){tries}{asked}"
     if exc.code == 404:
         return f"Prometheus at {url} answered HTTP 404 (not found there): is {url} Prometheus's base URL?"
     if exc.code in (401, 403):
         return f"Prometheus at {url} refused the credentials (HTTP {exc.code}); check prometheus_headers"
     if exc.code >= 500:
-        return f"Prometheus at {url} failed while answering (HTTP {exc.code}){tries}: {body}"
+        return f"Prometheus at {url} failed while answering (HTTP {exc.code}){tries}{asked}: {body}"
     return f"Prometheus at {url} refused the query (HTTP {exc.code}): {body}"
 
 
