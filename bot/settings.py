@@ -143,7 +143,9 @@ class Settings(BaseSettings):
     loki_budget_s: float = Field(
         default=15.0, gt=0, description="seconds one log query may take, all pages included"
     )
-    git_budget_s: float = Field(default=15.0, gt=0, description="seconds reading the commit history may take")
+    git_budget_s: float = Field(
+        default=15.0, gt=0, description="seconds one git history read (commits, a diff, a revert) may take"
+    )
     llm_answer_budget_s: float = Field(
         default=20.0, gt=0, description="seconds one model answer may take, all calls and retries included"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,6 +172,34 @@ def test_revert_diff_conflict_is_a_clear_error(repo: Repo) -> None:
         LocalGitHistory(repo.path).revert_diff(repo.head("HEAD~4"))
     with pytest.raises(InvalidInput, match="not a commit"):
         LocalGitHistory(repo.path).revert_diff("deadbeef")
+
+
+def test_reverts_reads_and_diffs_run_within_the_configured_budget(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every git command a revert, a read or a diff runs is bounded by ``budget_s`` (the
+    ``git_budget_s`` setting), the revert's commands by what is left of one budget."""
+    from bot.adapters.git import history as module
+
+    timeouts: list[float] = []
+
+    def recording(run: Any) -> Any:
+        def wrapped(*args: Any, timeout_s: float = 999.0, **kwargs: Any) -> Any:
+            timeouts.append(timeout_s)
+            return run(*args, timeout_s=timeout_s, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(module, "git", recording(module.git))
+    monkeypatch.setattr(module, "git_bytes", recording(module.git_bytes))
+    history = LocalGitHistory(repo.path, budget_s=7.0)
+    timeouts.clear()
+    release = repo.head("HEAD~2")
+    assert history.revert_diff(release)
+    reverting = list(timeouts)
+    assert history.commit_diff(release) and history.read("README.md") and history.files()
+    assert len(reverting) >= 5 and all(0 < t <= 7.0 for t in timeouts)
+    assert reverting == sorted(reverting, reverse=True)  # one budget, spent as the revert goes
 
 
 def _changed(diff: str) -> list[str]:

@@ -84,7 +84,7 @@ def test_the_working_clone_fetches_before_each_use(tmp_path: Path) -> None:
     second = clone.checkout()
     assert second != first and first.is_dir()  # a reader of the older commit keeps its files
     assert "replicas: 4" in (second / "apps/checkout/deployment.yaml").read_text()
-    assert clone.history().files() == ["apps/checkout/deployment.yaml"]
+    assert clone.history(15.0).files() == ["apps/checkout/deployment.yaml"]
     for _ in range(4):  # old checkouts are pruned once nobody can be reading them
         git(remote.work, "commit", "-q", "--allow-empty", "-m", "tick")
         git(remote.work, "push", "-q", "origin", "main")

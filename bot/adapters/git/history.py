@@ -6,7 +6,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.adapters.git.runner import GitFailed, git, git_bytes
+from bot.adapters.git.runner import DEFAULT_TIMEOUT_S, GitFailed, git, git_bytes
 from bot.domain.deadline import Deadline, soonest
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.ports.gitrepo import Commit, FileChange
@@ -43,9 +43,10 @@ class LocalGitHistory:
         rev: str = "HEAD",
         max_file_bytes: int = MAX_FILE_BYTES,
         max_files_per_commit: int = MAX_FILES_PER_COMMIT,
-        budget_s: float = 120.0,
+        budget_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        """``budget_s`` bounds one ``commits`` call, every git command it runs included."""
+        """``budget_s`` (``git_budget_s``) bounds one call: a ``commits`` or a ``revert_diff``
+        with every git command it runs, or one read or diff."""
         self.path = Path(path)
         self.budget_s = budget_s
         self.rev = rev
@@ -104,7 +105,12 @@ class LocalGitHistory:
     def read(self, path: str, rev: str = "HEAD") -> str | None:
         commit = self._resolve(rev)
         try:
-            raw = git_bytes(["cat-file", "blob", f"{commit}:{_clean(path)}"], self.path, config=SAFE_CONFIG)
+            raw = git_bytes(
+                ["cat-file", "blob", f"{commit}:{_clean(path)}"],
+                self.path,
+                config=SAFE_CONFIG,
+                timeout_s=self.budget_s,
+            )
         except GitFailed:
             return None
         return raw.decode("utf-8", errors="replace")
@@ -128,11 +134,12 @@ class LocalGitHistory:
         operations are untouched. A merge commit is reverted against its first parent
         (``-m 1``). An empty string means the revert changes nothing (already reverted).
         """
+        budget = Deadline(self.budget_s, "preparing a revert")
         commit = self._resolve(sha)
-        head = self._head()
+        head = self._head(budget)
         if head is None:
             raise InvalidInput("the GitOps repository has no commits; nothing to revert onto")
-        parents = self._git(["rev-list", "--parents", "-n", "1", commit]).split()[1:]
+        parents = self._git(["rev-list", "--parents", "-n", "1", commit], budget=budget).split()[1:]
         if not parents:
             raise InvalidInput(
                 f"commit {commit[:12]} is the repository's first commit; it cannot be reverted"
@@ -142,25 +149,26 @@ class LocalGitHistory:
         with tempfile.TemporaryDirectory(prefix="tugboat-revert-") as tmp:
             scratch = Path(tmp) / "repo"
             clone = ["clone", "--quiet", "--shared", "--no-checkout", str(self.path.resolve()), str(scratch)]
-            self._git(clone, what="preparing a revert")
-            git(["checkout", "--quiet", "--detach", head], scratch, config=SAFE_CONFIG)
-            return self._revert_in(scratch, commit, merge=len(parents) > 1)
+            self._git(clone, what="preparing a revert", budget=budget)
+            self._git(["checkout", "--quiet", "--detach", head], budget=budget, cwd=scratch)
+            return self._revert_in(scratch, commit, merge=len(parents) > 1, budget=budget)
 
     # -- internals -------------------------------------------------------------------------
-    def _revert_in(self, worktree: Path, commit: str, *, merge: bool) -> str:
+    def _revert_in(self, worktree: Path, commit: str, *, merge: bool, budget: Deadline) -> str:
         args = ["revert", "--no-commit", *(["-m", "1"] if merge else []), commit]
         try:
-            git(args, worktree, config=(*SAFE_CONFIG, *_IDENTITY))
+            git(args, worktree, config=(*SAFE_CONFIG, *_IDENTITY), timeout_s=_seconds_left(budget))
         except GitFailed as exc:
-            conflicted = git(["diff", "--name-only", "--diff-filter=U"], worktree).split()
-            subject = self._git(["log", "-1", "--format=%s", commit]).strip()
+            unmerged = ["diff", "--name-only", "--diff-filter=U"]
+            conflicted = self._git(unmerged, budget=budget, cwd=worktree).split()
+            subject = self._git(["log", "-1", "--format=%s", commit], budget=budget).strip()
             last = exc.stderr.splitlines()[-1:] or ["git revert failed"]
             where = f"conflicts in {', '.join(conflicted)}" if conflicted else last[0]
             raise ConflictError(
                 f"reverting {commit[:12]} ({subject!r}) does not apply cleanly on HEAD: {where}. "
                 "Later commits changed the same lines; write the fix by hand or revert those commits too."
             ) from None
-        return git(["diff", "--cached", *_DIFF_FLAGS, "HEAD"], worktree, config=SAFE_CONFIG)
+        return self._git(["diff", "--cached", *_DIFF_FLAGS, "HEAD"], budget=budget, cwd=worktree)
 
     def _commit(
         self, header: list[str], entries: list[_RawEntry], texts: dict[str, str], skipped: dict[str, str]
@@ -237,9 +245,11 @@ class LocalGitHistory:
         input: str | None = None,
         what: str | None = None,
         budget: Deadline | None = None,
+        cwd: Path | None = None,
     ) -> str:
+        """``git`` in the repository (or ``cwd``), within ``budget`` or else ``budget_s``."""
         timeout = _seconds_left(budget) if budget is not None else self.budget_s
-        return git(args, self.path, input=input, config=SAFE_CONFIG, what=what, timeout_s=timeout)
+        return git(args, cwd or self.path, input=input, config=SAFE_CONFIG, what=what, timeout_s=timeout)
 
 
 def _seconds_left(budget: Deadline) -> float:

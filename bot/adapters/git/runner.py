@@ -16,7 +16,8 @@ from bot.domain.errors import SourceTimedOut, SourceUnavailable
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 # An absolute path on this machine (not the path part of a URL): people read its last part only.
 _LOCAL_PATH = re.compile(r"(?P<pre>file://|(?<![\w.:@/~-]))(?P<path>/[^\s'\"`,;()]+)")
-_TIMEOUT_S = 120.0
+# A git command that no configured budget bounds (one-off tools, tests) still ends.
+DEFAULT_TIMEOUT_S = 120.0
 # A push refused because the ref moved or was being updated by another push: fetch and retry.
 _PUSH_RACES = ("[rejected]", "stale info", "cannot lock ref", "failed to update ref", "fetch first")
 
@@ -66,7 +67,7 @@ def git(
     *,
     input: str | bytes | None = None,
     config: Sequence[str] = (),
-    timeout_s: float = _TIMEOUT_S,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     what: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> str:
@@ -81,7 +82,7 @@ def git_bytes(
     *,
     input: str | bytes | None = None,
     config: Sequence[str] = (),
-    timeout_s: float = _TIMEOUT_S,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     what: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> bytes:

@@ -96,7 +96,7 @@ class WorkingClone:
                 )
             return self._tree(sha)
 
-    def history(self, budget_s: float = 120.0) -> FreshHistory:
+    def history(self, budget_s: float) -> FreshHistory:
         """``budget_s`` bounds each history read (``git_budget_s``)."""
         return FreshHistory(self, budget_s)
 
@@ -156,7 +156,7 @@ class FreshHistory:
     """GitHistory of the working clone that fetches before each use (e.g. to see a merge that
     Tugboat has just pushed)."""
 
-    def __init__(self, clone: WorkingClone, budget_s: float = 120.0) -> None:
+    def __init__(self, clone: WorkingClone, budget_s: float) -> None:
         self.clone = clone
         self.budget_s = budget_s
 
