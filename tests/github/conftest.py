@@ -28,7 +28,7 @@ from bot.adapters.github.host import GitHubChangeHost
 from bot.domain.proposal import Proposal
 from bot.settings import ApprovalPolicy, Settings
 from tests.github import wire
-from tests.github.scenarios import CASSETTES, PROPOSAL_ID, proposal
+from tests.github.exchanges import CASSETTES, PROPOSAL_ID, proposal
 
 FILTERED_HEADERS = ["authorization", "cookie", "set-cookie", "x-github-sso"]
 RECORD_REPO = os.environ.get("TUGBOAT_GITHUB_REPO", "")

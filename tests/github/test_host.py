@@ -13,7 +13,7 @@ from bot.adapters.github.client import RateLimitWaitTooLong
 from bot.adapters.github.host import GitHubChangeHost
 from bot.domain.errors import ConflictError, Tampered
 from bot.settings import ApprovalPolicy
-from tests.github import scenarios as sc
+from tests.github import exchanges as sc
 from tests.github.conftest import RECORDING, github_cassette, record_target, recordable_proposal
 
 Host = Callable[..., GitHubChangeHost]

@@ -20,7 +20,7 @@ from bot.domain.proposal import ProposalState
 from bot.domain.report import CauseKind, Evidence, InvestigationReport, LLMUsage, RootCause
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import ApprovalPolicy, Settings
-from tests.github import scenarios as sc
+from tests.github import exchanges as sc
 from tests.github.conftest import github_cassette
 
 
