@@ -4,7 +4,8 @@ Sources, strongest first: explicit arguments, environment variables, ``tugboat.y
 (or the file named by ``TUGBOAT_CONFIG``), then defaults. Secrets use the names their
 ecosystems already use (``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN``, ``GITHUB_TOKEN``...);
 everything else is ``TUGBOAT_<FIELD>``. Structured sections (policy, routing) are nested
-models, written in the YAML file or as JSON in their variable.
+models, written in the YAML file or as JSON in their variable; the approval policy's model
+lives with the decisions made on it, in ``bot.domain.policy``.
 """
 
 from __future__ import annotations
@@ -21,65 +22,14 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.domain.policy import ApprovalPolicy
+
 DEFAULT_CONFIG_FILE = "tugboat.yaml"
 
 
 def _std(name: str) -> Any:
     """Accept the ecosystem's standard variable name, and the field name in YAML."""
     return AliasChoices(name, name.lower())
-
-
-class PolicyRule(BaseModel):
-    """Extra requirements for proposals whose namespace or file path matches."""
-
-    namespace: str | None = None  # glob, e.g. "prod*"
-    path: str | None = None  # glob over repository paths, e.g. "overlays/production/*"
-    required_approvals: int = Field(default=2, ge=1)
-
-
-class ChangeWindow(BaseModel):
-    """Merges allowed only inside a window: days 0=Monday..6=Sunday, hours in UTC."""
-
-    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    start_hour: int = Field(default=0, ge=0, le=23)
-    end_hour: int = Field(default=24, ge=1, le=24)
-
-
-class ApprovalPolicy(BaseModel):
-    approvers: list[str] = Field(default_factory=list, description="Slack user IDs allowed to approve")
-    approver_groups: list[str] = Field(default_factory=list, description="Slack user group IDs or handles")
-    required_approvals: int = Field(
-        default=1, ge=1, description="approvals needed before a merge (rules may ask for more)"
-    )
-    allow_self_approval: bool = Field(
-        default=False, description="may the person who requested a change approve it"
-    )
-    rules: list[PolicyRule] = Field(
-        default_factory=list, description="stricter rules by namespace or path glob, e.g. prod* needs 2"
-    )
-    change_windows: list[ChangeWindow] = Field(
-        default_factory=list, description="merges only inside these windows (UTC); empty: any time"
-    )
-    expiry_hours: float = Field(default=24.0, gt=0, description="a proposal not decided by then expires")
-    require_github_reviews: bool = Field(
-        default=False, description="also require GitHub's own reviews (else the App bypasses them)"
-    )
-    max_replica_factor: float = Field(
-        default=4.0, gt=1, description="a proposal may multiply replicas by at most this"
-    )
-    max_replicas: int = Field(default=100, ge=1, description="upper bound on any replica count")
-    max_cpu_cores: float = Field(default=32.0, gt=0, description="upper bound on any CPU request or limit")
-    max_memory_bytes: int = Field(
-        default=64 * 1024**3, gt=0, description="upper bound on any memory request or limit"
-    )
-    allowed_mergeable_states: list[str] = Field(
-        default_factory=lambda: ["clean"],
-        description="GitHub mergeable states a merge accepts (clean; unstable if allowed)",
-    )
-    required_checks: list[str] = Field(
-        default_factory=list,
-        description="check-run or status names that must pass before a merge; empty: every reported check",
-    )
 
 
 class Route(BaseModel):

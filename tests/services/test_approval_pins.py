@@ -13,9 +13,9 @@ from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.errors import InvalidInput, Tampered
+from bot.domain.policy import ApprovalPolicy, PolicyRule
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.services.proposals import ProposalWorkflow
-from bot.settings import ApprovalPolicy, PolicyRule
 from testkit.gitops import DEPLOYMENT, GitOpsRemote, git, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"

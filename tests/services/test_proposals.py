@@ -16,13 +16,13 @@ from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
 from bot.domain.audit import verify_trail
 from bot.domain.errors import SourceUnavailable, TugboatError
+from bot.domain.policy import ApprovalPolicy, PolicyRule
 from bot.domain.proposal import Proposal, ProposalState
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobArgs, JobQueue
 from bot.ports.merges import MergeListener
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
-from bot.settings import ApprovalPolicy, PolicyRule
 from testkit.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
