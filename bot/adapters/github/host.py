@@ -10,23 +10,22 @@ Anything it cannot classify refuses the merge: it fails closed.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from github import Github, GithubException, InputGitTreeElement, UnknownObjectException
+from github import Github, GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
-from bot.adapters.git.patch import apply_diff, blob_sha
+from bot.adapters.git.patch import apply_diff
 from bot.adapters.github import body as pr_text
+from bot.adapters.github.branches import Branches
 from bot.adapters.github.checks import check_problems, review_problem
 from bot.adapters.github.errors import github_errors, message_of
-from bot.domain.diff import touched_files
 from bot.domain.errors import ConflictError, InvalidInput, Tampered
 from bot.domain.proposal import Proposal
 from bot.domain.report import InvestigationReport
@@ -74,7 +73,7 @@ class GitHubChangeHost:
         self.mergeable_polls = max(1, mergeable_polls)
         self.poll_wait_s = poll_wait_s
         self.repo: Repository = gh.get_repo(repo)  # no request: the client is lazy
-        self._default_branch: str | None = None
+        self.branches = Branches(self.repo, repo)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GitHubChangeHost:
@@ -105,13 +104,13 @@ class GitHubChangeHost:
                         f"{branch} already had pull request #{pr.number}, now "
                         f"{'merged' if pr.merged_at else 'closed'}; ask for a fresh proposal"
                     )
-                self._verify(proposal, branch, pr.head.sha)
+                self.branches.verify(proposal, branch, pr.head.sha)
                 return ChangeRef(branch=branch, head_sha=pr.head.sha, url=pr.html_url)
-            head = self._branch_head(branch)
+            head = self.branches.head(branch)
             if head is not None:
-                self._verify(proposal, branch, head)  # a previous attempt stopped before the PR
+                self.branches.verify(proposal, branch, head)  # a previous attempt stopped before the PR
             else:
-                head = self._push_commit(proposal, branch)
+                head = self.branches.push(proposal, branch)
             pr = self._create_pull(proposal, branch)
             if pr.head.sha != head:
                 raise ConflictError(f"{branch} moved while its pull request was opened; try again")
@@ -141,20 +140,18 @@ class GitHubChangeHost:
             if not _same(head, approved_sha.strip().lower()):
                 raise _moved(pr.number, approved_sha, head)
             try:
-                self._verify(proposal, branch, head)
+                self.branches.verify(proposal, branch, head)
             except ConflictError:
                 raise Tampered(
                     f"#{pr.number} at {head[:12]} is not the commit Tugboat made: its change against "
                     "its parent is not the diff that was shown"
                 ) from None
-            base = str(self.repo.get_git_ref(f"heads/{self._default()}").object.sha)
-            paths = {p for f in touched_files(proposal.diff) for p in (f.old, f.new) if p}
-            before = {path: self._read(path, base) for path in sorted(paths)}
+            before = self.branches.originals(proposal, self.branches.default_head())
             try:
                 after = apply_diff(proposal.diff, before)
             except ConflictError:
                 raise ConflictError(
-                    f"#{pr.number} no longer merges cleanly: {self._default()} changed the same lines"
+                    f"#{pr.number} no longer merges cleanly: {self.branches.default()} changed the same lines"
                 ) from None
             return {path: (before.get(path), content) for path, content in after.items()}
 
@@ -228,11 +225,6 @@ class GitHubChangeHost:
                 pr.create_issue_comment(pr_text.inert(text))
 
     # -- opening -------------------------------------------------------------------------
-    def _default(self) -> str:
-        if self._default_branch is None:
-            self._default_branch = str(self.repo.default_branch)
-        return self._default_branch
-
     def _find_pull(self, branch: str) -> PullRequest | None:
         """The PR from ``branch``, preferring an open one. The head filter needs ``owner:``."""
         pulls = [
@@ -243,81 +235,6 @@ class GitHubChangeHost:
         pulls.sort(key=lambda p: (p.state != "open", -p.number))
         return pulls[0] if pulls else None
 
-    def _branch_head(self, branch: str) -> str | None:
-        try:
-            return str(self.repo.get_git_ref(f"heads/{branch}").object.sha)
-        except UnknownObjectException:
-            return None
-
-    def _read(self, path: str, ref: str) -> bytes | None:
-        try:
-            found = self.repo.get_contents(path, ref=ref)
-        except UnknownObjectException:
-            return None
-        if isinstance(found, list) or found.type != "file":
-            raise InvalidInput(f"{path} is not a regular file at {ref[:12]}; proposals only edit files")
-        if found.encoding == "base64" and found.content is not None:
-            return bytes(found.decoded_content)
-        blob = self.repo.get_git_blob(found.sha)  # over 1 MB the contents API omits the bytes
-        return base64.b64decode(blob.content)
-
-    def _changed(self, proposal: Proposal, base: str) -> dict[str, bytes | None]:
-        paths = {p for f in touched_files(proposal.diff) for p in (f.old, f.new) if p}
-        originals = {path: self._read(path, base) for path in sorted(paths)}
-        return apply_diff(proposal.diff, originals)
-
-    def _push_commit(self, proposal: Proposal, branch: str) -> str:
-        base = self.repo.get_git_commit(self.repo.get_git_ref(f"heads/{self._default()}").object.sha)
-        changed = self._changed(proposal, base.sha)
-        elements = []
-        for path, content in changed.items():
-            if content is None:
-                elements.append(InputGitTreeElement(path, "100644", "blob", sha=None))
-                continue
-            blob = self.repo.create_git_blob(base64.b64encode(content).decode(), "base64")
-            elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob.sha))
-        tree = self.repo.create_git_tree(elements, base_tree=base.tree)
-        if tree.sha == base.tree.sha:
-            raise ConflictError(
-                f"proposal {proposal.id} changes nothing: {self._default()} already has this change"
-            )
-        commit = self.repo.create_git_commit(_message(proposal), tree, [base])
-        try:
-            self.repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
-        except GithubException as exc:
-            if exc.status != 422:
-                raise
-            existing = self._branch_head(branch)  # another opener won the race
-            if existing is None:
-                raise
-            self._verify(proposal, branch, existing)
-            return existing
-        return str(commit.sha)
-
-    def _verify(self, proposal: Proposal, branch: str, head: str) -> None:
-        """``head`` must be one commit that applies exactly this proposal's diff to its parent."""
-        commit = self.repo.get_git_commit(head)
-        parents = commit.parents
-        same = len(parents) == 1 and f"{TRAILER}: {proposal.id}" in commit.message
-        if same:
-            try:
-                expected = self._changed(proposal, parents[0].sha)
-            except ConflictError:
-                same = False
-            else:
-                for path, content in expected.items():
-                    actual = self._read(path, head)
-                    if (actual is None) != (content is None) or (
-                        actual is not None and content is not None and blob_sha(actual) != blob_sha(content)
-                    ):
-                        same = False
-                        break
-        if not same:
-            raise ConflictError(
-                f"{branch} already exists on {self.full_name} with other content (head {head[:12]}); "
-                "close the proposal or delete the branch before opening it again"
-            )
-
     def _create_pull(self, proposal: Proposal, branch: str) -> PullRequest:
         report = self.report_for(proposal) if self.report_for else None
         body = pr_text.pr_body(
@@ -325,7 +242,11 @@ class GitHubChangeHost:
         )
         try:
             return self.repo.create_pull(
-                base=self._default(), head=branch, title=pr_text.pr_title(proposal), body=body, draft=False
+                base=self.branches.default(),
+                head=branch,
+                title=pr_text.pr_title(proposal),
+                body=body,
+                draft=False,
             )
         except GithubException as exc:
             if exc.status != 422 or "already exists" not in message_of(exc):
@@ -382,8 +303,3 @@ def _moved(number: int, approved: str, head: str) -> Tampered:
 
 def _same(head: str, approved: str) -> bool:
     return len(approved) >= 7 and head.lower().startswith(approved)
-
-
-def _message(proposal: Proposal) -> str:
-    title = pr_text.pr_title(proposal).removeprefix("[tugboat] ")
-    return f"{title}\n\n{TRAILER}: {proposal.id}\n"
