@@ -135,6 +135,11 @@ def _contains(stack: list[_Frame], indent: int, is_item: bool) -> bool:
     return indent >= frame.child_indent
 
 
+def _dash(line: str, pos: int) -> bool:
+    """Whether a list item's ``-`` stands at ``pos``."""
+    return line[pos : pos + 2] == "- " or line[pos:].rstrip() == "-"
+
+
 def _attach(owner: Mapping | Sequence, slot: int, value: Node) -> None:
     if isinstance(owner, Mapping):
         owner.entries[slot] = (owner.entries[slot][0], value)
@@ -228,9 +233,8 @@ class _Reader:
 
     def line(self, line: str, here: int, col: int, pos: int, number: int) -> None:
         """One line that holds list items, a key or a value."""
-        is_item = line[pos : pos + 2] == "- " or line[pos:].rstrip() == "-"
-        owner = self.target(col, is_item, number)
-        while isinstance(owner, Sequence) and (line[pos : pos + 2] == "- " or line[pos:].rstrip() == "-"):
+        owner = self.target(col, _dash(line, pos), number)
+        while isinstance(owner, Sequence) and _dash(line, pos):
             self.items += 1
             dash = pos
             owner.items.append(Scalar(None, here + dash + 1, here + dash + 1))
@@ -241,7 +245,7 @@ class _Reader:
                 item.open = True
                 self.note(self.labels(), None, True)
                 return
-            if line[pos : pos + 2] == "- " or line[pos:].rstrip() == "-":
+            if _dash(line, pos):
                 item.node = Sequence(column=pos)
             elif key_end(line, pos) >= 0:
                 item.node = Mapping(column=pos)
