@@ -24,7 +24,8 @@ from bot.analysis.context import build_context
 from bot.analysis.crosscheck import disagreement, no_op
 from bot.analysis.degraded import without_metrics
 from bot.analysis.fallback import ranked_causes
-from bot.analysis.gather import Fetched, Gatherer
+from bot.analysis.fetched import Fetched
+from bot.analysis.gather import Gatherer
 from bot.analysis.hypotheses import is_symptomatic, onset_of
 from bot.analysis.kinds import label
 from bot.analysis.narrative import graphs, summary
