@@ -198,7 +198,11 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self._serve(self.rfile.read(length))
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client died mid-request (a killed replica): Slack never sees it
+                self.close_connection = True
+                return
+            self._serve(body)
 
         def _serve(self, body: bytes) -> None:
             url = urlparse(self.path)
