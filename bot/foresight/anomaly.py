@@ -1,7 +1,7 @@
 """Causal streaming anomaly scores for one metric.
 
-Four stages, each a function of a bounded trailing window, so the score of row i depends only on
-rows 0..i:
+Four stages, each a function of a bounded trailing window (but for the range the series has
+spanned so far), so the score of row i depends only on rows 0..i:
 
 1. A raw anomaly measure: the largest robust z-score among a few views of the newest value, each
    against median/MAD statistics of the HISTORY rows before it: the value itself, its first
@@ -15,6 +15,11 @@ rows 0..i:
 2. Calibration, after Numenta's anomaly likelihood: the short-term average of log(1 + measure) is
    compared with its own recent distribution (median and upper quartile), so a series that is
    always jumpy does not alarm all the time, and mapped into [0, 1).
+   Numenta's spatial rule, from its NAB detector, joins it there: a value outside the range of
+   every earlier row by more than SPATIAL_TOLERANCE of that range scores 1.0, whatever the
+   measure makes of it (a slow climb to a level never seen is as much news as a jump), once the
+   series has had `spatial_warmup` rows to show its range. The margin is at least one robust
+   scale of the row-to-row change, so white noise setting small records is not news.
 3. Refractory damping: a score that does not beat every score of the last `refractory` rows is an
    echo of an alarm already raised, and is reported at ECHO times its value. So is one that comes
    within SILENCE rows of an alarm (a row that was news at ALARM or above): an alert system pages
@@ -25,9 +30,9 @@ rows 0..i:
    GATE_HISTORY (two weeks at 5-minute rows) counts in full. The one corpus-wide threshold then
    only has to separate each series' rare scores, whatever their usual level.
 
-`Setting` holds the two free choices (the gate's quantile and the refractory rows); the defaults
-are the setting with the best leave-one-group-out cross-validated score over NAB's categories
-(bench/nab_score.py --logo).
+`Setting` holds the three free choices (the gate's quantile, the refractory rows and the spatial
+rule's warm-up); the defaults are the setting with the best leave-one-group-out cross-validated
+score over NAB's categories (bench/nab_score.py --logo).
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `anomaly_stream.StreamingDetector` refreshes them at the same rows with
@@ -66,6 +71,8 @@ REFRACTORY = 64  # rows over which an alarm must beat the previous ones to be ne
 ECHO = 0.25  # damping of an alarm that is not news
 ALARM = 0.5  # a news score at or above this is an alarm (the level HALF_SCORE aims the threshold at)
 SILENCE = 16  # rows after an alarm in which no further news is reported
+SPATIAL_TOLERANCE = 0.05  # of the range seen so far, beyond which a value is new (Numenta's NAB value)
+SPATIAL_WARMUP = 750  # rows that learn the range before it counts (NAB's longest probation)
 GATE = 1.0  # quantile of a series' own recent scores that a score must beat to count in full
 GATE_HISTORY = 4096  # rows of scores behind that quantile
 ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
@@ -74,11 +81,13 @@ ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries whe
 @dataclass(frozen=True)
 class Setting:
     """The detector's free choices, chosen by leave-one-group-out cross-validation over NAB's
-    categories (bench/nab_score.py --logo): the gate's quantile (None: no gate), and the rows over
-    which an alarm must beat the previous ones to be news."""
+    categories (bench/nab_score.py --logo): the gate's quantile (None: no gate), the rows over
+    which an alarm must beat the previous ones to be news, and the rows before the spatial rule
+    counts."""
 
     gate: float | None = GATE
     refractory: int = REFRACTORY
+    spatial_warmup: int = SPATIAL_WARMUP
 
     @property
     def span(self) -> int:
@@ -227,18 +236,44 @@ def score_series(
     return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True, setting=setting)
 
 
+NOTHING_SEEN = (np.inf, -np.inf)  # the range of no rows at all
+
+
 def _score(
     values: np.ndarray,
     timestamps: np.ndarray | None,
     offset: int,
     nonnegative: bool,
     setting: Setting = DEFAULT,
+    seen: tuple[float, float] = NOTHING_SEEN,
 ) -> np.ndarray:
-    """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was.
+    """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was,
+    `seen` is the (lowest, highest) of the earlier rows.
 
     Rows that are at least `setting.span` rows into `values` get the same score as in the whole
     series, as long as `offset` is a multiple of ALIGN."""
-    return _pipeline(values, timestamps, offset, nonnegative, setting)["score"]
+    return _pipeline(values, timestamps, offset, nonnegative, setting, seen)["score"]
+
+
+def _spatial(
+    raw: np.ndarray, lo: np.ndarray, hi: np.ndarray, noise: np.ndarray, index: np.ndarray, warmup: int
+) -> np.ndarray:
+    """1.0 where a value leaves the range [lo, hi] of the rows before it by more than
+    SPATIAL_TOLERANCE of that range (Numenta's spatial anomaly), from row `warmup` on; else 0.0.
+
+    The margin is never below `noise`, the robust scale of the row-to-row change: white noise
+    keeps setting small records (the range of n rows grows like sqrt(log n)), and a record by
+    less than one ordinary change is no news."""
+    margin = np.fmax(SPATIAL_TOLERANCE * (hi - lo), noise)
+    new = ((raw > hi + margin) | (raw < lo - margin)) & (hi > lo) & (index >= warmup)
+    return new.astype(float)
+
+
+def _ranges(raw: np.ndarray, seen: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the lowest and highest value of every row before it (and of the `seen` ones)."""
+    lo = np.minimum.accumulate(np.concatenate(([seen[0]], raw[:-1])))
+    hi = np.maximum.accumulate(np.concatenate(([seen[1]], raw[:-1])))
+    return lo[: len(raw)], hi[: len(raw)]
 
 
 def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
@@ -248,10 +283,16 @@ def _transform(x: np.ndarray, nonnegative: bool) -> np.ndarray:
 
 
 def _pipeline(
-    values: np.ndarray, timestamps: np.ndarray | None, offset: int, nonnegative: bool, setting: Setting
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    offset: int,
+    nonnegative: bool,
+    setting: Setting,
+    seen: tuple[float, float] = NOTHING_SEEN,
 ) -> dict[str, np.ndarray]:
     """Every stage's per-row output: what `StreamingDetector` caches between block refreshes."""
-    x = _transform(_ffill(values), nonnegative)
+    raw = _ffill(values)
+    x = _transform(raw, nonnegative)
     n = len(x)
     t = None if timestamps is None else np.asarray(timestamps, dtype=float)
     i = np.arange(n)
@@ -271,12 +312,16 @@ def _pipeline(
     measure = _measure(x, i, period_rows, stats)
     avg = _short_mean(measure, i, SMOOTH)
     calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)
-    calibrated = _calibrate(avg, calibration[0], calibration[1], i + offset)
+    lo, hi = _ranges(raw, seen)
+    noise = _row_stats(_block_stats(np.concatenate(([0.0], np.diff(raw))), 1, HISTORY), n)[1]
+    spatial = _spatial(raw, lo, hi, noise, i + offset, setting.spatial_warmup)
+    calibrated = np.maximum(_calibrate(avg, calibration[0], calibration[1], i + offset), spatial)
     padded = np.concatenate((np.zeros(setting.refractory), calibrated))
     recent_max = sliding_window_view(padded, setting.refractory)[:n].max(axis=1)
     alarm = _alarm(calibrated, recent_max)
     silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
-    stages = {"x": x, "period": period_rows, "measure": measure, "calibrated": calibrated}
+    stages = {"raw": raw, "range.lo": lo, "range.hi": hi, "range.noise": noise, "x": x, "period": period_rows}
+    stages |= {"measure": measure, "spatial": spatial, "calibrated": calibrated}
     for name, (centre, spread) in stats.items():
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
     stages["cal.centre"], stages["cal.spread"] = calibration

@@ -18,6 +18,7 @@ from bot.foresight.anomaly import (
     _pipeline,
     _refractory,
     _short_mean,
+    _spatial,
 )
 
 
@@ -34,6 +35,7 @@ class StreamingDetector:
         self._stamps: list[float] = []
         self._offset = 0  # absolute index of the first kept row
         self._nonnegative = True  # every row dropped from the history was >= 0
+        self._seen = (np.inf, -np.inf)  # the lowest and highest row dropped from the history
         self._stages: dict[str, np.ndarray] = {}  # the last full pass, extended row by row
         self._last = float("nan")
 
@@ -47,6 +49,8 @@ class StreamingDetector:
         if len(self._values) >= self._setting.keep + ALIGN:
             dropped = self._values[:ALIGN]
             self._nonnegative = self._nonnegative and min(dropped) >= 0.0
+            gone = self._stages["raw"][:ALIGN]  # as the last pass filled them in
+            self._seen = (min(self._seen[0], float(gone.min())), max(self._seen[1], float(gone.max())))
             del self._values[:ALIGN], self._stamps[:ALIGN]
             self._offset += ALIGN
             self._stages = {}
@@ -59,6 +63,7 @@ class StreamingDetector:
                 self._offset,
                 self._nonnegative,
                 self._setting,
+                self._seen,
             )
         else:
             self._extend(row)
@@ -72,11 +77,18 @@ class StreamingDetector:
         i = np.array([row])
         stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
         stages["x"][row] = x_new[0]
+        stages["raw"][row] = newest[0]
+        stages["range.lo"][row] = min(stages["range.lo"][row - 1], stages["raw"][row - 1])
+        stages["range.hi"][row] = max(stages["range.hi"][row - 1], stages["raw"][row - 1])
         names = ("value", "diff", "season", "season_diff")
         stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in names}
         stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
         avg = _short_mean(stages["measure"], i, SMOOTH)
         cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
+        lo, hi, warmup = stages["range.lo"][i], stages["range.hi"][i], self._setting.spatial_warmup
+        spatial = _spatial(stages["raw"][i], lo, hi, stages["range.noise"][i], i + self._offset, warmup)
+        stages["spatial"][row] = spatial[0]
+        cal = np.maximum(cal, spatial)
         stages["calibrated"][row] = cal[0]
         recent = stages["calibrated"][max(0, row - self._setting.refractory) : row]
         padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
