@@ -210,7 +210,7 @@ def main() -> None:
         )
     for o in outcomes:
         shares = [round(x, 2) for x in o.warnings]
-        print(f"  {o.name:28s} leads {[round(x, 1) for x in o.leads]} FP {o.false_positives} "
+        print(f"  {o.name:28s} leads {[round(float(x), 1) for x in o.leads]} FP {o.false_positives} "
               f"breaches {o.breaches} missed {o.missed} warnings {shares}")  # fmt: skip
 
 
