@@ -8,7 +8,7 @@ after a dip) while each keeps its level and scale:
 - on the levels themselves (it pulls a forecast back towards what the series has done).
 
 They err differently, so the ensemble gains from having both (on M4's hourly training series,
-each without its last 48 points: MASE 0.802 with the first alone, 0.776 with both;
+each without its last 48 points: ensemble MASE 0.802 with the first model, 0.776 with both;
 bench/RESULTS.md). Each is trained once, on every series without its last two windows of
 `window` rows; the same trees forecast the earlier window, the last one (the validation forecast
 that the ensemble weighs it by) and the horizon from the whole history.
