@@ -13,7 +13,11 @@ other opens (as `submit_findings` skips a workload with an open proposal).
   within the horizon plus one check interval; its lead time is that crossing's time minus the
   time it opened;
 - a breach is missed when no PR opened in the horizon plus one check interval before it;
-- a false-positive PR is one that is not right; reported per workload-week of checked time.
+- a false-positive PR is one that is not right; reported per workload-week of checked time;
+- for each missed breach, its warning: the highest demand, as a share of the capacity in force,
+  from one check interval to MERGE_DELAY before it, which is all that any check whose PR could
+  merge in time would have seen (a share well below 1 says no forecast from the past could have
+  asked for the capacity in time).
 
 Series: simulated traffic (daily and weekly cycles, growth, launches that step the load up, noise,
 and steady ones that should never get a PR), and NAB's Twitter volume series (5-minute mention
@@ -67,6 +71,7 @@ class Outcome:
     false_positives: int = 0
     missed: int = 0
     breaches: int = 0
+    warnings: list[float] = field(default_factory=list)  # per missed breach, see the docstring
 
 
 def breach_starts(times: np.ndarray, over: np.ndarray) -> list[float]:
@@ -122,10 +127,16 @@ def backtest(
     starts = breach_starts(times[scored], (demand > capacity)[scored])
     outcome.breaches = len(starts)
     opened = np.array(outcome.opened)
-    outcome.missed = sum(
-        1 for t in starts if not np.any((opened <= t) & (opened >= t - HORIZON - CHECK_EVERY))
-    )
+    missed = [t for t in starts if not np.any((opened <= t) & (opened >= t - HORIZON - CHECK_EVERY))]
+    outcome.missed = len(missed)
+    outcome.warnings = [warning(times, demand, capacity, t) for t in missed]
     return outcome
+
+
+def warning(times: np.ndarray, demand: np.ndarray, capacity: np.ndarray, start: float) -> float:
+    """The highest demand / capacity from CHECK_EVERY to MERGE_DELAY before a breach starts."""
+    seen = (times >= start - CHECK_EVERY) & (times <= start - MERGE_DELAY)
+    return float(np.max(demand[seen] / capacity[seen])) if seen.any() else math.nan
 
 
 def simulated(count: int, weeks: int, seed: int = 17) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -198,8 +209,9 @@ def main() -> None:
             "per workload-week)"
         )
     for o in outcomes:
-        print(f"  {o.name:28s} leads {[round(x, 1) for x in o.leads]} FP {o.false_positives} "
-              f"breaches {o.breaches} missed {o.missed}")  # fmt: skip
+        shares = [round(x, 2) for x in o.warnings]
+        print(f"  {o.name:28s} leads {[round(float(x), 1) for x in o.leads]} FP {o.false_positives} "
+              f"breaches {o.breaches} missed {o.missed} warnings {shares}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def forecast(
 ) -> None:
     """Forecast every series in a file, with a prediction interval.
 
-    Each series gets the statsforecast models (and, with enough history, one LightGBM model over
+    Each series gets the statsforecast models (and, with enough history, two LightGBM models over
     all the series) that forecast its own most recent rows best. Prints CSV
     series,step,forecast,lower,upper on stdout."""
     import numpy as np  # imported here: start-up time of every other command

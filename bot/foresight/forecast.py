@@ -4,8 +4,8 @@ An ensemble chosen per series by validation on that series' own history:
 
 1. candidates (`bot.foresight.candidates`): statsforecast's MSTL (daily and, when the data shows
    it, weekly cycles) with an AutoETS trend and the seasonal naive method; without a season
-   AutoETS, AutoTheta, AutoARIMA and the naive method. With enough series, a LightGBM model over
-   all of them (`bot.foresight.global_model`) joins in;
+   AutoETS, AutoTheta, AutoARIMA and the naive method. With enough series, two LightGBM models
+   over all of them (`bot.foresight.global_model`: on daily differences and on levels) join in;
 2. each candidate is fitted once, without the history's last two windows of `window` rows, and
    forecasts each window from the rows before it;
 3. the TOP_K candidates with the smallest error on the last window are averaged, weighted by the
@@ -146,8 +146,7 @@ def forecast_many(
             extra = _global(jobs, horizon)
             local = list(pending)
     for job, (name, candidates, first_season) in zip(jobs, local, strict=True):
-        if name in extra:
-            candidates = [*candidates, extra[name]]
+        candidates = [*candidates, *extra.get(name, [])]
         out[name] = (
             combine(candidates, job.y[-2 * job.window :], level, first_season)
             if candidates
@@ -156,8 +155,8 @@ def forecast_many(
     return {name: out[name] for name in series}
 
 
-def _global(jobs: list[_Job], horizon: int) -> dict[str, CandidateForecast]:
-    """The global model's forecasts, for the series that share the commonest validation window and
+def _global(jobs: list[_Job], horizon: int) -> dict[str, list[CandidateForecast]]:
+    """The global models' forecasts, for the series that share the commonest validation window and
     a regular sampling step."""
     from bot.foresight.global_model import global_forecasts
 
@@ -170,7 +169,7 @@ def _global(jobs: list[_Job], horizon: int) -> dict[str, CandidateForecast]:
         else:
             stamps = job.timestamps
         by_window.setdefault((job.window, step), {})[job.name] = (job.y, stamps)
-    out: dict[str, CandidateForecast] = {}
+    out: dict[str, list[CandidateForecast]] = {}
     for (window, step), group in by_window.items():
         out |= global_forecasts(group, horizon, window, step)
     return out

@@ -54,6 +54,10 @@ def test_a_breach_nobody_could_foresee_is_counted_as_missed() -> None:
     assert outcome.breaches == 1
     assert outcome.missed == 1
     assert not outcome.leads
+    # an hour before the surge, demand was at its usual ~5.5 of the capacity that its first week set
+    capacity = bt.initial_replicas(t, demand) * bt.CPU_PER_POD * bt.TARGET
+    assert len(outcome.warnings) == 1
+    assert outcome.warnings[0] <= 5.5 / capacity + 1e-9 and outcome.warnings[0] > 0.1
 
 
 def test_the_backtest_replays_the_forecaster_it_is_given_on_the_past_only() -> None:

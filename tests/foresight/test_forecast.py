@@ -151,18 +151,54 @@ def test_validation_uses_only_the_history() -> None:
     np.testing.assert_array_equal(first.mean, second.mean)
 
 
-def test_global_model_joins_when_there_are_enough_series() -> None:
+def test_global_models_join_when_there_are_enough_series() -> None:
     series = {f"s{k}": _load(28, 20 + k) for k in range(4)}
     from bot.foresight.candidates import validation_window
-    from bot.foresight.global_model import NAME, global_forecasts
+    from bot.foresight.global_model import LEVELS_NAME, NAME, global_forecasts
 
     window = validation_window(28 * 24, 24)
     out = global_forecasts(series, 24, window, HOUR)
     assert set(out) == set(series)
     for name, (y, _) in series.items():
-        assert out[name].name == NAME
-        assert out[name].mean.shape == (24,) and out[name].validation.shape == (window,)
-        assert out[name].earlier.shape == (window,)
-        # it learned the daily cycle: its validation beats a flat line at the window's mean
-        actual = y[-window:]
-        assert np.mean(np.abs(out[name].validation - actual)) < 0.5 * np.mean(np.abs(actual - actual.mean()))
+        assert [c.name for c in out[name]] == [NAME, LEVELS_NAME]
+        for candidate in out[name]:
+            assert candidate.mean.shape == (24,) and candidate.validation.shape == (window,)
+            assert candidate.earlier.shape == (window,)
+            # it learned the daily cycle: its validation beats a flat line at the window's mean
+            actual = y[-window:]
+            flat = np.mean(np.abs(actual - actual.mean()))
+            assert np.mean(np.abs(candidate.validation - actual)) < 0.5 * flat
+
+
+def test_weekly_lags_reach_as_far_as_the_histories_allow() -> None:
+    from bot.foresight.global_model import lags, usable, weeks_of_lags
+
+    assert weeks_of_lags([24 * 26] * 4, 24) == 2  # 26 days: two weeks back leave a week to train on
+    assert weeks_of_lags([24 * 40] * 4, 24) == 3
+    assert weeks_of_lags([24 * 400] * 4, 24) == 3
+    week_lags = lags(24, 3)
+    assert {23, 24, 25, 47, 48, 49, 167, 168, 169, 336, 504} <= set(week_lags)
+    assert max(lags(24, 2)) == 336
+    # a series must keep two days of rows to train on beyond its longest lag
+    assert usable(504 + 48 + 2 * 48, 48, HOUR, 3) and not usable(504 + 47 + 2 * 48, 48, HOUR, 3)
+
+
+def test_stl_jumps_are_r_defaults_for_the_shortest_period() -> None:
+    from bot.foresight.candidates import stl_jumps
+
+    # trend window 43 and low-pass window 25 for a daily period of 24 hourly rows
+    assert stl_jumps(24) == {"trend_jump": 5, "low_pass_jump": 3}
+
+
+def test_jumped_mstl_forecasts_like_the_full_decomposition() -> None:
+    """The loess jumps interpolate the smoothers: the forecast barely moves, at a fraction of the cost."""
+    from statsforecast.models import MSTL, AutoETS
+
+    from bot.foresight.candidates import stl_jumps
+
+    y, _ = _load(35, 30, weekly=True)
+    full = MSTL(season_length=[24, 168], trend_forecaster=AutoETS(model="ZZN")).forecast(y=y, h=48)["mean"]
+    jumped = MSTL(season_length=[24, 168], trend_forecaster=AutoETS(model="ZZN"), stl_kwargs=stl_jumps(24))
+    fast = jumped.forecast(y=y, h=48)["mean"]
+    # within a fortieth of the noise (sigma 8)
+    assert float(np.mean(np.abs(np.asarray(fast) - np.asarray(full)))) < 0.2
