@@ -6,8 +6,9 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager
 PYTEST_ARGS ?=
-# pytest-xdist workers: one per core by default; PYTEST_WORKERS=0 runs in one process
-PYTEST_WORKERS ?= auto
+# pytest-xdist workers: two per core by default (many tests wait on real servers and processes);
+# PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= $(shell expr 2 \* $$(nproc))
 FAST_MARKERS := not slow and not prometheus and not postgres and not shared and not alertmanager
 
 .PHONY: demo test test-fast lint format bench record-demo system-deps grade clean
