@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
@@ -28,24 +29,38 @@ from bot.analysis.symptoms import (
 )
 from bot.domain.report import CauseKind
 
-ENDED = 0.3  # what is left of a saturation's score once it ended before the incident
-ALTERNATE = 0.9  # the other kind of the same evidence never outranks the one it fits better
-DEMAND_RISE = 2.0  # CPU per request at least this many times its baseline is a rise of its own
-DEMAND_MIN_CORES = 0.15
+
+class CpuReadingSettings(BaseModel):
+    """The thresholds of the one CPU reading that both CPU kinds are read off."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ended: float = 0.3  # what is left of a saturation's score once it ended before the incident
+    alternate: float = 0.9  # the other kind of the same evidence never outranks the one it fits better
+    demand_rise: float = 2.0  # CPU per request this many times its baseline is a rise of its own
+    demand_min_cores: float = 0.15  # a rise smaller than this (in cores) is no cause
 
 
-def cpu_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+def cpu_causes(
+    sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, settings: CpuReadingSettings
+) -> list[Candidate]:
     sat = saturation(sig)
     if sat <= 0 and sig.name == ctx.alert_workload and ctx.alert_active and ctx.alert_measures_cpu:
         # The alert's own CPU condition sets where "near the limit" starts for this workload.
         sat = 0.5 if sig.shift("cpu_util").elevated or sig.shift("thr").elevated else 0.0
     if sat > 0:
-        return _limit_causes(sig, ctx, ev, sat)
-    return _demand_causes(sig, ctx, ev)
+        return _limit_causes(sig, ctx, ev, sat, settings)
+    return _demand_causes(sig, ctx, ev, settings)
 
 
 def _pair(
-    sig: WorkloadSignals, surge_w: float, score: float, onset: float | None, evidence: list, facts: dict
+    sig: WorkloadSignals,
+    surge_w: float,
+    score: float,
+    onset: float | None,
+    evidence: list,
+    facts: dict,
+    alternate: float,
 ) -> list[Candidate]:
     """One kind decided from the workload's own evidence, the other kept below it as an alternative."""
     surge, limit = CauseKind.TRAFFIC_SURGE, CauseKind.CPU_LIMIT
@@ -54,12 +69,14 @@ def _pair(
     doubt = 1.0 - abs(2 * surge_w - 1)  # 1 when the traffic cannot tell the kinds apart
     if doubt > 0:
         out.append(
-            Candidate(other, sig.name, score * ALTERNATE * (0.6 + 0.4 * doubt), onset, None, evidence, facts)
+            Candidate(other, sig.name, score * alternate * (0.6 + 0.4 * doubt), onset, None, evidence, facts)
         )
     return out
 
 
-def _limit_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, sat: float) -> list[Candidate]:
+def _limit_causes(
+    sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, sat: float, settings: CpuReadingSettings
+) -> list[Candidate]:
     # Saturation counts from its first sustained rise, even before it reaches the symptom level:
     # the traffic it is compared with must be the traffic since then.
     rises = [sig.shift(k).onset for k in ("thr", "cpu_util") if sig.shift(k).elevated]
@@ -69,20 +86,23 @@ def _limit_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, sat: 
     # Saturation that still hurts requests (its own or its callers' view of it) explains an alert.
     score = 0.45 + 0.35 * sat + (0.1 if hurting(sig, ctx) else 0.0)
     if ended_before(sig, ctx, ("thr", "cpu_util")):
-        score *= ENDED
+        score *= settings.ended
     facts = ev.cpu_facts(sig, onset)
     facts["traffic_ratio"] = ratio
-    return _pair(sig, surge_w, score, onset, ev.saturation(sig, onset, ratio), facts)
+    return _pair(sig, surge_w, score, onset, ev.saturation(sig, onset, ratio), facts, settings.alternate)
 
 
-def _demand_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
+def _demand_causes(
+    sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, settings: CpuReadingSettings
+) -> list[Candidate]:
+    rise = settings.demand_rise
     shift = sig.shift("cpu")
     if not (shift.elevated and shift.ongoing) or shift.onset is None:
         return []
     cpu = sig.series["cpu"]
     since = cpu[(ctx.grid >= shift.onset) & np.isfinite(cpu)]
     now, base = float(np.median(since)), max(shift.baseline, 0.005)
-    if now - base < DEMAND_MIN_CORES:
+    if now - base < settings.demand_min_cores:
         return []
     ratio = traffic_ratio(sig, ctx, shift.onset)
     per_request = (now / base) / ratio if np.isfinite(ratio) and ratio > 0 else now / base
@@ -93,21 +113,20 @@ def _demand_causes(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> l
     if sig.node_cpu:
         pressure = max(pressure, clamp((now / pods / sig.node_cpu - 0.5) / 0.4))
     harm = hurting(sig, ctx)
-    if per_request < DEMAND_RISE and (
-        sig.cpu_limit_per_pod or not (harm and (pressure > 0 or per_request < 0.85))
-    ):
+    if per_request < rise and (sig.cpu_limit_per_pod or not (harm and (pressure > 0 or per_request < 0.85))):
         # CPU that follows the traffic is load, not a fault: under a limit it does not reach it has
         # headroom, and without one it counts only when it is what hurts
         return []
     facts = ev.cpu_facts(sig, shift.onset)
     facts["traffic_ratio"] = ratio
-    if per_request < DEMAND_RISE:  # load: it counts as much as the harm it does and the CPU it lacks
+    if per_request < rise:  # load: it counts as much as the harm it does and the CPU it lacks
         # CPU that rises much less than the traffic it serves has hit a ceiling (node, threads)
         lagging = clamp((0.85 - per_request) / 0.35)
         score = 0.45 + 0.25 * max(pressure, lagging) + 0.1 + 0.1 * lagging
         facts["load_only"] = 0.0 if lagging > 0 else 1.0
     else:
-        strength = clamp(math.log(per_request / DEMAND_RISE) / math.log(10))
+        strength = clamp(math.log(per_request / rise) / math.log(10))
         score = 0.4 + 0.3 * strength + 0.15 * pressure + (0.1 if harm else 0.0)
-    surge_w = clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) and per_request < DEMAND_RISE else 0.0
-    return _pair(sig, surge_w, score, shift.onset, ev.demand(sig, shift.onset, ratio), facts)
+    surge_w = clamp((ratio - 1.25) / 0.35) if np.isfinite(ratio) and per_request < rise else 0.0
+    evidence = ev.demand(sig, shift.onset, ratio)
+    return _pair(sig, surge_w, score, shift.onset, evidence, facts, settings.alternate)

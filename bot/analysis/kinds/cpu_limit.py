@@ -7,15 +7,21 @@ from __future__ import annotations
 import math
 
 from bot.analysis import fmt
-from bot.analysis.kinds.base import KindSettings, RemediationIntent
-from bot.analysis.kinds.traffic_surge import CpuReadingKind, TrafficSurgeSettings, finite, scale
+from bot.analysis.kinds.base import RemediationIntent
+from bot.analysis.kinds.traffic_surge import (
+    CpuReadingKind,
+    CpuReadingKindSettings,
+    TrafficSurgeSettings,
+    finite,
+    scale,
+)
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action, Field_
 from bot.domain.report import CauseKind
 from bot.settings import ApprovalPolicy
 
 
-class CpuLimitSettings(KindSettings):
+class CpuLimitSettings(CpuReadingKindSettings):
     headroom: float = 1.25
     min_step: float = 1.5  # a new CPU limit at least 1.5x the old one, or throttling persists
     throttled: float = 0.05  # a share of throttled periods at which a limit binds

@@ -5,12 +5,13 @@ scaled up by the throttled share when traffic is unknown)."""
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 from bot.analysis import fmt
 from bot.analysis.context import Context
-from bot.analysis.cpu import cpu_causes
+from bot.analysis.cpu import CpuReadingSettings, cpu_causes
 from bot.analysis.evidence import EvidenceBuilder
-from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent, S
+from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent
 from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import Candidate
 from bot.domain.proposal import Action, Field_
@@ -18,7 +19,16 @@ from bot.domain.report import CauseKind
 from bot.settings import ApprovalPolicy
 
 
-class TrafficSurgeSettings(KindSettings):
+class CpuReadingKindSettings(KindSettings):
+    """A CPU kind's settings: its own, and the thresholds of the CPU reading it is read off."""
+
+    reading: CpuReadingSettings = CpuReadingSettings()
+
+
+R = TypeVar("R", bound=CpuReadingKindSettings)
+
+
+class TrafficSurgeSettings(CpuReadingKindSettings):
     target_utilisation: float = 0.7  # replicas are sized so the peak runs at 70% of the CPU limit
     # without a CPU limit, a pod's baseline use is taken as half of what it can have
     baseline_utilisation: float = 0.5
@@ -76,12 +86,12 @@ def _per_pod_capacity(f: dict[str, float], settings: TrafficSurgeSettings) -> fl
     return base / settings.baseline_utilisation if finite(base) else float("nan")
 
 
-class CpuReadingKind(BaseKind[S]):
+class CpuReadingKind(BaseKind[R]):
     """A kind read off the one CPU reading (``bot.analysis.cpu``), which decides between a surge
     and a tight limit for each workload; each kind keeps the candidates of its own name."""
 
     def candidates(self, sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder) -> list[Candidate]:
-        return [c for c in cpu_causes(sig, ctx, ev) if c.kind is self.name]
+        return [c for c in cpu_causes(sig, ctx, ev, self.settings.reading) if c.kind is self.name]
 
 
 class TrafficSurge(CpuReadingKind[TrafficSurgeSettings]):
