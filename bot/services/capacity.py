@@ -12,112 +12,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
-from bot.analysis import discovery as disc
-from bot.analysis import red
-from bot.analysis.grid import to_grid
-from bot.analysis.workloads import Ownership
 from bot.domain.alert import now_utc
 from bot.domain.errors import InvalidInput, TugboatError
 from bot.domain.manifest import Workload
 from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
-from bot.ports.promql import Matcher, by, selector
 from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
+from bot.services.capacity_metrics import Key, MetricWindow, container_rows
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
-MAX_POINTS = 1800
-RATE_WINDOW_S = 300
 REQUESTED_BY = "tugboat:capacity"
 STALE_S = 3600.0  # a workload without samples for this long before ``at`` is not forecast
-Key = tuple[str, str]  # (namespace, workload)
-
-
-def dur(seconds: float) -> str:
-    return f"{max(int(seconds), 1)}s"
-
-
-class MetricWindow:
-    """Range and instant queries over one window, on one grid, keyed by (namespace, workload)."""
-
-    def __init__(self, metrics: MetricsSource, at: datetime, hours: float, namespace: str | None) -> None:
-        self.metrics, self.at, self.namespace = metrics, at, namespace
-        self.start = at - timedelta(hours=hours)
-        span = hours * 3600.0
-        self.step = max(300.0, math.ceil(span / MAX_POINTS / 60) * 60)
-        self.grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
-        self.window = dur(span)
-        self.own = Ownership()
-
-    def sel(self, metric: str, *extra: Matcher) -> str:
-        return selector(metric, Matcher("namespace", self.namespace) if self.namespace else None, *extra)
-
-    def range(self, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
-        result = self.metrics.range(promql, self.start, self.at, self.step)
-        return [(s.labels, to_grid(s, self.grid, self.step)) for s in result]
-
-    def instant(self, promql: str) -> list[tuple[dict[str, str], float]]:
-        return [(s.labels, float(s.values[0])) for s in self.metrics.instant(promql, self.at)]
-
-    def workloads(self) -> list[Key]:
-        """Deployments and StatefulSets kube-state-metrics saw in the window; learns pod owners."""
-        found: set[Key] = set()
-        for metric, label in (
-            ("kube_deployment_spec_replicas", "deployment"),
-            ("kube_statefulset_replicas", "statefulset"),
-        ):
-            q = f"max by (namespace, {label}) (max_over_time({self.sel(metric)}[{self.window}]))"
-            found |= {(ls.get("namespace", ""), ls[label]) for ls, _ in self.instant(q) if ls.get(label)}
-        owners = (("kube_pod_owner", "pod"), ("kube_replicaset_owner", "replicaset"))
-        for metric, label in owners:
-            group = by([label, "owner_kind", "owner_name"])
-            q = f"max by ({group}) (max_over_time({self.sel(metric)}[{self.window}]))"
-            for ls, _ in self.instant(q):
-                if label == "pod" and ls.get("pod") and ls.get("owner_name"):
-                    self.own.pod_owner[ls["pod"]] = (ls.get("owner_kind", ""), ls["owner_name"])
-                elif ls.get("replicaset") and ls.get("owner_name"):
-                    self.own.replicaset_owner[ls["replicaset"]] = ls["owner_name"]
-        self.own.known |= {name for _, name in found}
-        return sorted(found)
-
-    def per_pod(self, promql: str) -> dict[tuple[str, str, str], np.ndarray]:
-        """(namespace, workload, container) -> rows (one per pod) of a per-container query."""
-        rows: dict[tuple[str, str, str], list[np.ndarray]] = {}
-        for ls, arr in self.range(promql):
-            workload = self.own.workload_of_pod(ls.get("pod", ""))
-            rows.setdefault((ls.get("namespace", ""), workload, ls.get("container", "")), []).append(arr)
-        return {k: np.vstack(v) for k, v in rows.items()}
-
-    def cpu(self) -> dict[tuple[str, str, str], np.ndarray]:
-        sel = self.sel(
-            "container_cpu_usage_seconds_total",
-            Matcher("container", "", "!="),
-            Matcher("container", "POD", "!="),
-        )
-        return self.per_pod(f"sum by (namespace, pod, container) (rate({sel}[{dur(RATE_WINDOW_S)}]))")
-
-    def request_rates(self, names: set[str]) -> dict[Key, tuple[np.ndarray, str]]:
-        """Requests/s per workload, from the first discovered request metric that covers it."""
-        servers = red.server_candidates(names)
-        label_sets = {n: self.metrics.series(self.sel(n), self.start, self.at) for n in servers}
-        out: dict[Key, tuple[np.ndarray, str]] = {}
-        for metric in red.pick_servers(servers, label_sets, self.own.known, names):
-            label = metric.workload_label or "pod"
-            q = f"sum by (namespace, {by([label])}) (rate({self.sel(metric.name)}[{dur(RATE_WINDOW_S)}]))"
-            per: dict[Key, np.ndarray] = {}
-            for ls, arr in self.range(q):
-                raw = ls.get(label, "")
-                name = self.own.workload_of_pod(raw) if label == "pod" else disc.normalize_workload_value(raw)
-                key = (ls.get("namespace", ""), name)
-                per[key] = _add(per[key], arr) if key in per else arr
-            for key, arr in per.items():
-                out.setdefault(key, (arr, metric.name))
-        return out
 
 
 def lookup(repo: ManifestWorkspace, name: str, namespace: str | None) -> Workload | None:
@@ -127,26 +38,6 @@ def lookup(repo: ManifestWorkspace, name: str, namespace: str | None) -> Workloa
     if not hits:
         return None
     return repo.find(name) if len(hits) > 1 else hits[0]
-
-
-def container_rows(
-    per: dict[tuple[str, str, str], np.ndarray], key: Key, container: str | None
-) -> np.ndarray | None:
-    """The pods' rows for the workload's container (all its containers when none is named so)."""
-    ns_key, name = key  # an empty namespace on either side matches any
-    mine = {
-        c: arr for (ns, wl, c), arr in per.items() if wl == name and (ns == ns_key or not ns or not ns_key)
-    }
-    if not mine:
-        return None
-    if container in mine:
-        return mine[container]
-    return np.vstack(list(mine.values()))
-
-
-def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sum where either has a value; NaN where neither does."""
-    return np.where(np.isnan(a) & np.isnan(b), np.nan, np.nan_to_num(a) + np.nan_to_num(b))
 
 
 def _fill(values: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ from bot.foresight import rightsize as rs
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher
 from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
-from bot.services.capacity import Key, MetricWindow, container_rows, dur, lookup, sources
+from bot.services.capacity import lookup, sources
+from bot.services.capacity_metrics import Key, MetricWindow, container_rows, dur
 from bot.settings import Settings
 
 
