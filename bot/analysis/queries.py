@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.ports.promql import Matcher, by, metric_name, selector
+from bot.ports.promql import Matcher, aggregate, histogram_quantile, metric_name, over_range, selector
 
 GRPC_ERRORS = "Unknown|Internal|Unavailable|DeadlineExceeded|DataLoss|ResourceExhausted"
 HTTP_5XX = "5.."
@@ -15,18 +15,14 @@ def ns_matcher(namespace: str | None) -> Matcher | None:
     return Matcher("namespace", namespace) if namespace else None
 
 
-def _dur(seconds: float) -> str:
-    return f"{max(int(seconds), 1)}s"
-
-
 def per_container_rate(metric: str, namespace: str | None, window_s: float) -> str:
     sel = selector(metric, ns_matcher(namespace), _NOT_EMPTY, _NOT_PAUSE)
-    return f"sum by (pod, container) (rate({sel}[{_dur(window_s)}]))"
+    return aggregate("sum", over_range("rate", sel, window_s), ("pod", "container"))
 
 
 def per_container_max(metric: str, namespace: str | None, *extra: Matcher) -> str:
     sel = selector(metric, ns_matcher(namespace), _NOT_EMPTY, _NOT_PAUSE, *extra)
-    return f"max by (pod, container) ({sel})"
+    return aggregate("max", sel, ("pod", "container"))
 
 
 def per_container_limits(namespace: str | None, family: str = "limits") -> str:
@@ -36,38 +32,38 @@ def per_container_limits(namespace: str | None, family: str = "limits") -> str:
         ns_matcher(namespace),
         Matcher("resource", "cpu|memory", "=~"),
     )
-    return f"max by (pod, container, resource) ({sel})"
+    return aggregate("max", sel, ("pod", "container", "resource"))
 
 
 def node_allocatable() -> str:
     """What each node offers pods (kube-state-metrics), CPU in cores and memory in bytes."""
     sel = selector("kube_node_status_allocatable", Matcher("resource", "cpu|memory", "=~"))
-    return f"max by (node, resource) ({sel})"
+    return aggregate("max", sel, ("node", "resource"))
 
 
 def machine_cores() -> str:
-    return f"max by (node) ({selector('machine_cpu_cores')})"
+    return aggregate("max", selector("machine_cpu_cores"), ("node",))
 
 
 def per_container_reason(metric: str, namespace: str | None) -> str:
     sel = selector(metric, ns_matcher(namespace))
-    return f"max by (pod, container, reason) ({sel})"
+    return aggregate("max", sel, ("pod", "container", "reason"))
 
 
 def series_count(metric: str, namespace: str | None) -> str:
     """How many of the namespace's series of ``metric`` exist at each step (how far back they go)."""
-    return f"count ({selector(metric, ns_matcher(namespace))})"
+    return aggregate("count", selector(metric, ns_matcher(namespace)))
 
 
 def over_window(metric: str, namespace: str | None, labels: tuple[str, ...], window_s: float) -> str:
     """Every label set seen in the window, evaluated once at the end (owners, images, HPAs)."""
     sel = selector(metric, ns_matcher(namespace))
-    return f"max by ({by(labels)}) (max_over_time({sel}[{_dur(window_s)}]))"
+    return aggregate("max", over_range("max_over_time", sel, window_s), labels)
 
 
 def by_label_max(metric: str, namespace: str | None, label: str) -> str:
     sel = selector(metric, ns_matcher(namespace))
-    return f"max by ({by([label])}) ({sel})"
+    return aggregate("max", sel, (label,))
 
 
 def request_rate(
@@ -80,20 +76,20 @@ def request_rate(
 ) -> str:
     errors = Matcher(status_label, error_regex, "=~") if status_label and error_regex else None
     sel = selector(metric, ns_matcher(namespace), errors)
-    return f"sum by ({by(group)}) (rate({sel}[{_dur(window_s)}]))"
+    return aggregate("sum", over_range("rate", sel, window_s), group)
 
 
 def latency_quantile(
     bucket_metric: str, namespace: str | None, group: tuple[str, ...], window_s: float, q: float = 0.99
 ) -> str:
     sel = selector(bucket_metric, ns_matcher(namespace))
-    return f"histogram_quantile({q:g}, sum by ({by(('le', *group))}) (rate({sel}[{_dur(window_s)}])))"
+    return histogram_quantile(q, aggregate("sum", over_range("rate", sel, window_s), ("le", *group)))
 
 
 def summary_quantile(metric: str, namespace: str | None, group: tuple[str, ...]) -> str:
     """The highest of a summary's tail quantiles (0.99, else 0.95 or 0.9) per workload."""
     sel = selector(metric, ns_matcher(namespace), Matcher("quantile", "0.99|0.95|0.9", "=~"))
-    return f"max by ({by(group)}) ({sel})"
+    return aggregate("max", sel, group)
 
 
 def series_match(metric: str, namespace: str | None) -> str:

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+Aggregation = Literal["sum", "max", "count"]
+RangeFunction = Literal["rate", "increase", "max_over_time"]
+
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -55,3 +58,25 @@ def selector(metric: str | None, *matchers: Matcher | None) -> str:
 
 def by(labels: Iterable[str]) -> str:
     return ", ".join(label_name(label) for label in labels)
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration in whole seconds, at least one (``0s`` is not a valid range)."""
+    return f"{max(int(seconds), 1)}s"
+
+
+def over_range(function: RangeFunction, series: str, seconds: float) -> str:
+    """``function(series[window])``: a range-vector function over a selector."""
+    return f"{function}({series}[{duration(seconds)}])"
+
+
+def aggregate(operator: Aggregation, expression: str, labels: Iterable[str] = ()) -> str:
+    """``operator by (labels) (expression)``, or over everything when no label is given."""
+    grouping = tuple(labels)
+    return f"{operator} by ({by(grouping)}) ({expression})" if grouping else f"{operator} ({expression})"
+
+
+def histogram_quantile(quantile: float, buckets: str) -> str:
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"a quantile lies between 0 and 1, not {quantile}")
+    return f"histogram_quantile({quantile:g}, {buckets})"

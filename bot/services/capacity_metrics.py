@@ -13,15 +13,12 @@ from bot.analysis import red
 from bot.analysis.grid import to_grid
 from bot.analysis.workloads import Ownership
 from bot.ports.metrics import MetricsSource
-from bot.ports.promql import Matcher, by, selector
+from bot.ports.promql import Matcher, aggregate, over_range, selector
 
 MAX_POINTS = 1800
 RATE_WINDOW_S = 300
 Key = tuple[str, str]  # (namespace, workload)
-
-
-def dur(seconds: float) -> str:
-    return f"{max(int(seconds), 1)}s"
+PER_CONTAINER = ("namespace", "pod", "container")
 
 
 class MetricWindow:
@@ -33,11 +30,15 @@ class MetricWindow:
         span = hours * 3600.0
         self.step = max(300.0, math.ceil(span / MAX_POINTS / 60) * 60)
         self.grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
-        self.window = dur(span)
+        self.window_s = span
         self.own = Ownership()
 
     def sel(self, metric: str, *extra: Matcher) -> str:
         return selector(metric, Matcher("namespace", self.namespace) if self.namespace else None, *extra)
+
+    def seen(self, metric: str, labels: tuple[str, ...]) -> str:
+        """Every label set of ``metric`` seen in the window, evaluated once at its end."""
+        return aggregate("max", over_range("max_over_time", self.sel(metric), self.window_s), labels)
 
     def range(self, promql: str) -> list[tuple[dict[str, str], np.ndarray]]:
         result = self.metrics.range(promql, self.start, self.at, self.step)
@@ -53,13 +54,11 @@ class MetricWindow:
             ("kube_deployment_spec_replicas", "deployment"),
             ("kube_statefulset_replicas", "statefulset"),
         ):
-            q = f"max by (namespace, {label}) (max_over_time({self.sel(metric)}[{self.window}]))"
-            found |= {(ls.get("namespace", ""), ls[label]) for ls, _ in self.instant(q) if ls.get(label)}
+            seen = self.instant(self.seen(metric, ("namespace", label)))
+            found |= {(ls.get("namespace", ""), ls[label]) for ls, _ in seen if ls.get(label)}
         owners = (("kube_pod_owner", "pod"), ("kube_replicaset_owner", "replicaset"))
         for metric, label in owners:
-            group = by([label, "owner_kind", "owner_name"])
-            q = f"max by ({group}) (max_over_time({self.sel(metric)}[{self.window}]))"
-            for ls, _ in self.instant(q):
+            for ls, _ in self.instant(self.seen(metric, (label, "owner_kind", "owner_name"))):
                 if label == "pod" and ls.get("pod") and ls.get("owner_name"):
                     self.own.pod_owner[ls["pod"]] = (ls.get("owner_kind", ""), ls["owner_name"])
                 elif ls.get("replicaset") and ls.get("owner_name"):
@@ -81,7 +80,7 @@ class MetricWindow:
             Matcher("container", "", "!="),
             Matcher("container", "POD", "!="),
         )
-        return self.per_pod(f"sum by (namespace, pod, container) (rate({sel}[{dur(RATE_WINDOW_S)}]))")
+        return self.per_pod(aggregate("sum", over_range("rate", sel, RATE_WINDOW_S), PER_CONTAINER))
 
     def request_rates(self, names: set[str]) -> dict[Key, tuple[np.ndarray, str]]:
         """Requests/s per workload, from the first discovered request metric that covers it."""
@@ -90,7 +89,8 @@ class MetricWindow:
         out: dict[Key, tuple[np.ndarray, str]] = {}
         for metric in red.pick_servers(servers, label_sets, self.own.known, names):
             label = metric.workload_label or "pod"
-            q = f"sum by (namespace, {by([label])}) (rate({self.sel(metric.name)}[{dur(RATE_WINDOW_S)}]))"
+            rate = over_range("rate", self.sel(metric.name), RATE_WINDOW_S)
+            q = aggregate("sum", rate, ("namespace", label))
             per: dict[Key, np.ndarray] = {}
             for ls, arr in self.range(q):
                 raw = ls.get(label, "")

@@ -18,10 +18,10 @@ from bot.domain.manifest import Workload, dig
 from bot.domain.proposal import Action, Proposal
 from bot.foresight import rightsize as rs
 from bot.ports.metrics import MetricsSource
-from bot.ports.promql import Matcher
+from bot.ports.promql import Matcher, RangeFunction, aggregate, over_range
 from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
 from bot.services.capacity import lookup, sources
-from bot.services.capacity_metrics import Key, MetricWindow, container_rows, dur
+from bot.services.capacity_metrics import PER_CONTAINER, Key, MetricWindow, container_rows
 from bot.settings import Settings
 
 
@@ -47,7 +47,7 @@ class Rightsizer:
         key = (ns or "", w.name)
         working_set = fetch.sel("container_memory_working_set_bytes", Matcher("container", "", "!="))
         # the max over each step, so a short peak between two grid points is not missed
-        mem_q = f"max by (namespace, pod, container) (max_over_time({working_set}[{dur(fetch.step)}]))"
+        mem_q = aggregate("max", over_range("max_over_time", working_set, fetch.step), PER_CONTAINER)
         cpu = fetch.cpu()
         cpu_rows = container_rows(cpu, key, container)
         # metrics may name containers differently from the manifest: then all of them count
@@ -87,14 +87,17 @@ class Rightsizer:
             ]
             return reduce(vals) if vals else None
 
-        w = fetch.window
+        w = fetch.window_s
         oom = fetch.sel("kube_pod_container_status_last_terminated_reason", Matcher("reason", "OOMKilled"))
         restarts = fetch.sel("kube_pod_container_status_restarts_total")
         limits = fetch.sel("kube_pod_container_resource_limits", Matcher("resource", "memory"))
-        grouped = "max by (namespace, pod, container) "
-        ooms = total(f"{grouped}(max_over_time({oom}[{w}]))", lambda v: float(sum(x > 0 for x in v)))
-        restarted = total(f"{grouped}(increase({restarts}[{w}]))", lambda v: float(sum(v)))
-        seen = total(f"{grouped}(max_over_time({limits}[{w}]))", max)
+
+        def per_container(function: RangeFunction, series: str) -> str:
+            return aggregate("max", over_range(function, series, w), PER_CONTAINER)
+
+        ooms = total(per_container("max_over_time", oom), lambda v: float(sum(x > 0 for x in v)))
+        restarted = total(per_container("increase", restarts), lambda v: float(sum(v)))
+        seen = total(per_container("max_over_time", limits), max)
         return {
             "oom_pods": int(ooms or 0),
             "restarts": round(restarted or 0),
