@@ -3,7 +3,7 @@
 Sources, strongest first: explicit arguments, environment variables, ``tugboat.yaml``
 (or the file named by ``TUGBOAT_CONFIG``), then defaults. Secrets use the names their
 ecosystems already use (``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN``, ``GITHUB_TOKEN``...);
-everything else is ``TUGBOAT_<FIELD>``. Structured sections (policy, routing) are nested
+everything else is ``TUGBOAT_<FIELD>``. Structured sections (policy, routing, kinds) are nested
 models, written in the YAML file or as JSON in their variable; the approval policy's model
 lives with the decisions made on it, in ``bot.domain.policy``.
 """
@@ -264,6 +264,11 @@ class Settings(BaseSettings):
 
     policy: ApprovalPolicy = Field(
         default_factory=ApprovalPolicy, description="the approver policy (see below)"
+    )
+    analysis_kinds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per cause kind, thresholds that replace its defaults, e.g. "
+        '{"memory_limit": {"near_limit": 0.85}} (docs/analysis.md lists them)',
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_json: bool = Field(

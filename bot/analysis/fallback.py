@@ -12,6 +12,7 @@ import numpy as np
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
 from bot.analysis.hypotheses import Candidate, hypotheses, traffic_ratio
+from bot.analysis.kinds import KINDS, Kinds
 from bot.analysis.ranking import rank
 from bot.analysis.signals import WorkloadSignals
 from bot.domain.report import CauseKind
@@ -57,9 +58,9 @@ def weak_candidates(ctx: Context) -> list[Candidate]:
     return out
 
 
-def ranked_causes(ctx: Context) -> list[Candidate]:
+def ranked_causes(ctx: Context, kinds: Kinds = KINDS) -> list[Candidate]:
     """The hypotheses, best first, joined by the weak candidates when none clears its bar."""
-    cands = hypotheses(ctx)
+    cands = hypotheses(ctx, kinds)
     ranked = rank(cands)
     if ranked and ranked[0].score >= WEAK:
         return ranked

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
 from bot.analysis.explain import cleared, explained_by
-from bot.analysis.kinds import KINDS
+from bot.analysis.kinds import KINDS, Kinds
 from bot.analysis.symptoms import Candidate, is_symptomatic, onset_of, saturation, traffic_ratio
 from bot.domain.report import CauseKind
 
@@ -27,11 +27,12 @@ EXPLAINED_LOAD = 0.5  # CPU that follows traffic, on a workload whose callee exp
 CPU_KINDS = (CauseKind.TRAFFIC_SURGE, CauseKind.CPU_LIMIT)
 
 
-def hypotheses(ctx: Context) -> list[Candidate]:
+def hypotheses(ctx: Context, kinds: Kinds = KINDS) -> list[Candidate]:
+    """Every kind's hypotheses (``kinds``: the registry with the configured thresholds)."""
     ev = EvidenceBuilder(ctx)
     cands: list[Candidate] = []
     for sig in ctx.signals.values():
-        found = {name: kind.candidates(sig, ctx, ev) for name, kind in KINDS.items()}
+        found = {name: kind.candidates(sig, ctx, ev) for name, kind in kinds.items()}
         memory = found.get(CauseKind.MEMORY_LIMIT, [])
         cpu = [c for name in CPU_KINDS for c in found.get(name, [])]
         deploy = found.get(CauseKind.BAD_DEPLOY, [])
@@ -45,8 +46,8 @@ def hypotheses(ctx: Context) -> list[Candidate]:
             for cand in deploy:  # no limit binds, but a surge it cannot keep up with explains it better
                 cand.score *= SURGE_OVER_CHANGE
         own = [c for group in found.values() for c in group]
-        cands += own or [c for kind in KINDS.values() for c in kind.unexplained(sig, ctx, ev)]
-    for kind in KINDS.values():
+        cands += own or [c for kind in kinds.values() for c in kind.unexplained(sig, ctx, ev)]
+    for kind in kinds.values():
         cands += kind.episode(ctx, ev, cands)
     for cand in cands:
         cand.score *= ctx.relevance(cand.workload)

@@ -6,7 +6,7 @@ approval policy.
 
 from __future__ import annotations
 
-from bot.analysis.kinds import RemediationIntent, kind
+from bot.analysis.kinds import KINDS, Kinds, RemediationIntent
 from bot.analysis.kinds.cpu_limit import limit_binds
 from bot.analysis.kinds.traffic_surge import cpu_demand
 from bot.analysis.symptoms import Candidate
@@ -15,5 +15,5 @@ from bot.settings import ApprovalPolicy
 __all__ = ["RemediationIntent", "cpu_demand", "limit_binds", "size"]
 
 
-def size(top: Candidate, policy: ApprovalPolicy) -> RemediationIntent:
-    return kind(top.kind).size_remediation(top, policy)
+def size(top: Candidate, policy: ApprovalPolicy, kinds: Kinds = KINDS) -> RemediationIntent:
+    return kinds[top.kind].size_remediation(top, policy)

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.domain.proposal import Proposal
+from bot.domain.proposal import Proposal, field_words
 from bot.domain.quantity import format_cpu, format_memory
 
 MIN_CHANGE = 0.10  # changes smaller than this share of the current value are not worth a PR
@@ -76,15 +76,7 @@ class Change:
     def text(self) -> str:
         fmt = _fmt_cpu if self.field.startswith("cpu") else _fmt_memory
         was = fmt(self.current) if self.current is not None else "unset"
-        return f"{LABELS[self.field]} {was} → {fmt(self.value)} ({self.reason})"
-
-
-LABELS = {
-    "cpu_request": "CPU request",
-    "cpu": "CPU limit",
-    "memory_request": "memory request",
-    "memory": "memory limit",
-}
+        return f"{field_words(self.field)} {was} → {fmt(self.value)} ({self.reason})"
 
 
 @dataclass

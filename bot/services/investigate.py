@@ -27,7 +27,7 @@ from bot.analysis.fallback import ranked_causes
 from bot.analysis.fetched import Fetched
 from bot.analysis.gather import Gatherer
 from bot.analysis.hypotheses import is_symptomatic, onset_of
-from bot.analysis.kinds import label
+from bot.analysis.kinds import KINDS, Kinds, label
 from bot.analysis.narrative import graphs, summary
 from bot.analysis.ranking import rank, to_root_causes
 from bot.analysis.signals import build, data_start
@@ -96,15 +96,18 @@ class Investigator:
         *,
         workspace: CurrentWorkspace | None = None,
         describe: Describe = describe_fallback,
+        kinds: Kinds = KINDS,
     ) -> None:
         """``workspace`` opens the manifests of ``repo_root``, which proposals are planned on;
         ``describe`` tells which workloads a commit changed (the root passes the reader of the
-        commit's YAML; the fallback looks for the workloads' names in the changed lines)."""
+        commit's YAML; the fallback looks for the workloads' names in the changed lines);
+        ``kinds`` are the cause kinds with their configured thresholds."""
         self.metrics, self.logs, self.history = metrics, logs, history
         self.repo_root = Path(repo_root) if repo_root else None
         self.settings = settings
         self.workspace = workspace
         self._describe = describe
+        self.kinds = kinds
         self.graphs: list[GraphSpec] = []
 
     def run(self, group: AlertGroup, at: datetime) -> InvestigationReport:
@@ -156,12 +159,12 @@ class Investigator:
         }
         ctx.log_notes = lognotes.notes(lines, onsets, data.ownership.workload_of_pod, known)
 
-        ranked = ranked_causes(ctx)
+        ranked = ranked_causes(ctx, self.kinds)
         if not data.ok:  # no metrics: the changes and the logs still rank, as leads
             leads = without_metrics(ctx, lines, data.ownership.workload_of_pod, start.timestamp())
             ranked = rank(ranked + leads)
         top = ranked[0] if ranked else None
-        intent = size(top, self.settings.policy) if top else None
+        intent = size(top, self.settings.policy, self.kinds) if top else None
         proposal = (
             self._proposal(intent, label(top.kind) if top else "", namespace, manifests, notes)
             if intent

@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.domain.alert import now_utc
 from bot.domain.manifest import Workload, dig
-from bot.domain.proposal import Action, Proposal
+from bot.domain.proposal import Action, Proposal, field_words
 from bot.foresight import rightsize as rs
 from bot.ports.metrics import MetricsSource
 from bot.ports.promql import Matcher, RangeFunction, aggregate, over_range
@@ -123,7 +123,7 @@ def _resources_proposal(
     """All of a recommendation's fields as one proposal, each edited where it takes effect."""
     planned = repo.plan_all(w.name, [(c.field, c.value) for c in rec.changes], container)
     changes, notes, diff = planned.changes, planned.notes, planned.diff
-    title = f"Rightsize {w.name}: " + ", ".join(rs.LABELS[c.field] for c in rec.changes)
+    title = f"Rightsize {w.name}: " + ", ".join(field_words(c.field) for c in rec.changes)
     rationale = "\n".join([c.text() for c in rec.changes] + rec.notes + notes)
     return Proposal(
         action=Action.SET_RESOURCES,

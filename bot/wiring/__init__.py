@@ -18,7 +18,7 @@ from bot.wiring.doctor import doctor_checks
 from bot.wiring.llm import assistant, tool_context
 from bot.wiring.persistence import job_queue, store
 from bot.wiring.repository import checkout, git_auth, repository
-from bot.wiring.sources import git_history, investigator, log_source, metrics_source
+from bot.wiring.sources import cause_kinds, git_history, investigator, log_source, metrics_source
 from bot.wiring.workspace import (
     capacity_planner,
     changes_classifier,
@@ -31,6 +31,7 @@ __all__ = [
     "assistant",
     "capacity_check",
     "capacity_planner",
+    "cause_kinds",
     "change_host",
     "change_requests",
     "changes_classifier",

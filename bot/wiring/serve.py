@@ -91,9 +91,12 @@ def build_runtime(
     checkout = clone.checkout if clone is not None else None
     history = clone.history(settings.git_budget_s) if clone is not None else None
 
+    kinds = wiring.cause_kinds(settings)  # a threshold that does not fit stops the start, not an alert
+
     def investigator() -> Investigator:
         # Evidence from the last fetched commit beats none when the remote is briefly unreachable.
-        return wiring.investigator(settings, repo=clone.checkout(stale_ok=True) if clone else None)
+        repo = clone.checkout(stale_ok=True) if clone else None
+        return wiring.investigator(settings, repo=repo, kinds=kinds)
 
     jobs = wiring.job_queue(settings)
     render = _renderer()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from requests.adapters import BaseAdapter
 
+from bot.analysis.kinds import Kinds, configured
 from bot.ports.gitrepo import GitHistory
 from bot.ports.logs import LogSource
 from bot.ports.metrics import MetricsSource
@@ -57,6 +58,11 @@ def git_history(repo: Path | None, settings: Settings | None = None) -> GitHisto
     return LocalGitHistory(repo, budget_s=settings.git_budget_s) if settings else LocalGitHistory(repo)
 
 
+def cause_kinds(settings: Settings) -> Kinds:
+    """The cause kinds, each with the thresholds ``analysis_kinds`` sets (InvalidInput if wrong)."""
+    return configured(settings.analysis_kinds)
+
+
 def investigator(
     settings: Settings,
     *,
@@ -66,9 +72,11 @@ def investigator(
     repo: Path | None = None,
     transport: BaseAdapter | None = None,
     recording: Path | None = None,
+    kinds: Kinds | None = None,
 ) -> Investigator:
     """``repo`` is a checkout (from ``checkout``); without it, ``TUGBOAT_REPO`` is fetched now.
-    ``recording`` replays recorded Prometheus answers instead of asking one (the demo)."""
+    ``recording`` replays recorded Prometheus answers instead of asking one (the demo); ``kinds``
+    are the cause kinds built once by the caller (else from ``settings`` now)."""
     if recording is not None:
         from bot.adapters.prometheus.recording import ReplayAdapter
 
@@ -82,4 +90,5 @@ def investigator(
         settings,
         workspace=(lambda: workspace(repo, settings)) if repo is not None else None,
         describe=changes_classifier(),
+        kinds=kinds if kinds is not None else cause_kinds(settings),
     )
