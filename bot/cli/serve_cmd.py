@@ -52,7 +52,7 @@ def serve(
 
     from bot.observability.logging import configure_logging
     from bot.settings import load_settings
-    from bot.wiring.serve import build_runtime, settle_heap
+    from bot.wiring.serve import build_runtime, settle_heap, socket_mode_handler
 
     settings = load_settings(http_port=port, http_host=host)
     configure_logging(settings)  # JSON lines (or text), secrets redacted, for every library
@@ -70,10 +70,7 @@ def serve(
     runtime = build_runtime(settings, socket_mode=mode == "socket")
     settle_heap()
     if mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        assert runtime.bolt is not None and settings.slack_app_token is not None
-        socket_handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+        socket_handler = socket_mode_handler(runtime, settings)
         socket_handler.connect()  # returns at once; events arrive on the client's threads
         runtime.stop_intake.append(socket_handler.close)
     typer.echo(

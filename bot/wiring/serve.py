@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import wiring  # its functions by name, so a test may replace one (e.g. the job queue)
 from bot.domain.alert import AlertGroup, now_utc
+from bot.domain.errors import InvalidInput
 from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobSpec
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.adapters.slack.deps import SlackDeps
+    from bot.adapters.slack.socket_mode import CheckedSocketModeHandler
     from bot.services.proposals import ProposalWorkflow
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,15 @@ class Runtime:
             self.edge.close()
         _drain(self.executor, self.deps.incidents)
         self.jobs.stop()
+
+
+def socket_mode_handler(runtime: Runtime, settings: Settings) -> CheckedSocketModeHandler:
+    """The WebSocket Slack sends Socket Mode requests over, for ``runtime``'s Bolt app."""
+    from bot.adapters.slack.socket_mode import CheckedSocketModeHandler
+
+    if runtime.bolt is None or settings.slack_app_token is None:
+        raise InvalidInput("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    return CheckedSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
 
 
 def build_runtime(

@@ -13,7 +13,7 @@ from bot.analysis.kinds.cpu_limit import CpuLimit
 from bot.analysis.kinds.memory_limit import MemoryLimit
 from bot.analysis.kinds.traffic_surge import TrafficSurge
 from bot.analysis.kinds.transient import Transient
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, validation_problems
 from bot.domain.report import CauseKind
 
 __all__ = ["KINDS", "BaseKind", "KindSettings", "Kinds", "RemediationIntent", "configured", "kind", "label"]
@@ -55,11 +55,6 @@ def configured(overrides: Mapping[str, Mapping[str, Any]]) -> Kinds:
         try:
             settings = default.settings_type.model_validate(values)  # unnamed fields keep their defaults
         except ValidationError as exc:
-            raise InvalidInput(f"analysis_kinds.{name}: {_problems(exc)}") from None
+            raise InvalidInput(f"analysis_kinds.{name}: {validation_problems(exc, 'value')}") from None
         out[default.name] = type(default)(settings)
     return out
-
-
-def _problems(exc: ValidationError) -> str:
-    """Pydantic's errors as one line people read: ``reading.ended_discount: Input should be ...``."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
