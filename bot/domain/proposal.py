@@ -34,6 +34,18 @@ ACTION_WORDS = {
 }
 
 
+# Each action as a pull request label: a short noun people filter by, beside the label "tugboat".
+ACTION_LABELS = {
+    Action.SCALE: "scale",
+    Action.SET_CPU_LIMIT: "CPU limit",
+    Action.SET_MEMORY_LIMIT: "memory limit",
+    Action.SET_CPU_REQUEST: "CPU request",
+    Action.SET_MEMORY_REQUEST: "memory request",
+    Action.SET_RESOURCES: "rightsize",
+    Action.REVERT: "revert",
+}
+
+
 def action_words(action: Action, workload: str | None = None) -> str:
     """``raise the memory limit of payments``: an action as people read it."""
     return f"{ACTION_WORDS[action]} {workload or ''}".strip()

@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import bot.domain
-from bot.adapters.github.body import pr_body, pr_title
+from bot.adapters.github.body import pr_body, pr_labels, pr_title
 from bot.adapters.slack import blocks
 from bot.analysis.kinds import KINDS
 from bot.assistant.context import deterministic_narrative
@@ -132,10 +132,18 @@ def test_rendered_reports_speak_in_words(make: Any, capsys: pytest.CaptureFixtur
         untitled = report.proposal.model_copy(update={"title": ""})
         texts["PR title (from the action)"] = pr_title(untitled)
         texts["PR body (from the action)"] = pr_body(untitled, report)
+        texts["PR labels"] = ", ".join(pr_labels(report.proposal))
     _show(report)
     texts["investigate"] = capsys.readouterr().out
     assert {where: leaks(text) for where, text in texts.items() if leaks(text)} == {}
     assert all(KINDS[rc.kind].label in texts["slack investigation"] for rc in report.root_causes[:3])
+
+
+def test_every_action_labels_its_pull_request_in_words() -> None:
+    for action in Action:
+        labels = pr_labels(Proposal(action=action, service="svc0", namespace="shop", title="t"))
+        assert labels[0] == "tugboat" and leaks(" ".join(labels)) == [], labels
+        assert len(labels) == (1 if action is Action.NONE else 2)
 
 
 def test_the_demo_its_pr_and_its_audit_trail_speak_in_words(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import re
 from urllib.parse import quote, urlencode
 
 from bot.analysis.kinds import label
-from bot.domain.proposal import Proposal, action_words, field_words
+from bot.domain.proposal import ACTION_LABELS, Proposal, action_words, field_words
 from bot.domain.report import InvestigationReport
 
 FOOTER_MARK = "Drafted by Tugboat"
@@ -28,7 +28,9 @@ def pr_title(proposal: Proposal) -> str:
 
 
 def pr_labels(proposal: Proposal) -> list[str]:
-    return ["tugboat", proposal.action.value]
+    """``tugboat`` and what the change does, in words (``memory limit``), never an internal value."""
+    action = ACTION_LABELS.get(proposal.action)
+    return ["tugboat", action] if action else ["tugboat"]
 
 
 def query_link(expr: str, prometheus_url: str | None, grafana_url: str | None) -> str | None:
