@@ -46,6 +46,7 @@ class SlackApi:
         self._always: dict[str, int] = {}
         self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
+        self._filenames: dict[str, str] = {}  # file id -> the name it was uploaded with
         self._last_ts = 0.0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -127,6 +128,14 @@ class SlackApi:
         self._last_ts = max(time.time(), self._last_ts + 0.000001)
         return f"{self._last_ts:.6f}"
 
+    def _append(self, channel: str, thread_ts: str | None, message: dict[str, Any]) -> None:
+        """A new message, in its thread or at the channel's top level (called under the lock)."""
+        if thread_ts:
+            self.replies.setdefault(str(thread_ts), []).append(message)
+        else:
+            self.replies.setdefault(message["ts"], []).append(message)
+            self.channels.setdefault(channel, []).append(message)
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
         if method == "auth.test":
@@ -137,11 +146,7 @@ class SlackApi:
             metadata = args.get("metadata")
             if metadata:
                 message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
-            if args.get("thread_ts"):
-                self.replies.setdefault(str(args["thread_ts"]), []).append(message)
-            else:
-                self.replies.setdefault(ts, []).append(message)
-                self.channels.setdefault(str(args.get("channel")), []).append(message)
+            self._append(str(args.get("channel")), args.get("thread_ts"), message)
             return {**ok, "channel": args.get("channel"), "ts": ts, "message": message}
         if method == "chat.update":
             return {**ok, "channel": args.get("channel"), "ts": args.get("ts")}
@@ -155,6 +160,7 @@ class SlackApi:
             return {**ok, "messages": _listed(found, args, newest_first=True), "has_more": False}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
+            self._filenames[file_id] = str(args.get("filename", ""))
             return {
                 **ok,
                 "file_id": file_id,
@@ -162,7 +168,15 @@ class SlackApi:
             }
         if method == "files.completeUploadExternal":
             files = json.loads(args.get("files") or "[]")
-            return {**ok, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+            shared = [
+                {"id": f["id"], "name": self._filenames.get(f["id"], ""), "title": f.get("title")}
+                for f in files
+            ]
+            if args.get("channel_id"):  # shared: a message with the files appears, as in Slack
+                text = str(args.get("initial_comment", ""))
+                message = {"ts": self._next_ts(), "text": text, "bot_id": "BTUGBOAT", "user": BOT_USER}
+                self._append(str(args["channel_id"]), args.get("thread_ts"), {**message, "files": shared})
+            return {**ok, "files": [{"id": f["id"], "title": f["title"]} for f in shared]}
         if method == "views.open":
             return {**ok, "view": {"id": "V1"}}
         if method == "users.info":

@@ -93,6 +93,12 @@ class ChatNotifier(Protocol):
         at messages from ``since`` (unix seconds) on; None when there is none."""
         ...
 
+    def find_uploaded(
+        self, channel: str, filenames: set[str], *, thread_ts: str | None = None, since: float | None = None
+    ) -> set[str]:
+        """Which of ``filenames`` were shared in the channel (or the thread) from ``since`` on."""
+        ...
+
     def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None: ...
 
     def post_ephemeral(

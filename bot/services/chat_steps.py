@@ -4,7 +4,7 @@ A job cut short (a replica dying, Slack failing) runs again from the start. Each
 finished is skipped through its done-marker (``Store.claim_once``). A post records its intent
 before it posts: a run that finds an intent without a done-marker knows that an earlier run may
 have posted just before it died, so it looks for the message it marked (Slack message metadata,
-from the intent's time on) before posting again.
+from the intent's time on) before posting again. An upload looks for its files by name.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.domain.errors import TugboatError
 from bot.ports.chat import Attachment, Block, ChatNotifier
@@ -104,12 +105,22 @@ class ChatSteps:
         failure_note: str,
     ) -> bool:
         """Upload once, trying up to ``upload_attempts`` times. When every attempt fails, the
-        thread gets ``failure_note`` instead and the step is done: False."""
+        thread gets ``failure_note`` instead and the step is done: False.
+
+        A run that finds the step's intent, or an attempt after one that failed, first looks for
+        the files an interrupted upload shared (by name, from the intent's time on: a step's
+        file names are its own in its thread) and uploads only the missing ones."""
         if self.done(step):
             return True
+        pending = list(files)
+        intent = INTENT + self.marker(step)
+        retried = not self.store.claim_once(intent)
         for attempt in range(1, self.upload_attempts + 1):
+            if retried:
+                pending = self._not_shared(pending, channel, thread_ts, self.store.claimed_at(intent))
             try:
-                self.chat.upload_files(channel, thread_ts, files, comment)
+                if pending:
+                    self.chat.upload_files(channel, thread_ts, pending, comment)
                 break
             except TugboatError as exc:
                 log.warning("upload attempt %d of %d failed: %s", attempt, self.upload_attempts, exc)
@@ -117,6 +128,24 @@ class ChatSteps:
                     self.post(f"{step}:failed", channel, failure_note, thread_ts=thread_ts)
                     self.finish(step)
                     return False
+                retried = True  # a failed call may still have shared the files
                 self.sleep(self.upload_backoff_s * 2 ** (attempt - 1))
         self.finish(step)
         return True
+
+    def _not_shared(
+        self, files: list[Attachment], channel: str, thread_ts: str | None, since: datetime | None
+    ) -> list[Attachment]:
+        try:
+            shared = self.chat.find_uploaded(
+                channel,
+                {f.filename for f in files},
+                thread_ts=thread_ts,
+                since=since.timestamp() - CLOCK_SKEW_S if since is not None else None,
+            )
+        except TugboatError as exc:  # as for posts: a possible repeat beats a missing graph
+            log.warning("could not look for an interrupted upload (%s); uploading again", exc)
+            return files
+        if shared:
+            log.info("found %d file(s) an interrupted upload shared; not uploading them again", len(shared))
+        return [f for f in files if f.filename not in shared]

@@ -75,3 +75,42 @@ def test_a_failing_upload_is_tried_a_bounded_number_of_times_then_noted(
     assert [c.args["text"] for c in api.of("chat.postMessage")] == ["graph could not be uploaded: rps"]
     assert steps.upload("graph:g1:rps", "C1", "1.1", files, failure_note="x"), "done: not tried again"
     assert len(api.of("upload:failed")) == 2 and len(api.of("chat.postMessage")) == 1
+
+
+def _graphs(tmp_path: Path, *names: str) -> list[Attachment]:
+    files = []
+    for name in names:
+        (tmp_path / name).write_bytes(b"\x89PNG" + name.encode() * 100)
+        files.append(Attachment(name, path=tmp_path / name))
+    return files
+
+
+def test_an_interrupted_upload_is_found_not_shared_again(
+    api: SlackApi, steps: ChatSteps, store: SqlStore, tmp_path: Path
+) -> None:
+    files = _graphs(tmp_path, "web-rps.png", "web-cpu.png")
+    thread = steps.post("parent:g3", "C1", "HighLatency")
+    assert thread
+    # What a run that died after sharing the first graph leaves: its intent and that file.
+    assert store.claim_once(INTENT + ChatSteps.marker("graphs:g3"))
+    steps.chat.upload_files("C1", thread, files[:1])
+    assert steps.upload("graphs:g3", "C1", thread, files, failure_note="x")
+    uploaded = [c.args["filename"] for c in api.of("files.getUploadURLExternal")]
+    assert uploaded == ["web-rps.png", "web-cpu.png"], "only the missing graph was uploaded again"
+    assert steps.done("graphs:g3")
+    assert steps.upload("graphs:g3", "C1", thread, files, failure_note="x")
+    assert len(api.of("files.getUploadURLExternal")) == 2
+    shared = [f["name"] for m in api.replies[thread] for f in m.get("files", [])]
+    assert sorted(shared) == ["web-cpu.png", "web-rps.png"]
+
+
+def test_an_intent_with_nothing_shared_looks_then_uploads(
+    api: SlackApi, steps: ChatSteps, store: SqlStore, tmp_path: Path
+) -> None:
+    files = _graphs(tmp_path, "web-rps.png")
+    thread = steps.post("parent:g4", "C1", "HighLatency")
+    assert thread
+    assert store.claim_once(INTENT + ChatSteps.marker("graphs:g4"))  # died before anything was shared
+    assert steps.upload("graphs:g4", "C1", thread, files, failure_note="x")
+    assert [c.args["filename"] for c in api.of("files.getUploadURLExternal")] == ["web-rps.png"]
+    assert api.of("conversations.replies"), "the thread was looked at before uploading"

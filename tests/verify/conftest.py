@@ -123,6 +123,11 @@ class RecordingChat:
     ) -> str | None:
         return None  # the post-merge watch posts no marked messages
 
+    def find_uploaded(
+        self, channel: str, filenames: set[str], *, thread_ts: str | None = None, since: float | None = None
+    ) -> set[str]:
+        return {name for name, _, _ in self.uploads} & filenames
+
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:

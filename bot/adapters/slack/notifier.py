@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
@@ -82,6 +82,30 @@ class SlackNotifier:
     def find_marked(
         self, channel: str, marker: str, *, thread_ts: str | None = None, since: float | None = None
     ) -> str | None:
+        for message in self._messages_since(channel, thread_ts, since):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == MARKER_EVENT
+                and (meta.get("event_payload") or {}).get("marker") == marker
+            ):
+                return str(message["ts"])
+        return None
+
+    def find_uploaded(
+        self, channel: str, filenames: set[str], *, thread_ts: str | None = None, since: float | None = None
+    ) -> set[str]:
+        found: set[str] = set()
+        for message in self._messages_since(channel, thread_ts, since):
+            found |= {str(f.get("name")) for f in message.get("files") or []} & filenames
+            if found == filenames:
+                break
+        return found
+
+    def _messages_since(
+        self, channel: str, thread_ts: str | None, since: float | None
+    ) -> Iterator[dict[str, Any]]:
+        """The channel's (or the thread's) messages from ``since`` on, a bounded number of pages:
+        what an interrupted run is looked for in, which is near ``since``."""
         method = "conversations.replies" if thread_ts else "conversations.history"
         kwargs: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": 200}
         if thread_ts:
@@ -89,20 +113,13 @@ class SlackNotifier:
         if since is not None:
             kwargs["oldest"] = f"{since:.6f}"
         fetch = self.client.conversations_replies if thread_ts else self.client.conversations_history
-        for _ in range(MAX_LOOKUP_PAGES):  # bounded: the message, if any, is near ``since``
+        for _ in range(MAX_LOOKUP_PAGES):
             response = self._call(method, lambda: fetch(**kwargs))
-            for message in response.get("messages") or []:
-                meta = message.get("metadata") or {}
-                if (
-                    meta.get("event_type") == MARKER_EVENT
-                    and (meta.get("event_payload") or {}).get("marker") == marker
-                ):
-                    return str(message["ts"])
+            yield from response.get("messages") or []
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return None
+                return
             kwargs["cursor"] = cursor
-        return None
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[Block] | None = None) -> None:
         text, blocks = _clean(text, blocks)
