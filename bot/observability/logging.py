@@ -51,6 +51,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class NoJobArguments(logging.Filter):
+    """The job queue (procrastinate) logs each job with its arguments: in its call string
+    (``proposal.on_host[7](proposal_id=..., comment='Rejected in Slack by ...: <reason>')``) and
+    as ``job.task_kwargs``. Arguments can carry people's words, which logs do not keep (as
+    request bodies are not logged); the task's name and job id stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = getattr(record, "job", None)
+        if not isinstance(job, dict) or "call_string" not in job:
+            return True
+        named = f"{job.get('task_name', '?')}[{job.get('id', '?')}]"
+        record.msg = _message(record).replace(str(job["call_string"]), named)
+        record.args = None
+        record.job = {k: v for k, v in job.items() if k != "task_kwargs"} | {"call_string": named}
+        return True
+
+
 def _message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
@@ -87,6 +104,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(json_formatter() if settings.log_json else logging.Formatter(PLAIN_FORMAT))
+    handler.addFilter(NoJobArguments())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:

@@ -125,3 +125,25 @@ def test_importing_the_module_changes_no_logging_state() -> None:
         "assert logging.getLogger().handlers == before, logging.getLogger().handlers"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_job_queue_logs_jobs_without_their_arguments(output: io.StringIO) -> None:
+    from procrastinate.jobs import Job
+
+    reason = "the on-call is Dana, phone in the runbook"
+    job = Job(
+        id=7,
+        queue="default",
+        lock=None,
+        queueing_lock=None,
+        task_name="proposal.on_host",
+        task_kwargs={"proposal_id": "p1", "comment": f"Rejected in Slack by <@U1>: {reason}"},
+    )
+    # As procrastinate's worker logs a job starting: the call string and the job as an extra.
+    logging.getLogger("procrastinate.worker").info(
+        f"Starting job {job.call_string}", extra={"action": "start_job", "job": job.log_context()}
+    )
+    (line,) = lines(output)
+    assert reason not in json.dumps(line)
+    assert line["message"] == "Starting job proposal.on_host[7]"
+    assert line["job"]["task_name"] == "proposal.on_host" and "task_kwargs" not in line["job"]  # type: ignore[index,operator]
