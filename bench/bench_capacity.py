@@ -5,7 +5,7 @@ uses) with the general ``bot.foresight.forecast.forecast`` (the ensemble, linear
 - simulated loads at 5-minute samples, 4 days of history and the next day held back, growing
   -5..+20% a day with multiplicative daily cycles and 2..10% noise; capacity is set at 1.1 x the
   history's peak, so about half the series breach it the next day;
-- NAB series (../shared/benchmarks/nab-subset) in hourly means, last 48 h held back, for
+- NAB series (the subset in $TUGBOAT_BENCH_DATA, or --data) in hourly means, last 48 h held back, for
   real-world shapes (no breach there: peak error and interval coverage only).
 Scores: relative error of the forecast peak (mean), share of held-back peaks under the forecast's
 80% upper bound, and breach precision / recall (breach predicted = upper bound above capacity).
@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from forecast_eval import DEFAULT_DATA, nab_series
+from inputs import present
 
 from bot.foresight.capacity import forecast_load
 from bot.foresight.forecast import Forecast, forecast
@@ -89,7 +90,7 @@ def main() -> None:
             f"breach precision {r['precision']:.2f} recall {r['recall']:.2f} "
             f"({r['breaches']:.0f} breaches)  {r['seconds']:.2f} s/series"
         )
-    if args.data.is_dir():
+    if present(args.data):
         nab = [(v, t, 48) for v, t in nab_series(args.data).values()]
         print(f"NAB hourly ({len(nab)} series, last 48 h held back)")
         for name, method in METHODS.items():

@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inputs import EXAMPLES, bench_data, missing, present
 
 from bot import wiring
 from bot.adapters.git.history import LocalGitHistory
@@ -31,7 +34,7 @@ from bot.services.investigate import Investigator
 from bot.settings import Settings
 from testkit.promserver import running_prometheus
 
-DEFAULT_EXAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "scenarios" / "examples"
+DEFAULT_EXAMPLES = bench_data(*EXAMPLES)
 
 
 def bench_one(scenario: Path, repeat: int) -> tuple[list[float], list[float], int, str]:
@@ -76,6 +79,8 @@ def main() -> None:
     ap.add_argument("--examples", type=Path, default=DEFAULT_EXAMPLES)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    if not present(args.examples):
+        sys.exit(missing("the example scenarios", "--examples"))
     scenarios = sorted(p for p in args.examples.iterdir() if (p / "scenario.json").is_file())
     if not scenarios:
         sys.exit(f"no scenarios under {args.examples}")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inputs import NAB_SUBSET, bench_data, present
 
 from bot.foresight import capacity as cap
 from bot.foresight.forecast import Forecast, forecast
@@ -51,7 +56,7 @@ CHECK_EVERY, LOOKBACK, HORIZON = 6 * HOUR, 168 * HOUR, 24 * HOUR
 MERGE_DELAY = 1 * HOUR  # from the PR opening to its merge: someone approves it in Slack
 REARM = 6 * HOUR
 TARGET, LEVEL, CPU_PER_POD, MAX_REPLICAS = 0.7, 80, 1.0, 50
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab-subset"
+DEFAULT_DATA = bench_data(*NAB_SUBSET)
 Forecaster = Callable[[np.ndarray, np.ndarray, int, int], Forecast]  # values, timestamps, horizon, level
 
 
@@ -190,7 +195,7 @@ def main() -> None:
     parser.add_argument("--forecaster", choices=sorted(FORECASTERS), default="planner")
     args = parser.parse_args()
     items = simulated(args.simulated, args.weeks)
-    if args.data.is_dir():
+    if present(args.data):
         items += twitter(args.data, args.weeks)[: args.real]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         outcomes = list(pool.map(partial(_run, args.forecaster), items))

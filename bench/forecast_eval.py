@@ -2,7 +2,7 @@
 
 MASE divides the mean absolute forecast error by the in-sample mean absolute error of the
 seasonal naive method at lag 24. Series:
-- NAB series (../shared/benchmarks/nab-subset) averaged into hourly buckets, when at least two
+- NAB series (the subset in $TUGBOAT_BENCH_DATA, or --data) averaged into hourly buckets, when at least two
   weeks long;
 - simulated hourly load: daily and weekly cycles, trend, noise, occasional level shifts.
 Also times a synthetic 414-series run (M4 Hourly's size) at h=48 on two processes.
@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inputs import NAB_SUBSET, bench_data, present
+
 from bot.foresight.forecast import forecast_many
 
 HORIZON, LAG, LEVEL = 48, 24, 80
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab-subset"
+DEFAULT_DATA = bench_data(*NAB_SUBSET)
 HOUR = 3600.0
 
 
@@ -105,7 +110,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--skip-timing", action="store_true")
     args = parser.parse_args()
-    if args.data.is_dir():
+    if present(args.data):
         report("NAB series, hourly, last 48 held back", evaluate(nab_series(args.data)))
     report("simulated hourly load, last 48 held back", evaluate(simulated(100)))
     if not args.skip_timing:

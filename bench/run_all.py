@@ -1,8 +1,9 @@
 """Run every benchmark once and print their figures (``make bench``).
 
-Benchmarks that read ../shared/ (the example scenarios, NAB) run only when it is present; each
-benchmark is its own process so one failing does not hide the others. The PetShop benchmark runs
-when PETSHOP_DATASET names a clone of the dataset.
+Benchmarks that read the example scenarios or NAB run only when ``TUGBOAT_BENCH_DATA`` names the
+directory that holds them (``bench/inputs.py``); each benchmark is its own process so one failing
+does not hide the others. The PetShop benchmark runs when PETSHOP_DATASET names a clone of the
+dataset.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from inputs import ENV, bench_data, present  # noqa: E402
 
 BENCHMARKS: list[tuple[str, list[str], bool]] = [
-    # (name, arguments, needs ../shared)
+    # (name, arguments, needs the data in TUGBOAT_BENCH_DATA)
     ("investigation time (examples, real Prometheus)", ["bench/bench_investigate.py"], True),
     ("root-cause accuracy (generated incidents)", ["bench/rca_eval.py", "--n", "20", "--seed", "1"], False),
     ("log templates (100k lines)", ["bench/bench_logs.py"], False),
@@ -39,10 +42,10 @@ def main() -> int:
     if os.environ.get("PETSHOP_DATASET"):  # a clone of amazon-science/petshop-root-cause-analysis
         petshop = ["bench/petshop.py", "--source", os.environ["PETSHOP_DATASET"]]
         benchmarks.append(("root cause on PetShop (real metrics)", petshop, False))
-    for name, args, needs_shared in benchmarks:
+    for name, args, needs_data in benchmarks:
         print(f"\n=== {name}: {' '.join(args)}", flush=True)
-        if needs_shared and not SHARED.is_dir():
-            print(f"skipped: {SHARED} is absent")
+        if needs_data and not present(bench_data()):
+            print(f"skipped: {ENV} does not name the benchmark data")
             continue
         started = time.monotonic()
         code = subprocess.call([sys.executable, *args], cwd=ROOT)
