@@ -190,13 +190,12 @@ REFRACTORIES = (64, 128, 256)
 SPATIAL_WARMUPS = (288, 750, 2048)  # a day of 5-minute rows, NAB's longest probation, HISTORY
 
 
-def settings(context: bool = False) -> list[Setting]:
-    """The detector settings that cross-validation chooses among (`context`: with the contextual
-    sequence-surprise member)."""
+def settings() -> list[Setting]:
+    """The detector settings that cross-validation chooses among."""
     from bot.foresight.anomaly import Setting
 
     grid = [(g, r, w) for g in GATES for r in REFRACTORIES for w in SPATIAL_WARMUPS]
-    return [Setting(gate=g, refractory=r, spatial_warmup=w, context=context) for g, r, w in grid]
+    return [Setting(gate=g, refractory=r, spatial_warmup=w) for g, r, w in grid]
 
 
 def detect(values: np.ndarray, timestamps: np.ndarray, setting: Setting | None = None) -> np.ndarray:
@@ -245,10 +244,10 @@ def _choose(
     return max(scores, key=lambda c: optimise([files[k] for k in train], [scores[c][k] for k in train])[1])
 
 
-def leave_one_group_out(files: list[NabFile], context: bool = False) -> None:
+def leave_one_group_out(files: list[NabFile]) -> None:
     """Held-out scores per category, each with the setting and threshold chosen on the others;
     then each setting's own cross-validated score (its threshold alone chosen on the others)."""
-    scores = {c: [detect(f.values, f.timestamps, c) for f in files] for c in settings(context)}
+    scores = {c: [detect(f.values, f.timestamps, c) for f in files] for c in settings()}
     everything = list(range(len(files)))
     labelled = sum(len(f.windows) for f in files)
     for nested, how in ((True, "by leave-one-group-out within them"), (False, "in-sample on them")):
@@ -315,11 +314,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", action="store_true", help="also report the split-half check")
     parser.add_argument("--logo", action="store_true", help="also report leave-one-group-out")
-    parser.add_argument("--context", action="store_true", help="with the contextual sequence-surprise member")
     args = parser.parse_args()
     files = load_corpus(args.data)
     if args.logo:
-        leave_one_group_out(files, args.context)
+        leave_one_group_out(files)
     # CPU time, not wall time: the development machines are shared and often busy
     started, cpu_started = time.perf_counter(), time.process_time()
     scores = [detect(f.values, f.timestamps) for f in files]

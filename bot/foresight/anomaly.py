@@ -46,7 +46,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bot.foresight import anomaly_context
 from bot.foresight.anomaly_stats import (
     BLOCK,
     CYCLES,
@@ -94,7 +93,6 @@ class Setting:
     gate: float | None = GATE
     refractory: int = REFRACTORY
     spatial_warmup: int = SPATIAL_WARMUP
-    context: bool = False
 
     @property
     def span(self) -> int:
@@ -108,7 +106,7 @@ class Setting:
             + SMOOTH
             + 2 * BLOCK
             + 1  # the seasonal difference looks at the previous row's reference
-            + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY, anomaly_context.SPAN)
+            + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
         )
 
     @property
@@ -258,27 +256,11 @@ def _pipeline(
     noise = _row_stats(_block_stats(np.concatenate(([0.0], np.diff(raw))), 1, HISTORY), n)[1]
     spatial = _spatial(raw, lo, hi, noise, i + offset, setting.spatial_warmup)
     calibrated = np.maximum(_calibrate(avg, calibration[0], calibration[1], i + offset), spatial)
-    stages: dict[str, np.ndarray] = {}
-    if setting.context:
-        level_cuts = anomaly_context.cuts(x)
-        stages["level"] = anomaly_context.levels(x, level_cuts)
-        stages["surprise"] = anomaly_context.surprise(stages["level"], i)
-        surprise_cal = _block_stats(stages["surprise"], 0, CALIBRATION, anomaly_context.surprise_stats)
-        stages["surprise.centre"], stages["surprise.spread"] = _row_stats(surprise_cal, n)
-        stages |= {f"level.cut{k}": c for k, c in enumerate(level_cuts)}
-        calibrated = _with_context(calibrated, stages, i, i + offset, setting.spatial_warmup)
     padded = np.concatenate((np.zeros(setting.refractory), calibrated))
     recent_max = sliding_window_view(padded, setting.refractory)[:n].max(axis=1)
     alarm = _alarm(calibrated, recent_max)
     silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
-    stages |= {
-        "raw": raw,
-        "range.lo": lo,
-        "range.hi": hi,
-        "range.noise": noise,
-        "x": x,
-        "period": period_rows,
-    }
+    stages = {"raw": raw, "range.lo": lo, "range.hi": hi, "range.noise": noise, "x": x, "period": period_rows}
     stages |= {"measure": measure, "spatial": spatial, "calibrated": calibrated}
     for name, (centre, spread) in stats.items():
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
@@ -292,16 +274,6 @@ def _pipeline(
         stages["gate"] = _rows(gate, n)
     stages["score"] = _gated(stages["damped"], stages["gate"])
     return stages
-
-
-def _with_context(
-    calibrated: np.ndarray, stages: dict[str, np.ndarray], i: np.ndarray, index: np.ndarray, warmup: int
-) -> np.ndarray:
-    """The calibrated score, or the context member's calibrated surprise at rows i where that is
-    higher, from row `warmup` on (the model has learnt nothing before: its first patterns are all new)."""
-    centre, spread = stages["surprise.centre"][i], stages["surprise.spread"][i]
-    context = _calibrate(stages["surprise"][i], centre, spread, index)
-    return np.maximum(calibrated, np.where(index >= warmup, context, 0.0))
 
 
 def _quantile(q: float) -> StatsFn:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.foresight import anomaly_context
 from bot.foresight.anomaly import (
     ALIGN,
     BLOCK,
@@ -20,7 +19,6 @@ from bot.foresight.anomaly import (
     _refractory,
     _short_mean,
     _spatial,
-    _with_context,
 )
 
 
@@ -91,11 +89,6 @@ class StreamingDetector:
         spatial = _spatial(stages["raw"][i], lo, hi, stages["range.noise"][i], i + self._offset, warmup)
         stages["spatial"][row] = spatial[0]
         cal = np.maximum(cal, spatial)
-        if self._setting.context:
-            cuts = np.stack([stages[f"level.cut{k}"][i] for k in range(anomaly_context.LEVELS - 1)])
-            stages["level"][row] = anomaly_context.levels(stages["x"][i], cuts)[0]
-            stages["surprise"][row] = anomaly_context.surprise(stages["level"], i)[0]
-            cal = _with_context(cal, stages, i, i + self._offset, warmup)
         stages["calibrated"][row] = cal[0]
         recent = stages["calibrated"][max(0, row - self._setting.refractory) : row]
         padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
