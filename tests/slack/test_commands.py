@@ -142,3 +142,21 @@ def test_answers_in_slack_never_show_a_server_path(harness: Harness, tmp_path: P
     assert "remote.git" in gone, gone
     said = json.dumps([c.args for c in harness.api.calls if c.method != "upload"])
     assert str(tmp_path) not in said and "/tmp/" not in said
+
+
+def test_a_command_delivered_twice_acts_once_and_the_journal_ends_empty(harness: Harness) -> None:
+    """The same invocation (one ``trigger_id``) twice, as a replay inside the signature window or
+    a second replica would see it: one reply. Each request is marked done in the journal once its
+    lazy work is over, so nothing stays there to be replayed."""
+    journal = harness.runtime.journal
+    assert journal is not None
+    for _ in range(2):
+        assert harness.command("status", trigger_id="1700000000.7.same").status_code == 200
+    harness.command("status", user="UOTHER")
+    deadline = time.monotonic() + 20
+    while journal.at_work and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert journal.at_work == 0
+    replies = harness.api.of("response_url")
+    assert len(replies) == 2  # the repeated invocation once, the other asker once
+    assert list(journal.path.parent.iterdir()) == [journal.path]
