@@ -108,7 +108,7 @@ def test_a_torn_last_record_is_ignored(tmp_path: Path) -> None:
     _die_after(tmp_path, [_request(sr.command("status"), at=time.time())])
     [dead] = list(tmp_path.iterdir())
     with dead.open("ab") as stream:  # a second record cut off mid-write
-        stream.write(b'{"id":2,"at":1.0,"h":{},"n":500}\nscale che')
+        stream.write(b"R2 1.000 500\tcontent-type:application/json\nscale che")
     assert [b"status" in e.body for e in unfinished(dead)] == [True]
 
 

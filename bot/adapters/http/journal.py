@@ -6,9 +6,11 @@ process's life, so a file nobody holds belongs to a process that died. Records a
 one ``write()`` each and no fsync: the page cache outlives a killed process (SIGKILL, the OOM
 killer), not a machine that loses power; that is the documented limit.
 
-A record is a JSON header line, the raw body (``n`` bytes) and a newline; a done record is
-``D<id>``. A torn last record (the process died mid-write) is ignored. Only what replay needs
-is kept: the raw body and the headers Bolt or the signature check read, never a secret.
+A record is a header line, ``R<id> <received at> <n>`` and tab-separated ``name:value`` headers,
+then the raw body (``n`` bytes) and a newline; a done record is ``D<id>``. (Not JSON: encoding the
+header took 5 us of the event loop's time per request, the write itself 1 us.) A torn last
+record (the process died mid-write) is ignored. Only what replay needs is kept: the raw body and
+the headers Bolt or the signature check read, never a secret.
 
 At start, ``adopt()`` takes over the files of dead processes: the requests they never finished
 are appended to this process's journal (keeping when they were received), the old files removed,
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import fcntl
 import itertools
-import json
 import logging
 import os
 import secrets
@@ -42,7 +43,7 @@ KEPT_HEADERS = (
     "x-slack-retry-num",
     "x-slack-retry-reason",
 )
-_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_SEPARATORS = ("\t", "\n", "\r")  # never in a header value Slack sends; such a header is left out
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,18 @@ class SlackJournal:
 
     def record(self, headers: Mapping[str, str], body: bytes, received_at: float | None = None) -> int | None:
         """Append a request (one write); its id, or None when the journal is full or failing."""
-        kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+        kept = "".join(
+            f"\t{name}:{value}"
+            for name in KEPT_HEADERS
+            if (value := headers.get(name)) is not None and not any(c in value for c in _SEPARATORS)
+        )
         at = self.clock() if received_at is None else received_at
         with self._lock:
             if self._closed:
                 return None
             entry = next(self._ids)
-            head = _encoder.encode({"id": entry, "at": round(at, 3), "h": kept, "n": len(body)})
-            data = b"".join((head.encode(), b"\n", body, b"\n"))
+            head = f"R{entry} {at:.3f} {len(body)}{kept}\n".encode("latin-1")
+            data = b"".join((head, body, b"\n"))
             if self._size + len(data) > self.max_bytes:
                 self._compact()
                 if self._size + len(data) > self.max_bytes:
@@ -193,11 +198,15 @@ def unfinished(path: Path) -> Iterator[Entry]:
                 entries.pop(_int(line[1:-1]), None)
                 continue
             try:
-                head = json.loads(line)
-                size = int(head["n"])
-                headers = {str(k): str(v) for k, v in dict(head["h"]).items() if k in KEPT_HEADERS}
-                entry = Entry(int(head["id"]), float(head["at"]), headers, b"")
-            except (ValueError, TypeError, KeyError, AttributeError):
+                fields = line[:-1].decode("latin-1").split("\t")
+                number, at, length = fields[0].removeprefix("R").split(" ")
+                size = int(length)
+                pairs = (field.partition(":") for field in fields[1:])
+                headers = {name: value for name, _, value in pairs if name in KEPT_HEADERS}
+                entry = Entry(int(number), float(at), headers, b"")
+                if not line.startswith(b"R") or size < 0:
+                    raise ValueError(line[:40])
+            except ValueError:
                 log.warning("the Slack journal %s has an unreadable record; reading stops there", path.name)
                 break
             body = stream.read(size + 1)
