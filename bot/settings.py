@@ -264,9 +264,10 @@ class Settings(BaseSettings):
         "(empty: slack-journal under data_dir); keep it across container restarts",
     )
     slack_journal_max_bytes: int = Field(
-        default=64 * 1024 * 1024,
+        default=16 * 1024 * 1024,
         ge=1024 * 1024,
-        description="largest journal file; past it, with done entries compacted away, a request gets 503",
+        description="size of each process's journal file, allocated at start (twice while compacting); "
+        "full of requests at work, a request gets 503",
     )
     slack_replay_max_age_s: float = Field(
         default=3600.0,

@@ -104,12 +104,23 @@ def test_a_live_processs_journal_is_left_alone(tmp_path: Path) -> None:
     assert alive.path.exists() and alive.at_work == 1
 
 
-def test_a_torn_last_record_is_ignored(tmp_path: Path) -> None:
+def test_a_record_cut_off_or_altered_ends_the_reading(tmp_path: Path) -> None:
     _die_after(tmp_path, [_request(sr.command("status"), at=time.time())])
     [dead] = list(tmp_path.iterdir())
-    with dead.open("ab") as stream:  # a second record cut off mid-write
-        stream.write(b"R2 1.000 500\tcontent-type:application/json\nscale che")
-    assert [b"status" in e.body for e in unfinished(dead)] == [True]
+    content = dead.read_bytes()
+    end = content.index(b"\x00")  # the file is allocated whole; the rest is zeros
+    assert dead.stat().st_size == MiB
+    [first] = unfinished(dead)
+    # A second record whose copy was cut short: its header, the start of its body, then zeros.
+    second = content[:end].replace(b"status", b"rollb!", 1)
+    with dead.open("r+b") as stream:
+        stream.seek(end)
+        stream.write(second[: len(second) // 2])
+    assert list(unfinished(dead)) == [first]
+    with dead.open("r+b") as stream:  # whole, but one byte of the first record altered
+        stream.seek(content.index(b"status"))
+        stream.write(b"Status")
+    assert list(unfinished(dead)) == []
 
 
 def test_done_entries_are_compacted_away_and_a_full_journal_refuses(tmp_path: Path) -> None:
@@ -119,10 +130,9 @@ def test_done_entries_are_compacted_away_and_a_full_journal_refuses(tmp_path: Pa
         entry = journal.record({}, body)
         assert entry is not None
         journal.done(entry)
-    assert journal.path.stat().st_size <= MiB
+    assert journal.path.stat().st_size == MiB  # allocated whole, compacted in place of itself
     at_work = [journal.record({}, body) for _ in range(200)]  # none done: the bound holds
     assert None in at_work
-    assert journal.path.stat().st_size <= MiB
     kept = [entry for entry in at_work if entry is not None]
     assert len(list(unfinished(journal.path))) == len(kept) == journal.at_work
 

@@ -2,21 +2,26 @@
 the answer goes out, and marked done once its work is (``SlackEdge``).
 
 One file per process, ``<pid>-<random>.journal``, held with an exclusive ``flock`` for the
-process's life, so a file nobody holds belongs to a process that died. Records are appended with
-one ``write()`` each and no fsync: the page cache outlives a killed process (SIGKILL, the OOM
-killer), not a machine that loses power; that is the documented limit.
+process's life, so a file nobody holds belongs to a process that died. The file is allocated
+whole at start (``slack_journal_max_bytes``: a full disk shows then, not mid-request) and mapped
+into memory shared: appending a record is a copy into the page cache, with no system call and
+the interpreter lock kept (a ``write()`` per request cost the event loop 10-25 us in
+bench/bench_slack_ack.py, its GIL hand-off more than the call). No fsync: the page cache outlives
+a killed process (SIGKILL, the OOM killer), not a machine that loses power; that is the
+documented limit.
 
-A record is a header line, ``R<id> <received at> <n>`` and tab-separated ``name:value`` headers,
-then the raw body (``n`` bytes) and a newline; a done record is ``D<id>``. (Not JSON: encoding the
-header took 5 us of the event loop's time per request, the write itself 1 us.) A torn last
-record (the process died mid-write) is ignored. Only what replay needs is kept: the raw body and
-the headers Bolt or the signature check read, never a secret.
+A record is a header line, ``R<crc> <id> <received at> <n>`` and tab-separated ``name:value``
+headers, then the raw body (``n`` bytes) and a newline; ``crc`` (CRC-32 of the rest) tells a
+record the process died while copying, which ends the reading. A done record is ``D<id>``; the
+unused rest of the file is zeros. (Not JSON: encoding the header took 5 us per request.) Only
+what replay needs is kept: the raw body and the headers Bolt or the signature check read, never
+a secret.
 
 At start, ``adopt()`` takes over the files of dead processes: the requests they never finished
 are appended to this process's journal (keeping when they were received), the old files removed,
 and the requests returned oldest first, for the edge to verify and dispatch again. Done entries
-are compacted away when the file reaches half its bound; with the bound reached by requests
-still at work, ``record`` refuses (the edge answers 503).
+are compacted away when the file is half full; with it full of requests still at work,
+``record`` refuses (the edge answers 503).
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from __future__ import annotations
 import fcntl
 import itertools
 import logging
+import mmap
 import os
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +53,31 @@ KEPT_HEADERS = (
 _SEPARATORS = ("\t", "\n", "\r")  # never in a header value Slack sends; such a header is left out
 
 
+class _Mapped:
+    """One journal file, allocated whole, locked and mapped shared."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(self.fd, 0)  # a leftover of this name (a compaction cut short) starts over
+            os.posix_fallocate(self.fd, 0, size)
+            self.map = mmap.mmap(self.fd, size)
+        except OSError:
+            os.close(self.fd)
+            raise
+        self.end = 0
+
+    def append(self, data: bytes) -> None:
+        end = self.end + len(data)
+        self.map[self.end : end] = data
+        self.end = end
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One journaled request: untrusted when read back, until verified again."""
@@ -61,16 +93,16 @@ class SlackJournal:
         self.directory, self.max_bytes, self.clock = directory, max_bytes, clock
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = directory / f"{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
-        self._fd = _open_locked(self.path)
+        self._file = _Mapped(self.path, max_bytes)
         self._ids = itertools.count(1)
         self._pending: dict[int, bytes] = {}  # id -> its record, rewritten by compaction
         self._pending_bytes = 0
-        self._size = 0
         self._lock = threading.Lock()
         self._closed = False
 
     def record(self, headers: Mapping[str, str], body: bytes, received_at: float | None = None) -> int | None:
-        """Append a request (one write); its id, or None when the journal is full or failing."""
+        """Append a request (a copy into the mapped file); its id, or None when the journal is
+        full or closed."""
         kept = "".join(
             f"\t{name}:{value}"
             for name in KEPT_HEADERS
@@ -81,19 +113,15 @@ class SlackJournal:
             if self._closed:
                 return None
             entry = next(self._ids)
-            head = f"R{entry} {at:.3f} {len(body)}{kept}\n".encode("latin-1")
-            data = b"".join((head, body, b"\n"))
-            if self._size + len(data) > self.max_bytes:
+            rest = f" {entry} {at:.3f} {len(body)}{kept}\n".encode("latin-1")
+            crc = zlib.crc32(body, zlib.crc32(rest))
+            data = b"".join((b"R%08x" % crc, rest, body, b"\n"))
+            if self._file.end + len(data) > self.max_bytes:
                 self._compact()
-                if self._size + len(data) > self.max_bytes:
+                if self._file.end + len(data) > self.max_bytes:
                     log.error("Slack journal %s full (%d bytes at work)", self.path, self._pending_bytes)
                     return None
-            try:
-                _write_all(self._fd, data)
-            except OSError as exc:
-                log.error("cannot append to the Slack journal %s: %s", self.path, exc)
-                return None
-            self._size += len(data)
+            self._file.append(data)
             self._pending[entry] = data
             self._pending_bytes += len(data)
             return entry
@@ -105,14 +133,12 @@ class SlackJournal:
             if data is None or self._closed:
                 return
             self._pending_bytes -= len(data)
-            mark = f"D{entry}\n".encode()
-            try:
-                _write_all(self._fd, mark)
-            except OSError as exc:  # replayed after a restart, where the claims make it a no-op
-                log.error("cannot mark a Slack request done in %s: %s", self.path, exc)
+            mark = b"D%d\n" % entry
+            if self._file.end + len(mark) > self.max_bytes:
+                self._compact()  # drops the entry itself: it is no longer pending
                 return
-            self._size += len(mark)
-            if self._size > self.max_bytes // 2 and self._pending_bytes * 4 < self._size:
+            self._file.append(mark)
+            if self._file.end > self.max_bytes // 2 and self._pending_bytes * 4 < self._file.end:
                 self._compact()
 
     @property
@@ -164,56 +190,73 @@ class SlackJournal:
             if self._closed:
                 return
             self._closed = True
-            empty = not self._pending
-            if empty:
+            if not self._pending:
                 self.path.unlink(missing_ok=True)
-            os.close(self._fd)
+            self._file.close()
 
     def _compact(self) -> None:
         """Under the lock: the file rewritten with only the requests at work, swapped in atomically
         (the new file locked before it takes the name, so the name is never unheld)."""
         tmp = self.path.with_name(self.path.name + ".compacting")
-        fd = _open_locked(tmp, truncate=True)
         try:
-            data = b"".join(self._pending.values())
-            _write_all(fd, data)
-            os.replace(tmp, self.path)
+            fresh = _Mapped(tmp, self.max_bytes)
         except OSError as exc:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
             log.error("cannot compact the Slack journal %s: %s", self.path, exc)
             return
-        os.close(self._fd)
-        self._fd, self._size = fd, len(data)
+        for data in self._pending.values():
+            fresh.append(data)
+        os.replace(tmp, self.path)
+        self._file.close()
+        self._file = fresh
 
 
 def unfinished(path: Path) -> Iterator[Entry]:
     """The requests of a journal file that were never marked done, in the order received."""
     entries: dict[int, Entry] = {}
     with path.open("rb") as stream:
-        while line := stream.readline():
+        while stream.peek(1)[:1] in (b"R", b"D"):  # zeros: the unused rest of the file
+            line = stream.readline(_LONGEST_HEAD)
             if not line.endswith(b"\n"):
                 break  # torn: the writer died mid-record
             if line.startswith(b"D"):
                 entries.pop(_int(line[1:-1]), None)
                 continue
-            try:
-                fields = line[:-1].decode("latin-1").split("\t")
-                number, at, length = fields[0].removeprefix("R").split(" ")
-                size = int(length)
-                pairs = (field.partition(":") for field in fields[1:])
-                headers = {name: value for name, _, value in pairs if name in KEPT_HEADERS}
-                entry = Entry(int(number), float(at), headers, b"")
-                if not line.startswith(b"R") or size < 0:
-                    raise ValueError(line[:40])
-            except ValueError:
-                log.warning("the Slack journal %s has an unreadable record; reading stops there", path.name)
-                break
-            body = stream.read(size + 1)
-            if len(body) < size + 1 or not body.endswith(b"\n"):
-                break
+            entry = _head(line)
+            body = stream.read(entry.size + 1) if entry is not None else b""
+            if (
+                entry is None
+                or len(body) != entry.size + 1
+                or zlib.crc32(body[:-1], entry.crc) != entry.expected
+            ):
+                break  # the process died while copying this record (or the file was altered)
             entries[entry.id] = Entry(entry.id, entry.received_at, entry.headers, body[:-1])
     yield from entries.values()
+
+
+_LONGEST_HEAD = 4096
+
+
+@dataclass(frozen=True)
+class _Head:
+    id: int
+    received_at: float
+    size: int
+    headers: dict[str, str]
+    crc: int  # of the header line after the checksum, to be continued over the body
+    expected: int
+
+
+def _head(line: bytes) -> _Head | None:
+    try:
+        rest = line[9:]
+        fields = rest[:-1].decode("latin-1").split("\t")
+        _, number, at, length = fields[0].split(" ")
+        pairs = (field.partition(":") for field in fields[1:])
+        headers = {name: value for name, _, value in pairs if name in KEPT_HEADERS}
+        head = _Head(int(number), float(at), int(length), headers, zlib.crc32(rest), int(line[1:9], 16))
+    except ValueError:
+        return None
+    return head if head.size >= 0 else None
 
 
 def _int(text: bytes) -> int:
@@ -230,20 +273,3 @@ def _lock_if_still(path: Path, fd: int) -> bool:
         return os.stat(path).st_ino == os.fstat(fd).st_ino
     except (BlockingIOError, FileNotFoundError):
         return False
-
-
-def _open_locked(path: Path, truncate: bool = False) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
-    fd = os.open(path, flags, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
