@@ -50,7 +50,6 @@ KEPT_HEADERS = (
     "x-slack-retry-num",
     "x-slack-retry-reason",
 )
-_SEPARATORS = ("\t", "\n", "\r")  # never in a header value Slack sends; such a header is left out
 
 
 class _Mapped:
@@ -103,11 +102,11 @@ class SlackJournal:
     def record(self, headers: Mapping[str, str], body: bytes, received_at: float | None = None) -> int | None:
         """Append a request (a copy into the mapped file); its id, or None when the journal is
         full or closed."""
-        kept = "".join(
-            f"\t{name}:{value}"
-            for name in KEPT_HEADERS
-            if (value := headers.get(name)) is not None and not any(c in value for c in _SEPARATORS)
-        )
+        kept = ""
+        for name in KEPT_HEADERS:  # a plain loop: a generator per request cost the loop 4 us
+            value = headers.get(name)
+            if value is not None and value.isprintable():  # no tab or newline to break the line
+                kept += f"\t{name}:{value}"
         at = self.clock() if received_at is None else received_at
         with self._lock:
             if self._closed:
