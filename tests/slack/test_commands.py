@@ -160,3 +160,26 @@ def test_a_command_delivered_twice_acts_once_and_the_journal_ends_empty(harness:
     replies = harness.api.of("response_url")
     assert len(replies) == 2  # the repeated invocation once, the other asker once
     assert list(journal.path.parent.iterdir()) == [journal.path]
+
+
+def test_an_investigation_asked_for_twice_by_one_replayed_command_is_stored_once(harness: Harness) -> None:
+    """A replay acting in place of an attempt cut short (``once.REPLAY``) after it had stored the
+    request: the group and the inbox item are named by the invocation, so nothing is doubled."""
+    from urllib.parse import parse_qsl
+
+    from sqlalchemy import func, select
+
+    from bot.adapters.slack.listeners import commands
+    from bot.adapters.slack.listeners.once import REPLAY
+    from bot.adapters.store.schema import AlertInboxRow
+
+    body, _ = sr.command("investigate checkout", response_url=harness.api.response_url)
+    command = dict(parse_qsl(body.decode()))
+    for context in ({}, {REPLAY: True}):
+        commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
+    engine = harness.runtime.deps.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        stored = conn.execute(select(AlertInboxRow.group_key, func.count()).group_by(AlertInboxRow.group_key))
+        assert [(key.startswith("slack:UASKER:"), count) for key, count in stored] == [(True, 1)]
+    parent = harness.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
+    assert "checkout" in parent.args["text"]
