@@ -183,3 +183,21 @@ def test_an_investigation_asked_for_twice_by_one_replayed_command_is_stored_once
         assert [(key.startswith("slack:UASKER:"), count) for key, count in stored] == [(True, 1)]
     parent = harness.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
     assert "checkout" in parent.args["text"]
+
+
+def test_a_scale_command_replayed_after_opening_its_proposal_opens_no_second(harness: Harness) -> None:
+    """A replay acting in place of an attempt cut short after the proposal was opened: the
+    proposal is named by the invocation, so the replay finds it and opens nothing new."""
+    from urllib.parse import parse_qsl
+
+    from bot.adapters.slack.listeners import commands
+    from bot.adapters.slack.listeners.once import REPLAY
+
+    body, _ = sr.command("scale checkout 6", response_url=harness.api.response_url)
+    command = dict(parse_qsl(body.decode()))
+    for context in ({}, {REPLAY: True}):
+        commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
+    [proposal] = harness.runtime.deps.store.list_proposals()
+    assert proposal.state is ProposalState.OPEN and proposal.changes[0].to == 6
+    posted = [c for c in harness.api.of("chat.postMessage") if proposal.id in json.dumps(c.args)]
+    assert len(posted) == 2  # shown again by the replay (the attempt cut short may never have)

@@ -214,16 +214,17 @@ def _post_request(deps: SlackDeps, asked: Asked, request: ChangeRequest) -> None
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:
     workload, replicas = asked.parsed.args
-    _post_request(deps, asked, deps.change_requests.scale(workload, int(replicas), asked.user))
+    _post_request(deps, asked, deps.change_requests.scale(workload, int(replicas), asked.user, asked.request))
 
 
 def _limits(deps: SlackDeps, asked: Asked) -> None:
     workload, resource, value = asked.parsed.args
-    _post_request(deps, asked, deps.change_requests.limits(workload, resource, value, asked.user))
+    asking = deps.change_requests.limits(workload, resource, value, asked.user, asked.request)
+    _post_request(deps, asked, asking)
 
 
 def _rollback(deps: SlackDeps, asked: Asked) -> None:
-    _post_request(deps, asked, deps.change_requests.rollback(asked.parsed.args[0], asked.user))
+    _post_request(deps, asked, deps.change_requests.rollback(asked.parsed.args[0], asked.user, asked.request))
 
 
 def _status(deps: SlackDeps, asked: Asked) -> None:
