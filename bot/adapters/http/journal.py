@@ -56,9 +56,8 @@ class _Mapped:
     """One journal file, allocated whole, locked and mapped shared."""
 
     def __init__(self, path: Path, size: int) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.fd = _create_locked(path)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.ftruncate(self.fd, 0)  # a leftover of this name (a compaction cut short) starts over
             os.posix_fallocate(self.fd, 0, size)
             self.map = mmap.mmap(self.fd, size)
@@ -204,7 +203,12 @@ class SlackJournal:
             return
         for data in self._pending.values():
             fresh.append(data)
-        os.replace(tmp, self.path)
+        try:
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            fresh.close()
+            log.error("cannot compact the Slack journal %s: %s", self.path, exc)
+            return
         self._file.close()
         self._file = fresh
 
@@ -263,6 +267,24 @@ def _int(text: bytes) -> int:
         return int(text)
     except ValueError:
         return -1
+
+
+def _create_locked(path: Path) -> int:
+    """``path`` opened and locked, and still named ``path``: between the create and the lock
+    another process's ``adopt`` may take the new, empty file for a dead one and remove it."""
+    for _ in range(3):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        except OSError:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise OSError(f"{path} keeps being removed as it is created")
 
 
 def _lock_if_still(path: Path, fd: int) -> bool:
