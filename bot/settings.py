@@ -257,6 +257,23 @@ class Settings(BaseSettings):
     slack_max_text_chars: int = Field(
         default=4000, ge=100, description="longest /tugboat command or @mention question Tugboat reads"
     )
+    # The Slack request journal (docs/slack.md, "Nothing acknowledged is lost")
+    slack_journal_dir: str = Field(
+        default="",
+        description="where acknowledged Slack requests are journaled until their work is done "
+        "(empty: slack-journal under data_dir); keep it across container restarts",
+    )
+    slack_journal_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="size of each process's journal file, allocated at start (twice while compacting); "
+        "full of requests at work, a request gets 503",
+    )
+    slack_replay_max_age_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="at start, unfinished journaled requests older than this are skipped (logged, audited)",
+    )
     transport: Literal["auto", "http", "socket"] = Field(
         default="auto",
         description="Slack transport: auto (Socket Mode when SLACK_APP_TOKEN is set), http or socket",

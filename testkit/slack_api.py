@@ -6,7 +6,9 @@ mock Web API server in slack-bolt-python's own test suite, so the real ``slack_s
 ``fail_next(method, 429, retry_after=0)`` makes the next call to a method answer with a rate
 limit, to exercise the client's retry handler; ``fail_always`` makes every call fail
 (``"upload"`` is the file upload URL), and ``slow`` delays a method's answer after the call is
-recorded, as a post that reached Slack before its sender died would. Messages keep their
+recorded, as a post that reached Slack before its sender died would; ``stall`` holds a method's
+calls before they count, so a test can kill their sender first (they are then never seen, as a
+call that never left). Messages keep their
 ``metadata``; ``conversations.history`` and ``conversations.replies`` return it when asked with
 ``include_all_metadata``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +46,7 @@ class SlackApi:
         self.channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its top-level messages
         self._failures: dict[str, list[tuple[int, int]]] = {}
         self._holds: dict[str, threading.Event] = {}
+        self._stalls: dict[str, threading.Event] = {}
         self._always: dict[str, int] = {}
         self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
@@ -67,6 +71,30 @@ class SlackApi:
         (only "response_url" for now)."""
         with self._lock:
             return self._holds.setdefault(method, threading.Event())
+
+    def stall(self, method: str) -> threading.Event:
+        """Calls of ``method`` (a Web API method or "response_url") wait before they count, until
+        the returned event is set; each is recorded as ``method:stalled`` on arrival. A call whose
+        sender died meanwhile (its connection closed) is then recorded only as ``method:dropped``,
+        never as a call: Slack never acted on it. The rest go on as usual."""
+        with self._lock:
+            return self._stalls.setdefault(method, threading.Event())
+
+    def _stalled(self, method: str, connection: socket.socket) -> bool:
+        """Wait out a stall of ``method``; True when the caller is gone (the call is dropped)."""
+        with self._changed:
+            released = self._stalls.get(method)
+            if released is None or released.is_set():
+                return False
+            self.calls.append(Call(method + ":stalled", {}, None))
+            self._changed.notify_all()
+        released.wait(60)
+        gone = _peer_gone(connection)
+        if gone:
+            with self._changed:
+                self.calls.append(Call(method + ":dropped", {}, None))
+                self._changed.notify_all()
+        return gone
 
     def fail_always(self, method: str, status: int = 500) -> None:
         with self._lock:
@@ -200,6 +228,16 @@ def _listed(
     return list(reversed(shown)) if newest_first else shown
 
 
+def _peer_gone(connection: socket.socket) -> bool:
+    """Whether the other end closed the connection (a killed process's sockets are closed)."""
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -244,6 +282,10 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
                     api._changed.notify_all()
                 self._send(200, b"OK - uploaded", {"Content-Type": "text/plain"})
                 return
+            method = "response_url" if path.startswith("/respond/") else path.rsplit("/", 1)[-1]
+            if api._stalled(method, self.connection):
+                self.close_connection = True
+                return
             if path.startswith("/respond/"):  # a command's response_url (JSON, no token)
                 with api._changed:
                     api.calls.append(Call("response_url", json.loads(body or b"{}"), None))
@@ -253,7 +295,6 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
                     held.wait(30)
                 self._send(200, b"ok", {"Content-Type": "text/html"})
                 return
-            method = path.rsplit("/", 1)[-1]
             args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}
             kind = self.headers.get("Content-Type", "")
             if body and "json" in kind:

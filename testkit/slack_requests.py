@@ -45,7 +45,7 @@ def command(
         "text": text,
         "api_app_id": "A1",
         "response_url": response_url,
-        "trigger_id": "1.2.trigger",
+        "trigger_id": trigger_id(),  # unique to each invocation, as Slack's are
         **extra,
     }
     return urlencode(fields).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
@@ -54,6 +54,11 @@ def command(
 def _form(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return body, {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def trigger_id() -> str:
+    """A fresh ``trigger_id``: Slack gives each command invocation its own."""
+    return f"{int(time.time())}.{next(_CLICKS)}.trigger"
 
 
 def action_ts() -> str:

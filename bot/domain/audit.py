@@ -29,6 +29,7 @@ class AuditKind(StrEnum):
     MERGED = "proposal.merged"
     EXPIRED = "proposal.expired"
     VERIFIED = "proposal.verified"
+    SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
 
 
 # The events as people read them in a trail.
@@ -47,6 +48,7 @@ AUDIT_WORDS = {
     AuditKind.MERGED: "merged",
     AuditKind.EXPIRED: "expired",
     AuditKind.VERIFIED: "verified after merge",
+    AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",
 }
 
 

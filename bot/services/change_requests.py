@@ -19,7 +19,7 @@ from bot.domain.alert import now_utc
 from bot.domain.approval import Decision
 from bot.domain.errors import ConflictError, InvalidInput
 from bot.domain.policy import required_approvals
-from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState
+from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState, new_proposal_id
 from bot.domain.quantity import format_cpu, format_memory, parse_cpu, parse_memory
 from bot.ports.chat import ReplyTarget
 from bot.ports.gitrepo import Commit, GitHistory, WorkloadChange
@@ -103,7 +103,9 @@ class ChangeRequests:
         return self._workspace()
 
     # -- manual changes ------------------------------------------------------------------
-    def scale(self, workload: str, replicas: int, user: str) -> ChangeRequest:
+    def scale(self, workload: str, replicas: int, user: str, request: str = "") -> ChangeRequest:
+        """``request`` names the asking (one Slack command, say): asked again, the same proposal
+        is opened, not a second one. The same for ``limits`` and ``rollback``."""
         limit = self.policy.max_replicas
         if replicas < 0:
             raise InvalidInput(f"replicas must be a whole number, got {replicas}")
@@ -111,9 +113,10 @@ class ChangeRequests:
             raise InvalidInput(
                 f"{replicas} replicas is above the policy's maximum of {limit} (policy.max_replicas)"
             )
-        return self._planned(workload, "replicas", replicas, Action.SCALE, user, f"{replicas} replicas")
+        what = f"{replicas} replicas"
+        return self._planned(workload, "replicas", replicas, Action.SCALE, user, what, request)
 
-    def limits(self, workload: str, resource: str, value: str, user: str) -> ChangeRequest:
+    def limits(self, workload: str, resource: str, value: str, user: str, request: str = "") -> ChangeRequest:
         """``resource`` is ``cpu`` or ``memory``; ``value`` a Kubernetes quantity (``500m``, ``1Gi``)."""
         if resource == "cpu":
             cores = parse_cpu(value)
@@ -122,7 +125,7 @@ class ChangeRequests:
                     f"a CPU limit must be above 0 and at most {self.policy.max_cpu_cores} cores"
                 )
             what = f"CPU limit {format_cpu(cores)}"
-            return self._planned(workload, "cpu", cores, Action.SET_CPU_LIMIT, user, what)
+            return self._planned(workload, "cpu", cores, Action.SET_CPU_LIMIT, user, what, request)
         if resource != "memory":
             raise InvalidInput(f"say cpu or memory, got {resource!r}")
         size = parse_memory(value)
@@ -131,9 +134,9 @@ class ChangeRequests:
                 f"a memory limit must be above 0 and at most {format_memory(self.policy.max_memory_bytes)}"
             )
         what = f"memory limit {format_memory(size)}"
-        return self._planned(workload, "memory", size, Action.SET_MEMORY_LIMIT, user, what)
+        return self._planned(workload, "memory", size, Action.SET_MEMORY_LIMIT, user, what, request)
 
-    def rollback(self, workload: str, user: str) -> ChangeRequest:
+    def rollback(self, workload: str, user: str, request: str = "") -> ChangeRequest:
         """Revert the newest commit that touched ``workload``, as the changes classifier sees it."""
         if self.history is None or self.changed_workloads is None:
             raise InvalidInput("no git history: set TUGBOAT_REPO to the GitOps repository")
@@ -144,6 +147,7 @@ class ChangeRequests:
             if commit.is_merge or not any(c.workload == workload for c in touched):
                 continue
             proposal = Proposal(
+                id=_proposal_id(request),
                 action=Action.REVERT,
                 service=workload,
                 commit=commit.sha,
@@ -152,7 +156,7 @@ class ChangeRequests:
                 rationale=f"rollback requested in Slack by <@{user}>",
                 created_at=now,
             )
-            return self._open(proposal, user)
+            return self._open(proposal, user, request)
         raise InvalidInput(f"no commit in the last {ROLLBACK_LOOKBACK.days} days changed {workload}")
 
     # -- investigated fixes ----------------------------------------------------------------
@@ -201,7 +205,7 @@ class ChangeRequests:
 
     # -- the shared path -------------------------------------------------------------------
     def _planned(
-        self, workload: str, field: str, value: Any, action: Action, user: str, what: str
+        self, workload: str, field: str, value: Any, action: Action, user: str, what: str, request: str
     ) -> ChangeRequest:
         repo = self.workspace()
         found = repo.find(workload)
@@ -209,6 +213,7 @@ class ChangeRequests:
         if not planned.diff.strip():
             raise InvalidInput(f"{found.resource} already has {what}; nothing to change")
         proposal = Proposal(
+            id=_proposal_id(request),
             action=action,
             service=found.name,
             namespace=found.namespace,
@@ -218,9 +223,17 @@ class ChangeRequests:
             rationale=f"requested in Slack by <@{user}>. " + " ".join(planned.notes),
             created_at=self.clock(),
         )
-        return self._open(proposal, user)
+        return self._open(proposal, user, request)
 
-    def _open(self, proposal: Proposal, user: str) -> ChangeRequest:
+    def _open(self, proposal: Proposal, user: str, request: str = "") -> ChangeRequest:
         workflow = self.workflow
-        opened = workflow.open(workflow.submit(proposal, requested_by=user).id, actor=user)
+        # Asked again (a replayed command): what the first asking recorded is opened, if need be.
+        known = self.store.get_proposal(proposal.id) if request else None
+        submitted = known if known is not None else workflow.submit(proposal, requested_by=user)
+        opened = workflow.open(submitted.id, actor=user)
         return ChangeRequest(opened, requested_by=user)
+
+
+def _proposal_id(request: str) -> str:
+    """A proposal id drawn from ``request`` (hex, like generated ids), or a fresh one."""
+    return request[:12] if request else new_proposal_id()

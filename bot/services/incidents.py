@@ -95,10 +95,11 @@ class IncidentService:
             self._dispatcher.nudge(group.group_key)
         return Receipt(group.group_key, duplicate=not stored)
 
-    def investigate_now(self, group: AlertGroup, channel: str, requested_by: str) -> None:
-        """An investigation a person asked for: a thread of its own in ``channel``."""
-        request = f"request:{uuid.uuid4().hex}"
-        self.store.add_to_inbox(group, request, self.clock(), channel=channel, requested_by=requested_by)
+    def investigate_now(self, group: AlertGroup, channel: str, requested_by: str, request: str = "") -> None:
+        """An investigation a person asked for: a thread of its own in ``channel``. The same
+        ``request`` (one Slack command, replayed) is stored once."""
+        dedup = f"request:{request or uuid.uuid4().hex}"
+        self.store.add_to_inbox(group, dedup, self.clock(), channel=channel, requested_by=requested_by)
         self._dispatcher.nudge(group.group_key)
 
     def route(self, group: AlertGroup) -> str | None:

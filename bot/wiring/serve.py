@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import wiring  # its functions by name, so a test may replace one (e.g. the job queue)
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from starlette.applications import Starlette
 
+    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.adapters.slack.deps import SlackDeps
@@ -53,6 +55,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     jobs: ProcrastinateQueue
     edge: SlackEdge | None  # HTTP mode: acknowledged requests it still has to hand to Bolt
+    journal: SlackJournal | None = None  # HTTP mode: acknowledged requests until their work is done
     # Run first on shutdown, e.g. closing the Socket Mode connection so no new work arrives.
     stop_intake: list[Callable[[], None]] = field(default_factory=list)
 
@@ -63,6 +66,8 @@ class Runtime:
         if self.edge is not None:
             self.edge.close()
         _drain(self.executor, self.deps.incidents)
+        if self.journal is not None:  # after the drain: the listeners' work marks requests done
+            self.journal.close()
         self.jobs.stop()
 
 
@@ -87,6 +92,7 @@ def build_runtime(
 
     The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
+    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.server import create_app
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.slack.app import build_app, web_client
@@ -94,8 +100,10 @@ def build_runtime(
     from bot.adapters.slack.deps import SlackDeps
     from bot.adapters.slack.layout import BlockKitLayout
     from bot.adapters.slack.notifier import SlackNotifier, UserGroups
+    from bot.adapters.slack.pool import ListenerPool
 
     client = web_client(settings)
+    journal = None if socket_mode else _journal(settings, SlackJournal)
     chat = SlackNotifier(client)
     store = store or wiring.store(settings)
     clone = wiring.repository(settings)
@@ -151,7 +159,7 @@ def build_runtime(
         clock=clock,
     )
     # Lazy Slack work (decisions, merges, answers) runs here, apart from the ack path.
-    executor = ThreadPoolExecutor(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")
+    executor = ListenerPool(max_workers=SLACK_WORKERS, thread_name_prefix="tugboat-slack")
     try:
         bolt = build_app(deps, client, executor, socket_mode=socket_mode)
     except Exception:
@@ -164,7 +172,7 @@ def build_runtime(
             "the Alertmanager webhook accepts requests from anyone who can reach it: "
             "set TUGBOAT_ALERTMANAGER_TOKEN (docs/operations.md, Request limits)"
         )
-    edge = None if socket_mode else SlackEdge(bolt, settings)
+    edge = None if socket_mode else SlackEdge(bolt, settings, journal=journal, listeners=executor)
     http = create_app(
         store=store,
         incidents=incidents,
@@ -175,14 +183,34 @@ def build_runtime(
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
         jobs_running=lambda: jobs.running,
     )
-    runtime = Runtime(deps, bolt, http, client, executor, jobs, edge)
+    runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal)
     for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
+    if edge is not None and journal is not None:
+        from bot.adapters.http.replay import replay
+
+        replay(edge, journal, journal.adopt(), settings.slack_replay_max_age_s, store)
     return runtime
+
+
+def journal_dir(settings: Settings) -> Path:
+    """``slack_journal_dir``, or ``slack-journal`` under ``data_dir``."""
+    return Path(settings.slack_journal_dir or Path(settings.data_dir) / "slack-journal")
+
+
+def _journal(settings: Settings, journal: type[SlackJournal]) -> SlackJournal:
+    where = journal_dir(settings)
+    try:
+        return journal(where, settings.slack_journal_max_bytes)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot keep the Slack request journal in {where}: {exc.strerror or exc}; "
+            "point slack_journal_dir (TUGBOAT_SLACK_JOURNAL_DIR) at a writable directory"
+        ) from None
 
 
 def asgi_app() -> Starlette:

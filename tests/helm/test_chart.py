@@ -305,3 +305,13 @@ def test_the_repository_clone_has_its_own_volume_and_ssh_key() -> None:
     assert mounts["repository-ssh"]["readOnly"] is True
     known = {f"TUGBOAT_{n.upper()}" for n in Settings.model_fields}
     assert {"TUGBOAT_DATA_DIR", "TUGBOAT_REPO_SSH_KEY_FILE", "TUGBOAT_REPO_SSH_KNOWN_HOSTS_FILE"} <= known
+
+
+def test_the_slack_journal_has_a_volume_of_its_own_per_pod() -> None:
+    spec = one(render(None), "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert env["TUGBOAT_SLACK_JOURNAL_DIR"] == mounts["slack-journal"] == "/var/lib/tugboat-journal"
+    assert volumes["slack-journal"]["emptyDir"]["sizeLimit"] == "128Mi"  # the pod's own, restarts keep it
+    assert "TUGBOAT_SLACK_JOURNAL_DIR" in {f"TUGBOAT_{n.upper()}" for n in Settings.model_fields}

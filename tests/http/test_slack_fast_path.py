@@ -106,7 +106,7 @@ def test_close_dispatches_everything_acknowledged_and_then_takes_nothing() -> No
     edge = SlackEdge(Bolt(), Settings(slack_signing_secret="s", slack_bot_token="xoxb-x"))  # type: ignore[arg-type]
     for user in ("U1", "U2", "U3"):
         body, _ = sr.command("status", user=user)
-        assert edge._dispatch_later(Accepted(b"", None, body.decode()), {})
+        assert edge._dispatch_later(Accepted(b"", None, body.decode()), {}, 0)
     edge.close()
     assert seen == ["U1", "U2", "U3"]  # decoded in full, oldest first
-    assert not edge._dispatch_later(Accepted(b"", {"user_id": "U4"}), {})
+    assert not edge._dispatch_later(Accepted(b"", {"user_id": "U4"}), {}, 0)

@@ -142,3 +142,62 @@ def test_answers_in_slack_never_show_a_server_path(harness: Harness, tmp_path: P
     assert "remote.git" in gone, gone
     said = json.dumps([c.args for c in harness.api.calls if c.method != "upload"])
     assert str(tmp_path) not in said and "/tmp/" not in said
+
+
+def test_a_command_delivered_twice_acts_once_and_the_journal_ends_empty(harness: Harness) -> None:
+    """The same invocation (one ``trigger_id``) twice, as a replay inside the signature window or
+    a second replica would see it: one reply. Each request is marked done in the journal once its
+    lazy work is over, so nothing stays there to be replayed."""
+    journal = harness.runtime.journal
+    assert journal is not None
+    for _ in range(2):
+        assert harness.command("status", trigger_id="1700000000.7.same").status_code == 200
+    harness.command("status", user="UOTHER")
+    deadline = time.monotonic() + 20
+    while journal.at_work and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert journal.at_work == 0
+    replies = harness.api.of("response_url")
+    assert len(replies) == 2  # the repeated invocation once, the other asker once
+    assert list(journal.path.parent.iterdir()) == [journal.path]
+
+
+def test_an_investigation_asked_for_twice_by_one_replayed_command_is_stored_once(harness: Harness) -> None:
+    """A replay acting in place of an attempt cut short (``once.REPLAY``) after it had stored the
+    request: the group and the inbox item are named by the invocation, so nothing is doubled."""
+    from urllib.parse import parse_qsl
+
+    from sqlalchemy import func, select
+
+    from bot.adapters.slack.listeners import commands
+    from bot.adapters.slack.listeners.once import REPLAY
+    from bot.adapters.store.schema import AlertInboxRow
+
+    body, _ = sr.command("investigate checkout", response_url=harness.api.response_url)
+    command = dict(parse_qsl(body.decode()))
+    for context in ({}, {REPLAY: True}):
+        commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
+    engine = harness.runtime.deps.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        stored = conn.execute(select(AlertInboxRow.group_key, func.count()).group_by(AlertInboxRow.group_key))
+        assert [(key.startswith("slack:UASKER:"), count) for key, count in stored] == [(True, 1)]
+    parent = harness.api.wait_for("chat.postMessage", channel=CHANNEL)[0]
+    assert "checkout" in parent.args["text"]
+
+
+def test_a_scale_command_replayed_after_opening_its_proposal_opens_no_second(harness: Harness) -> None:
+    """A replay acting in place of an attempt cut short after the proposal was opened: the
+    proposal is named by the invocation, so the replay finds it and opens nothing new."""
+    from urllib.parse import parse_qsl
+
+    from bot.adapters.slack.listeners import commands
+    from bot.adapters.slack.listeners.once import REPLAY
+
+    body, _ = sr.command("scale checkout 6", response_url=harness.api.response_url)
+    command = dict(parse_qsl(body.decode()))
+    for context in ({}, {REPLAY: True}):
+        commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
+    [proposal] = harness.runtime.deps.store.list_proposals()
+    assert proposal.state is ProposalState.OPEN and proposal.changes[0].to == 6
+    posted = [c for c in harness.api.of("chat.postMessage") if proposal.id in json.dumps(c.args)]
+    assert len(posted) == 2  # shown again by the replay (the attempt cut short may never have)

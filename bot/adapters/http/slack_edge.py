@@ -6,12 +6,15 @@ signature is checked:
 1. the content type is one Slack sends (415) and the body fits ``slack_max_body_bytes`` (413);
 2. the signature and its timestamp, on the raw bytes (401);
 3. UTF-8, form or JSON within ``http_max_json_depth``, and the payload's shape (400);
-4. the acknowledgement, answered at once: the slash command's usage or "working on it", the
+4. the request journaled (``journal.SlackJournal``: one append, no fsync), then the
+   acknowledgement, answered at once: the slash command's usage or "working on it", the
    URL-verification challenge, or an empty 200;
 5. Bolt's dispatch (middleware, listeners and their lazy work), on a small pool of threads
    after the answer, so concurrent requests are dispatched concurrently and none waits for
    another's listener; one feeder thread hands them to the pool after a lull in the
-   acknowledgements (``QuietGate``), so an ack never wakes a thread.
+   acknowledgements (``QuietGate``), so an ack never wakes a thread. Once the lazy work it
+   started is over (``ListenerPool``), the request is marked done in the journal; at start,
+   ``replay`` dispatches again what a killed process left unfinished.
 
 The edge is an ASGI app of its own, reached before Starlette's routing (``server.SlackFastPath``):
 headers straight from the scope, answers sent as encoded bytes. A form's values stay
@@ -25,13 +28,14 @@ of work: reading the body, one HMAC, and checking at most ``INLINE_BYTES``.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -42,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
+from bot.adapters.http.journal import Entry, SlackJournal
 from bot.adapters.http.limits import (
     INLINE_BYTES,
     RequestRefused,
@@ -53,6 +58,7 @@ from bot.adapters.http.limits import (
     utf8,
 )
 from bot.adapters.slack.listeners.commands import acknowledgement
+from bot.adapters.slack.listeners.once import REPLAY
 from bot.adapters.slack.payloads import (
     EventCallback,
     UrlVerification,
@@ -61,6 +67,7 @@ from bot.adapters.slack.payloads import (
     check_event,
     check_interaction,
 )
+from bot.adapters.slack.pool import ListenerPool, when_all_done
 from bot.observability.metrics import SLACK_ACK_SECONDS, SLACK_REQUESTS, SLACK_UNAUTHENTICATED
 from bot.settings import Settings
 
@@ -73,6 +80,9 @@ SIGNATURE_WINDOW_S = 300  # Slack's own replay window
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _BUSY = b'{"error":"Tugboat is busy; try again"}'
 _REFUSED = {401: "unauthorised", 413: "too_large", 415: "unsupported_type", 400: "malformed"}
+# What the feeder hands to the pool: the request, its headers, when it was queued, its journal
+# entry (0: none) and whether it is a replay.
+Queued = tuple["Accepted", dict[str, str | Sequence[str]], float, int, bool]
 
 
 def _encode(answer: dict[str, str]) -> bytes:
@@ -120,17 +130,26 @@ class Accepted:
 class SlackEdge:
     """The ASGI app of ``POST /slack/events`` (``server.SlackFastPath`` routes to it)."""
 
-    def __init__(self, bolt: App, settings: Settings) -> None:
+    def __init__(
+        self,
+        bolt: App,
+        settings: Settings,
+        *,
+        journal: SlackJournal | None = None,
+        listeners: ListenerPool | None = None,
+    ) -> None:
+        """``journal``: where requests are recorded before their ack; ``listeners``: Bolt's
+        listener executor, which tells when a request's lazy work is over."""
         secret = settings.slack_signing_secret
         self.verifier = SignatureVerifier(secret.get_secret_value() if secret else "-")
-        self.bolt = bolt
+        self.bolt, self.journal, self.listeners = bolt, journal, listeners
         self.max_body = settings.slack_max_body_bytes
         self.max_depth = settings.http_max_json_depth
         self.max_chars = settings.slack_max_text_chars
         self._pool = ThreadPoolExecutor(DISPATCH_THREADS, thread_name_prefix="tugboat-dispatch")
         self._waiting = threading.BoundedSemaphore(DISPATCH_BACKLOG)
         self.gate = QuietGate()
-        self._backlog: deque[tuple[Accepted, dict[str, str | Sequence[str]], float]] = deque()
+        self._backlog: deque[Queued] = deque()
         self._lock = threading.Lock()
         self._queued = threading.Event()
         self._closing = False
@@ -171,11 +190,14 @@ class SlackEdge:
         except RequestRefused as refused:
             SLACK_REQUESTS.labels(outcome=_REFUSED.get(refused.status, "refused")).inc()
             return refused.status, _encode({"error": refused.message}), []
-        if (accepted.body is not None or accepted.form is not None) and not self._dispatch_later(
-            accepted, dict(headers)
-        ):
-            SLACK_REQUESTS.labels(outcome="busy").inc()
-            return 503, _BUSY, [(b"retry-after", b"1")]
+        if accepted.body is not None or accepted.form is not None:
+            # Recorded before the answer: once acknowledged, Slack never sends it again.
+            entry = self.journal.record(headers, raw) if self.journal is not None else 0
+            if entry is None or not self._dispatch_later(accepted, dict(headers), entry):
+                if entry and self.journal is not None:
+                    self.journal.done(entry)
+                SLACK_REQUESTS.labels(outcome="busy").inc()
+                return 503, _BUSY, [(b"retry-after", b"1")]
         return 200, accepted.answer, []
 
     def _verify(self, headers: dict[str, str], raw: bytes) -> None:
@@ -224,16 +246,24 @@ class SlackEdge:
             return Accepted(_encode({"challenge": event.challenge}), None)
         return Accepted(b"", body if isinstance(event, EventCallback) else None)
 
-    def _dispatch_later(self, accepted: Accepted, headers: dict[str, str | Sequence[str]]) -> bool:
+    def _dispatch_later(
+        self,
+        accepted: Accepted,
+        headers: dict[str, str | Sequence[str]],
+        entry: int,
+        *,
+        replay: bool = False,
+    ) -> bool:
         """On the loop: queue the request for the feeder, waking it only if it sleeps (no thread
-        wakes per request: a wake-up per ack cost the loop ~40 us, the woken thread's GIL turn)."""
-        if not self._waiting.acquire(blocking=False):
+        wakes per request: a wake-up per ack cost the loop ~40 us, the woken thread's GIL turn).
+        A replay waits for room in the backlog instead."""
+        if not self._waiting.acquire(blocking=replay):
             return False
         with self._lock:
             if self._closing:  # shutting down: nothing new is taken
                 self._waiting.release()
                 return False
-            self._backlog.append((accepted, headers, self.gate.clock()))
+            self._backlog.append((accepted, headers, self.gate.clock(), entry, replay))
         if not self._queued.is_set():
             self._queued.set()
         return True
@@ -250,24 +280,65 @@ class SlackEdge:
                         if self._closing:
                             return
                         break
-                    accepted, headers, since = self._backlog[0]
-                self.gate.wait(since)
-                self._pool.submit(self._dispatch, accepted, headers)
+                    queued = self._backlog[0]
+                self.gate.wait(queued[2])
+                self._pool.submit(self._dispatch, *queued)
                 self._backlog.popleft()
 
-    def _dispatch(self, accepted: Accepted, headers: dict[str, str | Sequence[str]]) -> None:
+    def _dispatch(
+        self,
+        accepted: Accepted,
+        headers: dict[str, str | Sequence[str]],
+        _since: float,
+        entry: int,
+        replay: bool,
+    ) -> None:
+        started: list[Future[object]] = []
         try:
             body = accepted.for_bolt()
             assert body is not None  # only requests with something for Bolt are dispatched
             # Bolt takes a parsed body only in its socket_mode; the signature was verified above
             # on the raw bytes, which is what Bolt's HTTP mode would redo after a second parse.
-            response = self.bolt.dispatch(BoltRequest(body=body, headers=headers, mode="socket_mode"))
+            # The replay mark is in the context, which no request can set from outside.
+            request = BoltRequest(
+                body=body, headers=headers, context={REPLAY: True} if replay else None, mode="socket_mode"
+            )
+            if self.listeners is not None:
+                with self.listeners.collecting() as started:
+                    response = self.bolt.dispatch(request)
+            else:
+                response = self.bolt.dispatch(request)
             if response.status == 404:
                 log.info("no Tugboat listener for this Slack request (%s)", body.get("type") or "command")
         except Exception:  # Bolt reports listener errors itself; this is Bolt failing
             log.exception("dispatching a Slack request failed")
         finally:
             self._waiting.release()
+            if entry and self.journal is not None:
+                journal = self.journal
+                when_all_done(started, lambda: journal.done(entry))
+
+    def redispatch(self, accepted: Accepted, entry: Entry) -> bool:
+        """Queue a journaled request again (``replay``), as a replay: its listeners act even
+        where the attempt cut short had claimed the request."""
+        headers: dict[str, str | Sequence[str]] = dict(entry.headers)
+        return self._dispatch_later(accepted, headers, entry.id, replay=True)
+
+    def reread(self, entry: Entry) -> Accepted | None:
+        """A journaled request, verified and checked again, or None. The journal lies outside the
+        process, so its signature is checked again (the 5-minute window aside: it is a replay)
+        and its body goes through the same checks as when it arrived."""
+        timestamp = entry.headers.get("x-slack-request-timestamp", "")
+        signature = entry.headers.get("x-slack-signature", "")
+        try:
+            text = utf8(entry.body)
+            expected = self.verifier.generate_signature(timestamp=timestamp, body=text)
+            if not timestamp.isdigit() or not hmac.compare_digest(expected or "", signature):
+                raise RequestRefused(401, "its signature does not verify")
+            return self.accept(media_type(entry.headers.get("content-type", "")), entry.body)
+        except RequestRefused as refused:
+            log.warning("a journaled Slack request was dropped: %s", refused.message)
+            return None
 
     def close(self) -> None:
         """Finish dispatching what was acknowledged (its lazy work goes to Bolt's executor)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 
+from bot.adapters.slack.listeners.once import REPLAY
 from bot.observability.metrics import SLACK_REQUESTS
 from bot.ports.store import Store
 
@@ -44,7 +45,8 @@ def provide(deps: Any) -> Callable[..., None]:
 
 def dedupe_event_retries(store: Store) -> Callable[..., BoltResponse | None]:
     """Slack re-sends an event (same ``event_id``, with ``X-Slack-Retry-Num``) when our 200 was
-    late or lost; across replicas only the first delivery is handled."""
+    late or lost; across replicas only the first delivery is handled. A replay from the request
+    journal is handled even so: the claim it finds is that of the attempt cut short."""
 
     def dedupe(body: dict[str, Any], request: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
         kind = _kind(body)
@@ -52,7 +54,7 @@ def dedupe_event_retries(store: Store) -> Callable[..., BoltResponse | None]:
         # Never the body: it carries user text, trigger ids and response URLs.
         log.info("slack request %s%s", kind, f" (retry {retry})" if retry else "")
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not store.claim_once(f"slack-event:{event_id}"):
+        if event_id and not store.claim_once(f"slack-event:{event_id}") and not request.context.get(REPLAY):
             SLACK_REQUESTS.labels(outcome="duplicate").inc()
             return BoltResponse(status=200, body="")
         SLACK_REQUESTS.labels(outcome="handled").inc()

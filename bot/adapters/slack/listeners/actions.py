@@ -5,7 +5,8 @@ hands ``deps`` (bot.adapters.slack.deps). Drafts and decisions are ``ChangeReque
 ``ProposalWorkflow``, which checks the approver policy and makes each happen exactly once); the
 listeners only read the click and show the typed outcome. A click acts at most once: a second
 delivery of the same click (same user, proposal and ``action_ts``: a replay inside Slack's
-signature window, or a retry) does nothing, on any replica. Refusals are shown only to the person who clicked.
+signature window, or a retry) does nothing, on any replica; a replay from the request journal
+acts in place of an attempt cut short (``once``). Refusals are shown only to the person who clicked.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.adapters.slack import blocks, replies
 from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.listeners.once import acts_now
 from bot.domain.errors import TugboatError
-from bot.observability.metrics import SLACK_REQUESTS
 from bot.ports.chat import ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ def _value(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("value", ""))
 
 
-def first_delivery(deps: SlackDeps, body: dict[str, Any]) -> bool:
-    """True the first time this click arrives. Its identity is who clicked, which button of which
-    proposal, and Slack's ``action_ts``; claimed in the database, so it holds across replicas."""
+def first_delivery(deps: SlackDeps, body: dict[str, Any], context: dict[str, Any] | None = None) -> bool:
+    """True the first time this click arrives (or when it is replayed from the journal). Its
+    identity is who clicked, which button of which proposal, and Slack's ``action_ts``; claimed
+    in the database, so it holds across replicas."""
     action = (body.get("actions") or [{}])[0]
     proposal_id, _ = blocks.button_target(str(action.get("value", "")))
     key = ":".join(
@@ -54,11 +56,7 @@ def first_delivery(deps: SlackDeps, body: dict[str, Any]) -> bool:
             str(action.get("action_ts", "")),
         )
     )
-    if deps.store.claim_once(key[:512]):
-        return True
-    SLACK_REQUESTS.labels(outcome="duplicate_click").inc()
-    log.info("a click was delivered again; it already acted once")
-    return False
+    return acts_now(deps.store, key, context, "click")
 
 
 def _clicked(body: dict[str, Any]) -> ReplyTarget:
@@ -87,38 +85,38 @@ def just_ack(ack: Ack) -> None:
     ack()
 
 
-def draft(body: dict[str, Any], deps: SlackDeps) -> None:
+def draft(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     """Draft PR: the investigation's proposed fix, opened for approval."""
     where = _clicked(body)
     with _refusals_to_clicker(deps, where):
         deps.change_requests.require_repository()
-        if not first_delivery(deps, body):
+        if not first_delivery(deps, body, context):
             return
         opened = deps.change_requests.draft(_value(body), where.user or "")
         text, shown = replies.change_request(opened, verb="drafted")
         deps.chat.update_message(where.channel, where.ts or "", text, shown)
 
 
-def approve(body: dict[str, Any], deps: SlackDeps) -> None:
+def approve(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     """Approve the commit the button shows; the merge may run as a job elsewhere, and then
     reports back to this message (``SlackDecisions.merge_finished``)."""
     where = _clicked(body)
     with _refusals_to_clicker(deps, where):
         deps.change_requests.require_repository()
-        if not first_delivery(deps, body):
+        if not first_delivery(deps, body, context):
             return
         proposal_id, shown_head = blocks.button_target(_value(body))
         outcome = deps.change_requests.approve(proposal_id, where.user or "", shown_head, where)
         deps.decisions.show(outcome, "Approved", where)
 
 
-def open_reject_form(body: dict[str, Any], deps: SlackDeps) -> None:
+def open_reject_form(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     """Reject: a modal asks for the reason. Lazy, but started as soon as the ack is sent: the
     trigger id lives for 3 seconds."""
     where = _clicked(body)
     with _refusals_to_clicker(deps, where):
         deps.change_requests.require_repository()
-        if not first_delivery(deps, body):
+        if not first_delivery(deps, body, context):
             return
         proposal_id, _ = blocks.button_target(_value(body))
         refusal = deps.change_requests.why_not_reject(proposal_id, where.user or "")

@@ -1,8 +1,10 @@
 """``/tugboat``: acknowledged at once (usage errors in the ack itself, ephemeral), worked on lazily;
-what only the asker should see goes back through the command's ``response_url``."""
+what only the asker should see goes back through the command's ``response_url``. Each command
+acts once: its work is claimed by its ``trigger_id`` (``once``), on any replica."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shlex
 import uuid
@@ -10,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.adapters.slack import blocks, replies
 from bot.adapters.slack.deps import SlackDeps
+from bot.adapters.slack.listeners.once import acts_now, command_key
 from bot.adapters.slack.notifier import respond
 from bot.domain.alert import Alert, AlertGroup
 from bot.domain.errors import InvalidInput, TugboatError
@@ -103,14 +106,14 @@ def acknowledge(ack: Ack, command: dict[str, Any], deps: SlackDeps) -> None:
     ack(text=answer["text"], response_type=answer["response_type"])
 
 
-def run(command: dict[str, Any], deps: SlackDeps) -> None:
+def run(command: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     """The lazy half: the command's handler, its refusals and failures told to the asker."""
     try:
         parsed = parse(command.get("text", ""), deps.settings.slack_max_text_chars)
     except InvalidInput:
         return  # already answered by the ack
     handler = _HANDLERS.get(parsed.name)
-    if handler is None:
+    if handler is None or not acts_now(deps.store, command_key(command), context, "command"):
         return
     where = ReplyTarget(
         str(command["channel_id"]),
@@ -118,7 +121,7 @@ def run(command: dict[str, Any], deps: SlackDeps) -> None:
         user=str(command["user_id"]),
         response_url=command.get("response_url") or None,
     )
-    asked = Asked(parsed, where, deps.chat)
+    asked = Asked(parsed, where, deps.chat, hashlib.sha256(command_key(command).encode()).hexdigest()[:16])
     try:
         handler(deps, asked)
     except TugboatError as exc:
@@ -139,6 +142,7 @@ class Asked:
     parsed: Parsed
     where: ReplyTarget
     chat: ChatNotifier
+    request: str = ""  # names this invocation: its replay opens no second investigation
 
     @property
     def user(self) -> str:
@@ -176,11 +180,11 @@ def _investigate(deps: SlackDeps, asked: Asked) -> None:
             labels["namespace"] = namespace
     group = AlertGroup(
         status="firing",
-        groupKey=f"slack:{asked.user}:{uuid.uuid4().hex[:12]}",
+        groupKey=f"slack:{asked.user}:{asked.request or uuid.uuid4().hex[:12]}",
         commonLabels=labels,
         alerts=[Alert(status="firing", labels=labels, startsAt=deps.clock())],
     )
-    deps.incidents.investigate_now(group, asked.channel, requested_by=asked.user)
+    deps.incidents.investigate_now(group, asked.channel, requested_by=asked.user, request=asked.request)
 
 
 def _explain(deps: SlackDeps, asked: Asked) -> None:
@@ -210,16 +214,17 @@ def _post_request(deps: SlackDeps, asked: Asked, request: ChangeRequest) -> None
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:
     workload, replicas = asked.parsed.args
-    _post_request(deps, asked, deps.change_requests.scale(workload, int(replicas), asked.user))
+    _post_request(deps, asked, deps.change_requests.scale(workload, int(replicas), asked.user, asked.request))
 
 
 def _limits(deps: SlackDeps, asked: Asked) -> None:
     workload, resource, value = asked.parsed.args
-    _post_request(deps, asked, deps.change_requests.limits(workload, resource, value, asked.user))
+    asking = deps.change_requests.limits(workload, resource, value, asked.user, asked.request)
+    _post_request(deps, asked, asking)
 
 
 def _rollback(deps: SlackDeps, asked: Asked) -> None:
-    _post_request(deps, asked, deps.change_requests.rollback(asked.parsed.args[0], asked.user))
+    _post_request(deps, asked, deps.change_requests.rollback(asked.parsed.args[0], asked.user, asked.request))
 
 
 def _status(deps: SlackDeps, asked: Asked) -> None:
