@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nab_score
+from inputs import missing, present
 
 from bot.foresight import anomaly
 
@@ -140,6 +141,8 @@ def main() -> None:
     parser.add_argument("--widen-every", action="store_true")
     parser.add_argument("--noise", action="store_true")
     args = parser.parse_args()
+    if not present(args.data):
+        parser.exit(2, missing("the NAB subset", "--data") + "\n")
     member = Member(args.pool, args.half, args.shape, args.widen_every)
     files = nab_score.load_corpus(args.data)
     art = {f.name: art_scores(f.values, member) for f in files}

@@ -29,7 +29,8 @@ in-sample on them (the headline in bench/RESULTS.md). Then each setting's own cr
 score (only the threshold chosen on the other categories): the shipped default is the best of
 these, so its figure is optimistic by the choice; the nested figures above are the unbiased ones.
 
-Usage: python bench/nab_score.py [--data ../shared/benchmarks/nab-subset] [--split] [--logo]
+Usage: python bench/nab_score.py [--data DIR] [--split] [--logo]
+(DIR: the NAB subset, by default $TUGBOAT_BENCH_DATA/benchmarks/nab-subset)
 """
 
 from __future__ import annotations
@@ -50,12 +51,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inputs import NAB_SUBSET, bench_data, missing, present
+
 if TYPE_CHECKING:
     from bot.foresight.anomaly import Setting
 
 A_TP, A_FP, A_FN = 1.0, 0.11, 1.0  # standard profile; costs are subtracted below
 PROBATION_PERCENT = 0.15
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab-subset"
+DEFAULT_DATA = bench_data(*NAB_SUBSET)
 PROBATION, OUTSIDE = -2, -1  # window ids for rows that are not inside a labelled window
 
 
@@ -315,6 +320,8 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="also report the split-half check")
     parser.add_argument("--logo", action="store_true", help="also report leave-one-group-out")
     args = parser.parse_args()
+    if not present(args.data):
+        parser.exit(2, missing("the NAB subset", "--data") + "\n")
     files = load_corpus(args.data)
     if args.logo:
         leave_one_group_out(files)
