@@ -237,29 +237,19 @@ def _foresight(deps: SlackDeps, asked: Asked) -> None:
     from bot.services.rightsize import rightsize
 
     parsed = asked.parsed
-    namespace = parsed.args[1] if len(parsed.args) > 1 else None
-    at, settings = deps.clock(), deps.settings
+    workload, namespace = parsed.args[0], (parsed.args[1] if len(parsed.args) > 1 else None)
+    # what both read: the workload's history up to now, from the same sources
+    reading: dict[str, Any] = {
+        "at": deps.clock(),
+        "namespace": namespace,
+        "metrics": deps.metrics,
+        "workspace": deps.workspace,
+    }
     if parsed.name == "forecast":
-        findings = forecast(
-            parsed.args[0],
-            settings,
-            at=at,
-            namespace=namespace,
-            metrics=deps.metrics,
-            workspace=deps.workspace,
-        )
-        text = replies.forecast_text(findings)
+        text = replies.forecast_text(forecast(workload, deps.settings, **reading))
     else:
-        rec = rightsize(
-            parsed.args[0],
-            settings,
-            at=at,
-            namespace=namespace,
-            metrics=deps.metrics,
-            workspace=deps.workspace,
-        )
-        text = replies.recommendation_text(rec)
-    text = text or f"no workload named {parsed.args[0]} with usage history"
+        text = replies.recommendation_text(rightsize(workload, deps.settings, **reading))
+    text = text or f"no workload named {workload} with usage history"
     deps.chat.post_message(
         asked.channel, text, [blocks.section(text), blocks.context(f"asked by <@{asked.user}>")]
     )
