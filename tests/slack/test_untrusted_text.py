@@ -4,7 +4,7 @@ pose as a link in Slack, and the model's words are labelled as the model's."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from bot.adapters.slack import blocks
@@ -76,6 +76,20 @@ def test_an_alert_annotation_cannot_ping_the_channel(harness_factory: Callable[.
     shown = json.dumps([parent.args.get("text"), parent.args.get("blocks")])
     _clean(shown)
     assert "&lt;!channel&gt;" in shown  # still readable, as data
+    texts = list(_mrkdwn_objects(parent.args.get("blocks")))
+    assert texts and all(t.get("verbatim") is True for t in texts), "Slack would link bare domains"
+
+
+def _mrkdwn_objects(node: object) -> Iterator[dict[str, object]]:
+    """Every mrkdwn text object in a message's blocks, however deep."""
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            yield node
+        for value in node.values():
+            yield from _mrkdwn_objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _mrkdwn_objects(item)
 
 
 def test_a_commit_subject_quoted_in_a_proposal_title_is_inert() -> None:

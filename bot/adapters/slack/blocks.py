@@ -40,15 +40,19 @@ def header(text: str) -> Block:
     return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, MAX_HEADER, "…")}}
 
 
+def mrkdwn(markdown: str) -> Block:
+    """A mrkdwn text object. ``verbatim``: Slack does not turn bare URLs, domains or channel
+    names in it into links (``evil.example`` stays text); Tugboat's own ``<url|text>`` links and
+    ``<@U…>`` mentions are explicit markup, which still renders."""
+    return {"type": "mrkdwn", "text": truncate(markdown, MAX_SECTION), "verbatim": True}
+
+
 def section(markdown: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(markdown, MAX_SECTION)}}
+    return {"type": "section", "text": mrkdwn(markdown)}
 
 
 def context(*items: str) -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(i, MAX_SECTION)} for i in items],
-    }
+    return {"type": "context", "elements": [mrkdwn(i) for i in items]}
 
 
 def divider() -> Block:
