@@ -19,9 +19,9 @@ import pytest
 from bot.adapters.slack.blocks import ACTION_APPROVE, approve_value
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
-from bot.domain.proposal import ProposalState
+from bot.domain.proposal import Proposal, ProposalState
 from testkit import slack_requests
-from testkit.gitops import git, make_remote
+from testkit.gitops import GitOpsRemote, git, make_remote
 from testkit.serve_process import Replica, serve_env, wait_until
 from testkit.slack_api import SlackApi, running_slack_api
 from tests.jobs.test_replicas import _open_proposal
@@ -59,6 +59,16 @@ def _env(slack: SlackApi, url: str, repo: Path) -> dict[str, str]:
     )
 
 
+def _gitops_with_a_proposal(
+    slack: SlackApi, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> tuple[str, GitOpsRemote, Proposal, dict[str, str]]:
+    """(database URL, GitOps remote, an open proposal on it, the environment serve runs with)."""
+    url = _url(database, tmp_path, request)
+    remote = make_remote(tmp_path / "gitops")
+    proposal = _open_proposal(url, remote, tmp_path / "cache")
+    return url, remote, proposal, _env(slack, url, remote.bare)
+
+
 def _kill_at_stall(slack: SlackApi, method: str, victim: Replica) -> None:
     """Once the listener's call of ``method`` has reached the (stalled) mock: SIGKILL, then let
     the call go, which finds its sender dead and is dropped."""
@@ -73,10 +83,7 @@ def _kill_at_stall(slack: SlackApi, method: str, victim: Replica) -> None:
 def test_a_command_acknowledged_then_killed_is_answered_once_after_restart(
     slack: SlackApi, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
-    url = _url(database, tmp_path, request)
-    remote = make_remote(tmp_path / "gitops")
-    proposal = _open_proposal(url, remote, tmp_path / "cache")
-    env = _env(slack, url, remote.bare)
+    _, _, proposal, env = _gitops_with_a_proposal(slack, tmp_path, database, request)
     victim = Replica("victim", env, tmp_path)
     victim.wait_ready()
     slack.stall("response_url")
@@ -107,11 +114,8 @@ def test_a_command_acknowledged_then_killed_is_answered_once_after_restart(
 def test_an_approval_acknowledged_then_killed_merges_once_after_restart(
     slack: SlackApi, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
-    url = _url(database, tmp_path, request)
-    remote = make_remote(tmp_path / "gitops")
-    proposal = _open_proposal(url, remote, tmp_path / "cache")
+    url, remote, proposal, env = _gitops_with_a_proposal(slack, tmp_path, database, request)
     slack.group_members[GROUP] = [APPROVER]
-    env = _env(slack, url, remote.bare)
     before = remote.head()
     victim = Replica("victim", env, tmp_path)
     victim.wait_ready()
