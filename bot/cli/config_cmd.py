@@ -30,7 +30,7 @@ def _shown_default(value: object) -> str:
 
     if isinstance(value, BaseModel):
         return "see below"
-    return "" if value in (None, [], {}) else f"`{value}`"
+    return "" if value in (None, "", [], {}) else f"`{value}`"
 
 
 def reference_table() -> str:
