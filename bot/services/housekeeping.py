@@ -1,5 +1,6 @@
-"""The periodic ``housekeeping`` job: expire undecided proposals, resume stranded merges, and
-forget old de-duplication keys. Once per scheduled time across replicas, like every periodic job."""
+"""The periodic ``housekeeping`` job: expire undecided proposals, end those whose branch was
+changed outside Tugboat, resume stranded merges, and forget old de-duplication keys. Once per
+scheduled time across replicas, like every periodic job."""
 
 from __future__ import annotations
 
@@ -21,9 +22,15 @@ def housekeeping_spec(store: Store, workflow: ProposalWorkflow | None, cron: str
     def run(at: datetime) -> None:
         if workflow is not None:
             expired = workflow.expire_due()
+            tampered = workflow.sweep_heads()
             resumed = workflow.resume_merges()
-            if expired or resumed:
-                log.info("housekeeping: %d proposals expired, %d merges resumed", len(expired), len(resumed))
+            if expired or tampered or resumed:
+                log.info(
+                    "housekeeping: %d proposals expired, %d changed outside Tugboat, %d merges resumed",
+                    len(expired),
+                    len(tampered),
+                    len(resumed),
+                )
         store.purge_processed_keys(at - KEEP_KEYS)
 
     return JobSpec(HOUSEKEEPING, run, cron=cron)

@@ -137,18 +137,43 @@ class ProposalMerger:
         self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
         return Outcome(self.get(proposal.id), f"merge refused: {reason}", accepted=False)
 
-    def tampered(self, proposal: Proposal, noticed_by: str, found: str | None, detail: str = "") -> str:
+    def tampered(
+        self,
+        proposal: Proposal,
+        noticed_by: str,
+        found: str | None,
+        detail: str = "",
+        states: tuple[ProposalState, ...] = (ProposalState.OPEN, ProposalState.APPROVED),
+    ) -> str:
         """End the proposal for good: something other than Tugboat's commit is on its branch.
         Never re-opened on foreign content; a fresh proposal must be drafted. Returns the
         sentence for people."""
         what, message = events.tampering(proposal, found, detail)
-        if self.store.transition(
-            proposal.id, [ProposalState.OPEN, ProposalState.APPROVED], ProposalState.TAMPERED
-        ):
+        if self.store.transition(proposal.id, list(states), ProposalState.TAMPERED):
             seen = {"expected_head": proposal.head_sha, "found_head": found, "noticed_by": noticed_by}
             self.audit(AuditKind.TAMPERED, proposal, "tugboat", {**seen, "why": what})
             self.on_host(proposal, comment=f"Tugboat closed this proposal: {message}", close="tampered")
         return message
+
+    def sweep_heads(self) -> list[str]:
+        """End as tampered every open proposal whose branch no longer holds the commit its
+        approvers are shown (a scheduled job, so a foreign push is noticed, and its pull request
+        closed, when it happens rather than at the next click). Only from OPEN: a proposal
+        approved meanwhile is the merge's to check, which it does just before merging. A change
+        host that cannot be reached is asked again next time."""
+        ended = []
+        for proposal in self.store.list_proposals([ProposalState.OPEN]):
+            if not proposal.head_sha:
+                continue
+            try:
+                current = self.host.head(proposal)
+            except SourceUnavailable as exc:
+                log.warning("could not read the branch of proposal %s: %s", proposal.id, exc)
+                continue
+            if current != proposal.head_sha:
+                self.tampered(proposal, "tugboat", current, states=(ProposalState.OPEN,))
+                ended.append(proposal.id)
+        return ended
 
     def _tampered_outcome(self, proposal: Proposal, found: str | None, detail: str = "") -> Outcome:
         message = self.tampered(proposal, "tugboat", found, detail)

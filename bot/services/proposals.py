@@ -90,6 +90,9 @@ class ProposalWorkflow:
     def expire_due(self) -> list[str]:
         return self.merges.expire_due()
 
+    def sweep_heads(self) -> list[str]:
+        return self.merges.sweep_heads()
+
     def get(self, proposal_id: str) -> Proposal:
         return self.merges.get(proposal_id)
 

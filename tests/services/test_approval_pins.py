@@ -191,3 +191,32 @@ def test_unknown_proposals_and_non_approvers_are_audited(
         ("U_MALLORY", "not_approver"),
     ]
     assert verify_trail(store.audit_trail()) == []
+
+
+def test_housekeeping_ends_a_proposal_pushed_to_outside_tugboat_before_anyone_clicks(
+    store: SqlStore, remote: GitOpsRemote, tmp_path: Path
+) -> None:
+    from bot.services.housekeeping import housekeeping_spec
+
+    wf = _workflow(store, remote, tmp_path)
+    untouched = _opened(wf, remote)
+    pushed = _opened(wf, remote)
+    foreign = remote.push_to_branch(pushed.branch or "", "apps/evil.yaml", "kind: Pod\n")
+
+    moved = remote.bare.with_name("moved.git")
+    remote.bare.rename(moved)  # the change host is unreachable: nothing is decided on no answer
+    assert wf.sweep_heads() == []
+    moved.rename(remote.bare)
+    assert wf.get(pushed.id).state is ProposalState.OPEN
+
+    housekeeping_spec(store, wf, "* * * * *").run(at=wf.clock())
+
+    assert wf.get(pushed.id).state is ProposalState.TAMPERED
+    assert wf.get(untouched.id).state is ProposalState.OPEN
+    [tampered] = [e for e in store.audit_trail(pushed.id) if e.kind == "proposal.tampered"]
+    assert tampered.data["found_head"] == foreign and tampered.data["noticed_by"] == "tugboat"
+    assert wf.host.head(pushed) is None  # its branch is closed, so nothing can merge it
+    late = wf.decide(pushed.id, "U_ALICE", Decision.APPROVE)
+    assert not late.accepted and not late.merged and _merges(remote) == []
+    assert wf.decide(untouched.id, "U_ALICE", Decision.APPROVE).merged  # the other one still merges
+    assert verify_trail(store.audit_trail()) == []
