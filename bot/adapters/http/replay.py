@@ -38,7 +38,7 @@ def replay(
         age = clock() - entry.received_at
         if age > max_age_s:
             journal.done(entry.id)
-            _skipped(store, described(body), entry.received_at, age)
+            _skipped(store, described(body), entry.received_at, age, datetime.fromtimestamp(clock(), UTC))
             continue
         if edge.redispatch(accepted, entry):
             dispatched += 1
@@ -70,7 +70,7 @@ def _id(value: Any) -> str:
     return "".join(c for c in str(value or "")[:64] if c.isalnum() or c in "._-:")
 
 
-def _skipped(store: Store, what: dict[str, str], received_at: float, age: float) -> None:
+def _skipped(store: Store, what: dict[str, str], received_at: float, age: float, now: datetime) -> None:
     log.warning(
         "skipped a journaled Slack %s received %.0f s ago (older than slack_replay_max_age_s)",
         what.get("command") or what.get("action") or what["request"],
@@ -78,7 +78,7 @@ def _skipped(store: Store, what: dict[str, str], received_at: float, age: float)
     )
     store.append_audit(
         AuditEvent(
-            at=datetime.now(UTC),
+            at=now,
             kind=AuditKind.SLACK_REQUEST_SKIPPED,
             actor=what.get("user") or "tugboat",
             data={

@@ -113,7 +113,8 @@ def run(command: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     except InvalidInput:
         return  # already answered by the ack
     handler = _HANDLERS.get(parsed.name)
-    if handler is None or not acts_now(deps.store, command_key(command), context, "command"):
+    key = command_key(command)
+    if handler is None or not acts_now(deps.store, key, context, "command"):
         return
     where = ReplyTarget(
         str(command["channel_id"]),
@@ -121,7 +122,7 @@ def run(command: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
         user=str(command["user_id"]),
         response_url=command.get("response_url") or None,
     )
-    asked = Asked(parsed, where, deps.chat, hashlib.sha256(command_key(command).encode()).hexdigest()[:16])
+    asked = Asked(parsed, where, deps.chat, hashlib.sha256(key.encode()).hexdigest()[:16])
     try:
         handler(deps, asked)
     except TugboatError as exc:
