@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     jobs_shutdown_s: float = Field(default=60.0, ge=0, description="on shutdown, wait this long for jobs")
     jobs_keep_hours: int = Field(default=72, ge=1, description="finished jobs are deleted after this")
     housekeeping_cron: str = Field(
-        default="* * * * *", description="expire proposals and resume stranded merges (cron)"
+        default="* * * * *", description="expire proposals, end moved ones, resume stranded merges (cron)"
     )
 
     # HTTP server
