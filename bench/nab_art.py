@@ -39,10 +39,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import nab_logo
 import nab_score
 from inputs import missing, present
 
-from bot.foresight import anomaly
+from bot.foresight import anomaly_members
 
 WINDOW = 8  # points in a feature window
 CATEGORIES = 64  # cap on the learned categories
@@ -152,25 +153,26 @@ def main() -> None:
                 late = art[f.name][nab_score.probation_length(len(f.values)) :]
                 print(f"{f.name}: {int((late >= 0.5).sum())} alarms after probation, max {late.max():.3f}")
         return
-    spatial, detect = anomaly._spatial, nab_score.detect
+    spatial = anomaly_members.spatial
     current: dict[str, np.ndarray] = {}  # the member's scores of the file being scored
 
     def with_member(
-        raw: np.ndarray, lo: np.ndarray, hi: np.ndarray, noise: np.ndarray, index: np.ndarray, warmup: int
+        raw: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        noise: np.ndarray,
+        index: np.ndarray,
+        warmups: np.ndarray,
     ) -> np.ndarray:
-        return np.maximum(
-            spatial(raw, lo, hi, noise, index, warmup), np.where(index >= warmup, current["art"], 0.0)
-        )
+        counted = np.where(index >= np.asarray(warmups)[:, None], current["art"], 0.0)
+        return np.maximum(spatial(raw, lo, hi, noise, index, warmups), counted)
 
-    def detect_with_member(
-        values: np.ndarray, timestamps: np.ndarray, setting: anomaly.Setting | None = None
-    ) -> np.ndarray:
-        current["art"] = next(art[f.name] for f in files if f.values is values)
-        return detect(values, timestamps, setting)
+    def detect_with_member(f: nab_score.NabFile) -> np.ndarray:
+        current["art"] = art[f.name]
+        return nab_score.detect_members(f)
 
-    anomaly._spatial = with_member
-    nab_score.detect = detect_with_member
-    nab_score.leave_one_group_out(files)
+    anomaly_members.spatial = with_member  # type: ignore[assignment]  # the experiment's member joins the rule
+    nab_logo.leave_one_group_out(files, detect_with_member)
 
 
 if __name__ == "__main__":

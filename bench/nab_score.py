@@ -18,19 +18,9 @@ with a row-by-row transcription of those rules.
 threshold optimised on one half is applied to the other, which shows how well a design and its
 threshold carry over to series they were not tuned on.
 
-`--logo` is the headline: leave-one-group-out cross-validation over NAB's categories. For each
-category, the detector's setting (`settings()`: the per-series online threshold's quantile, or
-none, the refractory rows and the spatial rule's warm-up rows) and the corpus threshold are chosen
-on the OTHER categories, and the held-out category is scored with them. Reported: each category's
-held-out score, their mean and standard deviation, and the pooled held-out score (every file
-scored with its own fold's choice, normalised over the whole corpus); once with the setting that
-scores best cross-validated among the other categories, once with the one that scores best
-in-sample on them (the headline in bench/RESULTS.md). Then each setting's own cross-validated
-score (only the threshold chosen on the other categories): the shipped default is the best of
-these, so its figure is optimistic by the choice; the nested figures above are the unbiased ones.
-A third pass scores the held-out category as NAB itself would: the setting still chosen on the
-other categories, the one threshold optimised by NAB's rule over the whole corpus scored (the
-benchmark, not the detector, picks it), so only the setting has to carry over.
+`--logo` is the headline: leave-one-group-out cross-validation over NAB's categories, each
+held-out category scored with the detector's free choice and the threshold chosen on the others
+(bench/nab_logo.py says how).
 
 Usage: python bench/nab_score.py [--data DIR] [--split] [--logo]
 (DIR: the NAB subset, by default $TUGBOAT_BENCH_DATA/benchmarks/nab-subset)
@@ -50,16 +40,12 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inputs import NAB_SUBSET, bench_data, missing, present
-
-if TYPE_CHECKING:
-    from bot.foresight.anomaly import Setting
 
 A_TP, A_FP, A_FN = 1.0, 0.11, 1.0  # standard profile; costs are subtracted below
 PROBATION_PERCENT = 0.15
@@ -193,102 +179,23 @@ def normalised(raw: float, n_windows: int, labelled: int | None = None) -> float
     return 100.0 * (raw - null) / (perfect - null) if n_windows else float("nan")
 
 
-GATES: tuple[float | None, ...] = (None, 0.99, 0.995, 0.999, 1.0)
-REFRACTORIES = (64, 128, 256)
-SPATIAL_WARMUPS = (288, 750, 2048)  # a day of 5-minute rows, NAB's longest probation, HISTORY
+def detect(values: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """The shipped detector's scores."""
+    from bot.foresight.anomaly import score_series
+
+    return score_series(values, _seconds(timestamps))
 
 
-def settings() -> list[Setting]:
-    """The detector settings that cross-validation chooses among."""
-    from bot.foresight.anomaly import Setting
+def detect_members(f: NabFile) -> np.ndarray:
+    """(members, rows): every grid setting's scores of a file, from one ensemble pass."""
+    from bot.foresight.anomaly import _pipeline
+    from bot.foresight.anomaly_members import Ensemble, Layout
 
-    grid = [(g, r, w) for g in GATES for r in REFRACTORIES for w in SPATIAL_WARMUPS]
-    return [Setting(gate=g, refractory=r, spatial_warmup=w) for g, r, w in grid]
-
-
-def detect(values: np.ndarray, timestamps: np.ndarray, setting: Setting | None = None) -> np.ndarray:
-    from bot.foresight.anomaly import DEFAULT, score_series
-
-    stamps = timestamps.astype("datetime64[s]").astype(np.int64).astype(float)
-    return score_series(values, stamps, DEFAULT if setting is None else setting)
+    return _pipeline(f.values, _seconds(f.timestamps), 0, True, Layout.of(Ensemble()))["member"]
 
 
-def _label(setting: Setting) -> str:
-    gate = "none" if setting.gate is None else f"{setting.gate:g}"
-    return f"gate {gate:5s} refractory {setting.refractory:3d} spatial warm-up {setting.spatial_warmup:4d}"
-
-
-def _fold(
-    files: list[NabFile], scores: list[np.ndarray], train: list[int], test: list[int]
-) -> tuple[float, float, int]:
-    """(threshold, raw, windows): the test files scored at the threshold optimised on the train files."""
-    threshold = optimise([files[k] for k in train], [scores[k] for k in train])[0]
-    parts = [raw_score(files[k], scores[k], threshold) for k in test]
-    return threshold, sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-
-def _splits(files: list[NabFile], within: list[int]) -> list[tuple[str, list[int], list[int]]]:
-    """(category, the other categories' files, its files) for each category among `within`."""
-    groups = sorted({files[k].group for k in within})
-    return [
-        (g, [k for k in within if files[k].group != g], [k for k in within if files[k].group == g])
-        for g in groups
-    ]
-
-
-def _cross_validated(files: list[NabFile], scores: list[np.ndarray], within: list[int]) -> tuple[float, int]:
-    """Pooled raw score and windows of leave-one-group-out over the files `within`."""
-    folds = [_fold(files, scores, train, test) for _, train, test in _splits(files, within)]
-    return sum(f[1] for f in folds), sum(f[2] for f in folds)
-
-
-def _choose(
-    files: list[NabFile], scores: dict[Setting, list[np.ndarray]], train: list[int], nested: bool
-) -> Setting:
-    """The setting that scores best on the train files: cross-validated over their categories
-    (`nested`), or in-sample (its threshold optimised on all of them)."""
-    if nested:
-        return max(scores, key=lambda c: _cross_validated(files, scores[c], train)[0])
-    return max(scores, key=lambda c: optimise([files[k] for k in train], [scores[c][k] for k in train])[1])
-
-
-def leave_one_group_out(files: list[NabFile]) -> None:
-    """Held-out scores per category, each with the setting and threshold chosen on the others;
-    then each setting's own cross-validated score (its threshold alone chosen on the others)."""
-    scores = {c: [detect(f.values, f.timestamps, c) for f in files] for c in settings()}
-    everything = list(range(len(files)))
-    labelled = sum(len(f.windows) for f in files)
-    variants = (
-        (True, False, "by leave-one-group-out within them, threshold on them"),
-        (False, False, "in-sample on them, threshold on them"),
-        # NAB's own rule: the benchmark, not the detector, optimises the one threshold over the
-        # whole corpus it scores; only the setting must be fixed without the held-out category.
-        (True, True, "by leave-one-group-out within them, threshold by NAB's optimiser on the whole corpus"),
-        (False, True, "in-sample on them, threshold by NAB's optimiser over the whole corpus"),
-    )
-    for nested, nab_threshold, how in variants:
-        pooled_raw, pooled_windows, held = 0.0, 0, []
-        print(f"leave-one-group-out (setting chosen on the other categories {how}):")
-        for group, train, test in _splits(files, everything):
-            setting = _choose(files, scores, train, nested)
-            fitted_on = everything if nab_threshold else train
-            threshold, raw, windows = _fold(files, scores[setting], fitted_on, test)
-            pooled_raw, pooled_windows = pooled_raw + raw, pooled_windows + windows
-            label = "no windows" if not windows else f"held-out {normalised(raw, windows):6.1f}"
-            if windows:
-                held.append(normalised(raw, windows))
-            print(f"  {group:24s} {_label(setting)} threshold {threshold:.3f}  {label}  raw {raw:7.2f}")
-        print(f"  held-out mean {np.mean(held):.1f} (sd {np.std(held, ddof=1):.1f}, min {min(held):.1f}, "
-              f"max {max(held):.1f}) over the {len(held)} categories with windows")  # fmt: skip
-        print(f"  pooled held-out NAB standard score: {normalised(pooled_raw, pooled_windows, labelled):.1f}")
-    print("each setting cross-validated (threshold chosen on the other categories) and in-sample:")
-    for setting, s in scores.items():
-        folds = [_fold(files, s, train, test) for _, train, test in _splits(files, everything)]
-        per = " ".join(f"{normalised(f[1], f[2]):5.1f}" for f in folds if f[2])
-        pooled = normalised(sum(f[1] for f in folds), sum(f[2] for f in folds), labelled)
-        _, raw, n_windows = optimise(files, s)
-        print(f"  {_label(setting)}: cross-validated {pooled:5.1f} (per category {per}), "
-              f"in-sample {normalised(raw, n_windows, labelled):5.1f}")  # fmt: skip
+def _seconds(timestamps: np.ndarray) -> np.ndarray:
+    return timestamps.astype("datetime64[s]").astype(np.int64).astype(float)
 
 
 def _streaming_cost(f: NabFile, rows: int = 4000) -> float:
@@ -296,7 +203,7 @@ def _streaming_cost(f: NabFile, rows: int = 4000) -> float:
     from bot.foresight.anomaly_stream import StreamingDetector
 
     detector = StreamingDetector()
-    stamps = f.timestamps[:rows].astype("datetime64[s]").astype(np.int64).astype(float)
+    stamps = _seconds(f.timestamps[:rows])
     started = time.process_time()
     for value, stamp in zip(f.values[:rows], stamps, strict=True):
         detector.update(value, stamp)
@@ -336,7 +243,9 @@ def main() -> None:
         parser.exit(2, missing("the NAB subset", "--data") + "\n")
     files = load_corpus(args.data)
     if args.logo:
-        leave_one_group_out(files)
+        from nab_logo import leave_one_group_out
+
+        leave_one_group_out(files, detect_members)
     # CPU time, not wall time: the development machines are shared and often busy
     started, cpu_started = time.perf_counter(), time.process_time()
     scores = [detect(f.values, f.timestamps) for f in files]

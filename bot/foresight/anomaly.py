@@ -25,14 +25,16 @@ spanned so far), so the score of row i depends only on rows 0..i:
    within SILENCE rows of an alarm (a row that was news at ALARM or above): an alert system pages
    once for a burst, not for every higher row of it.
 4. A threshold learned online per series: a score at or below the `gate` quantile of the series'
-   own last GATE_HISTORY scores is ordinary for that series, and reported at ECHO times its value.
-   The default quantile is 1.0, a record rule: only a score above every one of the series' last
-   GATE_HISTORY (two weeks at 5-minute rows) counts in full. The one corpus-wide threshold then
-   only has to separate each series' rare scores, whatever their usual level.
+   own last GATE_HISTORY scores is ordinary for that series, and reported at ECHO times its value
+   (1.0 is a record rule: only a score above every one of the series' last GATE_HISTORY counts in
+   full). The one corpus-wide threshold then only has to separate each series' rare scores,
+   whatever their usual level.
 
-`Setting` holds the three free choices (the gate's quantile, the refractory rows and the spatial
-rule's warm-up); the defaults are the setting with the best leave-one-group-out cross-validated
-score over NAB's categories (bench/nab_score.py --logo).
+Stages 3 and 4 and the spatial rule's warm-up each have a free choice (a `Setting`). The default
+detector is an `Ensemble` of every setting of a fixed grid, combined by their power mean
+(`bot.foresight.anomaly_members`): cross-validation over NAB's categories chose a different
+setting in most folds, and averaging them generalised better than choosing one
+(bench/nab_score.py --logo).
 
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `anomaly_stream.StreamingDetector` refreshes them at the same rows with
@@ -41,22 +43,17 @@ the same code, so `update` and `score_series` agree exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from bot.foresight.anomaly_members import Ensemble, Layout, Setting, members
 from bot.foresight.anomaly_stats import (
-    BLOCK,
-    CYCLES,
+    CALIBRATION,
     HISTORY,
     PERIOD_EVERY,
-    PERIOD_HISTORY,
-    StatsFn,
+    SMOOTH,
     _block_stats,
     _periods,
     _row_stats,
-    _rows,
     _seasonal_reference,
     _seasonal_stats,
     _step_stats,
@@ -68,54 +65,11 @@ SHIFT_GAIN = 0.5  # of the sqrt(SHIFT_ROWS) a mean of independent rows would ear
 JUMP_EXPLAINED = 0.5  # past cycles explain the jumps when they shrink their spread this much
 QUANTUM = 0.5  # floor on every robust scale, in steps of a quantised series (its smallest change)
 MIN_STEPS = 8  # changes in the history before its smallest one is trusted as the series' step
-CALIBRATION = 2048  # rows of the measure's own history used to calibrate it
-SMOOTH = 3  # rows in the short-term average of the measure
 HALF_SCORE = 4.0  # spreads above the median that score 0.5: where the alert threshold belongs
 WARMUP = 64  # rows scored 0 while the statistics settle
-REFRACTORY = 64  # rows over which an alarm must beat the previous ones to be news
-ECHO = 0.25  # damping of an alarm that is not news
-ALARM = 0.5  # a news score at or above this is an alarm (the level HALF_SCORE aims the threshold at)
-SILENCE = 16  # rows after an alarm in which no further news is reported
-SPATIAL_TOLERANCE = 0.05  # of the range seen so far, beyond which a value is new (Numenta's NAB value)
-SPATIAL_WARMUP = 750  # rows that learn the range before it counts (NAB's longest probation)
-GATE = 1.0  # quantile of a series' own recent scores that a score must beat to count in full
-GATE_HISTORY = 4096  # rows of scores behind that quantile
-ALIGN = PERIOD_EVERY  # trims of the streaming history keep block boundaries where they were
 
-
-@dataclass(frozen=True)
-class Setting:
-    """The detector's free choices, chosen by leave-one-group-out cross-validation over NAB's
-    categories (bench/nab_score.py --logo): the gate's quantile (None: no gate), the rows over
-    which an alarm must beat the previous ones to be news, and the rows before the spatial rule
-    counts."""
-
-    gate: float | None = GATE
-    refractory: int = REFRACTORY
-    spatial_warmup: int = SPATIAL_WARMUP
-
-    @property
-    def span(self) -> int:
-        """Rows of history that the newest score depends on."""
-        return (
-            GATE_HISTORY
-            + BLOCK
-            + SILENCE
-            + self.refractory
-            + CALIBRATION
-            + SMOOTH
-            + 2 * BLOCK
-            + 1  # the seasonal difference looks at the previous row's reference
-            + max(HISTORY + CYCLES * PERIOD_HISTORY // 3, PERIOD_HISTORY + PERIOD_EVERY)
-        )
-
-    @property
-    def keep(self) -> int:
-        """Rows a streaming detector keeps."""
-        return self.span + ALIGN
-
-
-DEFAULT = Setting()
+Detector = Setting | Ensemble
+DEFAULT = Ensemble()
 
 
 def _short_mean(series: np.ndarray, i: np.ndarray, rows: int) -> np.ndarray:
@@ -170,43 +124,14 @@ def _measure(
 
 
 def score_series(
-    values: np.ndarray, timestamps: np.ndarray | None = None, setting: Setting = DEFAULT
+    values: np.ndarray, timestamps: np.ndarray | None = None, detector: Detector = DEFAULT
 ) -> np.ndarray:
-    """Anomaly scores in [0, 1) for a whole series, as `StreamingDetector` gives them row by row."""
-    return _score(np.asarray(values, dtype=float), timestamps, offset=0, nonnegative=True, setting=setting)
+    """Anomaly scores in [0, 1] for a whole series, as `StreamingDetector` gives them row by row."""
+    values = np.asarray(values, dtype=float)
+    return _pipeline(values, timestamps, 0, True, Layout.of(detector))["score"]
 
 
 NOTHING_SEEN = (np.inf, -np.inf)  # the range of no rows at all
-
-
-def _score(
-    values: np.ndarray,
-    timestamps: np.ndarray | None,
-    offset: int,
-    nonnegative: bool,
-    setting: Setting = DEFAULT,
-    seen: tuple[float, float] = NOTHING_SEEN,
-) -> np.ndarray:
-    """Scores of rows offset.. given their values; `nonnegative` tells whether every earlier row was,
-    `seen` is the (lowest, highest) of the earlier rows.
-
-    Rows that are at least `setting.span` rows into `values` get the same score as in the whole
-    series, as long as `offset` is a multiple of ALIGN."""
-    return _pipeline(values, timestamps, offset, nonnegative, setting, seen)["score"]
-
-
-def _spatial(
-    raw: np.ndarray, lo: np.ndarray, hi: np.ndarray, noise: np.ndarray, index: np.ndarray, warmup: int
-) -> np.ndarray:
-    """1.0 where a value leaves the range [lo, hi] of the rows before it by more than
-    SPATIAL_TOLERANCE of that range (Numenta's spatial anomaly), from row `warmup` on; else 0.0.
-
-    The margin is never below `noise`, the robust scale of the row-to-row change: white noise
-    keeps setting small records (the range of n rows grows like sqrt(log n)), and a record by
-    less than one ordinary change is no news."""
-    margin = np.fmax(SPATIAL_TOLERANCE * (hi - lo), noise)
-    new = ((raw > hi + margin) | (raw < lo - margin)) & (hi > lo) & (index >= warmup)
-    return new.astype(float)
 
 
 def _ranges(raw: np.ndarray, seen: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -227,10 +152,16 @@ def _pipeline(
     timestamps: np.ndarray | None,
     offset: int,
     nonnegative: bool,
-    setting: Setting,
+    layout: Layout,
     seen: tuple[float, float] = NOTHING_SEEN,
 ) -> dict[str, np.ndarray]:
-    """Every stage's per-row output: what `StreamingDetector` caches between block refreshes."""
+    """Every stage's per-row output: what `StreamingDetector` caches between block refreshes.
+    `offset` is the absolute index of the first row, `nonnegative` tells whether every earlier
+    row was >= 0, `seen` is the (lowest, highest) of the earlier rows.
+
+    Rows that are at least the detector's `span` rows into `values` get the same score as in the
+    whole series, as long as `offset` is a multiple of ALIGN. Member stages (`members`) are
+    (distinct warm-ups | distinct pairs | members, rows) arrays; the others one row each."""
     raw = _ffill(values)
     x = _transform(raw, nonnegative)
     n = len(x)
@@ -254,46 +185,10 @@ def _pipeline(
     calibration = _row_stats(_block_stats(avg, 0, CALIBRATION, _tail_stats), n)
     lo, hi = _ranges(raw, seen)
     noise = _row_stats(_block_stats(np.concatenate(([0.0], np.diff(raw))), 1, HISTORY), n)[1]
-    spatial = _spatial(raw, lo, hi, noise, i + offset, setting.spatial_warmup)
-    calibrated = np.maximum(_calibrate(avg, calibration[0], calibration[1], i + offset), spatial)
-    padded = np.concatenate((np.zeros(setting.refractory), calibrated))
-    recent_max = sliding_window_view(padded, setting.refractory)[:n].max(axis=1)
-    alarm = _alarm(calibrated, recent_max)
-    silenced = sliding_window_view(np.concatenate((np.zeros(SILENCE), alarm)), SILENCE)[:n].max(axis=1)
+    base = _calibrate(avg, calibration[0], calibration[1], i + offset)
     stages = {"raw": raw, "range.lo": lo, "range.hi": hi, "range.noise": noise, "x": x, "period": period_rows}
-    stages |= {"measure": measure, "spatial": spatial, "calibrated": calibrated}
+    stages |= {"measure": measure, "base": base}
     for name, (centre, spread) in stats.items():
         stages[name + ".centre"], stages[name + ".spread"] = centre, spread
     stages["cal.centre"], stages["cal.spread"] = calibration
-    stages["alarm"] = alarm
-    stages["damped"] = _refractory(calibrated, recent_max, silenced)
-    if setting.gate is None:
-        stages["gate"] = np.full(n, np.nan)
-    else:
-        gate = _block_stats(stages["damped"], 0, GATE_HISTORY, _quantile(setting.gate))[0]
-        stages["gate"] = _rows(gate, n)
-    stages["score"] = _gated(stages["damped"], stages["gate"])
-    return stages
-
-
-def _quantile(q: float) -> StatsFn:
-    def stats(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.quantile(windows, q, axis=1), np.zeros(len(windows))
-
-    return stats
-
-
-def _gated(score: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """A score no higher than the series' own recent `gate` quantile is ordinary for it: damped."""
-    return np.where(np.isfinite(gate) & (score <= gate), ECHO * score, score)
-
-
-def _alarm(score: np.ndarray, recent_max: np.ndarray) -> np.ndarray:
-    """1.0 where a row is news (beats the recent scores) at or above the ALARM level, else 0.0."""
-    return ((score > recent_max) & (score >= ALARM)).astype(float)
-
-
-def _refractory(score: np.ndarray, recent_max: np.ndarray, silenced: np.ndarray) -> np.ndarray:
-    """A score that does not beat the recent ones is an echo of them, and one that follows an alarm
-    closely is its continuation: report both damped."""
-    return np.where((score > recent_max) & (silenced == 0.0), score, ECHO * score)
+    return stages | members(base, raw, (lo, hi, noise), i + offset, layout)

@@ -18,6 +18,8 @@ MIN_HISTORY = 32  # fewer rows than this: no statistic yet, score 0
 CYCLES = 3  # past cycles whose median is the seasonal reference
 PERIOD_EVERY = 256  # rows between seasonal period checks
 PERIOD_HISTORY = 4096  # rows the period check looks at
+CALIBRATION = 2048  # rows of the measure's own history used to calibrate it
+SMOOTH = 3  # rows in the short-term average of the measure
 TAIL = 0.75  # quantile of the measure's recent history that sets its spread
 MIN_SPREAD = 0.25  # floor on that spread (log units): a tiny spread is no evidence of calm
 
@@ -46,17 +48,29 @@ def _block_stats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per block start s: stats of series[max(first, s - length):s] (NaN when too few rows, or
     when the block is not `wanted`)."""
+    centre, scale = _per_block(series, first, length, lambda w: np.stack(stats(w)), 2, wanted)
+    return centre, scale
+
+
+def _per_block(
+    series: np.ndarray,
+    first: int,
+    length: int,
+    summary: Callable[[np.ndarray], np.ndarray],
+    outputs: int,
+    wanted: np.ndarray | None = None,
+) -> np.ndarray:
+    """(outputs, blocks): per block start s, `summary` (windows -> (outputs, windows)) of
+    series[max(first, s - length):s]; NaN when too few rows, or when the block is not `wanted`."""
     starts = np.arange(0, len(series), BLOCK)
-    med = np.full(len(starts), np.nan)
-    scale = np.full(len(starts), np.nan)
+    out = np.full((outputs, len(starts)), np.nan)
     wanted = np.ones(len(starts), dtype=bool) if wanted is None else wanted
     full = (starts - length >= first) & wanted
     if full.any():
-        windows = sliding_window_view(series, length)[starts[full] - length]
-        med[full], scale[full] = stats(windows)
+        out[:, full] = summary(sliding_window_view(series, length)[starts[full] - length])
     for k in np.flatnonzero(~full & wanted & (starts - first >= MIN_HISTORY)):
-        med[k : k + 1], scale[k : k + 1] = stats(series[first : starts[k]][None, :])
-    return med, scale
+        out[:, k : k + 1] = summary(series[first : starts[k]][None, :])
+    return out
 
 
 def _rows(per_block: np.ndarray, n: int) -> np.ndarray:

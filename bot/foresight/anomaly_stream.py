@@ -5,32 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 from bot.foresight.anomaly import (
-    ALIGN,
-    BLOCK,
     DEFAULT,
-    SILENCE,
     SMOOTH,
-    Setting,
-    _alarm,
+    Detector,
     _calibrate,
-    _gated,
     _measure,
     _pipeline,
-    _refractory,
     _short_mean,
-    _spatial,
 )
+from bot.foresight.anomaly_members import ALIGN, Layout, ensemble, extend
+from bot.foresight.anomaly_stats import BLOCK
 
 
 class StreamingDetector:
     """Scores one metric a row at a time, exactly as `score_series` scores the whole series.
 
-    It keeps a bounded history (at most `setting.keep` rows). The trailing statistics only change every
-    BLOCK rows: at those rows an update runs the vectorised pass over the history (tens of ms);
-    in between it reuses them and scores the new row alone (tens of µs)."""
+    It keeps a bounded history (at most the detector's `keep` rows). The trailing statistics only
+    change every BLOCK rows: at those rows an update runs the vectorised pass over the history
+    (tens of ms); in between it reuses them and scores the new row alone."""
 
-    def __init__(self, setting: Setting = DEFAULT) -> None:
-        self._setting = setting
+    def __init__(self, detector: Detector = DEFAULT) -> None:
+        self._layout = Layout.of(detector)
+        self._keep = ensemble(detector).keep
         self._values: list[float] = []
         self._stamps: list[float] = []
         self._offset = 0  # absolute index of the first kept row
@@ -46,7 +42,7 @@ class StreamingDetector:
         self._last = value
         self._values.append(value)
         self._stamps.append(float("nan") if timestamp is None else float(timestamp))
-        if len(self._values) >= self._setting.keep + ALIGN:
+        if len(self._values) >= self._keep + ALIGN:
             dropped = self._values[:ALIGN]
             self._nonnegative = self._nonnegative and min(dropped) >= 0.0
             gone = self._stages["raw"][:ALIGN]  # as the last pass filled them in
@@ -62,7 +58,7 @@ class StreamingDetector:
                 None if np.isnan(stamps).any() else stamps,
                 self._offset,
                 self._nonnegative,
-                self._setting,
+                self._layout,
                 self._seen,
             )
         else:
@@ -75,7 +71,8 @@ class StreamingDetector:
         newest = np.array([self._values[row]])
         x_new = np.log1p(np.maximum(newest, 0.0)) if nonneg else newest
         i = np.array([row])
-        stages = {k: np.append(v, v[row - 1 : row]) for k, v in self._stages.items()}  # stats carry over
+        # every stage grows by one row; statistics carry over from the row before
+        stages = {k: np.concatenate((v, v[..., row - 1 : row]), axis=-1) for k, v in self._stages.items()}
         stages["x"][row] = x_new[0]
         stages["raw"][row] = newest[0]
         stages["range.lo"][row] = min(stages["range.lo"][row - 1], stages["raw"][row - 1])
@@ -84,17 +81,7 @@ class StreamingDetector:
         stats = {k: (stages[k + ".centre"][i], stages[k + ".spread"][i]) for k in names}
         stages["measure"][row] = _measure(stages["x"], i, stages["period"][i], stats)[0]
         avg = _short_mean(stages["measure"], i, SMOOTH)
-        cal = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
-        lo, hi, warmup = stages["range.lo"][i], stages["range.hi"][i], self._setting.spatial_warmup
-        spatial = _spatial(stages["raw"][i], lo, hi, stages["range.noise"][i], i + self._offset, warmup)
-        stages["spatial"][row] = spatial[0]
-        cal = np.maximum(cal, spatial)
-        stages["calibrated"][row] = cal[0]
-        recent = stages["calibrated"][max(0, row - self._setting.refractory) : row]
-        padded_max = np.array([max(float(recent.max()) if len(recent) else 0.0, 0.0)])
-        stages["alarm"][row] = _alarm(cal, padded_max)[0]
-        alarms = stages["alarm"][max(0, row - SILENCE) : row]
-        silenced = np.array([max(float(alarms.max()) if len(alarms) else 0.0, 0.0)])
-        stages["damped"][row] = _refractory(cal, padded_max, silenced)[0]
-        stages["score"][row] = _gated(stages["damped"][i], stages["gate"][i])[0]
+        base = _calibrate(avg, stages["cal.centre"][i], stages["cal.spread"][i], i + self._offset)
+        stages["base"][row] = base[0]
+        extend(stages, row, float(stages["base"][row]), row + self._offset, self._layout)
         self._stages = stages

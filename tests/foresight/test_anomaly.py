@@ -81,13 +81,14 @@ def test_seasonal_peaks_are_not_anomalies_but_a_missing_peak_is() -> None:
 
 def test_bounded_history_gives_the_same_newest_score() -> None:
     """What a long-running StreamingDetector does after trimming its history to `keep` rows."""
-    from bot.foresight.anomaly import ALIGN, DEFAULT, _score
+    from bot.foresight.anomaly import DEFAULT, _pipeline
+    from bot.foresight.anomaly_members import ALIGN, Layout
 
     values, stamps = _seasonal(DEFAULT.keep + 3 * ALIGN + 17, 5)
     values[-5] += 90
     full = score_series(values, stamps)
     for offset in (ALIGN, 3 * ALIGN):
-        tail = _score(values[offset:], stamps[offset:], offset, nonnegative=True)
+        tail = _pipeline(values[offset:], stamps[offset:], offset, True, Layout.of(DEFAULT))["score"]
         assert tail[-1] == full[-1]
         assert tail[-6] == full[-6]
 
@@ -157,18 +158,18 @@ def test_online_gate_damps_what_is_ordinary_for_the_series() -> None:
     values = 10 + np.sin(2 * np.pi * i / 288) + rng.normal(0, 0.2, len(i))
     values[5000] += 6.0
     stamps = 1.7e9 + 300.0 * i
-    gated = score_series(values, stamps)
+    gated = score_series(values, stamps, Setting())
     plain = score_series(values, stamps, UNGATED)
     peak = 5000 + int(np.argmax(gated[5000:5004]))  # the short average can lag a row
     assert gated[peak] == plain[peak] and gated[peak] > 0.5
     assert np.all(gated <= plain) and np.any(gated < plain)  # the echoes after it are ordinary
-    np.testing.assert_array_equal(score_series(values[:5001], stamps[:5001])[:5001], gated[:5001])
+    np.testing.assert_array_equal(score_series(values[:5001], stamps[:5001], Setting()), gated[:5001])
 
 
 def test_the_record_gate_counts_only_what_beats_the_series_recent_scores() -> None:
     """Gate 1.0: a spike far smaller than one the series made in its last GATE_HISTORY rows is an
     echo of it; one as small after GATE_HISTORY rows without the big one counts in full."""
-    from bot.foresight.anomaly import ECHO, GATE_HISTORY
+    from bot.foresight.anomaly_members import ECHO, GATE_HISTORY
 
     rng = np.random.default_rng(11)
     n = 3000 + GATE_HISTORY + 1000
