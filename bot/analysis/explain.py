@@ -8,7 +8,7 @@ Shared by the cause kinds (``bot.analysis.kinds``) and the judgement across them
 from __future__ import annotations
 
 from bot.analysis.context import Context
-from bot.analysis.onset import elevated_share
+from bot.analysis.onset import elevated_share, step_across
 from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import (
     CHANGE_SYMPTOMS,
@@ -38,14 +38,34 @@ def _explained_directly(sig: WorkloadSignals, ctx: Context) -> list[str]:
             continue
         if ctx.alert_active and not ongoing_symptom(callee_sig, ctx.at):
             continue  # a callee that recovered cannot explain a caller that still fails
-        if edge.elevated or (callee_sig.shift("p99").elevated and not _only_errors(sig)):
+        if edge.elevated or (callee_sig.shift("p99").elevated and _slows(callee_sig, sig, ctx)):
             out.append(callee)
     return out
 
 
-def _only_errors(sig: WorkloadSignals) -> bool:
-    """Errors without latency: a slow callee does not explain them, failing calls to it would."""
-    return symptom(sig, "err_ratio") and not symptom(sig, "p99")
+SLOWED_BEFORE_S = 5 * 60  # the minutes before the caller's latency rose, against which a callee's is read
+SLOWED_SHARE = 0.25  # of the caller's rise in latency that the callee's own rise must reach
+
+
+def _slows(callee: WorkloadSignals, caller: WorkloadSignals, ctx: Context) -> bool:
+    """A slow callee, its calls not failing, explains its caller's latency and nothing else.
+
+    Errors the caller still makes need failing calls: a slow callee explains them only through
+    those (the edge). And a callee explains the caller's rise in latency only if its own latency rose with it,
+    by a fair share of the caller's rise (the latency of a call is part of the caller's): one
+    that was as slow in the minutes before, or slowed by a fraction of what the caller did, was not
+    what slowed it."""
+    if symptom(caller, "err_ratio") and caller.shift("err_ratio").ongoing:
+        return False
+    onset = caller.shift("p99").onset
+    mine, theirs = caller.series.get("p99"), callee.series.get("p99")
+    if onset is None or mine is None or theirs is None:
+        return True
+    rise = step_across(ctx.grid, mine, onset, SLOWED_BEFORE_S, ctx.at)
+    own = step_across(ctx.grid, theirs, onset, SLOWED_BEFORE_S, ctx.at)
+    if not (rise > 0.0) or own != own:  # nothing to compare: trust the symptoms
+        return True
+    return own >= SLOWED_SHARE * rise
 
 
 def explained_by(sig: WorkloadSignals, ctx: Context, depth: int = 3) -> list[str]:
@@ -59,6 +79,20 @@ def explained_by(sig: WorkloadSignals, ctx: Context, depth: int = 3) -> list[str
         if callee_sig is not None and explained_by(callee_sig, ctx, depth - 1):
             out.append(callee)
     return out
+
+
+def leads_to(sig: WorkloadSignals, ctx: Context) -> set[str]:
+    """The workload and every one its symptoms lead down to: the callees that explain them, and
+    theirs in turn."""
+    found, todo = {sig.name}, [sig]
+    while todo:
+        for callee in explained_by(todo.pop(), ctx):
+            callee_sig = ctx.signals.get(callee)
+            if callee not in found:
+                found.add(callee)
+                if callee_sig is not None:
+                    todo.append(callee_sig)
+    return found
 
 
 def cleared(ctx: Context) -> bool:

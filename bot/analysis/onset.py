@@ -151,6 +151,16 @@ def level_after(ts: np.ndarray, values: np.ndarray, since: float, q: float = 50)
     return float(np.percentile(sel, q)) if sel.size else float("nan")
 
 
+def step_across(ts: np.ndarray, values: np.ndarray, at: float, before_s: float, until: float) -> float:
+    """How far the median of [at, until] lies above that of the ``before_s`` seconds before ``at``
+    (nan when either holds no finite point)."""
+    before = values[(ts >= at - before_s) & (ts < at) & np.isfinite(values)]
+    after = values[(ts >= at) & (ts <= until) & np.isfinite(values)]
+    if not before.size or not after.size:
+        return float("nan")
+    return float(np.median(after) - np.median(before))
+
+
 def level_before(ts: np.ndarray, values: np.ndarray, until: float, q: float = 50) -> float:
     sel = values[(ts <= until) & np.isfinite(values)]
     return float(np.percentile(sel, q)) if sel.size else float("nan")

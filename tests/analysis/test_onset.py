@@ -68,3 +68,15 @@ def test_robust_baseline_ignores_outliers() -> None:
     med, mad = robust_baseline(values)
     assert med == pytest.approx(1.025, abs=0.03)
     assert mad < 0.2
+
+
+def test_step_across_compares_the_minutes_before_a_moment_with_the_time_after() -> None:
+    from bot.analysis.onset import step_across
+
+    ts = np.arange(0.0, 1800.0, 30.0)
+    values = np.where(ts < 600, 0.08, 0.34)  # slow from 10 min on
+    values = np.where(ts >= 900, 0.36, values)  # ... and barely slower from 15 min
+    assert step_across(ts, values, 900.0, 300.0, 1800.0) == pytest.approx(0.02)  # already slow before
+    assert step_across(ts, values, 600.0, 300.0, 900.0) == pytest.approx(0.26)
+    values[(ts >= 300) & (ts < 600)] = np.nan
+    assert np.isnan(step_across(ts, values, 600.0, 300.0, 900.0))  # nothing to compare with

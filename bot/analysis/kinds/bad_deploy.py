@@ -10,7 +10,14 @@ import numpy as np
 
 from bot.analysis.context import Context
 from bot.analysis.evidence import EvidenceBuilder
-from bot.analysis.explain import change_onset, change_symptom_ongoing, explained_by, in_reach, symptom_onsets
+from bot.analysis.explain import (
+    change_onset,
+    change_symptom_ongoing,
+    explained_by,
+    in_reach,
+    leads_to,
+    symptom_onsets,
+)
 from bot.analysis.kinds.base import BaseKind, KindSettings, RemediationIntent, nothing
 from bot.analysis.signals import WorkloadSignals
 from bot.analysis.symptoms import (
@@ -38,6 +45,7 @@ class BadDeploySettings(KindSettings):
     symptoms_over: float = 0.4  # ... when the symptoms it explains are over while the alert fires
     under_surge: float = 0.6  # ... when saturation under a surge explains them better
     origin: float = 0.28  # a fault inside the workload: under the weak bar, so CPU readings join it
+    unreached: float = 0.8  # ... when the alerting workload's symptoms do not lead down to it
 
 
 class BadDeploy(BaseKind[BadDeploySettings]):
@@ -53,6 +61,8 @@ class BadDeploy(BaseKind[BadDeploySettings]):
         return origin(sig, ctx, ev, self.settings)  # a fault inside it, where the failure starts
 
     def sentence(self, top: Candidate) -> str:
+        if top.facts.get("origin"):
+            return f"a fault inside {top.workload} (no change to it was found)"
         if top.change is None:
             return super().sentence(top)
         return f"{self.phrase} {top.workload} (commit {top.change.sha[:8]} '{top.change.subject}')"
@@ -142,9 +152,8 @@ def origin(sig: WorkloadSignals, ctx: Context, ev: EvidenceBuilder, s: BadDeploy
         return []
     onset = min(o for k in ongoing if (o := sig.shift(k).onset) is not None)
     strength = max(clamp(sig.shift(k).elevated_fraction) for k in ongoing)
+    score = s.origin * (0.6 + 0.4 * strength)
+    if ctx.alert_workload in ctx.signals and sig.name not in leads_to(ctx.signals[ctx.alert_workload], ctx):
+        score *= s.unreached  # a fault that does not reach the alert through its symptoms
     evidence = ev.symptoms(sig)
-    return [
-        Candidate(
-            CauseKind.BAD_DEPLOY, sig.name, s.origin * (0.6 + 0.4 * strength), onset, None, evidence, {}
-        )
-    ]
+    return [Candidate(CauseKind.BAD_DEPLOY, sig.name, score, onset, None, evidence, {"origin": True})]
