@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from starlette.applications import Starlette
 
-    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.adapters.slack.deps import SlackDeps
+    from bot.adapters.slack.journal import SlackJournal
     from bot.adapters.slack.socket_mode import CheckedSocketModeHandler
     from bot.services.proposals import ProposalWorkflow
 
@@ -92,12 +92,12 @@ def build_runtime(
 
     The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
-    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.server import create_app
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.slack.app import build_app, web_client
     from bot.adapters.slack.decisions import SlackDecisions
     from bot.adapters.slack.deps import SlackDeps
+    from bot.adapters.slack.journal import SlackJournal
     from bot.adapters.slack.layout import BlockKitLayout
     from bot.adapters.slack.notifier import SlackNotifier, UserGroups
     from bot.adapters.slack.pool import ListenerPool
@@ -191,7 +191,7 @@ def build_runtime(
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
     if edge is not None and journal is not None:
-        from bot.adapters.http.replay import replay
+        from bot.adapters.slack.replay import replay
 
         replay(edge, journal, journal.adopt(), settings.slack_replay_max_age_s, store)
     return runtime

@@ -46,7 +46,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from bot.adapters.http.journal import Entry, SlackJournal
 from bot.adapters.http.limits import (
     INLINE_BYTES,
     RequestRefused,
@@ -57,6 +56,7 @@ from bot.adapters.http.limits import (
     read_capped,
     utf8,
 )
+from bot.adapters.slack.journal import Entry, SlackJournal
 from bot.adapters.slack.listeners.commands import acknowledgement
 from bot.adapters.slack.listeners.once import REPLAY
 from bot.adapters.slack.payloads import (

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.http.journal import Entry, SlackJournal
 from bot.adapters.http.slack_edge import SlackEdge
+from bot.adapters.slack.journal import Entry, SlackJournal
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.ports.store import Store
 
