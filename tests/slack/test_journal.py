@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.adapters.http.slack_edge import SlackEdge
-from bot.adapters.slack.journal import SlackJournal, unfinished
+from bot.adapters.slack.journal import HTTP, SlackJournal, unfinished
 from bot.adapters.slack.replay import replay
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
@@ -155,7 +155,7 @@ def test_replay_dispatches_what_is_unfinished_skips_the_stale_and_the_forged(tmp
     bolt = Bolt()
     edge = SlackEdge(bolt, settings, journal=journal)  # type: ignore[arg-type]
     with SqlStore.open(f"sqlite:///{tmp_path / 'tugboat.db'}") as store:
-        assert replay(edge, journal, journal.adopt(), 3600, store) == 1
+        assert replay({HTTP: edge}, journal, journal.adopt(), 3600, store) == 1
         edge.close()
         trail = store.audit_trail()
     [(body, context)] = bolt.seen
