@@ -350,7 +350,8 @@ if __name__ == "__main__":  # a standalone mock for benchmarks: prints its base 
     import signal
     import sys
 
-    with running_slack_api() as standalone:
+    # An optional argument: the Socket Mode URL apps.connections.open answers.
+    with running_slack_api(sys.argv[1] if len(sys.argv) > 1 else "") as standalone:
         print(standalone.base_url, flush=True)
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
         sys.exit(0)

@@ -28,6 +28,8 @@ class SocketModeServer:
         self._changed = threading.Condition()
         self._live: list[ServerConnection] = []
         self._acks: dict[str, dict[str, Any]] = {}
+        self._acked_at: dict[str, float] = {}  # envelope id -> time.perf_counter() of its ack
+        self._sent_at: dict[str, float] = {}
         self._ids = itertools.count(1)
         self.connections = 0  # ever opened, counted under the condition
         self._server = serve(self._session, host, 0, ping_interval=None, compression=None)
@@ -50,6 +52,7 @@ class SocketModeServer:
         }
         with self._changed:
             connection = self._live[-1]
+            self._sent_at[envelope_id] = time.perf_counter()
         connection.send(json.dumps(envelope))
         return envelope_id
 
@@ -59,9 +62,11 @@ class SocketModeServer:
         with self._changed:
             return self._acks[envelope_id]
 
-    def acked(self, envelope_id: str) -> bool:
+    def latency(self, envelope_id: str, timeout: float = 20.0) -> float:
+        """Seconds from just before the envelope was sent to its ack's arrival (benchmarks)."""
+        self.ack(envelope_id, timeout)
         with self._changed:
-            return envelope_id in self._acks
+            return self._acked_at[envelope_id] - self._sent_at[envelope_id]
 
     # -- the server ---------------------------------------------------------------------
     def _session(self, connection: ServerConnection) -> None:
@@ -76,6 +81,7 @@ class SocketModeServer:
                 answer = json.loads(message)
                 if isinstance(answer, dict) and "envelope_id" in answer:
                     with self._changed:
+                        self._acked_at[str(answer["envelope_id"])] = time.perf_counter()
                         self._acks[str(answer["envelope_id"])] = answer
                         self._changed.notify_all()
         except ConnectionClosed:  # a killed client: its acks end here
