@@ -120,15 +120,18 @@ def test_an_envelope_the_journal_cannot_keep_is_left_unacknowledged(
         runtime.close()
 
 
-def _left_by_a_dead_process(settings: Settings, api: SlackApi, token: str = APP_TOKEN) -> None:
+def _left_by_a_dead_process(
+    settings: Settings, api: SlackApi, token: str = APP_TOKEN, *, http: bool = True
+) -> None:
     """A journal holding a sealed status command (sealed with ``token``) and an HTTP one, both
     at work, its lock released: what a process killed before their work leaves."""
     dead = SlackJournal(journal_dir(settings), MiB)
     intake = SocketIntake(None, token, journal=dead)  # type: ignore[arg-type]  # only records
     assert intake.record(_status(api, "env-dead"))
-    body, headers = sr.command("status", user="UHTTP", response_url=api.response_url)
-    signed = {k.lower(): v for k, v in {**headers, **sr.sign(body)}.items()}
-    assert dead.record(signed, body, transport=HTTP)
+    if http:
+        body, headers = sr.command("status", user="UHTTP", response_url=api.response_url)
+        signed = {k.lower(): v for k, v in {**headers, **sr.sign(body)}.items()}
+        assert dead.record(signed, body, transport=HTTP)
     dead.close()
 
 
@@ -151,6 +154,7 @@ def test_at_start_a_sealed_envelope_is_replayed_once_and_an_http_request_waits(
     [kept] = [e for path in journal_dir(settings).iterdir() for e in unfinished(path)]
     assert kept.transport == HTTP and b"UHTTP" in kept.body  # kept for a start in HTTP mode
 
+    _left_by_a_dead_process(settings, api, http=False)  # and one more envelope, for HTTP mode
     http = build_runtime(
         _settings(
             api,
@@ -159,10 +163,11 @@ def test_at_start_a_sealed_envelope_is_replayed_once_and_an_http_request_waits(
             slack_journal_dir=str(journal_dir(settings)),
         )
     )
-    try:  # HTTP mode, with the app token too: both paths; the HTTP request is answered now
-        assert _settled(lambda: len(api.of("response_url")) == 2)
+    try:  # HTTP mode, with the app token too: both paths; both requests are answered now
+        assert _settled(lambda: len(api.of("response_url")) == 3)
     finally:
         http.close()
+    assert len(api.of("response_url")) == 3  # and each once
     assert list(journal_dir(settings).iterdir()) == []
 
 
