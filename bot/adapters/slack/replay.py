@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.adapters.slack.journal import Entry, SlackJournal
+from bot.adapters.slack.journal import HTTP, SOCKET_MODE, Entry, SlackJournal
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.ports.store import Store
 
 log = logging.getLogger(__name__)
-_TRANSPORT_WORDS = {"http": "over HTTP", "socket_mode": "over Socket Mode"}
+_TRANSPORT_WORDS = {HTTP: "over HTTP", SOCKET_MODE: "over Socket Mode"}
 
 
 # A journaled request verified again: what Bolt gets (for the log and the audit trail, as data)
