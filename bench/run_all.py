@@ -26,6 +26,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("log templates (100k lines)", ["bench/bench_logs.py"], False),
     ("LLM calls and prompt tokens", ["bench/bench_llm_tokens.py"], False),
     ("Slack acknowledgement latency", ["bench/bench_slack_ack.py"], False),
+    ("Slack acknowledgement latency, Socket Mode", ["bench/bench_socket_ack.py"], False),
     ("anomaly detection (NAB subset, leave-one-group-out)", ["bench/nab_score.py", "--logo"], True),
     ("forecasting (MASE)", ["bench/forecast_eval.py"], False),
     ("capacity forecasts", ["bench/bench_capacity.py"], False),

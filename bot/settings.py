@@ -267,7 +267,7 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         ge=1024 * 1024,
         description="size of each process's journal file, allocated at start (twice while compacting); "
-        "full of requests at work, a request gets 503",
+        "full of requests at work, a request is refused (a 503, or no Socket Mode ack)",
     )
     slack_replay_max_age_s: float = Field(
         default=3600.0,

@@ -1,6 +1,6 @@
-"""``tugboat serve --http`` as a real process (uvicorn, Bolt, the job worker) on a free loopback
-port, for tests that kill it, run two of it, or drive it hard. Its output goes to a log file
-shown on failure."""
+"""``tugboat serve`` (``--http``, or in Socket Mode) as a real process (uvicorn, Bolt, the job
+worker) on a free loopback port, for tests that kill it, run two of it, or drive it hard. Its
+output goes to a log file shown on failure."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from testkit.asgi_server import _free_port
 
 
 class Replica:
-    """One ``tugboat serve --http`` process."""
+    """One ``tugboat serve`` process: ``--http``, or in Socket Mode (``env`` then holds an app
+    token, ``SLACK_APP_TOKEN``)."""
 
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], workdir: Path, *, socket_mode: bool = False) -> None:
         self.name, self.port = name, _free_port()
         self.log = workdir / f"{name}.log"
         args = [
@@ -32,7 +33,7 @@ class Replica:
             "-m",
             "bot",
             "serve",
-            "--http",
+            *([] if socket_mode else ["--http"]),
             "--host",
             "127.0.0.1",
             "--port",

@@ -10,7 +10,8 @@ recorded, as a post that reached Slack before its sender died would; ``stall`` h
 calls before they count, so a test can kill their sender first (they are then never seen, as a
 call that never left). Messages keep their
 ``metadata``; ``conversations.history`` and ``conversations.replies`` return it when asked with
-``include_all_metadata``.
+``include_all_metadata``. ``apps.connections.open`` (with an app token) answers the URL of a
+Socket Mode server (``testkit.socket_mode``) when the API was built with one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ class Call:
 
 
 class SlackApi:
-    def __init__(self) -> None:
+    def __init__(self, socket_mode_url: str = "") -> None:
+        """``socket_mode_url``: what ``apps.connections.open`` answers (``testkit.socket_mode``)."""
+        self.socket_mode_url = socket_mode_url
         self.calls: list[Call] = []
         self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
         self.group_members: dict[str, list[str]] = {}
@@ -147,7 +150,9 @@ class SlackApi:
                 return status, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
             self.calls.append(Call(method, args, token))
             self._changed.notify_all()
-            if not token or not token.startswith("xoxb-"):
+            # As in Slack: the app-level token opens Socket Mode connections, the bot token the rest.
+            wanted = "xapp-" if method == "apps.connections.open" else "xoxb-"
+            if not token or not token.startswith(wanted):
                 return 200, {"ok": False, "error": "not_authed"}, {}
             return 200, self._answer(method, args), {}
 
@@ -166,6 +171,8 @@ class SlackApi:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
+        if method == "apps.connections.open" and self.socket_mode_url:
+            return {**ok, "url": self.socket_mode_url}
         if method == "auth.test":
             return {**ok, "user_id": BOT_USER, "bot_id": "BTUGBOAT", "team_id": "T1", "user": "tugboat"}
         if method == "chat.postMessage":
@@ -324,9 +331,9 @@ def _handler(api: SlackApi) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_slack_api() -> Iterator[SlackApi]:
+def running_slack_api(socket_mode_url: str = "") -> Iterator[SlackApi]:
     """A mock Slack Web API on a free loopback port; ``api.base_url`` ends with a slash."""
-    api = SlackApi()
+    api = SlackApi(socket_mode_url)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
     server.daemon_threads = True
     api.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
@@ -343,7 +350,8 @@ if __name__ == "__main__":  # a standalone mock for benchmarks: prints its base 
     import signal
     import sys
 
-    with running_slack_api() as standalone:
+    # An optional argument: the Socket Mode URL apps.connections.open answers.
+    with running_slack_api(sys.argv[1] if len(sys.argv) > 1 else "") as standalone:
         print(standalone.base_url, flush=True)
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
         sys.exit(0)

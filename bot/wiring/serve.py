@@ -35,11 +35,11 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
     from starlette.applications import Starlette
 
-    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.jobs.queue import ProcrastinateQueue
     from bot.adapters.slack.deps import SlackDeps
-    from bot.adapters.slack.socket_mode import CheckedSocketModeHandler
+    from bot.adapters.slack.journal import SlackJournal
+    from bot.adapters.slack.socket_mode import CheckedSocketModeHandler, SocketIntake
     from bot.services.proposals import ProposalWorkflow
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,8 @@ class Runtime:
     executor: ThreadPoolExecutor
     jobs: ProcrastinateQueue
     edge: SlackEdge | None  # HTTP mode: acknowledged requests it still has to hand to Bolt
-    journal: SlackJournal | None = None  # HTTP mode: acknowledged requests until their work is done
+    journal: SlackJournal | None = None  # acknowledged requests until their work is done
+    socket: SocketIntake | None = None  # with an app token: Socket Mode's envelopes into Bolt
     # Run first on shutdown, e.g. closing the Socket Mode connection so no new work arrives.
     stop_intake: list[Callable[[], None]] = field(default_factory=list)
 
@@ -75,9 +76,10 @@ def socket_mode_handler(runtime: Runtime, settings: Settings) -> CheckedSocketMo
     """The WebSocket Slack sends Socket Mode requests over, for ``runtime``'s Bolt app."""
     from bot.adapters.slack.socket_mode import CheckedSocketModeHandler
 
-    if runtime.bolt is None or settings.slack_app_token is None:
+    if runtime.bolt is None or runtime.socket is None or settings.slack_app_token is None:
         raise InvalidInput("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
-    return CheckedSocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+    token = settings.slack_app_token.get_secret_value()
+    return CheckedSocketModeHandler(runtime.bolt, token, runtime.socket)
 
 
 def build_runtime(
@@ -92,18 +94,19 @@ def build_runtime(
 
     The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
-    from bot.adapters.http.journal import SlackJournal
     from bot.adapters.http.server import create_app
     from bot.adapters.http.slack_edge import SlackEdge
     from bot.adapters.slack.app import build_app, web_client
     from bot.adapters.slack.decisions import SlackDecisions
     from bot.adapters.slack.deps import SlackDeps
+    from bot.adapters.slack.journal import SlackJournal
     from bot.adapters.slack.layout import BlockKitLayout
     from bot.adapters.slack.notifier import SlackNotifier, UserGroups
     from bot.adapters.slack.pool import ListenerPool
+    from bot.adapters.slack.socket_mode import SocketIntake
 
     client = web_client(settings)
-    journal = None if socket_mode else _journal(settings, SlackJournal)
+    journal = _journal(settings, SlackJournal)  # both transports journal what they acknowledge
     chat = SlackNotifier(client)
     store = store or wiring.store(settings)
     clone = wiring.repository(settings)
@@ -173,6 +176,9 @@ def build_runtime(
             "set TUGBOAT_ALERTMANAGER_TOKEN (docs/operations.md, Request limits)"
         )
     edge = None if socket_mode else SlackEdge(bolt, settings, journal=journal, listeners=executor)
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    # Built with a token even in HTTP mode: it replays what a Socket Mode process left unfinished.
+    socket = SocketIntake(bolt, app_token, journal=journal, listeners=executor) if app_token else None
     http = create_app(
         store=store,
         incidents=incidents,
@@ -183,18 +189,35 @@ def build_runtime(
         on_shutdown=lambda: runtime.close(),  # uvicorn's graceful stop
         jobs_running=lambda: jobs.running,
     )
-    runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal)
+    runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal, socket)
     for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
     if resumed:
         log.info("posting %d stored incident(s) that have no Slack thread yet", resumed)
-    if edge is not None and journal is not None:
-        from bot.adapters.http.replay import replay
-
-        replay(edge, journal, journal.adopt(), settings.slack_replay_max_age_s, store)
+    _replay(settings, store, journal, edge, socket)
     return runtime
+
+
+def _replay(
+    settings: Settings,
+    store: Store,
+    journal: SlackJournal,
+    edge: SlackEdge | None,
+    socket: SocketIntake | None,
+) -> None:
+    """What killed processes acknowledged and never finished, each through its transport's path
+    (before Socket Mode connects: old work first)."""
+    from bot.adapters.slack.journal import HTTP, SOCKET_MODE
+    from bot.adapters.slack.replay import ReplayPath, replay
+
+    paths: dict[str, ReplayPath] = {}
+    if edge is not None:
+        paths[HTTP] = edge
+    if socket is not None:
+        paths[SOCKET_MODE] = socket
+    replay(paths, journal, journal.adopt(), settings.slack_replay_max_age_s, store)
 
 
 def journal_dir(settings: Settings) -> Path:

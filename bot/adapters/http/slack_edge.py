@@ -46,7 +46,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from bot.adapters.http.journal import Entry, SlackJournal
 from bot.adapters.http.limits import (
     INLINE_BYTES,
     RequestRefused,
@@ -57,6 +56,7 @@ from bot.adapters.http.limits import (
     read_capped,
     utf8,
 )
+from bot.adapters.slack.journal import Entry, SlackJournal
 from bot.adapters.slack.listeners.commands import acknowledgement
 from bot.adapters.slack.listeners.once import REPLAY
 from bot.adapters.slack.payloads import (
@@ -68,6 +68,7 @@ from bot.adapters.slack.payloads import (
     check_interaction,
 )
 from bot.adapters.slack.pool import ListenerPool, when_all_done
+from bot.adapters.slack.replay import Replayable
 from bot.observability.metrics import SLACK_ACK_SECONDS, SLACK_REQUESTS, SLACK_UNAUTHENTICATED
 from bot.settings import Settings
 
@@ -318,9 +319,17 @@ class SlackEdge:
                 journal = self.journal
                 when_all_done(started, lambda: journal.done(entry))
 
+    def replayable(self, entry: Entry) -> Replayable | None:
+        """The HTTP path of ``replay``: a journaled request verified again, to queue again."""
+        accepted = self.reread(entry)
+        body = accepted.for_bolt() if accepted is not None else None
+        if accepted is None or body is None:
+            return None
+        return body, lambda: self.redispatch(accepted, entry)
+
     def redispatch(self, accepted: Accepted, entry: Entry) -> bool:
-        """Queue a journaled request again (``replay``), as a replay: its listeners act even
-        where the attempt cut short had claimed the request."""
+        """Queue a journaled request again, as a replay: its listeners act even where the
+        attempt cut short had claimed the request."""
         headers: dict[str, str | Sequence[str]] = dict(entry.headers)
         return self._dispatch_later(accepted, headers, entry.id, replay=True)
 

@@ -1,5 +1,5 @@
 """Bolt's listener executor, which tells whoever dispatched a request when the lazy work it
-started is over (the journal marks the request done then: ``SlackEdge``)."""
+started is over (the journal marks the request done then: ``SlackEdge``, ``SocketIntake``)."""
 
 from __future__ import annotations
 

@@ -1,21 +1,44 @@
-"""Socket Mode's edge: the payload checks ``/slack/events`` makes (``bot.adapters.http.slack_edge``)
-made before Bolt reads a request that came over the WebSocket.
+"""Socket Mode's edge: what ``/slack/events`` does for a request over HTTP
+(``bot.adapters.http.slack_edge``), done for an envelope that came over the WebSocket.
 
-Bolt reads fields of a request before any middleware runs (``actions[0]`` of a click, for
-instance), so a payload of a shape Slack does not send would fail inside Bolt with a traceback;
-here it is dropped with its reason logged, and acknowledged so that Slack does not send it again.
+1. The payload's shape. Bolt reads fields of a request before any middleware runs (``actions[0]``
+   of a click, for instance), so a payload of a shape Slack does not send would fail inside Bolt
+   with a traceback; here it is dropped with its reason logged, and acknowledged so that Slack
+   does not send it again.
+2. The journal (``journal.SlackJournal``), before the acknowledgement: once an envelope is
+   acknowledged Slack never sends it again, so a process killed before its work is done would
+   lose it. The envelope is marked done once the lazy work it started is over, and replayed at
+   the next start (``replay``) through ``SocketIntake.replayable``.
+
+No Slack signature comes over the WebSocket, and the journal lies outside the process; so each
+envelope is sealed as it is journaled (an HMAC-SHA256 keyed by the app token, which only the
+process holds) and its seal is checked again before a replay. An envelope the journal cannot
+keep (full) is left unacknowledged: Slack sends an event again, and shows a command or click as
+failed, as a 503 over HTTP does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import time
+from concurrent.futures import Future
+from typing import Any
 
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.adapters.slack.journal import SEAL, SOCKET_MODE, Entry, SlackJournal
+from bot.adapters.slack.listeners.once import REPLAY
 from bot.adapters.slack.payloads import WrongShape, check_command, check_event, check_interaction
+from bot.adapters.slack.pool import ListenerPool, when_all_done
+from bot.adapters.slack.replay import Replayable
 from bot.observability.metrics import SLACK_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -23,18 +46,117 @@ log = logging.getLogger(__name__)
 _CHECKS = {"events_api": check_event, "interactive": check_interaction, "slash_commands": check_command}
 
 
+def check_envelope(req: SocketModeRequest) -> None:
+    """Raises ``WrongShape`` for an envelope no listener could read."""
+    check = _CHECKS.get(req.type)
+    if check is None:
+        raise WrongShape(f"not a Socket Mode request Tugboat takes ({req.type!r})")
+    check(req.payload)
+
+
+class SocketIntake:
+    """Envelopes into Bolt: journaled (sealed) before their ack, marked done once their work is;
+    and the replay path for the envelopes a killed process left unfinished."""
+
+    def __init__(
+        self,
+        bolt: App,
+        app_token: str,
+        *,
+        journal: SlackJournal | None = None,
+        listeners: ListenerPool | None = None,
+    ) -> None:
+        """``listeners``: Bolt's listener executor, which tells when an envelope's lazy work
+        is over."""
+        self.bolt, self.journal, self.listeners = bolt, journal, listeners
+        self._key = app_token.encode()
+
+    def record(self, req: SocketModeRequest) -> int | None:
+        """The envelope's journal entry (0 without a journal), or None when it cannot be kept."""
+        if self.journal is None:
+            return 0
+        raw = json.dumps(_envelope(req), separators=(",", ":"), ensure_ascii=False).encode()
+        return self.journal.record({SEAL: self._seal(raw)}, raw, transport=SOCKET_MODE)
+
+    def dispatch(self, req: SocketModeRequest, entry: int, *, replay: bool = False) -> BoltResponse:
+        """Bolt's dispatch (the ack listener inline, the lazy work on ``listeners``); the entry is
+        marked done once that work is over. The replay mark is in the context, which no request
+        can set from outside."""
+        started: list[Future[object]] = []
+        request = BoltRequest(
+            mode="socket_mode",
+            body=req.payload,
+            headers=build_headers(req),
+            context={REPLAY: True} if replay else None,
+        )
+        try:
+            if self.listeners is None:
+                return self.bolt.dispatch(request)
+            with self.listeners.collecting() as started:
+                return self.bolt.dispatch(request)
+        finally:
+            if entry and self.journal is not None:
+                journal = self.journal
+                when_all_done(started, lambda: journal.done(entry))
+
+    def replayable(self, entry: Entry) -> Replayable | None:
+        """The Socket Mode path of ``replay``: the envelope, its seal and shape checked again."""
+        if not hmac.compare_digest(self._seal(entry.body), entry.headers.get(SEAL, "")):
+            log.warning("a journaled Socket Mode request was dropped: its seal does not verify")
+            return None
+        try:
+            message = json.loads(entry.body)
+            req = SocketModeRequest.from_dict(message) if isinstance(message, dict) else None
+            if req is None:
+                raise WrongShape("not a Socket Mode envelope")
+            check_envelope(req)
+        except (ValueError, WrongShape) as exc:  # sealed by this app: a bug, not an attack
+            log.warning("a journaled Socket Mode request was dropped: %s", exc)
+            return None
+        return req.payload, lambda: self._again(req, entry.id)
+
+    def _again(self, req: SocketModeRequest, entry: int) -> bool:
+        # Nobody to acknowledge to: the answer was sent (or lost) by the process that died.
+        self.dispatch(req, entry, replay=True)
+        return True
+
+    def _seal(self, raw: bytes) -> str:
+        return hmac.new(self._key, raw, hashlib.sha256).hexdigest()
+
+
+def _envelope(req: SocketModeRequest) -> dict[str, Any]:
+    """What Slack sent, as ``SocketModeRequest.from_dict`` reads it (its ``to_dict`` drops the
+    retry fields Bolt's middleware reads)."""
+    return {
+        "type": req.type,
+        "envelope_id": req.envelope_id,
+        "payload": req.payload,
+        "accepts_response_payload": req.accepts_response_payload,
+        "retry_attempt": req.retry_attempt,
+        "retry_reason": req.retry_reason,
+    }
+
+
 class CheckedSocketModeHandler(SocketModeHandler):
-    """Bolt's Socket Mode handler, refusing payloads no listener could read."""
+    """Bolt's Socket Mode handler, refusing payloads no listener could read and journaling the
+    others before their acknowledgement (``SocketIntake``)."""
+
+    def __init__(self, app: App, app_token: str, intake: SocketIntake) -> None:
+        super().__init__(app, app_token)
+        self.intake = intake
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        check = _CHECKS.get(req.type)
+        started = time.time()
         try:
-            if check is None:
-                raise WrongShape(f"not a Socket Mode request Tugboat takes ({req.type!r})")
-            check(req.payload)
+            check_envelope(req)
         except WrongShape as exc:
             SLACK_REQUESTS.labels(outcome="wrong_shape").inc()
             log.warning("dropped a Socket Mode request: %s", exc)  # the reason names fields, not values
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
-        super().handle(client, req)
+        entry = self.intake.record(req)
+        if entry is None:
+            SLACK_REQUESTS.labels(outcome="busy").inc()
+            log.error("left a Socket Mode request unacknowledged: the Slack journal cannot keep it")
+            return
+        send_response(client, req, self.intake.dispatch(req, entry), started)

@@ -1,7 +1,7 @@
 """Each Slack request acts once: claimed in the database by a key unique to it, so a second
 delivery (a retry, a replay inside the signature window, another replica) does nothing.
 
-The one exception is a replay from the request journal (``bot.adapters.http.journal``): the
+The one exception is a replay from the request journal (``bot.adapters.slack.journal``): the
 journal says the process that took the request died before its work was done, so a claim it
 finds is that dead attempt's own, and the replay acts in its place.
 """

@@ -1,5 +1,6 @@
 """The Slack request journal: every verified request Tugboat acknowledges is appended here before
-the answer goes out, and marked done once its work is (``SlackEdge``).
+the answer goes out, and marked done once its work is: over HTTP (``SlackEdge``) and over Socket
+Mode (``socket_mode.SocketIntake``) alike; each entry names the transport it came by.
 
 One file per process, ``<pid>-<random>.journal``, held with an exclusive ``flock`` for the
 process's life, so a file nobody holds belongs to a process that died. The file is allocated
@@ -11,11 +12,12 @@ a killed process (SIGKILL, the OOM killer), not a machine that loses power; that
 documented limit.
 
 A record is a header line, ``R<crc> <id> <received at> <n>`` and tab-separated ``name:value``
-headers, then the raw body (``n`` bytes) and a newline; ``crc`` (CRC-32 of the rest) tells a
+headers (the first ``tugboat-transport:<name>`` when it did not come over HTTP), then the raw
+body (``n`` bytes) and a newline; ``crc`` (CRC-32 of the rest) tells a
 record the process died while copying, which ends the reading. A done record is ``D<id>``; the
 unused rest of the file is zeros. (Not JSON: encoding the header took 5 us per request.) Only
-what replay needs is kept: the raw body and the headers Bolt or the signature check read, never
-a secret.
+what replay needs is kept: the raw body and the headers Bolt or the signature check read (for
+Socket Mode, the envelope and its seal), never a secret.
 
 At start, ``adopt()`` takes over the files of dead processes: the requests they never finished
 are appended to this process's journal (keeping when they were received), the old files removed,
@@ -41,15 +43,22 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 SUFFIX = ".journal"
-# The headers a replay needs: the content type, the signature it is verified by again, and the
-# retry headers Bolt's middleware reads. Nothing else is written.
-KEPT_HEADERS = (
-    "content-type",
-    "x-slack-request-timestamp",
-    "x-slack-signature",
-    "x-slack-retry-num",
-    "x-slack-retry-reason",
-)
+HTTP, SOCKET_MODE = "http", "socket_mode"  # the transports a request comes by
+TRANSPORT = "tugboat-transport"  # absent: HTTP (so journals written before it read the same)
+SEAL = "tugboat-seal"  # Socket Mode's stand-in for Slack's signature (``socket_mode``)
+# The headers a replay needs, by transport: over HTTP the content type, the signature it is
+# verified by again, and the retry headers Bolt's middleware reads; over Socket Mode (the retry
+# fields are in the envelope) its seal. Nothing else is written.
+KEPT_HEADERS = {
+    HTTP: (
+        "content-type",
+        "x-slack-request-timestamp",
+        "x-slack-signature",
+        "x-slack-retry-num",
+        "x-slack-retry-reason",
+    ),
+    SOCKET_MODE: (SEAL,),
+}
 
 
 class _Mapped:
@@ -84,6 +93,7 @@ class Entry:
     received_at: float  # unix seconds
     headers: dict[str, str]
     body: bytes
+    transport: str = HTTP  # which path a replay feeds it back through
 
 
 class SlackJournal:
@@ -98,11 +108,17 @@ class SlackJournal:
         self._lock = threading.Lock()
         self._closed = False
 
-    def record(self, headers: Mapping[str, str], body: bytes, received_at: float | None = None) -> int | None:
+    def record(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        received_at: float | None = None,
+        transport: str = HTTP,
+    ) -> int | None:
         """Append a request (a copy into the mapped file); its id, or None when the journal is
-        full or closed."""
-        kept = ""
-        for name in KEPT_HEADERS:  # a plain loop: a generator per request cost the loop 4 us
+        full or closed. Only ``transport``'s kept headers are written."""
+        kept = "" if transport == HTTP else f"\t{TRANSPORT}:{transport}"
+        for name in KEPT_HEADERS.get(transport, ()):  # a plain loop: a generator cost the loop 4 us
             value = headers.get(name)
             if value is not None and value.isprintable():  # no tab or newline to break the line
                 kept += f"\t{name}:{value}"
@@ -173,13 +189,13 @@ class SlackJournal:
         """``path``'s unfinished requests appended here; None (and nothing kept) if refused."""
         taken: list[Entry] = []
         for old in unfinished(path):
-            entry = self.record(old.headers, old.body, old.received_at)
+            entry = self.record(old.headers, old.body, old.received_at, old.transport)
             if entry is None:
                 log.error("cannot take over %s now: this process's journal refused it", path.name)
                 for copied in taken:
                     self.done(copied.id)
                 return None
-            taken.append(Entry(entry, old.received_at, old.headers, old.body))
+            taken.append(Entry(entry, old.received_at, old.headers, old.body, old.transport))
         return taken
 
     def close(self) -> None:
@@ -232,7 +248,7 @@ def unfinished(path: Path) -> Iterator[Entry]:
                 or zlib.crc32(body[:-1], entry.crc) != entry.expected
             ):
                 break  # the process died while copying this record (or the file was altered)
-            entries[entry.id] = Entry(entry.id, entry.received_at, entry.headers, body[:-1])
+            entries[entry.id] = Entry(entry.id, entry.received_at, entry.headers, body[:-1], entry.transport)
     yield from entries.values()
 
 
@@ -247,6 +263,7 @@ class _Head:
     headers: dict[str, str]
     crc: int  # of the header line after the checksum, to be continued over the body
     expected: int
+    transport: str
 
 
 def _head(line: bytes) -> _Head | None:
@@ -254,9 +271,12 @@ def _head(line: bytes) -> _Head | None:
         rest = line[9:]
         fields = rest[:-1].decode("latin-1").split("\t")
         _, number, at, length = fields[0].split(" ")
-        pairs = (field.partition(":") for field in fields[1:])
-        headers = {name: value for name, _, value in pairs if name in KEPT_HEADERS}
-        head = _Head(int(number), float(at), int(length), headers, zlib.crc32(rest), int(line[1:9], 16))
+        pairs = {name: value for name, _, value in (field.partition(":") for field in fields[1:])}
+        transport = pairs.get(TRANSPORT, HTTP)
+        kept = KEPT_HEADERS.get(transport, ())  # a transport unknown here keeps none: no replay
+        headers = {name: value for name, value in pairs.items() if name in kept}
+        crc = zlib.crc32(rest)
+        head = _Head(int(number), float(at), int(length), headers, crc, int(line[1:9], 16), transport)
     except ValueError:
         return None
     return head if head.size >= 0 else None

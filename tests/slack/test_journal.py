@@ -1,4 +1,4 @@
-"""The Slack request journal (``bot.adapters.http.journal``) and its replay at start.
+"""The Slack request journal (``bot.adapters.slack.journal``) and its replay at start.
 
 A dead process is a real one: a child Python process records requests and kills itself with
 SIGKILL, so its file is left as a crash leaves it (unlocked, nothing flushed beyond ``write``).
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.http.journal import SlackJournal, unfinished
-from bot.adapters.http.replay import replay
 from bot.adapters.http.slack_edge import SlackEdge
+from bot.adapters.slack.journal import HTTP, SlackJournal, unfinished
+from bot.adapters.slack.replay import replay
 from bot.adapters.store import SqlStore
 from bot.domain.audit import AuditKind
 from bot.settings import Settings
@@ -31,7 +31,7 @@ _CHILD = """
 import json, os, signal, sys
 from collections.abc import MutableMapping
 from pathlib import Path
-from bot.adapters.http.journal import SlackJournal
+from bot.adapters.slack.journal import SlackJournal
 journal = SlackJournal(Path(sys.argv[1]), 1 << 20)
 for request in json.load(sys.stdin):
     entry = journal.record(request["headers"], request["body"].encode(), request["at"])
@@ -155,7 +155,7 @@ def test_replay_dispatches_what_is_unfinished_skips_the_stale_and_the_forged(tmp
     bolt = Bolt()
     edge = SlackEdge(bolt, settings, journal=journal)  # type: ignore[arg-type]
     with SqlStore.open(f"sqlite:///{tmp_path / 'tugboat.db'}") as store:
-        assert replay(edge, journal, journal.adopt(), 3600, store) == 1
+        assert replay({HTTP: edge}, journal, journal.adopt(), 3600, store) == 1
         edge.close()
         trail = store.audit_trail()
     [(body, context)] = bolt.seen
