@@ -27,6 +27,7 @@ from bot.ports.merges import MergeListener
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService, InvestigateFn
 from bot.services.investigate import Investigation, Investigator
+from bot.services.proposal_messages import ProposalMessages
 from bot.settings import Settings
 from bot.wiring.llm import AssistantPerQuestion
 
@@ -120,7 +121,9 @@ def build_runtime(
     jobs = wiring.job_queue(settings)
     render = _renderer()
     # Whoever hears of merges is built before the workflow that tells them.
-    decisions = SlackDecisions(chat, store)
+    # Ended proposals' messages lose their buttons (a job); a click's own update says it first.
+    messages = ProposalMessages(store, chat, BlockKitLayout(), jobs=jobs)
+    decisions = SlackDecisions(chat, store, messages=messages)
     proposals: ProposalWorkflow | None = None
     if clone is not None:
         watch = wiring.merge_watch(settings, store, chat)
@@ -133,6 +136,7 @@ def build_runtime(
             jobs=jobs,  # merges and PR comments run as jobs
             group_members=UserGroups(client, settings.policy.approver_groups),
             listeners=listeners,
+            end_listeners=[messages],
         )
     incidents = IncidentService(
         store,
@@ -185,6 +189,8 @@ def build_runtime(
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal)
     for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
+        jobs.register(spec)
+    for spec in messages.job_specs() if proposals is not None else []:
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
