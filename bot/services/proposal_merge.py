@@ -167,16 +167,19 @@ class ProposalMerger:
         approvers are shown (a scheduled job, so a foreign push is noticed, and its pull request
         closed, when it happens rather than at the next click). Only from OPEN: a proposal
         approved meanwhile is the merge's to check, which it does just before merging. A change
-        host that cannot be reached is asked again next time."""
-        ended = []
-        for proposal in self.store.list_proposals([ProposalState.OPEN]):
-            if not proposal.head_sha:
-                continue
-            try:
-                current = self.host.head(proposal)
-            except SourceUnavailable as exc:
-                log.warning("could not read the branch of proposal %s: %s", proposal.id, exc)
-                continue
+        host that cannot be reached is asked again next time. The host is asked once per sweep,
+        however many proposals are open."""
+        ended: list[str] = []
+        open_ = [p for p in self.store.list_proposals([ProposalState.OPEN]) if p.head_sha and p.branch]
+        if not open_:
+            return ended
+        try:
+            heads = self.host.heads()
+        except SourceUnavailable as exc:
+            log.warning("could not read the proposal branches: %s", exc)
+            return ended
+        for proposal in open_:
+            current = heads.get(proposal.branch or "")
             if current != proposal.head_sha:
                 self.tampered(proposal, "tugboat", current, states=(ProposalState.OPEN,))
                 ended.append(proposal.id)
