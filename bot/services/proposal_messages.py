@@ -35,7 +35,7 @@ DONE = "proposal-message-ended:"
 # A click that ends a proposal shows the outcome on its own message within moments (``shown``);
 # the job waits this long first, so the two updates do not race for the last word.
 CLICK_GRACE_S = 2.0
-SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+SLACK_USER = re.compile(r"[UW][A-Z0-9_]{2,}")  # a user id, shown as a mention
 
 
 class ProposalMessages:
