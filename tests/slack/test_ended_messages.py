@@ -87,3 +87,12 @@ def test_a_rejection_clicked_on_the_message_updates_it_once(harness_factory: Cal
     time.sleep(GRACE_S)
     assert len(_updates(h, ts)) == 1  # the click said it; the end's own update had nothing to add
     assert _ended_events(h, proposal_id) == []
+
+
+def test_the_draft_button_gives_its_message_the_buttons_and_records_it(harness: Harness) -> None:
+    harness.alert(alert_payload())
+    proposal_id, ts, thread = harness.proposal_message()
+    assert harness.runtime.deps.store.proposal_message(proposal_id) is None  # a Draft PR button only
+    harness.click(blocks.ACTION_DRAFT, proposal_id, user="UASKER", ts=ts, thread=thread)
+    harness.api.wait_for("chat.update", 1, ts=ts)
+    assert _recorded(harness, proposal_id) == PostedMessage(CHANNEL, ts)
