@@ -250,7 +250,7 @@ class ProposalMerger:
         for listener in self.end_listeners:
             try:
                 listener.ended(ended)
-            except Exception:  # the end is recorded; its message can only be shown late
+            except Exception:  # the end is recorded; only its chat message stays as it was
                 log.exception("an end listener failed for proposal %s", proposal.id)
         return True
 
