@@ -135,7 +135,10 @@ class ProposalMessages:
             reason = str(rejected.get("reason") or "").strip()
             return f"Not merged: rejected by {who}" + (f": {self.layout.inert(reason)}" if reason else "")
         if state is ProposalState.TAMPERED:
-            why = str(last(AuditKind.TAMPERED).get("why") or "")
+            tampered = last(AuditKind.TAMPERED)
+            if tampered and not tampered.get("found_head"):  # nothing left where its branch was
+                return "Not merged: its branch or pull request was closed outside Tugboat"
+            why = str(tampered.get("why") or "")
             return "Not merged: its branch was changed outside Tugboat" + (f" ({why})" if why else "")
         if state is ProposalState.FAILED:
             reason = str(last(AuditKind.MERGE_REFUSED).get("reason") or "")

@@ -99,6 +99,16 @@ def test_housekeeping_ends_a_moved_proposal_and_its_message_loses_its_buttons_on
     assert len(world.updates(ts)) == 1 and len(world.ended_events(moved.id)) == 1
 
 
+def test_a_branch_deleted_outside_tugboat_says_it_was_closed(world: World) -> None:
+    from testkit.gitops import git
+
+    posted, ts = world.posted(6)
+    git(world.remote.bare, "branch", "-D", posted.branch or "")
+    assert world.workflow.sweep_heads() == [posted.id]
+    [update] = world.updates(ts)
+    assert update.args["text"] == "Not merged: its branch or pull request was closed outside Tugboat"
+
+
 def test_an_expired_proposal_says_so_and_one_without_a_message_is_skipped(world: World) -> None:
     posted, ts = world.posted(6)
     silent = world.workflow.open(world.workflow.submit(scale_proposal(world.remote.work, 4), "U_CAROL").id)
