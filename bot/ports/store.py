@@ -96,6 +96,14 @@ class Store(Protocol):
         """The message ``set_proposal_message`` recorded, or None."""
         ...
 
+    def forget_proposal_message(self, proposal_id: str) -> None:
+        """Drop the record: the message needs nothing more (it shows how the proposal ended)."""
+        ...
+
+    def messaged_proposals(self, states: Iterable[ProposalState]) -> list[str]:
+        """The ids of the proposals in ``states`` that have a recorded message."""
+        ...
+
     def add_approval(self, approval: Approval) -> bool:
         """Record a decision; False if this user already decided on this proposal at this head."""
         ...

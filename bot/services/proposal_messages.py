@@ -8,7 +8,9 @@ proposal is posted with its buttons, or a message is given them). The update is 
 one replica, under the proposal's lock, and its done-marker makes it act once however often it
 is queued or run. Slack errors are tried again a bounded number of times; a message or channel
 that is gone counts as done. Each outcome is audited. A click on the message itself shows the
-decision there already, and marks the step done (``shown``).
+decision there already, and marks the step done (``shown``). A done message's record is dropped,
+so the ended proposals still holding one are exactly the work left: ``resume`` (housekeeping)
+queues it again when its job was lost (a restart on SQLite, whose queue is in memory).
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ class ProposalMessages:
         the job has nothing left to do."""
         if self.store.proposal_message(proposal_id) == PostedMessage(channel, ts or ""):
             self.store.claim_once(DONE + proposal_id)
+            self.store.forget_proposal_message(proposal_id)
+
+    def resume(self) -> int:
+        """Queue the update of every ended proposal whose message still waits for it; how many.
+        One already waiting is not queued twice."""
+        waiting = self.store.messaged_proposals(ENDED_STATES)
+        for proposal_id in waiting:
+            proposal = self.store.get_proposal(proposal_id)
+            if proposal is not None:
+                self.ended(proposal)
+        return len(waiting)
 
     # -- EndListener -------------------------------------------------------------------------
     def ended(self, proposal: Proposal) -> None:
@@ -82,6 +95,7 @@ class ProposalMessages:
         """The ``proposal.message_ended`` job: a no-op once done, for a proposal that has not
         ended, or one with no recorded message."""
         if self.store.is_claimed(DONE + proposal_id):
+            self.store.forget_proposal_message(proposal_id)
             return
         proposal = self.store.get_proposal(proposal_id)
         where = self.store.proposal_message(proposal_id)
@@ -95,6 +109,7 @@ class ProposalMessages:
                 at=self.clock(), kind=AuditKind.MESSAGE_ENDED.value, proposal_id=proposal_id, data=data
             )
             self.store.append_audit(event)
+        self.store.forget_proposal_message(proposal_id)
 
     def _update(self, where: PostedMessage, line: str, body: list[Any]) -> str:
         """ "updated", "gone" (the message or channel no longer exists) or "failed: <why>"."""

@@ -188,9 +188,7 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal)
-    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
-        jobs.register(spec)
-    for spec in messages.job_specs() if proposals is not None else []:
+    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render, messages):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -255,15 +253,17 @@ def _job_specs(
     history: GitHistory | None,
     checkout: Callable[[], Any] | None,
     render: Any,
+    messages: ProposalMessages,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
     from bot.services.capacity_schedule import capacity_job_spec
     from bot.services.housekeeping import housekeeping_spec
 
-    specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, settings.housekeeping_cron)]
+    cron = settings.housekeeping_cron
+    specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, cron, messages)]
     if proposals is None:
         return specs
-    specs += proposals.job_specs()
+    specs += [*proposals.job_specs(), *messages.job_specs()]
     # The verdicts of the watches the merge watch starts (bot/services/verify.py).
     verdicts = wiring.post_merge(settings, store, chat, proposals, history, render)
     if verdicts:

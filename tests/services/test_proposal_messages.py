@@ -181,6 +181,7 @@ def test_a_click_that_showed_the_end_on_the_message_leaves_nothing_to_do(world: 
 
 
 def test_recording_a_message_replaces_the_earlier_one_and_needs_a_known_proposal(world: World) -> None:
+    """And only ended proposals with a message are work left for housekeeping."""
     from bot.domain.errors import InvalidInput
     from bot.ports.store import PostedMessage
 
@@ -191,3 +192,31 @@ def test_recording_a_message_replaces_the_earlier_one_and_needs_a_known_proposal
     assert world.store.proposal_message("nosuchproposal") is None
     with pytest.raises(InvalidInput, match="unknown proposal nosuchproposal"):
         world.store.set_proposal_message("nosuchproposal", CHANNEL, ts)
+    assert world.store.messaged_proposals([ProposalState.OPEN]) == [posted.id]
+    assert world.store.messaged_proposals([ProposalState.EXPIRED]) == []
+    world.store.forget_proposal_message(posted.id)
+    assert world.store.proposal_message(posted.id) is None
+    assert world.store.messaged_proposals([ProposalState.OPEN]) == []
+
+
+def test_housekeeping_updates_the_message_of_a_proposal_whose_update_was_lost(
+    world: World, tmp_path: Path
+) -> None:
+    from bot.services.housekeeping import housekeeping_spec
+
+    posted, ts = world.posted(6)
+    deaf = ProposalWorkflow(  # e.g. the CLI, or a replica that stopped before the job ran
+        world.store,
+        PlainGitChangeHost(str(world.remote.bare), tmp_path / "cache2"),
+        ApprovalPolicy(approvers=APPROVERS),
+    )
+    assert deaf.merges.expire(posted, [ProposalState.OPEN])
+    assert world.updates(ts) == []
+
+    spec = housekeeping_spec(world.store, world.workflow, "* * * * *", world.messages)
+    spec.run(at=world.workflow.clock())
+    [update] = world.updates(ts)
+    assert update.args["text"] == "Not merged: it expired before enough people approved it"
+    assert world.store.proposal_message(posted.id) is None  # done: nothing left to resume
+    spec.run(at=world.workflow.clock())
+    assert len(world.updates(ts)) == 1 and len(world.ended_events(posted.id)) == 1

@@ -108,6 +108,20 @@ class SqlStore(IncidentTables):
             row = conn.execute(query).first()
         return PostedMessage(row.channel, row.ts) if row else None
 
+    def forget_proposal_message(self, proposal_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(ProposalMessageRow).where(ProposalMessageRow.proposal_id == proposal_id))
+
+    def messaged_proposals(self, states: Iterable[ProposalState]) -> list[str]:
+        query = (
+            select(ProposalMessageRow.proposal_id)
+            .join(ProposalRow, ProposalRow.id == ProposalMessageRow.proposal_id)
+            .where(ProposalRow.state.in_([ProposalState(s).value for s in states]))
+            .order_by(ProposalMessageRow.posted_at)
+        )
+        with self._read() as conn:
+            return [str(r.proposal_id) for r in conn.execute(query)]
+
     # Approvals
 
     def add_approval(self, approval: Approval) -> bool:
