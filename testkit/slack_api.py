@@ -4,7 +4,8 @@ It answers in Slack's wire format (``{"ok": true, ...}``) for the methods Tugboa
 mock Web API server in slack-bolt-python's own test suite, so the real ``slack_sdk.WebClient``
 (and Bolt) talk to it over HTTP; posts to ``response_url`` are recorded as "response_url" calls.
 ``fail_next(method, 429, retry_after=0)`` makes the next call to a method answer with a rate
-limit, to exercise the client's retry handler; ``fail_always`` makes every call fail
+limit, to exercise the client's retry handler (``error=`` another of Slack's error codes, such as
+``message_not_found`` with status 200, as Slack answers it); ``fail_always`` makes every call fail
 (``"upload"`` is the file upload URL), and ``slow`` delays a method's answer after the call is
 recorded, as a post that reached Slack before its sender died would; ``stall`` holds a method's
 calls before they count, so a test can kill their sender first (they are then never seen, as a
@@ -47,7 +48,7 @@ class SlackApi:
         self.replies: dict[str, list[dict[str, Any]]] = {}  # thread ts -> messages
         self.group_members: dict[str, list[str]] = {}
         self.channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its top-level messages
-        self._failures: dict[str, list[tuple[int, int]]] = {}
+        self._failures: dict[str, list[tuple[int, int, str]]] = {}
         self._holds: dict[str, threading.Event] = {}
         self._stalls: dict[str, threading.Event] = {}
         self._always: dict[str, int] = {}
@@ -65,9 +66,11 @@ class SlackApi:
         """Where a slash command's ephemeral follow-ups go (``Call.method`` "response_url")."""
         return self.base_url.replace("/api/", "/respond/") + "T1/B1/command"
 
-    def fail_next(self, method: str, status: int = 429, retry_after: int = 0) -> None:
+    def fail_next(
+        self, method: str, status: int = 429, retry_after: int = 0, error: str = "ratelimited"
+    ) -> None:
         with self._lock:
-            self._failures.setdefault(method, []).append((status, retry_after))
+            self._failures.setdefault(method, []).append((status, retry_after, error))
 
     def hold(self, method: str) -> threading.Event:
         """Calls of ``method`` are recorded on arrival but answered only once the event is set
@@ -144,10 +147,12 @@ class SlackApi:
         with self._changed:
             failures = self._failures.get(method)
             if failures or method in self._always:
-                status, retry_after = failures.pop(0) if failures else (self._always[method], 0)
+                status, retry_after, error = (
+                    failures.pop(0) if failures else (self._always[method], 0, "ratelimited")
+                )
                 self.calls.append(Call(method + ":failed", args, token))
                 self._changed.notify_all()
-                return status, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+                return status, {"ok": False, "error": error}, {"Retry-After": str(retry_after)}
             self.calls.append(Call(method, args, token))
             self._changed.notify_all()
             # As in Slack: the app-level token opens Socket Mode connections, the bot token the rest.

@@ -29,6 +29,7 @@ class AuditKind(StrEnum):
     MERGED = "proposal.merged"
     EXPIRED = "proposal.expired"
     VERIFIED = "proposal.verified"
+    MESSAGE_ENDED = "proposal.message_ended"  # its chat message lost its buttons: the proposal ended
     SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
 
 
@@ -48,6 +49,7 @@ AUDIT_WORDS = {
     AuditKind.MERGED: "merged",
     AuditKind.EXPIRED: "expired",
     AuditKind.VERIFIED: "verified after merge",
+    AuditKind.MESSAGE_ENDED: "chat message updated: the proposal ended",
     AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",
 }
 

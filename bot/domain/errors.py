@@ -33,6 +33,10 @@ class Tampered(ConflictError):
     push, a deletion); the proposal can never merge."""
 
 
+class MessageGone(SourceUnavailable):
+    """The chat message (or its whole channel) no longer exists: nothing is left to update."""
+
+
 class SourceTimedOut(SourceUnavailable):
     """A source accepted the request but gave no complete answer within its budget."""
 

@@ -128,6 +128,9 @@ TERMINAL_STATES = frozenset(
     }
 )
 
+# Where a proposal stays for good: nothing moves it on (a failed merge is not retried).
+ENDED_STATES = TERMINAL_STATES | {ProposalState.FAILED}
+
 # How each state reads in a sentence shown to people ("this change is already ...").
 STATE_TEXT = {
     ProposalState.DRAFT: "drafted but not opened yet",

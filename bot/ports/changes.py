@@ -37,6 +37,11 @@ class ChangeHost(Protocol):
         """The current head commit of the proposal's branch, or None if it is gone."""
         ...
 
+    def heads(self) -> dict[str, str]:
+        """What ``head`` answers for every proposal branch at once, in one ask of the host: the
+        head commit of each ``tugboat/<id>`` branch that is still open, by branch name."""
+        ...
+
     def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
         """What merging ``approved_sha`` would change, checked first: the branch head must be
         ``approved_sha``, and that commit must be Tugboat's one commit whose change against its

@@ -151,3 +151,7 @@ class MessageLayout(Protocol):
     def proposal(
         self, proposal: Proposal, *, with_buttons: bool, draft_button: bool = False
     ) -> list[Block]: ...
+
+    def ended_proposal(self, proposal: Proposal, line: str) -> list[Block]:
+        """The proposal's message once it ended: no buttons, and ``line`` saying how it ended."""
+        ...

@@ -21,6 +21,14 @@ class Outcome:
     merging: bool = False  # approved; the merge is queued (``merge_finished`` tells how it went)
 
 
+class EndListener(Protocol):
+    def ended(self, proposal: Proposal) -> None:
+        """Once per proposal, right after it reached a state it never leaves (merged, rejected,
+        expired, failed, tampered, superseded), however it got there; a failure here never
+        undoes it."""
+        ...
+
+
 class MergeListener(Protocol):
     def merged(self, proposal: Proposal, merge_sha: str | None) -> None:
         """Once per merged proposal, right after the merge; a failure here never undoes it."""

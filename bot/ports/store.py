@@ -45,6 +45,14 @@ class InboxItem:
     requested_by: str | None = None
 
 
+@dataclass(frozen=True)
+class PostedMessage:
+    """A chat message as its channel and timestamp (Slack's id for it)."""
+
+    channel: str
+    ts: str
+
+
 class IncidentRecord(BaseModel):
     """One alert group as the Slack layer tracks it: where its thread is and what we found."""
 
@@ -78,6 +86,22 @@ class Store(Protocol):
         Returns False when the proposal was not in ``from_states`` (someone else acted first).
         This is the single place that makes each decision happen exactly once.
         """
+        ...
+
+    def set_proposal_message(self, proposal_id: str, channel: str, ts: str) -> None:
+        """Record the message that shows the proposal's buttons (replacing an earlier one)."""
+        ...
+
+    def proposal_message(self, proposal_id: str) -> PostedMessage | None:
+        """The message ``set_proposal_message`` recorded, or None."""
+        ...
+
+    def forget_proposal_message(self, proposal_id: str) -> None:
+        """Drop the record: the message needs nothing more (it shows how the proposal ended)."""
+        ...
+
+    def messaged_proposals(self, states: Iterable[ProposalState]) -> list[str]:
+        """The ids of the proposals in ``states`` that have a recorded message."""
         ...
 
     def add_approval(self, approval: Approval) -> bool:

@@ -165,9 +165,13 @@ class IncidentReports:
             if opened
             else self.layout.proposal(proposal, with_buttons=False, draft_button=self.workflow is not None)
         )
-        self.steps.post(
-            f"{step}:message", channel, f"Proposed change: {self.layout.inert(proposal.title)}", body, thread
-        )
+        posting = f"{step}:message"
+        if not self.steps.done(posting):
+            text = f"Proposed change: {self.layout.inert(proposal.title)}"
+            ts = self.steps.find_or_post(posting, channel, text, body, thread)
+            if opened:  # its buttons: the message to update when the proposal ends
+                self.store.set_proposal_message(opened.id, channel, ts)
+            self.steps.finish(posting)
         if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
             diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)
             self.steps.upload(

@@ -52,7 +52,7 @@ def scan_refused(at: datetime, proposal: Proposal, actor: str, scan: ScanResult,
 def tampering(proposal: Proposal, found: str | None, detail: str = "") -> tuple[str, str]:
     """(what was found, the sentence for people) about a branch changed outside Tugboat."""
     if not found:
-        what = "its branch was deleted"
+        what = "its branch was deleted, or its pull request closed or merged"
     elif found != proposal.head_sha:
         what = f"its branch now holds {found[:12]}, not Tugboat's {(proposal.head_sha or '')[:12]}"
     else:

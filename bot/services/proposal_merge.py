@@ -9,7 +9,7 @@ conditional transition in the store, so a retried or resumed job acts exactly on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
-from bot.ports.merges import MergeListener, Outcome
+from bot.ports.merges import EndListener, MergeListener, Outcome
 from bot.ports.store import Store
 from bot.services import proposal_events as events
 from bot.services.policy_scan import ManifestSchema, ScanResult, scan_merge
@@ -37,7 +37,8 @@ ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
 class ProposalMerger:
     """Merges approved proposals and carries every change-host side effect of the life cycle.
     With a job queue (``jobs``) merges and the change host's side run as jobs; without one they
-    run at once. ``listeners`` hear of each merge and of how each queued merge went."""
+    run at once. ``listeners`` hear of each merge and of how each queued merge went;
+    ``end_listeners`` of every proposal that ends (``end``, the one way one ends)."""
 
     store: Store
     host: ChangeHost
@@ -46,6 +47,7 @@ class ProposalMerger:
     schema: ManifestSchema | None
     jobs: JobQueue | None = None
     listeners: tuple[MergeListener, ...] = ()
+    end_listeners: tuple[EndListener, ...] = ()
 
     def job_specs(self) -> list[JobSpec]:
         return [
@@ -120,10 +122,8 @@ class ProposalMerger:
             return self.fail_merge(proposal, str(exc))
         if not result.merged:
             return self.fail_merge(proposal, result.message)
-        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.MERGED)
-        self.audit(
-            AuditKind.MERGED, proposal, "tugboat", {"merge_sha": result.sha, "message": result.message}
-        )
+        merge = {"merge_sha": result.sha, "message": result.message}
+        self.end(proposal, [ProposalState.APPROVED], ProposalState.MERGED, AuditKind.MERGED, "tugboat", merge)
         merged = self.get(proposal.id)
         for listener in self.listeners:
             try:
@@ -133,8 +133,15 @@ class ProposalMerger:
         return Outcome(merged, result.message, merged=True)
 
     def fail_merge(self, proposal: Proposal, reason: str) -> Outcome:
-        self.audit(AuditKind.MERGE_REFUSED, proposal, "tugboat", {"reason": reason})
-        self.store.transition(proposal.id, [ProposalState.APPROVED], ProposalState.FAILED)
+        refused = {"reason": reason}
+        self.end(
+            proposal,
+            [ProposalState.APPROVED],
+            ProposalState.FAILED,
+            AuditKind.MERGE_REFUSED,
+            "tugboat",
+            refused,
+        )
         return Outcome(self.get(proposal.id), f"merge refused: {reason}", accepted=False)
 
     def tampered(
@@ -149,9 +156,9 @@ class ProposalMerger:
         Never re-opened on foreign content; a fresh proposal must be drafted. Returns the
         sentence for people."""
         what, message = events.tampering(proposal, found, detail)
-        if self.store.transition(proposal.id, list(states), ProposalState.TAMPERED):
-            seen = {"expected_head": proposal.head_sha, "found_head": found, "noticed_by": noticed_by}
-            self.audit(AuditKind.TAMPERED, proposal, "tugboat", {**seen, "why": what})
+        seen = {"expected_head": proposal.head_sha, "found_head": found, "noticed_by": noticed_by}
+        data = {**seen, "why": what}
+        if self.end(proposal, states, ProposalState.TAMPERED, AuditKind.TAMPERED, "tugboat", data):
             self.on_host(proposal, comment=f"Tugboat closed this proposal: {message}", close="tampered")
         return message
 
@@ -160,16 +167,19 @@ class ProposalMerger:
         approvers are shown (a scheduled job, so a foreign push is noticed, and its pull request
         closed, when it happens rather than at the next click). Only from OPEN: a proposal
         approved meanwhile is the merge's to check, which it does just before merging. A change
-        host that cannot be reached is asked again next time."""
-        ended = []
-        for proposal in self.store.list_proposals([ProposalState.OPEN]):
-            if not proposal.head_sha:
-                continue
-            try:
-                current = self.host.head(proposal)
-            except SourceUnavailable as exc:
-                log.warning("could not read the branch of proposal %s: %s", proposal.id, exc)
-                continue
+        host that cannot be reached is asked again next time. The host is asked once per sweep,
+        however many proposals are open."""
+        ended: list[str] = []
+        open_ = [p for p in self.store.list_proposals([ProposalState.OPEN]) if p.head_sha and p.branch]
+        if not open_:
+            return ended
+        try:
+            heads = self.host.heads()
+        except SourceUnavailable as exc:
+            log.warning("could not read the proposal branches: %s", exc)
+            return ended
+        for proposal in open_:
+            current = heads.get(proposal.branch or "")
             if current != proposal.head_sha:
                 self.tampered(proposal, "tugboat", current, states=(ProposalState.OPEN,))
                 ended.append(proposal.id)
@@ -208,9 +218,8 @@ class ProposalMerger:
     def expire(self, proposal: Proposal, states: list[ProposalState]) -> bool:
         """Expire ``proposal`` if it is still in one of ``states`` (False when something else
         changed it first); its branch, if pushed, is closed."""
-        if not self.store.transition(proposal.id, states, ProposalState.EXPIRED):
+        if not self.end(proposal, states, ProposalState.EXPIRED, AuditKind.EXPIRED, "tugboat", {}):
             return False
-        self.audit(AuditKind.EXPIRED, proposal, "tugboat", {})
         if proposal.branch:
             self.on_host(proposal, close="expired")
         return True
@@ -223,6 +232,28 @@ class ProposalMerger:
         return [p.id for p in due if is_expired(p, now) and self.expire(p, states)]
 
     # -- shared with the workflow --------------------------------------------------------
+    def end(
+        self,
+        proposal: Proposal,
+        from_states: Sequence[ProposalState],
+        to_state: ProposalState,
+        kind: AuditKind,
+        actor: str,
+        data: dict[str, Any],
+    ) -> bool:
+        """Move ``proposal`` to a state it never leaves, if it is still in one of ``from_states``:
+        audited, then every end listener told, once. False when something else changed it first."""
+        if not self.store.transition(proposal.id, from_states, to_state):
+            return False
+        self.audit(kind, proposal, actor, data)
+        ended = self.get(proposal.id)
+        for listener in self.end_listeners:
+            try:
+                listener.ended(ended)
+            except Exception:  # the end is recorded; only its chat message stays as it was
+                log.exception("an end listener failed for proposal %s", proposal.id)
+        return True
+
     def get(self, proposal_id: str) -> Proposal:
         proposal = self.store.get_proposal(proposal_id)
         if proposal is None:

@@ -30,7 +30,7 @@ from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
-from bot.ports.merges import MergeListener, Outcome
+from bot.ports.merges import EndListener, MergeListener, Outcome
 from bot.ports.patch import ApplyDiff
 from bot.ports.store import Store
 from bot.services import proposal_events as events
@@ -53,11 +53,13 @@ class ProposalWorkflow:
         schema: ManifestSchema | None = None,
         jobs: JobQueue | None = None,
         listeners: Sequence[MergeListener] = (),
+        end_listeners: Sequence[EndListener] = (),
         apply_diff: ApplyDiff | None = None,
     ) -> None:
         """With ``jobs``, merges and the change host's side of decisions run as jobs, and each
         queued merge's outcome goes to ``listeners`` (e.g. the Slack message to update);
-        ``listeners`` also hear of every merge, once (the post-merge watch)."""
+        ``listeners`` also hear of every merge, once (the post-merge watch); ``end_listeners`` of
+        every proposal that ends, once (its chat message to update)."""
         self.store = store
         self.host = host
         self.policy = policy
@@ -69,7 +71,9 @@ class ProposalWorkflow:
         self.jobs = jobs
         self.apply_diff = apply_diff  # applies a diff to the checkout's files in memory
         # Merging and the change host's side of every decision.
-        self.merges = ProposalMerger(store, host, policy, clock, schema, jobs, tuple(listeners))
+        self.merges = ProposalMerger(
+            store, host, policy, clock, schema, jobs, tuple(listeners), tuple(end_listeners)
+        )
 
     def job_specs(self) -> list[JobSpec]:
         return self.merges.job_specs()
@@ -233,7 +237,10 @@ class ProposalWorkflow:
         return self._refuse(latest, noticed_by, Decision.APPROVE, RefusalCode.TAMPERED, message)
 
     def _reject(self, proposal: Proposal, user_id: str, reason: str) -> Outcome:
-        if not self.store.transition(proposal.id, [ProposalState.OPEN], ProposalState.REJECTED):
+        rejected = {"reason": reason}
+        if not self.merges.end(
+            proposal, [ProposalState.OPEN], ProposalState.REJECTED, AuditKind.REJECTED, user_id, rejected
+        ):
             return self._lost_race(proposal, user_id, Decision.REJECT)
         self.store.add_approval(
             Approval(
@@ -245,7 +252,6 @@ class ProposalWorkflow:
                 at=self.clock(),
             )
         )
-        self.merges.audit(AuditKind.REJECTED, proposal, user_id, {"reason": reason})
         comment = f"Rejected in Slack by <@{user_id}>: {reason or 'no reason given'}"
         self.merges.on_host(proposal, comment=comment, close=f"rejected by {user_id}")
         return Outcome(self.get(proposal.id), f"rejected by <@{user_id}>")

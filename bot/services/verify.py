@@ -155,12 +155,13 @@ class PostMergeService:
                 watch.channel, f"Could not propose a revert: {exc}", thread_ts=watch.thread_ts
             )
             return {"revert_error": str(exc)}
-        self.chat.post_message(
+        ts = self.chat.post_message(
             watch.channel,
             f"Proposed change: {revert.title}",
             self.layout.proposal(revert, with_buttons=True),
             watch.thread_ts,
         )
+        self.store.set_proposal_message(revert.id, watch.channel, ts)
         if len(revert.diff) > self.layout.long_diff:
             diff = Attachment(f"proposal-{revert.id}.diff", content=revert.diff)
             self.chat.upload_files(watch.channel, watch.thread_ts, [diff], "The full diff")

@@ -17,7 +17,7 @@ from bot.ports.chat import ChatNotifier
 from bot.ports.gitops import GitOpsSync
 from bot.ports.gitrepo import GitHistory
 from bot.ports.jobs import JobQueue
-from bot.ports.merges import MergeListener
+from bot.ports.merges import EndListener, MergeListener
 from bot.ports.metrics import MetricsSource
 from bot.ports.store import Store
 from bot.settings import Settings
@@ -65,11 +65,13 @@ def workflow(
     jobs: JobQueue | None = None,
     group_members: Callable[[], Collection[str]] = lambda: (),
     listeners: Sequence[MergeListener] = (),
+    end_listeners: Sequence[EndListener] = (),
     clock: Callable[[], datetime] = now_utc,
 ) -> ProposalWorkflow:
     """``repo_path`` is the checkout the policy scan reads (``WorkingClone.checkout`` fetches it
     for each scan); without one the scan reads the diff only and says so. With ``jobs`` merges
-    run as jobs; ``listeners`` hear of merges (``merge_watch``, the chat tool's reports)."""
+    run as jobs; ``listeners`` hear of merges (``merge_watch``, the chat tool's reports) and
+    ``end_listeners`` of every proposal that ends (its message to update)."""
     from bot.adapters.git.patch import apply_diff
     from bot.adapters.kubeschema import KubernetesSchema
     from bot.services.proposals import ProposalWorkflow  # imported here: start-up time of `investigate`
@@ -86,6 +88,7 @@ def workflow(
         apply_diff=apply_diff,
         jobs=jobs,
         listeners=listeners,
+        end_listeners=end_listeners,
     )
 
 
@@ -170,6 +173,7 @@ def capacity_check(
         text = finding_text(finding)
         body = [blocks.section(text), *blocks.proposal_blocks(proposal, with_buttons=True)]
         ts = chat.post_message(channel, text, body)
+        workflow.store.set_proposal_message(proposal.id, channel, ts)
         if render is not None and finding.graph is not None:
             with tempfile.TemporaryDirectory(prefix="tugboat-capacity-") as tmp:
                 paths = render([finding.graph], Path(tmp))

@@ -27,6 +27,7 @@ from bot.ports.merges import MergeListener
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService, InvestigateFn
 from bot.services.investigate import Investigation, Investigator
+from bot.services.proposal_messages import ProposalMessages
 from bot.settings import Settings
 from bot.wiring.llm import AssistantPerQuestion
 
@@ -123,7 +124,9 @@ def build_runtime(
     jobs = wiring.job_queue(settings)
     render = _renderer()
     # Whoever hears of merges is built before the workflow that tells them.
-    decisions = SlackDecisions(chat, store)
+    # Ended proposals' messages lose their buttons (a job); a click's own update says it first.
+    messages = ProposalMessages(store, chat, BlockKitLayout(), jobs=jobs)
+    decisions = SlackDecisions(chat, store, messages=messages)
     proposals: ProposalWorkflow | None = None
     if clone is not None:
         watch = wiring.merge_watch(settings, store, chat)
@@ -136,6 +139,7 @@ def build_runtime(
             jobs=jobs,  # merges and PR comments run as jobs
             group_members=UserGroups(client, settings.policy.approver_groups),
             listeners=listeners,
+            end_listeners=[messages],
         )
     incidents = IncidentService(
         store,
@@ -190,7 +194,7 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal, socket)
-    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render):
+    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render, messages):
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -272,15 +276,17 @@ def _job_specs(
     history: GitHistory | None,
     checkout: Callable[[], Any] | None,
     render: Any,
+    messages: ProposalMessages,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
     from bot.services.capacity_schedule import capacity_job_spec
     from bot.services.housekeeping import housekeeping_spec
 
-    specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, settings.housekeeping_cron)]
+    cron = settings.housekeeping_cron
+    specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, cron, messages)]
     if proposals is None:
         return specs
-    specs += proposals.job_specs()
+    specs += [*proposals.job_specs(), *messages.job_specs()]
     # The verdicts of the watches the merge watch starts (bot/services/verify.py).
     verdicts = wiring.post_merge(settings, store, chat, proposals, history, render)
     if verdicts:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,6 +215,13 @@ class Serving:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def serving(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serving]:
     """One replica on SQLite, or two replicas sharing PostgreSQL."""
+    with serve(request, tmp_path) as served:
+        yield served
+
+
+@contextmanager
+def serve(request: pytest.FixtureRequest, tmp_path: Path, **extra: str) -> Iterator[Serving]:
+    """``serving``, with ``extra`` added to the replicas' environment."""
     if request.param == "sqlite":
         database_url, count = f"sqlite:///{tmp_path / 'tugboat.db'}", 1
     else:
@@ -234,6 +242,7 @@ def serving(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serving]
             **FAST_JOBS,
             TUGBOAT_REPO=str(repo.path),
             TUGBOAT_POLICY=json.dumps(policy),
+            **extra,
         )
         try:
             for n in range(count):

@@ -47,5 +47,9 @@ def test_serve_schedule_posts_the_proposal_with_buttons(prometheus: str, tmp_pat
         first = next(p.args for p in posts if "checkout" in p.args["text"])
         actions = [b for b in first["blocks"] if b["type"] == "actions"]
         assert actions and actions[0]["elements"][0]["action_id"] == ACTION_APPROVE
+        [checkout] = [p for p in run.opened if p.service == "checkout"]
+        recorded = store.proposal_message(checkout.id)  # where its buttons are, for when it ends
+        posted_ts = {m["ts"] for m in api.channels["C_CAPACITY"] if m["text"] == first["text"]}
+        assert recorded is not None and recorded.channel == "C_CAPACITY" and recorded.ts in posted_ts
         assert "checkout" in first["text"] and "will run short" in first["text"]
         assert api.of("files.completeUploadExternal"), "the forecast graph is attached"

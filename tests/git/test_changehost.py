@@ -65,6 +65,17 @@ def test_open_pushes_one_commit_and_is_idempotent(
     assert host.open(proposal) == ref  # same change on an older base: still the same branch
 
 
+def test_heads_reads_every_proposal_branch_at_once_and_only_those(
+    host: PlainGitChangeHost, remote: tuple[Path, Repo]
+) -> None:
+    bare, work = remote
+    first, second = host.open(_proposal(work, "p1", 4)), host.open(_proposal(work, "p2", 5))
+    run(bare, "branch", "feature/other", "main")  # a person's branch is not a proposal
+    assert host.heads() == {first.branch: first.head_sha, second.branch: second.head_sha}
+    run(bare, "branch", "-D", second.branch)
+    assert host.heads() == {first.branch: first.head_sha}  # gone, as ``head`` says with None
+
+
 def test_open_refuses_a_diff_that_does_not_apply(host: PlainGitChangeHost, remote: tuple[Path, Repo]) -> None:
     _, work = remote
     proposal = _proposal(work)

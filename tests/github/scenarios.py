@@ -19,6 +19,7 @@ from tests.github.exchanges import (
     BRANCH,
     CASSETTES,
     HEAD,
+    MOVED,
     PULLS_QUERY,
     exchange,
     find_pull,
@@ -27,6 +28,41 @@ from tests.github.exchanges import (
 )
 from tests.github.merging import MERGED_200, MERGING, checks_ok, merge_answer, merge_preview, merge_with
 from tests.github.opening import OPENING, open_fresh
+
+OTHER_ID, FORK_ID = "c0ffee000001", "f0f0f0000002"
+
+
+def open_pull(number: int, branch: str, head: str, *, fork: bool = False) -> dict[str, Any]:
+    """A pull request as ``GET /pulls`` lists it; ``fork``: from someone's fork of the repository."""
+    data = w.pull(head, branch, full=False, base_sha=w.fake_sha("base"))
+    data.update({"number": number, "url": f"{w.REPO_API}/pulls/{number}"})
+    data["html_url"] = f"{w.WEB}/{w.FULL}/pull/{number}"
+    if fork:
+        data["head"]["repo"] = {**w.repo(), "id": 880000077, "full_name": "someone/gitops", "fork": True}
+    return data
+
+
+def heads_paginated() -> list[dict[str, Any]]:
+    """Every open pull request, two pages: Tugboat's, a person's, one from a fork, Tugboat's."""
+    page2 = f"{w.REPO_API}/pulls?state=open&page=2"
+    return [
+        exchange(
+            "GET",
+            "/pulls",
+            200,
+            [
+                open_pull(w.PR_NUMBER, BRANCH, HEAD),
+                open_pull(7, "docs/readme", w.fake_sha("docs")),
+                open_pull(44, f"tugboat/{FORK_ID}", w.fake_sha("fork"), fork=True),
+            ],
+            query="state=open",
+            headers={"Link": f'<{page2}>; rel="next", <{page2}>; rel="last"'},
+        ),
+        exchange(
+            "GET", "/pulls", 200, [open_pull(43, f"tugboat/{OTHER_ID}", MOVED)], query="state=open&page=2"
+        ),
+    ]
+
 
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     **OPENING,
@@ -63,6 +99,7 @@ SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
         exchange("GET", "/pulls", 502, None, query=PULLS_QUERY),
         find_pull(listed()),
     ],
+    "heads_paginated": heads_paginated,
     "close": lambda: [
         find_pull(listed()),
         exchange(

@@ -192,3 +192,15 @@ def test_close_comments_closes_and_deletes_the_branch(gh_host: Host) -> None:
         assert played.all_played
     assert [json.loads(b) for method, _, b in sent.requests if method == "PATCH"] == [{"state": "closed"}]
     assert sent.count("DELETE", f"/git/refs/heads/tugboat/{recordable_proposal().id}") == 1
+
+
+def test_heads_lists_every_open_proposal_branch_in_one_paginated_ask(gh_host: Host) -> None:
+    from tests.github.scenarios import OTHER_ID
+
+    host = gh_host()
+    with github_cassette("heads_paginated") as (cassette, sent):
+        heads = host.heads()
+        assert cassette.all_played
+    # a person's branch and a fork's tugboat/ branch are not Tugboat's proposals
+    assert heads == {sc.BRANCH: sc.HEAD, f"tugboat/{OTHER_ID}": sc.MOVED}
+    assert sent.count("GET", "/pulls") == 2  # both pages of one listing

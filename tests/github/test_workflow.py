@@ -125,3 +125,22 @@ def test_auth_choice(tmp_cwd: Path) -> None:
         github_auth(Settings(github_app_id=1, github_token="github_pat_x"))
     retry = retry_policy(Settings(github_max_retries=3, github_max_wait_s=45))
     assert retry.total == 3 and retry.max_rate_limit_wait == 45 and 429 in (retry.status_forcelist or ())
+
+
+def test_the_housekeeping_sweep_asks_github_once_however_many_proposals_are_open(
+    store: SqlStore, gh_host: Callable[..., GitHubChangeHost]
+) -> None:
+    from tests.github.scenarios import OTHER_ID
+
+    policy = ApprovalPolicy(approvers=["U_ALICE"])
+    wf = ProposalWorkflow(store, gh_host(policy=policy), policy)
+    for proposal_id, head in ((sc.PROPOSAL_ID, sc.HEAD), (OTHER_ID, sc.MOVED)):
+        opened = sc.proposal(proposal_id).model_copy(
+            update={"state": ProposalState.OPEN, "branch": f"tugboat/{proposal_id}", "head_sha": head}
+        )
+        store.save_proposal(opened)
+    with github_cassette("heads_paginated") as (cassette, sent):
+        assert wf.sweep_heads() == []  # both still hold the commit their approvers are shown
+        assert cassette.all_played
+    assert [m for m, _, _ in sent.requests] == ["GET", "GET"]  # one listing, two pages
+    assert {p.state for p in store.list_proposals()} == {ProposalState.OPEN}

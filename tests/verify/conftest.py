@@ -116,7 +116,11 @@ class RecordingChat:
         marker: str | None = None,
     ) -> str:
         self.posts.append(Post(channel, text, blocks, thread_ts))
-        return f"{END}.{len(self.posts):06d}"
+        return self.ts_of(self.posts[-1])
+
+    def ts_of(self, post: Post) -> str:
+        """The ts ``post_message`` answered for ``post``."""
+        return f"{END}.{self.posts.index(post) + 1:06d}"
 
     def find_marked(
         self, channel: str, marker: str, *, thread_ts: str | None = None, since: float | None = None

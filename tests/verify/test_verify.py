@@ -99,6 +99,8 @@ def test_a_fix_that_does_not_work_offers_a_revert_through_the_same_approval(
         (blocks.ACTION_APPROVE, f"{revert.id}@{revert.head_sha}"),
         (blocks.ACTION_REJECT, revert.id),
     ]
+    recorded = store.proposal_message(revert.id)  # so its buttons go when the revert ends
+    assert recorded is not None and (recorded.channel, recorded.ts) == (shown.channel, chat.ts_of(shown))
     verified = [e for e in store.audit_trail(proposal_id) if e.kind == AuditKind.VERIFIED.value]
     assert verified[0].data["status"] == "not_recovered"
     assert verified[0].data["revert_proposal"] == revert.id

@@ -108,6 +108,15 @@ class PlainGitChangeHost:
                 return sha
         return None
 
+    def heads(self) -> dict[str, str]:
+        args = ["ls-remote", "--heads", self.remote, f"refs/heads/{BRANCH_PREFIX}*"]
+        what = f"listing the proposal branches at {self._where}"
+        out = git(args, config=SAFE_CONFIG, what=what, env=self.env())
+        found = (line.partition("\t") for line in out.splitlines())
+        return {
+            ref.removeprefix("refs/heads/"): sha for sha, _, ref in found if ref.startswith("refs/heads/")
+        }
+
     def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
         branch = self.branch(proposal)
         with self._locked():

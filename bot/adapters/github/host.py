@@ -20,7 +20,7 @@ from github import Github, GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from bot.adapters.git.changehost import TRAILER, PlainGitChangeHost
+from bot.adapters.git.changehost import BRANCH_PREFIX, TRAILER, PlainGitChangeHost
 from bot.adapters.git.patch import apply_diff
 from bot.adapters.github import body as pr_text
 from bot.adapters.github.branches import Branches
@@ -124,6 +124,20 @@ class GitHubChangeHost:
             if pr is None or pr.state != "open":
                 return None
             return str(pr.head.sha)
+
+    def heads(self) -> dict[str, str]:
+        """One paginated listing of the open pull requests, rather than a lookup per proposal:
+        ``head`` reads a branch's open PR, so a PR closed or merged on GitHub counts as gone
+        even when its branch is left behind (which a listing of the branches would miss)."""
+        found: dict[str, tuple[int, str]] = {}
+        with github_errors(f"listing the open pull requests on {self.full_name}"):
+            for pr in self.repo.get_pulls(state="open"):
+                ref, source = str(pr.head.ref), pr.head.repo
+                ours = source is not None and source.full_name.lower() == self.full_name.lower()
+                if not (ours and ref.startswith(BRANCH_PREFIX)) or pr.number < found.get(ref, (0, ""))[0]:
+                    continue
+                found[ref] = (pr.number, str(pr.head.sha))  # as ``_find_pull``: the newest open one
+        return {ref: sha for ref, (_, sha) in found.items()}
 
     def merge_preview(self, proposal: Proposal, approved_sha: str) -> FileVersions:
         """The PR's head must be the approved commit and Tugboat's one commit carrying exactly the

@@ -18,6 +18,7 @@ from bot.observability.metrics import MERGES
 from bot.ports.chat import ChatNotifier, ReplyTarget
 from bot.ports.merges import Outcome
 from bot.ports.store import Store
+from bot.services.proposal_messages import ProposalMessages
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +26,8 @@ class SlackDecisions:
     chat: ChatNotifier
     store: Store
     clock: Callable[[], datetime] = now_utc
+    # Told when a click showed how its proposal ended, so the end's own update is not needed.
+    messages: ProposalMessages | None = None
 
     def merged(self, proposal: Proposal, merge_sha: str | None) -> None:
         """Nothing to show: the approval's message hears how its merge went (``merge_finished``)."""
@@ -49,6 +52,7 @@ class SlackDecisions:
             self.chat.update_message(
                 channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
             )
+            self._shown(proposal, where)
             return
         if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
             self.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
@@ -58,10 +62,15 @@ class SlackDecisions:
         if proposal.state in closed:
             text = f":no_entry: Not merged. {outcome.message[:1].upper()}{outcome.message[1:]}"
             self.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))
+            self._shown(proposal, where)
         if proposal.state is ProposalState.TAMPERED and self.store.claim_once(
             f"tampered-notice:{proposal.id}"
         ):
             self.chat.post_message(channel, f":warning: {outcome.message}", thread_ts=thread or ts)
+
+    def _shown(self, proposal: Proposal, where: ReplyTarget) -> None:
+        if self.messages is not None:
+            self.messages.shown(proposal.id, where.channel, where.ts)
 
     def _decided_text(self, verb: str, user: str, outcome: Outcome) -> str:
         when = self.clock().strftime("%Y-%m-%d %H:%M UTC")

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
-from bot.domain.errors import SourceUnavailable
+from bot.domain.errors import MessageGone, SourceUnavailable
 from bot.observability.metrics import SLACK_ERRORS
 from bot.ports.chat import Attachment, Block, ChatMessage
 from bot.security.redact import redact, redact_data
@@ -50,8 +50,12 @@ class SlackNotifier:
         except SlackApiError as exc:
             SLACK_ERRORS.labels(method=method).inc()
             code = exc.response.get("error") if exc.response is not None else "unknown"
+            if code == "message_not_found":
+                raise MessageGone(f"Slack {method} failed: {code}") from None
             if code in ("not_in_channel", "channel_not_found"):
-                raise SourceUnavailable(
+                # A channel Slack does not know is gone, or private and Tugboat was never in it.
+                error = MessageGone if code == "channel_not_found" else SourceUnavailable
+                raise error(
                     f"Slack {method} failed: {code}; invite Tugboat to the channel (`/invite @Tugboat`)"
                 ) from None
             raise SourceUnavailable(f"Slack {method} failed: {code}") from None

@@ -95,6 +95,17 @@ class ApprovalRow(Base):
     at: Mapped[datetime]
 
 
+class ProposalMessageRow(Base):
+    """The one Slack message per proposal that carries its buttons (the latest one posted)."""
+
+    __tablename__ = "proposal_messages"
+
+    proposal_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("proposals.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(64))
+    posted_at: Mapped[datetime]
+
+
 class AuditEventRow(Base):
     __tablename__ = "audit_events"
 

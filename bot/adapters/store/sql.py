@@ -18,6 +18,7 @@ from bot.adapters.store.schema import (
     AuditEventRow,
     AuditHeadRow,
     ProcessedKeyRow,
+    ProposalMessageRow,
     ProposalRow,
     as_utc,
 )
@@ -26,6 +27,7 @@ from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import FieldChange, Proposal, ProposalState
+from bot.ports.store import PostedMessage
 
 
 class SqlStore(IncidentTables):
@@ -88,6 +90,37 @@ class SqlStore(IncidentTables):
         )
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1
+
+    def set_proposal_message(self, proposal_id: str, channel: str, ts: str) -> None:
+        values = {"channel": channel, "ts": ts, "posted_at": now()}
+        try:
+            with self._write() as conn:
+                stmt = self._insert(conn, ProposalMessageRow).values(proposal_id=proposal_id, **values)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["proposal_id"], set_=values))
+        except IntegrityError:  # the proposal's foreign key
+            raise InvalidInput(f"cannot record a message for unknown proposal {proposal_id}") from None
+
+    def proposal_message(self, proposal_id: str) -> PostedMessage | None:
+        query = select(ProposalMessageRow.channel, ProposalMessageRow.ts).where(
+            ProposalMessageRow.proposal_id == proposal_id
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return PostedMessage(row.channel, row.ts) if row else None
+
+    def forget_proposal_message(self, proposal_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(ProposalMessageRow).where(ProposalMessageRow.proposal_id == proposal_id))
+
+    def messaged_proposals(self, states: Iterable[ProposalState]) -> list[str]:
+        query = (
+            select(ProposalMessageRow.proposal_id)
+            .join(ProposalRow, ProposalRow.id == ProposalMessageRow.proposal_id)
+            .where(ProposalRow.state.in_([ProposalState(s).value for s in states]))
+            .order_by(ProposalMessageRow.posted_at)
+        )
+        with self._read() as conn:
+            return [str(r.proposal_id) for r in conn.execute(query)]
 
     # Approvals
 

@@ -95,6 +95,8 @@ def draft(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
         opened = deps.change_requests.draft(_value(body), where.user or "")
         text, shown = replies.change_request(opened, verb="drafted")
         deps.chat.update_message(where.channel, where.ts or "", text, shown)
+        if where.ts:  # the buttons are on this message now
+            deps.store.set_proposal_message(opened.proposal.id, where.channel, where.ts)
 
 
 def approve(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:

@@ -210,7 +210,8 @@ def _explain(deps: SlackDeps, asked: Asked) -> None:
 
 def _post_request(deps: SlackDeps, asked: Asked, request: ChangeRequest) -> None:
     text, body = replies.change_request(request)
-    deps.chat.post_message(asked.channel, text, body)
+    ts = deps.chat.post_message(asked.channel, text, body)
+    deps.store.set_proposal_message(request.proposal.id, asked.channel, ts)
 
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:
