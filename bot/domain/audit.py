@@ -30,6 +30,7 @@ class AuditKind(StrEnum):
     EXPIRED = "proposal.expired"
     VERIFIED = "proposal.verified"
     SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
+    ANOMALY_WARNED = "anomaly.warned"  # an early warning claimed for posting (the anomaly watch)
 
 
 # The events as people read them in a trail.
@@ -49,6 +50,7 @@ AUDIT_WORDS = {
     AuditKind.EXPIRED: "expired",
     AuditKind.VERIFIED: "verified after merge",
     AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",
+    AuditKind.ANOMALY_WARNED: "early warning: a metric left its usual range",
 }
 
 
