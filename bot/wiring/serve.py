@@ -251,10 +251,15 @@ def _job_specs(
     render: Any,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
+    from bot.services.anomaly_watch import anomaly_job_spec
     from bot.services.capacity_schedule import capacity_job_spec
     from bot.services.housekeeping import housekeeping_spec
 
     specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, settings.housekeeping_cron)]
+    # Early warnings, before any alert fires (bot/services/anomaly_watch.py); no repository needed.
+    watch = wiring.anomaly_watch(settings, store, chat, render)
+    if watch:
+        specs.append(anomaly_job_spec(watch, settings.anomaly_cron))
     if proposals is None:
         return specs
     specs += proposals.job_specs()
