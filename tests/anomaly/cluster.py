@@ -23,11 +23,12 @@ def calm(t: float) -> float:
     return 0.4 + 0.8 * daily(t)
 
 
-def jumps(t: float) -> float:
-    return calm(t) * (4.0 if t >= JUMP else 1.0)
-
-
 Shape = Callable[[float], float]
+
+
+def jump_at(when: float) -> Shape:
+    """The calm load, four times higher from ``when`` on."""
+    return lambda t: calm(t) * (4.0 if t >= when else 1.0)
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,13 @@ class Workload:
 
 WORKLOADS = (
     Workload("catalog", "shop", calm, calm),
-    Workload("checkout", "payments", jumps, calm),  # a busy loop: CPU, not traffic
-    Workload("ledger", SHOUTY, calm, jumps, pods=2),  # a flood of requests it serves cheaply
+    Workload("checkout", "payments", jump_at(JUMP), calm),  # a busy loop: CPU, not traffic
+    Workload("ledger", SHOUTY, calm, jump_at(JUMP), pods=2),  # a flood of requests it serves cheaply
 )
 
 
-def write(path: Path, workloads: tuple[Workload, ...] = WORKLOADS) -> Path:
+def write(path: Path, workloads: tuple[Workload, ...] = WORKLOADS, begin: int = BEGIN, end: int = AT) -> Path:
+    """Samples every SCRAPE seconds from ``begin`` to ``end`` (unix seconds)."""
     rng = random.Random(7)
     families: dict[tuple[str, str], dict[str, list[str]]] = {}
 
@@ -60,7 +62,7 @@ def write(path: Path, workloads: tuple[Workload, ...] = WORKLOADS) -> Path:
         ns, rs = w.namespace, f"{w.name}-7c9d8f6b5d"
         pods = [f"{rs}-{chr(97 + i) * 5}" for i in range(w.pods)]
         cpu, requests = dict.fromkeys(pods, 0.0), dict.fromkeys(pods, 0.0)
-        for t in range(BEGIN, AT + 1, SCRAPE):
+        for t in range(begin, end + 1, SCRAPE):
             add("kube_deployment_spec_replicas", {"namespace": ns, "deployment": w.name}, t, w.pods)
             owner = {"namespace": ns, "replicaset": rs, "owner_kind": "Deployment", "owner_name": w.name}
             add("kube_replicaset_owner", owner, t, 1)

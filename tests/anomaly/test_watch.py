@@ -21,7 +21,7 @@ from bot.adapters.store import SqlStore
 from bot.domain.alert import parse_alert_group
 from bot.domain.audit import AuditKind, verify_trail
 from bot.ports.store import IncidentRecord
-from bot.services.anomaly_watch import ANOMALY_JOB, anomaly_job_spec
+from bot.services.anomaly_watch import ANOMALY_JOB, AnomalyWarning, AnomalyWatch, anomaly_job_spec
 from bot.settings import Settings
 from testkit.promserver import running_prometheus
 from testkit.slack_api import SlackApi, running_slack_api
@@ -109,9 +109,8 @@ def test_a_jump_is_posted_once_in_plain_words_and_the_calm_workload_never_warns(
 
 def test_the_warning_graph_marks_the_anomalous_rows(prometheus: str, slack: SlackApi, tmp_path: Path) -> None:
     settings = settings_for(prometheus, slack, f"sqlite:///{tmp_path / 'tugboat.db'}")
-    posted = []
+    posted: list[AnomalyWarning] = []
     store = wiring.store(settings)
-    from bot.services.anomaly_watch import AnomalyWatch
 
     metrics = wiring.metrics_source(settings)
     assert metrics is not None
