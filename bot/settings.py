@@ -119,6 +119,26 @@ class Settings(BaseSettings):
     )
     rightsize_memory_buffer: float = Field(default=0.15, ge=0, description="above the peak working set")
 
+    # Early anomaly warnings: the scheduled anomaly watch (docs/capacity.md)
+    anomaly_cron: str = Field(
+        default="*/10 * * * *",
+        description="when serve looks for workloads leaving their usual range (cron; empty: never)",
+    )
+    anomaly_lookback_hours: float = Field(
+        default=168.0, ge=6, le=24 * 28, description="history each series is scored over"
+    )
+    anomaly_step_s: float = Field(default=300.0, ge=30, le=3600, description="resolution of that history")
+    anomaly_threshold: float = Field(
+        default=0.40,
+        gt=0,
+        le=1,
+        description="anomaly score that warns: 0.40 is the NAB-optimised threshold of the shipped "
+        "detector (bench/RESULTS.md)",
+    )
+    anomaly_cooldown_minutes: float = Field(
+        default=120.0, ge=0, description="no second warning for the same workload and metric within this"
+    )
+
     # After a merge: GitOps sync status and the recovery watch (docs/verify.md)
     verify_enabled: bool = Field(default=True, description="watch merged fixes for recovery")
     verify_window_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long to wait")
@@ -307,7 +327,7 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
 
-    @field_validator("capacity_cron", "housekeeping_cron")
+    @field_validator("capacity_cron", "anomaly_cron", "housekeeping_cron")
     @classmethod
     def _cron(cls, value: str, info: ValidationInfo) -> str:
         from croniter import croniter
@@ -317,6 +337,11 @@ class Settings(BaseSettings):
         if not value.strip() and info.field_name == "housekeeping_cron":
             raise ValueError("housekeeping expires proposals and resumes merges; it needs a schedule")
         return value.strip()
+
+    def channel_for(self, labels: dict[str, str]) -> str | None:
+        """The first ``slack_routes`` entry the labels match, else ``slack_channel``."""
+        route = next((r for r in self.slack_routes if labels.get(r.label) == r.value), None)
+        return route.channel if route else self.slack_channel
 
     @property
     def llm_configured(self) -> bool:

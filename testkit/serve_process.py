@@ -100,7 +100,8 @@ class ServeProcess:
 
 def serve_env(slack_api_url: str, channel: str, database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a ``serve`` process under test: this one's, less any Tugboat, Slack or
-    GitHub settings, plus the mock Slack API, a channel, a database, no model and ``settings``."""
+    GitHub settings, plus the mock Slack API, a channel, a database, no model, no anomaly watch
+    (every 10 minutes, so it would run at start and query the test's Prometheus) and ``settings``."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TUGBOAT_", "SLACK_", "GITHUB_"))},
         "SLACK_BOT_TOKEN": "xoxb-test",
@@ -110,6 +111,7 @@ def serve_env(slack_api_url: str, channel: str, database_url: str, **settings: s
         "TUGBOAT_DATABASE_URL": database_url,
         "TUGBOAT_LLM_ENABLED": "false",
         "TUGBOAT_LOG_JSON": "false",
+        "TUGBOAT_ANOMALY_CRON": "",
         **settings,
     }
 

@@ -31,6 +31,7 @@ class AuditKind(StrEnum):
     VERIFIED = "proposal.verified"
     MESSAGE_ENDED = "proposal.message_ended"  # its chat message lost its buttons: the proposal ended
     SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
+    ANOMALY_WARNED = "anomaly.warned"  # an early warning claimed for posting (the anomaly watch)
 
 
 # The events as people read them in a trail.
@@ -51,6 +52,7 @@ AUDIT_WORDS = {
     AuditKind.VERIFIED: "verified after merge",
     AuditKind.MESSAGE_ENDED: "chat message updated: the proposal ended",
     AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",
+    AuditKind.ANOMALY_WARNED: "early warning: a metric left its usual range",
 }
 
 

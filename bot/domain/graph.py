@@ -27,3 +27,4 @@ class GraphSpec:
     thresholds: list[Threshold] = field(default_factory=list)
     evidence_id: str | None = None
     at_label: str | None = None  # names the ``at`` line in the legend, e.g. "merged 10:42"
+    marks: Series | None = None  # rows drawn as dots on the line, e.g. the anomalous ones

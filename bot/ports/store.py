@@ -209,3 +209,11 @@ class Store(Protocol):
     def purge_processed_keys(self, before: datetime) -> int:
         """Forget keys claimed before ``before``; returns how many."""
         ...
+
+    def claim_warning(
+        self, series_key: str, at: datetime, row_at: datetime, cooldown_s: float, audit: AuditEvent
+    ) -> bool:
+        """True when no warning of ``series_key`` was claimed in the ``cooldown_s`` before ``at``
+        by any replica: this one is recorded, with ``audit``, in one transaction. Claim before
+        posting; False means another run already warned of this episode."""
+        ...

@@ -23,7 +23,7 @@ from bot.domain.proposal import STATE_TEXT, Action, Proposal, ProposalState
 from bot.foresight import capacity as cap
 from bot.ports.metrics import MetricsSource
 from bot.ports.workspace import CurrentWorkspace, ManifestWorkspace
-from bot.services.capacity_metrics import Key, MetricWindow, container_rows
+from bot.services.capacity_metrics import Key, MetricWindow, container_rows, request_rate, summed
 from bot.services.proposals import ProposalWorkflow
 from bot.settings import Settings
 
@@ -100,9 +100,9 @@ class CapacityPlanner:
                     f"no CPU usage since {cap.when(fetch.grid[last]):%Y-%m-%d %H:%M} UTC: not forecast"
                 )
                 continue
-            cores = np.where(seen, np.nansum(rows, axis=0), np.nan)[first:]
+            cores = summed(rows)[first:]
             demand = cap.Demand(fetch.grid[first:], _fill(cores))
-            rate = rps.get(key) or rps.get(("", name))
+            rate = request_rate(rps, key)
             if rate is not None and np.isfinite(rate[0][first:]).sum() >= cap.MIN_HISTORY_ROWS:
                 demand.rps, demand.rps_metric = _fill(rate[0][first:]), rate[1]
             finding.capacity = capacity

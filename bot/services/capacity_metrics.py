@@ -24,11 +24,19 @@ PER_CONTAINER = ("namespace", "pod", "container")
 class MetricWindow:
     """Range and instant queries over one window, on one grid, keyed by (namespace, workload)."""
 
-    def __init__(self, metrics: MetricsSource, at: datetime, hours: float, namespace: str | None) -> None:
+    def __init__(
+        self,
+        metrics: MetricsSource,
+        at: datetime,
+        hours: float,
+        namespace: str | None,
+        step_s: float | None = None,
+    ) -> None:
+        """``step_s``: the grid's resolution; by default one that keeps the window to MAX_POINTS."""
         self.metrics, self.at, self.namespace = metrics, at, namespace
         self.start = at - timedelta(hours=hours)
         span = hours * 3600.0
-        self.step = max(300.0, math.ceil(span / MAX_POINTS / 60) * 60)
+        self.step = step_s or max(300.0, math.ceil(span / MAX_POINTS / 60) * 60)
         self.grid = np.arange(self.start.timestamp(), at.timestamp() + 1e-6, self.step)
         self.window_s = span
         self.own = Ownership()
@@ -115,6 +123,16 @@ def container_rows(
     if container in mine:
         return mine[container]
     return np.vstack(list(mine.values()))
+
+
+def summed(rows: np.ndarray) -> np.ndarray:
+    """The pods' rows added up; NaN where no pod has a sample."""
+    return np.where(np.isfinite(rows).any(axis=0), np.nansum(rows, axis=0), np.nan)
+
+
+def request_rate(rates: dict[Key, tuple[np.ndarray, str]], key: Key) -> tuple[np.ndarray, str] | None:
+    """The workload's requests/s and its metric; a request metric without a namespace matches any."""
+    return rates.get(key) or rates.get(("", key[1]))
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -103,11 +103,7 @@ class IncidentService:
         self._dispatcher.nudge(group.group_key)
 
     def route(self, group: AlertGroup) -> str | None:
-        labels = {**group.common_labels, **group.primary.labels}
-        for route in self.settings.slack_routes:
-            if labels.get(route.label) == route.value:
-                return route.channel
-        return self.settings.slack_channel
+        return self.settings.channel_for({**group.common_labels, **group.primary.labels})
 
     def _defer_delivery(self, key: str, delay_s: float = 0.0) -> None:
         # One delivery per group at a time, on any replica (lock), and at most one waiting: it

@@ -2,10 +2,11 @@
 
 Commands and servers ask this package for what they need; nothing else constructs adapters.
 Each module builds one area: evidence sources, the repository, persistence, where changes go,
-the assistant, the doctor's probes, the manifests; ``bot.wiring.serve`` builds what ``tugboat
-serve`` runs.
+the assistant, the doctor's probes, the manifests, the anomaly watch; ``bot.wiring.serve``
+builds what ``tugboat serve`` runs.
 """
 
+from bot.wiring.anomaly import anomaly_watch
 from bot.wiring.changes import (
     capacity_check,
     change_host,
@@ -28,6 +29,7 @@ from bot.wiring.workspace import (
 )
 
 __all__ = [
+    "anomaly_watch",
     "assistant",
     "capacity_check",
     "capacity_planner",

@@ -279,11 +279,16 @@ def _job_specs(
     messages: ProposalMessages,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
+    from bot.services.anomaly_watch import anomaly_job_spec
     from bot.services.capacity_schedule import capacity_job_spec
     from bot.services.housekeeping import housekeeping_spec
 
     cron = settings.housekeeping_cron
     specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, cron, messages)]
+    # Early warnings, before any alert fires (bot/services/anomaly_watch.py); no repository needed.
+    watch = wiring.anomaly_watch(settings, store, chat, render)
+    if watch:
+        specs.append(anomaly_job_spec(watch, settings.anomaly_cron))
     if proposals is None:
         return specs
     specs += [*proposals.job_specs(), *messages.job_specs()]

@@ -100,15 +100,40 @@ def test_housekeeping_needs_a_schedule_but_capacity_may_be_off(monkeypatch: pyte
 
     assert load_settings(capacity_cron="").capacity_cron == ""  # empty: the capacity check never runs
     assert load_settings(capacity_cron="  ").capacity_cron == ""
+    assert load_settings(anomaly_cron=" ").anomaly_cron == ""  # empty: no early warnings
+    assert load_settings().anomaly_cron == "*/10 * * * *"
     settings = load_settings(housekeeping_cron=" */5 * * * * ", capacity_cron="* * * * * */10")
     assert settings.housekeeping_cron == "*/5 * * * *"  # stripped
     assert settings.capacity_cron == "* * * * * */10"  # a sixth field counts seconds
 
 
-@pytest.mark.parametrize("field", ["housekeeping_cron", "capacity_cron"])
+@pytest.mark.parametrize("field", ["housekeeping_cron", "capacity_cron", "anomaly_cron"])
 @pytest.mark.parametrize("value", ["every tuesday", "61 * * * *", "* * *"])
 def test_a_malformed_cron_is_a_clear_error(field: str, value: str) -> None:
     from bot.domain.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match=rf"invalid configuration: {field}: .*is not a cron expression"):
         load_settings(**{field: value})
+
+
+def test_the_anomaly_threshold_is_a_score_and_its_env_name_is_tugboat_anomaly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.domain.errors import InvalidInput
+
+    assert load_settings().anomaly_threshold == 0.40
+    monkeypatch.setenv("TUGBOAT_ANOMALY_THRESHOLD", "0.6")
+    monkeypatch.setenv("TUGBOAT_ANOMALY_COOLDOWN_MINUTES", "30")
+    settings = load_settings()
+    assert (settings.anomaly_threshold, settings.anomaly_cooldown_minutes) == (0.6, 30.0)
+    with pytest.raises(InvalidInput, match=r"^invalid configuration: anomaly_threshold: "):
+        load_settings(anomaly_threshold=1.5)
+
+
+def test_posts_follow_the_alert_routes_then_the_default_channel() -> None:
+    settings = load_settings(
+        slack_channel="C_DEFAULT",
+        slack_routes=[{"label": "namespace", "value": "payments", "channel": "C_PAY"}],
+    )
+    assert settings.channel_for({"namespace": "payments", "workload": "checkout"}) == "C_PAY"
+    assert settings.channel_for({"namespace": "shop"}) == "C_DEFAULT"

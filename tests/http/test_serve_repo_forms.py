@@ -200,6 +200,7 @@ def test_whole_loop_with_each_form_of_the_repository_setting(
             TUGBOAT_AUTO_DRAFT="true",
             TUGBOAT_VERIFY_ENABLED="false",
             TUGBOAT_CAPACITY_CRON="",
+            TUGBOAT_ANOMALY_CRON="",
             TUGBOAT_SLACK_UPDATE_INTERVAL_S="0.3",
         )
         if uploads_fail:

@@ -12,7 +12,15 @@ from bot.adapters.store.engine import make_engine
 from bot.adapters.store.migrate import alembic_config, current_revision, head_revision, owned_by_tugboat
 from bot.adapters.store.schema import Base
 
-TABLES = {"proposals", "approvals", "audit_events", "audit_head", "incidents", "processed_keys"}
+TABLES = {
+    "proposals",
+    "approvals",
+    "audit_events",
+    "audit_head",
+    "incidents",
+    "processed_keys",
+    "anomaly_warnings",
+}
 
 
 def test_migrations_match_the_models(store_url: str) -> None:

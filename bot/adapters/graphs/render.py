@@ -64,6 +64,16 @@ def render(spec: GraphSpec, path: Path) -> Path:
             lw=1.4,
             label=_label(series.labels),
         )
+    if spec.marks is not None and len(spec.marks):
+        marked = date2num([datetime.fromtimestamp(t, UTC) for t in spec.marks.timestamps])
+        ax.scatter(
+            marked,
+            np.asarray(spec.marks.values),
+            color="#C4162A",
+            s=14,
+            zorder=3,
+            label=_label(spec.marks.labels),
+        )
     for j, threshold in enumerate(spec.thresholds):
         ax.axhline(
             threshold.value, color="#C4162A" if j == 0 else "#FA6400", ls="--", lw=1.2, label=threshold.label

@@ -1,6 +1,6 @@
 """What use cases return, as Slack text and blocks: change requests, the open proposals,
-capacity forecasts and rightsizing recommendations. The services return data; this is how
-Slack shows it (the CLI prints its own text from the same data)."""
+capacity forecasts, rightsizing recommendations and early warnings. The services return data;
+this is how Slack shows it (the CLI prints its own text from the same data)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from bot.adapters.slack import blocks
 from bot.foresight.capacity import CapacityFinding
 from bot.foresight.rightsize import Recommendation
 from bot.ports.chat import Block
+from bot.security.inert import inert_mrkdwn
+from bot.services.anomaly_watch import AnomalyWarning
 from bot.services.change_requests import ChangeRequest, Status
 
 
@@ -50,3 +52,14 @@ def recommendation_text(rec: Recommendation) -> str:
     if rec.proposal is not None:
         lines.append(f"```{rec.proposal.diff}```")
     return "\n".join(lines)
+
+
+def anomaly_warning_text(w: AnomalyWarning) -> str:
+    """An early warning in plain words; workload and namespace names are data, never markup."""
+    where = f"*{inert_mrkdwn(w.workload)}*" + (
+        f" (namespace {inert_mrkdwn(w.namespace)})" if w.namespace else ""
+    )
+    return (
+        f"Early warning: {w.measure.words} of {where} left its usual range at {w.at:%H:%M} UTC "
+        f"(anomaly score {w.score:.2f}). No alert has fired yet."
+    )

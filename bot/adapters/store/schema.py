@@ -170,3 +170,14 @@ class ProcessedKeyRow(Base):
 
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class AnomalyWarningRow(Base):
+    """The newest early warning of each series (workload and metric): claimed by one replica
+    before it is posted; another is due only after the cooldown."""
+
+    __tablename__ = "anomaly_warnings"
+
+    series_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    warned_at: Mapped[datetime]  # the run that claimed it
+    row_at: Mapped[datetime]  # the anomalous row it warned of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -14,6 +14,7 @@ from bot.adapters.store.engine import make_engine, parse_url, reachable
 from bot.adapters.store.incident_tables import IncidentTables
 from bot.adapters.store.migrate import upgrade
 from bot.adapters.store.schema import (
+    AnomalyWarningRow,
     ApprovalRow,
     AuditEventRow,
     AuditHeadRow,
@@ -208,6 +209,23 @@ class SqlStore(IncidentTables):
         with self._write() as conn:
             stmt = delete(ProcessedKeyRow).where(ProcessedKeyRow.created_at < as_utc(before))
             return conn.execute(stmt).rowcount
+
+    # Early warnings (the anomaly watch)
+
+    def claim_warning(
+        self, series_key: str, at: datetime, row_at: datetime, cooldown_s: float, audit: AuditEvent
+    ) -> bool:
+        # One conditional upsert: racing replicas are serialised on the row's key, and only the
+        # first finds no warning within the cooldown (the others' WHERE no longer holds).
+        values = {"warned_at": as_utc(at), "row_at": as_utc(row_at)}
+        due = AnomalyWarningRow.warned_at <= as_utc(at) - timedelta(seconds=cooldown_s)
+        with self._write() as conn:
+            stmt = self._insert(conn, AnomalyWarningRow).values(series_key=series_key, **values)
+            stmt = stmt.on_conflict_do_update(index_elements=["series_key"], set_=values, where=due)
+            if conn.execute(stmt, execution_options=ROWCOUNT).rowcount != 1:
+                return False
+            append_in(conn, audit)
+            return True
 
 
 def _proposal_values(p: Proposal) -> dict[str, Any]:
