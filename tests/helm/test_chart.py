@@ -138,7 +138,7 @@ def test_configuration_is_mounted_and_readable_by_settings(
     assert env["TUGBOAT_CONFIG"]["value"] == "/etc/tugboat/tugboat.yaml"
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/etc/tugboat")
     assert mount["readOnly"] is True
-    # the rendered tugboat.yaml is a configuration bot/settings.py accepts
+    # the rendered tugboat.yaml is a configuration bot.settings accepts
     path = tmp_path / "tugboat.yaml"
     path.write_text(config_map["data"]["tugboat.yaml"])
     for name in [*Settings.model_fields, "CONFIG"]:

@@ -1,30 +1,18 @@
-"""The one typed settings object.
+"""The sections of ``Settings``, one model each, in the order the reference table lists them.
 
-Sources, strongest first: explicit arguments, environment variables, ``tugboat.yaml``
-(or the file named by ``TUGBOAT_CONFIG``), then defaults. Secrets use the names their
-ecosystems already use (``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN``, ``GITHUB_TOKEN``...);
-everything else is ``TUGBOAT_<FIELD>``. Structured sections (policy, routing, kinds) are nested
-models, written in the YAML file or as JSON in their variable; the approval policy's model
-lives with the decisions made on it, in ``bot.domain.policy``.
+Each section is a plain model holding its fields; ``Settings`` (``bot.settings``) inherits them
+all, so every field keeps its flat name (``TUGBOAT_<FIELD>``, or its YAML key). A new setting
+goes in the section of what it configures; one that needs another section's value to be checked
+is validated on ``Settings``.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 
 from bot.domain.policy import ApprovalPolicy
-
-DEFAULT_CONFIG_FILE = "tugboat.yaml"
 
 
 def _std(name: str) -> Any:
@@ -40,12 +28,9 @@ class Route(BaseModel):
     channel: str
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="TUGBOAT_", extra="ignore", populate_by_name=True, validate_default=True
-    )
+class EvidenceSettings(BaseModel):
+    """Evidence sources."""
 
-    # Evidence sources
     prometheus_url: str | None = Field(default=None, description="Prometheus base URL")
     prometheus_timeout_s: float = Field(
         default=10.0, gt=0, description="seconds one attempt of a Prometheus query may wait"
@@ -83,7 +68,10 @@ class Settings(BaseSettings):
         description="read back this far where Prometheus has the series (a baseline before any warm-up)",
     )
 
-    # Deadlines: total wall-clock budgets, every attempt and wait included (docs/operations.md)
+
+class DeadlineSettings(BaseModel):
+    """Deadlines: total wall-clock budgets, every attempt and wait included (docs/operations.md)."""
+
     investigation_budget_s: float = Field(
         default=20.0, gt=0, description="an investigation ends with what it has after this many seconds"
     )
@@ -100,7 +88,10 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="seconds one model answer may take, all calls and retries included"
     )
 
-    # Capacity forecasts and rightsizing (docs/capacity.md)
+
+class CapacitySettings(BaseModel):
+    """Capacity forecasts and rightsizing (docs/capacity.md)."""
+
     capacity_target_utilisation: float = Field(default=0.7, gt=0, le=1, description="of the CPU limit")
     capacity_horizon_hours: float = Field(
         default=24.0, gt=0, le=24 * 14, description="how far ahead capacity forecasts look"
@@ -119,7 +110,10 @@ class Settings(BaseSettings):
     )
     rightsize_memory_buffer: float = Field(default=0.15, ge=0, description="above the peak working set")
 
-    # Early anomaly warnings: the scheduled anomaly watch (docs/capacity.md)
+
+class AnomalyWatchSettings(BaseModel):
+    """Early anomaly warnings: the scheduled anomaly watch (docs/capacity.md)."""
+
     anomaly_cron: str = Field(
         default="*/10 * * * *",
         description="when serve looks for workloads leaving their usual range (cron; empty: never)",
@@ -139,7 +133,10 @@ class Settings(BaseSettings):
         default=120.0, ge=0, description="no second warning for the same workload and metric within this"
     )
 
-    # After a merge: GitOps sync status and the recovery watch (docs/verify.md)
+
+class AfterMergeSettings(BaseModel):
+    """After a merge: GitOps sync status and the recovery watch (docs/verify.md)."""
+
     verify_enabled: bool = Field(default=True, description="watch merged fixes for recovery")
     verify_window_minutes: int = Field(default=30, ge=1, le=24 * 60, description="how long to wait")
     verify_sustain_minutes: int = Field(default=5, ge=1, description="recovery must hold this long")
@@ -158,10 +155,16 @@ class Settings(BaseSettings):
     )
     argocd_timeout_s: float = Field(default=10.0, gt=0, description="seconds each Argo CD API call may take")
 
-    # Store
+
+class StoreSettings(BaseModel):
+    """Store."""
+
     database_url: str = Field(default="sqlite:///tugboat.db", description="SQLAlchemy URL")
 
-    # LLM (any OpenAI-compatible endpoint)
+
+class LlmSettings(BaseModel):
+    """LLM (any OpenAI-compatible endpoint)."""
+
     openai_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=_std("OPENAI_API_KEY"),
@@ -187,7 +190,10 @@ class Settings(BaseSettings):
     prompts_dir: str | None = Field(default=None, description="overrides for prompts/*.md")
     toolsets_dir: str | None = Field(default=None, description="extra assistant toolsets (*.yaml)")
 
-    # Slack
+
+class SlackSettings(BaseModel):
+    """Slack."""
+
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=_std("SLACK_BOT_TOKEN"), description="xoxb- bot token"
     )
@@ -212,7 +218,10 @@ class Settings(BaseSettings):
         default=3, ge=1, le=10, description="tries per file upload before the thread says it failed"
     )
 
-    # GitHub (optional; plain git is the default change host)
+
+class GitHubSettings(BaseModel):
+    """GitHub (optional; plain git is the default change host)."""
+
     github_token: SecretStr | None = Field(
         default=None,
         validation_alias=_std("GITHUB_TOKEN"),
@@ -237,7 +246,10 @@ class Settings(BaseSettings):
     github_seconds_between_writes: float = Field(default=1.0, ge=0, description="GitHub's advice: 1 s")
     kubernetes_version: str = Field(default="1.31", description="schemas the policy scan validates against")
 
-    # Background jobs (procrastinate: PostgreSQL across replicas, in memory on SQLite)
+
+class JobSettings(BaseModel):
+    """Background jobs (procrastinate: PostgreSQL across replicas, in memory on SQLite)."""
+
     jobs_concurrency: int = Field(default=4, ge=1, le=64, description="jobs one replica runs at once")
     jobs_poll_s: float = Field(default=1.0, gt=0, description="how often the queue is polled for jobs")
     jobs_heartbeat_s: float = Field(default=10.0, gt=0, description="how often a worker says it is alive")
@@ -253,7 +265,10 @@ class Settings(BaseSettings):
         default="* * * * *", description="expire proposals, end moved ones, resume stranded merges (cron)"
     )
 
-    # HTTP server
+
+class HttpSettings(BaseModel):
+    """HTTP server."""
+
     http_host: str = Field(default="0.0.0.0", description="bind address of the HTTP server")
     http_port: int = Field(
         default=8080,
@@ -264,7 +279,11 @@ class Settings(BaseSettings):
     alertmanager_token: SecretStr | None = Field(
         default=None, description="bearer token the webhook requires (unset: any caller; a warning is logged)"
     )
-    # Request limits at the HTTP edge (docs/operations.md, "Request limits"): past them, a 4xx
+
+
+class RequestLimitSettings(BaseModel):
+    """Request limits at the HTTP edge (docs/operations.md, "Request limits"): past them, a 4xx."""
+
     slack_max_body_bytes: int = Field(
         default=1024 * 1024, ge=4096, description="largest body accepted at /slack/events (else 413)"
     )
@@ -277,7 +296,11 @@ class Settings(BaseSettings):
     slack_max_text_chars: int = Field(
         default=4000, ge=100, description="longest /tugboat command or @mention question Tugboat reads"
     )
-    # The Slack request journal (docs/slack.md, "Nothing acknowledged is lost")
+
+
+class SlackJournalSettings(BaseModel):
+    """The Slack request journal (docs/slack.md, "Nothing acknowledged is lost")."""
+
     slack_journal_dir: str = Field(
         default="",
         description="where acknowledged Slack requests are journaled until their work is done "
@@ -299,6 +322,10 @@ class Settings(BaseSettings):
         description="Slack transport: auto (Socket Mode when SLACK_APP_TOKEN is set), http or socket",
     )
 
+
+class GeneralSettings(BaseModel):
+    """Policy, analysis and logging."""
+
     policy: ApprovalPolicy = Field(
         default_factory=ApprovalPolicy, description="the approver policy (see below)"
     )
@@ -311,80 +338,3 @@ class Settings(BaseSettings):
     log_json: bool = Field(
         default=True, description="JSON lines on stderr (false: plain text); secrets are redacted either way"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = Path(os.environ.get("TUGBOAT_CONFIG", DEFAULT_CONFIG_FILE))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
-
-    @field_validator("capacity_cron", "anomaly_cron", "housekeeping_cron")
-    @classmethod
-    def _cron(cls, value: str, info: ValidationInfo) -> str:
-        from croniter import croniter
-
-        if value.strip() and not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a cron expression (e.g. '0 */6 * * *')")
-        if not value.strip() and info.field_name == "housekeeping_cron":
-            raise ValueError("housekeeping expires proposals and resumes merges; it needs a schedule")
-        return value.strip()
-
-    def channel_for(self, labels: dict[str, str]) -> str | None:
-        """The first ``slack_routes`` entry the labels match, else ``slack_channel``."""
-        route = next((r for r in self.slack_routes if labels.get(r.label) == r.value), None)
-        return route.channel if route else self.slack_channel
-
-    @property
-    def llm_configured(self) -> bool:
-        return self.llm_enabled and self.openai_api_key is not None
-
-    def masked(self) -> dict[str, Any]:
-        """The effective configuration with every secret replaced by a mask."""
-        out: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                out[name] = "********" if value.get_secret_value() else ""
-            elif name == "prometheus_headers":
-                out[name] = {k: "********" for k in value}
-            elif isinstance(value, BaseModel):
-                out[name] = value.model_dump(mode="json")
-            elif isinstance(value, list):
-                out[name] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
-            else:
-                out[name] = _mask_url(value) if name.endswith("_url") and isinstance(value, str) else value
-        return out
-
-
-def _mask_url(url: str) -> str:
-    """Hide a password inside a URL such as postgresql://user:secret@host/db."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":********@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """The effective settings; a bad value is an ``InvalidInput`` naming the setting, not a traceback."""
-    from pydantic import ValidationError
-
-    from bot.domain.errors import InvalidInput
-
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        raise InvalidInput(f"invalid configuration: {where}: {first.get('msg', exc)}") from None
