@@ -310,11 +310,11 @@ def _shape_incident(rng: random.Random, plan: Plan, culprit: Service, hpa: bool,
         plan.surge = sat * peak_pods / (culprit.util0 * culprit.replicas)
         if plan.variant == "entry" and culprit is not plan.services[0]:
             culprit.external_rps = 0.0
-            for s in others:  # everyone else absorbs the surge with headroom
-                s.util0 = min(s.util0, 0.6 / plan.surge)
         else:
             plan.variant = "direct"
             culprit.external_rps = max(culprit.external_rps, 40.0)
+        for s in others:  # everyone else, the culprit's callees too, absorbs the surge with headroom
+            s.util0 = min(s.util0, 0.6 / plan.surge)
     elif plan.kind == "cpu_limit":
         culprit.util0 = rng.uniform(0.45, 0.7)
         plan.cost = rng.uniform(1.12, 1.3) / culprit.util0
