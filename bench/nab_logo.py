@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from nab_robust import robust_logo
+from nab_robust import Robust, robust_logo
 from nab_score import NabFile, category_splits, normalised, optimise, raw_score
 
 POWERS = (1.0, 1.5, 2.0, 3.0, 4.0, math.inf)  # the mean, ..., the maximum
@@ -113,6 +113,8 @@ def leave_one_group_out(files: list[NabFile], detect_members: Callable[[NabFile]
                 print(f"{name}: candidate chosen on the other categories {how}, threshold {threshold}:")
                 held_out(files, scores, nested, nab_threshold)
     robust_logo(files, ensembles)
+    print("shift-robust threshold, the single settings as candidates (the previous rounds' family):")
+    Robust(files, singles).report(False)
     everything = list(range(len(files)))
     labelled = sum(len(f.windows) for f in files)
     print("each candidate cross-validated (threshold chosen on the other categories) and in-sample:")
