@@ -20,7 +20,7 @@ threshold carry over to series they were not tuned on.
 
 `--logo` is the headline: leave-one-group-out cross-validation over NAB's categories, each
 held-out category scored with the detector's free choice and the threshold chosen on the others
-(bench/nab_logo.py says how).
+(bench/nab_logo.py says how; the threshold rule that carries over is in bench/nab_robust.py).
 
 Usage: python bench/nab_score.py [--data DIR] [--split] [--logo]
 (DIR: the NAB subset, by default $TUGBOAT_BENCH_DATA/benchmarks/nab-subset)
@@ -128,6 +128,15 @@ def _row_of(stamps: np.ndarray, label: str) -> int:
 def split_half(name: str) -> int:
     """A fixed split of the corpus into two halves, by a hash of the file name."""
     return zlib.crc32(name.encode()) % 2
+
+
+def category_splits(files: list[NabFile], within: list[int]) -> list[tuple[str, list[int], list[int]]]:
+    """(category, the other categories' files, its files) for each category among `within`."""
+    groups = sorted({files[k].group for k in within})
+    return [
+        (g, [k for k in within if files[k].group != g], [k for k in within if files[k].group == g])
+        for g in groups
+    ]
 
 
 def _events(f: NabFile, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -36,6 +36,11 @@ detector is an `Ensemble` of every setting of a fixed grid, combined by their po
 setting in most folds, and averaging them generalised better than choosing one
 (bench/nab_score.py --logo).
 
+The one threshold on the final score (`anomaly_threshold`, 0.40) is NAB's optimum on its public
+subset. It is also the threshold a rule built to carry over to series it was not chosen on picks
+for this detector: the best score averaged over thresholds within 5% of it, so it
+keeps away from the edge where one more window would be lost (bench/nab_robust.py).
+
 Trailing statistics are refreshed every BLOCK rows from the rows before the block, which keeps
 the vectorised path fast; `anomaly_stream.StreamingDetector` refreshes them at the same rows with
 the same code, so `update` and `score_series` agree exactly.
