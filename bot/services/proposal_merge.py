@@ -246,13 +246,16 @@ class ProposalMerger:
         if not self.store.transition(proposal.id, from_states, to_state):
             return False
         self.audit(kind, proposal, actor, data)
-        ended = self.get(proposal.id)
+        self.tell_ended(self.get(proposal.id))
+        return True
+
+    def tell_ended(self, ended: Proposal) -> None:
+        """Every end listener hears that ``ended`` ended; a failing one never undoes it."""
         for listener in self.end_listeners:
             try:
                 listener.ended(ended)
             except Exception:  # the end is recorded; only its chat message stays as it was
-                log.exception("an end listener failed for proposal %s", proposal.id)
-        return True
+                log.exception("an end listener failed for proposal %s", ended.id)
 
     def get(self, proposal_id: str) -> Proposal:
         proposal = self.store.get_proposal(proposal_id)

@@ -26,9 +26,9 @@ from bot.domain.approval import Approval, Decision, RefusalCode
 from bot.domain.audit import AuditKind
 from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
-from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
+from bot.domain.proposal import ENDED_STATES, STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
-from bot.ports.chat import ReplyTarget
+from bot.ports.chat import Block, ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.merges import EndListener, MergeListener, Outcome
 from bot.ports.patch import ApplyDiff
@@ -99,6 +99,16 @@ class ProposalWorkflow:
 
     def get(self, proposal_id: str) -> Proposal:
         return self.merges.get(proposal_id)
+
+    def posted(self, proposal_id: str, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
+        """The proposal's message with buttons is ``ts`` in ``channel``, and said ``text`` and
+        ``blocks``: recorded, to be updated when the proposal ends. A proposal that ended before
+        this (between the post and now) has its end listeners told now; they act once however
+        often they are told."""
+        self.store.set_proposal_message(proposal_id, channel, ts, text, blocks)
+        proposal = self.get(proposal_id)
+        if proposal.state in ENDED_STATES:
+            self.merges.tell_ended(proposal)
 
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
