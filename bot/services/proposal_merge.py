@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered, TugboatError
 from bot.domain.policy import is_expired
-from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
+from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState, replaces
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MERGE = "proposal.merge"
 ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
+
+
+def _age(proposal: Proposal) -> tuple[datetime, str]:
+    """Which of two proposals is older: created first, then the lower id (a stable tie-break)."""
+    return (proposal.created_at or datetime.min.replace(tzinfo=UTC), proposal.id)
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,6 +218,27 @@ class ProposalMerger:
             self.host.comment(proposal, comment)
         if close:
             self.host.close(proposal, close)
+
+    # -- superseded ----------------------------------------------------------------------
+    def supersede_older(self, newer: Proposal) -> list[str]:
+        """End as superseded every open proposal that ``newer`` (just opened) replaces: one that
+        changes the same manifest field(s) and was created before it (so two opened at once on
+        two replicas do not end each other). Only from OPEN: an approved one is merging, and its
+        merge is left alone. Each ends once (a conditional transition), audited, its pull
+        request commented with the newer one and closed; its message loses its buttons (an end
+        listener). Returns the ids ended."""
+        ended: list[str] = []
+        for older in self.store.list_proposals([ProposalState.OPEN]):
+            if not replaces(newer, older) or _age(older) >= _age(newer):
+                continue
+            by = {"by": newer.id, "by_url": newer.url or newer.branch}
+            superseded = ProposalState.SUPERSEDED
+            if self.end(older, [ProposalState.OPEN], superseded, AuditKind.SUPERSEDED, "tugboat", by):
+                where = newer.url or f"branch {newer.branch}"
+                comment = f"Tugboat closed this proposal: the newer proposal {newer.id} ({where}) replaces it"
+                self.on_host(older, comment=comment, close="superseded")
+                ended.append(older.id)
+        return ended
 
     # -- expiry --------------------------------------------------------------------------
     def expire(self, proposal: Proposal, states: list[ProposalState]) -> bool:

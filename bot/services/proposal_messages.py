@@ -34,6 +34,7 @@ from bot.domain.proposal import ENDED_STATES, Proposal, ProposalState
 from bot.ports.chat import ChatNotifier, MessageLayout
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import PostedMessage, Store
+from bot.services import proposal_events as events
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,12 @@ class ProposalMessages:
         trail = self.store.audit_trail(proposal.id)
 
         def last(kind: AuditKind) -> dict[str, Any]:
-            found = next((e for e in reversed(trail) if e.kind == kind.value), None)
-            return {**found.data, "actor": found.actor} if found is not None else {}
+            return events.last(trail, kind)
 
         state = proposal.state
         if state is ProposalState.MERGED:
             sha = str(last(AuditKind.MERGED).get("merge_sha") or "")
-            where = proposal.url or f"`{proposal.branch or proposal.id}`"
+            where = events.shown_place(proposal.url or "") or f"`{proposal.branch or proposal.id}`"
             return f"Merged: {where}" + (f" at `{sha[:10]}`" if sha else "")
         if state is ProposalState.REJECTED:
             rejected = last(AuditKind.REJECTED)
@@ -165,4 +165,4 @@ class ProposalMessages:
             return "Not merged: the merge was refused" + (f" ({self.layout.inert(reason)})" if reason else "")
         if state is ProposalState.EXPIRED:
             return "Not merged: it expired before enough people approved it"
-        return "Not merged: a newer proposal replaced it"
+        return f"Not merged: replaced by a newer proposal, {events.replacement(trail)}"

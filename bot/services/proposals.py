@@ -156,6 +156,8 @@ class ProposalWorkflow:
                 actor,
                 {"branch": ref.branch, "head_sha": ref.head_sha, "url": where},
             )
+            # An older open proposal for the same field(s) is moot now: it ends as superseded.
+            self.merges.supersede_older(self.get(proposal_id))
         return self.get(proposal_id)
 
     # -- deciding ------------------------------------------------------------------------
@@ -206,8 +208,7 @@ class ProposalWorkflow:
             self.store.append_audit(refused)
             raise InvalidInput(f"no proposal with id {proposal_id!r}; it may have been drafted elsewhere")
         if proposal.state is not ProposalState.OPEN:
-            why = f"this change is {STATE_TEXT[proposal.state]}; nothing to do"
-            return self._refuse(proposal, user_id, decision, RefusalCode.NOT_OPEN, why)
+            return self._refuse(proposal, user_id, decision, RefusalCode.NOT_OPEN, self._not_open(proposal))
         if is_expired(proposal, self.clock()):
             self.merges.expire(proposal, [ProposalState.OPEN])
             why = "this proposal has expired; ask for a fresh one"
@@ -308,8 +309,14 @@ class ProposalWorkflow:
     def _lost_race(self, proposal: Proposal, user_id: str, decision: Decision) -> Outcome:
         """Another decision (a click on another replica) changed the proposal first."""
         latest = self.get(proposal.id)
-        message = f"this change is {STATE_TEXT[latest.state]}; nothing to do"
-        return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, message)
+        return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, self._not_open(latest))
+
+    def _not_open(self, proposal: Proposal) -> str:
+        """Why a decision on ``proposal`` does nothing; a superseded one names its replacement."""
+        if proposal.state is ProposalState.SUPERSEDED:
+            newer = events.replacement(self.store.audit_trail(proposal.id))
+            return f"this change was replaced by a newer proposal, {newer}; decide on that one instead"
+        return f"this change is {STATE_TEXT[proposal.state]}; nothing to do"
 
     def approvers_at_head(self, proposal: Proposal) -> set[str]:
         """Who approved the proposal's current head commit (approvals of older heads do not count)."""
