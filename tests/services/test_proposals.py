@@ -23,7 +23,7 @@ from bot.ports.jobs import JobArgs, JobQueue
 from bot.ports.merges import MergeListener
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
-from testkit.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, GitOpsRemote, limit_proposal, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 
@@ -58,8 +58,10 @@ def _workflow(
     )
 
 
-def _opened(wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL") -> Proposal:
-    proposal = wf.submit(scale_proposal(remote.work), requested_by=requested_by)
+def _opened(
+    wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL", drafted: Proposal | None = None
+) -> Proposal:
+    proposal = wf.submit(drafted or scale_proposal(remote.work), requested_by=requested_by)
     return wf.open(proposal.id)
 
 
@@ -242,10 +244,11 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     clock = Clock()
     jobs = Deferred()
     wf = _workflow(store, remote, tmp_path, clock=clock, jobs=jobs)
-    stale = _opened(wf, remote)
+    # Three fields, so that none replaces another.
+    stale = _opened(wf, remote, drafted=limit_proposal(remote.work, "memory"))
     approved = _approved(wf, remote)  # its merge job is lost with this process, say
     clock.now += timedelta(hours=25)  # past the 24 h expiry
-    fresh = _opened(wf, remote)
+    fresh = _opened(wf, remote, drafted=limit_proposal(remote.work, "cpu"))
     assert stale.branch and remote.head(stale.branch) == stale.head_sha
     store.claim_once("slack-event:Ev1")
     jobs.calls.clear()
