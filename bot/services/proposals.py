@@ -137,8 +137,9 @@ class ProposalWorkflow:
     def open(self, proposal_id: str, actor: str = "tugboat") -> Proposal:
         """Push the change as a branch or PR and record the head commit approvers will see."""
         proposal = self.get(proposal_id)
-        if proposal.state is ProposalState.OPEN:
-            return proposal  # a retry: the host is idempotent and the proposal already open
+        if proposal.state is ProposalState.OPEN:  # a retry: the host is idempotent, it is open
+            self.merges.supersede_older(proposal)  # in case the first try stopped before this
+            return proposal
         if proposal.state is not ProposalState.DRAFT:
             raise ConflictError(
                 f"proposal {proposal_id} is {STATE_TEXT[proposal.state]}; it cannot be opened"

@@ -143,3 +143,16 @@ def test_a_message_recorded_without_what_it_said_is_edited_to_the_proposal(world
     [update] = world.updates(ts)
     expected = blocks.decision_blocks(proposal, "Not merged: it expired before enough people approved it")
     assert update.args["blocks"] == expected
+
+
+def test_opening_again_supersedes_what_an_interrupted_first_opening_left_open(world: World) -> None:
+    older, _ = world.posted(5)
+    newer = world.workflow.submit(scale_proposal(world.remote.work, 8), requested_by="U_CAROL")
+    ref = world.workflow.host.open(newer)  # the first opening stopped after the state change
+    world.store.save_proposal(newer.model_copy(update={"branch": ref.branch, "head_sha": ref.head_sha}))
+    assert world.store.transition(newer.id, [ProposalState.DRAFT], ProposalState.OPEN)
+    assert _state(world, older.id) is ProposalState.OPEN
+
+    assert world.workflow.open(newer.id).state is ProposalState.OPEN  # asked again (a replay)
+    assert _state(world, older.id) is ProposalState.SUPERSEDED
+    assert [d["by"] for d in _kinds(world, older.id, AuditKind.SUPERSEDED)] == [newer.id]
