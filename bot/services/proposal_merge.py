@@ -221,23 +221,25 @@ class ProposalMerger:
 
     # -- superseded ----------------------------------------------------------------------
     def supersede_older(self, newer: Proposal) -> list[str]:
-        """End as superseded every open proposal that ``newer`` (just opened) replaces: one that
-        changes the same manifest field(s) and was created before it (so two opened at once on
-        two replicas do not end each other). Only from OPEN: an approved one is merging, and its
-        merge is left alone. Each ends once (a conditional transition), audited, its pull
-        request commented with the newer one and closed; its message loses its buttons (an end
-        listener). Returns the ids ended."""
+        """End as superseded every undecided proposal that ``newer`` (just opened) replaces: one
+        that changes the same manifest field(s) and was created before it (so two opened at once
+        on two replicas do not end each other). Only from OPEN, or DRAFT (recorded, not opened
+        yet: it can no longer be): an approved one is merging, and its merge is left alone. Each
+        ends once (a conditional transition), audited, its pull request commented with the newer
+        one and closed; its message loses its buttons (an end listener). Returns the ids ended."""
+        undecided = [ProposalState.OPEN, ProposalState.DRAFT]
         ended: list[str] = []
-        for older in self.store.list_proposals([ProposalState.OPEN]):
+        for older in self.store.list_proposals(undecided):
             if not replaces(newer, older) or _age(older) >= _age(newer):
                 continue
             by = {"by": newer.id, "by_url": newer.url or newer.branch}
-            superseded = ProposalState.SUPERSEDED
-            if self.end(older, [ProposalState.OPEN], superseded, AuditKind.SUPERSEDED, "tugboat", by):
+            if not self.end(older, undecided, ProposalState.SUPERSEDED, AuditKind.SUPERSEDED, "tugboat", by):
+                continue
+            ended.append(older.id)
+            if older.branch:  # pushed: its pull request (or branch) goes
                 where = newer.url or f"branch {newer.branch}"
                 comment = f"Tugboat closed this proposal: the newer proposal {newer.id} ({where}) replaces it"
                 self.on_host(older, comment=comment, close="superseded")
-                ended.append(older.id)
         return ended
 
     # -- expiry --------------------------------------------------------------------------

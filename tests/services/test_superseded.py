@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.adapters.git.changehost import PlainGitChangeHost
 from bot.adapters.slack import blocks
 from bot.domain.approval import Decision
@@ -156,3 +158,15 @@ def test_opening_again_supersedes_what_an_interrupted_first_opening_left_open(wo
     assert world.workflow.open(newer.id).state is ProposalState.OPEN  # asked again (a replay)
     assert _state(world, older.id) is ProposalState.SUPERSEDED
     assert [d["by"] for d in _kinds(world, older.id, AuditKind.SUPERSEDED)] == [newer.id]
+
+
+def test_an_older_proposal_not_opened_yet_is_superseded_and_can_no_longer_be_opened(world: World) -> None:
+    from bot.domain.errors import ConflictError
+
+    drafted = world.workflow.submit(scale_proposal(world.remote.work, 5), requested_by="U_CAROL")  # host down
+    newer, _ = world.posted(8)
+    assert _state(world, drafted.id) is ProposalState.SUPERSEDED
+    assert [d["by"] for d in _kinds(world, drafted.id, AuditKind.SUPERSEDED)] == [newer.id]
+    with pytest.raises(ConflictError, match="replaced by a newer proposal; it cannot be opened"):
+        world.workflow.open(drafted.id)
+    assert f"tugboat/{drafted.id}" not in git(world.remote.bare, "branch", "--list", "tugboat/*")
