@@ -58,10 +58,8 @@ def _workflow(
     )
 
 
-def _opened(
-    wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL", drafted: Proposal | None = None
-) -> Proposal:
-    proposal = wf.submit(drafted or scale_proposal(remote.work), requested_by=requested_by)
+def _opened(wf: ProposalWorkflow, remote: GitOpsRemote, requested_by: str = "U_CAROL") -> Proposal:
+    proposal = wf.submit(scale_proposal(remote.work), requested_by=requested_by)
     return wf.open(proposal.id)
 
 
@@ -244,11 +242,10 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     clock = Clock()
     jobs = Deferred()
     wf = _workflow(store, remote, tmp_path, clock=clock, jobs=jobs)
-    # Three fields, so that none replaces another.
-    stale = _opened(wf, remote, drafted=limit_proposal(remote.work, "memory"))
+    stale = wf.open(wf.submit(limit_proposal(remote.work, "memory"), "U_CAROL").id)  # 3 fields:
     approved = _approved(wf, remote)  # its merge job is lost with this process, say
     clock.now += timedelta(hours=25)  # past the 24 h expiry
-    fresh = _opened(wf, remote, drafted=limit_proposal(remote.work, "cpu"))
+    fresh = wf.open(wf.submit(limit_proposal(remote.work, "cpu"), "U_CAROL").id)  # none replaced
     assert stale.branch and remote.head(stale.branch) == stale.head_sha
     store.claim_once("slack-event:Ev1")
     jobs.calls.clear()
