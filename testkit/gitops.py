@@ -78,6 +78,22 @@ def make_remote(root: Path, files: dict[str, str] | None = None) -> GitOpsRemote
     return GitOpsRemote(bare, work)
 
 
+def limit_proposal(work: Path, resource: str = "memory") -> Proposal:
+    """Raise checkout's ``memory`` (to 768Mi) or ``cpu`` (to 2 cores) limit: another field than
+    ``scale_proposal``'s and each other's, so they stay open side by side (none replaces
+    another)."""
+    memory = resource == "memory"
+    planned = ManifestRepo(work).plan("checkout", resource, 768 * 2**20 if memory else 2.0)
+    return Proposal(
+        action=Action.SET_MEMORY_LIMIT if memory else Action.SET_CPU_LIMIT,
+        service="checkout",
+        namespace="shop",
+        changes=planned.changes,
+        diff=planned.diff,
+        title=f"raise the {resource} limit of checkout",
+    )
+
+
 def scale_proposal(work: Path, replicas: int = 6, title: str | None = None) -> Proposal:
     """Scale checkout to ``replicas``, planned for real on the checkout ``work`` of a remote
     from ``make_remote``, so the diff applies and merges there."""

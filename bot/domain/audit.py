@@ -28,6 +28,7 @@ class AuditKind(StrEnum):
     MERGE_REFUSED = "proposal.merge_refused"
     MERGED = "proposal.merged"
     EXPIRED = "proposal.expired"
+    SUPERSEDED = "proposal.superseded"  # a newer proposal changes the same field(s): it ends here
     VERIFIED = "proposal.verified"
     MESSAGE_ENDED = "proposal.message_ended"  # its chat message lost its buttons: the proposal ended
     SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
@@ -49,6 +50,7 @@ AUDIT_WORDS = {
     AuditKind.MERGE_REFUSED: "merge refused",
     AuditKind.MERGED: "merged",
     AuditKind.EXPIRED: "expired",
+    AuditKind.SUPERSEDED: "replaced by a newer proposal",
     AuditKind.VERIFIED: "verified after merge",
     AuditKind.MESSAGE_ENDED: "chat message updated: the proposal ended",
     AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",

@@ -145,6 +145,20 @@ STATE_TEXT = {
 }
 
 
+def replaces(newer: Proposal, older: Proposal) -> bool:
+    """Whether opening ``newer`` makes ``older`` moot: another proposal that changes a manifest
+    field ``older`` changes too (the same file, resource, container and field), e.g. a second
+    alert's scale-out of the same Deployment. Merged after it, ``older`` would undo its numbers
+    or conflict. Reverts change no typed field, so they replace nothing and are not replaced."""
+    if newer.id == older.id:
+        return False
+    return bool(_field_keys(newer) & _field_keys(older))
+
+
+def _field_keys(proposal: Proposal) -> set[tuple[str, str, str, str]]:
+    return {(c.file, c.resource or "", c.container or "", c.field) for c in proposal.changes}
+
+
 def new_proposal_id() -> str:
     return uuid.uuid4().hex[:12]
 

@@ -152,6 +152,10 @@ class MessageLayout(Protocol):
         self, proposal: Proposal, *, with_buttons: bool, draft_button: bool = False
     ) -> list[Block]: ...
 
-    def ended_proposal(self, proposal: Proposal, line: str) -> list[Block]:
-        """The proposal's message once it ended: no buttons, and ``line`` saying how it ended."""
+    def ended_proposal(
+        self, proposal: Proposal, line: str, original: list[Block] | None = None
+    ) -> list[Block]:
+        """The proposal's message once it ended: what it said (``original``, the blocks it was
+        posted with; rebuilt from the proposal when not known) without its buttons, and
+        ``line`` saying how it ended."""
         ...

@@ -23,9 +23,10 @@ class Outcome:
 
 class EndListener(Protocol):
     def ended(self, proposal: Proposal) -> None:
-        """Once per proposal, right after it reached a state it never leaves (merged, rejected,
-        expired, failed, tampered, superseded), however it got there; a failure here never
-        undoes it."""
+        """Right after the proposal reached a state it never leaves (merged, rejected, expired,
+        failed, tampered, superseded), however it got there; again if its message with buttons
+        is recorded only after that (``ProposalWorkflow.posted``), so a listener acts once
+        however often it is told. A failure here never undoes the end."""
         ...
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -47,10 +47,13 @@ class InboxItem:
 
 @dataclass(frozen=True)
 class PostedMessage:
-    """A chat message as its channel and timestamp (Slack's id for it)."""
+    """A chat message as its channel and timestamp (Slack's id for it), and, where known, what it
+    said (its fallback text and blocks: not part of which message it is)."""
 
     channel: str
     ts: str
+    text: str = field(default="", compare=False)
+    blocks: list[dict[str, Any]] | None = field(default=None, compare=False)
 
 
 class IncidentRecord(BaseModel):
@@ -88,12 +91,20 @@ class Store(Protocol):
         """
         ...
 
-    def set_proposal_message(self, proposal_id: str, channel: str, ts: str) -> None:
-        """Record the message that shows the proposal's buttons (replacing an earlier one)."""
+    def set_proposal_message(
+        self,
+        proposal_id: str,
+        channel: str,
+        ts: str,
+        text: str = "",
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record the message that shows the proposal's buttons, and what it said (replacing an
+        earlier one)."""
         ...
 
     def proposal_message(self, proposal_id: str) -> PostedMessage | None:
-        """The message ``set_proposal_message`` recorded, or None."""
+        """The message ``set_proposal_message`` recorded, with what it said, or None."""
         ...
 
     def forget_proposal_message(self, proposal_id: str) -> None:

@@ -169,8 +169,8 @@ class IncidentReports:
         if not self.steps.done(posting):
             text = f"Proposed change: {self.layout.inert(proposal.title)}"
             ts = self.steps.find_or_post(posting, channel, text, body, thread)
-            if opened:  # its buttons: the message to update when the proposal ends
-                self.store.set_proposal_message(opened.id, channel, ts)
+            if opened and self.workflow is not None:  # its buttons: to update when it ends
+                self.workflow.posted(opened.id, channel, ts, text, body)
             self.steps.finish(posting)
         if len(proposal.diff) > self.layout.long_diff:  # the message shows it cut; attach it whole
             diff = Attachment(f"proposal-{proposal.id}.diff", content=proposal.diff)

@@ -12,6 +12,27 @@ from bot.domain.proposal import Proposal
 from bot.services.policy_scan import SCAN_REFUSED, ScanResult
 
 
+def last(trail: list[AuditEvent], kind: AuditKind) -> dict[str, Any]:
+    """The data of the newest ``kind`` event in ``trail``, with its ``actor``; {} when none."""
+    found = next((e for e in reversed(trail) if e.kind == kind.value), None)
+    return {**found.data, "actor": found.actor} if found is not None else {}
+
+
+def replacement(trail: list[AuditEvent]) -> str:
+    """The newer proposal that replaced a superseded one, as people read it: its pull request
+    (or branch) and id."""
+    by = last(trail, AuditKind.SUPERSEDED)
+    return f"{shown_place(str(by.get('by_url') or ''))} (`{by.get('by') or 'unknown'}`)".lstrip()
+
+
+def shown_place(where: str) -> str:
+    """A proposal's pull request as an explicit chat link (``<url>``, so it links even where
+    bare text does not), or its branch as code; "" for neither."""
+    if where.startswith(("https://", "http://")):
+        return f"<{where}>"
+    return f"branch `{where}`" if where else ""
+
+
 def summary(proposal: Proposal) -> dict[str, Any]:
     return {
         "action": proposal.action.value,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.errors import ConflictError, InvalidInput, SourceUnavailable, Tampered, TugboatError
 from bot.domain.policy import is_expired
-from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
+from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState, replaces
 from bot.ports.changes import ChangeHost
 from bot.ports.chat import ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MERGE = "proposal.merge"
 ON_HOST = "proposal.on_host"  # a comment on the PR, or closing it
+
+
+def _age(proposal: Proposal) -> tuple[datetime, str]:
+    """Which of two proposals is older: created first, then the lower id (a stable tie-break)."""
+    return (proposal.created_at or datetime.min.replace(tzinfo=UTC), proposal.id)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +219,29 @@ class ProposalMerger:
         if close:
             self.host.close(proposal, close)
 
+    # -- superseded ----------------------------------------------------------------------
+    def supersede_older(self, newer: Proposal) -> list[str]:
+        """End as superseded every undecided proposal that ``newer`` (just opened) replaces: one
+        that changes the same manifest field(s) and was created before it (so two opened at once
+        on two replicas do not end each other). Only from OPEN, or DRAFT (recorded, not opened
+        yet: it can no longer be): an approved one is merging, and its merge is left alone. Each
+        ends once (a conditional transition), audited, its pull request commented with the newer
+        one and closed; its message loses its buttons (an end listener). Returns the ids ended."""
+        undecided = [ProposalState.OPEN, ProposalState.DRAFT]
+        ended: list[str] = []
+        for older in self.store.list_proposals(undecided):
+            if not replaces(newer, older) or _age(older) >= _age(newer):
+                continue
+            by = {"by": newer.id, "by_url": newer.url or newer.branch}
+            if not self.end(older, undecided, ProposalState.SUPERSEDED, AuditKind.SUPERSEDED, "tugboat", by):
+                continue
+            ended.append(older.id)
+            if older.branch:  # pushed: its pull request (or branch) goes
+                where = newer.url or f"branch {newer.branch}"
+                comment = f"Tugboat closed this proposal: the newer proposal {newer.id} ({where}) replaces it"
+                self.on_host(older, comment=comment, close="superseded")
+        return ended
+
     # -- expiry --------------------------------------------------------------------------
     def expire(self, proposal: Proposal, states: list[ProposalState]) -> bool:
         """Expire ``proposal`` if it is still in one of ``states`` (False when something else
@@ -246,13 +274,16 @@ class ProposalMerger:
         if not self.store.transition(proposal.id, from_states, to_state):
             return False
         self.audit(kind, proposal, actor, data)
-        ended = self.get(proposal.id)
+        self.tell_ended(self.get(proposal.id))
+        return True
+
+    def tell_ended(self, ended: Proposal) -> None:
+        """Every end listener hears that ``ended`` ended; a failing one never undoes it."""
         for listener in self.end_listeners:
             try:
                 listener.ended(ended)
             except Exception:  # the end is recorded; only its chat message stays as it was
-                log.exception("an end listener failed for proposal %s", proposal.id)
-        return True
+                log.exception("an end listener failed for proposal %s", ended.id)
 
     def get(self, proposal_id: str) -> Proposal:
         proposal = self.store.get_proposal(proposal_id)

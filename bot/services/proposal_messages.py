@@ -2,15 +2,20 @@
 ended ("Merged: <link>", "Not merged: <why>"), however it ended (a click elsewhere, the change
 host, housekeeping, expiry).
 
-Where the message is comes from the store (``Store.set_proposal_message``, written wherever a
-proposal is posted with its buttons, or a message is given them). The update is the
-``proposal.message_ended`` job, queued by ``ProposalMerger.end`` (an ``EndListener``): it runs on
-one replica, under the proposal's lock, and its done-marker makes it act once however often it
-is queued or run. Slack errors are tried again a bounded number of times; a message or channel
-that is gone counts as done. Each outcome is audited. A click on the message itself shows the
-decision there already, and marks the step done (``shown``). A done message's record is dropped,
-so the ended proposals still holding one are exactly the work left: ``resume`` (housekeeping)
-queues it again when its job was lost (a restart on SQLite, whose queue is in memory).
+Where the message is, and what it said, comes from the store (``ProposalWorkflow.posted``,
+called wherever a proposal is posted with its buttons, or a message is given them): the edit
+keeps what the message said (who asked, the capacity finding above the change, ...) and only
+drops its buttons and adds the line. A proposal that ended before its message was recorded (a
+click elsewhere, or housekeeping, between the post and the record) is queued at the record.
+
+The update is the ``proposal.message_ended`` job, queued by ``ProposalMerger.end`` (an
+``EndListener``): it runs on one replica, under the proposal's lock, and its done-marker makes
+it act once however often it is queued or run. Slack errors are tried again a bounded number of
+times; a message or channel that is gone counts as done. Each outcome is audited. A click on the
+message itself shows the decision there already, and marks the step done (``shown``). A done
+message's record is dropped, so the ended proposals still holding one are exactly the work left:
+``resume`` (housekeeping) queues it again when its job was lost (a restart on SQLite, whose
+queue is in memory).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from bot.domain.proposal import ENDED_STATES, Proposal, ProposalState
 from bot.ports.chat import ChatNotifier, MessageLayout
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.store import PostedMessage, Store
+from bot.services import proposal_events as events
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +108,7 @@ class ProposalMessages:
         if proposal is None or proposal.state not in ENDED_STATES or where is None:
             return
         line = self.line(proposal)
-        outcome = self._update(where, line, self.layout.ended_proposal(proposal, line))
+        outcome = self._update(where, line, self.layout.ended_proposal(proposal, line, where.blocks))
         if self.store.claim_once(DONE + proposal_id):
             data = {"channel": where.channel, "ts": where.ts, "outcome": outcome, "line": line}
             event = AuditEvent(
@@ -135,13 +141,12 @@ class ProposalMessages:
         trail = self.store.audit_trail(proposal.id)
 
         def last(kind: AuditKind) -> dict[str, Any]:
-            found = next((e for e in reversed(trail) if e.kind == kind.value), None)
-            return {**found.data, "actor": found.actor} if found is not None else {}
+            return events.last(trail, kind)
 
         state = proposal.state
         if state is ProposalState.MERGED:
             sha = str(last(AuditKind.MERGED).get("merge_sha") or "")
-            where = proposal.url or f"`{proposal.branch or proposal.id}`"
+            where = events.shown_place(proposal.url or "") or f"`{proposal.branch or proposal.id}`"
             return f"Merged: {where}" + (f" at `{sha[:10]}`" if sha else "")
         if state is ProposalState.REJECTED:
             rejected = last(AuditKind.REJECTED)
@@ -160,4 +165,4 @@ class ProposalMessages:
             return "Not merged: the merge was refused" + (f" ({self.layout.inert(reason)})" if reason else "")
         if state is ProposalState.EXPIRED:
             return "Not merged: it expired before enough people approved it"
-        return "Not merged: a newer proposal replaced it"
+        return f"Not merged: replaced by a newer proposal, {events.replacement(trail)}"

@@ -26,9 +26,9 @@ from bot.domain.approval import Approval, Decision, RefusalCode
 from bot.domain.audit import AuditKind
 from bot.domain.errors import ConflictError, InvalidInput, PolicyViolation
 from bot.domain.policy import approval_refusal, in_change_window, is_expired, required_approvals
-from bot.domain.proposal import STATE_TEXT, Proposal, ProposalState
+from bot.domain.proposal import ENDED_STATES, STATE_TEXT, Proposal, ProposalState
 from bot.ports.changes import ChangeHost
-from bot.ports.chat import ReplyTarget
+from bot.ports.chat import Block, ReplyTarget
 from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.merges import EndListener, MergeListener, Outcome
 from bot.ports.patch import ApplyDiff
@@ -100,6 +100,16 @@ class ProposalWorkflow:
     def get(self, proposal_id: str) -> Proposal:
         return self.merges.get(proposal_id)
 
+    def posted(self, proposal_id: str, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
+        """The proposal's message with buttons is ``ts`` in ``channel``, and said ``text`` and
+        ``blocks``: recorded, to be updated when the proposal ends. A proposal that ended before
+        this (between the post and now) has its end listeners told now; they act once however
+        often they are told."""
+        self.store.set_proposal_message(proposal_id, channel, ts, text, blocks)
+        proposal = self.get(proposal_id)
+        if proposal.state in ENDED_STATES:
+            self.merges.tell_ended(proposal)
+
     # -- creating and opening ----------------------------------------------------------
     def submit(self, proposal: Proposal, requested_by: str | None) -> Proposal:
         """Record a drafted proposal (not yet on the change host)."""
@@ -127,8 +137,9 @@ class ProposalWorkflow:
     def open(self, proposal_id: str, actor: str = "tugboat") -> Proposal:
         """Push the change as a branch or PR and record the head commit approvers will see."""
         proposal = self.get(proposal_id)
-        if proposal.state is ProposalState.OPEN:
-            return proposal  # a retry: the host is idempotent and the proposal already open
+        if proposal.state is ProposalState.OPEN:  # a retry: the host is idempotent, it is open
+            self.merges.supersede_older(proposal)  # in case the first try stopped before this
+            return proposal
         if proposal.state is not ProposalState.DRAFT:
             raise ConflictError(
                 f"proposal {proposal_id} is {STATE_TEXT[proposal.state]}; it cannot be opened"
@@ -146,6 +157,8 @@ class ProposalWorkflow:
                 actor,
                 {"branch": ref.branch, "head_sha": ref.head_sha, "url": where},
             )
+            # An older open proposal for the same field(s) is moot now: it ends as superseded.
+            self.merges.supersede_older(self.get(proposal_id))
         return self.get(proposal_id)
 
     # -- deciding ------------------------------------------------------------------------
@@ -196,8 +209,7 @@ class ProposalWorkflow:
             self.store.append_audit(refused)
             raise InvalidInput(f"no proposal with id {proposal_id!r}; it may have been drafted elsewhere")
         if proposal.state is not ProposalState.OPEN:
-            why = f"this change is {STATE_TEXT[proposal.state]}; nothing to do"
-            return self._refuse(proposal, user_id, decision, RefusalCode.NOT_OPEN, why)
+            return self._refuse(proposal, user_id, decision, RefusalCode.NOT_OPEN, self._not_open(proposal))
         if is_expired(proposal, self.clock()):
             self.merges.expire(proposal, [ProposalState.OPEN])
             why = "this proposal has expired; ask for a fresh one"
@@ -298,8 +310,14 @@ class ProposalWorkflow:
     def _lost_race(self, proposal: Proposal, user_id: str, decision: Decision) -> Outcome:
         """Another decision (a click on another replica) changed the proposal first."""
         latest = self.get(proposal.id)
-        message = f"this change is {STATE_TEXT[latest.state]}; nothing to do"
-        return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, message)
+        return self._refuse(latest, user_id, decision, RefusalCode.NOT_OPEN, self._not_open(latest))
+
+    def _not_open(self, proposal: Proposal) -> str:
+        """Why a decision on ``proposal`` does nothing; a superseded one names its replacement."""
+        if proposal.state is ProposalState.SUPERSEDED:
+            newer = events.replacement(self.store.audit_trail(proposal.id))
+            return f"this change was replaced by a newer proposal, {newer}; decide on that one instead"
+        return f"this change is {STATE_TEXT[proposal.state]}; nothing to do"
 
     def approvers_at_head(self, proposal: Proposal) -> set[str]:
         """Who approved the proposal's current head commit (approvals of older heads do not count)."""

@@ -155,13 +155,11 @@ class PostMergeService:
                 watch.channel, f"Could not propose a revert: {exc}", thread_ts=watch.thread_ts
             )
             return {"revert_error": str(exc)}
-        ts = self.chat.post_message(
-            watch.channel,
-            f"Proposed change: {revert.title}",
-            self.layout.proposal(revert, with_buttons=True),
-            watch.thread_ts,
-        )
-        self.store.set_proposal_message(revert.id, watch.channel, ts)
+        # The revert's title quotes the reverted commit's subject: untrusted text.
+        text = f"Proposed change: {self.layout.inert(revert.title)}"
+        body = self.layout.proposal(revert, with_buttons=True)
+        ts = self.chat.post_message(watch.channel, text, body, watch.thread_ts)
+        self.workflow.posted(revert.id, watch.channel, ts, text, body)
         if len(revert.diff) > self.layout.long_diff:
             diff = Attachment(f"proposal-{revert.id}.diff", content=revert.diff)
             self.chat.upload_files(watch.channel, watch.thread_ts, [diff], "The full diff")

@@ -173,7 +173,7 @@ def capacity_check(
         text = finding_text(finding)
         body = [blocks.section(text), *blocks.proposal_blocks(proposal, with_buttons=True)]
         ts = chat.post_message(channel, text, body)
-        workflow.store.set_proposal_message(proposal.id, channel, ts)
+        workflow.posted(proposal.id, channel, ts, text, body)
         if render is not None and finding.graph is not None:
             with tempfile.TemporaryDirectory(prefix="tugboat-capacity-") as tmp:
                 paths = render([finding.graph], Path(tmp))

@@ -16,7 +16,7 @@ from bot.domain.errors import InvalidInput, Tampered
 from bot.domain.policy import ApprovalPolicy, PolicyRule
 from bot.domain.proposal import Action, Proposal, ProposalState
 from bot.services.proposals import ProposalWorkflow
-from testkit.gitops import DEPLOYMENT, GitOpsRemote, git, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, GitOpsRemote, git, limit_proposal, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 APPROVERS = ["U_ALICE", "U_BOB", "U_CAROL"]
@@ -199,7 +199,7 @@ def test_housekeeping_ends_a_proposal_pushed_to_outside_tugboat_before_anyone_cl
     from bot.services.housekeeping import housekeeping_spec
 
     wf = _workflow(store, remote, tmp_path)
-    untouched = _opened(wf, remote)
+    untouched = _opened(wf, remote, limit_proposal(remote.work))  # another field: not replaced
     pushed = _opened(wf, remote)
     foreign = remote.push_to_branch(pushed.branch or "", "apps/evil.yaml", "kind: Pod\n")
 

@@ -5,72 +5,19 @@ Web API, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.adapters.git.changehost import PlainGitChangeHost
 from bot.adapters.slack import blocks
-from bot.adapters.slack.layout import BlockKitLayout
-from bot.adapters.slack.notifier import SlackNotifier
-from bot.adapters.store import SqlStore
 from bot.domain.approval import Decision
-from bot.domain.audit import AuditEvent
 from bot.domain.policy import ApprovalPolicy
-from bot.domain.proposal import Proposal, ProposalState
-from bot.services.proposal_messages import ProposalMessages
+from bot.domain.proposal import ProposalState
 from bot.services.proposals import ProposalWorkflow
-from testkit.gitops import GitOpsRemote, make_remote, scale_proposal
-from testkit.slack_api import Call, SlackApi, running_slack_api
-
-CHANNEL = "CPROPOSALS"
-APPROVERS = ["U_ALICE", "U_BOB"]
-
-
-@dataclass
-class World:
-    store: SqlStore
-    api: SlackApi
-    remote: GitOpsRemote
-    workflow: ProposalWorkflow
-    messages: ProposalMessages
-    slept: list[float]
-
-    def posted(self, replicas: int = 6) -> tuple[Proposal, str]:
-        """An opened proposal, and the ts of its message with buttons (recorded as posting does)."""
-        proposal = self.workflow.open(
-            self.workflow.submit(scale_proposal(self.remote.work, replicas), requested_by="U_CAROL").id
-        )
-        ts = self.messages.chat.post_message(
-            CHANNEL, "Proposed change", BlockKitLayout().proposal(proposal, with_buttons=True)
-        )
-        self.store.set_proposal_message(proposal.id, CHANNEL, ts)
-        return proposal, ts
-
-    def updates(self, ts: str) -> list[Call]:
-        return [c for c in self.api.of("chat.update") if c.args.get("ts") == ts]
-
-    def ended_events(self, proposal_id: str) -> list[AuditEvent]:
-        return [e for e in self.store.audit_trail(proposal_id) if e.kind == "proposal.message_ended"]
-
-
-@pytest.fixture
-def world(store: SqlStore, tmp_path: Path) -> Iterator[World]:
-    remote = make_remote(tmp_path / "gitops")
-    slept: list[float] = []
-    with running_slack_api() as api:
-        chat = SlackNotifier(WebClient(token="xoxb-test", base_url=api.base_url))
-        messages = ProposalMessages(store, chat, BlockKitLayout(), sleep=slept.append)
-        workflow = ProposalWorkflow(
-            store,
-            PlainGitChangeHost(str(remote.bare), tmp_path / "cache"),
-            ApprovalPolicy(approvers=APPROVERS),
-            end_listeners=[messages],
-        )
-        yield World(store, api, remote, workflow, messages, slept)
+from testkit.gitops import limit_proposal
+from testkit.slack_api import Call
+from tests.services.conftest import APPROVERS, CHANNEL, World
 
 
 def _shown(call: Call) -> str:
@@ -78,7 +25,7 @@ def _shown(call: Call) -> str:
 
 
 def test_housekeeping_ends_a_moved_proposal_and_its_message_loses_its_buttons_once(world: World) -> None:
-    untouched, untouched_ts = world.posted(5)
+    untouched, untouched_ts = world.posted(drafted=limit_proposal(world.remote.work))
     moved, ts = world.posted(6)
     foreign = world.remote.push_to_branch(moved.branch or "", "apps/evil.yaml", "kind: Pod\n")
 
@@ -111,7 +58,7 @@ def test_a_branch_deleted_outside_tugboat_says_it_was_closed(world: World) -> No
 
 def test_an_expired_proposal_says_so_and_one_without_a_message_is_skipped(world: World) -> None:
     posted, ts = world.posted(6)
-    silent = world.workflow.open(world.workflow.submit(scale_proposal(world.remote.work, 4), "U_CAROL").id)
+    silent = world.workflow.open(world.workflow.submit(limit_proposal(world.remote.work), "U_CAROL").id)
     assert world.workflow.merges.expire(posted, [ProposalState.OPEN])
     assert world.workflow.merges.expire(silent, [ProposalState.OPEN])
 
@@ -171,7 +118,7 @@ def test_slack_errors_are_tried_again_a_bounded_number_of_times(world: World) ->
 
 def test_a_click_that_showed_the_end_on_the_message_leaves_nothing_to_do(world: World) -> None:
     clicked, ts = world.posted(6)
-    other, other_ts = world.posted(4)
+    other, other_ts = world.posted(drafted=limit_proposal(world.remote.work))
     world.messages.shown(clicked.id, CHANNEL, ts)  # the click's handler updated this very message
     world.messages.shown(other.id, CHANNEL, "1.000001")  # a click on some other message of it
     world.workflow.decide(clicked.id, "U_BOB", Decision.REJECT, reason="no")

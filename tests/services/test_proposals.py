@@ -23,7 +23,7 @@ from bot.ports.jobs import JobArgs, JobQueue
 from bot.ports.merges import MergeListener
 from bot.services.housekeeping import HOUSEKEEPING, housekeeping_spec
 from bot.services.proposals import MERGE, ON_HOST, Outcome, ProposalWorkflow
-from testkit.gitops import DEPLOYMENT, GitOpsRemote, make_remote, scale_proposal
+from testkit.gitops import DEPLOYMENT, GitOpsRemote, limit_proposal, make_remote, scale_proposal
 
 PATH = "apps/checkout/deployment.yaml"
 
@@ -242,10 +242,10 @@ def test_housekeeping_expires_resumes_merges_and_forgets_old_keys(
     clock = Clock()
     jobs = Deferred()
     wf = _workflow(store, remote, tmp_path, clock=clock, jobs=jobs)
-    stale = _opened(wf, remote)
+    stale = wf.open(wf.submit(limit_proposal(remote.work, "memory"), "U_CAROL").id)  # 3 fields:
     approved = _approved(wf, remote)  # its merge job is lost with this process, say
     clock.now += timedelta(hours=25)  # past the 24 h expiry
-    fresh = _opened(wf, remote)
+    fresh = wf.open(wf.submit(limit_proposal(remote.work, "cpu"), "U_CAROL").id)  # none replaced
     assert stale.branch and remote.head(stale.branch) == stale.head_sha
     store.claim_once("slack-event:Ev1")
     jobs.calls.clear()

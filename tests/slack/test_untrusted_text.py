@@ -106,3 +106,35 @@ def test_a_commit_subject_quoted_in_a_proposal_title_is_inert() -> None:
     shown = json.dumps([*blocks.proposal_blocks(revert, with_buttons=True), blocks.shown_title(revert)])
     _clean(shown)
     assert "revert 1a2b3c4d (ping &lt;!channel&gt;" in shown
+
+
+def test_fallback_text_shows_bare_domains_as_text_and_keeps_tugboats_own_markup() -> None:
+    """A message's ``text`` is not verbatim: Slack would link ``evil.example`` there."""
+    from bot.security.inert import unlinked
+
+    quoted = inert_mrkdwn(f"{HOSTILE} mail ops@evil.example or see status.evil.example/x.")
+    own = "Rejected by <@U1> (<https://github.com/o/r/pull/3|PR 3>): "
+    text = unlinked(own + quoted)
+    assert text.startswith(own)  # Tugboat's own mention and link stay what they are
+    _clean(text.removeprefix(own))
+    for bare in ("evil.example", "status.evil"):
+        assert bare not in text, bare
+    assert "ops@evil[.]example" in text and "status[.]evil[.]example/x." in text
+    assert "https[:]//evil[.]example" in text and "www[.]evil[.]example" in text
+    # Words that only look dotted stay as they are; defanging twice changes nothing more.
+    plain = "scaled to 1.5 cores in apps/checkout/deployment.yaml, e.g. v1.2.3, 99.9% of 0.95"
+    assert unlinked(plain) == plain and unlinked(text) == text
+
+
+def test_an_alert_title_with_a_domain_is_text_in_the_notification(
+    harness_factory: Callable[..., Harness],
+) -> None:
+    h = harness_factory()
+    payload = alert_payload(group_key='{}:{alertname="Phish"}')
+    payload["groupLabels"]["alertname"] = "Login at evil.example"
+    for alert in payload["alerts"]:
+        alert["labels"]["alertname"] = "Login at evil.example"
+    payload["commonLabels"]["alertname"] = "Login at evil.example"
+    assert h.alert(payload).status_code == 200
+    parent = h.api.wait_for("chat.postMessage")[0]
+    assert "evil[.]example" in parent.args["text"] and "evil.example" not in parent.args["text"]

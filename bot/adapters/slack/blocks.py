@@ -215,11 +215,12 @@ def button_target(value: str) -> tuple[str, str]:
     return proposal_id, head
 
 
-def decision_blocks(proposal: Proposal, text: str) -> list[Block]:
-    """The proposal message after a decision: the buttons are gone, who decided is shown."""
-    return [b for b in proposal_blocks(proposal, with_buttons=False) if b.get("type") != "actions"] + [
-        context(text)
-    ]
+def decision_blocks(proposal: Proposal, text: str, original: Sequence[Block] | None = None) -> list[Block]:
+    """The proposal message after a decision or its end: what it said (``original``, the blocks
+    it was posted with, e.g. who asked or the capacity finding above the change; rebuilt from
+    the proposal when not known) without its buttons, and ``text`` saying what happened."""
+    shown = original if original else proposal_blocks(proposal, with_buttons=False)
+    return fit([b for b in shown if b.get("type") != "actions"] + [context(text)])
 
 
 # -- threads, commands and forms --------------------------------------------------------------

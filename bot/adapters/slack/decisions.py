@@ -15,10 +15,13 @@ from bot.adapters.slack import blocks
 from bot.domain.alert import now_utc
 from bot.domain.proposal import TERMINAL_STATES, Proposal, ProposalState
 from bot.observability.metrics import MERGES
-from bot.ports.chat import ChatNotifier, ReplyTarget
+from bot.ports.chat import Block, ChatNotifier, ReplyTarget
 from bot.ports.merges import Outcome
-from bot.ports.store import Store
+from bot.ports.store import PostedMessage, Store
 from bot.services.proposal_messages import ProposalMessages
+
+# Ended without merging: a refused click on such a proposal's message takes its buttons away too.
+CLOSED = (ProposalState.EXPIRED, ProposalState.FAILED, ProposalState.TAMPERED, ProposalState.SUPERSEDED)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +43,9 @@ class SlackDecisions:
 
     def show(self, outcome: Outcome, verb: str, where: ReplyTarget, reason: str = "") -> None:
         """Show the result: buttons gone once decided; refusals and partial approvals to the
-        clicker. A proposal that ends without merging (expired, failed, tampered) loses its
-        buttons too, and a tampered one is announced in the thread, once."""
+        clicker. A proposal that ends without merging (expired, failed, tampered, superseded)
+        loses its buttons too, and a tampered one is announced in the thread, once. The edit
+        keeps what the recorded message said; only its buttons go."""
         channel, ts, thread, user = where.channel, where.ts or "", where.thread_ts, where.user or ""
         proposal = outcome.proposal
         if outcome.merged:
@@ -49,24 +53,28 @@ class SlackDecisions:
         final = proposal.state in TERMINAL_STATES or proposal.state is ProposalState.FAILED
         if outcome.accepted and final:
             text = self._decided_text(verb, user, outcome) + (f" · reason: {reason}" if reason else "")
-            self.chat.update_message(
-                channel, ts, f"{verb}: {blocks.shown_title(proposal)}", blocks.decision_blocks(proposal, text)
-            )
+            shown = blocks.decision_blocks(proposal, text, self._original(proposal, where))
+            self.chat.update_message(channel, ts, f"{verb}: {blocks.shown_title(proposal)}", shown)
             self._shown(proposal, where)
             return
         if outcome.accepted:  # e.g. "approved by <@U> (1 of 2 approvals)": everyone in the thread sees it
             self.chat.post_message(channel, outcome.message, thread_ts=thread or ts)
             return
         self.chat.post_ephemeral(channel, user, outcome.message, thread_ts=thread)
-        closed = (ProposalState.EXPIRED, ProposalState.FAILED, ProposalState.TAMPERED)
-        if proposal.state in closed:
+        if proposal.state in CLOSED:
             text = f":no_entry: Not merged. {outcome.message[:1].upper()}{outcome.message[1:]}"
-            self.chat.update_message(channel, ts, text, blocks.decision_blocks(proposal, text))
+            shown = blocks.decision_blocks(proposal, text, self._original(proposal, where))
+            self.chat.update_message(channel, ts, text, shown)
             self._shown(proposal, where)
         if proposal.state is ProposalState.TAMPERED and self.store.claim_once(
             f"tampered-notice:{proposal.id}"
         ):
             self.chat.post_message(channel, f":warning: {outcome.message}", thread_ts=thread or ts)
+
+    def _original(self, proposal: Proposal, where: ReplyTarget) -> list[Block] | None:
+        """The blocks the clicked message was posted with, when it is the recorded one."""
+        recorded = self.store.proposal_message(proposal.id)
+        return recorded.blocks if recorded == PostedMessage(where.channel, where.ts or "") else None
 
     def _shown(self, proposal: Proposal, where: ReplyTarget) -> None:
         if self.messages is not None:

@@ -40,5 +40,7 @@ class BlockKitLayout:
     def proposal(self, proposal: Proposal, *, with_buttons: bool, draft_button: bool = False) -> list[Block]:
         return blocks.proposal_blocks(proposal, with_buttons=with_buttons, draft_button=draft_button)
 
-    def ended_proposal(self, proposal: Proposal, line: str) -> list[Block]:
-        return blocks.decision_blocks(proposal, line)
+    def ended_proposal(
+        self, proposal: Proposal, line: str, original: list[Block] | None = None
+    ) -> list[Block]:
+        return blocks.decision_blocks(proposal, line, original)

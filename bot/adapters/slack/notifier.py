@@ -22,6 +22,7 @@ from bot.adapters.slack.blocks import MAX_BLOCKS, fit, truncate
 from bot.domain.errors import MessageGone, SourceUnavailable
 from bot.observability.metrics import SLACK_ERRORS
 from bot.ports.chat import Attachment, Block, ChatMessage
+from bot.security.inert import unlinked
 from bot.security.redact import redact, redact_data
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ T = TypeVar("T")
 
 def _clean(text: str, blocks: list[Block] | None) -> tuple[str, list[Block] | None]:
     """Redact secrets from everything that leaves for Slack: evidence quotes log lines, commit
-    messages and alert annotations, any of which may carry a token."""
-    return redact(text), (redact_data(blocks) if blocks is not None else None)
+    messages and alert annotations, any of which may carry a token. The fallback ``text`` is not
+    verbatim as blocks are (``blocks.mrkdwn``), so its bare domains and URLs are defanged too:
+    a notification never links to what untrusted text quoted."""
+    return unlinked(redact(text)), (redact_data(blocks) if blocks is not None else None)
 
 
 class SlackNotifier:

@@ -104,6 +104,10 @@ class ProposalMessageRow(Base):
     channel: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str] = mapped_column(String(64))
     posted_at: Mapped[datetime]
+    # What the message said, so its edit once the proposal ends keeps it (None: recorded before
+    # Tugboat kept it; the edit is rebuilt from the proposal).
+    text: Mapped[str | None] = mapped_column(Text)
+    blocks: Mapped[list[Any] | None]
 
 
 class AuditEventRow(Base):

@@ -92,8 +92,10 @@ class SqlStore(IncidentTables):
         with self._write() as conn:
             return conn.execute(stmt).rowcount == 1
 
-    def set_proposal_message(self, proposal_id: str, channel: str, ts: str) -> None:
-        values = {"channel": channel, "ts": ts, "posted_at": now()}
+    def set_proposal_message(
+        self, proposal_id: str, channel: str, ts: str, text: str = "", blocks: list[Any] | None = None
+    ) -> None:
+        values = {"channel": channel, "ts": ts, "posted_at": now(), "text": text, "blocks": blocks}
         try:
             with self._write() as conn:
                 stmt = self._insert(conn, ProposalMessageRow).values(proposal_id=proposal_id, **values)
@@ -102,12 +104,11 @@ class SqlStore(IncidentTables):
             raise InvalidInput(f"cannot record a message for unknown proposal {proposal_id}") from None
 
     def proposal_message(self, proposal_id: str) -> PostedMessage | None:
-        query = select(ProposalMessageRow.channel, ProposalMessageRow.ts).where(
-            ProposalMessageRow.proposal_id == proposal_id
-        )
+        row_ = ProposalMessageRow
+        query = select(row_.channel, row_.ts, row_.text, row_.blocks).where(row_.proposal_id == proposal_id)
         with self._read() as conn:
             row = conn.execute(query).first()
-        return PostedMessage(row.channel, row.ts) if row else None
+        return PostedMessage(row.channel, row.ts, row.text or "", row.blocks) if row else None
 
     def forget_proposal_message(self, proposal_id: str) -> None:
         with self._write() as conn:

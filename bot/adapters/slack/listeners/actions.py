@@ -96,7 +96,7 @@ def draft(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
         text, shown = replies.change_request(opened, verb="drafted")
         deps.chat.update_message(where.channel, where.ts or "", text, shown)
         if where.ts:  # the buttons are on this message now
-            deps.store.set_proposal_message(opened.proposal.id, where.channel, where.ts)
+            deps.change_requests.workflow.posted(opened.proposal.id, where.channel, where.ts, text, shown)
 
 
 def approve(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:

@@ -211,7 +211,7 @@ def _explain(deps: SlackDeps, asked: Asked) -> None:
 def _post_request(deps: SlackDeps, asked: Asked, request: ChangeRequest) -> None:
     text, body = replies.change_request(request)
     ts = deps.chat.post_message(asked.channel, text, body)
-    deps.store.set_proposal_message(request.proposal.id, asked.channel, ts)
+    deps.change_requests.workflow.posted(request.proposal.id, asked.channel, ts, text, body)
 
 
 def _scale(deps: SlackDeps, asked: Asked) -> None:
