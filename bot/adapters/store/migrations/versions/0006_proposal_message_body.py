@@ -1,7 +1,7 @@
 """What each proposal's message with buttons said (its fallback text and blocks), so that the
 edit once the proposal ends keeps it and only drops the buttons and adds how it ended.
 
-Revision ID: 0007_proposal_message_body
+Revision ID: 0006_proposal_message_body
 Revises: 0005_anomaly_warnings
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_proposal_message_body"
+revision: str = "0006_proposal_message_body"
 down_revision: str | None = "0005_anomaly_warnings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
