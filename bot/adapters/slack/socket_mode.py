@@ -35,7 +35,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.adapters.slack.journal import SEAL, SOCKET_MODE, Entry, SlackJournal
-from bot.adapters.slack.listeners.once import REPLAY
+from bot.adapters.slack.listeners.once import delivery_context
 from bot.adapters.slack.payloads import WrongShape, check_command, check_event, check_interaction
 from bot.adapters.slack.pool import ListenerPool, when_all_done
 from bot.adapters.slack.replay import Replayable
@@ -78,16 +78,19 @@ class SocketIntake:
         raw = json.dumps(_envelope(req), separators=(",", ":"), ensure_ascii=False).encode()
         return self.journal.record({SEAL: self._seal(raw)}, raw, transport=SOCKET_MODE)
 
-    def dispatch(self, req: SocketModeRequest, entry: int, *, replay: bool = False) -> BoltResponse:
+    def dispatch(self, req: SocketModeRequest, entry: int, *, replayed: str = "") -> BoltResponse:
         """Bolt's dispatch (the ack listener inline, the lazy work on ``listeners``); the entry is
-        marked done once that work is over. The replay mark is in the context, which no request
-        can set from outside."""
+        marked done once that work is over. The delivery (its claims' owner: the entry's origin,
+        ``replayed`` for a replay) and the replay mark are in the context, which no request can
+        set from outside."""
         started: list[Future[object]] = []
+        journal = self.journal
+        origin = replayed or (journal.origin(entry) if entry and journal is not None else None)
         request = BoltRequest(
             mode="socket_mode",
             body=req.payload,
             headers=build_headers(req),
-            context={REPLAY: True} if replay else None,
+            context=delivery_context(origin, replay=bool(replayed)),
         )
         try:
             if self.listeners is None:
@@ -95,8 +98,7 @@ class SocketIntake:
             with self.listeners.collecting() as started:
                 return self.bolt.dispatch(request)
         finally:
-            if entry and self.journal is not None:
-                journal = self.journal
+            if entry and journal is not None:
                 when_all_done(started, lambda: journal.done(entry))
 
     def replayable(self, entry: Entry) -> Replayable | None:
@@ -113,11 +115,11 @@ class SocketIntake:
         except (ValueError, WrongShape) as exc:  # sealed by this app: a bug, not an attack
             log.warning("a journaled Socket Mode request was dropped: %s", exc)
             return None
-        return req.payload, lambda: self._again(req, entry.id)
+        return req.payload, lambda: self._again(req, entry)
 
-    def _again(self, req: SocketModeRequest, entry: int) -> bool:
+    def _again(self, req: SocketModeRequest, entry: Entry) -> bool:
         # Nobody to acknowledge to: the answer was sent (or lost) by the process that died.
-        self.dispatch(req, entry, replay=True)
+        self.dispatch(req, entry.id, replayed=entry.origin)
         return True
 
     def _seal(self, raw: bytes) -> str:
