@@ -35,7 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -67,7 +67,7 @@ from bot.adapters.slack.payloads import (
     check_event,
     check_interaction,
 )
-from bot.adapters.slack.pool import ListenerPool, when_all_done
+from bot.adapters.slack.pool import ListenerPool, Started, when_all_done
 from bot.adapters.slack.replay import Replayable
 from bot.observability.metrics import SLACK_ACK_SECONDS, SLACK_REQUESTS, SLACK_UNAUTHENTICATED
 from bot.settings import Settings
@@ -294,7 +294,7 @@ class SlackEdge:
         entry: int,
         replayed: str,
     ) -> None:
-        started: list[Future[object]] = []
+        started = Started()
         journal = self.journal
         try:
             body = accepted.for_bolt()

@@ -15,6 +15,12 @@ envelope is sealed as it is journaled (an HMAC-SHA256 keyed by the app token, wh
 process holds) and its seal is checked again before a replay. An envelope the journal cannot
 keep (full) is left unacknowledged: Slack sends an event again, and shows a command or click as
 failed, as a 503 over HTTP does.
+
+3. Shutdown, in order (``CheckedSocketModeHandler.close``): the intake stops taking envelopes
+   (one arriving now is left unacknowledged, for Slack to send elsewhere), the envelopes already
+   taken finish their dispatch and their ack while the connection is still open, then the
+   connection closes; the listener pool drains after that (``Runtime.close``). An envelope whose
+   lazy work the closed pool refused anyway stays in the journal, for the next start's replay.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -37,7 +45,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot.adapters.slack.journal import SEAL, SOCKET_MODE, Entry, SlackJournal
 from bot.adapters.slack.listeners.once import delivery_context
 from bot.adapters.slack.payloads import WrongShape, check_command, check_event, check_interaction
-from bot.adapters.slack.pool import ListenerPool, when_all_done
+from bot.adapters.slack.pool import ListenerPool, Started, when_all_done
 from bot.adapters.slack.replay import Replayable
 from bot.observability.metrics import SLACK_REQUESTS
 
@@ -70,6 +78,37 @@ class SocketIntake:
         is over."""
         self.bolt, self.journal, self.listeners = bolt, journal, listeners
         self._key = app_token.encode()
+        self._taken = threading.Condition()
+        self._in_flight = [0]  # envelopes between ``admitted`` and their ack
+        self._closing = threading.Event()
+
+    @contextmanager
+    def admitted(self) -> Iterator[bool]:
+        """Whether an envelope is taken (False once closing); ``close`` waits for those taken."""
+        with self._taken:
+            if self._closing.is_set():
+                taken = False
+            else:
+                taken = True
+                self._in_flight[0] += 1
+        try:
+            yield taken
+        finally:
+            if taken:
+                with self._taken:
+                    self._in_flight[0] -= 1
+                    self._taken.notify_all()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Take no more envelopes and wait (up to ``timeout_s``) for those taken to be dispatched
+        and acknowledged; False if some were still at it (they stay journaled)."""
+        with self._taken:
+            self._closing.set()
+            return self._taken.wait_for(lambda: self._in_flight[0] == 0, timeout_s)
 
     def record(self, req: SocketModeRequest) -> int | None:
         """The envelope's journal entry (0 without a journal), or None when it cannot be kept."""
@@ -83,7 +122,7 @@ class SocketIntake:
         marked done once that work is over. The delivery (its claims' owner: the entry's origin,
         ``replayed`` for a replay) and the replay mark are in the context, which no request can
         set from outside."""
-        started: list[Future[object]] = []
+        started = Started()
         journal = self.journal
         origin = replayed or (journal.origin(entry) if entry and journal is not None else None)
         request = BoltRequest(
@@ -148,6 +187,21 @@ class CheckedSocketModeHandler(SocketModeHandler):
         self.intake = intake
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with self.intake.admitted() as taken:
+            if not taken:
+                SLACK_REQUESTS.labels(outcome="closing").inc()
+                log.info("left a Socket Mode request unacknowledged: shutting down")
+                return
+            self._take(client, req)
+
+    def close(self) -> None:
+        """Stop taking envelopes, let those taken be dispatched and acknowledged, then close the
+        connection (which waits for the client's threads)."""
+        if not self.intake.close():
+            log.warning("closing Socket Mode with envelopes still at work; they stay in the journal")
+        super().close()
+
+    def _take(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         started = time.time()
         try:
             check_envelope(req)
