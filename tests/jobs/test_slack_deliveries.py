@@ -46,7 +46,8 @@ request = json.load(sys.stdin)
 if sys.argv[2] == "http":
     journal.record(request["headers"], request["body"].encode())
 else:
-    SocketIntake(None, sys.argv[3], journal=journal).record(SocketModeRequest.from_dict(request))
+    intake = SocketIntake(None, sys.argv[3], max_text_chars=4000, journal=journal)
+    intake.record(SocketModeRequest.from_dict(request))
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

@@ -294,7 +294,7 @@ class SlackEdge:
         entry: int,
         replayed: str,
     ) -> None:
-        started = Started()
+        started: Started | None = None
         journal = self.journal
         try:
             body = accepted.for_bolt()

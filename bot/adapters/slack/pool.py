@@ -58,10 +58,13 @@ class ListenerPool(ThreadPoolExecutor):
             self._collectors.started = None
 
 
-def when_all_done(started: Started, then: Callable[[], None]) -> None:
-    """Call ``then`` once every future has finished (at once when there are none), whatever
-    their outcome: Bolt logs a listener's failure itself. Never when the pool refused some of
-    the work: it did not run, so the request is not done."""
+def when_all_done(started: Started | None, then: Callable[[], None]) -> None:
+    """Call ``then`` once every future has finished (at once when there are none, or nothing was
+    collected), whatever their outcome: Bolt logs a listener's failure itself. Never when the
+    pool refused some of the work: it did not run, so the request is not done."""
+    if started is None:
+        then()
+        return
     if started.refused:
         log.warning("a Slack request's work was refused by the closed listener pool; left for a replay")
         return

@@ -9,6 +9,12 @@
    acknowledged Slack never sends it again, so a process killed before its work is done would
    lose it. The envelope is marked done once the lazy work it started is over, and replayed at
    the next start (``replay``) through ``SocketIntake.replayable``.
+3. The acknowledgement, computed here as over HTTP (a command's usage or "working on it", else
+   empty), sent at once; Bolt's dispatch (middleware, the ack listener, whose answer is not
+   needed, and the lazy work) runs after it on a thread of its own, once a lull in the envelopes
+   comes (``gate``, the edge's ``QuietGate``). With Bolt's dispatch before the ack, a burst of 50
+   commands waited on each other's dispatch and lazy work for the GIL: p50 57-67 ms
+   (bench/bench_socket_ack.py, bench/RESULTS.md).
 
 No Slack signature comes over the WebSocket, and the journal lies outside the process; so each
 envelope is sealed as it is journaled (an HMAC-SHA256 keyed by the app token, which only the
@@ -16,10 +22,11 @@ process holds) and its seal is checked again before a replay. An envelope the jo
 keep (full) is left unacknowledged: Slack sends an event again, and shows a command or click as
 failed, as a 503 over HTTP does.
 
-3. Shutdown, in order (``CheckedSocketModeHandler.close``): the intake stops taking envelopes
+4. Shutdown, in order (``CheckedSocketModeHandler.close``): the intake stops taking envelopes
    (one arriving now is left unacknowledged, for Slack to send elsewhere), the envelopes already
    taken finish their dispatch and their ack while the connection is still open, then the
-   connection closes; the listener pool drains after that (``Runtime.close``). An envelope whose
+   connection closes once the dispatches queued behind the gate have handed their lazy work to
+   the listener pool, which drains after that (``Runtime.close``). An envelope whose
    lazy work the closed pool refused anyway stays in the journal, for the next start's replay.
 """
 
@@ -30,19 +37,20 @@ import hmac
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.adapters.slack.journal import SEAL, SOCKET_MODE, Entry, SlackJournal
+from bot.adapters.slack.listeners.commands import acknowledgement
 from bot.adapters.slack.listeners.once import delivery_context
 from bot.adapters.slack.payloads import WrongShape, check_command, check_event, check_interaction
 from bot.adapters.slack.pool import ListenerPool, Started, when_all_done
@@ -62,6 +70,16 @@ def check_envelope(req: SocketModeRequest) -> None:
     check(req.payload)
 
 
+class Lull(Protocol):
+    """When work may start without slowing acknowledgements (``slack_edge.QuietGate``)."""
+
+    clock: Callable[[], float]
+
+    def touch(self) -> None: ...
+
+    def wait(self, since: float) -> None: ...
+
+
 class SocketIntake:
     """Envelopes into Bolt: journaled (sealed) before their ack, marked done once their work is;
     and the replay path for the envelopes a killed process left unfinished."""
@@ -71,12 +89,17 @@ class SocketIntake:
         bolt: App,
         app_token: str,
         *,
+        max_text_chars: int,
         journal: SlackJournal | None = None,
         listeners: ListenerPool | None = None,
+        gate: Lull | None = None,
     ) -> None:
         """``listeners``: Bolt's listener executor, which tells when an envelope's lazy work
-        is over."""
-        self.bolt, self.journal, self.listeners = bolt, journal, listeners
+        is over; ``gate``: when an acknowledged envelope's dispatch starts (None: at once, on
+        the thread that acknowledged it)."""
+        self.bolt, self.journal, self.listeners, self.gate = bolt, journal, listeners, gate
+        self.max_text_chars = max_text_chars
+        self._later = ThreadPoolExecutor(1, thread_name_prefix="tugboat-socket-dispatch") if gate else None
         self._key = app_token.encode()
         self._taken = threading.Condition()
         self._in_flight = [0]  # envelopes between ``admitted`` and their ack
@@ -108,7 +131,42 @@ class SocketIntake:
         and acknowledged; False if some were still at it (they stay journaled)."""
         with self._taken:
             self._closing.set()
-            return self._taken.wait_for(lambda: self._in_flight[0] == 0, timeout_s)
+            drained = self._taken.wait_for(lambda: self._in_flight[0] == 0, timeout_s)
+        if self._later is not None:  # the queued dispatches hand their work to the pool first
+            self._later.shutdown(wait=True)
+        return drained
+
+    def answer(self, req: SocketModeRequest) -> SocketModeResponse:
+        """The acknowledgement, as Bolt's ack listeners would give it: a command's ephemeral
+        usage or "working on it", else empty."""
+        if self.gate is not None:
+            self.gate.touch()
+        if req.type != "slash_commands":
+            return SocketModeResponse(envelope_id=req.envelope_id)
+        text = str(req.payload.get("text") or "")
+        return SocketModeResponse(
+            envelope_id=req.envelope_id, payload=acknowledgement(text, self.max_text_chars)
+        )
+
+    def dispatch_later(self, req: SocketModeRequest, entry: int) -> None:
+        """An acknowledged envelope to Bolt, once the gate opens (at once without one). Refused
+        by a closed intake, it stays in the journal for the next start."""
+        if self._later is None or self.gate is None:
+            self.dispatch(req, entry)
+            return
+        self.gate.touch()
+        try:
+            self._later.submit(self._after_lull, req, entry, self.gate.clock())
+        except RuntimeError:
+            log.warning("a Socket Mode request came as the intake closed; left for a replay")
+
+    def _after_lull(self, req: SocketModeRequest, entry: int, since: float) -> None:
+        if self.gate is not None:
+            self.gate.wait(since)
+        try:
+            self.dispatch(req, entry)
+        except Exception:  # Bolt reports listener errors itself; this is Bolt failing
+            log.exception("dispatching a Socket Mode request failed")
 
     def record(self, req: SocketModeRequest) -> int | None:
         """The envelope's journal entry (0 without a journal), or None when it cannot be kept."""
@@ -122,7 +180,7 @@ class SocketIntake:
         marked done once that work is over. The delivery (its claims' owner: the entry's origin,
         ``replayed`` for a replay) and the replay mark are in the context, which no request can
         set from outside."""
-        started = Started()
+        started: Started | None = None
         journal = self.journal
         origin = replayed or (journal.origin(entry) if entry and journal is not None else None)
         request = BoltRequest(
@@ -202,7 +260,6 @@ class CheckedSocketModeHandler(SocketModeHandler):
         super().close()
 
     def _take(self, client: SocketModeClient, req: SocketModeRequest) -> None:
-        started = time.time()
         try:
             check_envelope(req)
         except WrongShape as exc:
@@ -215,4 +272,5 @@ class CheckedSocketModeHandler(SocketModeHandler):
             SLACK_REQUESTS.labels(outcome="busy").inc()
             log.error("left a Socket Mode request unacknowledged: the Slack journal cannot keep it")
             return
-        send_response(client, req, self.intake.dispatch(req, entry), started)
+        client.send_socket_mode_response(self.intake.answer(req))
+        self.intake.dispatch_later(req, entry)
