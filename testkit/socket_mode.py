@@ -41,6 +41,10 @@ class SocketModeServer:
         """Until ``count`` connections were ever opened, and one is live."""
         self._wait(lambda: self.connections >= count and bool(self._live), timeout, f"{count} connection(s)")
 
+    def wait_live(self, count: int, timeout: float = 30.0) -> None:
+        """Until exactly ``count`` connections are live (a killed client's is gone)."""
+        self._wait(lambda: len(self._live) == count, timeout, f"{count} live connection(s)")
+
     def send(
         self,
         kind: str,

@@ -167,6 +167,8 @@ def test_an_event_resent_after_a_kill_past_its_claim_acts_once_after_restart(
         first = victim if not socket_mode else elsewhere  # Socket Mode sends to the newest connection
         _deliver(first, socket, made, retry=0)
         _kill_at_stall(slack, "chat.postMessage", first)
+        if socket_mode:
+            socket.wait_live(1)  # Slack sends the resend over a connection still open
         survivor = elsewhere if first is victim else victim
         _deliver(survivor, socket, made, retry=1)  # the resend finds the claim of the one killed
         wait_until(
