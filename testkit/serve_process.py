@@ -26,7 +26,7 @@ class Replica:
     token, ``SLACK_APP_TOKEN``)."""
 
     def __init__(self, name: str, env: dict[str, str], workdir: Path, *, socket_mode: bool = False) -> None:
-        self.name, self.port = name, _free_port()
+        self.name, self.port, self.socket_mode = name, _free_port(), socket_mode
         self.log = workdir / f"{name}.log"
         args = [
             sys.executable,

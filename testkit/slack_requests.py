@@ -118,7 +118,7 @@ def view_submission(
             "team": {"id": TEAM, "domain": "example"},
             "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A1",
-            "trigger_id": "1.3.trigger",
+            "trigger_id": trigger_id(),  # each submission its own, as Slack's
             "view": {
                 "id": "V1",
                 "type": "modal",

@@ -6,7 +6,8 @@ Wiring, as in Slack: the app calls ``apps.connections.open`` with its app token 
 ``ws://`` URL. Each connection is greeted with ``{"type": "hello", ...}``; ``send`` pushes an
 envelope ``{envelope_id, type, payload, accepts_response_payload}`` to the newest live
 connection, and the client acknowledges with ``{"envelope_id": ..., "payload"?: ...}``, which
-``ack`` waits for. Nothing is sent again: a test decides what an unacknowledged envelope means.
+``ack`` waits for. Nothing is sent again by itself: a test decides what an unacknowledged
+envelope means, and sends Slack's retry of an event (``retry_attempt``) where it would come.
 """
 
 from __future__ import annotations
@@ -40,16 +41,30 @@ class SocketModeServer:
         """Until ``count`` connections were ever opened, and one is live."""
         self._wait(lambda: self.connections >= count and bool(self._live), timeout, f"{count} connection(s)")
 
-    def send(self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = False) -> str:
-        """An envelope to the newest live connection; its ``envelope_id``."""
+    def wait_live(self, count: int, timeout: float = 30.0) -> None:
+        """Until exactly ``count`` connections are live (a killed client's is gone)."""
+        self._wait(lambda: len(self._live) == count, timeout, f"{count} live connection(s)")
+
+    def send(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = False,
+        retry_attempt: int | None = None,
+    ) -> str:
+        """An envelope to the newest live connection; its ``envelope_id``. With
+        ``retry_attempt``, Slack's retry of an event (its reason: the ack timed out)."""
         self.wait_connected()
         envelope_id = f"env-{next(self._ids)}"
-        envelope = {
+        envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
             "type": kind,
             "payload": payload,
             "accepts_response_payload": accepts_response_payload,
         }
+        if retry_attempt is not None:
+            envelope |= {"retry_attempt": retry_attempt, "retry_reason": "timeout"}
         with self._changed:
             connection = self._live[-1]
             self._sent_at[envelope_id] = time.perf_counter()

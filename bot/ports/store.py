@@ -209,6 +209,15 @@ class Store(Protocol):
         """
         ...
 
+    def claim_for(self, key: str, owner: str) -> bool:
+        """True when ``key`` is claimed now by ``owner`` or was claimed by that same ``owner``
+        before, on any replica; False when someone else holds it.
+
+        For Slack deliveries: the owner names the delivery's journal entry, which a replay of it
+        from the journal keeps, so the replay acts in place of its own attempt and of no other.
+        """
+        ...
+
     def is_claimed(self, key: str) -> bool:
         """Whether ``key`` was claimed (a done-marker that does not claim it)."""
         ...

@@ -65,6 +65,8 @@ class Runtime:
         """Stop taking requests, finish in-flight Slack work and running jobs, then stop."""
         while self.stop_intake:
             self.stop_intake.pop()()
+        if self.socket is not None:  # its queued dispatches hand their work to the pool first
+            self.socket.close()
         if self.edge is not None:
             self.edge.close()
         _drain(self.executor, self.deps.incidents)
@@ -96,7 +98,7 @@ def build_runtime(
     The repository is ``TUGBOAT_REPO`` (any form, see ``wiring.repository``): Tugboat's own
     clone of it under ``data_dir`` is fetched before each investigation, command and merge."""
     from bot.adapters.http.server import create_app
-    from bot.adapters.http.slack_edge import SlackEdge
+    from bot.adapters.http.slack_edge import QuietGate, SlackEdge
     from bot.adapters.slack.app import build_app, web_client
     from bot.adapters.slack.decisions import SlackDecisions
     from bot.adapters.slack.deps import SlackDeps
@@ -182,7 +184,16 @@ def build_runtime(
     edge = None if socket_mode else SlackEdge(bolt, settings, journal=journal, listeners=executor)
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
     # Built with a token even in HTTP mode: it replays what a Socket Mode process left unfinished.
-    socket = SocketIntake(bolt, app_token, journal=journal, listeners=executor) if app_token else None
+    socket = None
+    if app_token:  # acknowledged first, dispatched after a lull as over HTTP (``QuietGate``)
+        socket = SocketIntake(
+            bolt,
+            app_token,
+            max_text_chars=settings.slack_max_text_chars,
+            journal=journal,
+            listeners=executor,
+            gate=QuietGate(),
+        )
     http = create_app(
         store=store,
         incidents=incidents,

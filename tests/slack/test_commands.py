@@ -163,19 +163,19 @@ def test_a_command_delivered_twice_acts_once_and_the_journal_ends_empty(harness:
 
 
 def test_an_investigation_asked_for_twice_by_one_replayed_command_is_stored_once(harness: Harness) -> None:
-    """A replay acting in place of an attempt cut short (``once.REPLAY``) after it had stored the
+    """A replay acting in place of an attempt cut short (``once.delivery_context``) after it had stored the
     request: the group and the inbox item are named by the invocation, so nothing is doubled."""
     from urllib.parse import parse_qsl
 
     from sqlalchemy import func, select
 
     from bot.adapters.slack.listeners import commands
-    from bot.adapters.slack.listeners.once import REPLAY
+    from bot.adapters.slack.listeners.once import delivery_context
     from bot.adapters.store.schema import AlertInboxRow
 
     body, _ = sr.command("investigate checkout", response_url=harness.api.response_url)
     command = dict(parse_qsl(body.decode()))
-    for context in ({}, {REPLAY: True}):
+    for context in (delivery_context("p1-a:1"), delivery_context("p1-a:1", replay=True)):
         commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
     engine = harness.runtime.deps.store.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
@@ -191,11 +191,11 @@ def test_a_scale_command_replayed_after_opening_its_proposal_opens_no_second(har
     from urllib.parse import parse_qsl
 
     from bot.adapters.slack.listeners import commands
-    from bot.adapters.slack.listeners.once import REPLAY
+    from bot.adapters.slack.listeners.once import delivery_context
 
     body, _ = sr.command("scale checkout 6", response_url=harness.api.response_url)
     command = dict(parse_qsl(body.decode()))
-    for context in ({}, {REPLAY: True}):
+    for context in (delivery_context("p1-a:1"), delivery_context("p1-a:1", replay=True)):
         commands.run(command, harness.runtime.deps, context)  # type: ignore[arg-type]
     [proposal] = harness.runtime.deps.store.list_proposals()
     assert proposal.state is ProposalState.OPEN and proposal.changes[0].to == 6

@@ -97,6 +97,23 @@ def test_a_dead_processs_unfinished_requests_are_taken_over_oldest_first(tmp_pat
     assert list(tmp_path.iterdir()) == []  # closed with nothing at work: no file left
 
 
+def test_an_entry_keeps_its_origin_however_often_it_is_taken_over(tmp_path: Path) -> None:
+    """The origin (the owner of its delivery's claims) is the journal entry first written, so a
+    replay by whichever process takes it over claims as the attempt cut short did."""
+    _die_after(tmp_path, [_request(sr.command("status", user="UFIRST"), at=time.time())])
+    [dead] = list(tmp_path.iterdir())
+    first = SlackJournal(tmp_path, MiB)
+    [taken] = first.adopt()
+    assert taken.origin == f"{dead.stem}:1" != first.origin(taken.id)
+    first.close()  # left at work, unlocked: as if this process died too
+    second = SlackJournal(tmp_path, MiB)
+    [again] = second.adopt()
+    assert again.origin == taken.origin and again.body == taken.body
+    fresh = second.record({}, b"{}")
+    assert fresh is not None and second.origin(fresh) == f"{second.path.stem}:{fresh}"
+    second.close()
+
+
 def test_a_live_processs_journal_is_left_alone(tmp_path: Path) -> None:
     alive = SlackJournal(tmp_path, MiB)
     alive.record({"content-type": "application/json"}, b"{}")
@@ -155,11 +172,14 @@ def test_replay_dispatches_what_is_unfinished_skips_the_stale_and_the_forged(tmp
     bolt = Bolt()
     edge = SlackEdge(bolt, settings, journal=journal)  # type: ignore[arg-type]
     with SqlStore.open(f"sqlite:///{tmp_path / 'tugboat.db'}") as store:
-        assert replay({HTTP: edge}, journal, journal.adopt(), 3600, store) == 1
+        adopted = journal.adopt()
+        assert replay({HTTP: edge}, journal, adopted, 3600, store) == 1
         edge.close()
         trail = store.audit_trail()
     [(body, context)] = bolt.seen
     assert body["user_id"] == "UFRESH" and context.get("tugboat_replay") is True
+    # its claims' owner: the entry as the dead process wrote it
+    assert context.get("tugboat_delivery") == next(e.origin for e in adopted if b"UFRESH" in e.body)
     [skipped] = trail
     assert skipped.kind == AuditKind.SLACK_REQUEST_SKIPPED.value and skipped.actor == "USTALE"
     assert skipped.data["command"] == "rollback" and skipped.data["age_s"] >= 7200

@@ -126,7 +126,7 @@ def _left_by_a_dead_process(
     """A journal holding a sealed status command (sealed with ``token``) and an HTTP one, both
     at work, its lock released: what a process killed before their work leaves."""
     dead = SlackJournal(journal_dir(settings), MiB)
-    intake = SocketIntake(None, token, journal=dead)  # type: ignore[arg-type]  # only records
+    intake = SocketIntake(None, token, max_text_chars=4000, journal=dead)  # type: ignore[arg-type]  # only records
     assert intake.record(_status(api, "env-dead"))
     if http:
         body, headers = sr.command("status", user="UHTTP", response_url=api.response_url)

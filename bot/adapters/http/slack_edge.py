@@ -35,7 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -58,7 +58,7 @@ from bot.adapters.http.limits import (
 )
 from bot.adapters.slack.journal import Entry, SlackJournal
 from bot.adapters.slack.listeners.commands import acknowledgement
-from bot.adapters.slack.listeners.once import REPLAY
+from bot.adapters.slack.listeners.once import delivery_context
 from bot.adapters.slack.payloads import (
     EventCallback,
     UrlVerification,
@@ -67,7 +67,7 @@ from bot.adapters.slack.payloads import (
     check_event,
     check_interaction,
 )
-from bot.adapters.slack.pool import ListenerPool, when_all_done
+from bot.adapters.slack.pool import ListenerPool, Started, when_all_done
 from bot.adapters.slack.replay import Replayable
 from bot.observability.metrics import SLACK_ACK_SECONDS, SLACK_REQUESTS, SLACK_UNAUTHENTICATED
 from bot.settings import Settings
@@ -82,8 +82,8 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _BUSY = b'{"error":"Tugboat is busy; try again"}'
 _REFUSED = {401: "unauthorised", 413: "too_large", 415: "unsupported_type", 400: "malformed"}
 # What the feeder hands to the pool: the request, its headers, when it was queued, its journal
-# entry (0: none) and whether it is a replay.
-Queued = tuple["Accepted", dict[str, str | Sequence[str]], float, int, bool]
+# entry (0: none) and, for a replay, the entry's origin (empty: a first delivery).
+Queued = tuple["Accepted", dict[str, str | Sequence[str]], float, int, str]
 
 
 def _encode(answer: dict[str, str]) -> bytes:
@@ -253,18 +253,18 @@ class SlackEdge:
         headers: dict[str, str | Sequence[str]],
         entry: int,
         *,
-        replay: bool = False,
+        replayed: str = "",
     ) -> bool:
         """On the loop: queue the request for the feeder, waking it only if it sleeps (no thread
         wakes per request: a wake-up per ack cost the loop ~40 us, the woken thread's GIL turn).
-        A replay waits for room in the backlog instead."""
-        if not self._waiting.acquire(blocking=replay):
+        A replay (``replayed``: its entry's origin) waits for room in the backlog instead."""
+        if not self._waiting.acquire(blocking=bool(replayed)):
             return False
         with self._lock:
             if self._closing:  # shutting down: nothing new is taken
                 self._waiting.release()
                 return False
-            self._backlog.append((accepted, headers, self.gate.clock(), entry, replay))
+            self._backlog.append((accepted, headers, self.gate.clock(), entry, replayed))
         if not self._queued.is_set():
             self._queued.set()
         return True
@@ -292,18 +292,19 @@ class SlackEdge:
         headers: dict[str, str | Sequence[str]],
         _since: float,
         entry: int,
-        replay: bool,
+        replayed: str,
     ) -> None:
-        started: list[Future[object]] = []
+        started: Started | None = None
+        journal = self.journal
         try:
             body = accepted.for_bolt()
             assert body is not None  # only requests with something for Bolt are dispatched
             # Bolt takes a parsed body only in its socket_mode; the signature was verified above
             # on the raw bytes, which is what Bolt's HTTP mode would redo after a second parse.
-            # The replay mark is in the context, which no request can set from outside.
-            request = BoltRequest(
-                body=body, headers=headers, context={REPLAY: True} if replay else None, mode="socket_mode"
-            )
+            # The delivery (its claims' owner) and the replay mark are in the context.
+            origin = replayed or (journal.origin(entry) if entry and journal is not None else None)
+            context = delivery_context(origin, replay=bool(replayed))
+            request = BoltRequest(body=body, headers=headers, context=context, mode="socket_mode")
             if self.listeners is not None:
                 with self.listeners.collecting() as started:
                     response = self.bolt.dispatch(request)
@@ -315,8 +316,7 @@ class SlackEdge:
             log.exception("dispatching a Slack request failed")
         finally:
             self._waiting.release()
-            if entry and self.journal is not None:
-                journal = self.journal
+            if entry and journal is not None:
                 when_all_done(started, lambda: journal.done(entry))
 
     def replayable(self, entry: Entry) -> Replayable | None:
@@ -328,10 +328,10 @@ class SlackEdge:
         return body, lambda: self.redispatch(accepted, entry)
 
     def redispatch(self, accepted: Accepted, entry: Entry) -> bool:
-        """Queue a journaled request again, as a replay: its listeners act even where the
-        attempt cut short had claimed the request."""
+        """Queue a journaled request again, as a replay: its listeners act where the attempt cut
+        short had claimed the request (the claims' owner is the entry's origin)."""
         headers: dict[str, str | Sequence[str]] = dict(entry.headers)
-        return self._dispatch_later(accepted, headers, entry.id, replay=True)
+        return self._dispatch_later(accepted, headers, entry.id, replayed=entry.origin)
 
     def reread(self, entry: Entry) -> Accepted | None:
         """A journaled request, verified and checked again, or None. The journal lies outside the

@@ -12,15 +12,21 @@ a killed process (SIGKILL, the OOM killer), not a machine that loses power; that
 documented limit.
 
 A record is a header line, ``R<crc> <id> <received at> <n>`` and tab-separated ``name:value``
-headers (the first ``tugboat-transport:<name>`` when it did not come over HTTP), then the raw
+headers (the first ``tugboat-transport:<name>`` when it did not come over HTTP, then
+``tugboat-origin:<origin>`` when it was taken over from a dead process), then the raw
 body (``n`` bytes) and a newline; ``crc`` (CRC-32 of the rest) tells a
 record the process died while copying, which ends the reading. A done record is ``D<id>``; the
 unused rest of the file is zeros. (Not JSON: encoding the header took 5 us per request.) Only
 what replay needs is kept: the raw body and the headers Bolt or the signature check read (for
 Socket Mode, the envelope and its seal), never a secret.
 
+Each entry has an origin, ``<file name>:<id>`` of the journal it was first written to: the owner
+of the claims its delivery makes in the database (``Store.claim_for``), kept when the entry is
+taken over, so that a replay acts where its own first attempt claimed and nowhere else.
+
 At start, ``adopt()`` takes over the files of dead processes: the requests they never finished
-are appended to this process's journal (keeping when they were received), the old files removed,
+are appended to this process's journal (keeping when they were received and their origin), the
+old files removed,
 and the requests returned oldest first, for the edge to verify and dispatch again. Done entries
 are compacted away when the file is half full; with it full of requests still at work,
 ``record`` refuses (the edge answers 503).
@@ -46,6 +52,7 @@ SUFFIX = ".journal"
 HTTP, SOCKET_MODE = "http", "socket_mode"  # the transports a request comes by
 TRANSPORT = "tugboat-transport"  # absent: HTTP (so journals written before it read the same)
 SEAL = "tugboat-seal"  # Socket Mode's stand-in for Slack's signature (``socket_mode``)
+ORIGIN = "tugboat-origin"  # absent: the entry was first written to the file it is read from
 # The headers a replay needs, by transport: over HTTP the content type, the signature it is
 # verified by again, and the retry headers Bolt's middleware reads; over Socket Mode (the retry
 # fields are in the envelope) its seal. Nothing else is written.
@@ -94,6 +101,7 @@ class Entry:
     headers: dict[str, str]
     body: bytes
     transport: str = HTTP  # which path a replay feeds it back through
+    origin: str = ""  # the journal entry its delivery was first written as (``SlackJournal.origin``)
 
 
 class SlackJournal:
@@ -114,10 +122,14 @@ class SlackJournal:
         body: bytes,
         received_at: float | None = None,
         transport: str = HTTP,
+        origin: str | None = None,
     ) -> int | None:
         """Append a request (a copy into the mapped file); its id, or None when the journal is
-        full or closed. Only ``transport``'s kept headers are written."""
+        full or closed. Only ``transport``'s kept headers are written; ``origin``: that of an
+        entry taken over (else it is this one's, ``origin(id)``)."""
         kept = "" if transport == HTTP else f"\t{TRANSPORT}:{transport}"
+        if origin is not None:
+            kept += f"\t{ORIGIN}:{origin}"
         for name in KEPT_HEADERS.get(transport, ()):  # a plain loop: a generator cost the loop 4 us
             value = headers.get(name)
             if value is not None and value.isprintable():  # no tab or newline to break the line
@@ -155,6 +167,10 @@ class SlackJournal:
             if self._file.end > self.max_bytes // 2 and self._pending_bytes * 4 < self._file.end:
                 self._compact()
 
+    def origin(self, entry: int) -> str:
+        """The origin of an entry recorded here: the owner of its delivery's claims."""
+        return f"{self.path.stem}:{entry}"
+
     @property
     def at_work(self) -> int:
         with self._lock:
@@ -189,13 +205,13 @@ class SlackJournal:
         """``path``'s unfinished requests appended here; None (and nothing kept) if refused."""
         taken: list[Entry] = []
         for old in unfinished(path):
-            entry = self.record(old.headers, old.body, old.received_at, old.transport)
+            entry = self.record(old.headers, old.body, old.received_at, old.transport, old.origin)
             if entry is None:
                 log.error("cannot take over %s now: this process's journal refused it", path.name)
                 for copied in taken:
                     self.done(copied.id)
                 return None
-            taken.append(Entry(entry, old.received_at, old.headers, old.body, old.transport))
+            taken.append(Entry(entry, old.received_at, old.headers, old.body, old.transport, old.origin))
         return taken
 
     def close(self) -> None:
@@ -248,7 +264,10 @@ def unfinished(path: Path) -> Iterator[Entry]:
                 or zlib.crc32(body[:-1], entry.crc) != entry.expected
             ):
                 break  # the process died while copying this record (or the file was altered)
-            entries[entry.id] = Entry(entry.id, entry.received_at, entry.headers, body[:-1], entry.transport)
+            origin = entry.origin or f"{path.stem}:{entry.id}"
+            entries[entry.id] = Entry(
+                entry.id, entry.received_at, entry.headers, body[:-1], entry.transport, origin
+            )
     yield from entries.values()
 
 
@@ -264,6 +283,7 @@ class _Head:
     crc: int  # of the header line after the checksum, to be continued over the body
     expected: int
     transport: str
+    origin: str  # empty: first written to the file it is read from
 
 
 def _head(line: bytes) -> _Head | None:
@@ -276,7 +296,8 @@ def _head(line: bytes) -> _Head | None:
         kept = KEPT_HEADERS.get(transport, ())  # a transport unknown here keeps none: no replay
         headers = {name: value for name, value in pairs.items() if name in kept}
         crc = zlib.crc32(rest)
-        head = _Head(int(number), float(at), int(length), headers, crc, int(line[1:9], 16), transport)
+        origin = pairs.get(ORIGIN, "")
+        head = _Head(int(number), float(at), int(length), headers, crc, int(line[1:9], 16), transport, origin)
     except ValueError:
         return None
     return head if head.size >= 0 else None

@@ -174,6 +174,8 @@ class ProcessedKeyRow(Base):
 
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     created_at: Mapped[datetime]
+    # Who claimed it (``Store.claim_for``): a Slack delivery's journal entry; None for the rest.
+    owner: Mapped[str | None] = mapped_column(String(128))
 
 
 class AnomalyWarningRow(Base):

@@ -194,6 +194,16 @@ class SqlStore(IncidentTables):
             stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=now())
             return conn.execute(stmt.on_conflict_do_nothing(), execution_options=ROWCOUNT).rowcount == 1
 
+    def claim_for(self, key: str, owner: str) -> bool:
+        # The owner of a row never changes once inserted, so reading it after a lost insert races
+        # with nothing.
+        with self._write() as conn:
+            stmt = self._insert(conn, ProcessedKeyRow).values(key=key, created_at=now(), owner=owner[:128])
+            if conn.execute(stmt.on_conflict_do_nothing(), execution_options=ROWCOUNT).rowcount == 1:
+                return True
+            found = conn.execute(select(ProcessedKeyRow.owner).where(ProcessedKeyRow.key == key))
+            return found.scalar_one_or_none() == owner[:128]
+
     def is_claimed(self, key: str) -> bool:
         with self._read() as conn:
             found = conn.execute(select(ProcessedKeyRow.key).where(ProcessedKeyRow.key == key)).first()

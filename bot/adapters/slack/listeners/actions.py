@@ -6,7 +6,8 @@ hands ``deps`` (bot.adapters.slack.deps). Drafts and decisions are ``ChangeReque
 listeners only read the click and show the typed outcome. A click acts at most once: a second
 delivery of the same click (same user, proposal and ``action_ts``: a replay inside Slack's
 signature window, or a retry) does nothing, on any replica; a replay from the request journal
-acts in place of an attempt cut short (``once``). Refusals are shown only to the person who clicked.
+acts in place of an attempt cut short (``once``); so does a submitted rejection form, by its
+``trigger_id``. Refusals are shown only to the person who clicked.
 """
 
 from __future__ import annotations
@@ -129,11 +130,14 @@ def open_reject_form(body: dict[str, Any], deps: SlackDeps, context: BoltContext
         deps.chat.open_modal(body["trigger_id"], blocks.reject_modal(proposal, where.channel, where.ts or ""))
 
 
-def reject_submitted(body: dict[str, Any], deps: SlackDeps) -> None:
+def reject_submitted(body: dict[str, Any], deps: SlackDeps, context: BoltContext) -> None:
     view = body.get("view") or {}
     meta = _metadata(view.get("private_metadata"))
     channel, ts, proposal_id = (str(meta.get(k) or "") for k in ("channel", "ts", "proposal"))
     user = str(body["user"]["id"])
+    key = ":".join(("view", user, str(view.get("id") or ""), str(body.get("trigger_id") or "")))
+    if not acts_now(deps.store, key, context, "form"):
+        return
     values = (view.get("state") or {}).get("values") or {}
     reason = ((values.get(blocks.REASON_BLOCK) or {}).get(blocks.REASON_INPUT) or {}).get("value") or ""
     try:
