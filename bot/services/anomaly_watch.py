@@ -5,7 +5,8 @@ lookback from Prometheus (the capacity check's CPU query; the request metrics th
 discovers, ``bot.analysis.red``, with their status code and latency histogram where they have
 one), scores each series with the streaming detector (``bot.foresight.anomaly``) and warns of a
 series whose rows in the last run interval reach the threshold, before any alert fires. Error
-ratio and latency warn only when they rise: a drop is good news. A warning is claimed in the
+ratio and latency warn only when they rise: a drop is good news; an error ratio only from
+``anomaly_min_error_ratio`` on. A warning is claimed in the
 store before it is posted: one per series and episode (nothing again within the cooldown), once
 across replicas; its post is durable (``bot.services.anomaly_posts``): tried again until it is
 out or the cooldown is over. procrastinate defers the job itself once per scheduled time, like
@@ -145,6 +146,8 @@ class AnomalyWatch:
         due = seen & (stamps > since) & (scores >= self.settings.anomaly_threshold)
         if measure in RISE_ONLY and due.any():  # above the last day's median: worse, not better
             due &= values > np.median(values[seen & (stamps > window.at.timestamp() - GRAPH_S)])
+        if measure is ERRORS:  # one failed request after a clean week is unusual, and no news
+            due &= values >= self.settings.anomaly_min_error_ratio
         if not due.any():
             return None
         row = int(np.argmax(due))

@@ -143,6 +143,19 @@ def test_no_second_warning_within_the_cooldown_and_one_after_it(
     assert len(slack.of("chat.postMessage")) == 8 and len(warnings_in(store)) == 8
 
 
+def test_an_error_ratio_under_the_floor_never_warns(prometheus: str, slack: SlackApi, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tugboat.db'}"
+    settings = settings_for(prometheus, slack, url, anomaly_min_error_ratio=0.2)  # search's jump: 1% to 15%
+    watch = wiring.anomaly_watch(settings, wiring.store(settings), chat(slack))
+    assert watch is not None
+    warned = sorted(w.described for w in watch.run(WHEN).warned)
+    assert warned == [
+        "CPU use of checkout (payments)",
+        "p95 latency of search (shop)",
+        "request rate of ledger (<!channel>)",
+    ]
+
+
 def test_a_workload_with_a_firing_alert_gets_no_early_warning(
     prometheus: str, slack: SlackApi, tmp_path: Path
 ) -> None:
