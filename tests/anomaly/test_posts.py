@@ -1,7 +1,8 @@
 """An early warning whose post fails is not lost: it stays pending in the store, the next run
 posts it (once, even when the failed try had reached Slack, and once across two replicas), the
 job queue tries it again within seconds, and a post that keeps failing until the cooldown is
-over is given up, audited. A real Prometheus, a recording Slack Web API, SQLite and PostgreSQL."""
+over, or until an alert fires for its workload, is given up, audited. A real Prometheus, a
+recording Slack Web API, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ import pytest
 
 from bot import wiring
 from bot.adapters.store import SqlStore
+from bot.domain.alert import parse_alert_group
 from bot.domain.audit import AuditKind, verify_trail
+from bot.ports.store import IncidentRecord
 from bot.services.anomaly_watch import AnomalyWatch
 from testkit.slack_api import SlackApi
 from tests.anomaly.cluster import AT
 from tests.anomaly.conftest import audited, chat, settings_for, warnings_in
+from tests.slack.conftest import alert_payload
 
 pytestmark = pytest.mark.prometheus
 
@@ -99,6 +103,35 @@ def test_a_post_that_keeps_failing_is_given_up_when_the_cooldown_is_over(
     assert texts(slack) == [], "nothing ever got through"
     assert store.pending_warnings() == [] and len(warnings_in(store)) == WARNINGS
     assert not verify_trail(store.audit_trail(), head=store.audit_head())
+    store.close()
+
+
+def test_a_pending_warning_is_given_up_once_an_alert_fires_for_its_workload(
+    prometheus: str, slack: SlackApi, tmp_path: Path
+) -> None:
+    watch, store = watch_on(prometheus, slack, f"sqlite:///{tmp_path / 'tugboat.db'}")
+    slack.fail_always("chat.postMessage")
+    watch.run(WHEN)
+    assert len(store.pending_warnings()) == WARNINGS
+    payload = alert_payload()
+    payload["commonLabels"] = {**payload["commonLabels"], "namespace": "payments"}
+    for alert in payload["alerts"]:
+        alert["labels"] = {**alert["labels"], "namespace": "payments"}
+    group = parse_alert_group(payload)  # about checkout, in payments
+    store.upsert_incident(IncidentRecord(group_key=group.group_key, alert=group, status="firing"))
+    later = watch.run(NEXT)
+    assert "CPU use of checkout (payments): not posted, an alert fires for it now" in later.held
+    [given_up] = audited(store, AuditKind.ANOMALY_NOT_POSTED)
+    assert (given_up["workload"], given_up["why"], given_up["failed_tries"]) == (
+        "checkout",
+        "an alert fires for it now",
+        1,
+    )
+    assert sorted(p.series_key for p in store.pending_warnings()) == [
+        "<!channel>/ledger/requests",
+        "shop/search/errors",
+        "shop/search/p95",
+    ], "the others are still tried"
     store.close()
 
 
