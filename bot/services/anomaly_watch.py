@@ -5,12 +5,11 @@ lookback from Prometheus (the capacity check's CPU query; the request metrics th
 discovers, ``bot.analysis.red``, with their status code and latency histogram where they have
 one), scores each series with the streaming detector (``bot.foresight.anomaly``) and warns of a
 series whose rows in the last run interval reach the threshold, before any alert fires. Error
-ratio and latency warn only when they rise: a drop is good news; an error ratio only from
-``anomaly_min_error_ratio`` on. A warning is claimed in the
-store before it is posted: one per series and episode (nothing again within the cooldown), once
-across replicas; its post is durable (``bot.services.anomaly_posts``): tried again until it is
-out or the cooldown is over. procrastinate defers the job itself once per scheduled time, like
-``capacity.check``.
+ratio and latency warn only when they rise (a drop is good news), an error ratio only from
+``anomaly_min_error_ratio`` on. A warning is claimed in the store before it is posted: one per
+series and episode (nothing again within the cooldown), once across replicas; its post is
+durable (``bot.services.anomaly_posts``): tried again until it is out or the cooldown is over.
+procrastinate defers the job itself once per scheduled time, like ``capacity.check``.
 
 Each run scores the whole lookback of every series again: the detector's score of the newest
 row depends on up to ``Ensemble().span`` rows (12,660), far more than the 2,016 five-minute rows
