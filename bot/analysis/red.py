@@ -66,6 +66,30 @@ def pick_client(
     return None
 
 
+def error_regex(metric: str, status_label: str, label_sets: dict[str, list[dict[str, str]]]) -> str:
+    """Which values of ``status_label`` count as errors, from the values ``metric`` carries."""
+    return Q.error_regex_for({ls.get(status_label, "") for ls in label_sets.get(metric, [])} - {""})
+
+
+def server_queries(
+    m: disc.RedMetric,
+    ns: str | None,
+    group: tuple[str, ...],
+    rate_s: float,
+    label_sets: dict[str, list[dict[str, str]]],
+    quantile: float = 0.99,
+) -> dict[str, str]:
+    """A request metric's queries per ``group``: ``rps``; ``err`` (errors/s) when it carries a
+    status code; ``latency`` (the ``quantile``, in seconds) when it has a histogram."""
+    out = {"rps": Q.request_rate(m.name, ns, group, rate_s)}
+    if m.status_label:
+        regex = error_regex(m.name, m.status_label, label_sets)
+        out["err"] = Q.request_rate(m.name, ns, group, rate_s, m.status_label, regex)
+    if m.histogram:
+        out["latency"] = Q.latency_quantile(m.histogram, ns, group, rate_s, quantile)
+    return out
+
+
 def _suffix(i: int) -> str:
     return "" if i == 0 else f":{i}"
 
@@ -85,21 +109,15 @@ def jobs(
 
     for i, m in enumerate(picks):
         group = (m.workload_label or "pod",)
-        add(f"rps{_suffix(i)}", Q.request_rate(m.name, ns, group, rate_s))
-        if m.status_label:
-            values = {ls.get(m.status_label, "") for ls in label_sets.get(m.name, [])} - {""}
-            regex = Q.error_regex_for(values)
-            add(f"err{_suffix(i)}", Q.request_rate(m.name, ns, group, rate_s, m.status_label, regex))
-        if m.histogram:
-            add(f"p99{_suffix(i)}", Q.latency_quantile(m.histogram, ns, group, rate_s))
+        for key, promql in server_queries(m, ns, group, rate_s, label_sets).items():
+            add(f"{'p99' if key == 'latency' else key}{_suffix(i)}", promql)
         if m.summary:
             add(f"p99s{_suffix(i)}", Q.summary_quantile(m.summary, ns, group), False)
     if client:
         cgroup = (client.caller_label, client.peer_label)
         add("c_rps", Q.request_rate(client.name, ns, cgroup, rate_s))
         if client.status_label:
-            values = {ls.get(client.status_label, "") for ls in label_sets.get(client.name, [])} - {""}
-            regex = Q.error_regex_for(values)
+            regex = error_regex(client.name, client.status_label, label_sets)
             add("c_err", Q.request_rate(client.name, ns, cgroup, rate_s, client.status_label, regex))
     return out
 

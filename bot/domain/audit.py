@@ -33,6 +33,10 @@ class AuditKind(StrEnum):
     MESSAGE_ENDED = "proposal.message_ended"  # its chat message lost its buttons: the proposal ended
     SLACK_REQUEST_SKIPPED = "slack.request_skipped"  # acknowledged, never finished, too old to replay
     ANOMALY_WARNED = "anomaly.warned"  # an early warning claimed for posting (the anomaly watch)
+    ANOMALY_POSTED = "anomaly.posted"  # that warning is out in the channel
+    ANOMALY_NOT_POSTED = (
+        "anomaly.not_posted"  # that warning was given up: its posts kept failing, or too late
+    )
 
 
 # The events as people read them in a trail.
@@ -55,6 +59,8 @@ AUDIT_WORDS = {
     AuditKind.MESSAGE_ENDED: "chat message updated: the proposal ended",
     AuditKind.SLACK_REQUEST_SKIPPED: "Slack request skipped (too old to replay)",
     AuditKind.ANOMALY_WARNED: "early warning: a metric left its usual range",
+    AuditKind.ANOMALY_POSTED: "early warning posted",
+    AuditKind.ANOMALY_NOT_POSTED: "early warning given up, not posted",
 }
 
 

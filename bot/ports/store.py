@@ -56,6 +56,17 @@ class PostedMessage:
     blocks: list[dict[str, Any]] | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class PendingWarning:
+    """An early warning claimed and not posted yet (nor given up)."""
+
+    series_key: str
+    warned_at: datetime  # the run that claimed it
+    post: dict[str, Any]  # what to post, as the anomaly watch wrote it
+    tries: int  # rounds of posting it that failed
+    leased_until: datetime | None = None  # set when taken: the holder's proof in finish/release
+
+
 class IncidentRecord(BaseModel):
     """One alert group as the Slack layer tracks it: where its thread is and what we found."""
 
@@ -231,9 +242,38 @@ class Store(Protocol):
         ...
 
     def claim_warning(
-        self, series_key: str, at: datetime, row_at: datetime, cooldown_s: float, audit: AuditEvent
+        self,
+        series_key: str,
+        at: datetime,
+        row_at: datetime,
+        cooldown_s: float,
+        audit: AuditEvent,
+        post: dict[str, Any],
     ) -> bool:
         """True when no warning of ``series_key`` was claimed in the ``cooldown_s`` before ``at``
-        by any replica: this one is recorded, with ``audit``, in one transaction. Claim before
-        posting; False means another run already warned of this episode."""
+        by any replica: this one is recorded, with ``audit``, in one transaction, pending with
+        ``post`` (what to post). Claim before posting; False means another run already warned of
+        this episode."""
+        ...
+
+    def pending_warnings(self) -> list[PendingWarning]:
+        """Warnings claimed and neither posted nor given up, oldest first."""
+        ...
+
+    def take_warning(
+        self, series_key: str, warned_at: datetime, now: datetime, lease_s: float
+    ) -> PendingWarning | None:
+        """Take the post of the warning claimed at ``warned_at`` for ``lease_s``: no other replica
+        takes it meanwhile. None when it is no longer pending (posted, given up, replaced by a
+        newer claim) or another replica holds an unexpired lease on it."""
+        ...
+
+    def release_warning(self, taken: PendingWarning) -> bool:
+        """A round of posting ``taken`` failed: one more try counted, the lease given back; it
+        stays pending. False when the lease was lost (expired and taken by another replica)."""
+        ...
+
+    def finish_warning(self, taken: PendingWarning, audit: AuditEvent) -> bool:
+        """``taken`` is done (posted, or given up): no longer pending, and ``audit`` appended, in
+        one transaction. False (nothing written) when the lease was lost."""
         ...

@@ -4,6 +4,8 @@ capacity forecasts and rightsizing both start from, keyed by (namespace, workloa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -92,22 +94,62 @@ class MetricWindow:
 
     def request_rates(self, names: set[str]) -> dict[Key, tuple[np.ndarray, str]]:
         """Requests/s per workload, from the first discovered request metric that covers it."""
+        return {key: (r.rps, r.metric) for key, r in self.red_rows(names, full=False).items()}
+
+    def red_rows(self, names: set[str], *, full: bool = True, quantile: float = 0.95) -> dict[Key, RedRows]:
+        """Per workload, from the first discovered request metric that covers it (the
+        investigation's discovery, ``bot.analysis.red``): requests/s and, when ``full``, errors/s
+        and the latency ``quantile`` where the metric has a status code or a histogram."""
         servers = red.server_candidates(names)
         label_sets = {n: self.metrics.series(self.sel(n), self.start, self.at) for n in servers}
-        out: dict[Key, tuple[np.ndarray, str]] = {}
+        out: dict[Key, RedRows] = {}
         for metric in red.pick_servers(servers, label_sets, self.own.known, names):
             label = metric.workload_label or "pod"
-            rate = over_range("rate", self.sel(metric.name), RATE_WINDOW_S)
-            q = aggregate("sum", rate, ("namespace", label))
-            per: dict[Key, np.ndarray] = {}
-            for ls, arr in self.range(q):
-                raw = ls.get(label, "")
-                name = self.own.workload_of_pod(raw) if label == "pod" else disc.normalize_workload_value(raw)
-                key = (ls.get("namespace", ""), name)
-                per[key] = _add(per[key], arr) if key in per else arr
-            for key, arr in per.items():
-                out.setdefault(key, (arr, metric.name))
+            group = ("namespace", label)
+            queries = red.server_queries(metric, self.namespace, group, RATE_WINDOW_S, label_sets, quantile)
+            if not full:
+                queries = {"rps": queries["rps"]}
+            per = {
+                k: self._per_workload(q, label, np.fmax if k == "latency" else _add)
+                for k, q in queries.items()
+            }
+            for key, rps in per["rps"].items():
+                if key not in out:
+                    errors = per["err"].get(key) if "err" in per else None
+                    latency = per["latency"].get(key) if "latency" in per else None
+                    out[key] = RedRows(metric.name, rps, "err" in per, errors, latency)
         return out
+
+    def _per_workload(
+        self, promql: str, label: str, combine: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> dict[Key, np.ndarray]:
+        """A ``(namespace, label)`` query's rows per workload; pods of one workload combined."""
+        per: dict[Key, np.ndarray] = {}
+        for ls, arr in self.range(promql):
+            raw = ls.get(label, "")
+            name = self.own.workload_of_pod(raw) if label == "pod" else disc.normalize_workload_value(raw)
+            key = (ls.get("namespace", ""), name)
+            per[key] = combine(per[key], arr) if key in per else arr
+        return per
+
+
+@dataclass(frozen=True)
+class RedRows:
+    """A workload's request metrics on the window's grid."""
+
+    metric: str  # the request metric they were read from
+    rps: np.ndarray  # requests/s
+    has_status: bool  # the metric carries a status code: no errors/s row means none
+    errors: np.ndarray | None  # errors/s; None when no error was counted in the window
+    latency: np.ndarray | None  # the latency quantile in seconds, when the metric has a histogram
+
+    def error_ratio(self) -> np.ndarray | None:
+        """Errors per request; NaN where there were no requests. None without a status code."""
+        if not self.has_status:
+            return None
+        errors = np.zeros_like(self.rps) if self.errors is None else np.nan_to_num(self.errors)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.rps > 0, errors / self.rps, np.nan)
 
 
 def container_rows(

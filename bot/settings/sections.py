@@ -132,6 +132,12 @@ class AnomalyWatchSettings(BaseModel):
     anomaly_cooldown_minutes: float = Field(
         default=120.0, ge=0, description="no second warning for the same workload and metric within this"
     )
+    anomaly_min_error_ratio: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="an error ratio below this never warns, however unusual (the first error in a week)",
+    )
 
 
 class AfterMergeSettings(BaseModel):

@@ -9,23 +9,27 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.errors import TugboatError
 from bot.ports.chat import ChatNotifier
+from bot.ports.jobs import JobQueue
 from bot.ports.store import Store
 from bot.settings import Settings
 from bot.wiring.sources import metrics_source
 
 if TYPE_CHECKING:
-    from bot.services.anomaly_watch import AnomalyWarning, AnomalyWatch
+    from bot.services.anomaly_warning import AnomalyWarning
+    from bot.services.anomaly_watch import AnomalyWatch
 
 log = logging.getLogger(__name__)
 
 
 def anomaly_watch(
-    settings: Settings, store: Store, chat: ChatNotifier, render: Any = None
+    settings: Settings, store: Store, chat: ChatNotifier, render: Any = None, jobs: JobQueue | None = None
 ) -> AnomalyWatch | None:
     """Warnings go where an alert about the workload would (``slack_routes`` matched on its
     ``namespace`` and ``workload`` labels, else ``slack_channel``), as plain text with a graph of
-    the last day: no proposal and no buttons, a warning is not a diagnosis. None without
-    Prometheus, a schedule or an incident channel."""
+    the last day: no proposal and no buttons, a warning is not a diagnosis. Each post is a chat
+    step (posted once, however often it is tried) and, with ``jobs``, a job of its own
+    (``anomaly.post``; register ``job_specs()``). None without Prometheus, a schedule or an
+    incident channel."""
     metrics = metrics_source(settings)
     default = settings.slack_channel
     if metrics is None or not settings.anomaly_cron or not default:
@@ -33,14 +37,18 @@ def anomaly_watch(
     from bot.adapters.slack import blocks
     from bot.adapters.slack.replies import anomaly_warning_text
     from bot.ports.chat import Attachment
+    from bot.services.anomaly_posts import WarningPosts
     from bot.services.anomaly_watch import AnomalyWatch
+    from bot.services.chat_steps import ChatSteps
 
-    def notify(warning: AnomalyWarning) -> None:
+    steps = ChatSteps(store, chat)
+
+    def notify(warning: AnomalyWarning, step: str) -> None:
         labels = {"namespace": warning.namespace, "workload": warning.workload}
         channel = settings.channel_for(labels) or default
         text = anomaly_warning_text(warning)
-        ts = chat.post_message(channel, text, [blocks.section(text)])
-        if render is None:
+        ts = steps.post(step, channel, text, [blocks.section(text)])
+        if ts is None or render is None:  # None: an earlier try posted it
             return
         try:  # the warning is out; a graph that fails to upload must not make it look unsent
             with tempfile.TemporaryDirectory(prefix="tugboat-anomaly-") as tmp:
@@ -49,4 +57,4 @@ def anomaly_watch(
         except TugboatError as exc:
             log.warning("early warning posted without its graph: %s", exc)
 
-    return AnomalyWatch(metrics, store, settings, notify)
+    return AnomalyWatch(metrics, store, settings, WarningPosts(store, notify, jobs=jobs))

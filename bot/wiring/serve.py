@@ -22,7 +22,7 @@ from bot.domain.alert import AlertGroup, now_utc
 from bot.domain.errors import InvalidInput
 from bot.ports.chat import ChatNotifier
 from bot.ports.gitrepo import GitHistory
-from bot.ports.jobs import JobSpec
+from bot.ports.jobs import JobQueue, JobSpec
 from bot.ports.merges import MergeListener
 from bot.ports.store import Store
 from bot.services.incidents import IncidentService, InvestigateFn
@@ -205,7 +205,8 @@ def build_runtime(
         jobs_running=lambda: jobs.running,
     )
     runtime = Runtime(deps, bolt, http, client, executor, jobs, edge, journal, socket)
-    for spec in _job_specs(settings, store, chat, incidents, proposals, history, checkout, render, messages):
+    specs = _job_specs(settings, store, chat, incidents, proposals, history, checkout, render, messages, jobs)
+    for spec in specs:
         jobs.register(spec)
     jobs.start()
     resumed = incidents.resume()
@@ -288,18 +289,18 @@ def _job_specs(
     checkout: Callable[[], Any] | None,
     render: Any,
     messages: ProposalMessages,
+    jobs: JobQueue,
 ) -> list[JobSpec]:
     """Everything ``serve`` runs in the background, as jobs on the queue (bot/adapters/jobs)."""
-    from bot.services.anomaly_watch import anomaly_job_spec
     from bot.services.capacity_schedule import capacity_job_spec
     from bot.services.housekeeping import housekeeping_spec
 
     cron = settings.housekeeping_cron
     specs = [*incidents.job_specs(), housekeeping_spec(store, proposals, cron, messages)]
     # Early warnings, before any alert fires (bot/services/anomaly_watch.py); no repository needed.
-    watch = wiring.anomaly_watch(settings, store, chat, render)
+    watch = wiring.anomaly_watch(settings, store, chat, render, jobs)
     if watch:
-        specs.append(anomaly_job_spec(watch, settings.anomaly_cron))
+        specs += watch.job_specs()
     if proposals is None:
         return specs
     specs += [*proposals.job_specs(), *messages.job_specs()]

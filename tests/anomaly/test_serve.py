@@ -1,6 +1,6 @@
 """``tugboat serve`` schedules the anomaly watch: with Prometheus and a channel, and no
-repository needed (a warning proposes nothing); not when its schedule is empty. As a process, it
-posts a jump once."""
+repository needed (a warning proposes nothing), with each warning's post as a job; not when its
+schedule is empty. As a process, it posts a jump once (through the job queue)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.services.anomaly_posts import POST_JOB
 from bot.services.anomaly_watch import ANOMALY_JOB
 from bot.settings import Settings
 from bot.wiring.serve import build_runtime
@@ -43,6 +44,7 @@ def test_serve_schedules_the_watch_unless_its_cron_is_empty(
                 p.periodic_id: p.cron for p in runtime.jobs.app.periodic_registry.periodic_tasks.values()
             }
             assert (ANOMALY_JOB in runtime.jobs.app.tasks) is scheduled
+            assert (POST_JOB in runtime.jobs.app.tasks) is scheduled  # each warning's post
             assert periodic.get(ANOMALY_JOB) == (cron or None)
         finally:
             runtime.close()
@@ -75,7 +77,7 @@ def test_a_serve_process_posts_the_early_warning_once(tmp_path: Path, prometheus
         assert post.args["text"].startswith("Early warning: CPU use of *checkout* (namespace payments)")
         assert post.args["channel"] == "C_INCIDENTS"
         api.wait_for("files.completeUploadExternal", timeout=60)  # its graph
-        runs = lambda: served.logs().count("warnings posted") >= 3  # noqa: E731
+        runs = lambda: served.logs().count("warnings claimed") >= 3  # noqa: E731
         wait_for_logs(runs, served.logs)
     warned = [c for c in api.of("chat.postMessage") if c.args["text"].startswith("Early warning")]
     assert len(warned) == 1, "later runs see the same jump, within the cooldown"

@@ -9,7 +9,7 @@ from bot.foresight.capacity import CapacityFinding
 from bot.foresight.rightsize import Recommendation
 from bot.ports.chat import Block
 from bot.security.inert import inert_mrkdwn
-from bot.services.anomaly_watch import AnomalyWarning
+from bot.services.anomaly_warning import AnomalyWarning
 from bot.services.change_requests import ChangeRequest, Status
 
 

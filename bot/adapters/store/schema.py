@@ -180,10 +180,14 @@ class ProcessedKeyRow(Base):
 
 class AnomalyWarningRow(Base):
     """The newest early warning of each series (workload and metric): claimed by one replica
-    before it is posted; another is due only after the cooldown."""
+    before it is posted; another is due only after the cooldown. ``pending`` holds what to post
+    until the post is out or given up (NULL then)."""
 
     __tablename__ = "anomaly_warnings"
 
     series_key: Mapped[str] = mapped_column(String(512), primary_key=True)
     warned_at: Mapped[datetime]  # the run that claimed it
     row_at: Mapped[datetime]  # the anomalous row it warned of
+    pending: Mapped[dict[str, Any] | None]
+    tries: Mapped[int] = mapped_column(Integer, server_default="0")  # rounds of posting that failed
+    leased_until: Mapped[datetime | None]  # a replica is posting it until then

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.store.audit_chain import HEAD_ID, append_in
@@ -28,7 +28,7 @@ from bot.domain.approval import Approval, Decision
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import InvalidInput
 from bot.domain.proposal import FieldChange, Proposal, ProposalState
-from bot.ports.store import PostedMessage
+from bot.ports.store import PendingWarning, PostedMessage
 
 
 class SqlStore(IncidentTables):
@@ -224,11 +224,23 @@ class SqlStore(IncidentTables):
     # Early warnings (the anomaly watch)
 
     def claim_warning(
-        self, series_key: str, at: datetime, row_at: datetime, cooldown_s: float, audit: AuditEvent
+        self,
+        series_key: str,
+        at: datetime,
+        row_at: datetime,
+        cooldown_s: float,
+        audit: AuditEvent,
+        post: dict[str, Any],
     ) -> bool:
         # One conditional upsert: racing replicas are serialised on the row's key, and only the
         # first finds no warning within the cooldown (the others' WHERE no longer holds).
-        values = {"warned_at": as_utc(at), "row_at": as_utc(row_at)}
+        values = {
+            "warned_at": as_utc(at),
+            "row_at": as_utc(row_at),
+            "pending": post,
+            "tries": 0,
+            "leased_until": None,
+        }
         due = AnomalyWarningRow.warned_at <= as_utc(at) - timedelta(seconds=cooldown_s)
         with self._write() as conn:
             stmt = self._insert(conn, AnomalyWarningRow).values(series_key=series_key, **values)
@@ -237,6 +249,79 @@ class SqlStore(IncidentTables):
                 return False
             append_in(conn, audit)
             return True
+
+    def pending_warnings(self) -> list[PendingWarning]:
+        query = (
+            select(AnomalyWarningRow.__table__)
+            .where(AnomalyWarningRow.pending.is_not(None))
+            .order_by(AnomalyWarningRow.warned_at, AnomalyWarningRow.series_key)
+        )
+        with self._read() as conn:
+            return [_pending(row._mapping) for row in conn.execute(query)]
+
+    def take_warning(
+        self, series_key: str, warned_at: datetime, now: datetime, lease_s: float
+    ) -> PendingWarning | None:
+        lease = as_utc(now) + timedelta(seconds=lease_s)
+        free = or_(AnomalyWarningRow.leased_until.is_(None), AnomalyWarningRow.leased_until <= as_utc(now))
+        stmt = (
+            update(AnomalyWarningRow)
+            .where(_pending_row(series_key, warned_at), free)
+            .values(leased_until=lease)
+        )
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                return None
+            row = conn.execute(
+                select(AnomalyWarningRow.__table__).where(AnomalyWarningRow.series_key == series_key)
+            ).one()
+            return _pending(row._mapping)
+
+    def release_warning(self, taken: PendingWarning) -> bool:
+        stmt = (
+            update(AnomalyWarningRow)
+            .where(_held(taken))
+            .values(tries=AnomalyWarningRow.tries + 1, leased_until=None)
+        )
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def finish_warning(self, taken: PendingWarning, audit: AuditEvent) -> bool:
+        done = {"pending": null(), "leased_until": None}  # SQL NULL, not JSON null: no longer pending
+        stmt = update(AnomalyWarningRow).where(_held(taken)).values(**done)
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                return False
+            append_in(conn, audit)
+            return True
+
+
+def _pending_row(series_key: str, warned_at: datetime) -> Any:
+    """The row of this claim, while it is pending (a newer claim has another ``warned_at``)."""
+    return (
+        (AnomalyWarningRow.series_key == series_key)
+        & (AnomalyWarningRow.warned_at == as_utc(warned_at))
+        & AnomalyWarningRow.pending.is_not(None)
+    )
+
+
+def _held(taken: PendingWarning) -> Any:
+    """The row of ``taken`` while its taker's lease is the one recorded."""
+    if taken.leased_until is None:
+        raise ValueError("only a taken warning (take_warning) can be released or finished")
+    return _pending_row(taken.series_key, taken.warned_at) & (
+        AnomalyWarningRow.leased_until == as_utc(taken.leased_until)
+    )
+
+
+def _pending(row: Any) -> PendingWarning:
+    return PendingWarning(
+        series_key=row["series_key"],
+        warned_at=row["warned_at"],
+        post=dict(row["pending"]),
+        tries=int(row["tries"]),
+        leased_until=row["leased_until"],
+    )
 
 
 def _proposal_values(p: Proposal) -> dict[str, Any]:
