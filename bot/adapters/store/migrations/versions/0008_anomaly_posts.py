@@ -1,8 +1,8 @@
 """An early warning's post, pending until it is out: what to post, the finished rounds of trying,
 and the lease of the replica posting it now (the anomaly watch retries lost and failed posts).
 
-Revision ID: 0006_anomaly_posts
-Revises: 0005_anomaly_warnings
+Revision ID: 0008_anomaly_posts
+Revises: 0007_claim_owner
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_anomaly_posts"
-down_revision: str | None = "0005_anomaly_warnings"
+revision: str = "0008_anomaly_posts"
+down_revision: str | None = "0007_claim_owner"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
