@@ -83,11 +83,15 @@ def saturation(sig: WorkloadSignals) -> float:
     return score
 
 
+def traffic(sig: WorkloadSignals, ctx: Context) -> np.ndarray | None:
+    """The workload's request rate, or the namespace's where it has none."""
+    rps = sig.series.get("rps")
+    return rps if rps is not None and np.isfinite(rps).any() else ctx.namespace_rps
+
+
 def traffic_ratio(sig: WorkloadSignals, ctx: Context, since: float | None) -> float:
     """Request rate since the onset over the baseline rate (namespace traffic as a fallback)."""
-    rps = sig.series.get("rps")
-    if rps is None or not np.isfinite(rps).any():
-        rps = ctx.namespace_rps
+    rps = traffic(sig, ctx)
     if rps is None:
         return float("nan")
     grid = ctx.grid

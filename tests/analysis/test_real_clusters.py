@@ -216,3 +216,37 @@ def test_an_alert_whose_expression_returns_no_data_still_investigates_the_call_g
     assert ctx.alert_active is None and ctx.hops_from_alert() == {"front": 0, "back": 1}
     ranked = ranked_causes(ctx)
     assert ranked and ranked[0].workload == "back"
+
+
+def _surge(seed: int) -> np.ndarray:
+    """Requests x5 at the onset, still growing by a fifth over the incident (2% noise)."""
+    rps = _flat(100.0, seed)
+    rps[ONSET:] *= np.linspace(4.5, 5.5, N - ONSET)
+    return rps
+
+
+def test_cpu_with_an_idle_share_that_follows_a_surge_has_not_hit_a_ceiling() -> None:
+    # Both take a x5 surge. front's CPU is a fixed 0.2 cores plus 3 mcores a request: it rises only
+    # x3.4 (x0.68 per request), yet keeps following the traffic, far from any ceiling. cart's
+    # CPU follows until it reaches 2.25 cores, x3.75 (x0.75 per request), and stays there however
+    # the traffic grows: it is saturated, and the cause, though its lag is the smaller one.
+    front_rps, cart_rps = _surge(1), _surge(2)
+    noise = np.random.default_rng(3).normal(0, 0.01, N)
+    cart_cpu = np.minimum(0.006 * cart_rps, 2.25) * (1 + noise)
+    data = _cluster(
+        {
+            "front": {"cpu": (0.2 + 0.003 * front_rps) * (1 + noise), "rps": front_rps},
+            "cart": {"cpu": cart_cpu, "rps": cart_rps},
+        }
+    )
+    data = _without_cpu_limits(data)
+    for pod, container, _ in list(data.requests):
+        data.requests[(pod, container, "cpu")] = np.full(N, 0.6 if container == "front" else 1.0)
+    data.red["front"]["p99"] = _step(0.1, 0.9, 5)
+    data.red["cart"]["p99"] = _step(0.08, 0.8, 6)
+    data.client[("front", "cart")] = {"rps": cart_rps, "err": np.zeros(N)}
+    ranked = _top(data, "front")
+    assert (ranked[0].kind, ranked[0].workload) == (CauseKind.TRAFFIC_SURGE, "cart")
+    assert ranked[0].facts["load_only"] == 0.0  # the plateau is read as a ceiling
+    front = [c for c in ranked if c.workload == "front" and c.kind is CauseKind.TRAFFIC_SURGE]
+    assert front and all(c.facts["load_only"] == 1.0 for c in front)  # its CPU still follows the traffic
