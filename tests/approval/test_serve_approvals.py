@@ -57,7 +57,8 @@ def test_a_foreign_commit_ends_the_proposal_as_tampered_with_no_merge(serving: S
         and "apps/debug/pod.yaml" not in serving.repo.files()
     )
     assert serving.proposal(posted.proposal_id).state is ProposalState.TAMPERED
-    assert branch not in serving.repo.branches()  # closed: nothing can merge it
+    # closed (a queued host job, so waited for): nothing can merge it
+    wait_until(lambda: branch not in serving.repo.branches(), 60, "the branch to be closed", serving.replicas)
     [tampered] = [e for e in serving.trail(posted.proposal_id) if e.kind == "proposal.tampered"]
     assert tampered.data["found_head"] == foreign and tampered.data["expected_head"] == posted.head
     assert _refusals(serving, posted.proposal_id) == [(FIRST, "tampered"), (SECOND, "not_open")]
